@@ -1,0 +1,42 @@
+//! Exit codes and error printing: 0 ok, 1 findings or failed tests, 2 usage or input error.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+/// How a command that ran to the end came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Everything is fine: exit 0.
+    Ok,
+    /// The command ran, but found problems (lint errors, failed tests, new access): exit 1.
+    Findings,
+}
+
+/// Exit code for findings and failed tests.
+pub(crate) const EXIT_FINDINGS: u8 = 1;
+/// Exit code for usage errors and bad input.
+pub(crate) const EXIT_ERROR: u8 = 2;
+
+/// Turns a command's result into the process exit code, printing the whole
+/// cause chain of an error. A broken pipe (`| head`) exits quietly with 0.
+pub(crate) fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Findings) => ExitCode::from(EXIT_FINDINGS),
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            let mut stderr = io::stderr().lock();
+            let _ = write!(stderr, "error: {err}");
+            for cause in err.chain().skip(1) {
+                let _ = write!(stderr, "\n  caused by: {cause}");
+            }
+            let _ = writeln!(stderr);
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|io_err| io_err.kind() == io::ErrorKind::BrokenPipe))
+}

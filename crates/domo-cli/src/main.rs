@@ -1,0 +1,44 @@
+//! The `domo` command line: offline PDP previews, the local emulator, and the live API.
+
+mod exit;
+mod pdp;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// Manage Domo DataSets and PDP (row-level security) policies as code.
+#[derive(Debug, Parser)]
+#[command(name = "domo", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Preview, lint, diff and test PDP policies on a local folder.
+    #[command(subcommand)]
+    Pdp(pdp::PdpCommand),
+    /// Run a local emulator of Domo's API.
+    Serve(serve::ServeArgs),
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Pdp(command) => pdp::run(command),
+        Command::Serve(args) => serve::run(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "domo", &mut std::io::stdout());
+            Ok(exit::Outcome::Ok)
+        }
+    };
+    exit::finish(result)
+}

@@ -169,7 +169,7 @@ mod tests {
     fn unknown_operator_names_path_and_choices() {
         check_err::<Vec<Policy>>(
             r#"[{"name":"a","filters":[{"column":"c","values":["x"],"operator":"IN"}]}]"#,
-            "`f.json` at `[0].filters[0].operator` (line 1, column 68): unknown operator `IN` (expected one of: EQUALS, LIKE, GREATER_THAN, LESS_THAN, GREATER_THAN_EQUAL, LESS_THAN_EQUAL, BETWEEN, BEGINS_WITH, ENDS_WITH, CONTAINS)",
+            "`f.json` at `[0].filters[0].operator` (line 1, column 69): unknown operator `IN` (expected one of: EQUALS, LIKE, GREATER_THAN, LESS_THAN, GREATER_THAN_EQUAL, LESS_THAN_EQUAL, BETWEEN, BEGINS_WITH, ENDS_WITH, CONTAINS)",
         );
     }
 
@@ -177,7 +177,7 @@ mod tests {
     fn wrong_type_names_path() {
         check_err::<Directory>(
             r#"{"users":[{"id":"x27","name":"a"}]}"#,
-            "`f.json` at `users[0].id` (line 1, column 20): invalid value: string \"x27\", expected a user id (a non-negative integer or a string of digits)",
+            "`f.json` at `users[0].id` (line 1, column 21): invalid value: string \"x27\", expected a user id (a non-negative integer or a string of digits)",
         );
     }
 

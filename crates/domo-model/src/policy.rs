@@ -19,6 +19,7 @@ string_enum!(open
     }
 );
 
+#[expect(clippy::derivable_impls, reason = "the enum is declared by `string_enum!`, which takes no derives")]
 impl Default for PolicyType {
     fn default() -> Self {
         Self::User

@@ -1,4 +1,5 @@
 //! Integration tests of domo-model: documented examples and property round-trips.
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing, reason = "test helpers fail loudly")]
 
 mod examples;
 mod roundtrip;

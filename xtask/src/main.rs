@@ -1,1 +1,58 @@
-fn main() {}
+//! `cargo xtask`: the project's automation, one entry point for every check.
+
+mod tidy;
+
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use xshell::{Shell, cmd};
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  ci      every check CI runs: fmt, clippy, doc, bench build, tidy, tests
+  tidy    only the tidy checks (layering, module docs, no ignored tests)";
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let sh = Shell::new()?;
+    sh.change_dir(workspace_root());
+    match args.first().map(String::as_str) {
+        Some("ci") => ci(&sh),
+        Some("tidy") => tidy::check(&workspace_root()),
+        Some("help" | "--help" | "-h") | None => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}
+
+fn workspace_root() -> std::path::PathBuf {
+    let manifest_dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().map(std::path::Path::to_path_buf).unwrap_or(manifest_dir)
+}
+
+/// Runs every section in order and stops at the first failure, naming it.
+/// The tests run last so that CI's final lines are cargo test's summary.
+fn ci(sh: &Shell) -> anyhow::Result<()> {
+    let started = Instant::now();
+    section("fmt", || Ok(cmd!(sh, "cargo fmt --all --check").run()?))?;
+    section("clippy", || Ok(cmd!(sh, "cargo clippy --workspace --all-targets --locked -- -D warnings").run()?))?;
+    section("doc", || {
+        Ok(cmd!(sh, "cargo doc --workspace --no-deps --locked").env("RUSTDOCFLAGS", "-D warnings").run()?)
+    })?;
+    section("bench-build", || Ok(cmd!(sh, "cargo bench --workspace --no-run --locked").run()?))?;
+    section("tidy", || tidy::check(&workspace_root()))?;
+    section("doctest", || Ok(cmd!(sh, "cargo test --workspace --doc --locked").run()?))?;
+    eprintln!("ci: all checks before the tests passed in {:.0?}; running the tests", started.elapsed());
+    section("test", || Ok(cmd!(sh, "cargo test --workspace --lib --bins --tests --locked").run()?))
+}
+
+fn section(name: &str, run: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()> {
+    eprintln!("\n=== ci: {name}");
+    let started = Instant::now();
+    run().with_context(|| format!("ci section `{name}` failed"))?;
+    eprintln!("=== ci: {name} passed in {:.1?}", started.elapsed());
+    Ok(())
+}

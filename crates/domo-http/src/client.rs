@@ -1,0 +1,681 @@
+//! The client: its builder, the pooled transport, and the one loop every call goes through (token, send, classify, retry).
+
+use std::fmt;
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use domo_model::{Scope, Secret, TokenResponse};
+use futures_util::{Stream, StreamExt as _, TryStreamExt as _};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, Request, Response, Uri};
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+
+use crate::body::{self, Compression, CsvSource, Progress, ReadFailure, RequestBody};
+use crate::config::{CreateRetry, Credentials, RetryPolicy, Timeouts};
+use crate::error::{BoxError, Error, ServiceBody};
+use crate::retry;
+
+type HyperClient = hyper_util::client::legacy::Client<hyper_rustls::HttpsConnector<HttpConnector>, RequestBody>;
+
+/// Domo's public API host.
+pub const DEFAULT_BASE_URL: &str = "https://api.domo.com";
+
+/// The most bytes of a JSON response read into memory.
+const MAX_JSON_BODY: usize = 256 * 1024 * 1024;
+/// The most bytes of an error response read.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+/// The most characters of a non-JSON error body kept in an error.
+const EXCERPT_CHARS: usize = 200;
+
+const CONNECT_FAILED: &str = "cannot connect";
+
+/// A client of Domo's API. Cheap to clone: clones share one connection pool
+/// and one token cache.
+///
+/// `Debug` shows the base URL and the kind of credentials, never a secret.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: HyperClient,
+    base: BaseUrl,
+    auth: Auth,
+    timeouts: Timeouts,
+    retry: RetryPolicy,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let auth = match &self.inner.auth {
+            Auth::Token(_) => "token".to_owned(),
+            Auth::Grant(grant) => format!("client credentials of `{}`", grant.client_id),
+        };
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base.display)
+            .field("auth", &auth)
+            .field("timeouts", &self.inner.timeouts)
+            .field("retry", &self.inner.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Client`]: base URL, timeouts and retries.
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    base_url: String,
+    credentials: Credentials,
+    timeouts: Timeouts,
+    retry: RetryPolicy,
+}
+
+impl ClientBuilder {
+    /// The API's base URL, such as `https://api.domo.com` (the default) or
+    /// `http://127.0.0.1:8080` for a local emulator. `http://` is accepted
+    /// only for loopback hosts, so that tokens never cross a network in clear.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// How long connecting (TCP and TLS) may take; 10 s by default.
+    pub fn connect_timeout(mut self, limit: Duration) -> Self {
+        self.timeouts.connect = limit;
+        self
+    }
+
+    /// How long a whole API call may take, body included; 60 s by default.
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeouts.request = limit;
+        self
+    }
+
+    /// How long a whole data import, export or stream part may take, body
+    /// included; 1 hour by default.
+    pub fn transfer_timeout(mut self, limit: Duration) -> Self {
+        self.timeouts.transfer = limit;
+        self
+    }
+
+    /// When failed requests are sent again.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Builds the client: checks the base URL and sets up TLS.
+    pub fn build(self) -> Result<Client, Error> {
+        let base = BaseUrl::parse(&self.base_url)?;
+        if self.retry.max_attempts == 0 {
+            return Err(Error::build("the client", "`max_attempts` must be at least 1"));
+        }
+        let http = transport(self.timeouts.connect)?;
+        let auth = match self.credentials {
+            Credentials::Token(token) => Auth::Token(token),
+            Credentials::ClientCredentials { client_id, client_secret, scopes } => {
+                let pair = format!("{client_id}:{}", client_secret.expose());
+                let basic = Secret::new(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair)));
+                Auth::Grant(Grant { client_id, basic, scopes, cached: tokio::sync::Mutex::new(None) })
+            }
+        };
+        Ok(Client { inner: Arc::new(Inner { http, base, auth, timeouts: self.timeouts, retry: self.retry }) })
+    }
+}
+
+/// The pooled HTTP/1.1 and HTTP/2 client over rustls with the ring provider,
+/// verifying certificates with the platform's verifier, or Mozilla's roots
+/// where the platform has none.
+fn transport(connect_timeout: Duration) -> Result<HyperClient, Error> {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(connect_timeout));
+    http.set_nodelay(true);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = match hyper_rustls::HttpsConnectorBuilder::new().with_provider_and_platform_verifier(provider.clone())
+    {
+        Ok(builder) => builder,
+        Err(error) => {
+            tracing::debug!(%error, "platform certificate verifier unavailable, using Mozilla's roots");
+            hyper_rustls::HttpsConnectorBuilder::new()
+                .with_provider_and_webpki_roots(provider)
+                .map_err(|e| Error::build("the client", format!("cannot set up TLS: {e}")))?
+        }
+    };
+    let https = builder.https_or_http().enable_http1().enable_http2().wrap_connector(http);
+    Ok(hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build(https))
+}
+
+#[derive(Debug, Clone)]
+struct BaseUrl {
+    scheme: http::uri::Scheme,
+    authority: http::uri::Authority,
+    prefix: String,
+    display: String,
+}
+
+impl BaseUrl {
+    fn parse(text: &str) -> Result<Self, Error> {
+        let bad = |reason: String| Error::build("the client", reason);
+        let uri: Uri = text.parse().map_err(|e| bad(format!("base URL `{text}` is not a URL: {e}")))?;
+        let scheme = uri.scheme().cloned().ok_or_else(|| bad(format!("base URL `{text}` has no scheme")))?;
+        let authority = uri.authority().cloned().ok_or_else(|| bad(format!("base URL `{text}` has no host")))?;
+        if scheme == http::uri::Scheme::HTTP {
+            let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+            let loopback =
+                host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+            if !loopback {
+                return Err(bad(format!(
+                    "base URL `{text}`: plain http is allowed only for a loopback host; use https"
+                )));
+            }
+        } else if scheme != http::uri::Scheme::HTTPS {
+            return Err(bad(format!("base URL `{text}`: the scheme must be https (or http for loopback)")));
+        }
+        if uri.query().is_some() {
+            return Err(bad(format!("base URL `{text}` must not have a query")));
+        }
+        let prefix = uri.path().trim_end_matches('/').to_owned();
+        let display = format!("{scheme}://{authority}{prefix}");
+        Ok(Self { scheme, authority, prefix, display })
+    }
+
+    fn uri(&self, path_and_query: &str) -> Result<Uri, http::Error> {
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(format!("{}{path_and_query}", self.prefix))
+            .build()
+    }
+}
+
+enum Auth {
+    Token(Secret),
+    Grant(Grant),
+}
+
+struct Grant {
+    client_id: String,
+    basic: Secret,
+    scopes: Vec<Scope>,
+    cached: tokio::sync::Mutex<Option<CachedToken>>,
+}
+
+struct CachedToken {
+    token: Secret,
+    renew_at: Instant,
+}
+
+/// Whether a request may be sent again after it may have reached Domo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Repeat {
+    /// GET, PUT, DELETE, the token request and queries.
+    Safe,
+    /// A POST that creates something.
+    Create,
+}
+
+/// How a request authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallAuth {
+    Bearer,
+    Basic,
+}
+
+/// What a request sends.
+pub(crate) enum CallBody<'a> {
+    Empty,
+    Bytes { bytes: Bytes, content_type: &'static str, encoding: Option<&'static str> },
+    Csv { source: &'a mut CsvSource, compression: Compression, progress: Option<Progress> },
+}
+
+/// One API call, possibly sent several times.
+pub(crate) struct Call<'a> {
+    pub(crate) method: Method,
+    /// The path and query, already percent-encoded.
+    pub(crate) path: String,
+    pub(crate) accept: &'static str,
+    pub(crate) body: CallBody<'a>,
+    pub(crate) repeat: Repeat,
+    pub(crate) transfer: bool,
+    auth: CallAuth,
+}
+
+impl<'a> Call<'a> {
+    pub(crate) fn new(method: Method, path: String) -> Self {
+        let repeat = if method == Method::POST { Repeat::Create } else { Repeat::Safe };
+        Self {
+            method,
+            path,
+            accept: "application/json",
+            body: CallBody::Empty,
+            repeat,
+            transfer: false,
+            auth: CallAuth::Bearer,
+        }
+    }
+
+    pub(crate) fn json_body(mut self, value: &impl Serialize) -> Result<Self, Error> {
+        let bytes = serde_json::to_vec(value)
+            .map_err(|e| Error::build(&self.describe(), format!("cannot serialize the body: {e}")))?;
+        self.body = CallBody::Bytes { bytes: bytes.into(), content_type: "application/json", encoding: None };
+        Ok(self)
+    }
+
+    /// `METHOD /path`, without the query: how errors name the request.
+    pub(crate) fn describe(&self) -> String {
+        let path = self.path.split('?').next().unwrap_or_default();
+        format!("{} {path}", self.method)
+    }
+
+    fn replayable(&self) -> bool {
+        match &self.body {
+            CallBody::Csv { source, .. } => source.replayable(),
+            CallBody::Empty | CallBody::Bytes { .. } => true,
+        }
+    }
+}
+
+/// A response whose status said success, and the deadline of its attempt.
+pub(crate) struct Success {
+    pub(crate) response: Response<Incoming>,
+    pub(crate) deadline: Instant,
+}
+
+impl Client {
+    /// A builder for a client with these credentials, talking to
+    /// [`DEFAULT_BASE_URL`] unless told otherwise.
+    pub fn builder(credentials: Credentials) -> ClientBuilder {
+        ClientBuilder {
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            credentials,
+            timeouts: Timeouts::default(),
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// A client of the API at `base_url` (such as `https://api.domo.com` or
+    /// `http://127.0.0.1:8080`) with default timeouts and retries.
+    pub fn new(base_url: impl Into<String>, credentials: Credentials) -> Result<Self, Error> {
+        Self::builder(credentials).base_url(base_url).build()
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &str {
+        &self.inner.base.display
+    }
+
+    pub(crate) fn transfer_timeout(&self) -> Duration {
+        self.inner.timeouts.transfer
+    }
+
+    /// Sends a call until it succeeds, fails for good, or runs out of attempts,
+    /// and hands the successful response to `handle` (within the same time limit).
+    pub(crate) async fn execute<T, H, Fut>(&self, call: &mut Call<'_>, handle: H) -> Result<T, Error>
+    where
+        H: Fn(Success) -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        let request_name = call.describe();
+        let policy = &self.inner.retry;
+        let limit = if call.transfer { self.inner.timeouts.transfer } else { self.inner.timeouts.request };
+        let mut failed_attempts = 0u32;
+        let mut renewed = false;
+        loop {
+            let token = match call.auth {
+                CallAuth::Bearer => Some(self.bearer().await?),
+                CallAuth::Basic => None,
+            };
+            let failure = ReadFailure::default();
+            let Some(request) = self.request(call, token.as_ref(), &request_name, failure.clone()).await? else {
+                // A one-shot reader already went out with an earlier attempt.
+                return Err(Error::build(&request_name, "the CSV reader was used up by an earlier attempt"));
+            };
+            let deadline = Instant::now() + limit;
+            let attempt = async {
+                let response =
+                    self.inner.http.request(request).await.map_err(|e| self.send_error(&request_name, e, &failure))?;
+                let response = check(&request_name, response, call.accept).await?;
+                handle(Success { response, deadline }).await
+            };
+            let outcome = match tokio::time::timeout_at(deadline, attempt).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(Error::Timeout { request: request_name.clone(), after: limit }),
+            };
+            let error = match outcome {
+                Ok(value) => return Ok(value),
+                Err(error) => error,
+            };
+            if let (Some(401), false, true, Some(token), Auth::Grant(grant)) =
+                (error.status(), renewed, call.replayable(), &token, &self.inner.auth)
+            {
+                tracing::info!(request = %request_name, "Domo rejected the token; asking for a new one");
+                renewed = true;
+                invalidate(grant, token).await;
+                continue;
+            }
+            failed_attempts += 1;
+            let may_repeat = match call.repeat {
+                Repeat::Safe => true,
+                Repeat::Create => {
+                    policy.creates == CreateRetry::OnFailure
+                        || matches!(error, Error::Connection { what: CONNECT_FAILED, .. })
+                }
+            };
+            if failed_attempts >= policy.max_attempts || !error.is_retryable() || !may_repeat || !call.replayable() {
+                return Err(error);
+            }
+            let wait = retry::delay(policy, failed_attempts, error.retry_after());
+            if error.retry_after().is_some_and(|asked| asked > policy.max_retry_after) {
+                return Err(error);
+            }
+            tracing::warn!(request = %request_name, attempt = failed_attempts, wait_ms = wait.as_millis() as u64, %error, "retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Builds one attempt's request; `None` when its body cannot be made again.
+    async fn request(
+        &self,
+        call: &mut Call<'_>,
+        token: Option<&Secret>,
+        request_name: &str,
+        failure: ReadFailure,
+    ) -> Result<Option<Request<RequestBody>>, Error> {
+        let uri = self.inner.base.uri(&call.path).map_err(|e| Error::build(request_name, format!("bad URL: {e}")))?;
+        let mut builder = Request::builder().method(call.method.clone()).uri(uri);
+        let headers = builder.headers_mut().ok_or_else(|| Error::build(request_name, "bad request"))?;
+        headers.insert(header::ACCEPT, HeaderValue::from_static(call.accept));
+        headers.insert(header::USER_AGENT, HeaderValue::from_static(concat!("domo-http/", env!("CARGO_PKG_VERSION"))));
+        let authorization = match (call.auth, token, &self.inner.auth) {
+            (CallAuth::Bearer, Some(token), _) => Some(format!("Bearer {}", token.expose())),
+            (CallAuth::Basic, _, Auth::Grant(grant)) => Some(grant.basic.expose().to_owned()),
+            _ => None,
+        };
+        if let Some(value) = authorization {
+            let mut value = HeaderValue::from_str(&value)
+                .map_err(|_| Error::build(request_name, "the token or client credentials are not valid header text"))?;
+            value.set_sensitive(true);
+            headers.insert(header::AUTHORIZATION, value);
+        }
+        let body = match &mut call.body {
+            CallBody::Empty => body::empty(),
+            CallBody::Bytes { bytes, content_type, encoding } => {
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+                if let Some(encoding) = encoding {
+                    headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+                }
+                body::full(bytes.clone())
+            }
+            CallBody::Csv { source, compression, progress } => {
+                headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));
+                if *compression == Compression::Gzip {
+                    headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                }
+                let opened = source.open().await.map_err(|(what, source)| Error::Io {
+                    request: request_name.to_owned(),
+                    what,
+                    source,
+                })?;
+                let Some((reader, len)) = opened else { return Ok(None) };
+                body::streamed(reader, len, *compression, progress.clone(), failure)
+            }
+        };
+        builder.body(body).map(Some).map_err(|e| Error::build(request_name, e.to_string()))
+    }
+
+    fn send_error(&self, request_name: &str, error: hyper_util::client::legacy::Error, failure: &ReadFailure) -> Error {
+        if let Some(source) = failure.lock().ok().and_then(|mut slot| slot.take()) {
+            return Error::Io {
+                request: request_name.to_owned(),
+                what: "cannot read the CSV source".to_owned(),
+                source,
+            };
+        }
+        if error.is_connect() && has_timed_out(&error) {
+            return Error::Timeout { request: request_name.to_owned(), after: self.inner.timeouts.connect };
+        }
+        let what = if error.is_connect() { CONNECT_FAILED } else { "the connection failed" };
+        Error::Connection { request: request_name.to_owned(), what, source: Box::new(error) }
+    }
+
+    /// The bearer token to send: the fixed one, or a cached one renewed before
+    /// it expires. Concurrent callers wait for one token request.
+    async fn bearer(&self) -> Result<Secret, Error> {
+        let grant = match &self.inner.auth {
+            Auth::Token(token) => return Ok(token.clone()),
+            Auth::Grant(grant) => grant,
+        };
+        let mut cached = grant.cached.lock().await;
+        if let Some(current) = cached.as_ref().filter(|c| Instant::now() < c.renew_at) {
+            return Ok(current.token.clone());
+        }
+        // Boxed: the token request goes through `execute`, which called us.
+        let response = Box::pin(self.request_token(grant)).await?;
+        let lifetime = Duration::from_secs(response.expires_in);
+        let margin = (lifetime / 10).min(Duration::from_secs(60));
+        let token = response.access_token;
+        *cached = Some(CachedToken { token: token.clone(), renew_at: Instant::now() + lifetime - margin });
+        tracing::debug!(expires_in = response.expires_in, "got a new access token");
+        Ok(token)
+    }
+
+    async fn request_token(&self, grant: &Grant) -> Result<TokenResponse, Error> {
+        let form = {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "client_credentials");
+            if !grant.scopes.is_empty() {
+                form.append_pair("scope", &Scope::join(&grant.scopes));
+            }
+            form.finish()
+        };
+        let mut call = Call::new(Method::POST, "/oauth/token".to_owned());
+        call.auth = CallAuth::Basic;
+        call.repeat = Repeat::Safe;
+        call.body =
+            CallBody::Bytes { bytes: form.into(), content_type: "application/x-www-form-urlencoded", encoding: None };
+        self.execute(&mut call, decode_json).await
+    }
+
+    /// Sends a call and decodes its JSON answer.
+    pub(crate) async fn json<T: DeserializeOwned>(&self, mut call: Call<'_>) -> Result<T, Error> {
+        self.execute(&mut call, decode_json).await
+    }
+
+    /// Sends a call and ignores its answer's body (any 2xx is success).
+    pub(crate) async fn no_content(&self, mut call: Call<'_>) -> Result<(), Error> {
+        let name = call.describe();
+        self.execute(&mut call, |success| {
+            let name = name.clone();
+            async move { read_limited(&name, success.response.into_body(), MAX_ERROR_BODY).await.map(drop) }
+        })
+        .await
+    }
+
+    /// Pages through a list endpoint: `path(offset)` for each page of `limit`
+    /// items, until an empty page.
+    pub(crate) fn paged<T, P>(&self, start: u64, path: P) -> impl Stream<Item = Result<T, Error>> + Send + 'static
+    where
+        T: DeserializeOwned + Send + 'static,
+        P: Fn(u64) -> String + Send + Sync + 'static,
+    {
+        let client = self.clone();
+        let pages =
+            futures_util::stream::try_unfold((client, Some(start), path), move |(client, offset, path)| async move {
+                let Some(offset) = offset else { return Ok(None) };
+                let page: Vec<T> = client.json(Call::new(Method::GET, path(offset))).await?;
+                let next = if page.is_empty() { None } else { Some(offset + page.len() as u64) };
+                Ok(Some((page, (client, next, path))))
+            });
+        pages
+            .try_take_while(|page| futures_util::future::ready(Ok(!page.is_empty())))
+            .map_ok(|page| futures_util::stream::iter(page.into_iter().map(Ok)))
+            .try_flatten()
+            .boxed()
+    }
+}
+
+async fn invalidate(grant: &Grant, used: &Secret) {
+    let mut cached = grant.cached.lock().await;
+    if cached.as_ref().is_some_and(|c| &c.token == used) {
+        *cached = None;
+    }
+}
+
+fn has_timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if current.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut) {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
+}
+
+/// Turns an unsuccessful status, or an HTML page where JSON was expected, into
+/// a service error.
+async fn check(request: &str, response: Response<Incoming>, accept: &str) -> Result<Response<Incoming>, Error> {
+    let status = response.status();
+    let html = is_html(response.headers());
+    if status.is_success() && !(html && accept == "application/json") {
+        let mut response = response;
+        response.extensions_mut().insert(RequestName(request.to_owned()));
+        return Ok(response);
+    }
+    let retry_after = response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
+    // A body that cannot be read fully is described by what did arrive.
+    let bytes = match read_limited(request, response.into_body(), MAX_ERROR_BODY).await {
+        Ok(bytes) => bytes,
+        Err(_) => Bytes::new(),
+    };
+    let body = describe_body(&bytes, html);
+    Err(Error::Service { request: request.to_owned(), status: status.as_u16(), body: Box::new(body), retry_after })
+}
+
+fn is_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"))
+}
+
+fn describe_body(bytes: &[u8], html: bool) -> ServiceBody {
+    let text = String::from_utf8_lossy(bytes);
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return ServiceBody::Empty;
+    }
+    if let Ok(body) = serde_json::from_str::<domo_model::ErrorBody>(trimmed) {
+        return ServiceBody::Domo(body);
+    }
+    let looks_html = html || trimmed.starts_with("<!") || trimmed.to_ascii_lowercase().starts_with("<html");
+    if looks_html { ServiceBody::Html(excerpt(&strip_tags(trimmed))) } else { ServiceBody::Text(excerpt(trimmed)) }
+}
+
+/// The visible text of an HTML page, roughly: tags, scripts and styles removed.
+fn strip_tags(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        text.push_str(rest.get(..open).unwrap_or_default());
+        text.push(' ');
+        let after = rest.get(open..).unwrap_or_default();
+        let lower = after.get(..8).unwrap_or(after).to_ascii_lowercase();
+        let skip_to = if lower.starts_with("<script") {
+            after.to_ascii_lowercase().find("</script>").map(|i| i + "</script>".len())
+        } else if lower.starts_with("<style") {
+            after.to_ascii_lowercase().find("</style>").map(|i| i + "</style>".len())
+        } else {
+            after.find('>').map(|i| i + 1)
+        };
+        match skip_to {
+            Some(end) => rest = after.get(end..).unwrap_or_default(),
+            None => {
+                rest = "";
+                break;
+            }
+        }
+    }
+    text.push_str(rest);
+    text
+}
+
+/// Whitespace collapsed, at most [`EXCERPT_CHARS`] characters.
+fn excerpt(text: &str) -> String {
+    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if collapsed.chars().count() <= EXCERPT_CHARS {
+        return collapsed;
+    }
+    let mut short: String = collapsed.chars().take(EXCERPT_CHARS).collect();
+    short.push('…');
+    short
+}
+
+/// Reads a whole body, up to `limit` bytes.
+pub(crate) async fn read_limited(request: &str, mut body: Incoming, limit: usize) -> Result<Bytes, Error> {
+    let mut collected = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| body_error(request, e))?;
+        if let Ok(data) = frame.into_data() {
+            if collected.len() + data.len() > limit {
+                return Err(Error::Connection {
+                    request: request.to_owned(),
+                    what: "the response body is too large",
+                    source: format!("more than {limit} bytes").into(),
+                });
+            }
+            collected.extend_from_slice(&data);
+        }
+    }
+    Ok(collected.freeze())
+}
+
+pub(crate) fn body_error(request: &str, error: hyper::Error) -> Error {
+    let what = if error.is_incomplete_message() {
+        "the response body was cut short"
+    } else {
+        "reading the response body failed"
+    };
+    Error::Connection { request: request.to_owned(), what, source: Box::new(error) as BoxError }
+}
+
+async fn decode_json<T: DeserializeOwned>(success: Success) -> Result<T, Error> {
+    let request = request_name_of(&success.response);
+    let bytes = read_limited(&request, success.response.into_body(), MAX_JSON_BODY).await?;
+    decode(&request, &bytes)
+}
+
+/// The request a response answers, for error messages; `hyper` does not keep
+/// it, so the call's name is carried in an extension.
+fn request_name_of(response: &Response<Incoming>) -> String {
+    response.extensions().get::<RequestName>().map(|n| n.0.clone()).unwrap_or_else(|| "the request".to_owned())
+}
+
+#[derive(Clone)]
+struct RequestName(String);
+
+pub(crate) fn decode<T: DeserializeOwned>(request: &str, bytes: &[u8]) -> Result<T, Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        Error::Decode { request: request.to_owned(), path, source: Box::new(e.into_inner()) }
+    })
+}

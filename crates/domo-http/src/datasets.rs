@@ -1,0 +1,175 @@
+//! DataSets: create, get, list, update, delete, find by name, import and export their data.
+
+use std::path::Path;
+
+use domo_model::{
+    Dataset, DatasetCreate, DatasetId, DatasetSummary, DatasetUpdate, ExportOptions, ListDatasets, UpdateMethod,
+};
+use futures_util::{Stream, TryStreamExt as _, future};
+use http::Method;
+use http::header::{CONTENT_LENGTH, HeaderMap};
+use http_body_util::BodyExt as _;
+use tokio::io::{AsyncWrite, AsyncWriteExt as _};
+
+use crate::body::{CsvSource, Direction, ImportOptions, Progress, Transferred};
+use crate::client::{Call, CallBody, Client, Success, body_error};
+use crate::error::Error;
+use crate::paths::{segment, with_query};
+
+impl Client {
+    /// `POST /v1/datasets`: creates a DataSet (PDP starts disabled).
+    pub async fn create_dataset(&self, dataset: &DatasetCreate) -> Result<Dataset, Error> {
+        let call = Call::new(Method::POST, "/v1/datasets".to_owned()).json_body(dataset)?;
+        self.json(call).await
+    }
+
+    /// `GET /v1/datasets/{id}`: one DataSet with its schema, `pdpEnabled` and policies.
+    pub async fn get_dataset(&self, id: &DatasetId) -> Result<Dataset, Error> {
+        let path = dataset_path(&Method::GET, id, "")?;
+        self.json(Call::new(Method::GET, path)).await
+    }
+
+    /// `PUT /v1/datasets/{id}`: changes the fields that are set; the others keep their value.
+    pub async fn update_dataset(&self, id: &DatasetId, update: &DatasetUpdate) -> Result<Dataset, Error> {
+        let path = dataset_path(&Method::PUT, id, "")?;
+        self.json(Call::new(Method::PUT, path).json_body(update)?).await
+    }
+
+    /// `DELETE /v1/datasets/{id}`.
+    pub async fn delete_dataset(&self, id: &DatasetId) -> Result<(), Error> {
+        let path = dataset_path(&Method::DELETE, id, "")?;
+        self.no_content(Call::new(Method::DELETE, path)).await
+    }
+
+    /// `GET /v1/datasets`: every DataSet matching `query`, fetched a page at a
+    /// time (50, Domo's maximum, unless `query.limit` is smaller) until an
+    /// empty page. `query.offset` is where the first page starts.
+    ///
+    /// Consume it with `futures_util::TryStreamExt`, for instance
+    /// `.try_collect::<Vec<_>>()`.
+    pub fn list_datasets(
+        &self,
+        query: &ListDatasets,
+    ) -> impl Stream<Item = Result<DatasetSummary, Error>> + Send + 'static {
+        let limit = query.limit.unwrap_or(ListDatasets::MAX_LIMIT).clamp(1, ListDatasets::MAX_LIMIT);
+        let template = ListDatasets { limit: Some(limit), ..query.clone() };
+        self.paged(query.offset.unwrap_or(0), move |offset| {
+            let page = ListDatasets { offset: Some(offset), ..template.clone() };
+            with_query("/v1/datasets".to_owned(), page.query_pairs())
+        })
+    }
+
+    /// The DataSets whose name is exactly `name` (case-sensitive), found with
+    /// `nameLike` and checked here. Domo allows several DataSets with one name,
+    /// hence a list.
+    pub async fn find_datasets_by_name(&self, name: &str) -> Result<Vec<DatasetSummary>, Error> {
+        let query = ListDatasets { name_like: Some(name.to_owned()), ..ListDatasets::default() };
+        self.list_datasets(&query).try_filter(|d| future::ready(d.name == name)).try_collect().await
+    }
+
+    /// `PUT /v1/datasets/{id}/data?updateMethod=…`: imports CSV (rows only, no
+    /// header, in schema order), streamed from `source` without loading it in
+    /// memory (unless it is [`CsvSource::bytes`]).
+    pub async fn import_data(
+        &self,
+        id: &DatasetId,
+        method: UpdateMethod,
+        mut source: CsvSource,
+        options: &ImportOptions,
+    ) -> Result<(), Error> {
+        let path = dataset_path(&Method::PUT, id, "/data")?;
+        let path = with_query(path, [("updateMethod", method.as_str())]);
+        let mut call = Call::new(Method::PUT, path);
+        call.transfer = true;
+        call.body =
+            CallBody::Csv { source: &mut source, compression: options.compression, progress: options.progress.clone() };
+        self.no_content(call).await
+    }
+
+    /// `GET /v1/datasets/{id}/data`: exports the DataSet as CSV, streamed into
+    /// `writer` chunk by chunk, and returns the number of bytes written. The
+    /// request is retried only until the first byte reaches `writer`.
+    pub async fn export_data<W>(
+        &self,
+        id: &DatasetId,
+        options: &ExportOptions,
+        writer: &mut W,
+        progress: Option<&Progress>,
+    ) -> Result<u64, Error>
+    where
+        W: AsyncWrite + Unpin + Send + ?Sized,
+    {
+        let path = dataset_path(&Method::GET, id, "/data")?;
+        let path = with_query(path, options.query_pairs());
+        let mut call = Call::new(Method::GET, path);
+        call.accept = "text/csv";
+        call.transfer = true;
+        let request = call.describe();
+        let Success { response, deadline } = self.execute(&mut call, |success| future::ready(Ok(success))).await?;
+        let total = content_length(response.headers());
+        let copy = async {
+            let mut body = response.into_body();
+            let mut written = 0u64;
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| body_error(&request, e))?;
+                let Ok(data) = frame.into_data() else { continue };
+                writer.write_all(&data).await.map_err(|source| Error::Io {
+                    request: request.clone(),
+                    what: "cannot write the export".to_owned(),
+                    source,
+                })?;
+                written += data.len() as u64;
+                if let Some(progress) = progress {
+                    progress.report(Transferred { direction: Direction::Received, bytes: written, total });
+                }
+            }
+            writer.flush().await.map_err(|source| Error::Io {
+                request: request.clone(),
+                what: "cannot write the export".to_owned(),
+                source,
+            })?;
+            Ok(written)
+        };
+        match tokio::time::timeout_at(deadline, copy).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout { request, after: self.transfer_timeout() }),
+        }
+    }
+
+    /// Like [`Client::export_data`], into the file at `path`: written to a
+    /// temporary file beside it and renamed into place only when complete.
+    pub async fn export_data_to_file(
+        &self,
+        id: &DatasetId,
+        options: &ExportOptions,
+        path: &Path,
+        progress: Option<&Progress>,
+    ) -> Result<u64, Error> {
+        let request = format!("GET /v1/datasets/{id}/data");
+        let io = |what: String| {
+            let request = request.clone();
+            move |source| Error::Io { request, what, source }
+        };
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let temp = tempfile::NamedTempFile::new_in(&dir)
+            .map_err(io(format!("cannot create a temporary file in `{}`", dir.display())))?;
+        let file = temp.reopen().map_err(io(format!("cannot open `{}`", temp.path().display())))?;
+        let mut file = tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(file));
+        let written = self.export_data(id, options, &mut file, progress).await?;
+        file.shutdown().await.map_err(io(format!("cannot write `{}`", temp.path().display())))?;
+        temp.persist(path).map_err(|e| io(format!("cannot rename into `{}`", path.display()))(e.error))?;
+        Ok(written)
+    }
+}
+
+pub(crate) fn dataset_path(method: &Method, id: &DatasetId, rest: &str) -> Result<String, Error> {
+    let request = format!("{method} /v1/datasets/{id}{rest}");
+    Ok(format!("/v1/datasets/{}{rest}", segment(&request, "DataSet id", id.as_str())?))
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}

@@ -1,0 +1,56 @@
+//! Users and groups: listing them, one user, group members, and the directory file built from them.
+
+use domo_model::{Directory, DirectoryGroup, Group, GroupId, User, UserId};
+use futures_util::{Stream, StreamExt as _, TryStreamExt as _};
+use http::Method;
+
+use crate::client::{Call, Client};
+use crate::error::Error;
+use crate::paths::with_query;
+
+/// Domo's largest page of users, groups and members.
+const PAGE: u32 = 500;
+/// Groups whose members are fetched at the same time by [`Client::directory`].
+const PARALLEL_GROUPS: usize = 4;
+
+impl Client {
+    /// `GET /v1/users`: every user, 500 at a time until an empty page.
+    pub fn list_users(&self) -> impl Stream<Item = Result<User, Error>> + Send + 'static {
+        self.paged(0, |offset| page("/v1/users".to_owned(), offset))
+    }
+
+    /// `GET /v1/users/{id}`: one user, with the groups they belong to.
+    pub async fn get_user(&self, id: UserId) -> Result<User, Error> {
+        self.json(Call::new(Method::GET, format!("/v1/users/{id}"))).await
+    }
+
+    /// `GET /v1/groups`: every group, 500 at a time until an empty page.
+    pub fn list_groups(&self) -> impl Stream<Item = Result<Group, Error>> + Send + 'static {
+        self.paged(0, |offset| page("/v1/groups".to_owned(), offset))
+    }
+
+    /// `GET /v1/groups/{id}/users`: the ids of a group's members, 500 at a time.
+    pub fn list_group_members(&self, group: GroupId) -> impl Stream<Item = Result<UserId, Error>> + Send + 'static {
+        self.paged(0, move |offset| page(format!("/v1/groups/{group}/users"), offset))
+    }
+
+    /// The directory file that local previews read: every user, and every
+    /// group with its members' ids (members of four groups fetched at a time).
+    pub async fn directory(&self) -> Result<Directory, Error> {
+        let users: Vec<User> = self.list_users().try_collect().await?;
+        let groups: Vec<Group> = self.list_groups().try_collect().await?;
+        let groups = futures_util::stream::iter(groups)
+            .map(|group| async move {
+                let user_ids: Vec<UserId> = self.list_group_members(group.id).try_collect().await?;
+                Ok::<_, Error>(DirectoryGroup { id: group.id, name: group.name, user_ids })
+            })
+            .buffered(PARALLEL_GROUPS)
+            .try_collect()
+            .await?;
+        Ok(Directory { users, groups })
+    }
+}
+
+fn page(path: String, offset: u64) -> String {
+    with_query(path, [("limit", PAGE.to_string()), ("offset", offset.to_string())])
+}

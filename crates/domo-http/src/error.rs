@@ -1,0 +1,189 @@
+//! The one error type of this crate, named by the stage of a call that failed.
+
+use std::fmt;
+use std::time::Duration;
+
+use domo_model::ErrorBody;
+
+/// A boxed cause, reached through [`std::error::Error::source`].
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a call to Domo failed, by the stage that failed.
+///
+/// Every variant names the request as `METHOD /path` (never a token, a secret
+/// or a request body). Causes from the layers below (hyper, rustls, serde) are
+/// reached through [`std::error::Error::source`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The request could not be built: a bad base URL, an empty id, a body
+    /// that does not serialize, an option out of range.
+    #[error("cannot build {request}: {reason}")]
+    Build {
+        /// The request, `METHOD /path`.
+        request: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The call did not finish in time (connecting, or the whole request
+    /// including its body).
+    #[error("{request} timed out after {}", DisplayDuration(*after))]
+    Timeout {
+        /// The request, `METHOD /path`.
+        request: String,
+        /// The limit that ran out.
+        after: Duration,
+    },
+    /// Connecting, TLS, or the connection itself failed (including a response
+    /// body cut short).
+    #[error("{request}: {what}")]
+    Connection {
+        /// The request, `METHOD /path`.
+        request: String,
+        /// What failed, such as `connection failed` or `the response body was cut short`.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
+    /// Domo answered with an error (or with an HTML page instead of JSON).
+    #[error("{request}: Domo answered {status}: {body}")]
+    Service {
+        /// The request, `METHOD /path`.
+        request: String,
+        /// The HTTP status.
+        status: u16,
+        /// What the body said.
+        body: Box<ServiceBody>,
+        /// The delay the `Retry-After` header asked for, if any.
+        retry_after: Option<Duration>,
+    },
+    /// A successful response whose body is not what the API documents.
+    #[error("{request}: cannot decode the response body at `{path}`")]
+    Decode {
+        /// The request, `METHOD /path`.
+        request: String,
+        /// The JSON path that failed, such as `[3].owner.id`.
+        path: String,
+        /// The cause.
+        #[source]
+        source: BoxError,
+    },
+    /// Reading the local file or reader being imported, or writing the export.
+    #[error("{request}: {what}")]
+    Io {
+        /// The request, `METHOD /path`.
+        request: String,
+        /// What failed, such as ``cannot open `data.csv` ``.
+        what: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The body of an error response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServiceBody {
+    /// Domo's JSON error body.
+    Domo(ErrorBody),
+    /// An HTML page (a proxy's or a maintenance page): a short excerpt of its text.
+    Html(String),
+    /// Any other body: a short excerpt.
+    Text(String),
+    /// No body.
+    Empty,
+}
+
+impl fmt::Display for ServiceBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServiceBody::Domo(body) => {
+                // `ErrorBody`'s Display starts with the status, already printed.
+                if let Some(reason) = &body.status_reason {
+                    write!(f, "{reason}")?;
+                }
+                if let Some(message) = &body.message {
+                    if body.status_reason.is_some() {
+                        f.write_str(": ")?;
+                    }
+                    write!(f, "{message}")?;
+                }
+                if body.status_reason.is_none() && body.message.is_none() {
+                    f.write_str("no message")?;
+                }
+                if let Some(toe) = &body.toe {
+                    write!(f, " (toe {toe})")?;
+                }
+                Ok(())
+            }
+            ServiceBody::Html(excerpt) => write!(f, "an HTML page instead of JSON: `{excerpt}`"),
+            ServiceBody::Text(excerpt) => write!(f, "`{excerpt}`"),
+            ServiceBody::Empty => f.write_str("an empty body"),
+        }
+    }
+}
+
+impl Error {
+    /// Whether a time limit ran out (connect or whole request).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout { .. })
+    }
+
+    /// The HTTP status of a service error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Service { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Domo's JSON error body, when the service sent one.
+    pub fn error_body(&self) -> Option<&ErrorBody> {
+        match self {
+            Error::Service { body, .. } => match body.as_ref() {
+                ServiceBody::Domo(body) => Some(body),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Whether the same request may succeed if sent again later: timeouts,
+    /// connection failures, 429, 502, 503, 504, and HTML pages instead of JSON
+    /// on a success or 5xx status. Whether the client actually retries also
+    /// depends on the request being safe to repeat.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Timeout { .. } | Error::Connection { .. } => true,
+            Error::Service { status, body, .. } => {
+                matches!(status, 429 | 502 | 503 | 504)
+                    || (matches!(body.as_ref(), ServiceBody::Html(_)) && (*status < 300 || *status >= 500))
+            }
+            Error::Build { .. } | Error::Decode { .. } | Error::Io { .. } => false,
+        }
+    }
+
+    /// The delay a `Retry-After` header asked for.
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::Service { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    pub(crate) fn build(request: &str, reason: impl Into<String>) -> Self {
+        Error::Build { request: request.to_owned(), reason: reason.into() }
+    }
+}
+
+/// Prints `1.5s`, `200ms`: a duration as a person reads it.
+struct DisplayDuration(Duration);
+
+impl fmt::Display for DisplayDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let millis = self.0.as_millis();
+        if millis < 1000 { write!(f, "{millis}ms") } else { write!(f, "{}s", self.0.as_secs_f64()) }
+    }
+}

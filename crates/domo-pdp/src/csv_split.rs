@@ -1,0 +1,283 @@
+//! A streaming RFC 4180 record splitter that, unlike the csv crate, tells a quoted empty field from an unquoted one and hands out each record's raw bytes.
+
+use std::io::{self, Read};
+
+use memchr::{memchr, memchr3};
+
+/// Why the bytes are not valid CSV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SyntaxError {
+    /// A quoted field never closes.
+    UnterminatedQuote,
+    /// Text follows a closing quote before the next separator.
+    TextAfterQuote,
+    /// A quote appears inside an unquoted field.
+    QuoteInUnquotedField,
+}
+
+/// What went wrong while splitting.
+#[derive(Debug)]
+pub(crate) enum SplitError {
+    /// Reading the input failed.
+    Io(io::Error),
+    /// The record is not valid CSV.
+    Syntax(SyntaxError),
+}
+
+/// One record's fields (quotes removed, `""` unescaped) and whether each was quoted.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Fields {
+    data: Vec<u8>,
+    ends: Vec<usize>,
+    quoted: Vec<bool>,
+}
+
+impl Fields {
+    fn clear(&mut self) {
+        self.data.clear();
+        self.ends.clear();
+        self.quoted.clear();
+    }
+
+    fn end_field(&mut self, quoted: bool) {
+        self.ends.push(self.data.len());
+        self.quoted.push(quoted);
+    }
+
+    /// How many fields the record has.
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The field's bytes and whether it was quoted.
+    pub(crate) fn get(&self, index: usize) -> Option<(&[u8], bool)> {
+        let end = *self.ends.get(index)?;
+        let start = match index.checked_sub(1) {
+            Some(previous) => *self.ends.get(previous)?,
+            None => 0,
+        };
+        Some((self.data.get(start..end)?, *self.quoted.get(index)?))
+    }
+
+    /// Whether the record is a blank line: one unquoted empty field.
+    pub(crate) fn is_blank(&self) -> bool {
+        self.ends.len() == 1 && self.data.is_empty() && self.quoted.first() == Some(&false)
+    }
+}
+
+const INITIAL_BUFFER: usize = 256 * 1024;
+
+/// Splits a byte stream into records, one at a time, reusing its buffers.
+#[derive(Debug)]
+pub(crate) struct Splitter<R> {
+    reader: R,
+    buf: Vec<u8>,
+    /// Start of the bytes not yet consumed.
+    start: usize,
+    /// End of the bytes read so far.
+    end: usize,
+    /// Where the last record's raw bytes start (for [`Splitter::raw`]).
+    raw_start: usize,
+    eof: bool,
+    /// 1-based number of the last record returned.
+    record: u64,
+}
+
+impl<R: Read> Splitter<R> {
+    pub(crate) fn new(reader: R) -> Self {
+        Self { reader, buf: vec![0; INITIAL_BUFFER], start: 0, end: 0, raw_start: 0, eof: false, record: 0 }
+    }
+
+    /// The 1-based number of the last record returned (or being read when an error came).
+    pub(crate) fn record_number(&self) -> u64 {
+        self.record
+    }
+
+    /// The raw bytes of the last record returned, terminator included, exactly as read.
+    pub(crate) fn raw(&self) -> &[u8] {
+        self.buf.get(self.raw_start..self.start).unwrap_or_default()
+    }
+
+    /// Reads the next record into `fields`; `Ok(false)` at the end of input.
+    pub(crate) fn next_record(&mut self, fields: &mut Fields) -> Result<bool, SplitError> {
+        loop {
+            let available = self.buf.get(self.start..self.end).unwrap_or_default();
+            if available.is_empty() && self.eof {
+                return Ok(false);
+            }
+            if !available.is_empty() {
+                match split_record(available, self.eof, fields) {
+                    Ok(Some(consumed)) => {
+                        self.record += 1;
+                        self.raw_start = self.start;
+                        self.start += consumed;
+                        return Ok(true);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        self.record += 1;
+                        return Err(SplitError::Syntax(e));
+                    }
+                }
+            }
+            self.fill().map_err(SplitError::Io)?;
+        }
+    }
+
+    /// Moves the unconsumed bytes to the front, grows the buffer if a record fills it, and reads more.
+    fn fill(&mut self) -> io::Result<()> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            self.raw_start = 0;
+        }
+        if self.end == self.buf.len() {
+            let len = self.buf.len().max(1) * 2;
+            self.buf.resize(len, 0);
+        }
+        loop {
+            let target = self.buf.get_mut(self.end..).unwrap_or_default();
+            match self.reader.read(target) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Splits one record from the start of `b`. `Ok(None)` means more bytes are needed.
+fn split_record(b: &[u8], eof: bool, fields: &mut Fields) -> Result<Option<usize>, SyntaxError> {
+    fields.clear();
+    let mut i = 0;
+    loop {
+        if b.get(i) == Some(&b'"') {
+            i += 1;
+            loop {
+                let rest = b.get(i..).unwrap_or_default();
+                let Some(k) = memchr(b'"', rest) else {
+                    return if eof { Err(SyntaxError::UnterminatedQuote) } else { Ok(None) };
+                };
+                fields.data.extend_from_slice(rest.get(..k).unwrap_or_default());
+                i += k + 1;
+                match b.get(i) {
+                    Some(b'"') => {
+                        fields.data.push(b'"');
+                        i += 1;
+                    }
+                    None if !eof => return Ok(None),
+                    _ => break,
+                }
+            }
+            fields.end_field(true);
+            match b.get(i) {
+                None => return Ok(Some(i)),
+                Some(b',') => i += 1,
+                Some(b'\n') => return Ok(Some(i + 1)),
+                Some(b'\r') => match b.get(i + 1) {
+                    Some(b'\n') => return Ok(Some(i + 2)),
+                    None if !eof => return Ok(None),
+                    _ => return Err(SyntaxError::TextAfterQuote),
+                },
+                Some(_) => return Err(SyntaxError::TextAfterQuote),
+            }
+        } else {
+            let rest = b.get(i..).unwrap_or_default();
+            match memchr3(b',', b'\n', b'"', rest) {
+                None => {
+                    if !eof {
+                        return Ok(None);
+                    }
+                    let field = rest.strip_suffix(b"\r").unwrap_or(rest);
+                    fields.data.extend_from_slice(field);
+                    fields.end_field(false);
+                    return Ok(Some(b.len()));
+                }
+                Some(k) => {
+                    let field = rest.get(..k).unwrap_or_default();
+                    match rest.get(k) {
+                        Some(b',') => {
+                            fields.data.extend_from_slice(field);
+                            fields.end_field(false);
+                            i += k + 1;
+                        }
+                        Some(b'\n') => {
+                            let field = field.strip_suffix(b"\r").unwrap_or(field);
+                            fields.data.extend_from_slice(field);
+                            fields.end_field(false);
+                            return Ok(Some(i + k + 1));
+                        }
+                        _ => return Err(SyntaxError::QuoteInUnquotedField),
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(input: &[u8]) -> Result<Vec<Vec<(String, bool)>>, SyntaxError> {
+        // A tiny reader that hands out 3 bytes at a time, to cross buffer boundaries.
+        struct Trickle<'a>(&'a [u8]);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(buf.len()).min(3);
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut splitter = Splitter::new(Trickle(input));
+        splitter.buf = vec![0; 4];
+        let mut fields = Fields::default();
+        let mut records = Vec::new();
+        loop {
+            match splitter.next_record(&mut fields) {
+                Ok(true) => records.push(
+                    (0..fields.len())
+                        .map(|i| {
+                            let (bytes, quoted) = fields.get(i).unwrap();
+                            (String::from_utf8_lossy(bytes).into_owned(), quoted)
+                        })
+                        .collect(),
+                ),
+                Ok(false) => return Ok(records),
+                Err(SplitError::Syntax(e)) => return Err(e),
+                Err(SplitError::Io(e)) => panic!("{e}"),
+            }
+        }
+    }
+
+    fn f(text: &str, quoted: bool) -> (String, bool) {
+        (text.to_owned(), quoted)
+    }
+
+    #[test]
+    fn quoted_and_unquoted_empty_fields_differ() {
+        assert_eq!(split(b",\"\"\n").unwrap(), vec![vec![f("", false), f("", true)]]);
+    }
+
+    #[test]
+    fn quotes_newlines_and_crlf() {
+        let records = split(b"a,\"b\"\"c\"\r\n\"x\ny\",z").unwrap();
+        assert_eq!(records, vec![vec![f("a", false), f("b\"c", true)], vec![f("x\ny", true), f("z", false)]]);
+    }
+
+    #[test]
+    fn broken_quoting_is_an_error() {
+        assert_eq!(split(b"\"abc"), Err(SyntaxError::UnterminatedQuote));
+        assert_eq!(split(b"\"a\"b,c\n"), Err(SyntaxError::TextAfterQuote));
+        assert_eq!(split(b"a\"b\n"), Err(SyntaxError::QuoteInUnquotedField));
+    }
+}

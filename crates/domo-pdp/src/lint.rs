@@ -1,0 +1,938 @@
+//! Lint: compile diagnostics plus analyses of what the policies do to the data and the users.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use domo_model::{ColumnType, Dataset, Directory, FilterOperator, Policy, PolicyFilter, PolicyId, UserId};
+use rust_decimal::Decimal;
+
+use crate::compile::{DiagnosticCode, PolicySet, Reason, did_you_mean};
+use crate::parse;
+use crate::rowset::RowSet;
+use crate::table::{Table, Value};
+
+/// How serious a lint finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LintSeverity {
+    /// Certainly wrong: the policies do not compile, or a policy can never match.
+    Error,
+    /// Probably wrong: worth a look before uploading.
+    Warning,
+    /// Worth knowing, often intended.
+    Info,
+}
+
+impl LintSeverity {
+    /// `error`, `warning` or `info`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LintSeverity::Error => "error",
+            LintSeverity::Warning => "warning",
+            LintSeverity::Info => "info",
+        }
+    }
+}
+
+impl fmt::Display for LintSeverity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a lint finding is about. [`LintKind::as_str`] gives a stable kebab-case name for tools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum LintKind {
+    /// A compile error (see the diagnostic's own code in the message).
+    CompileError,
+    /// A compile warning.
+    CompileWarning,
+    /// Rows that no one but the owner and Admins sees.
+    RowsOnlyPrivileged,
+    /// A user of the directory who sees no row.
+    UserSeesNothing,
+    /// A policy that applies to no one.
+    PolicyWithoutMembers,
+    /// A policy that admits no row of the data.
+    PolicyMatchesNoRow,
+    /// A policy with filters that admits every row of the data.
+    PolicyMatchesEveryRow,
+    /// A policy whose rows and members are all covered by another policy.
+    RedundantPolicy,
+    /// Two policies with the same filters and the same members.
+    IdenticalPolicies,
+    /// Filters that no row can ever pass, whatever the data.
+    FilterNeverMatches,
+    /// EQUALS on a value that no row of the data holds.
+    ValueNotInData,
+    /// LIKE with a pattern that has no `%` or `_`: it behaves like EQUALS.
+    LikeWithoutWildcards,
+}
+
+impl LintKind {
+    /// The kind as a stable name: `filter-never-matches`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LintKind::CompileError => "compile-error",
+            LintKind::CompileWarning => "compile-warning",
+            LintKind::RowsOnlyPrivileged => "rows-only-privileged",
+            LintKind::UserSeesNothing => "user-sees-nothing",
+            LintKind::PolicyWithoutMembers => "policy-without-members",
+            LintKind::PolicyMatchesNoRow => "policy-matches-no-row",
+            LintKind::PolicyMatchesEveryRow => "policy-matches-every-row",
+            LintKind::RedundantPolicy => "redundant-policy",
+            LintKind::IdenticalPolicies => "identical-policies",
+            LintKind::FilterNeverMatches => "filter-never-matches",
+            LintKind::ValueNotInData => "value-not-in-data",
+            LintKind::LikeWithoutWildcards => "like-without-wildcards",
+        }
+    }
+}
+
+impl fmt::Display for LintKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A policy named in a finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRef {
+    /// The policy's 0-based position in the policies file.
+    pub index: usize,
+    /// Its id, if it has one.
+    pub id: Option<PolicyId>,
+    /// Its name.
+    pub name: String,
+}
+
+impl PolicyRef {
+    fn new(index: usize, policy: &Policy) -> Self {
+        Self { index, id: policy.id, name: policy.name.clone() }
+    }
+}
+
+impl fmt::Display for PolicyRef {
+    /// `policy 8 `Only Show Attendees``, or `policy #3 `West`` without an id.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.id {
+            Some(id) => write!(f, "policy {id} `{}`", self.name),
+            None => write!(f, "policy #{} `{}`", self.index + 1, self.name),
+        }
+    }
+}
+
+/// One lint finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LintFinding {
+    /// How serious it is.
+    pub severity: LintSeverity,
+    /// What it is about.
+    pub kind: LintKind,
+    /// The policy it is about, if one.
+    pub policy: Option<PolicyRef>,
+    /// The filter's 0-based index in that policy, if about one filter.
+    pub filter_index: Option<usize>,
+    /// The user it is about, if one.
+    pub user: Option<UserId>,
+    /// What was found, in words (user input in backticks).
+    pub message: String,
+    /// Data rows involved (1-based), when the finding is about rows; at most a sample.
+    pub rows: Vec<u64>,
+}
+
+impl fmt::Display for LintFinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(policy) = &self.policy {
+            write!(f, "{policy}")?;
+            if let Some(filter) = self.filter_index {
+                write!(f, ", filters[{filter}]")?;
+            }
+            f.write_str(": ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Every finding of a lint run, errors first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LintReport {
+    /// The findings, sorted by severity, then in policy order.
+    pub findings: Vec<LintFinding>,
+}
+
+impl LintReport {
+    /// How many findings have this severity.
+    pub fn count(&self, severity: LintSeverity) -> usize {
+        self.findings.iter().filter(|f| f.severity == severity).count()
+    }
+
+    /// Whether any finding is an error.
+    pub fn has_errors(&self) -> bool {
+        self.count(LintSeverity::Error) > 0
+    }
+}
+
+/// At most this many sample rows are listed in a finding.
+const SAMPLE_ROWS: usize = 10;
+
+/// Lints `policies` for `dataset` and `directory` against the data in `table`.
+///
+/// Reports every compile error and warning; then, on the policies that
+/// compile, the analyses: rows only the owner and Admins see, users who see
+/// nothing and why, policies without members, policies matching no row or
+/// every row, redundant and identical policies, filters that can never match,
+/// EQUALS on values absent from the data (with a "did you mean"), and LIKE
+/// without wildcards. Never fails: problems are findings.
+pub fn lint(dataset: &Dataset, policies: &[Policy], directory: &Directory, table: &Table) -> LintReport {
+    let mut findings = Vec::new();
+    let schema = &dataset.schema;
+
+    // Compile; when some policies fail, report their errors and analyse the rest.
+    let mut failed = vec![false; policies.len()];
+    let set = match PolicySet::compile(dataset, policies, directory) {
+        Ok(set) => {
+            findings.extend(set.warnings().iter().map(|d| diagnostic_finding(d, LintSeverity::Warning)));
+            Some(set)
+        }
+        Err(err) => {
+            for d in &err.errors {
+                if let Some(slot) = d.policy_index.and_then(|i| failed.get_mut(i)) {
+                    *slot = true;
+                }
+            }
+            findings.extend(err.errors.iter().map(|d| diagnostic_finding(d, LintSeverity::Error)));
+            findings.extend(err.warnings.iter().map(|d| diagnostic_finding(d, LintSeverity::Warning)));
+            let rest: Vec<Policy> =
+                policies.iter().zip(&failed).filter(|(_, failed)| !**failed).map(|(p, _)| p.clone()).collect();
+            PolicySet::compile(dataset, &rest, directory).ok()
+        }
+    };
+    // Positions in the compiled set map back to positions in the file.
+    let original: Vec<usize> = (0..policies.len()).filter(|i| !failed.get(*i).copied().unwrap_or(true)).collect();
+    let policy_ref = |compiled_index: usize| -> Option<PolicyRef> {
+        let index = *original.get(compiled_index)?;
+        Some(PolicyRef::new(index, policies.get(index)?))
+    };
+
+    // Static checks on filters: contradictions and LIKE without wildcards.
+    for (index, policy) in policies.iter().enumerate() {
+        if failed.get(index).copied().unwrap_or(true) || policy.is_all_rows() {
+            continue;
+        }
+        for (filter_index, message) in contradictions(policy, schema) {
+            findings.push(LintFinding {
+                severity: LintSeverity::Error,
+                kind: LintKind::FilterNeverMatches,
+                policy: Some(PolicyRef::new(index, policy)),
+                filter_index,
+                user: None,
+                message,
+                rows: Vec::new(),
+            });
+        }
+        for (filter_index, filter) in policy.filters.iter().enumerate() {
+            if filter.operator != FilterOperator::Like {
+                continue;
+            }
+            for value in &filter.values {
+                if !has_like_wildcard(value) {
+                    findings.push(LintFinding {
+                        severity: LintSeverity::Warning,
+                        kind: LintKind::LikeWithoutWildcards,
+                        policy: Some(PolicyRef::new(index, policy)),
+                        filter_index: Some(filter_index),
+                        user: None,
+                        message: format!(
+                            "LIKE `{value}` has no `%` or `_`, so it only matches the exact text `{value}` (use EQUALS, or add `%` for CONTAINS-like matching)"
+                        ),
+                        rows: Vec::new(),
+                    });
+                }
+            }
+        }
+        for (filter_index, filter) in policy.filters.iter().enumerate() {
+            if filter.operator != FilterOperator::Equals {
+                continue;
+            }
+            let Some(column) = table.column_index(&filter.column) else { continue };
+            let Some(column_type) = schema.columns.get(column).map(|c| c.column_type) else { continue };
+            for value in &filter.values {
+                if let Some(message) = value_not_in_data(table, column, column_type, value) {
+                    findings.push(LintFinding {
+                        severity: LintSeverity::Warning,
+                        kind: LintKind::ValueNotInData,
+                        policy: Some(PolicyRef::new(index, policy)),
+                        filter_index: Some(filter_index),
+                        user: None,
+                        message,
+                        rows: Vec::new(),
+                    });
+                }
+            }
+        }
+    }
+
+    if let Some(set) = &set {
+        findings.extend(data_findings(set, table, directory, &policy_ref, &findings));
+    }
+
+    findings.sort_by(|a, b| {
+        a.severity
+            .cmp(&b.severity)
+            .then_with(|| a.policy.as_ref().map(|p| p.index).cmp(&b.policy.as_ref().map(|p| p.index)))
+    });
+    LintReport { findings }
+}
+
+fn diagnostic_finding(d: &crate::compile::Diagnostic, severity: LintSeverity) -> LintFinding {
+    let kind = if severity == LintSeverity::Error { LintKind::CompileError } else { LintKind::CompileWarning };
+    let policy = match (d.policy_index, &d.policy_name) {
+        (Some(index), Some(name)) => Some(PolicyRef { index, id: d.policy_id, name: name.clone() }),
+        _ => None,
+    };
+    LintFinding {
+        severity,
+        kind,
+        policy,
+        filter_index: d.filter_index,
+        user: None,
+        message: d.message.clone(),
+        rows: Vec::new(),
+    }
+}
+
+/// The analyses that need the policies evaluated against the data.
+fn data_findings(
+    set: &PolicySet,
+    table: &Table,
+    directory: &Directory,
+    policy_ref: &dyn Fn(usize) -> Option<PolicyRef>,
+    earlier: &[LintFinding],
+) -> Vec<LintFinding> {
+    let mut findings = Vec::new();
+    let rows = table.row_count();
+    let evaluation = set.evaluate(table);
+    let policy_rows: Vec<&RowSet> = (0..set.policies().len()).filter_map(|i| evaluation.policy_rows(i)).collect();
+    let members: Vec<Members> = (0..set.policies().len()).map(|i| Members::of(set, i)).collect();
+    let never_matches = |index: usize| {
+        let Some(policy) = policy_ref(index) else { return false };
+        earlier.iter().any(|f| f.kind == LintKind::FilterNeverMatches && f.policy.as_ref().map(|p| p.index) == Some(policy.index))
+    };
+
+    for (index, compiled) in set.policies().iter().enumerate() {
+        let Some(this) = policy_ref(index) else { continue };
+        let Some(matched) = policy_rows.get(index) else { continue };
+        let Some(who) = members.get(index) else { continue };
+        if who.is_empty() {
+            findings.push(LintFinding {
+                severity: LintSeverity::Warning,
+                kind: LintKind::PolicyWithoutMembers,
+                policy: Some(this.clone()),
+                filter_index: None,
+                user: None,
+                message: who.why_empty(compiled.source()),
+                rows: Vec::new(),
+            });
+        }
+        if matched.is_empty() && rows > 0 && !never_matches(index) {
+            findings.push(LintFinding {
+                severity: LintSeverity::Warning,
+                kind: LintKind::PolicyMatchesNoRow,
+                policy: Some(this.clone()),
+                filter_index: None,
+                user: None,
+                message: format!("matches none of the {rows} rows, so it grants nothing"),
+                rows: Vec::new(),
+            });
+        }
+        if matched.is_all() && rows > 0 && !compiled.filters().is_empty() {
+            findings.push(LintFinding {
+                severity: LintSeverity::Info,
+                kind: LintKind::PolicyMatchesEveryRow,
+                policy: Some(this.clone()),
+                filter_index: None,
+                user: None,
+                message: format!("its filters admit all {rows} rows, so they restrict nothing"),
+                rows: Vec::new(),
+            });
+        }
+    }
+
+    // Identical policies (same filters and same members), then redundancy (covered by another).
+    let count = set.policies().len();
+    let mut identical_to: Vec<Option<usize>> = vec![None; count];
+    for a in 0..count {
+        if identical_to.get(a).copied().flatten().is_some() {
+            continue;
+        }
+        for b in (a + 1)..count {
+            let same = match (set.policies().get(a), set.policies().get(b), members.get(a), members.get(b)) {
+                (Some(pa), Some(pb), Some(ma), Some(mb)) => same_filters(pa.source(), pb.source()) && ma == mb,
+                _ => false,
+            };
+            if same && let Some(slot) = identical_to.get_mut(b) {
+                *slot = Some(a);
+                if let (Some(ra), Some(rb)) = (policy_ref(a), policy_ref(b)) {
+                    findings.push(LintFinding {
+                        severity: LintSeverity::Warning,
+                        kind: LintKind::IdenticalPolicies,
+                        policy: Some(rb),
+                        filter_index: None,
+                        user: None,
+                        message: format!("is identical to {ra} (same filters, same members); keep one"),
+                        rows: Vec::new(),
+                    });
+                }
+            }
+        }
+    }
+    for a in 0..count {
+        if identical_to.get(a).copied().flatten().is_some() {
+            continue;
+        }
+        let (Some(rows_a), Some(members_a)) = (policy_rows.get(a), members.get(a)) else { continue };
+        if members_a.is_empty() || rows_a.is_empty() {
+            continue;
+        }
+        for b in 0..count {
+            if a == b || identical_to.get(b).copied().flatten() == Some(a) || identical_to.get(a).copied().flatten() == Some(b) {
+                continue;
+            }
+            let (Some(rows_b), Some(members_b)) = (policy_rows.get(b), members.get(b)) else { continue };
+            let covered = members_a.is_subset(members_b) && is_subset(rows_a, rows_b);
+            // Two policies covering each other are identical in effect; report the later one only.
+            let mutual = covered && members_b.is_subset(members_a) && is_subset(rows_b, rows_a);
+            if covered && (!mutual || a > b) {
+                if let (Some(ra), Some(rb)) = (policy_ref(a), policy_ref(b)) {
+                    findings.push(LintFinding {
+                        severity: LintSeverity::Warning,
+                        kind: LintKind::RedundantPolicy,
+                        policy: Some(ra),
+                        filter_index: None,
+                        user: None,
+                        message: format!(
+                            "is redundant: {rb} already gives all of its {} members all of its {} rows",
+                            members_a.len(),
+                            rows_a.len()
+                        ),
+                        rows: Vec::new(),
+                    });
+                }
+                break;
+            }
+        }
+    }
+
+    // Rows that only the owner and Admins see.
+    if set.mode() == crate::compile::PdpMode::Enabled && rows > 0 {
+        let granted: Vec<&RowSet> = policy_rows
+            .iter()
+            .zip(&members)
+            .zip(set.policies())
+            .filter(|((_, m), _)| !m.is_empty())
+            .map(|((r, _), p)| if p.is_all_rows() { None } else { Some(*r) })
+            .collect::<Option<Vec<_>>>()
+            .unwrap_or_default();
+        let everyone_sees_all = set.policies().iter().zip(&members).any(|(p, m)| p.is_all_rows() && !m.is_empty());
+        if !everyone_sees_all {
+            let union = RowSet::union(rows, granted);
+            let hidden: Vec<u64> = (0..rows).filter(|r| !union.contains(*r)).map(|r| r as u64 + 1).collect();
+            if !hidden.is_empty() {
+                findings.push(LintFinding {
+                    severity: LintSeverity::Warning,
+                    kind: LintKind::RowsOnlyPrivileged,
+                    policy: None,
+                    filter_index: None,
+                    user: None,
+                    message: format!(
+                        "{} of {rows} rows are seen by no one but the owner and Admins: {}",
+                        hidden.len(),
+                        row_list(&hidden)
+                    ),
+                    rows: hidden.into_iter().take(SAMPLE_ROWS).collect(),
+                });
+            }
+        }
+    }
+
+    // Users who see nothing, and why.
+    if set.mode() == crate::compile::PdpMode::Enabled && rows > 0 {
+        let missing_groups: Vec<String> = set
+            .policies()
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| {
+                p.source()
+                    .groups
+                    .iter()
+                    .filter(|g| directory.group(**g).is_none())
+                    .map(move |g| (i, *g))
+                    .collect::<Vec<_>>()
+            })
+            .filter_map(|(i, g)| Some(format!("group `{g}` of {}", policy_ref(i)?)))
+            .collect();
+        for user in &directory.users {
+            let access = set.access(user.id);
+            let message = match access.reason {
+                Reason::NoPolicy => {
+                    let mut message = format!("user {} `{}` is in no policy and sees no row", user.id, user.name);
+                    if !missing_groups.is_empty() {
+                        message.push_str(&format!(
+                            "; the directory lacks {}: is the user meant to be a member?",
+                            missing_groups.join(", ")
+                        ));
+                    }
+                    message
+                }
+                Reason::Policies => {
+                    let sees = access.policies.iter().any(|m| policy_rows.get(m.policy).is_some_and(|r| !r.is_empty()));
+                    if sees {
+                        continue;
+                    }
+                    let names: Vec<String> = access.policies.iter().filter_map(|m| policy_ref(m.policy)).map(|p| p.to_string()).collect();
+                    format!(
+                        "user {} `{}` sees no row: their only policies match nothing ({})",
+                        user.id,
+                        user.name,
+                        names.join(", ")
+                    )
+                }
+                _ => continue,
+            };
+            let severity = if access.reason == Reason::NoPolicy && missing_groups.is_empty() {
+                LintSeverity::Info
+            } else {
+                LintSeverity::Warning
+            };
+            findings.push(LintFinding {
+                severity,
+                kind: LintKind::UserSeesNothing,
+                policy: None,
+                filter_index: None,
+                user: Some(user.id),
+                message,
+                rows: Vec::new(),
+            });
+        }
+    }
+    findings
+}
+
+fn is_subset(a: &RowSet, b: &RowSet) -> bool {
+    if b.is_all() {
+        return true;
+    }
+    a.len() <= b.len() && a.iter().all(|r| b.contains(r))
+}
+
+/// `2, 5, 7` or `2, 5, 7, … (12 rows)`.
+fn row_list(rows: &[u64]) -> String {
+    let shown: Vec<String> = rows.iter().take(SAMPLE_ROWS).map(u64::to_string).collect();
+    if rows.len() > SAMPLE_ROWS { format!("rows {}, …", shown.join(", ")) } else { format!("rows {}", shown.join(", ")) }
+}
+
+/// The users and virtual users a policy applies to, resolved through the directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Members {
+    users: Vec<UserId>,
+    virtual_users: Vec<String>,
+}
+
+impl Members {
+    fn of(set: &PolicySet, index: usize) -> Self {
+        let Some(policy) = set.policies().get(index).map(|p| p.source()) else {
+            return Self { users: Vec::new(), virtual_users: Vec::new() };
+        };
+        let directory = set.directory();
+        let mut users: Vec<UserId> = policy.users.clone();
+        for group in &policy.groups {
+            if let Some(g) = directory.group(*group) {
+                users.extend(&g.user_ids);
+            }
+            for user in &directory.users {
+                if user.groups.iter().flatten().any(|r| r.id == *group) {
+                    users.push(user.id);
+                }
+            }
+        }
+        users.sort_unstable();
+        users.dedup();
+        let mut virtual_users = policy.virtual_users.clone();
+        virtual_users.sort_unstable();
+        virtual_users.dedup();
+        Self { users, virtual_users }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.users.is_empty() && self.virtual_users.is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.users.len() + self.virtual_users.len()
+    }
+
+    fn is_subset(&self, other: &Members) -> bool {
+        self.users.iter().all(|u| other.users.binary_search(u).is_ok())
+            && self.virtual_users.iter().all(|v| other.virtual_users.binary_search(v).is_ok())
+    }
+
+    fn why_empty(&self, policy: &Policy) -> String {
+        if policy.users.is_empty() && policy.groups.is_empty() && policy.virtual_users.is_empty() {
+            "applies to no one: it names no users, groups or virtual users".to_owned()
+        } else {
+            "applies to no one: its groups are empty or not in the directory".to_owned()
+        }
+    }
+}
+
+/// Same filters, ignoring order.
+fn same_filters(a: &Policy, b: &Policy) -> bool {
+    if a.is_all_rows() || b.is_all_rows() {
+        return a.is_all_rows() == b.is_all_rows();
+    }
+    let key = |f: &PolicyFilter| {
+        let mut values = f.values.clone();
+        values.sort();
+        (f.column.clone(), f.operator, f.not, values)
+    };
+    let mut fa: Vec<_> = a.filters.iter().map(key).collect();
+    let mut fb: Vec<_> = b.filters.iter().map(key).collect();
+    fa.sort();
+    fb.sort();
+    fa == fb
+}
+
+/// Whether a LIKE pattern has an unescaped `%` or `_`.
+fn has_like_wildcard(pattern: &str) -> bool {
+    let mut escaped = false;
+    for c in pattern.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '%' | '_' => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// A filter value or cell parsed by column type, ordered within its type.
+#[derive(Debug, Clone, PartialEq)]
+enum Key {
+    Str(String),
+    Long(i64),
+    Double(f64),
+    Decimal(Decimal),
+    Date(i32),
+    Datetime(i128),
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        match (self, other) {
+            (Key::Str(a), Key::Str(b)) => a.partial_cmp(b),
+            (Key::Long(a), Key::Long(b)) => a.partial_cmp(b),
+            (Key::Double(a), Key::Double(b)) => a.partial_cmp(b),
+            (Key::Decimal(a), Key::Decimal(b)) => a.partial_cmp(b),
+            (Key::Date(a), Key::Date(b)) => a.partial_cmp(b),
+            (Key::Datetime(a), Key::Datetime(b)) => a.partial_cmp(b),
+            _ => None,
+        }
+    }
+}
+
+fn key(column_type: ColumnType, text: &str) -> Option<Key> {
+    let bytes = text.as_bytes();
+    Some(match column_type {
+        ColumnType::String => Key::Str(text.to_owned()),
+        ColumnType::Long => Key::Long(parse::parse_long(bytes)?),
+        ColumnType::Double => Key::Double(parse::parse_double(bytes)?),
+        ColumnType::Decimal => Key::Decimal(parse::parse_decimal(bytes)?),
+        ColumnType::Date => Key::Date(parse::parse_date(bytes)?),
+        ColumnType::Datetime => Key::Datetime(parse::parse_datetime(bytes)?),
+    })
+}
+
+fn value_key(value: &Value<'_>) -> Option<Key> {
+    Some(match value {
+        Value::Null => return None,
+        Value::String(s) => Key::Str((*s).to_owned()),
+        Value::Long(v) => Key::Long(*v),
+        Value::Double(v) => Key::Double(*v),
+        Value::Decimal(v) => Key::Decimal(*v),
+        Value::Date(_) => Key::Date(parse::parse_date(value.to_string().as_bytes())?),
+        Value::Datetime(_) => Key::Datetime(parse::parse_datetime(value.to_string().as_bytes())?),
+    })
+}
+
+/// One side of an interval: the bound and whether it is included.
+#[derive(Debug, Clone)]
+struct Bound {
+    key: Key,
+    inclusive: bool,
+    filter: usize,
+}
+
+/// Why the filters of a policy can never all pass, whatever the data: per column,
+/// the intersection of the ranges and EQUALS sets the (un-negated) filters allow is empty.
+fn contradictions(policy: &Policy, schema: &domo_model::Schema) -> Vec<(Option<usize>, String)> {
+    use FilterOperator as Op;
+    let mut out = Vec::new();
+    let mut columns: Vec<&str> = policy.filters.iter().map(|f| f.column.as_str()).collect();
+    columns.sort_unstable();
+    columns.dedup();
+    for column in columns {
+        let Some(column_type) = schema.columns.iter().find(|c| c.name == column).map(|c| c.column_type) else { continue };
+        let mut lower: Option<Bound> = None;
+        let mut upper: Option<Bound> = None;
+        let mut allowed: Option<(Vec<Key>, usize)> = None;
+        let mut excluded: Vec<Key> = Vec::new();
+        for (index, filter) in policy.filters.iter().enumerate().filter(|(_, f)| f.column == column) {
+            let keys: Option<Vec<Key>> = filter.values.iter().map(|v| key(column_type, v)).collect();
+            let Some(keys) = keys else { continue };
+            let one = keys.first().cloned();
+            let (lo, hi): (Option<Bound>, Option<Bound>) = match (filter.operator, filter.not) {
+                (Op::GreaterThan, false) | (Op::LessThanEqual, true) => (one.map(|k| Bound { key: k, inclusive: false, filter: index }), None),
+                (Op::GreaterThanEqual, false) | (Op::LessThan, true) => (one.map(|k| Bound { key: k, inclusive: true, filter: index }), None),
+                (Op::LessThan, false) | (Op::GreaterThanEqual, true) => (None, one.map(|k| Bound { key: k, inclusive: false, filter: index })),
+                (Op::LessThanEqual, false) | (Op::GreaterThan, true) => (None, one.map(|k| Bound { key: k, inclusive: true, filter: index })),
+                (Op::Between, false) => match keys.as_slice() {
+                    [low, high] => {
+                        if low.partial_cmp(high) == Some(Ordering::Greater) {
+                            out.push((
+                                Some(index),
+                                format!(
+                                    "can never match: BETWEEN `{}` and `{}` has its low bound above its high bound",
+                                    filter.values.first().map_or("", String::as_str),
+                                    filter.values.get(1).map_or("", String::as_str)
+                                ),
+                            ));
+                        }
+                        (
+                            Some(Bound { key: low.clone(), inclusive: true, filter: index }),
+                            Some(Bound { key: high.clone(), inclusive: true, filter: index }),
+                        )
+                    }
+                    _ => (None, None),
+                },
+                (Op::Equals, false) => {
+                    allowed = Some(match allowed.take() {
+                        None => (keys, index),
+                        Some((previous, first)) => {
+                            (previous.into_iter().filter(|k| keys.iter().any(|n| n == k)).collect(), first)
+                        }
+                    });
+                    (None, None)
+                }
+                (Op::Equals, true) => {
+                    excluded.extend(keys);
+                    (None, None)
+                }
+                _ => (None, None),
+            };
+            if let Some(lo) = lo {
+                let tighter = match &lower {
+                    None => true,
+                    Some(current) => match lo.key.partial_cmp(&current.key) {
+                        Some(Ordering::Greater) => true,
+                        Some(Ordering::Equal) => !lo.inclusive,
+                        _ => false,
+                    },
+                };
+                if tighter {
+                    lower = Some(lo);
+                }
+            }
+            if let Some(hi) = hi {
+                let tighter = match &upper {
+                    None => true,
+                    Some(current) => match hi.key.partial_cmp(&current.key) {
+                        Some(Ordering::Less) => true,
+                        Some(Ordering::Equal) => !hi.inclusive,
+                        _ => false,
+                    },
+                };
+                if tighter {
+                    upper = Some(hi);
+                }
+            }
+        }
+        let in_range = |k: &Key| {
+            let above = lower.as_ref().is_none_or(|b| match k.partial_cmp(&b.key) {
+                Some(Ordering::Greater) => true,
+                Some(Ordering::Equal) => b.inclusive,
+                _ => false,
+            });
+            let below = upper.as_ref().is_none_or(|b| match k.partial_cmp(&b.key) {
+                Some(Ordering::Less) => true,
+                Some(Ordering::Equal) => b.inclusive,
+                _ => false,
+            });
+            above && below
+        };
+        if let (Some(lo), Some(hi)) = (&lower, &upper)
+            && lo.filter != hi.filter
+        {
+            let empty = match lo.key.partial_cmp(&hi.key) {
+                Some(Ordering::Greater) => true,
+                Some(Ordering::Equal) => !(lo.inclusive && hi.inclusive),
+                _ => false,
+            };
+            if empty {
+                out.push((
+                    Some(hi.filter.max(lo.filter)),
+                    format!(
+                        "can never match: `{column}` must be {} `{}` (filters[{}]) and {} `{}` (filters[{}])",
+                        if lo.inclusive { "at least" } else { "above" },
+                        policy_value(policy, lo.filter, 0),
+                        lo.filter,
+                        if hi.inclusive { "at most" } else { "below" },
+                        policy_value(policy, hi.filter, if is_between(policy, hi.filter) { 1 } else { 0 }),
+                        hi.filter
+                    ),
+                ));
+                continue;
+            }
+        }
+        if let Some((allowed, first)) = &allowed {
+            let survivors = allowed.iter().filter(|k| in_range(k) && !excluded.contains(k)).count();
+            if survivors == 0 {
+                out.push((
+                    Some(*first),
+                    format!(
+                        "can never match: no value of `{column}` passes all of its filters (EQUALS values outside the other filters' range, excluded, or disjoint)"
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn is_between(policy: &Policy, filter: usize) -> bool {
+    policy.filters.get(filter).is_some_and(|f| f.operator == FilterOperator::Between)
+}
+
+fn policy_value(policy: &Policy, filter: usize, value: usize) -> &str {
+    policy.filters.get(filter).and_then(|f| f.values.get(value)).map_or("", String::as_str)
+}
+
+/// A message when no row holds `value` in `column`, with the nearest existing value.
+fn value_not_in_data(table: &Table, column: usize, column_type: ColumnType, value: &str) -> Option<String> {
+    let wanted = key(column_type, value)?;
+    let distinct = table.distinct_values(column)?;
+    if distinct.iter().any(|(v, _)| value_key(v).as_ref() == Some(&wanted)) {
+        return None;
+    }
+    let name = table.schema().columns.get(column).map_or("", |c| c.name.as_str());
+    let texts: Vec<String> = distinct.iter().map(|(v, _)| v.to_string()).collect();
+    let hint = if column_type == ColumnType::String {
+        did_you_mean(value, texts.iter().map(String::as_str)).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    Some(format!("EQUALS `{value}`: no row has this value in `{name}`{hint}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domo_model::{Column, Schema};
+
+    fn policy(filters: &str) -> Policy {
+        let text = format!(r#"{{"id": 1, "name": "p", "filters": {filters}, "users": [1]}}"#);
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn schema() -> Schema {
+        Schema {
+            columns: vec![
+                Column::new(ColumnType::Long, "n"),
+                Column::new(ColumnType::String, "s"),
+                Column::new(ColumnType::Date, "d"),
+                Column::new(ColumnType::Decimal, "x"),
+            ],
+        }
+    }
+
+    fn check(filters: &str, expected: &[&str]) {
+        let found: Vec<String> = contradictions(&policy(filters), &schema()).into_iter().map(|(_, m)| m).collect();
+        assert_eq!(found, expected, "{filters}");
+    }
+
+    #[test]
+    fn greater_than_ten_and_less_than_five_never_matches() {
+        check(
+            r#"[{"column":"n","operator":"GREATER_THAN","values":["10"]},{"column":"n","operator":"LESS_THAN","values":["5"]}]"#,
+            &["can never match: `n` must be above `10` (filters[0]) and below `5` (filters[1])"],
+        );
+    }
+
+    #[test]
+    fn touching_bounds_match_only_when_both_inclusive() {
+        check(
+            r#"[{"column":"n","operator":"GREATER_THAN_EQUAL","values":["5"]},{"column":"n","operator":"LESS_THAN_EQUAL","values":["5"]}]"#,
+            &[],
+        );
+        check(
+            r#"[{"column":"n","operator":"GREATER_THAN","values":["5"]},{"column":"n","operator":"LESS_THAN_EQUAL","values":["5"]}]"#,
+            &["can never match: `n` must be above `5` (filters[0]) and at most `5` (filters[1])"],
+        );
+    }
+
+    #[test]
+    fn negated_bound_flips() {
+        check(
+            r#"[{"column":"n","operator":"LESS_THAN_EQUAL","values":["10"],"not":true},{"column":"n","operator":"LESS_THAN","values":["5"]}]"#,
+            &["can never match: `n` must be above `10` (filters[0]) and below `5` (filters[1])"],
+        );
+    }
+
+    #[test]
+    fn between_reversed_never_matches() {
+        check(
+            r#"[{"column":"d","operator":"BETWEEN","values":["2024-12-31","2024-01-01"]}]"#,
+            &["can never match: BETWEEN `2024-12-31` and `2024-01-01` has its low bound above its high bound"],
+        );
+    }
+
+    #[test]
+    fn decimal_compares_exactly() {
+        check(
+            r#"[{"column":"x","operator":"EQUALS","values":["1.50"]},{"column":"x","operator":"GREATER_THAN","values":["1.5"]}]"#,
+            &["can never match: no value of `x` passes all of its filters (EQUALS values outside the other filters' range, excluded, or disjoint)"],
+        );
+        check(
+            r#"[{"column":"x","operator":"EQUALS","values":["1.50"]},{"column":"x","operator":"GREATER_THAN_EQUAL","values":["1.5"]}]"#,
+            &[],
+        );
+    }
+
+    #[test]
+    fn disjoint_equals_never_match() {
+        check(
+            r#"[{"column":"s","operator":"EQUALS","values":["a","b"]},{"column":"s","operator":"EQUALS","values":["c"]}]"#,
+            &["can never match: no value of `s` passes all of its filters (EQUALS values outside the other filters' range, excluded, or disjoint)"],
+        );
+        check(r#"[{"column":"s","operator":"EQUALS","values":["a"]},{"column":"s","operator":"EQUALS","values":["a"],"not":true}]"#, &[
+            "can never match: no value of `s` passes all of its filters (EQUALS values outside the other filters' range, excluded, or disjoint)",
+        ]);
+    }
+
+    #[test]
+    fn different_columns_do_not_interact() {
+        check(
+            r#"[{"column":"n","operator":"GREATER_THAN","values":["10"]},{"column":"x","operator":"LESS_THAN","values":["5"]}]"#,
+            &[],
+        );
+    }
+
+    #[test]
+    fn like_wildcards() {
+        assert!(has_like_wildcard("a%"));
+        assert!(has_like_wildcard("a_b"));
+        assert!(!has_like_wildcard("abc"));
+        assert!(!has_like_wildcard(r"50\%"));
+    }
+}

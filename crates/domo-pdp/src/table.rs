@@ -1,0 +1,584 @@
+//! The typed columnar table: loading CSV by a schema, dictionary-encoded strings, cell access.
+
+use std::fmt;
+use std::io::{self, Read};
+use std::sync::OnceLock;
+
+use domo_model::{ColumnType, Schema};
+use fixedbitset::FixedBitSet;
+use hashbrown::HashTable;
+use rust_decimal::Decimal;
+
+use crate::csv_split::{Fields, SplitError, Splitter, SyntaxError};
+use crate::parse;
+
+/// Whether a CSV starts with a header row of column names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HeaderRow {
+    /// The first record names the columns; the names must match the schema, in order.
+    #[default]
+    Present,
+    /// Every record is data; columns are in schema order (as Domo imports and exports).
+    Absent,
+}
+
+/// One typed cell.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'a> {
+    /// No value: an unquoted empty field, or an empty field in a non-STRING column.
+    Null,
+    /// A STRING cell (possibly the empty string).
+    String(&'a str),
+    /// A LONG cell.
+    Long(i64),
+    /// A DOUBLE cell (always finite).
+    Double(f64),
+    /// A DECIMAL cell, exact, keeping the scale it was written with (`1.50`).
+    Decimal(Decimal),
+    /// A DATE cell.
+    Date(jiff::civil::Date),
+    /// A DATETIME cell, as an instant in UTC.
+    Datetime(jiff::Timestamp),
+}
+
+impl Value<'_> {
+    /// Whether the cell is NULL.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+}
+
+impl fmt::Display for Value<'_> {
+    /// The cell as text: STRING as is, NULL as `NULL`, numbers and dates in canonical form.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("NULL"),
+            Value::String(s) => f.write_str(s),
+            Value::Long(v) => write!(f, "{v}"),
+            Value::Double(v) => write!(f, "{v}"),
+            Value::Decimal(v) => write!(f, "{v}"),
+            Value::Date(v) => write!(f, "{v}"),
+            Value::Datetime(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// Why loading a CSV failed. Rows are numbered from 1 as a spreadsheet shows them
+/// (with a header row, the first data row is row 2).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadCsvError {
+    /// Reading the input failed.
+    #[error("cannot read the CSV")]
+    Read(#[source] io::Error),
+    /// The quoting of a record is broken.
+    #[error("row {row}: broken quoting: {problem}")]
+    Quoting {
+        /// The row (1-based).
+        row: u64,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// A record has the wrong number of fields.
+    #[error("row {row}: expected {expected} fields (one per schema column), found {found}")]
+    FieldCount {
+        /// The row (1-based).
+        row: u64,
+        /// The schema's column count.
+        expected: usize,
+        /// The record's field count.
+        found: usize,
+    },
+    /// A cell is not valid UTF-8.
+    #[error("row {row}, column `{column}`: the cell is not valid UTF-8: `{text}`")]
+    InvalidUtf8 {
+        /// The row (1-based).
+        row: u64,
+        /// The column's name.
+        column: String,
+        /// The cell, with invalid bytes replaced.
+        text: String,
+    },
+    /// A cell does not parse as its column's type.
+    #[error("row {row}, column `{column}`: `{text}` is not a valid {column_type}{hint}")]
+    BadCell {
+        /// The row (1-based).
+        row: u64,
+        /// The column's name.
+        column: String,
+        /// The column's type.
+        column_type: ColumnType,
+        /// The cell's text (shortened if very long).
+        text: String,
+        /// The accepted format, as a suffix of the message.
+        hint: &'static str,
+    },
+    /// The header row does not name the schema's columns.
+    #[error("row 1: the header does not match the schema: {differences}")]
+    Header {
+        /// Each difference, e.g. "column 2 is `Frend`, the schema says `Friend`".
+        differences: String,
+    },
+    /// More rows or distinct strings than the engine indexes (2^32 - 1).
+    #[error("row {row}: the table has more rows than the engine supports")]
+    TooLarge {
+        /// The row (1-based).
+        row: u64,
+    },
+}
+
+pub(crate) const NULL_CODE: u32 = u32::MAX;
+
+/// Distinct strings of one column, each stored once.
+#[derive(Debug, Default)]
+pub(crate) struct Dictionary {
+    text: String,
+    ends: Vec<usize>,
+    index: HashTable<u32>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl Dictionary {
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub(crate) fn get(&self, code: u32) -> Option<&str> {
+        dict_get(&self.text, &self.ends, code)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.ends.len()).filter_map(|code| u32::try_from(code).ok().and_then(|code| self.get(code)))
+    }
+
+    /// The code of a string, if the column holds it.
+    pub(crate) fn lookup(&self, s: &str) -> Option<u32> {
+        use std::hash::BuildHasher;
+        let hash = self.hasher.hash_one(s.as_bytes());
+        self.index.find(hash, |&code| dict_get(&self.text, &self.ends, code) == Some(s)).copied()
+    }
+
+    fn intern(&mut self, s: &str) -> Option<u32> {
+        use std::hash::BuildHasher;
+        let hash = self.hasher.hash_one(s.as_bytes());
+        let (text, ends) = (&self.text, &self.ends);
+        if let Some(&code) = self.index.find(hash, |&code| dict_get(text, ends, code) == Some(s)) {
+            return Some(code);
+        }
+        let code = u32::try_from(self.ends.len()).ok().filter(|&c| c != NULL_CODE)?;
+        self.text.push_str(s);
+        self.ends.push(self.text.len());
+        let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
+        self.index.insert_unique(hash, code, |&c| hasher.hash_one(dict_get(text, ends, c).unwrap_or("").as_bytes()));
+        Some(code)
+    }
+}
+
+fn dict_get<'a>(text: &'a str, ends: &[usize], code: u32) -> Option<&'a str> {
+    let code = usize::try_from(code).ok()?;
+    let end = *ends.get(code)?;
+    let start = match code.checked_sub(1) {
+        Some(previous) => *ends.get(previous)?,
+        None => 0,
+    };
+    text.get(start..end)
+}
+
+/// For each code, the rows holding it, in row order: one array, sliced by code.
+#[derive(Debug)]
+pub(crate) struct Postings {
+    offsets: Vec<u32>,
+    rows: Vec<u32>,
+}
+
+impl Postings {
+    pub(crate) fn rows(&self, code: u32) -> &[u32] {
+        let code = code as usize;
+        match (self.offsets.get(code), self.offsets.get(code + 1)) {
+            (Some(&start), Some(&end)) => self.rows.get(start as usize..end as usize).unwrap_or_default(),
+            _ => &[],
+        }
+    }
+}
+
+/// A dictionary-encoded STRING column.
+#[derive(Debug, Default)]
+pub(crate) struct StringColumn {
+    pub(crate) codes: Vec<u32>,
+    pub(crate) dict: Dictionary,
+    /// How many rows hold each code.
+    pub(crate) counts: Vec<u32>,
+    postings: OnceLock<Postings>,
+}
+
+impl StringColumn {
+    /// The posting lists, built on first use.
+    pub(crate) fn postings(&self) -> &Postings {
+        self.postings.get_or_init(|| {
+            let mut offsets = Vec::with_capacity(self.counts.len() + 1);
+            let mut total = 0u32;
+            offsets.push(0);
+            for &count in &self.counts {
+                total = total.saturating_add(count);
+                offsets.push(total);
+            }
+            let mut cursor: Vec<u32> = offsets.clone();
+            let mut rows = vec![0u32; total as usize];
+            for (row, &code) in self.codes.iter().enumerate() {
+                if let Some(slot) = cursor.get_mut(code as usize)
+                    && let Some(target) = rows.get_mut(*slot as usize)
+                {
+                    *target = u32::try_from(row).unwrap_or(u32::MAX);
+                    *slot += 1;
+                }
+            }
+            Postings { offsets, rows }
+        })
+    }
+
+    fn push(&mut self, s: Option<&str>) -> Option<()> {
+        let code = match s {
+            Some(s) => {
+                let code = self.dict.intern(s)?;
+                match self.counts.get_mut(code as usize) {
+                    Some(count) => *count += 1,
+                    None => self.counts.push(1),
+                }
+                code
+            }
+            None => NULL_CODE,
+        };
+        self.codes.push(code);
+        Some(())
+    }
+}
+
+/// A fixed-width column with a NULL mask.
+#[derive(Debug, Default)]
+pub(crate) struct Typed<T> {
+    pub(crate) values: Vec<T>,
+    pub(crate) nulls: FixedBitSet,
+}
+
+impl<T: Copy + Default> Typed<T> {
+    fn push(&mut self, value: Option<T>) -> Option<()> {
+        let row = self.values.len();
+        self.values.push(value.unwrap_or_default());
+        if value.is_none() {
+            self.nulls.grow(row + 1);
+            self.nulls.insert(row);
+        }
+        Some(())
+    }
+
+    pub(crate) fn get(&self, row: usize) -> Option<T> {
+        if self.nulls.contains(row) { None } else { self.values.get(row).copied() }
+    }
+}
+
+/// One column's data.
+#[derive(Debug)]
+pub(crate) enum ColumnData {
+    String(StringColumn),
+    Long(Typed<i64>),
+    Double(Typed<f64>),
+    Decimal(Typed<Decimal>),
+    /// Days since 1970-01-01.
+    Date(Typed<i32>),
+    /// Nanoseconds since 1970-01-01T00:00:00Z.
+    Datetime(Typed<i128>),
+}
+
+impl ColumnData {
+    fn new(column_type: ColumnType) -> Self {
+        match column_type {
+            ColumnType::String => ColumnData::String(StringColumn::default()),
+            ColumnType::Long => ColumnData::Long(Typed::default()),
+            ColumnType::Double => ColumnData::Double(Typed::default()),
+            ColumnType::Decimal => ColumnData::Decimal(Typed::default()),
+            ColumnType::Date => ColumnData::Date(Typed::default()),
+            ColumnType::Datetime => ColumnData::Datetime(Typed::default()),
+        }
+    }
+}
+
+/// A date as `jiff`'s civil date (days since 1970-01-01 in, `None` if out of range).
+pub(crate) fn date_of_days(days: i32) -> Option<jiff::civil::Date> {
+    let (y, m, d) = parse::civil_from_days(i64::from(days));
+    jiff::civil::Date::new(i16::try_from(y).ok()?, i8::try_from(m).ok()?, i8::try_from(d).ok()?).ok()
+}
+
+/// The hint shown after a bad cell of this type.
+pub(crate) fn format_hint(column_type: ColumnType) -> &'static str {
+    match column_type {
+        ColumnType::String => "",
+        ColumnType::Long => " (expected an integer such as `-42`)",
+        ColumnType::Double => " (expected a finite number such as `1.5` or `2e3`)",
+        ColumnType::Decimal => " (expected a decimal such as `-1.50`, no exponent)",
+        ColumnType::Date => " (expected `YYYY-MM-DD`)",
+        ColumnType::Datetime => " (expected `YYYY-MM-DD HH:MM:SS[.fraction][Z|+HH:MM]`, `T` or a space between)",
+    }
+}
+
+/// A DataSet's rows, typed by its schema and stored by column.
+///
+/// STRING columns are dictionary-encoded (each distinct string once, a 32-bit
+/// code per row); the other types are stored as fixed-width values with a NULL
+/// mask. Rows are numbered from 0 in DataSet (CSV) order.
+#[derive(Debug)]
+pub struct Table {
+    schema: Schema,
+    columns: Vec<ColumnData>,
+    rows: usize,
+}
+
+/// Shortens a cell for an error message.
+fn shorten(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    match text.char_indices().nth(80) {
+        Some((at, _)) => format!("{}…", text.get(..at).unwrap_or_default()),
+        None => text.into_owned(),
+    }
+}
+
+pub(crate) fn split_error(row: u64, error: SplitError) -> LoadCsvError {
+    match error {
+        SplitError::Io(e) => LoadCsvError::Read(e),
+        SplitError::Syntax(e) => LoadCsvError::Quoting {
+            row,
+            problem: match e {
+                SyntaxError::UnterminatedQuote => "a quoted field is never closed",
+                SyntaxError::TextAfterQuote => "text follows a closing quote",
+                SyntaxError::QuoteInUnquotedField => {
+                    "a quote inside an unquoted field (quote the field and double the quote)"
+                }
+            },
+        },
+    }
+}
+
+/// Checks a header record against the schema.
+pub(crate) fn check_header(schema: &Schema, fields: &Fields) -> Result<(), LoadCsvError> {
+    let mut differences = Vec::new();
+    if fields.len() != schema.columns.len() {
+        differences.push(format!("it has {} columns, the schema has {}", fields.len(), schema.columns.len()));
+    }
+    for (index, column) in schema.columns.iter().enumerate() {
+        let found = fields.get(index).map(|(bytes, _)| String::from_utf8_lossy(bytes));
+        match found {
+            Some(found) if found == column.name => {}
+            Some(found) => {
+                differences.push(format!("column {} is `{found}`, the schema says `{}`", index + 1, column.name))
+            }
+            None => differences.push(format!("column {} (`{}`) is missing", index + 1, column.name)),
+        }
+    }
+    for index in schema.columns.len()..fields.len() {
+        if let Some((bytes, _)) = fields.get(index) {
+            differences.push(format!("column {} `{}` is not in the schema", index + 1, shorten(bytes)));
+        }
+    }
+    if differences.is_empty() { Ok(()) } else { Err(LoadCsvError::Header { differences: differences.join("; ") }) }
+}
+
+/// One field typed by its column.
+pub(crate) enum Cell<'a> {
+    Null,
+    Str(&'a str),
+    Long(i64),
+    Double(f64),
+    Decimal(Decimal),
+    Date(i32),
+    Datetime(i128),
+}
+
+/// Parses one field as its column's type; `Err` names what is wrong.
+pub(crate) fn type_cell<'a>(column_type: ColumnType, bytes: &'a [u8], quoted: bool) -> Result<Cell<'a>, CellError> {
+    if bytes.is_empty() && (!quoted || column_type != ColumnType::String) {
+        return Ok(Cell::Null);
+    }
+    let cell = match column_type {
+        ColumnType::String => return std::str::from_utf8(bytes).map(Cell::Str).map_err(|_| CellError::Utf8),
+        ColumnType::Long => parse::parse_long(bytes).map(Cell::Long),
+        ColumnType::Double => parse::parse_double(bytes).map(Cell::Double),
+        ColumnType::Decimal => parse::parse_decimal(bytes).map(Cell::Decimal),
+        ColumnType::Date => parse::parse_date(bytes).map(Cell::Date),
+        ColumnType::Datetime => parse::parse_datetime(bytes).map(Cell::Datetime),
+    };
+    cell.ok_or(CellError::Type)
+}
+
+pub(crate) enum CellError {
+    Utf8,
+    Type,
+}
+
+pub(crate) fn cell_error(row: u64, column: &domo_model::Column, bytes: &[u8], error: CellError) -> LoadCsvError {
+    match error {
+        CellError::Utf8 => LoadCsvError::InvalidUtf8 { row, column: column.name.clone(), text: shorten(bytes) },
+        CellError::Type => LoadCsvError::BadCell {
+            row,
+            column: column.name.clone(),
+            column_type: column.column_type,
+            text: shorten(bytes),
+            hint: format_hint(column.column_type),
+        },
+    }
+}
+
+impl Table {
+    /// Reads CSV from `reader` and types every cell by `schema`.
+    ///
+    /// An unquoted empty field is NULL; a quoted empty field (`""`) is the empty
+    /// string in a STRING column and NULL in any other. With more than one
+    /// column, blank lines are skipped (they still count as rows in error
+    /// messages); with one column a blank line is a NULL cell.
+    ///
+    /// # Errors
+    ///
+    /// The first problem found, naming the row (1-based, as a spreadsheet shows
+    /// it), the column and the offending text: a bad cell, invalid UTF-8, a
+    /// wrong field count, broken quoting, a header that does not match the
+    /// schema, or a read error.
+    pub fn from_csv<R: Read>(reader: R, schema: &Schema, header: HeaderRow) -> Result<Table, LoadCsvError> {
+        let mut splitter = Splitter::new(reader);
+        let mut fields = Fields::default();
+        let mut columns: Vec<ColumnData> = schema.columns.iter().map(|c| ColumnData::new(c.column_type)).collect();
+        let width = schema.columns.len();
+        let mut rows = 0usize;
+        if header == HeaderRow::Present {
+            let more = splitter.next_record(&mut fields).map_err(|e| split_error(splitter.record_number(), e))?;
+            if more {
+                check_header(schema, &fields)?;
+            }
+        }
+        loop {
+            let more = splitter.next_record(&mut fields).map_err(|e| split_error(splitter.record_number(), e))?;
+            if !more {
+                break;
+            }
+            let row = splitter.record_number();
+            if width > 1 && fields.is_blank() {
+                continue;
+            }
+            if fields.len() != width {
+                return Err(LoadCsvError::FieldCount { row, expected: width, found: fields.len() });
+            }
+            if rows >= NULL_CODE as usize - 1 {
+                return Err(LoadCsvError::TooLarge { row });
+            }
+            for (index, (column, data)) in schema.columns.iter().zip(columns.iter_mut()).enumerate() {
+                let (bytes, quoted) = fields.get(index).unwrap_or_default();
+                let cell =
+                    type_cell(column.column_type, bytes, quoted).map_err(|e| cell_error(row, column, bytes, e))?;
+                let pushed = match (data, cell) {
+                    (ColumnData::String(c), Cell::Str(s)) => c.push(Some(s)),
+                    (ColumnData::String(c), _) => c.push(None),
+                    (ColumnData::Long(c), Cell::Long(v)) => c.push(Some(v)),
+                    (ColumnData::Long(c), _) => c.push(None),
+                    (ColumnData::Double(c), Cell::Double(v)) => c.push(Some(v)),
+                    (ColumnData::Double(c), _) => c.push(None),
+                    (ColumnData::Decimal(c), Cell::Decimal(v)) => c.push(Some(v)),
+                    (ColumnData::Decimal(c), _) => c.push(None),
+                    (ColumnData::Date(c), Cell::Date(v)) => c.push(Some(v)),
+                    (ColumnData::Date(c), _) => c.push(None),
+                    (ColumnData::Datetime(c), Cell::Datetime(v)) => c.push(Some(v)),
+                    (ColumnData::Datetime(c), _) => c.push(None),
+                };
+                if pushed.is_none() {
+                    return Err(LoadCsvError::TooLarge { row });
+                }
+            }
+            rows += 1;
+        }
+        for data in &mut columns {
+            match data {
+                ColumnData::String(_) => {}
+                ColumnData::Long(c) => c.nulls.grow(rows),
+                ColumnData::Double(c) => c.nulls.grow(rows),
+                ColumnData::Decimal(c) => c.nulls.grow(rows),
+                ColumnData::Date(c) => c.nulls.grow(rows),
+                ColumnData::Datetime(c) => c.nulls.grow(rows),
+            }
+        }
+        Ok(Table { schema: schema.clone(), columns, rows })
+    }
+
+    /// How many rows the table holds.
+    pub fn row_count(&self) -> usize {
+        self.rows
+    }
+
+    /// The schema the table was loaded with.
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// The index of the column with this exact name.
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.schema.columns.iter().position(|c| c.name == name)
+    }
+
+    pub(crate) fn column_data(&self, column: usize) -> Option<&ColumnData> {
+        self.columns.get(column)
+    }
+
+    /// The typed cell at `row`, `column` (both 0-based); `None` if out of range.
+    pub fn value(&self, row: usize, column: usize) -> Option<Value<'_>> {
+        if row >= self.rows {
+            return None;
+        }
+        let value = match self.columns.get(column)? {
+            ColumnData::String(c) => match *c.codes.get(row)? {
+                NULL_CODE => Value::Null,
+                code => Value::String(c.dict.get(code)?),
+            },
+            ColumnData::Long(c) => c.get(row).map_or(Value::Null, Value::Long),
+            ColumnData::Double(c) => c.get(row).map_or(Value::Null, Value::Double),
+            ColumnData::Decimal(c) => c.get(row).map_or(Value::Null, Value::Decimal),
+            ColumnData::Date(c) => c.get(row).and_then(date_of_days).map_or(Value::Null, Value::Date),
+            ColumnData::Datetime(c) => {
+                c.get(row).and_then(|ns| jiff::Timestamp::from_nanosecond(ns).ok()).map_or(Value::Null, Value::Datetime)
+            }
+        };
+        Some(value)
+    }
+
+    /// The distinct non-NULL values of a column, each with the number of rows
+    /// holding it, in order of first appearance. `None` if there is no such column.
+    ///
+    /// Values that compare equal count as one (`1.5` and `1.50` in a DECIMAL column).
+    pub fn distinct_values(&self, column: usize) -> Option<Vec<(Value<'_>, usize)>> {
+        match self.columns.get(column)? {
+            ColumnData::String(c) => {
+                Some(c.dict.iter().zip(c.counts.iter()).map(|(s, &n)| (Value::String(s), n as usize)).collect())
+            }
+            _ => {
+                let mut seen: hashbrown::HashMap<String, usize> = hashbrown::HashMap::new();
+                let mut out: Vec<(Value<'_>, usize)> = Vec::new();
+                for row in 0..self.rows {
+                    let value = self.value(row, column)?;
+                    if value.is_null() {
+                        continue;
+                    }
+                    let key = match value {
+                        Value::Decimal(d) => d.normalize().to_string(),
+                        other => other.to_string(),
+                    };
+                    match seen.get(&key) {
+                        Some(&at) => {
+                            if let Some(entry) = out.get_mut(at) {
+                                entry.1 += 1;
+                            }
+                        }
+                        None => {
+                            seen.insert(key, out.len());
+                            out.push((value, 1));
+                        }
+                    }
+                }
+                Some(out)
+            }
+        }
+    }
+}

@@ -1,1 +1,94 @@
-//! Placeholder.
+//! A local emulator of Domo's public API: DataSets, their CSV data, PDP
+//! policies, users, groups and streams, served over HTTP on loopback, so that
+//! programs written for Domo (the official SDKs included) can be developed and
+//! tested without a Domo account. `domo serve` runs it from the command line.
+//!
+//! # What it speaks
+//!
+//! `/oauth/token` (GET with query parameters or POST with a form, HTTP Basic
+//! client id and secret, scopes `data` and `user`), and every DataSet, data,
+//! policy, user, group and stream call of Domo's API with Domo's status codes,
+//! field names, paging limits (50 DataSets, 500 users or groups), `sort`,
+//! `nameLike`, `updateMethod` (exactly `APPEND` appends, anything else
+//! replaces), gzip request bodies, `includeHeader` and `fileName`. Errors come
+//! in Domo's shape, `{"status", "statusReason", "message", "toe"}`; a missing
+//! or expired token gets 401 with `WWW-Authenticate: Bearer …
+//! error="invalid_token"`, a token without the needed scope 403. The SQL
+//! query endpoint answers 501: the emulator does not run SQL.
+//!
+//! Its documented assumptions where Domo documents nothing:
+//!
+//! - **Export applies PDP** for the user behind the token, with the `domo-pdp`
+//!   engine: the owner and Admins see every row; with PDP off everyone does.
+//! - Each new DataSet gets the All Rows policy (type `open`) listing its owner,
+//!   and PDP off. Deleting the last policy turns PDP off.
+//! - An API client acts as one user of the directory; a client whose user is
+//!   missing from the directory acts as an Admin added to it.
+//! - Users and groups are read only, seeded from a [`Directory`](domo_model::Directory).
+//! - Tokens live in memory: after a restart clients ask for a new one (the
+//!   SDKs do so on their own after a 401).
+//! - A schema change must fit the rows already there and the columns that
+//!   policies use.
+//!
+//! # Storage
+//!
+//! Plain files, written to a temporary file in the data folder, fsynced and
+//! renamed into place: a `state.json` with every DataSet, policy, stream and
+//! the directory, and immutable CSV files holding the rows (an APPEND adds a
+//! file, a REPLACE swaps the list). An upload is streamed to disk and checked
+//! against the schema in full before the state that names its file is written,
+//! so a process killed mid-import leaves the previous rows intact and a
+//! REPLACE never leaves half a file; leftovers are removed at the next start.
+//! Every change goes through one lock that writes the new state before it
+//! becomes visible, so concurrent APPENDs to a DataSet are serialized and all
+//! land. Files were chosen over an embedded database because the rows must be
+//! streamed byte for byte on export and the metadata is small: rename is the
+//! one atomic primitive this needs, and there is nothing to build or migrate.
+//!
+//! # Limits
+//!
+//! A maximum body size ([`EmulatorBuilder::max_body_bytes`], checked while
+//! streaming and again after gunzip), a request timeout
+//! ([`EmulatorBuilder::request_timeout`]), and a cap on connections served at
+//! once ([`EmulatorBuilder::max_connections`]). It binds to loopback unless
+//! told otherwise, and no endpoint but `/oauth/token` answers without a token.
+//!
+//! # Example
+//!
+//! Start an emulator on a free loopback port, in process, and get its address:
+//!
+//! ```
+//! use domo_emulator::Emulator;
+//! use domo_model::UserId;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), domo_emulator::StartError> {
+//! let emulator = Emulator::builder()
+//!     .client("my-app", "my-secret", UserId(27))
+//!     .token_ttl(std::time::Duration::from_secs(60))
+//!     .start()
+//!     .await?;
+//! let addr = emulator.addr();
+//! assert!(addr.ip().is_loopback() && addr.port() != 0);
+//! assert_eq!(emulator.base_url(), format!("http://{addr}"));
+//! // Point a Domo client at `emulator.base_url()`, then:
+//! emulator.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+mod app;
+mod auth;
+mod csv_check;
+mod error;
+mod pdp;
+mod random;
+mod routes;
+mod server;
+mod store;
+mod upload;
+
+pub use auth::ApiClient;
+pub use error::{ParseClientError, StartError};
+pub use server::{Emulator, EmulatorBuilder, RunningEmulator};

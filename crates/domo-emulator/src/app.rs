@@ -1,0 +1,173 @@
+//! The router, the shared state of a running emulator, and request helpers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use domo_model::{Owner, Timestamp, UserId};
+use http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use crate::auth::{self, Auth};
+use crate::error::ApiError;
+use crate::routes::{data, datasets, directory, policies, streams};
+use crate::store::{State as Stored, Store};
+
+/// Resource limits of a running emulator.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    /// Largest request body, and largest CSV after gunzip.
+    pub(crate) max_body_bytes: u64,
+    /// Longest a request may take before its response starts.
+    pub(crate) request_timeout: Duration,
+    /// Most connections served at once; more wait to be accepted.
+    pub(crate) max_connections: usize,
+}
+
+/// JSON bodies (DataSets, policies, streams) are small; they are read whole,
+/// up to this size or the body limit, whichever is smaller.
+const MAX_JSON_BYTES: u64 = 1024 * 1024;
+
+/// What every handler shares.
+#[derive(Debug)]
+pub(crate) struct App {
+    pub(crate) store: Arc<Store>,
+    pub(crate) auth: Auth,
+    pub(crate) limits: Limits,
+}
+
+impl App {
+    pub(crate) fn max_json_bytes(&self) -> u64 {
+        self.limits.max_body_bytes.min(MAX_JSON_BYTES)
+    }
+}
+
+/// Every route of the API.
+pub(crate) fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/oauth/token", get(auth::token).post(auth::token))
+        .route("/v1/datasets", get(datasets::list).post(datasets::create))
+        .route("/v1/datasets/query/execute/{id}", post(datasets::query))
+        .route("/v1/datasets/{id}", get(datasets::get).put(datasets::update).delete(datasets::delete))
+        .route("/v1/datasets/{id}/data", get(data::export).put(data::import))
+        .route("/v1/datasets/{id}/policies", get(policies::list).post(policies::create))
+        .route("/v1/datasets/{id}/policies/{policy}", get(policies::get).put(policies::update).delete(policies::delete))
+        .route("/v1/users", get(directory::users))
+        .route("/v1/users/{id}", get(directory::user))
+        .route("/v1/groups", get(directory::groups))
+        .route("/v1/groups/{id}", get(directory::group))
+        .route("/v1/groups/{id}/users", get(directory::group_users))
+        .route("/v1/streams", get(streams::list).post(streams::create))
+        .route("/v1/streams/search", get(streams::search))
+        .route("/v1/streams/{id}", get(streams::get).patch(streams::update).delete(streams::delete))
+        .route("/v1/streams/{id}/executions", get(streams::executions).post(streams::start))
+        .route("/v1/streams/{id}/executions/{execution}", get(streams::execution))
+        .route("/v1/streams/{id}/executions/{execution}/part/{part}", put(streams::upload_part))
+        .route("/v1/streams/{id}/executions/{execution}/commit", put(streams::commit))
+        .route("/v1/streams/{id}/executions/{execution}/abort", put(streams::abort))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn_with_state(Arc::clone(&app), auth::require_token))
+        .layer(from_fn_with_state(Arc::clone(&app), time_limit))
+        .with_state(app)
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::not_found(format!("No such endpoint: {} {}", request.method(), request.uri().path()))
+}
+
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{} is not supported on {}", request.method(), request.uri().path()),
+    )
+}
+
+/// Answers 408 when a request (including reading its body) takes too long.
+async fn time_limit(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let limit = app.limits.request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("The request took longer than this emulator allows ({} s)", limit.as_secs_f64()),
+        )
+        .into_response(),
+    }
+}
+
+/// Reads a JSON body whole (it is small) and parses it, answering 400 with
+/// serde's message and position for bad JSON and 413 for a large body.
+pub(crate) async fn read_json<T: DeserializeOwned>(app: &App, body: Body) -> Result<T, ApiError> {
+    let limit = app.max_json_bytes();
+    let bytes = axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX)).await.map_err(|err| {
+        let too_large = std::error::Error::source(&err)
+            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>())
+            || err.to_string().contains("length limit");
+        if too_large {
+            ApiError::too_large(limit)
+        } else {
+            ApiError::bad_request(format!("The request body could not be read: {err}"))
+        }
+    })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|err| ApiError::bad_request(format!("Invalid JSON in the request body: {err}")))
+}
+
+/// Query parameters, decoded.
+#[derive(Debug, Default)]
+pub(crate) struct Params(Vec<(String, String)>);
+
+impl Params {
+    pub(crate) fn parse(query: Option<&str>) -> Self {
+        Self(query.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default())
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// A non-negative integer parameter; anything else is a 400.
+    pub(crate) fn number(&self, name: &str) -> Result<Option<u64>, ApiError> {
+        self.get(name)
+            .map(|v| {
+                v.trim()
+                    .parse::<u64>()
+                    .map_err(|_| ApiError::bad_request(format!("`{name}` must be a non-negative integer, got `{v}`")))
+            })
+            .transpose()
+    }
+
+    /// `limit` (default and largest value `max`; larger values are clamped) and `offset`.
+    pub(crate) fn page(&self, default: u64, max: u64) -> Result<(usize, usize), ApiError> {
+        let limit = self.number("limit")?.unwrap_or(default).min(max);
+        let offset = self.number("offset")?.unwrap_or(0);
+        Ok((usize::try_from(offset).unwrap_or(usize::MAX), usize::try_from(limit).unwrap_or(usize::MAX)))
+    }
+}
+
+/// One page of a listing.
+pub(crate) fn page<T: Clone>(items: &[T], (offset, limit): (usize, usize)) -> Vec<T> {
+    items.iter().skip(offset).take(limit).cloned().collect()
+}
+
+/// Now, to the millisecond as Domo writes times.
+pub(crate) fn now() -> Timestamp {
+    let now = Timestamp::now();
+    now.round(jiff::Unit::Millisecond).unwrap_or(now)
+}
+
+/// The owner as DataSets show it: id and the directory's name for it.
+pub(crate) fn owner(state: &Stored, user: UserId) -> Owner {
+    Owner { id: user, name: state.directory.user(user).map(|u| u.name.clone()) }
+}
+
+/// A path id that must be a number; anything else names nothing, so 404.
+pub(crate) fn numeric_id(text: &str, what: &str) -> Result<u64, ApiError> {
+    text.parse().map_err(|_| ApiError::not_found(format!("{what} not found: `{text}`")))
+}

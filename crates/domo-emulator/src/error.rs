@@ -1,0 +1,151 @@
+//! Errors the emulator answers with, in Domo's shape, and the errors of starting it.
+
+use std::io;
+use std::path::PathBuf;
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use domo_model::ErrorBody;
+use http::{HeaderValue, StatusCode, header};
+
+use crate::random;
+
+/// A failed API call: its status and message, sent as Domo's error body
+/// `{"status", "statusReason", "message", "toe"}`.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    message: String,
+    www_authenticate: Option<String>,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into(), www_authenticate: None }
+    }
+
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    pub(crate) fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, message)
+    }
+
+    pub(crate) fn too_large(limit: u64) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The request body is larger than this emulator accepts ({limit} bytes)"),
+        )
+    }
+
+    pub(crate) fn internal(what: &str, err: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %err, "{what}");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{what}: {err}"))
+    }
+
+    /// 401 for a request without a token: the header asks for one.
+    pub(crate) fn missing_token() -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            message: "Full authentication is required to access this resource".to_owned(),
+            www_authenticate: Some("Bearer realm=\"domo\"".to_owned()),
+        }
+    }
+
+    /// 401 for a token that is unknown, malformed or expired.
+    pub(crate) fn invalid_token(description: &str) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            message: format!("Invalid access token: {description}"),
+            www_authenticate: Some(format!(
+                "Bearer realm=\"domo\", error=\"invalid_token\", error_description=\"{description}\""
+            )),
+        }
+    }
+
+    /// 403 for a valid token without the scope the call needs.
+    pub(crate) fn insufficient_scope(scope: &str) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            message: format!("The access token does not carry the `{scope}` scope this call needs"),
+            www_authenticate: Some(format!("Bearer realm=\"domo\", error=\"insufficient_scope\", scope=\"{scope}\"")),
+        }
+    }
+
+    /// 401 for a token request with wrong or missing client credentials.
+    pub(crate) fn bad_client(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            message: message.into(),
+            www_authenticate: Some("Basic realm=\"domo\"".to_owned()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            status: self.status.as_u16(),
+            status_reason: Some(self.status.canonical_reason().unwrap_or("Error").to_owned()),
+            message: Some(self.message),
+            toe: Some(random::hex(10).to_uppercase()),
+            path: None,
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(value) = self.www_authenticate.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}
+
+/// The emulator could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The data folder or a file in it could not be created, read or written.
+    #[error("cannot use the data folder `{}`", path.display())]
+    DataDir {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+    /// The state file in the data folder is not what this version wrote.
+    #[error("the emulator state `{}` cannot be read: {message}", path.display())]
+    CorruptState {
+        /// The state file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// Two clients share an id.
+    #[error("the client id `{id}` is given twice")]
+    DuplicateClient {
+        /// The id.
+        id: String,
+    },
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// A `--client` value that is not `ID:SECRET:USER_ID`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected `ID:SECRET:USER_ID` with a numeric user id, got `{shown}`")]
+pub struct ParseClientError {
+    /// The value with its secret left out.
+    pub(crate) shown: String,
+}

@@ -1,0 +1,85 @@
+//! `/v1/users` and `/v1/groups`: the directory the emulator was seeded with, read only.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use domo_model::{Group, GroupId, GroupRef, User, UserId};
+
+use crate::app::{App, Params, numeric_id, page};
+use crate::error::ApiError;
+
+/// Domo's default page of users and groups.
+const DEFAULT_PAGE: u64 = 50;
+/// Domo's largest page of users and groups.
+const MAX_PAGE: u64 = 500;
+
+pub(crate) async fn users(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Result<Json<Vec<User>>, ApiError> {
+    let window = Params::parse(query.as_deref()).page(DEFAULT_PAGE, MAX_PAGE)?;
+    let users = app.store.read(|state| page(&state.directory.users, window));
+    Ok(Json(users.into_iter().map(|u| User { groups: None, ..u }).collect()))
+}
+
+/// One user, with the groups they are in.
+pub(crate) async fn user(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<User>, ApiError> {
+    let id = UserId(numeric_id(&id, "User")?);
+    app.store.read(|state| {
+        let directory = &state.directory;
+        let user = directory.user(id).ok_or_else(|| ApiError::not_found(format!("User not found: `{id}`")))?;
+        let groups = directory
+            .groups
+            .iter()
+            .filter(|g| g.user_ids.contains(&id))
+            .map(|g| GroupRef { id: g.id, name: Some(g.name.clone()) })
+            .collect();
+        Ok(Json(User { groups: Some(groups), ..user.clone() }))
+    })
+}
+
+fn group_of(g: &domo_model::DirectoryGroup) -> Group {
+    Group {
+        id: g.id,
+        name: g.name.clone(),
+        default: Some(false),
+        active: Some(true),
+        member_count: Some(g.user_ids.len() as u64),
+        creator_id: None,
+    }
+}
+
+pub(crate) async fn groups(
+    State(app): State<Arc<App>>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<Group>>, ApiError> {
+    let window = Params::parse(query.as_deref()).page(DEFAULT_PAGE, MAX_PAGE)?;
+    let groups = app.store.read(|state| page(&state.directory.groups, window));
+    Ok(Json(groups.iter().map(group_of).collect()))
+}
+
+pub(crate) async fn group(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Group>, ApiError> {
+    let id = GroupId(numeric_id(&id, "Group")?);
+    app.store.read(|state| {
+        state
+            .directory
+            .group(id)
+            .map(|g| Json(group_of(g)))
+            .ok_or_else(|| ApiError::not_found(format!("Group not found: `{id}`")))
+    })
+}
+
+/// The members of a group: a bare array of user ids.
+pub(crate) async fn group_users(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<UserId>>, ApiError> {
+    let id = GroupId(numeric_id(&id, "Group")?);
+    let window = Params::parse(query.as_deref()).page(DEFAULT_PAGE, MAX_PAGE)?;
+    app.store.read(|state| {
+        state
+            .directory
+            .group(id)
+            .map(|g| Json(page(&g.user_ids, window)))
+            .ok_or_else(|| ApiError::not_found(format!("Group not found: `{id}`")))
+    })
+}

@@ -1,0 +1,7 @@
+//! The API's handlers, one module per resource.
+
+pub(crate) mod data;
+pub(crate) mod datasets;
+pub(crate) mod directory;
+pub(crate) mod policies;
+pub(crate) mod streams;

@@ -1,0 +1,194 @@
+//! `/v1/datasets/{id}/policies`: PDP policies of one DataSet.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use domo_model::{Directory, FilterOperator, Policy, PolicyId, Schema};
+
+use crate::app::{App, now, numeric_id, read_json};
+use crate::csv_check::cell_fits;
+use crate::error::ApiError;
+use crate::routes::datasets::{find, find_mut};
+
+/// Whether a policy can apply to this DataSet and directory: its columns exist,
+/// each operator has the number of values it takes, the values parse by the
+/// column's type, its values stay under Domo's length limit, and the users and
+/// groups it names exist. The message says which filter or member is wrong.
+pub(crate) fn check_policy(schema: &Schema, directory: &Directory, policy: &Policy) -> Result<(), String> {
+    if policy.name.trim().is_empty() {
+        return Err("a policy needs a name".to_owned());
+    }
+    for (index, filter) in policy.filters.iter().enumerate() {
+        let at = index + 1;
+        let Some(column) = schema.columns.iter().find(|c| c.name == filter.column) else {
+            return Err(format!("filter {at}: column `{}` does not exist in the DataSet", filter.column));
+        };
+        let count = filter.values.len();
+        let op = filter.operator;
+        match op {
+            FilterOperator::GreaterThan
+            | FilterOperator::LessThan
+            | FilterOperator::GreaterThanEqual
+            | FilterOperator::LessThanEqual
+                if count != 1 =>
+            {
+                return Err(format!("filter {at}: {op} takes exactly one value, got {count}"));
+            }
+            FilterOperator::Between if count != 2 => {
+                return Err(format!("filter {at}: BETWEEN takes exactly two values, got {count}"));
+            }
+            _ if count == 0 => return Err(format!("filter {at}: {op} needs at least one value")),
+            _ => {}
+        }
+        let textual = matches!(
+            op,
+            FilterOperator::Like | FilterOperator::BeginsWith | FilterOperator::EndsWith | FilterOperator::Contains
+        );
+        if !textual && let Some(bad) = filter.values.iter().find(|v| !cell_fits(column.column_type, v)) {
+            return Err(format!(
+                "filter {at}: value `{bad}` is not a valid {} for column `{}`",
+                column.column_type, column.name
+            ));
+        }
+    }
+    let len = policy.values_len();
+    if len >= Policy::MAX_VALUES_LEN {
+        return Err(format!(
+            "the filter values take {len} characters with separators; Domo allows fewer than {}",
+            Policy::MAX_VALUES_LEN
+        ));
+    }
+    if let Some(user) = policy.users.iter().find(|u| directory.user(**u).is_none()) {
+        return Err(format!("user {user} does not exist"));
+    }
+    if let Some(group) = policy.groups.iter().find(|g| directory.group(**g).is_none()) {
+        return Err(format!("group {group} does not exist"));
+    }
+    Ok(())
+}
+
+fn invalid(message: String) -> ApiError {
+    ApiError::bad_request(format!("Invalid policy: {message}"))
+}
+
+fn policy_not_found(id: u64) -> ApiError {
+    ApiError::not_found(format!("Policy not found: `{id}`"))
+}
+
+pub(crate) async fn list(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Vec<Policy>>, ApiError> {
+    app.store.read(|state| find(state, &id).map(|d| Json(d.dataset.policies.clone().unwrap_or_default())))
+}
+
+pub(crate) async fn create(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    // Look the DataSet up first so that a wrong id says 404 whatever the body.
+    app.store.read(|state| find(state, &id).map(|_| ()))?;
+    let mut policy: Policy = read_json(&app, body).await?;
+    let policy = app
+        .store
+        .write_blocking(move |state| {
+            let directory = state.directory.clone();
+            state.last_id.policy += 1;
+            policy.id = Some(PolicyId(state.last_id.policy));
+            let stored = find_mut(state, &id)?;
+            check_policy(&stored.dataset.schema, &directory, &policy).map_err(invalid)?;
+            stored.dataset.policies.get_or_insert_with(Vec::new).push(policy.clone());
+            stored.dataset.updated_at = Some(now());
+            Ok(policy)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(policy)).into_response())
+}
+
+pub(crate) async fn get(
+    State(app): State<Arc<App>>,
+    Path((id, policy)): Path<(String, String)>,
+) -> Result<Json<Policy>, ApiError> {
+    let policy_id = numeric_id(&policy, "Policy")?;
+    app.store.read(|state| {
+        let stored = find(state, &id)?;
+        stored
+            .dataset
+            .policies
+            .iter()
+            .flatten()
+            .find(|p| p.id == Some(PolicyId(policy_id)))
+            .map(|p| Json(p.clone()))
+            .ok_or_else(|| policy_not_found(policy_id))
+    })
+}
+
+/// Fields left out keep their value: the body is laid over the stored policy.
+pub(crate) async fn update(
+    State(app): State<Arc<App>>,
+    Path((id, policy)): Path<(String, String)>,
+    body: Body,
+) -> Result<Json<Policy>, ApiError> {
+    let policy_id = numeric_id(&policy, "Policy")?;
+    app.store.read(|state| find(state, &id).map(|_| ()))?;
+    let changes: serde_json::Value = read_json(&app, body).await?;
+    let serde_json::Value::Object(changes) = changes else {
+        return Err(ApiError::bad_request("Invalid JSON in the request body: expected an object"));
+    };
+    let policy = app
+        .store
+        .write_blocking(move |state| {
+            let directory = state.directory.clone();
+            let stored = find_mut(state, &id)?;
+            let policies = stored.dataset.policies.get_or_insert_with(Vec::new);
+            let slot = policies
+                .iter_mut()
+                .find(|p| p.id == Some(PolicyId(policy_id)))
+                .ok_or_else(|| policy_not_found(policy_id))?;
+            let mut merged =
+                serde_json::to_value(&*slot).map_err(|err| ApiError::internal("cannot update the policy", &err))?;
+            if let serde_json::Value::Object(fields) = &mut merged {
+                for (key, value) in changes {
+                    if key != "id" {
+                        fields.insert(key, value);
+                    }
+                }
+            }
+            let mut updated: Policy = serde_json::from_value(merged)
+                .map_err(|err| ApiError::bad_request(format!("Invalid JSON in the request body: {err}")))?;
+            updated.id = Some(PolicyId(policy_id));
+            check_policy(&stored.dataset.schema, &directory, &updated).map_err(invalid)?;
+            *slot = updated.clone();
+            stored.dataset.updated_at = Some(now());
+            Ok(updated)
+        })
+        .await?;
+    Ok(Json(policy))
+}
+
+/// Deleting the last policy turns PDP off, as in Domo.
+pub(crate) async fn delete(
+    State(app): State<Arc<App>>,
+    Path((id, policy)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let policy_id = numeric_id(&policy, "Policy")?;
+    app.store
+        .write_blocking(move |state| {
+            let stored = find_mut(state, &id)?;
+            let policies = stored.dataset.policies.get_or_insert_with(Vec::new);
+            let before = policies.len();
+            policies.retain(|p| p.id != Some(PolicyId(policy_id)));
+            if policies.len() == before {
+                return Err(policy_not_found(policy_id));
+            }
+            if policies.is_empty() {
+                stored.dataset.pdp_enabled = false;
+            }
+            stored.dataset.updated_at = Some(now());
+            Ok(())
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,352 @@
+//! `/v1/streams`: streams, their upload executions, parts, commits and aborts.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use domo_model::{
+    DatasetSummary, Execution, ExecutionId, ExecutionState, Stream, StreamCreate, StreamId, UpdateMethod,
+};
+use http::HeaderMap;
+
+use crate::app::{App, Params, now, numeric_id, page, read_json};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::routes::data::{apply_rows, keep};
+use crate::routes::datasets::{create_in, find};
+use crate::store::{FileKind, State as Stored, StoredExecution, StoredStream};
+use crate::upload::receive_csv;
+
+/// Domo's default page of streams.
+const DEFAULT_PAGE: u64 = 50;
+/// Domo's largest page of streams.
+const MAX_PAGE: u64 = 500;
+
+fn stream_not_found(id: StreamId) -> ApiError {
+    ApiError::not_found(format!("Stream not found: `{id}`"))
+}
+
+fn execution_not_found(id: ExecutionId) -> ApiError {
+    ApiError::not_found(format!("Execution not found: `{id}`"))
+}
+
+fn find_stream(state: &Stored, id: StreamId) -> Result<&StoredStream, ApiError> {
+    state.streams.iter().find(|s| s.id == id).ok_or_else(|| stream_not_found(id))
+}
+
+fn find_stream_mut(state: &mut Stored, id: StreamId) -> Result<&mut StoredStream, ApiError> {
+    state.streams.iter_mut().find(|s| s.id == id).ok_or_else(|| stream_not_found(id))
+}
+
+fn find_execution_mut(stream: &mut StoredStream, id: ExecutionId) -> Result<&mut StoredExecution, ApiError> {
+    stream.executions.iter_mut().find(|e| e.execution.id == id).ok_or_else(|| execution_not_found(id))
+}
+
+/// A stream as the API shows it, with its DataSet's current summary.
+fn view(state: &Stored, stream: &StoredStream) -> Result<Stream, ApiError> {
+    let dataset = find(state, stream.dataset_id.as_str())?;
+    Ok(Stream {
+        id: stream.id,
+        dataset: DatasetSummary::from(&dataset.dataset),
+        update_method: stream.update_method,
+        created_at: Some(stream.created_at),
+        modified_at: Some(stream.modified_at),
+    })
+}
+
+fn ids(path: &(String, String)) -> Result<(StreamId, ExecutionId), ApiError> {
+    Ok((StreamId(numeric_id(&path.0, "Stream")?), ExecutionId(numeric_id(&path.1, "Execution")?)))
+}
+
+pub(crate) async fn create(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let create: StreamCreate = read_json(&app, body).await?;
+    let stream = app
+        .store
+        .write_blocking(move |state| {
+            let dataset = create_in(state, caller.user, create.dataset)?;
+            state.last_id.stream += 1;
+            let at = now();
+            let stream = StoredStream {
+                id: StreamId(state.last_id.stream),
+                dataset_id: dataset.id,
+                update_method: create.update_method,
+                created_at: at,
+                modified_at: at,
+                executions: Vec::new(),
+            };
+            let shown = view(state, &stream)?;
+            state.streams.push(stream);
+            Ok(shown)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(stream)).into_response())
+}
+
+pub(crate) async fn list(
+    State(app): State<Arc<App>>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<Stream>>, ApiError> {
+    let window = Params::parse(query.as_deref()).page(DEFAULT_PAGE, MAX_PAGE)?;
+    app.store.read(|state| {
+        let streams = page(&state.streams, window);
+        streams.iter().map(|s| view(state, s)).collect::<Result<_, _>>().map(Json)
+    })
+}
+
+/// `q=dataSource.id:{datasetId}` or `q=dataSource.ownerId:{userId}`.
+pub(crate) async fn search(
+    State(app): State<Arc<App>>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<Stream>>, ApiError> {
+    let params = Params::parse(query.as_deref());
+    let q = params.get("q").unwrap_or_default();
+    app.store.read(|state| {
+        let matches: Vec<&StoredStream> = if let Some(id) = q.strip_prefix("dataSource.id:") {
+            state.streams.iter().filter(|s| s.dataset_id.as_str() == id).collect()
+        } else if let Some(owner) = q.strip_prefix("dataSource.ownerId:") {
+            state
+                .streams
+                .iter()
+                .filter(|s| {
+                    state
+                        .dataset(s.dataset_id.as_str())
+                        .and_then(|d| d.dataset.owner.as_ref())
+                        .is_some_and(|o| o.id.to_string() == owner)
+                })
+                .collect()
+        } else {
+            return Err(ApiError::bad_request(format!(
+                "Invalid `q`: expected `dataSource.id:{{id}}` or `dataSource.ownerId:{{id}}`, got `{q}`"
+            )));
+        };
+        matches.into_iter().map(|s| view(state, s)).collect::<Result<_, _>>().map(Json)
+    })
+}
+
+pub(crate) async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Stream>, ApiError> {
+    let id = StreamId(numeric_id(&id, "Stream")?);
+    app.store.read(|state| view(state, find_stream(state, id)?).map(Json))
+}
+
+/// `PATCH /v1/streams/{id}` `{"updateMethod": …}`.
+pub(crate) async fn update(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Json<Stream>, ApiError> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct StreamUpdate {
+        update_method: Option<UpdateMethod>,
+    }
+    let id = StreamId(numeric_id(&id, "Stream")?);
+    app.store.read(|state| find_stream(state, id).map(|_| ()))?;
+    let change: StreamUpdate = read_json(&app, body).await?;
+    let stream = app
+        .store
+        .write_blocking(move |state| {
+            let stream = find_stream_mut(state, id)?;
+            if let Some(method) = change.update_method {
+                stream.update_method = method;
+            }
+            stream.modified_at = now();
+            let stream = stream.clone();
+            view(state, &stream)
+        })
+        .await?;
+    Ok(Json(stream))
+}
+
+/// Deletes the stream; its DataSet stays, as in Domo.
+pub(crate) async fn delete(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let id = StreamId(numeric_id(&id, "Stream")?);
+    app.store
+        .write_blocking(move |state| {
+            find_stream(state, id)?;
+            state.streams.retain(|s| s.id != id);
+            Ok(())
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) async fn executions(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<Execution>>, ApiError> {
+    let id = StreamId(numeric_id(&id, "Stream")?);
+    let window = Params::parse(query.as_deref()).page(DEFAULT_PAGE, MAX_PAGE)?;
+    app.store.read(|state| {
+        let stream = find_stream(state, id)?;
+        let all: Vec<Execution> = stream.executions.iter().map(|e| e.execution.clone()).collect();
+        Ok(Json(page(&all, window)))
+    })
+}
+
+/// Starts an upload, aborting any other active one on the stream.
+pub(crate) async fn start(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = StreamId(numeric_id(&id, "Stream")?);
+    let execution = app
+        .store
+        .write_blocking(move |state| {
+            state.last_id.execution += 1;
+            let execution_id = ExecutionId(state.last_id.execution);
+            let stream = find_stream_mut(state, id)?;
+            let at = now();
+            for other in stream.executions.iter_mut().filter(|e| e.execution.current_state == ExecutionState::Active) {
+                other.execution.current_state = ExecutionState::Aborted;
+                other.execution.ended_at = Some(at);
+                other.execution.modified_at = Some(at);
+                other.parts.clear();
+            }
+            let execution = Execution {
+                id: execution_id,
+                current_state: ExecutionState::Active,
+                started_at: Some(at),
+                ended_at: None,
+                created_at: Some(at),
+                modified_at: Some(at),
+                update_method: Some(stream.update_method),
+            };
+            stream.executions.push(StoredExecution { execution: execution.clone(), parts: Default::default() });
+            Ok(execution)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(execution)).into_response())
+}
+
+pub(crate) async fn execution(
+    State(app): State<Arc<App>>,
+    Path(path): Path<(String, String)>,
+) -> Result<Json<Execution>, ApiError> {
+    let (id, execution) = ids(&path)?;
+    app.store.read(|state| {
+        let stream = find_stream(state, id)?;
+        stream
+            .executions
+            .iter()
+            .find(|e| e.execution.id == execution)
+            .map(|e| Json(e.execution.clone()))
+            .ok_or_else(|| execution_not_found(execution))
+    })
+}
+
+fn require_active(execution: &StoredExecution) -> Result<(), ApiError> {
+    if execution.execution.current_state == ExecutionState::Active {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "Execution {} is {}, not ACTIVE",
+            execution.execution.id, execution.execution.current_state
+        )))
+    }
+}
+
+/// `PUT …/part/{n}`: a header-less CSV part, maybe gzip; checked against the
+/// schema when it arrives. Uploading the same part number again replaces it.
+pub(crate) async fn upload_part(
+    State(app): State<Arc<App>>,
+    Path((stream, execution, part)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Execution>, ApiError> {
+    let (id, execution) = ids(&(stream, execution))?;
+    let part = numeric_id(&part, "Part")?;
+    let columns = app.store.read(|state| {
+        let stream = find_stream(state, id)?;
+        let found = stream
+            .executions
+            .iter()
+            .find(|e| e.execution.id == execution)
+            .ok_or_else(|| execution_not_found(execution))?;
+        require_active(found)?;
+        find(state, stream.dataset_id.as_str()).map(|d| d.dataset.schema.columns.clone())
+    })?;
+    let upload = receive_csv(&app.store, &headers, body, app.limits.max_body_bytes, columns).await?;
+    let (file, rows) = keep(&app.store, upload, FileKind::Part).await?;
+    let store = Arc::clone(&app.store);
+    let rel = file.clone();
+    let result = app
+        .store
+        .write_blocking(move |state| {
+            let stream = find_stream_mut(state, id)?;
+            let found = find_execution_mut(stream, execution)?;
+            require_active(found)?;
+            found.parts.insert(part, crate::store::StoredPart { file, rows });
+            found.execution.modified_at = Some(now());
+            Ok(found.execution.clone())
+        })
+        .await;
+    if result.is_err() {
+        store.discard(&rel);
+    }
+    result.map(Json)
+}
+
+/// Commits the parts, in order, to the DataSet. Part numbers must run without
+/// gaps from 0 or from 1 (the Python SDK starts at 0, Domo's docs at 1).
+pub(crate) async fn commit(
+    State(app): State<Arc<App>>,
+    Path(path): Path<(String, String)>,
+) -> Result<Json<Execution>, ApiError> {
+    let (id, execution) = ids(&path)?;
+    let done = app
+        .store
+        .write_blocking(move |state| {
+            let stream = find_stream_mut(state, id)?;
+            let dataset_id = stream.dataset_id.clone();
+            let found = find_execution_mut(stream, execution)?;
+            require_active(found)?;
+            let first = found.parts.keys().next().copied().unwrap_or(0);
+            if first > 1 {
+                return Err(ApiError::bad_request(format!("Part numbers must start at 0 or 1; the first is {first}")));
+            }
+            for (expected, number) in (first..).zip(found.parts.keys()) {
+                if *number != expected {
+                    return Err(ApiError::bad_request(format!("Part {expected} is missing; parts must be contiguous")));
+                }
+            }
+            let files: Vec<(String, u64)> = found.parts.values().map(|p| (p.file.clone(), p.rows)).collect();
+            let method = found.execution.update_method.unwrap_or(UpdateMethod::Replace);
+            let at = now();
+            found.execution.current_state = ExecutionState::Success;
+            found.execution.ended_at = Some(at);
+            found.execution.modified_at = Some(at);
+            found.parts.clear();
+            let shown = found.execution.clone();
+            apply_rows(state, dataset_id.as_str(), method, files)?;
+            Ok(shown)
+        })
+        .await?;
+    Ok(Json(done))
+}
+
+pub(crate) async fn abort(
+    State(app): State<Arc<App>>,
+    Path(path): Path<(String, String)>,
+) -> Result<Json<Execution>, ApiError> {
+    let (id, execution) = ids(&path)?;
+    let done = app
+        .store
+        .write_blocking(move |state| {
+            let stream = find_stream_mut(state, id)?;
+            let found = find_execution_mut(stream, execution)?;
+            require_active(found)?;
+            let at = now();
+            found.execution.current_state = ExecutionState::Aborted;
+            found.execution.ended_at = Some(at);
+            found.execution.modified_at = Some(at);
+            found.parts.clear();
+            Ok(found.execution.clone())
+        })
+        .await?;
+    Ok(Json(done))
+}

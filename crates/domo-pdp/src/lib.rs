@@ -91,11 +91,14 @@
 //! ```
 #![deny(missing_docs)]
 
+mod check;
 mod compile;
 mod csv_split;
+mod diff;
 mod eval;
 mod filter;
 mod like;
+mod lint;
 mod parse;
 mod rowset;
 mod stream;
@@ -105,9 +108,12 @@ pub use compile::{
     Access, CompilePolicyError, CompiledPolicy, Diagnostic, DiagnosticCode, Membership, PdpMode, PolicyMembership,
     PolicySet, Principal, Reason, Severity,
 };
+pub use check::{CaseOutcome, Expectation, PolicyTestError, run_policy_tests};
+pub use diff::{PolicyChange, PolicyChangeKind, PolicyDiff, UserChange, diff_policies};
 pub use eval::{Evaluation, Explanation, Grant, Refusal, SchemaMismatchError, VisibleCount};
 pub use filter::CompiledFilter;
 pub use jiff::civil::Date;
+pub use lint::{LintFinding, LintKind, LintReport, LintSeverity, PolicyRef, lint};
 pub use rowset::{RowSet, Rows};
 pub use rust_decimal::Decimal;
 pub use stream::{StreamCsvError, StreamOptions, StreamSummary};

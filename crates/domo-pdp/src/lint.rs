@@ -6,7 +6,7 @@ use std::fmt;
 use domo_model::{ColumnType, Dataset, Directory, FilterOperator, Policy, PolicyFilter, PolicyId, UserId};
 use rust_decimal::Decimal;
 
-use crate::compile::{DiagnosticCode, PolicySet, Reason, did_you_mean};
+use crate::compile::{PolicySet, Reason, did_you_mean};
 use crate::parse;
 use crate::rowset::RowSet;
 use crate::table::{Table, Value};
@@ -312,7 +312,7 @@ fn data_findings(
 ) -> Vec<LintFinding> {
     let mut findings = Vec::new();
     let rows = table.row_count();
-    let evaluation = set.evaluate(table);
+    let Ok(evaluation) = set.evaluate(table) else { return findings };
     let policy_rows: Vec<&RowSet> = (0..set.policies().len()).filter_map(|i| evaluation.policy_rows(i)).collect();
     let members: Vec<Members> = (0..set.policies().len()).map(|i| Members::of(set, i)).collect();
     let never_matches = |index: usize| {
@@ -426,33 +426,21 @@ fn data_findings(
 
     // Rows that only the owner and Admins see.
     if set.mode() == crate::compile::PdpMode::Enabled && rows > 0 {
-        let granted: Vec<&RowSet> = policy_rows
-            .iter()
-            .zip(&members)
-            .zip(set.policies())
-            .filter(|((_, m), _)| !m.is_empty())
-            .map(|((r, _), p)| if p.is_all_rows() { None } else { Some(*r) })
-            .collect::<Option<Vec<_>>>()
-            .unwrap_or_default();
-        let everyone_sees_all = set.policies().iter().zip(&members).any(|(p, m)| p.is_all_rows() && !m.is_empty());
-        if !everyone_sees_all {
-            let union = RowSet::union(rows, granted);
-            let hidden: Vec<u64> = (0..rows).filter(|r| !union.contains(*r)).map(|r| r as u64 + 1).collect();
-            if !hidden.is_empty() {
-                findings.push(LintFinding {
-                    severity: LintSeverity::Warning,
-                    kind: LintKind::RowsOnlyPrivileged,
-                    policy: None,
-                    filter_index: None,
-                    user: None,
-                    message: format!(
-                        "{} of {rows} rows are seen by no one but the owner and Admins: {}",
-                        hidden.len(),
-                        row_list(&hidden)
-                    ),
-                    rows: hidden.into_iter().take(SAMPLE_ROWS).collect(),
-                });
-            }
+        let hidden: Vec<u64> = crate::check::rows_only_privileged(&evaluation).into_iter().map(|r| r as u64 + 1).collect();
+        if !hidden.is_empty() {
+            findings.push(LintFinding {
+                severity: LintSeverity::Warning,
+                kind: LintKind::RowsOnlyPrivileged,
+                policy: None,
+                filter_index: None,
+                user: None,
+                message: format!(
+                    "{} of {rows} rows are seen by no one but the owner and Admins: {}",
+                    hidden.len(),
+                    row_list(&hidden)
+                ),
+                rows: hidden.into_iter().take(SAMPLE_ROWS).collect(),
+            });
         }
     }
 

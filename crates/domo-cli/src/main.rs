@@ -19,7 +19,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Preview, lint, diff and test PDP policies on a local folder.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = pdp::INPUT_HELP)]
     Pdp(pdp::PdpCommand),
     /// Run a local emulator of Domo's API.
     Serve(serve::ServeArgs),

@@ -1,14 +1,145 @@
 //! `domo pdp …`: offline previews and checks of PDP policies on a local folder.
 
-use clap::Subcommand;
+mod common;
+mod diff;
+mod explain;
+mod input;
+mod lint;
+mod matrix;
+mod output;
+mod preview;
+mod test;
+mod who;
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
 
 use crate::exit::Outcome;
 
+pub(crate) const INPUT_HELP: &str = "\
+Input: a folder holding dataset.json (the DataSet with its schema, owner and
+pdpEnabled), data.csv (the rows; a header row unless --no-header),
+policies.json (an array of policies as Domo lists them) and directory.json
+({\"users\": [...], \"groups\": [{\"id\", \"name\", \"userIds\"}]}). --dataset,
+--data, --policies and --directory replace one path each.
+
+Exit codes: 0 ok, 1 findings or failed tests, 2 usage or input error.";
+
 /// The `domo pdp` subcommands.
 #[derive(Debug, Subcommand)]
-pub(crate) enum PdpCommand {}
+pub(crate) enum PdpCommand {
+    /// Print the rows one user sees (CSV with header by default).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  domo pdp preview examples/euler-party --user 27\n",
+        "  domo pdp preview examples/euler-party --user 31 --format table\n",
+        "  domo pdp preview examples/euler-party --user 27 --count",
+    ))]
+    Preview(preview::PreviewArgs),
+    /// Every user in the directory, with how many rows they see and why.
+    #[command(after_help = concat!(
+        "Reasons: policies, all-rows, owner, admin, pdp-disabled, no-policy.\n\n",
+        "Examples:\n",
+        "  domo pdp matrix examples/euler-party\n",
+        "  domo pdp matrix examples/euler-party --format json",
+    ))]
+    Matrix(matrix::MatrixArgs),
+    /// The users who see one row.
+    #[command(after_help = "Example:\n  domo pdp who examples/euler-party --row 2")]
+    Who(who::WhoArgs),
+    /// Why a user sees a row, or why not.
+    #[command(after_help = "Example:\n  domo pdp explain examples/euler-party --user 31 --row 2")]
+    Explain(explain::ExplainArgs),
+    /// Policy errors, warnings and suspicious policies; exits 1 on any error.
+    #[command(after_help = concat!(
+        "Findings: compile errors and warnings; rows only the owner and Admins see;\n",
+        "users who see nothing and why; policies with no members; policies that match\n",
+        "no row or every row; redundant and identical policies; filters that can never\n",
+        "match (with a \"did you mean\"); LIKE without wildcards.\n\n",
+        "Examples:\n",
+        "  domo pdp lint examples/euler-party\n",
+        "  domo pdp lint examples/euler-party --format json",
+    ))]
+    Lint(lint::LintArgs),
+    /// What a change of policies grants or takes away, user by user.
+    #[command(after_help = concat!(
+        "--against takes the old policies.json, or a folder holding one.\n\n",
+        "Examples:\n",
+        "  domo pdp diff examples/euler-party --against old-policies.json --show-rows\n",
+        "  domo pdp diff examples/euler-party --against ../main/examples/euler-party --fail-on-new-access",
+    ))]
+    Diff(diff::DiffArgs),
+    /// Run policy unit tests from a JSON file; exits 1 if any case fails.
+    #[command(after_help = concat!(
+        "A test file holds {\"cases\": [...]}; each case has an optional \"name\", a \"user\"\n",
+        "and one expectation:\n",
+        "  {\"user\": 27, \"seesExactly\": {\"where\": [{\"column\": \"Attending\", \"operator\": \"EQUALS\", \"values\": [\"TRUE\"]}]}}\n",
+        "  {\"user\": 31, \"sees\": {\"rows\": [4]}}        (at least these rows; rows are 1-based data rows)\n",
+        "  {\"user\": 31, \"doesNotSee\": {\"rows\": [2]}}\n",
+        "  {\"user\": 40, \"seesNothing\": true}\n",
+        "  {\"user\": 50, \"seesAll\": true}\n",
+        "  {\"user\": 27, \"count\": 4}\n",
+        "  {\"everyRowVisible\": true}                   (to someone besides the owner and Admins)\n",
+        "\"where\" filters are written like a policy's filters. Full reference: docs/policy-tests.md\n\n",
+        "Example:\n",
+        "  domo pdp test examples/euler-party examples/euler-party/tests.json",
+    ))]
+    Test(test::TestArgs),
+}
+
+/// Where the four input files are, and how to read the CSV.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct InputArgs {
+    /// The folder holding dataset.json, data.csv, policies.json and directory.json.
+    #[arg(value_name = "DIR")]
+    pub(crate) dir: PathBuf,
+    /// The DataSet file [default: DIR/dataset.json].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) dataset: Option<PathBuf>,
+    /// The rows [default: DIR/data.csv].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) data: Option<PathBuf>,
+    /// The policies [default: DIR/policies.json].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policies: Option<PathBuf>,
+    /// The users and groups [default: DIR/directory.json].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) directory: Option<PathBuf>,
+    /// The CSV has no header row (Domo's export form); columns are in schema order.
+    #[arg(long)]
+    pub(crate) no_header: bool,
+}
+
+/// Output formats of the commands that print a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// A table for people.
+    Table,
+    /// JSON for programs.
+    Json,
+    /// CSV with a header row.
+    Csv,
+}
+
+/// Output formats of the commands that print findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ReportFormat {
+    /// Text for people.
+    Text,
+    /// JSON for CI.
+    Json,
+}
 
 /// Runs a `domo pdp` subcommand.
 pub(crate) fn run(command: PdpCommand) -> anyhow::Result<Outcome> {
-    match command {}
+    match command {
+        PdpCommand::Preview(args) => preview::run(&args),
+        PdpCommand::Matrix(args) => matrix::run(&args),
+        PdpCommand::Who(args) => who::run(&args),
+        PdpCommand::Explain(args) => explain::run(&args),
+        PdpCommand::Lint(args) => lint::run(&args),
+        PdpCommand::Diff(args) => diff::run(&args),
+        PdpCommand::Test(args) => test::run(&args),
+    }
 }

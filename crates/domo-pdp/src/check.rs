@@ -120,7 +120,9 @@ fn run_case(
             return Err(fail(format!("give one expectation per case, found {}", names.join(", "))));
         }
     };
-    for (flag, name) in [(case.sees_nothing, "seesNothing"), (case.sees_all, "seesAll"), (case.every_row_visible, "everyRowVisible")] {
+    for (flag, name) in
+        [(case.sees_nothing, "seesNothing"), (case.sees_all, "seesAll"), (case.every_row_visible, "everyRowVisible")]
+    {
         if flag == Some(false) {
             return Err(fail(format!("`{name}` takes `true`; to claim the opposite use `sees` or `count`")));
         }
@@ -201,7 +203,17 @@ fn run_case(
         Expectation::EveryRowVisible => String::new(),
     };
     let summary = format!("expected {expected}; user {user} sees {visible} of {rows} rows{why}");
-    Ok(CaseOutcome { number, name: case.name.clone(), user: Some(user), expectation, passed, unexpected, missing, visible, summary })
+    Ok(CaseOutcome {
+        number,
+        name: case.name.clone(),
+        user: Some(user),
+        expectation,
+        passed,
+        unexpected,
+        missing,
+        visible,
+        summary,
+    })
 }
 
 /// The rows a selector names.
@@ -235,17 +247,18 @@ fn select(selector: &RowSelector, dataset: &Dataset, evaluation: &Evaluation<'_>
                 virtual_users: Vec::new(),
                 groups: Vec::new(),
             };
-            let set = PolicySet::compile(dataset, std::slice::from_ref(&probe), &Directory::default()).map_err(|err| {
-                let messages: Vec<String> = err
-                    .errors
-                    .iter()
-                    .map(|d| match d.filter_index {
-                        Some(filter) => format!("`where` filters[{filter}]: {}", d.message),
-                        None => d.message.clone(),
-                    })
-                    .collect();
-                messages.join("; ")
-            })?;
+            let set =
+                PolicySet::compile(dataset, std::slice::from_ref(&probe), &Directory::default()).map_err(|err| {
+                    let messages: Vec<String> = err
+                        .errors
+                        .iter()
+                        .map(|d| match d.filter_index {
+                            Some(filter) => format!("`where` filters[{filter}]: {}", d.message),
+                            None => d.message.clone(),
+                        })
+                        .collect();
+                    messages.join("; ")
+                })?;
             let probe_evaluation = set.evaluate(evaluation.table()).map_err(|e| e.to_string())?;
             Ok(probe_evaluation.policy_rows(0).cloned().unwrap_or_else(|| RowSet::empty(rows)))
         }

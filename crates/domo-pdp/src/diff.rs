@@ -165,11 +165,17 @@ fn policy_changes(old: &[&Policy], new: &[&Policy]) -> Vec<PolicyChange> {
     let mut changes = Vec::new();
     for policy in old {
         match find(new, policy).and_then(|i| new.get(i)) {
-            None => changes.push(PolicyChange { id: policy.id, name: policy.name.clone(), kind: PolicyChangeKind::Removed }),
+            None => {
+                changes.push(PolicyChange { id: policy.id, name: policy.name.clone(), kind: PolicyChangeKind::Removed })
+            }
             Some(after) => {
                 let details = policy_details(policy, after);
                 if !details.is_empty() {
-                    changes.push(PolicyChange { id: after.id, name: after.name.clone(), kind: PolicyChangeKind::Changed(details) });
+                    changes.push(PolicyChange {
+                        id: after.id,
+                        name: after.name.clone(),
+                        kind: PolicyChangeKind::Changed(details),
+                    });
                 }
             }
         }

@@ -104,11 +104,11 @@ mod rowset;
 mod stream;
 mod table;
 
+pub use check::{CaseOutcome, Expectation, PolicyTestError, run_policy_tests};
 pub use compile::{
     Access, CompilePolicyError, CompiledPolicy, Diagnostic, DiagnosticCode, Membership, PdpMode, PolicyMembership,
     PolicySet, Principal, Reason, Severity,
 };
-pub use check::{CaseOutcome, Expectation, PolicyTestError, run_policy_tests};
 pub use diff::{PolicyChange, PolicyChangeKind, PolicyDiff, UserChange, diff_policies};
 pub use eval::{Evaluation, Explanation, Grant, Refusal, SchemaMismatchError, VisibleCount};
 pub use filter::CompiledFilter;

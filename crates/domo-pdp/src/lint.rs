@@ -19,16 +19,16 @@ pub enum LintSeverity {
     /// Probably wrong: worth a look before uploading.
     Warning,
     /// Worth knowing, often intended.
-    Info,
+    Note,
 }
 
 impl LintSeverity {
-    /// `error`, `warning` or `info`.
+    /// `error`, `warning` or `note`.
     pub fn as_str(self) -> &'static str {
         match self {
             LintSeverity::Error => "error",
             LintSeverity::Warning => "warning",
-            LintSeverity::Info => "info",
+            LintSeverity::Note => "note",
         }
     }
 }
@@ -317,7 +317,9 @@ fn data_findings(
     let members: Vec<Members> = (0..set.policies().len()).map(|i| Members::of(set, i)).collect();
     let never_matches = |index: usize| {
         let Some(policy) = policy_ref(index) else { return false };
-        earlier.iter().any(|f| f.kind == LintKind::FilterNeverMatches && f.policy.as_ref().map(|p| p.index) == Some(policy.index))
+        earlier
+            .iter()
+            .any(|f| f.kind == LintKind::FilterNeverMatches && f.policy.as_ref().map(|p| p.index) == Some(policy.index))
     };
 
     for (index, compiled) in set.policies().iter().enumerate() {
@@ -348,7 +350,7 @@ fn data_findings(
         }
         if matched.is_all() && rows > 0 && !compiled.filters().is_empty() {
             findings.push(LintFinding {
-                severity: LintSeverity::Info,
+                severity: LintSeverity::Note,
                 kind: LintKind::PolicyMatchesEveryRow,
                 policy: Some(this.clone()),
                 filter_index: None,
@@ -396,7 +398,10 @@ fn data_findings(
             continue;
         }
         for b in 0..count {
-            if a == b || identical_to.get(b).copied().flatten() == Some(a) || identical_to.get(a).copied().flatten() == Some(b) {
+            if a == b
+                || identical_to.get(b).copied().flatten() == Some(a)
+                || identical_to.get(a).copied().flatten() == Some(b)
+            {
                 continue;
             }
             let (Some(rows_b), Some(members_b)) = (policy_rows.get(b), members.get(b)) else { continue };
@@ -426,7 +431,8 @@ fn data_findings(
 
     // Rows that only the owner and Admins see.
     if set.mode() == crate::compile::PdpMode::Enabled && rows > 0 {
-        let hidden: Vec<u64> = crate::check::rows_only_privileged(&evaluation).into_iter().map(|r| r as u64 + 1).collect();
+        let hidden: Vec<u64> =
+            crate::check::rows_only_privileged(&evaluation).into_iter().map(|r| r as u64 + 1).collect();
         if !hidden.is_empty() {
             findings.push(LintFinding {
                 severity: LintSeverity::Warning,
@@ -478,7 +484,8 @@ fn data_findings(
                     if sees {
                         continue;
                     }
-                    let names: Vec<String> = access.policies.iter().filter_map(|m| policy_ref(m.policy)).map(|p| p.to_string()).collect();
+                    let names: Vec<String> =
+                        access.policies.iter().filter_map(|m| policy_ref(m.policy)).map(|p| p.to_string()).collect();
                     format!(
                         "user {} `{}` sees no row: their only policies match nothing ({})",
                         user.id,
@@ -489,7 +496,7 @@ fn data_findings(
                 _ => continue,
             };
             let severity = if access.reason == Reason::NoPolicy && missing_groups.is_empty() {
-                LintSeverity::Info
+                LintSeverity::Note
             } else {
                 LintSeverity::Warning
             };
@@ -517,7 +524,11 @@ fn is_subset(a: &RowSet, b: &RowSet) -> bool {
 /// `2, 5, 7` or `2, 5, 7, … (12 rows)`.
 fn row_list(rows: &[u64]) -> String {
     let shown: Vec<String> = rows.iter().take(SAMPLE_ROWS).map(u64::to_string).collect();
-    if rows.len() > SAMPLE_ROWS { format!("rows {}, …", shown.join(", ")) } else { format!("rows {}", shown.join(", ")) }
+    if rows.len() > SAMPLE_ROWS {
+        format!("rows {}, …", shown.join(", "))
+    } else {
+        format!("rows {}", shown.join(", "))
+    }
 }
 
 /// The users and virtual users a policy applies to, resolved through the directory.
@@ -671,7 +682,9 @@ fn contradictions(policy: &Policy, schema: &domo_model::Schema) -> Vec<(Option<u
     columns.sort_unstable();
     columns.dedup();
     for column in columns {
-        let Some(column_type) = schema.columns.iter().find(|c| c.name == column).map(|c| c.column_type) else { continue };
+        let Some(column_type) = schema.columns.iter().find(|c| c.name == column).map(|c| c.column_type) else {
+            continue;
+        };
         let mut lower: Option<Bound> = None;
         let mut upper: Option<Bound> = None;
         let mut allowed: Option<(Vec<Key>, usize)> = None;
@@ -681,10 +694,18 @@ fn contradictions(policy: &Policy, schema: &domo_model::Schema) -> Vec<(Option<u
             let Some(keys) = keys else { continue };
             let one = keys.first().cloned();
             let (lo, hi): (Option<Bound>, Option<Bound>) = match (filter.operator, filter.not) {
-                (Op::GreaterThan, false) | (Op::LessThanEqual, true) => (one.map(|k| Bound { key: k, inclusive: false, filter: index }), None),
-                (Op::GreaterThanEqual, false) | (Op::LessThan, true) => (one.map(|k| Bound { key: k, inclusive: true, filter: index }), None),
-                (Op::LessThan, false) | (Op::GreaterThanEqual, true) => (None, one.map(|k| Bound { key: k, inclusive: false, filter: index })),
-                (Op::LessThanEqual, false) | (Op::GreaterThan, true) => (None, one.map(|k| Bound { key: k, inclusive: true, filter: index })),
+                (Op::GreaterThan, false) | (Op::LessThanEqual, true) => {
+                    (one.map(|k| Bound { key: k, inclusive: false, filter: index }), None)
+                }
+                (Op::GreaterThanEqual, false) | (Op::LessThan, true) => {
+                    (one.map(|k| Bound { key: k, inclusive: true, filter: index }), None)
+                }
+                (Op::LessThan, false) | (Op::GreaterThanEqual, true) => {
+                    (None, one.map(|k| Bound { key: k, inclusive: false, filter: index }))
+                }
+                (Op::LessThanEqual, false) | (Op::GreaterThan, true) => {
+                    (None, one.map(|k| Bound { key: k, inclusive: true, filter: index }))
+                }
                 (Op::Between, false) => match keys.as_slice() {
                     [low, high] => {
                         if low.partial_cmp(high) == Some(Ordering::Greater) {
@@ -816,7 +837,9 @@ fn value_not_in_data(table: &Table, column: usize, column_type: ColumnType, valu
     let name = table.schema().columns.get(column).map_or("", |c| c.name.as_str());
     let texts: Vec<String> = distinct.iter().map(|(v, _)| v.to_string()).collect();
     let hint = if column_type == ColumnType::String {
-        did_you_mean(value, texts.iter().map(String::as_str)).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default()
+        did_you_mean(value, texts.iter().map(String::as_str))
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default()
     } else {
         String::new()
     };
@@ -889,7 +912,9 @@ mod tests {
     fn decimal_compares_exactly() {
         check(
             r#"[{"column":"x","operator":"EQUALS","values":["1.50"]},{"column":"x","operator":"GREATER_THAN","values":["1.5"]}]"#,
-            &["can never match: no value of `x` passes all of its filters (EQUALS values outside the other filters' range, excluded, or disjoint)"],
+            &[
+                "can never match: no value of `x` passes all of its filters (EQUALS values outside the other filters' range, excluded, or disjoint)",
+            ],
         );
         check(
             r#"[{"column":"x","operator":"EQUALS","values":["1.50"]},{"column":"x","operator":"GREATER_THAN_EQUAL","values":["1.5"]}]"#,
@@ -901,11 +926,16 @@ mod tests {
     fn disjoint_equals_never_match() {
         check(
             r#"[{"column":"s","operator":"EQUALS","values":["a","b"]},{"column":"s","operator":"EQUALS","values":["c"]}]"#,
-            &["can never match: no value of `s` passes all of its filters (EQUALS values outside the other filters' range, excluded, or disjoint)"],
+            &[
+                "can never match: no value of `s` passes all of its filters (EQUALS values outside the other filters' range, excluded, or disjoint)",
+            ],
         );
-        check(r#"[{"column":"s","operator":"EQUALS","values":["a"]},{"column":"s","operator":"EQUALS","values":["a"],"not":true}]"#, &[
-            "can never match: no value of `s` passes all of its filters (EQUALS values outside the other filters' range, excluded, or disjoint)",
-        ]);
+        check(
+            r#"[{"column":"s","operator":"EQUALS","values":["a"]},{"column":"s","operator":"EQUALS","values":["a"],"not":true}]"#,
+            &[
+                "can never match: no value of `s` passes all of its filters (EQUALS values outside the other filters' range, excluded, or disjoint)",
+            ],
+        );
     }
 
     #[test]

@@ -1,0 +1,143 @@
+//! Helpers the `domo pdp` commands share: compiling with readable errors, users, reasons, rows.
+
+use std::io::Write;
+
+use domo_model::{Directory, UserId};
+use domo_pdp::{Membership, PolicySet, Reason};
+
+use super::input::Inputs;
+
+/// Compiles the folder's policies. On failure the error lists every compile
+/// error; warnings go to stderr either way.
+pub(crate) fn compile(inputs: &Inputs) -> anyhow::Result<PolicySet> {
+    compile_policies(inputs, &inputs.policies, &inputs.paths.policies)
+}
+
+/// Compiles a list of policies read from `file` against the folder's DataSet and directory.
+pub(crate) fn compile_policies(
+    inputs: &Inputs,
+    policies: &[domo_model::Policy],
+    file: &std::path::Path,
+) -> anyhow::Result<PolicySet> {
+    match PolicySet::compile(&inputs.dataset, policies, &inputs.directory) {
+        Ok(set) => {
+            print_warnings(file, set.warnings());
+            Ok(set)
+        }
+        Err(err) => {
+            print_warnings(file, &err.warnings);
+            let mut message = match err.errors.len() {
+                1 => format!("the policies in `{}` do not compile:", file.display()),
+                n => format!("the policies in `{}` do not compile ({n} errors):", file.display()),
+            };
+            for error in &err.errors {
+                message.push_str("\n  ");
+                message.push_str(&error.to_string());
+            }
+            message.push_str("\n  (`domo pdp lint` lists every problem)");
+            Err(anyhow::anyhow!(message))
+        }
+    }
+}
+
+fn print_warnings(file: &std::path::Path, warnings: &[domo_pdp::Diagnostic]) {
+    let mut stderr = anstream::stderr().lock();
+    for warning in warnings {
+        let _ = writeln!(
+            stderr,
+            "{}: `{}`: {warning}",
+            super::output::paint(super::output::WARNING, "warning"),
+            file.display()
+        );
+    }
+}
+
+/// Fails unless the directory knows the user.
+pub(crate) fn require_user(inputs: &Inputs, user: UserId) -> anyhow::Result<()> {
+    if inputs.directory.user(user).is_some() {
+        return Ok(());
+    }
+    anyhow::bail!("user {user} is not in `{}`{}", inputs.paths.directory.display(), known_users(&inputs.directory))
+}
+
+fn known_users(directory: &Directory) -> String {
+    let mut ids: Vec<u64> = directory.users.iter().map(|u| u.id.get()).collect();
+    ids.sort_unstable();
+    if ids.is_empty() {
+        return " (it has no users)".to_owned();
+    }
+    let shown: Vec<String> = ids.iter().take(12).map(u64::to_string).collect();
+    let more = if ids.len() > 12 { ", …" } else { "" };
+    format!(" (known users: {}{more})", shown.join(", "))
+}
+
+/// Turns a 1-based data row into the engine's 0-based index, or explains why it cannot.
+pub(crate) fn row_index(row: u64, rows: usize, data: &std::path::Path) -> anyhow::Result<usize> {
+    let index = usize::try_from(row).ok().and_then(|r| r.checked_sub(1));
+    match index {
+        Some(index) if index < rows => Ok(index),
+        _ => anyhow::bail!(
+            "row {row} is not a data row of `{}`: rows are numbered from 1 (the header does not count) and there are {rows}",
+            data.display()
+        ),
+    }
+}
+
+/// The user's display name, or `?` when the directory does not know them.
+pub(crate) fn user_name(directory: &Directory, user: UserId) -> String {
+    directory.user(user).map_or_else(|| "?".to_owned(), |u| u.name.clone())
+}
+
+/// The reason as the machine-readable word the matrix prints.
+pub(crate) fn reason_word(reason: Reason) -> &'static str {
+    match reason {
+        Reason::Policies => "policies",
+        Reason::AllRows => "all-rows",
+        Reason::Owner => "owner",
+        Reason::Admin => "admin",
+        Reason::PdpDisabled => "pdp-disabled",
+        Reason::NoPolicy => "no-policy",
+    }
+}
+
+/// How a user is in a policy, in words: `directly`, `via group 5 `Planners``.
+pub(crate) fn membership_text(directory: &Directory, via: &[Membership]) -> String {
+    let parts: Vec<String> = via
+        .iter()
+        .map(|m| match m {
+            Membership::Direct => "directly".to_owned(),
+            Membership::Group(group) => match directory.group(*group) {
+                Some(g) => format!("via group {group} `{}`", g.name),
+                None => format!("via group {group}"),
+            },
+            Membership::Virtual => "as a virtual user".to_owned(),
+        })
+        .collect();
+    parts.join(" and ")
+}
+
+/// `policy 8 `Only Show Attendees``.
+pub(crate) fn policy_label(set: &PolicySet, index: usize) -> String {
+    match set.policies().get(index) {
+        Some(p) => match p.id() {
+            Some(id) => format!("policy {id} `{}`", p.name()),
+            None => format!("policy #{} `{}`", index + 1, p.name()),
+        },
+        None => format!("policy #{}", index + 1),
+    }
+}
+
+/// A row's cells in words: `Friend = `Pythagoras`, Attending = `FALSE``; NULL cells as NULL.
+pub(crate) fn row_text(table: &domo_pdp::Table, row: usize) -> String {
+    let cells: Vec<String> = table
+        .schema()
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(column, c)| match table.value(row, column) {
+            Some(value) if !value.is_null() => format!("{} = `{value}`", c.name),
+            _ => format!("{} = NULL", c.name),
+        })
+        .collect();
+    cells.join(", ")
+}

@@ -1,0 +1,195 @@
+//! `domo pdp diff`: what a change of policies grants or takes away, user by user.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use domo_pdp::{PolicyChangeKind, Table};
+use serde::Serialize;
+
+use super::input::{Inputs, read_policies};
+use super::output::{self, BOLD, ERROR, GOOD, WARNING, paint};
+use super::{InputArgs, ReportFormat, common};
+use crate::exit::Outcome;
+
+/// At most this many rows are shown per user and direction with `--show-rows`.
+const SAMPLE_ROWS: usize = 10;
+
+/// Options of `domo pdp diff`.
+#[derive(Debug, Args)]
+pub(crate) struct DiffArgs {
+    #[command(flatten)]
+    pub(crate) input: InputArgs,
+    /// The old policies: a policies.json file, or a folder holding one.
+    #[arg(long, value_name = "OLD")]
+    pub(crate) against: PathBuf,
+    /// Show up to 10 sample rows gained and lost per user.
+    #[arg(long)]
+    pub(crate) show_rows: bool,
+    /// Exit 1 if anyone gains a row (a CI gate).
+    #[arg(long)]
+    pub(crate) fail_on_new_access: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub(crate) format: ReportFormat,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DiffJson {
+    rows: usize,
+    policies: Vec<PolicyJson>,
+    users: Vec<UserJson>,
+    new_access: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct PolicyJson {
+    id: Option<u64>,
+    name: String,
+    change: &'static str,
+    details: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserJson {
+    id: u64,
+    name: String,
+    before: usize,
+    after: usize,
+    gained: usize,
+    lost: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gained_rows: Option<Vec<usize>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lost_rows: Option<Vec<usize>>,
+}
+
+pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
+    let inputs = Inputs::read(&args.input)?;
+    let old_path = if args.against.is_dir() { args.against.join("policies.json") } else { args.against.clone() };
+    let old_policies = read_policies(&old_path)?;
+    let new_set = common::compile(&inputs)?;
+    let old_set = common::compile_policies(&inputs, &old_policies, &old_path)?;
+    let table = inputs.load_table()?;
+    let new = new_set.evaluate(&table)?;
+    let old = old_set.evaluate(&table)?;
+    let diff = domo_pdp::diff_policies(&old, &new);
+    let directory = &inputs.directory;
+    let sample = |rows: &[usize]| rows.iter().take(SAMPLE_ROWS).map(|r| r + 1).collect::<Vec<_>>();
+
+    match args.format {
+        ReportFormat::Json => {
+            let json = DiffJson {
+                rows: table.row_count(),
+                policies: diff
+                    .policies
+                    .iter()
+                    .map(|p| {
+                        let (change, details) = match &p.kind {
+                            PolicyChangeKind::Added => ("added", Vec::new()),
+                            PolicyChangeKind::Removed => ("removed", Vec::new()),
+                            PolicyChangeKind::Changed(details) => ("changed", details.clone()),
+                        };
+                        PolicyJson { id: p.id.map(|id| id.get()), name: p.name.clone(), change, details }
+                    })
+                    .collect(),
+                users: diff
+                    .users
+                    .iter()
+                    .map(|u| UserJson {
+                        id: u.user.get(),
+                        name: common::user_name(directory, u.user),
+                        before: u.old_visible,
+                        after: u.new_visible,
+                        gained: u.gained.len(),
+                        lost: u.lost.len(),
+                        gained_rows: args.show_rows.then(|| sample(&u.gained)),
+                        lost_rows: args.show_rows.then(|| sample(&u.lost)),
+                    })
+                    .collect(),
+                new_access: diff.grants_new_access(),
+            };
+            output::write_json(output::plain_stdout(), &json)?;
+        }
+        ReportFormat::Text => {
+            let mut out = output::stdout();
+            writeln!(
+                out,
+                "{}",
+                paint(
+                    BOLD,
+                    format!("policies: `{}` against `{}`", inputs.paths.policies.display(), old_path.display())
+                )
+            )?;
+            if diff.policies.is_empty() {
+                writeln!(out, "  no policy changed")?;
+            }
+            for change in &diff.policies {
+                let label = match change.id {
+                    Some(id) => format!("policy {id} `{}`", change.name),
+                    None => format!("policy `{}`", change.name),
+                };
+                match &change.kind {
+                    PolicyChangeKind::Added => writeln!(out, "  {} {label}", paint(GOOD, "added"))?,
+                    PolicyChangeKind::Removed => writeln!(out, "  {} {label}", paint(ERROR, "removed"))?,
+                    PolicyChangeKind::Changed(details) => {
+                        writeln!(out, "  {} {label}", paint(WARNING, "changed"))?;
+                        for detail in details {
+                            writeln!(out, "    {detail}")?;
+                        }
+                    }
+                }
+            }
+            writeln!(out)?;
+            writeln!(out, "{}", paint(BOLD, "users whose rows change:"))?;
+            if diff.users.is_empty() {
+                writeln!(out, "  none: every user sees the same rows")?;
+            }
+            for user in &diff.users {
+                writeln!(
+                    out,
+                    "  user {} `{}`: {} -> {} rows ({}, {})",
+                    user.user,
+                    common::user_name(directory, user.user),
+                    user.old_visible,
+                    user.new_visible,
+                    paint(
+                        if user.gained.is_empty() { BOLD } else { WARNING },
+                        format!("+{} gained", user.gained.len())
+                    ),
+                    format!("-{} lost", user.lost.len()),
+                )?;
+                if args.show_rows {
+                    write_rows(&mut out, &table, "gained", &user.gained)?;
+                    write_rows(&mut out, &table, "lost", &user.lost)?;
+                }
+            }
+            let gainers = diff.users.iter().filter(|u| !u.gained.is_empty()).count();
+            let losers = diff.users.iter().filter(|u| !u.lost.is_empty()).count();
+            writeln!(out)?;
+            writeln!(
+                out,
+                "{} users change over {} rows: {gainers} gain rows, {losers} lose rows",
+                diff.users.len(),
+                table.row_count()
+            )?;
+            if args.fail_on_new_access && gainers > 0 {
+                writeln!(out, "{}: {gainers} users gain access (--fail-on-new-access)", paint(ERROR, "failed"))?;
+            }
+            out.flush()?;
+        }
+    }
+    Ok(if args.fail_on_new_access && diff.grants_new_access() { Outcome::Findings } else { Outcome::Ok })
+}
+
+fn write_rows(out: &mut impl Write, table: &Table, what: &str, rows: &[usize]) -> anyhow::Result<()> {
+    for &row in rows.iter().take(SAMPLE_ROWS) {
+        writeln!(out, "    {what} row {}: {}", row + 1, common::row_text(table, row))?;
+    }
+    if rows.len() > SAMPLE_ROWS {
+        writeln!(out, "    … and {} more {what} rows", rows.len() - SAMPLE_ROWS)?;
+    }
+    Ok(())
+}

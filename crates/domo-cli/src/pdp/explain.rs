@@ -1,0 +1,157 @@
+//! `domo pdp explain`: why a user sees a row (granting policy and membership), or why not.
+
+use std::io::Write;
+
+use clap::Args;
+use domo_model::UserId;
+use domo_pdp::{Explanation, PolicySet, Reason};
+use serde::Serialize;
+
+use super::input::Inputs;
+use super::output::{self, BOLD, ERROR, GOOD, paint};
+use super::{InputArgs, ReportFormat, common};
+use crate::exit::Outcome;
+
+/// Options of `domo pdp explain`.
+#[derive(Debug, Args)]
+pub(crate) struct ExplainArgs {
+    #[command(flatten)]
+    pub(crate) input: InputArgs,
+    /// The user (a user id of the directory).
+    #[arg(long, value_name = "ID")]
+    pub(crate) user: UserId,
+    /// The data row, numbered from 1 (the header does not count).
+    #[arg(long, value_name = "N")]
+    pub(crate) row: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub(crate) format: ReportFormat,
+}
+
+#[derive(Debug, Serialize)]
+struct ExplainJson {
+    user: u64,
+    row: u64,
+    visible: bool,
+    reason: &'static str,
+    grants: Vec<GrantJson>,
+    refusals: Vec<RefusalJson>,
+}
+
+#[derive(Debug, Serialize)]
+struct GrantJson {
+    policy: String,
+    via: String,
+}
+
+#[derive(Debug, Serialize)]
+struct RefusalJson {
+    policy: String,
+    via: String,
+    filter: usize,
+    column: String,
+    operator: &'static str,
+    not: bool,
+    cell: Option<String>,
+    expected: Vec<String>,
+}
+
+pub(crate) fn run(args: &ExplainArgs) -> anyhow::Result<Outcome> {
+    let inputs = Inputs::read(&args.input)?;
+    let set = common::compile(&inputs)?;
+    common::require_user(&inputs, args.user)?;
+    let table = inputs.load_table()?;
+    let index = common::row_index(args.row, table.row_count(), &inputs.paths.data)?;
+    let evaluation = set.evaluate(&table)?;
+    let Some(explanation) = evaluation.explain(args.user, index) else {
+        anyhow::bail!("row {} is out of range", args.row);
+    };
+    let directory = &inputs.directory;
+    match args.format {
+        ReportFormat::Json => {
+            let json = ExplainJson {
+                user: args.user.get(),
+                row: args.row,
+                visible: explanation.visible,
+                reason: common::reason_word(explanation.reason),
+                grants: explanation
+                    .grants
+                    .iter()
+                    .map(|g| GrantJson {
+                        policy: common::policy_label(&set, g.policy),
+                        via: common::membership_text(directory, &g.via),
+                    })
+                    .collect(),
+                refusals: explanation
+                    .refusals
+                    .iter()
+                    .map(|r| RefusalJson {
+                        policy: common::policy_label(&set, r.policy),
+                        via: common::membership_text(directory, &r.via),
+                        filter: r.filter,
+                        column: r.column.clone(),
+                        operator: r.operator.as_str(),
+                        not: r.not,
+                        cell: r.cell.clone(),
+                        expected: r.expected.clone(),
+                    })
+                    .collect(),
+            };
+            output::write_json(output::plain_stdout(), &json)?;
+        }
+        ReportFormat::Text => {
+            let mut out = output::stdout();
+            writeln!(out, "row {}: {}", args.row, common::row_text(&table, index))?;
+            write_text(&mut out, &set, args, directory, &explanation)?;
+            out.flush()?;
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+fn write_text(
+    out: &mut impl Write,
+    set: &PolicySet,
+    args: &ExplainArgs,
+    directory: &domo_model::Directory,
+    explanation: &Explanation,
+) -> anyhow::Result<()> {
+    let who = format!("user {} `{}`", args.user, common::user_name(directory, args.user));
+    let verdict = if explanation.visible { paint(GOOD, "sees") } else { paint(ERROR, "does not see") };
+    writeln!(out, "{} {verdict} row {}", paint(BOLD, &who), args.row)?;
+    let because = match explanation.reason {
+        Reason::PdpDisabled => Some("PDP is disabled for this DataSet, so everyone sees every row".to_owned()),
+        Reason::Owner => Some("they own the DataSet; PDP does not restrict the owner".to_owned()),
+        Reason::Admin => Some("they are an Admin; PDP does not restrict Admins".to_owned()),
+        Reason::NoPolicy => Some("they are in no policy, so they see no row".to_owned()),
+        Reason::AllRows | Reason::Policies => None,
+    };
+    if let Some(because) = because {
+        writeln!(out, "  because {because}")?;
+    }
+    for grant in &explanation.grants {
+        let policy = common::policy_label(set, grant.policy);
+        let all_rows = set.policies().get(grant.policy).is_some_and(|p| p.is_all_rows() || p.filters().is_empty());
+        let what = if all_rows { "it admits every row" } else { "every filter passes" };
+        writeln!(out, "  granted by {policy} ({}): {what}", common::membership_text(directory, &grant.via))?;
+    }
+    for refusal in &explanation.refusals {
+        let policy = common::policy_label(set, refusal.policy);
+        let expected: Vec<String> = refusal.expected.iter().map(|v| format!("`{v}`")).collect();
+        let not = if refusal.not { "NOT " } else { "" };
+        let cell = match &refusal.cell {
+            Some(cell) => format!("the cell is `{cell}`"),
+            None => "the cell is NULL, and NULL passes no filter".to_owned(),
+        };
+        writeln!(
+            out,
+            "  {policy} ({}) does not admit it: filters[{}] `{}` {not}{} {} fails: {cell}",
+            common::membership_text(directory, &refusal.via),
+            refusal.filter,
+            refusal.column,
+            refusal.operator,
+            expected.join(", ")
+        )?;
+    }
+    Ok(())
+}

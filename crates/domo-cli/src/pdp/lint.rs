@@ -1,0 +1,114 @@
+//! `domo pdp lint`: compile errors and warnings plus the engine's analyses, with severities.
+
+use std::io::Write;
+
+use clap::Args;
+use domo_pdp::{LintFinding, LintSeverity};
+use serde::Serialize;
+
+use super::input::Inputs;
+use super::output::{self, ERROR, NOTE, WARNING, paint};
+use super::{InputArgs, ReportFormat};
+use crate::exit::Outcome;
+
+/// Options of `domo pdp lint`.
+#[derive(Debug, Args)]
+pub(crate) struct LintArgs {
+    #[command(flatten)]
+    pub(crate) input: InputArgs,
+    /// Output format (json for CI).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub(crate) format: ReportFormat,
+}
+
+#[derive(Debug, Serialize)]
+struct LintJson<'a> {
+    errors: usize,
+    warnings: usize,
+    notes: usize,
+    findings: Vec<FindingJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct FindingJson<'a> {
+    severity: &'static str,
+    kind: &'static str,
+    policy: Option<PolicyJson<'a>>,
+    filter: Option<usize>,
+    user: Option<u64>,
+    message: &'a str,
+    rows: &'a [u64],
+}
+
+#[derive(Debug, Serialize)]
+struct PolicyJson<'a> {
+    index: usize,
+    id: Option<u64>,
+    name: &'a str,
+}
+
+pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
+    let inputs = Inputs::read(&args.input)?;
+    let table = inputs.load_table()?;
+    let report = domo_pdp::lint(&inputs.dataset, &inputs.policies, &inputs.directory, &table);
+    let (errors, warnings, notes) =
+        (report.count(LintSeverity::Error), report.count(LintSeverity::Warning), report.count(LintSeverity::Note));
+    match args.format {
+        ReportFormat::Json => {
+            let json =
+                LintJson { errors, warnings, notes, findings: report.findings.iter().map(finding_json).collect() };
+            output::write_json(output::plain_stdout(), &json)?;
+        }
+        ReportFormat::Text => {
+            let mut out = output::stdout();
+            for finding in &report.findings {
+                let style = match finding.severity {
+                    LintSeverity::Error => ERROR,
+                    LintSeverity::Warning => WARNING,
+                    LintSeverity::Note => NOTE,
+                };
+                writeln!(out, "{}[{}]: {finding}", paint(style, finding.severity), finding.kind)?;
+            }
+            if !report.findings.is_empty() {
+                writeln!(out)?;
+            }
+            writeln!(
+                out,
+                "{}: {} in `{}` over {} rows and {} users",
+                if errors > 0 { paint(ERROR, "failed") } else { paint(output::GOOD, "ok") },
+                counts(errors, warnings, notes),
+                inputs.paths.policies.display(),
+                table.row_count(),
+                inputs.directory.users.len()
+            )?;
+            out.flush()?;
+        }
+    }
+    Ok(if report.has_errors() { Outcome::Findings } else { Outcome::Ok })
+}
+
+fn counts(errors: usize, warnings: usize, notes: usize) -> String {
+    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    format!(
+        "{}, {}, {}",
+        plural(errors, "error", "errors"),
+        plural(warnings, "warning", "warnings"),
+        plural(notes, "note", "notes")
+    )
+}
+
+fn finding_json(finding: &LintFinding) -> FindingJson<'_> {
+    FindingJson {
+        severity: finding.severity.as_str(),
+        kind: finding.kind.as_str(),
+        policy: finding.policy.as_ref().map(|p| PolicyJson {
+            index: p.index,
+            id: p.id.map(|id| id.get()),
+            name: &p.name,
+        }),
+        filter: finding.filter_index,
+        user: finding.user.map(|u| u.get()),
+        message: &finding.message,
+        rows: &finding.rows,
+    }
+}

@@ -1,0 +1,188 @@
+//! `domo pdp preview`: the rows one user sees, streamed from the CSV byte for byte.
+
+use std::io::{self, Write};
+
+use anyhow::Context;
+use clap::Args;
+use domo_model::UserId;
+use domo_pdp::{HeaderRow, StreamCsvError, StreamOptions};
+
+use super::input::{Inputs, open_with_progress};
+use super::output::{self, Align};
+use super::{Format, InputArgs, common};
+use crate::exit::Outcome;
+
+/// Options of `domo pdp preview`.
+#[derive(Debug, Args)]
+pub(crate) struct PreviewArgs {
+    #[command(flatten)]
+    pub(crate) input: InputArgs,
+    /// The user whose rows to show (a user id of the directory).
+    #[arg(long, value_name = "ID")]
+    pub(crate) user: UserId,
+    /// Output format: csv (cells exactly as in the input), table or json.
+    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    pub(crate) format: Format,
+    /// Show at most N rows.
+    #[arg(long, value_name = "N")]
+    pub(crate) limit: Option<u64>,
+    /// Print only how many rows the user sees.
+    #[arg(long, conflicts_with_all = ["limit", "format"])]
+    pub(crate) count: bool,
+}
+
+pub(crate) fn run(args: &PreviewArgs) -> anyhow::Result<Outcome> {
+    let inputs = Inputs::read(&args.input)?;
+    let set = common::compile(&inputs)?;
+    common::require_user(&inputs, args.user)?;
+    let input_header = inputs.header;
+    let data = &inputs.paths.data;
+    let load_context = || format!("cannot load `{}`", data.display());
+
+    if args.count {
+        let options = StreamOptions { input_header, output_header: HeaderRow::Absent };
+        let summary = set
+            .write_visible_csv(args.user, open_with_progress(data)?, io::sink(), options)
+            .with_context(load_context)?;
+        let mut out = output::plain_stdout();
+        writeln!(out, "{}", summary.rows_written)?;
+        out.flush()?;
+        return Ok(Outcome::Ok);
+    }
+
+    match args.format {
+        Format::Csv => {
+            let options = StreamOptions { input_header, output_header: HeaderRow::Present };
+            let mut out = output::plain_stdout();
+            stream(&set, args.user, &inputs, LimitWriter::new(&mut out, args.limit, true), options)
+                .with_context(load_context)?;
+            out.flush()?;
+        }
+        Format::Table | Format::Json => {
+            let options = StreamOptions { input_header, output_header: HeaderRow::Absent };
+            let mut buffer = Vec::new();
+            stream(&set, args.user, &inputs, LimitWriter::new(&mut buffer, args.limit, false), options)
+                .with_context(load_context)?;
+            let names: Vec<&str> = inputs.dataset.schema.columns.iter().map(|c| c.name.as_str()).collect();
+            let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(buffer.as_slice());
+            let mut rows: Vec<Vec<String>> = Vec::new();
+            for record in reader.records() {
+                let record = record.map_err(output::csv_error)?;
+                rows.push(record.iter().map(str::to_owned).collect());
+            }
+            if args.format == Format::Table {
+                let mut out = output::stdout();
+                writeln!(out, "{}", output::table(&names, &[Align::Left], rows))?;
+                out.flush()?;
+            } else {
+                let objects: Vec<JsonRow<'_>> = rows.iter().map(|cells| JsonRow { names: &names, cells }).collect();
+                output::write_json(output::plain_stdout(), &objects)?;
+            }
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+/// One row as a JSON object whose keys keep the DataSet's column order.
+struct JsonRow<'a> {
+    names: &'a [&'a str],
+    cells: &'a [String],
+}
+
+impl serde::Serialize for JsonRow<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.names.len()))?;
+        for (name, cell) in self.names.iter().zip(self.cells) {
+            map.serialize_entry(name, cell)?;
+        }
+        map.end()
+    }
+}
+
+/// Streams the user's rows; stopping at `--limit` is not an error.
+fn stream<W: Write>(
+    set: &domo_pdp::PolicySet,
+    user: UserId,
+    inputs: &Inputs,
+    writer: LimitWriter<W>,
+    options: StreamOptions,
+) -> anyhow::Result<()> {
+    match set.write_visible_csv(user, open_with_progress(&inputs.paths.data)?, writer, options) {
+        Ok(_) => Ok(()),
+        Err(StreamCsvError::Write(err)) if LimitWriter::<W>::is_limit(&err) => Ok(()),
+        Err(StreamCsvError::Write(err)) => Err(err.into()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Marks the write error that stops the stream once `--limit` records are out.
+#[derive(Debug)]
+struct LimitReached;
+
+impl std::fmt::Display for LimitReached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("row limit reached")
+    }
+}
+
+impl std::error::Error for LimitReached {}
+
+/// Passes CSV bytes through until `limit` data records are complete, then fails
+/// with [`LimitReached`] so that reading stops. Records are counted by line ends
+/// outside quotes, so quoted newlines do not miscount.
+struct LimitWriter<W> {
+    inner: W,
+    /// Records still allowed (the header, if any, comes first and is not counted).
+    remaining: Option<u64>,
+    skip_header: bool,
+    in_quotes: bool,
+}
+
+impl<W: Write> LimitWriter<W> {
+    fn new(inner: W, limit: Option<u64>, header: bool) -> Self {
+        Self { inner, remaining: limit, skip_header: header, in_quotes: false }
+    }
+
+    fn is_limit(err: &io::Error) -> bool {
+        err.get_ref().is_some_and(|e| e.is::<LimitReached>())
+    }
+}
+
+impl<W: Write> Write for LimitWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let Some(remaining) = self.remaining else { return self.inner.write(buf) };
+        if remaining == 0 && !self.skip_header {
+            return Err(io::Error::other(LimitReached));
+        }
+        let mut left = remaining;
+        let mut end = buf.len();
+        for (at, &byte) in buf.iter().enumerate() {
+            match byte {
+                b'"' => self.in_quotes = !self.in_quotes,
+                b'\n' if !self.in_quotes => {
+                    if self.skip_header {
+                        self.skip_header = false;
+                    } else {
+                        left = left.saturating_sub(1);
+                    }
+                    if left == 0 && !self.skip_header {
+                        end = at + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.inner.write_all(buf.get(..end).unwrap_or(buf))?;
+        self.remaining = Some(left);
+        if left == 0 && end < buf.len() {
+            return Err(io::Error::other(LimitReached));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}

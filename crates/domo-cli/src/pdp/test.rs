@@ -1,0 +1,118 @@
+//! `domo pdp test`: policy unit tests from a JSON file; each failing case with the rows that differ.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use domo_model::PolicyTestFile;
+use domo_pdp::{CaseOutcome, Table};
+use serde::Serialize;
+
+use super::input::{Inputs, read_json};
+use super::output::{self, ERROR, GOOD, paint};
+use super::{InputArgs, ReportFormat, common};
+use crate::exit::Outcome;
+
+/// At most this many differing rows are listed per case and direction.
+const SAMPLE_ROWS: usize = 10;
+
+/// Options of `domo pdp test`.
+#[derive(Debug, Args)]
+pub(crate) struct TestArgs {
+    #[command(flatten)]
+    pub(crate) input: InputArgs,
+    /// The test file (see docs/policy-tests.md).
+    #[arg(value_name = "TESTS.json")]
+    pub(crate) tests: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub(crate) format: ReportFormat,
+}
+
+#[derive(Debug, Serialize)]
+struct TestJson {
+    passed: usize,
+    failed: usize,
+    cases: Vec<CaseJson>,
+}
+
+#[derive(Debug, Serialize)]
+struct CaseJson {
+    case: usize,
+    name: Option<String>,
+    user: Option<u64>,
+    passed: bool,
+    summary: String,
+    /// Rows seen that should not be (1-based).
+    unexpected: Vec<usize>,
+    /// Rows expected but not seen (1-based).
+    missing: Vec<usize>,
+}
+
+pub(crate) fn run(args: &TestArgs) -> anyhow::Result<Outcome> {
+    let inputs = Inputs::read(&args.input)?;
+    let file: PolicyTestFile = read_json(&args.tests)?;
+    let set = common::compile(&inputs)?;
+    let table = inputs.load_table()?;
+    let evaluation = set.evaluate(&table)?;
+    let outcomes = domo_pdp::run_policy_tests(&file, &inputs.dataset, &evaluation)
+        .with_context(|| format!("`{}` has a case that cannot run", args.tests.display()))?;
+    let failed = outcomes.iter().filter(|o| !o.passed).count();
+    let passed = outcomes.len() - failed;
+    match args.format {
+        ReportFormat::Json => {
+            let json = TestJson {
+                passed,
+                failed,
+                cases: outcomes
+                    .iter()
+                    .map(|o| CaseJson {
+                        case: o.number,
+                        name: o.name.clone(),
+                        user: o.user.map(|u| u.get()),
+                        passed: o.passed,
+                        summary: o.summary.clone(),
+                        unexpected: o.unexpected.iter().map(|r| r + 1).collect(),
+                        missing: o.missing.iter().map(|r| r + 1).collect(),
+                    })
+                    .collect(),
+            };
+            output::write_json(output::plain_stdout(), &json)?;
+        }
+        ReportFormat::Text => {
+            let mut out = output::stdout();
+            for outcome in &outcomes {
+                write_outcome(&mut out, &table, outcome)?;
+            }
+            writeln!(out)?;
+            let verdict = if failed == 0 { paint(GOOD, "ok") } else { paint(ERROR, "failed") };
+            writeln!(out, "{verdict}: {passed} passed, {failed} failed ({})", args.tests.display())?;
+            out.flush()?;
+        }
+    }
+    Ok(if failed == 0 { Outcome::Ok } else { Outcome::Findings })
+}
+
+fn write_outcome(out: &mut impl Write, table: &Table, outcome: &CaseOutcome) -> anyhow::Result<()> {
+    let label = match &outcome.name {
+        Some(name) => format!("case {} `{name}`", outcome.number),
+        None => format!("case {}", outcome.number),
+    };
+    if outcome.passed {
+        writeln!(out, "{}   {label}", paint(GOOD, "ok"))?;
+        return Ok(());
+    }
+    writeln!(out, "{} {label}: {}", paint(ERROR, "FAIL"), outcome.summary)?;
+    let unexpected_what =
+        if outcome.user.is_some() { "sees, but should not" } else { "seen by no one but the owner and Admins" };
+    for (rows, what) in [(&outcome.unexpected, unexpected_what), (&outcome.missing, "should see, but does not")] {
+        for &row in rows.iter().take(SAMPLE_ROWS) {
+            writeln!(out, "       row {} ({what}): {}", row + 1, common::row_text(table, row))?;
+        }
+        if rows.len() > SAMPLE_ROWS {
+            writeln!(out, "       … and {} more rows ({what})", rows.len() - SAMPLE_ROWS)?;
+        }
+    }
+    Ok(())
+}

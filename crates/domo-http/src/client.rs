@@ -445,7 +445,7 @@ impl Client {
                 source,
             };
         }
-        if error.is_connect() && has_timed_out(&error) {
+        if error.is_connect() && has_io_kind(&error, std::io::ErrorKind::TimedOut) {
             return Error::Timeout { request: request_name.to_owned(), after: self.inner.timeouts.connect };
         }
         let what = if error.is_connect() { CONNECT_FAILED } else { "the connection failed" };
@@ -535,10 +535,11 @@ async fn invalidate(grant: &Grant, used: &Secret) {
     }
 }
 
-fn has_timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+/// Whether an I/O error of this kind is somewhere in the chain of causes.
+fn has_io_kind(error: &(dyn std::error::Error + 'static), kind: std::io::ErrorKind) -> bool {
     let mut cause = Some(error);
     while let Some(current) = cause {
-        if current.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut) {
+        if current.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == kind) {
             return true;
         }
         cause = current.source();
@@ -649,7 +650,7 @@ pub(crate) async fn read_limited(request: &str, mut body: Incoming, limit: usize
 }
 
 pub(crate) fn body_error(request: &str, error: hyper::Error) -> Error {
-    let what = if error.is_incomplete_message() {
+    let what = if error.is_incomplete_message() || has_io_kind(&error, std::io::ErrorKind::UnexpectedEof) {
         "the response body was cut short"
     } else {
         "reading the response body failed"

@@ -1,0 +1,18 @@
+//! Integration tests of `domo-http` against a local HTTP server.
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers fail loudly, like the tests that call them"
+)]
+
+mod auth;
+mod data;
+mod datasets;
+mod directory;
+mod errors;
+mod policies;
+mod query;
+mod retries;
+mod streams;
+mod support;

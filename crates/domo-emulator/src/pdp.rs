@@ -1,34 +1,78 @@
-//! Which rows an export shows: everything, or one user's rows under PDP.
+//! Which rows an export shows: everything, or one user's rows under PDP, with
+//! the `domo-pdp` engine.
 
 use std::io::{self, Read, Write};
 
-use domo_model::{Dataset, Directory, UserId};
+use domo_model::{Dataset, Directory, Policy, Schema, UserId};
+use domo_pdp::{HeaderRow, PolicySet, StreamCsvError, StreamOptions};
+use http::StatusCode;
 
 use crate::error::ApiError;
 
 /// What an export shows the caller.
 #[derive(Debug)]
 pub(crate) enum Visibility {
+    /// Every row, copied byte for byte.
     All,
-    Filtered(RowFilter),
+    /// The rows the caller's policies admit.
+    Filtered(Box<RowFilter>),
 }
 
-/// PENDING domo-pdp.
+/// Compiled policies and the user whose rows they select.
 #[derive(Debug)]
-pub(crate) struct RowFilter;
+pub(crate) struct RowFilter {
+    policies: PolicySet,
+    user: UserId,
+}
 
 impl RowFilter {
-    pub(crate) fn write_visible<R: Read, W: Write>(self, _rows: R, _out: &mut W) -> io::Result<()> {
-        Err(io::Error::other("pending"))
+    /// Streams the visible rows of a header-less CSV, each record byte-exact.
+    pub(crate) fn write_visible<R: Read, W: Write>(&self, rows: R, out: &mut W) -> io::Result<()> {
+        let options = StreamOptions { input_header: HeaderRow::Absent, output_header: HeaderRow::Absent };
+        match self.policies.write_visible_csv(self.user, rows, out, options) {
+            Ok(_) => Ok(()),
+            Err(StreamCsvError::Write(err)) => Err(err),
+            Err(err) => Err(io::Error::new(io::ErrorKind::InvalidData, err.to_string())),
+        }
     }
 }
 
-/// The owner and Admins see every row; with PDP off, so does everyone.
+/// The owner and Admins see every row; with PDP off (or no policy left), so
+/// does everyone. Anyone else sees what the DataSet's policies give them.
 pub(crate) fn visibility(dataset: &Dataset, directory: &Directory, user: UserId) -> Result<Visibility, ApiError> {
     let is_owner = dataset.owner.as_ref().is_some_and(|o| o.id == user);
     let is_admin = directory.user(user).is_some_and(domo_model::User::is_admin);
-    if !dataset.pdp_enabled || is_owner || is_admin {
+    let policies = dataset.policies.as_deref().unwrap_or_default();
+    if !dataset.pdp_enabled || policies.is_empty() || is_owner || is_admin {
         return Ok(Visibility::All);
     }
-    Ok(Visibility::Filtered(RowFilter))
+    let policies = PolicySet::compile(dataset, policies, directory).map_err(|err| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("The DataSet's policies no longer compile against the directory: {err}"),
+        )
+    })?;
+    Ok(Visibility::Filtered(Box::new(RowFilter { policies, user })))
+}
+
+/// Compiles one policy against a schema and directory with the engine that
+/// exports use, so that a policy the API accepts always applies.
+pub(crate) fn compile_one(schema: &Schema, directory: &Directory, policy: &Policy) -> Result<(), String> {
+    let dataset = Dataset {
+        id: "policy-check".into(),
+        name: String::new(),
+        description: None,
+        rows: 0,
+        columns: schema.columns.len() as u64,
+        schema: schema.clone(),
+        owner: None,
+        created_at: None,
+        updated_at: None,
+        data_current_at: None,
+        pdp_enabled: true,
+        policies: None,
+    };
+    PolicySet::compile(&dataset, std::slice::from_ref(policy), directory)
+        .map(|_| ())
+        .map_err(|err| err.errors.first().map_or_else(|| err.to_string(), |d| d.message.clone()))
 }

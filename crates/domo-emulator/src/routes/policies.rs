@@ -68,7 +68,7 @@ pub(crate) fn check_policy(schema: &Schema, directory: &Directory, policy: &Poli
     if let Some(group) = policy.groups.iter().find(|g| directory.group(**g).is_none()) {
         return Err(format!("group {group} does not exist"));
     }
-    Ok(())
+    crate::pdp::compile_one(schema, directory, policy)
 }
 
 fn invalid(message: String) -> ApiError {

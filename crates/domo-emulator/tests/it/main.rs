@@ -1,0 +1,18 @@
+//! Integration tests of the emulator over HTTP on 127.0.0.1, with a plain hyper client.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers fail loudly"
+)]
+
+mod auth;
+mod data;
+mod datasets;
+mod directory;
+mod pdp;
+mod persistence;
+mod policies;
+mod streams;
+mod support;

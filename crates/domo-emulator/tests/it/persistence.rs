@@ -1,0 +1,193 @@
+//! Persistence: restarts keep everything, and a process killed mid-import keeps the old rows.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use domo_emulator::Emulator;
+use http::{Method, StatusCode};
+use http_body::Frame;
+use http_body_util::{BodyExt, StreamBody};
+use serde_json::json;
+
+use crate::support::{Server, basic, builder, http_client, send, start_with};
+
+#[tokio::test]
+async fn restart_keeps_datasets_rows_policies_streams_and_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_with(builder().data_dir(dir.path())).await;
+    let token = server.token("owner", "data").await;
+    let id = server.create_dataset(&token, "Kept", &[("STRING", "Region"), ("LONG", "n")]).await;
+    server.put_csv(&token, &format!("/v1/datasets/{id}/data"), "West,1\nEast,2\n").await;
+    server.put_csv(&token, &format!("/v1/datasets/{id}/data?updateMethod=APPEND"), "West,3\n").await;
+    let policy = json!({"name": "West", "users": [27], "filters": [{"column": "Region", "values": ["West"], "operator": "EQUALS"}]});
+    server.json(Method::POST, &token, &format!("/v1/datasets/{id}/policies"), &policy).await;
+    server.json(Method::PUT, &token, &format!("/v1/datasets/{id}"), &json!({"pdpEnabled": true})).await;
+    let stream = json!({"dataSet": {"name": "S", "schema": {"columns": [{"type": "STRING", "name": "a"}]}}, "updateMethod": "REPLACE"});
+    server.json(Method::POST, &token, "/v1/streams", &stream).await;
+    let before = server.get(&token, &format!("/v1/datasets/{id}")).await.json();
+    server.emulator.shutdown().await;
+
+    // Restarted without a directory: the one given before is kept.
+    let mut restarted = Emulator::builder().data_dir(dir.path());
+    for (name, user) in [("owner", 1), ("west", 27)] {
+        restarted = restarted.client(format!("{name}-app"), format!("{name}-secret"), domo_model::UserId(user));
+    }
+    let server = Server { emulator: restarted.start().await.unwrap(), client: http_client() };
+    server.get(&token, "/v1/datasets").await.assert_error(401, "Invalid access token");
+    let token = server.token("owner", "data user").await;
+    assert_eq!(server.get(&token, &format!("/v1/datasets/{id}")).await.json(), before);
+    assert_eq!(server.export(&token, &id).await, "West,1\nEast,2\nWest,3\n");
+    let west = server.token("west", "data").await;
+    assert_eq!(server.export(&west, &id).await, "West,1\nWest,3\n");
+    assert_eq!(server.get(&token, "/v1/streams").await.json().as_array().unwrap().len(), 1);
+    assert_eq!(server.get(&token, "/v1/users/27").await.json()["name"], "Wendy West");
+    server.emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn generated_client_is_made_once_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Emulator::builder().data_dir(dir.path()).start().await.unwrap();
+    let client = first.generated_client().unwrap().clone();
+    first.shutdown().await;
+    let second = Emulator::builder().data_dir(dir.path()).start().await.unwrap();
+    assert_eq!(second.generated_client(), Some(&client));
+    let auth = basic(&client.id, client.secret.expose());
+    let reply = send(
+        &http_client(),
+        &second.base_url(),
+        Method::GET,
+        "/oauth/token?grant_type=client_credentials&scope=data",
+        &[("authorization", &auth)],
+        crate::support::full(""),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.json()["role"], "Admin", "the generated client acts as an Admin");
+    second.shutdown().await;
+}
+
+struct Running {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_emulator(dir: &Path) -> Running {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_domo-emulator"))
+        .args(["--data-dir", dir.to_str().unwrap(), "--bind", "127.0.0.1:0", "--client", "owner-app:owner-secret:1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base =
+        line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected output {line:?}")).to_owned();
+    Running { child, base }
+}
+
+async fn token(base: &str) -> String {
+    let auth = basic("owner-app", "owner-secret");
+    let reply = send(
+        &http_client(),
+        base,
+        Method::GET,
+        "/oauth/token?grant_type=client_credentials&scope=data",
+        &[("authorization", &auth)],
+        crate::support::full(""),
+    )
+    .await;
+    reply.json()["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_killed_during_a_large_import_keeps_the_old_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = spawn_emulator(dir.path());
+    let client = http_client();
+    let token_ = token(&child.base).await;
+    let auth = format!("bearer {token_}");
+    let create =
+        json!({"name": "Big", "schema": {"columns": [{"type": "LONG", "name": "n"}, {"type": "STRING", "name": "s"}]}});
+    let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
+    let reply =
+        send(&client, &child.base, Method::POST, "/v1/datasets", &headers, crate::support::full(create.to_string()))
+            .await;
+    let id = reply.json()["id"].as_str().unwrap().to_owned();
+    let old = "1,old\n2,old\n3,old\n";
+    let data = format!("/v1/datasets/{id}/data");
+    let reply =
+        send(&client, &child.base, Method::PUT, &data, &[("authorization", &auth)], crate::support::full(old)).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+
+    // A REPLACE whose body keeps coming: a few MB, then the server is killed.
+    let (body_tx, mut body_rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(4);
+    let body = StreamBody::new(futures_util::stream::poll_fn(move |cx| body_rx.poll_recv(cx))).boxed();
+    let upload = {
+        let (client, base, auth, data) = (client.clone(), child.base.clone(), auth.clone(), data.clone());
+        tokio::spawn(async move {
+            let _ = send(
+                &client,
+                &base,
+                Method::PUT,
+                &format!("{data}?updateMethod=REPLACE"),
+                &[("authorization", &auth)],
+                body,
+            )
+            .await;
+        })
+    };
+    let chunk: String = (0..10_000).map(|n| format!("{n},new\n")).collect();
+    let mut sent = 0;
+    while sent < 4 * 1024 * 1024 {
+        body_tx.send(Ok(Frame::data(Bytes::from(chunk.clone())))).await.unwrap();
+        sent += chunk.len();
+    }
+    wait_for_spooled_bytes(&dir.path().join("tmp"), 2 * 1024 * 1024).await;
+    let mut child = child;
+    child.child.kill().unwrap(); // SIGKILL
+    child.child.wait().unwrap();
+    drop(body_tx);
+    upload.abort();
+
+    let restarted = spawn_emulator(dir.path());
+    let token_ = token(&restarted.base).await;
+    let auth = format!("bearer {token_}");
+    let reply =
+        send(&client, &restarted.base, Method::GET, &data, &[("authorization", &auth)], crate::support::full("")).await;
+    assert_eq!(reply.text(), old, "the old rows are intact");
+    let got = send(
+        &client,
+        &restarted.base,
+        Method::GET,
+        &format!("/v1/datasets/{id}"),
+        &[("authorization", &auth)],
+        crate::support::full(""),
+    )
+    .await;
+    assert_eq!(got.json()["rows"], 3);
+    assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0, "the half upload is gone");
+    assert_eq!(std::fs::read_dir(dir.path().join("data")).unwrap().count(), 1, "only the old rows' file");
+}
+
+async fn wait_for_spooled_bytes(tmp: &Path, bytes: u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let spooled: u64 =
+            std::fs::read_dir(tmp).unwrap().filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum();
+        if spooled >= bytes {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the server never received the upload ({spooled} bytes)");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

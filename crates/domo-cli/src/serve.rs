@@ -1,14 +1,195 @@
 //! `domo serve`: the local emulator of Domo's API.
 
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
 use clap::Args;
+use domo_emulator::{ApiClient, Emulator};
+use domo_model::{Directory, read_user_file};
 
 use crate::exit::Outcome;
 
+/// The port `domo serve` listens on unless told otherwise.
+const DEFAULT_PORT: u16 = 8470;
+
 /// Options of `domo serve`.
+///
+/// Starts a local emulator of Domo's DataSet, PDP, user, group and stream API
+/// on 127.0.0.1. On first start it makes a client id and secret, keeps them in
+/// the data folder and prints them. Export applies PDP for the user behind the
+/// token (the owner and Admins see every row). Stops cleanly on Ctrl-C or SIGTERM.
 #[derive(Debug, Args)]
-pub(crate) struct ServeArgs {}
+pub(crate) struct ServeArgs {
+    /// Port to listen on.
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    port: u16,
+    /// Address to listen on. Loopback by default; anything else exposes the
+    /// emulator to the network.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    bind: IpAddr,
+    /// Folder for DataSets, rows, policies and the generated client
+    /// [default: $XDG_DATA_HOME/domo/emulator or ~/.local/share/domo/emulator].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Users and groups to serve and check policies against: the same
+    /// directory.json the previews read. Kept in the data folder for later starts.
+    #[arg(long, value_name = "FILE")]
+    directory: Option<PathBuf>,
+    /// An API client acting as a user (repeatable). With none, the generated
+    /// client is used.
+    #[arg(long = "client", value_name = "ID:SECRET:USER_ID")]
+    clients: Vec<ApiClient>,
+    /// How long tokens live: seconds, or a number with `ms`, `s`, `m` or `h`.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+    token_ttl: Duration,
+    /// Largest request body, also after gunzip: bytes, or a number with `K`, `M` or `G` (binary).
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_size)]
+    max_body: u64,
+    /// How long one request may take, body included.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    request_timeout: Duration,
+    /// How many connections are served at once.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    max_connections: usize,
+}
 
 /// Runs the emulator until SIGINT or SIGTERM.
-pub(crate) fn run(_args: ServeArgs) -> anyhow::Result<Outcome> {
-    anyhow::bail!("`domo serve` is not built yet")
+pub(crate) fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
+    let data_dir = match args.data_dir {
+        Some(dir) => dir,
+        None => default_data_dir()?,
+    };
+    let mut builder = Emulator::builder()
+        .data_dir(&data_dir)
+        .bind(SocketAddr::new(args.bind, args.port))
+        .token_ttl(args.token_ttl)
+        .max_body_bytes(args.max_body)
+        .request_timeout(args.request_timeout)
+        .max_connections(args.max_connections);
+    if let Some(path) = &args.directory {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        let directory: Directory = read_user_file(&path.display().to_string(), &text)?;
+        builder = builder.directory(directory);
+    }
+    let configured: Vec<(String, u64)> = args.clients.iter().map(|c| (c.id.clone(), c.user.get())).collect();
+    for client in args.clients {
+        builder = builder.api_client(client);
+    }
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let emulator = builder.start().await.context("cannot start the emulator")?;
+        let base = emulator.base_url();
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "Domo API emulator listening on {base}")?;
+        writeln!(out, "data folder: {}", emulator.data_dir().display())?;
+        match emulator.generated_client() {
+            Some(client) => {
+                let (id, secret) = (&client.id, client.secret.expose());
+                writeln!(out, "client id:     {id}")?;
+                writeln!(out, "client secret: {secret}")?;
+                writeln!(out, "it acts as user {} (an Admin unless the directory says otherwise)", client.user)?;
+                writeln!(
+                    out,
+                    "try: curl -s -u '{id}:{secret}' '{base}/oauth/token?grant_type=client_credentials&scope=data%20user'"
+                )?;
+            }
+            None => {
+                for (id, user) in &configured {
+                    writeln!(out, "client `{id}` acts as user {user}")?;
+                }
+                if let Some((id, _)) = configured.first() {
+                    writeln!(
+                        out,
+                        "try: curl -s -u '{id}:SECRET' '{base}/oauth/token?grant_type=client_credentials&scope=data%20user'"
+                    )?;
+                }
+            }
+        }
+        writeln!(out, "Ctrl-C stops it.")?;
+        out.flush()?;
+        drop(out);
+        if !emulator.addr().ip().is_loopback() {
+            eprintln!("warning: listening beyond loopback on {}: anyone who can reach it can ask for tokens", emulator.addr());
+        }
+        emulator.run_until_signal().await.context("cannot wait for a stop signal")?;
+        eprintln!("emulator stopped");
+        Ok(Outcome::Ok)
+    })
+}
+
+/// `$XDG_DATA_HOME/domo/emulator`, else `~/.local/share/domo/emulator`.
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    let base = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+            Some(home) => PathBuf::from(home).join(".local").join("share"),
+            None => anyhow::bail!("neither XDG_DATA_HOME nor HOME is set: give the data folder with --data-dir"),
+        },
+    };
+    Ok(base.join("domo").join("emulator"))
+}
+
+/// `90`, `90s`, `1500ms`, `5m`, `1h`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 =
+        number.parse().map_err(|_| format!("expected a number with `ms`, `s`, `m` or `h`, got `{text}`"))?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(value),
+        "" | "s" => Duration::from_secs(value),
+        "m" => Duration::from_secs(value.saturating_mul(60)),
+        "h" => Duration::from_secs(value.saturating_mul(3600)),
+        other => return Err(format!("unknown unit `{other}`: use `ms`, `s`, `m` or `h`")),
+    };
+    if duration.is_zero() {
+        return Err("must be more than zero".to_owned());
+    }
+    Ok(duration)
+}
+
+/// `1048576`, `512K`, `100M`, `2G` (binary units; a trailing `B` or `iB` is allowed).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number.parse().map_err(|_| format!("expected a number of bytes, got `{text}`"))?;
+    let unit = unit.trim_end_matches("iB").trim_end_matches('B');
+    let factor: u64 = match unit.to_ascii_uppercase().as_str() {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => return Err(format!("unknown unit in `{text}`: use K, M or G")),
+    };
+    value.checked_mul(factor).ok_or_else(|| format!("`{text}` is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("0s"), Err("must be more than zero".to_owned()));
+        assert!(parse_duration("1d").unwrap_err().contains("unknown unit `d`"));
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("512K"), Ok(512 * 1024));
+        assert_eq!(parse_size("100MB"), Ok(100 << 20));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert!(parse_size("1T").is_err());
+    }
 }

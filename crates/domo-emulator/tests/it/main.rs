@@ -11,6 +11,7 @@ mod auth;
 mod data;
 mod datasets;
 mod directory;
+mod limits;
 mod pdp;
 mod persistence;
 mod policies;

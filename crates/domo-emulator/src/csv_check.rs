@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use domo_model::{Column, ColumnType};
-use jiff::civil::{Date, Time};
+use jiff::civil::Date;
 
 /// Why an upload does not fit the schema.
 #[derive(Debug)]
@@ -96,17 +96,23 @@ pub(crate) fn cell_fits(column_type: ColumnType, text: &str) -> bool {
     }
 }
 
+// These rules match the `domo-pdp` engine's cell parsers, so that every row
+// the emulator stores can be filtered on export.
+
 fn is_double(text: &str) -> bool {
-    let t = text.strip_prefix(['+', '-']).unwrap_or(text);
-    // Rust also reads `inf` and `NaN`; a CSV cell meaning a number should hold digits.
-    t.bytes().any(|b| b.is_ascii_digit()) && text.parse::<f64>().is_ok()
+    // Rust also reads `inf` and `NaN`; only digits, signs, dots and exponents pass here.
+    text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'))
+        && text.parse::<f64>().is_ok_and(f64::is_finite)
 }
 
 fn is_decimal(text: &str) -> bool {
     let t = text.strip_prefix(['+', '-']).unwrap_or(text);
     let (whole, fraction) = t.split_once('.').unwrap_or((t, ""));
     let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    !(whole.is_empty() && fraction.is_empty()) && all_digits(whole) && all_digits(fraction)
+    !(whole.is_empty() && fraction.is_empty())
+        && all_digits(whole)
+        && all_digits(fraction)
+        && rust_decimal::Decimal::from_str_exact(text.strip_prefix('+').unwrap_or(text)).is_ok()
 }
 
 fn is_date(text: &str) -> bool {
@@ -145,7 +151,10 @@ fn is_time(text: &str) -> bool {
         }
         None => false,
     };
-    digits_ok && fraction_ok && text.parse::<Time>().is_ok()
+    let field = |at: usize| text.get(at..at + 2).and_then(|d| d.parse::<u8>().ok());
+    let in_range =
+        field(0).is_some_and(|h| h <= 23) && field(3).is_some_and(|m| m <= 59) && field(6).is_some_and(|s| s <= 59);
+    digits_ok && fraction_ok && in_range
 }
 
 fn is_zone(text: &str) -> bool {
@@ -220,6 +229,10 @@ mod tests {
             (ColumnType::Decimal, ".", false),
             (ColumnType::Double, "1e5", true),
             (ColumnType::Double, "NaN", false),
+            (ColumnType::Double, "1e400", false),
+            (ColumnType::Decimal, "1234567890123456789012345678901234567890", false),
+            (ColumnType::Datetime, "2024-02-29T23:59:60Z", false),
+            (ColumnType::Datetime, "2024-02-29T24:00:00Z", false),
             (ColumnType::Date, "2024-02-29", true),
             (ColumnType::Date, "2023-02-29", false),
             (ColumnType::Date, "2024-2-1", false),
@@ -231,6 +244,55 @@ mod tests {
         ];
         for (ty, text, fits) in cases {
             assert_eq!(cell_fits(ty, text), fits, "{ty} {text}");
+        }
+    }
+
+    /// What the emulator stores, the engine must be able to read on export.
+    #[test]
+    fn cell_rules_agree_with_the_pdp_engine() {
+        let cells = [
+            "0",
+            "+7",
+            "-7",
+            " 7",
+            "7 ",
+            "1.5",
+            ".5",
+            "5.",
+            "-.5",
+            "1e3",
+            "1E-3",
+            "1e400",
+            "inf",
+            "NaN",
+            "1_000",
+            "9223372036854775807",
+            "9223372036854775808",
+            "12345678901234567890123456789",
+            "0.0000000000000000000000000001",
+            "2024-02-29",
+            "2023-02-29",
+            "2024-2-9",
+            "0000-01-01",
+            "2024-01-05T10:00:00Z",
+            "2024-01-05 10:00:00",
+            "2024-01-05T10:00:00.5+02:00",
+            "2024-01-05T10:00:00.Z",
+            "2024-01-05T10:00:60",
+            "2024-01-05T10:00:00+24:00",
+            "2024-01-05T10:00:00.1234567891Z",
+            "abc",
+            "--1",
+            "+",
+            "-",
+        ];
+        for column_type in ColumnType::ALL.iter().copied() {
+            let schema = domo_model::Schema { columns: vec![Column::new(column_type, "c")] };
+            for cell in cells {
+                let engine =
+                    domo_pdp::Table::from_csv(format!("{cell}\n").as_bytes(), &schema, domo_pdp::HeaderRow::Absent);
+                assert_eq!(cell_fits(column_type, cell), engine.is_ok(), "{column_type} `{cell}`");
+            }
         }
     }
 }

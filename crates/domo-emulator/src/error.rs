@@ -62,9 +62,7 @@ impl ApiError {
         Self {
             status: StatusCode::UNAUTHORIZED,
             message: format!("Invalid access token: {description}"),
-            www_authenticate: Some(format!(
-                "Bearer realm=\"domo\", error=\"invalid_token\", error_description=\"{description}\""
-            )),
+            www_authenticate: Some(format!("Bearer error=\"invalid_token\", error_description=\"{description}\"")),
         }
     }
 
@@ -73,7 +71,7 @@ impl ApiError {
         Self {
             status: StatusCode::FORBIDDEN,
             message: format!("The access token does not carry the `{scope}` scope this call needs"),
-            www_authenticate: Some(format!("Bearer realm=\"domo\", error=\"insufficient_scope\", scope=\"{scope}\"")),
+            www_authenticate: Some(format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\"")),
         }
     }
 

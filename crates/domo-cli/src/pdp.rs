@@ -74,7 +74,8 @@ pub(crate) enum PdpCommand {
     #[command(after_help = concat!(
         "A test file holds {\"cases\": [...]}; each case has an optional \"name\", a \"user\"\n",
         "and one expectation:\n",
-        "  {\"user\": 27, \"seesExactly\": {\"where\": [{\"column\": \"Attending\", \"operator\": \"EQUALS\", \"values\": [\"TRUE\"]}]}}\n",
+        "  {\"user\": 27, \"seesExactly\": {\"where\": [\n",
+        "      {\"column\": \"Attending\", \"operator\": \"EQUALS\", \"values\": [\"TRUE\"]}]}}\n",
         "  {\"user\": 31, \"sees\": {\"rows\": [4]}}        (at least these rows; rows are 1-based data rows)\n",
         "  {\"user\": 31, \"doesNotSee\": {\"rows\": [2]}}\n",
         "  {\"user\": 40, \"seesNothing\": true}\n",

@@ -193,10 +193,14 @@ fn run_case(
         Reason::NoPolicy => " (in no policy)",
         Reason::Policies => "",
     };
+    let selected_count = match selected_rows.len() {
+        1 => "the 1 selected row".to_owned(),
+        n => format!("the {n} selected rows"),
+    };
     let expected = match expectation {
-        Expectation::Sees => format!("at least {} selected rows", selected_rows.len()),
-        Expectation::SeesExactly => format!("exactly {} selected rows", selected_rows.len()),
-        Expectation::DoesNotSee => format!("none of {} selected rows", selected_rows.len()),
+        Expectation::Sees => format!("at least {selected_count}"),
+        Expectation::SeesExactly => format!("exactly {selected_count}"),
+        Expectation::DoesNotSee => format!("none of {selected_count}"),
         Expectation::SeesNothing => "no row".to_owned(),
         Expectation::SeesAll => format!("all {rows} rows"),
         Expectation::Count => format!("{} rows", case.count.unwrap_or_default()),

@@ -72,7 +72,7 @@ pub fn diff_policies(old: &Evaluation<'_>, new: &Evaluation<'_>) -> PolicyDiff {
         &old.policy_set().policies().iter().map(|p| p.source()).collect::<Vec<_>>(),
         &new.policy_set().policies().iter().map(|p| p.source()).collect::<Vec<_>>(),
     );
-    let mut memo: HashMap<(AccessKey, AccessKey), (Vec<usize>, Vec<usize>, usize, usize)> = HashMap::new();
+    let mut memo: HashMap<(AccessKey, AccessKey), Change> = HashMap::new();
     let mut users = Vec::new();
     for user in &new.policy_set().directory().users {
         let old_access = old.policy_set().access(user.id);
@@ -102,6 +102,9 @@ pub fn diff_policies(old: &Evaluation<'_>, new: &Evaluation<'_>) -> PolicyDiff {
     }
     PolicyDiff { policies, users }
 }
+
+/// Rows gained, rows lost, and the counts before and after.
+type Change = (Vec<usize>, Vec<usize>, usize, usize);
 
 /// What decides a user's rows: everything, or a set of policies.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -417,9 +417,9 @@ fn data_findings(
                         filter_index: None,
                         user: None,
                         message: format!(
-                            "is redundant: {rb} already gives all of its {} members all of its {} rows",
-                            members_a.len(),
-                            rows_a.len()
+                            "is redundant: {rb} already grants its members ({}) every row it admits ({})",
+                            plural(members_a.len(), "principal", "principals"),
+                            plural(rows_a.len(), "row", "rows")
                         ),
                         rows: Vec::new(),
                     });
@@ -512,6 +512,11 @@ fn data_findings(
         }
     }
     findings
+}
+
+/// `1 row`, `6 rows`.
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
 }
 
 fn is_subset(a: &RowSet, b: &RowSet) -> bool {

@@ -1,0 +1,78 @@
+//! Lint, diff and test each catch a mistake planted in the example's policies.
+
+use crate::{EXAMPLE, check, fixture, run_stdout};
+
+#[test]
+fn lint_catches_planted_mistakes_and_exits_1() {
+    let policies = fixture("policies-planted-lint.json");
+    check!("lint_planted", &["pdp", "lint", EXAMPLE, "--policies", &policies]);
+    let (code, stdout) = run_stdout(&["pdp", "lint", EXAMPLE, "--policies", &policies, "--format", "json"]);
+    assert_eq!(code, 1);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let kinds: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    for kind in [
+        "filter-never-matches",
+        "value-not-in-data",
+        "identical-policies",
+        "redundant-policy",
+        "like-without-wildcards",
+        "policy-without-members",
+        "user-sees-nothing",
+        "rows-only-privileged",
+    ] {
+        assert!(kinds.contains(&kind), "lint missed {kind}: {kinds:?}");
+    }
+    assert!(report["errors"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn lint_reports_compile_errors_with_exit_1() {
+    let policies = fixture("policies-unknown-column.json");
+    check!("lint_unknown_column", &["pdp", "lint", EXAMPLE, "--policies", &policies]);
+}
+
+#[test]
+fn diff_catches_widened_access() {
+    let policies = fixture("policies-widened.json");
+    check!("diff_widened", &["pdp", "diff", EXAMPLE, "--policies", &policies, "--against", EXAMPLE, "--show-rows"]);
+    check!(
+        "diff_widened_gate",
+        &[
+            "pdp",
+            "diff",
+            EXAMPLE,
+            "--policies",
+            &policies,
+            "--against",
+            "examples/euler-party/policies.json",
+            "--fail-on-new-access"
+        ]
+    );
+    check!(
+        "diff_widened_json",
+        &["pdp", "diff", EXAMPLE, "--policies", &policies, "--against", EXAMPLE, "--format", "json", "--show-rows"]
+    );
+}
+
+#[test]
+fn diff_narrowing_passes_the_gate() {
+    // Dropping the planners' policy only takes rows away: the gate lets it through.
+    let policies = fixture("policies-narrowed.json");
+    check!(
+        "diff_narrowed_gate",
+        &["pdp", "diff", EXAMPLE, "--policies", &policies, "--against", EXAMPLE, "--fail-on-new-access"]
+    );
+}
+
+#[test]
+fn test_catches_widened_access() {
+    let policies = fixture("policies-widened.json");
+    let tests = fixture("tests-planted.json");
+    check!("test_planted", &["pdp", "test", EXAMPLE, &tests, "--policies", &policies]);
+}
+
+#[test]
+fn planted_tests_pass_on_the_original_policies() {
+    let (code, _) = run_stdout(&["pdp", "test", EXAMPLE, &fixture("tests-planted.json")]);
+    assert_eq!(code, 0);
+}

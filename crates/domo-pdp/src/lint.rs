@@ -528,6 +528,9 @@ fn is_subset(a: &RowSet, b: &RowSet) -> bool {
 
 /// `2, 5, 7` or `2, 5, 7, … (12 rows)`.
 fn row_list(rows: &[u64]) -> String {
+    if let [only] = rows {
+        return format!("row {only}");
+    }
     let shown: Vec<String> = rows.iter().take(SAMPLE_ROWS).map(u64::to_string).collect();
     if rows.len() > SAMPLE_ROWS {
         format!("rows {}, …", shown.join(", "))
@@ -957,5 +960,98 @@ mod tests {
         assert!(has_like_wildcard("a_b"));
         assert!(!has_like_wildcard("abc"));
         assert!(!has_like_wildcard(r"50\%"));
+    }
+
+    /// Lints `policies` over a two-column guest list and a small directory;
+    /// returns `kind: message` per finding.
+    fn lint_guests(policies: &str, pdp_enabled: bool) -> Vec<String> {
+        let dataset: Dataset = serde_json::from_value(serde_json::json!({
+            "id": "d", "name": "guests", "pdpEnabled": pdp_enabled, "owner": {"id": 1},
+            "schema": {"columns": [{"type": "STRING", "name": "Friend"}, {"type": "LONG", "name": "Age"}]}
+        }))
+        .unwrap();
+        let directory: Directory = serde_json::from_value(serde_json::json!({
+            "users": [
+                {"id": 1, "name": "Owner"}, {"id": 2, "name": "Admin", "role": "Admin"},
+                {"id": 3, "name": "Ann"}, {"id": 4, "name": "Bob"}, {"id": 5, "name": "Cy"}
+            ],
+            "groups": [{"id": 70, "name": "Team", "userIds": [4]}]
+        }))
+        .unwrap();
+        let policies: Vec<Policy> = serde_json::from_str(policies).unwrap();
+        let csv = "Friend,Age\nAnn,30\nBob,40\nCy,\n";
+        let table = Table::from_csv(csv.as_bytes(), &dataset.schema, crate::HeaderRow::Present).unwrap();
+        lint(&dataset, &policies, &directory, &table).findings.iter().map(|f| format!("{}: {f}", f.kind)).collect()
+    }
+
+    #[test]
+    fn users_who_see_nothing_say_why() {
+        let found = lint_guests(
+            r#"[
+                {"id": 1, "name": "adults", "filters": [{"column": "Age", "operator": "GREATER_THAN", "values": ["18"]}], "users": [3]},
+                {"id": 2, "name": "old", "filters": [{"column": "Age", "operator": "GREATER_THAN", "values": ["90"]}], "groups": [70]},
+                {"id": 3, "name": "ghosts", "filters": [{"column": "Friend", "operator": "EQUALS", "values": ["Ann"]}], "groups": [99]}
+            ]"#,
+            true,
+        );
+        let expect = [
+            "user-sees-nothing: user 4 `Bob` sees no row: their only policies match nothing (policy 2 `old`)",
+            "user-sees-nothing: user 5 `Cy` is in no policy and sees no row; the directory lacks group `99` of policy 3 `ghosts`: is the user meant to be a member?",
+            "policy-without-members: policy 3 `ghosts`: applies to no one: its groups are empty or not in the directory",
+            "policy-matches-no-row: policy 2 `old`: matches none of the 3 rows, so it grants nothing",
+            "compile-warning: policy 3 `ghosts`: group `99` is not in the directory",
+            "rows-only-privileged: 1 of 3 rows are seen by no one but the owner and Admins: row 3",
+        ];
+        for line in expect {
+            assert!(found.iter().any(|f| f == line), "missing {line:?} in {found:#?}");
+        }
+    }
+
+    #[test]
+    fn no_policy_alone_is_a_note_and_every_row_is_info() {
+        let found = lint_guests(
+            r#"[{"id": 1, "name": "named", "filters": [{"column": "Friend", "operator": "CONTAINS", "values": [""]}], "users": [3, 4]}]"#,
+            true,
+        );
+        assert!(
+            found.contains(&"user-sees-nothing: user 5 `Cy` is in no policy and sees no row".to_owned()),
+            "{found:#?}"
+        );
+        assert!(
+            found.contains(
+                &"policy-matches-every-row: policy 1 `named`: its filters admit all 3 rows, so they restrict nothing"
+                    .to_owned()
+            ),
+            "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn compile_errors_do_not_stop_the_other_analyses() {
+        let found = lint_guests(
+            r#"[
+                {"id": 1, "name": "typo", "filters": [{"column": "Agee", "operator": "EQUALS", "values": ["1"]}], "users": [3]},
+                {"id": 2, "name": "empty", "filters": [{"column": "Friend", "operator": "EQUALS", "values": ["Zed"]}], "users": [4]}
+            ]"#,
+            true,
+        );
+        assert_eq!(
+            found.first().map(String::as_str),
+            Some("compile-error: policy 1 `typo`, filters[0]: unknown column `Agee` (did you mean `Age`?)")
+        );
+        assert!(found.iter().any(|f| f.starts_with("value-not-in-data: policy 2 `empty`")), "{found:#?}");
+        assert!(found.iter().any(|f| f.starts_with("policy-matches-no-row: policy 2 `empty`")), "{found:#?}");
+    }
+
+    #[test]
+    fn pdp_disabled_reports_no_user_findings() {
+        let found = lint_guests(
+            r#"[{"id": 1, "name": "p", "filters": [{"column": "Friend", "operator": "EQUALS", "values": ["Ann"]}], "users": [3]}]"#,
+            false,
+        );
+        assert!(
+            !found.iter().any(|f| f.starts_with("user-sees-nothing") || f.starts_with("rows-only-privileged")),
+            "{found:#?}"
+        );
     }
 }

@@ -123,6 +123,12 @@ pub enum StartError {
         /// What is wrong with it.
         message: String,
     },
+    /// Another emulator is running on the same data folder.
+    #[error("another emulator is using the data folder `{}`", path.display())]
+    InUse {
+        /// The data folder.
+        path: PathBuf,
+    },
     /// Two clients share an id.
     #[error("the client id `{id}` is given twice")]
     DuplicateClient {

@@ -206,7 +206,9 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut stop: watch::Receiver<b
     let permits = Arc::new(Semaphore::new(app.limits.max_connections));
     let service = router(Arc::clone(&app));
     let graceful = GracefulShutdown::new();
+    let mut connections = tokio::task::JoinSet::new();
     loop {
+        while connections.try_join_next().is_some() {}
         let permit = tokio::select! {
             permit = Arc::clone(&permits).acquire_owned() => match permit {
                 Ok(permit) => permit,
@@ -231,7 +233,7 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut stop: watch::Receiver<b
             .header_read_timeout(HEADER_READ_TIMEOUT)
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service.clone()));
         let connection = graceful.watch(connection);
-        tokio::spawn(async move {
+        connections.spawn(async move {
             if let Err(err) = connection.await {
                 tracing::debug!(error = %err, "connection ended with an error");
             }
@@ -242,6 +244,8 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut stop: watch::Receiver<b
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
         tracing::warn!("requests still running at shutdown were cut off");
     }
+    // Whatever is left is cut off, so that the data folder is free when this returns.
+    connections.shutdown().await;
 }
 
 /// An emulator serving requests. Stop it with [`RunningEmulator::shutdown`];

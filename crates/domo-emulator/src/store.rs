@@ -17,6 +17,7 @@ const STATE_FILE: &str = "state.json";
 const DATA_DIR: &str = "data";
 const PARTS_DIR: &str = "parts";
 const TMP_DIR: &str = "tmp";
+const LOCK_FILE: &str = "lock";
 
 /// Everything the emulator remembers across restarts except the CSV rows.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -124,6 +125,9 @@ impl State {
 pub(crate) struct Store {
     root: PathBuf,
     state: Mutex<State>,
+    /// Held (locked) while the store is open, so that a second emulator on the
+    /// same folder refuses to start instead of overwriting this one's state.
+    _lock: File,
 }
 
 impl Store {
@@ -137,6 +141,18 @@ impl Store {
             let path = root.join(sub);
             fs::create_dir_all(&path).map_err(dir_err(&path))?;
         }
+        let lock_path = root.join(LOCK_FILE);
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(dir_err(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(StartError::InUse { path: root.to_owned() }),
+            Err(fs::TryLockError::Error(err)) => return Err(dir_err(&lock_path)(err)),
+        }
         let state_path = root.join(STATE_FILE);
         let state = match fs::read(&state_path) {
             Ok(bytes) => serde_json::from_slice::<State>(&bytes)
@@ -144,7 +160,7 @@ impl Store {
             Err(err) if err.kind() == io::ErrorKind::NotFound => State::default(),
             Err(err) => return Err(dir_err(&state_path)(err)),
         };
-        let store = Self { root: root.to_owned(), state: Mutex::new(state) };
+        let store = Self { root: root.to_owned(), state: Mutex::new(state), _lock: lock };
         store.remove_leftovers().map_err(dir_err(root))?;
         Ok(store)
     }

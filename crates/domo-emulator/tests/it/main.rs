@@ -17,3 +17,4 @@ mod persistence;
 mod policies;
 mod streams;
 mod support;
+mod with_domo_http;

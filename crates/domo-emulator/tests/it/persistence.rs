@@ -48,6 +48,16 @@ async fn restart_keeps_datasets_rows_policies_streams_and_directory() {
 }
 
 #[tokio::test]
+async fn a_second_emulator_on_the_same_folder_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Emulator::builder().data_dir(dir.path()).start().await.unwrap();
+    let err = Emulator::builder().data_dir(dir.path()).start().await.unwrap_err();
+    assert_eq!(err.to_string(), format!("another emulator is using the data folder `{}`", dir.path().display()));
+    first.shutdown().await;
+    Emulator::builder().data_dir(dir.path()).start().await.unwrap().shutdown().await;
+}
+
+#[tokio::test]
 async fn generated_client_is_made_once_and_kept() {
     let dir = tempfile::tempdir().unwrap();
     let first = Emulator::builder().data_dir(dir.path()).start().await.unwrap();

@@ -1,0 +1,109 @@
+//! The workspace's own client, `domo-http`, against the emulator: the seed's
+//! three steps (create, import, policy) plus export, list, update, delete,
+//! users, groups, streams and token renewal.
+
+use std::time::Duration;
+
+use domo_http::{Client, Compression, Credentials, CsvSource, ImportOptions, PartUploadOptions};
+use domo_model::{
+    Column, ColumnType, DatasetCreate, DatasetUpdate, ExportOptions, FilterOperator, Header, ListDatasets, Policy,
+    PolicyFilter, PolicyType, Schema, Scope, StreamCreate, UpdateMethod, UserId,
+};
+use futures_util::TryStreamExt;
+
+use crate::support::{WEST, builder, start_with};
+
+fn client(base: &str, name: &str) -> Client {
+    let credentials =
+        Credentials::client_credentials(format!("{name}-app"), format!("{name}-secret"), [Scope::Data, Scope::User]);
+    Client::new(base, credentials).unwrap()
+}
+
+async fn export(client: &Client, id: &domo_model::DatasetId, header: Header) -> String {
+    let mut out = Vec::new();
+    client.export_data(id, &ExportOptions { header, file_name: None }, &mut out, None).await.unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[tokio::test]
+async fn the_seed_steps_and_the_rest_through_domo_http() {
+    let server = start_with(builder().token_ttl(Duration::from_secs(1))).await;
+    let base = server.base();
+    let owner = client(&base, "owner");
+    let west = client(&base, "west");
+
+    let create = DatasetCreate {
+        name: "Leonhard Euler Party".to_owned(),
+        description: Some("Mathematician Guest List".to_owned()),
+        rows: Some(0),
+        schema: Schema {
+            columns: vec![Column::new(ColumnType::String, "Friend"), Column::new(ColumnType::String, "Attending")],
+        },
+    };
+    let dataset = owner.create_dataset(&create).await.unwrap();
+    assert!(!dataset.pdp_enabled);
+    let csv = "Pythagoras,FALSE\nAlan Turing,TRUE\nGottfried Leibniz,FALSE\n";
+    owner
+        .import_data(&dataset.id, UpdateMethod::Replace, CsvSource::bytes(csv), &ImportOptions::default())
+        .await
+        .unwrap();
+    let gzipped = ImportOptions { compression: Compression::Gzip, progress: None };
+    owner.import_data(&dataset.id, UpdateMethod::Append, CsvSource::bytes("Euclid,TRUE\n"), &gzipped).await.unwrap();
+    let attendees = Policy {
+        id: None,
+        policy_type: PolicyType::User,
+        name: "Only Show Attendees".to_owned(),
+        filters: vec![PolicyFilter {
+            column: "Attending".to_owned(),
+            values: vec!["TRUE".to_owned()],
+            operator: FilterOperator::Equals,
+            not: false,
+        }],
+        users: vec![UserId(WEST)],
+        virtual_users: vec![],
+        groups: vec![],
+    };
+    let policy = owner.create_policy(&dataset.id, &attendees).await.unwrap();
+    let update = DatasetUpdate { pdp_enabled: Some(true), ..DatasetUpdate::default() };
+    assert!(owner.update_dataset(&dataset.id, &update).await.unwrap().pdp_enabled);
+
+    assert_eq!(export(&owner, &dataset.id, Header::Omit).await, format!("{csv}Euclid,TRUE\n"));
+    assert_eq!(export(&west, &dataset.id, Header::Include).await, "Friend,Attending\nAlan Turing,TRUE\nEuclid,TRUE\n");
+    let policies = owner.list_policies(&dataset.id).await.unwrap();
+    assert_eq!(policies.len(), 2);
+    assert_eq!(owner.get_policy(&dataset.id, policy.id.unwrap()).await.unwrap().name, "Only Show Attendees");
+
+    // Tokens live one second here: the client renews them on its own.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let listed: Vec<_> = owner.list_datasets(&ListDatasets::default()).try_collect().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(owner.find_datasets_by_name("Leonhard Euler Party").await.unwrap().len(), 1);
+    let directory = owner.directory().await.unwrap();
+    assert_eq!(directory.users.len(), 5);
+    assert_eq!(directory.group(domo_model::GroupId(5)).unwrap().user_ids, [UserId(WEST)]);
+
+    let err = owner.query(&dataset.id, "SELECT * FROM table").await.unwrap_err();
+    assert_eq!(err.status(), Some(501));
+
+    let stream = owner
+        .create_stream(&StreamCreate {
+            dataset: DatasetCreate { name: "Streamed".to_owned(), ..create.clone() },
+            update_method: UpdateMethod::Replace,
+        })
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("guests.csv");
+    let rows: String = (0..5000).map(|i| format!("Guest {i},TRUE\n")).collect();
+    std::fs::write(&file, &rows).unwrap();
+    let options = PartUploadOptions { part_size: 16 * 1024, ..PartUploadOptions::default() };
+    let summary = owner.upload_csv_file(stream.id, &file, &options).await.unwrap();
+    assert!(summary.parts > 1);
+    assert_eq!(export(&owner, &stream.dataset.id, Header::Omit).await, rows);
+    assert_eq!(owner.find_streams_by_dataset(&stream.dataset.id).await.unwrap().len(), 1);
+
+    owner.delete_policy(&dataset.id, policy.id.unwrap()).await.unwrap();
+    owner.delete_dataset(&dataset.id).await.unwrap();
+    let err = owner.get_dataset(&dataset.id).await.unwrap_err();
+    assert_eq!(err.status(), Some(404));
+}

@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use domo_model::{ColumnType, Dataset, Directory, FilterOperator, Policy, PolicyFilter, PolicyId, UserId};
+use domo_model::{ColumnType, Dataset, Directory, FilterOperator, Policy, PolicyId, UserId};
 use rust_decimal::Decimal;
 
 use crate::compile::{PolicySet, Reason, did_you_mean};
@@ -216,6 +216,7 @@ pub fn lint(dataset: &Dataset, policies: &[Policy], directory: &Directory, table
     };
 
     // Static checks on filters: contradictions and LIKE without wildcards.
+    let mut column_values: hashbrown::HashMap<usize, ColumnValues> = hashbrown::HashMap::new();
     for (index, policy) in policies.iter().enumerate() {
         if failed.get(index).copied().unwrap_or(true) || policy.is_all_rows() {
             continue;
@@ -258,7 +259,7 @@ pub fn lint(dataset: &Dataset, policies: &[Policy], directory: &Directory, table
             let Some(column) = table.column_index(&filter.column) else { continue };
             let Some(column_type) = schema.columns.get(column).map(|c| c.column_type) else { continue };
             for value in &filter.values {
-                if let Some(message) = value_not_in_data(table, column, column_type, value) {
+                if let Some(message) = value_not_in_data(table, &mut column_values, column, column_type, value) {
                     findings.push(LintFinding {
                         severity: LintSeverity::Warning,
                         kind: LintKind::ValueNotInData,
@@ -364,17 +365,18 @@ fn data_findings(
     // Identical policies (same filters and same members), then redundancy (covered by another).
     let count = set.policies().len();
     let mut identical_to: Vec<Option<usize>> = vec![None; count];
-    for a in 0..count {
-        if identical_to.get(a).copied().flatten().is_some() {
-            continue;
-        }
-        for b in (a + 1)..count {
-            let same = match (set.policies().get(a), set.policies().get(b), members.get(a), members.get(b)) {
-                (Some(pa), Some(pb), Some(ma), Some(mb)) => same_filters(pa.source(), pb.source()) && ma == mb,
-                _ => false,
-            };
-            if same && let Some(slot) = identical_to.get_mut(b) {
-                *slot = Some(a);
+    // Group by (filters, members) in one pass instead of comparing every pair.
+    let mut first_with: hashbrown::HashMap<(FiltersKey, &Members), usize> = hashbrown::HashMap::new();
+    for (b, (compiled, who)) in set.policies().iter().zip(&members).enumerate() {
+        let key = (filters_key(compiled.source()), who);
+        match first_with.get(&key) {
+            None => {
+                first_with.insert(key, b);
+            }
+            Some(&a) => {
+                if let Some(slot) = identical_to.get_mut(b) {
+                    *slot = Some(a);
+                }
                 if let (Some(ra), Some(rb)) = (policy_ref(a), policy_ref(b)) {
                     findings.push(LintFinding {
                         severity: LintSeverity::Warning,
@@ -405,7 +407,10 @@ fn data_findings(
                 continue;
             }
             let (Some(rows_b), Some(members_b)) = (policy_rows.get(b), members.get(b)) else { continue };
-            let covered = members_a.is_subset(members_b) && is_subset(rows_a, rows_b);
+            let covered = rows_a.len() <= rows_b.len()
+                && members_a.len() <= members_b.len()
+                && members_a.is_subset(members_b)
+                && is_subset(rows_a, rows_b);
             // Two policies covering each other are identical in effect; report the later one only.
             let mutual = covered && members_b.is_subset(members_a) && is_subset(rows_b, rows_a);
             if covered && (!mutual || a > b) {
@@ -540,7 +545,7 @@ fn row_list(rows: &[u64]) -> String {
 }
 
 /// The users and virtual users a policy applies to, resolved through the directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Members {
     users: Vec<UserId>,
     virtual_users: Vec<String>,
@@ -593,21 +598,25 @@ impl Members {
     }
 }
 
-/// Same filters, ignoring order.
-fn same_filters(a: &Policy, b: &Policy) -> bool {
-    if a.is_all_rows() || b.is_all_rows() {
-        return a.is_all_rows() == b.is_all_rows();
+/// A policy's filters in a canonical order (values sorted), for finding identical policies.
+/// The All Rows policy has no filters that count.
+type FiltersKey = (bool, Vec<(String, FilterOperator, bool, Vec<String>)>);
+
+fn filters_key(policy: &Policy) -> FiltersKey {
+    if policy.is_all_rows() {
+        return (true, Vec::new());
     }
-    let key = |f: &PolicyFilter| {
-        let mut values = f.values.clone();
-        values.sort();
-        (f.column.clone(), f.operator, f.not, values)
-    };
-    let mut fa: Vec<_> = a.filters.iter().map(key).collect();
-    let mut fb: Vec<_> = b.filters.iter().map(key).collect();
-    fa.sort();
-    fb.sort();
-    fa == fb
+    let mut filters: Vec<_> = policy
+        .filters
+        .iter()
+        .map(|f| {
+            let mut values = f.values.clone();
+            values.sort();
+            (f.column.clone(), f.operator, f.not, values)
+        })
+        .collect();
+    filters.sort();
+    (false, filters)
 }
 
 /// Whether a LIKE pattern has an unescaped `%` or `_`.
@@ -835,17 +844,51 @@ fn policy_value(policy: &Policy, filter: usize, value: usize) -> &str {
     policy.filters.get(filter).and_then(|f| f.values.get(value)).map_or("", String::as_str)
 }
 
+/// The distinct values of one column, canonical (for lookup) and as text (for "did you mean").
+#[derive(Debug, Default)]
+struct ColumnValues {
+    canonical: hashbrown::HashSet<String>,
+    texts: Vec<String>,
+}
+
+/// A typed value as text that is equal exactly when the values are equal (`1.50` and `1.5` agree).
+fn canonical(key: &Key) -> String {
+    match key {
+        Key::Str(s) => s.clone(),
+        Key::Long(v) => v.to_string(),
+        Key::Double(v) => v.to_string(),
+        Key::Decimal(v) => v.normalize().to_string(),
+        Key::Date(v) => v.to_string(),
+        Key::Datetime(v) => v.to_string(),
+    }
+}
+
 /// A message when no row holds `value` in `column`, with the nearest existing value.
-fn value_not_in_data(table: &Table, column: usize, column_type: ColumnType, value: &str) -> Option<String> {
-    let wanted = key(column_type, value)?;
-    let distinct = table.distinct_values(column)?;
-    if distinct.iter().any(|(v, _)| value_key(v).as_ref() == Some(&wanted)) {
+/// Each column's distinct values are gathered once into `cache`.
+fn value_not_in_data(
+    table: &Table,
+    cache: &mut hashbrown::HashMap<usize, ColumnValues>,
+    column: usize,
+    column_type: ColumnType,
+    value: &str,
+) -> Option<String> {
+    let wanted = canonical(&key(column_type, value)?);
+    let values = cache.entry(column).or_insert_with(|| {
+        let mut values = ColumnValues::default();
+        for (v, _) in table.distinct_values(column).unwrap_or_default() {
+            if let Some(k) = value_key(&v) {
+                values.canonical.insert(canonical(&k));
+            }
+            values.texts.push(v.to_string());
+        }
+        values
+    });
+    if values.canonical.contains(&wanted) {
         return None;
     }
     let name = table.schema().columns.get(column).map_or("", |c| c.name.as_str());
-    let texts: Vec<String> = distinct.iter().map(|(v, _)| v.to_string()).collect();
     let hint = if column_type == ColumnType::String {
-        did_you_mean(value, texts.iter().map(String::as_str))
+        did_you_mean(value, values.texts.iter().map(String::as_str))
             .map(|s| format!(" (did you mean `{s}`?)"))
             .unwrap_or_default()
     } else {

@@ -150,7 +150,7 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
             for user in &diff.users {
                 writeln!(
                     out,
-                    "  user {} `{}`: {} -> {} rows ({}, {})",
+                    "  user {} `{}`: {} -> {} rows ({}, -{} lost)",
                     user.user,
                     common::user_name(directory, user.user),
                     user.old_visible,
@@ -159,7 +159,7 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
                         if user.gained.is_empty() { BOLD } else { WARNING },
                         format!("+{} gained", user.gained.len())
                     ),
-                    format!("-{} lost", user.lost.len()),
+                    user.lost.len(),
                 )?;
                 if args.show_rows {
                     write_rows(&mut out, &table, "gained", &user.gained)?;

@@ -37,7 +37,10 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 /// The most characters of a non-JSON error body kept in an error.
 const EXCERPT_CHARS: usize = 200;
 
-const CONNECT_FAILED: &str = "cannot connect";
+pub(crate) const CONNECT_FAILED: &str = "cannot connect";
+/// A TLS failure (a certificate that does not verify, a server that does not
+/// speak TLS): sending again will not help.
+pub(crate) const TLS_FAILED: &str = "TLS handshake failed";
 
 /// A client of Domo's API. Cheap to clone: clones share one connection pool
 /// and one token cache.
@@ -318,6 +321,10 @@ impl Client {
         &self.inner.base.display
     }
 
+    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+
     pub(crate) fn transfer_timeout(&self) -> Duration {
         self.inner.timeouts.transfer
     }
@@ -340,12 +347,13 @@ impl Client {
                 CallAuth::Basic => None,
             };
             let failure = ReadFailure::default();
-            let Some(request) = self.request(call, token.as_ref(), &request_name, failure.clone()).await? else {
-                // A one-shot reader already went out with an earlier attempt.
-                return Err(Error::build(&request_name, "the CSV reader was used up by an earlier attempt"));
-            };
             let deadline = Instant::now() + limit;
             let attempt = async {
+                let request = self.request(call, token.as_ref(), &request_name, failure.clone()).await?;
+                let Some(request) = request else {
+                    // A one-shot reader already went out with an earlier attempt.
+                    return Err(Error::build(&request_name, "the CSV reader was used up by an earlier attempt"));
+                };
                 let response =
                     self.inner.http.request(request).await.map_err(|e| self.send_error(&request_name, e, &failure))?;
                 let response = check(&request_name, response, call.accept).await?;
@@ -448,7 +456,13 @@ impl Client {
         if error.is_connect() && has_io_kind(&error, std::io::ErrorKind::TimedOut) {
             return Error::Timeout { request: request_name.to_owned(), after: self.inner.timeouts.connect };
         }
-        let what = if error.is_connect() { CONNECT_FAILED } else { "the connection failed" };
+        let what = if is_tls_error(&error) {
+            TLS_FAILED
+        } else if error.is_connect() {
+            CONNECT_FAILED
+        } else {
+            "the connection failed"
+        };
         Error::Connection { request: request_name.to_owned(), what, source: Box::new(error) }
     }
 
@@ -533,6 +547,22 @@ async fn invalidate(grant: &Grant, used: &Secret) {
     if cached.as_ref().is_some_and(|c| &c.token == used) {
         *cached = None;
     }
+}
+
+/// Whether rustls failed somewhere in the chain of causes. `io::Error` hides
+/// its payload from `source()`, so it is opened with `get_ref()`.
+fn is_tls_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if current.is::<rustls::Error>() {
+            return true;
+        }
+        cause = match current.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => current.source(),
+        };
+    }
+    false
 }
 
 /// Whether an I/O error of this kind is somewhere in the chain of causes.

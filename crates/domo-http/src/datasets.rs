@@ -99,6 +99,23 @@ impl Client {
     where
         W: AsyncWrite + Unpin + Send + ?Sized,
     {
+        let mut written = 0;
+        self.export_counting(id, options, writer, progress, &mut written).await
+    }
+
+    /// [`Client::export_data`], counting in `written` the bytes that reached
+    /// the writer even when it fails.
+    async fn export_counting<W>(
+        &self,
+        id: &DatasetId,
+        options: &ExportOptions,
+        writer: &mut W,
+        progress: Option<&Progress>,
+        written: &mut u64,
+    ) -> Result<u64, Error>
+    where
+        W: AsyncWrite + Unpin + Send + ?Sized,
+    {
         let path = dataset_path(&Method::GET, id, "/data")?;
         let path = with_query(path, options.query_pairs());
         let mut call = Call::new(Method::GET, path);
@@ -109,7 +126,6 @@ impl Client {
         let total = content_length(response.headers());
         let copy = async {
             let mut body = response.into_body();
-            let mut written = 0u64;
             while let Some(frame) = body.frame().await {
                 let frame = frame.map_err(|e| body_error(&request, e))?;
                 let Ok(data) = frame.into_data() else { continue };
@@ -118,9 +134,9 @@ impl Client {
                     what: "cannot write the export".to_owned(),
                     source,
                 })?;
-                written += data.len() as u64;
+                *written += data.len() as u64;
                 if let Some(progress) = progress {
-                    progress.report(Transferred { direction: Direction::Received, bytes: written, total });
+                    progress.report(Transferred { direction: Direction::Received, bytes: *written, total });
                 }
             }
             writer.flush().await.map_err(|source| Error::Io {
@@ -128,7 +144,7 @@ impl Client {
                 what: "cannot write the export".to_owned(),
                 source,
             })?;
-            Ok(written)
+            Ok(*written)
         };
         match tokio::time::timeout_at(deadline, copy).await {
             Ok(result) => result,
@@ -138,6 +154,8 @@ impl Client {
 
     /// Like [`Client::export_data`], into the file at `path`: written to a
     /// temporary file beside it and renamed into place only when complete.
+    /// Because a file can be rewound, an export cut short mid-way (connection
+    /// lost, timeout) starts again from the beginning, within the retry policy.
     pub async fn export_data_to_file(
         &self,
         id: &DatasetId,
@@ -156,12 +174,32 @@ impl Client {
         };
         let temp = tempfile::NamedTempFile::new_in(&dir)
             .map_err(io(format!("cannot create a temporary file in `{}`", dir.display())))?;
-        let file = temp.reopen().map_err(io(format!("cannot open `{}`", temp.path().display())))?;
-        let mut file = tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(file));
-        let written = self.export_data(id, options, &mut file, progress).await?;
-        file.shutdown().await.map_err(io(format!("cannot write `{}`", temp.path().display())))?;
-        temp.persist(path).map_err(|e| io(format!("cannot rename into `{}`", path.display()))(e.error))?;
-        Ok(written)
+        let policy = self.retry_policy();
+        let mut restarts = 0;
+        loop {
+            let file = temp.reopen().map_err(io(format!("cannot open `{}`", temp.path().display())))?;
+            file.set_len(0).map_err(io(format!("cannot write `{}`", temp.path().display())))?;
+            let mut file = tokio::io::BufWriter::with_capacity(256 * 1024, tokio::fs::File::from_std(file));
+            let mut written = 0;
+            let result = self.export_counting(id, options, &mut file, progress, &mut written).await;
+            match result {
+                Ok(written) => {
+                    file.shutdown().await.map_err(io(format!("cannot write `{}`", temp.path().display())))?;
+                    temp.persist(path).map_err(|e| io(format!("cannot rename into `{}`", path.display()))(e.error))?;
+                    return Ok(written);
+                }
+                // Failures before the first byte were retried already.
+                Err(error @ (Error::Connection { .. } | Error::Timeout { .. }))
+                    if written > 0 && error.is_retryable() && restarts + 1 < policy.max_attempts =>
+                {
+                    restarts += 1;
+                    let wait = crate::retry::delay(policy, restarts, None);
+                    tracing::warn!(%error, written, restart = restarts, "export cut short; starting again");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
     }
 }
 

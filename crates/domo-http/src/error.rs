@@ -151,12 +151,13 @@ impl Error {
     }
 
     /// Whether the same request may succeed if sent again later: timeouts,
-    /// connection failures, 429, 502, 503, 504, and HTML pages instead of JSON
+    /// connection failures other than TLS, 429, 502, 503, 504, and HTML pages instead of JSON
     /// on a success or 5xx status. Whether the client actually retries also
     /// depends on the request being safe to repeat.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Timeout { .. } | Error::Connection { .. } => true,
+            Error::Timeout { .. } => true,
+            Error::Connection { what, .. } => *what != crate::client::TLS_FAILED,
             Error::Service { status, body, .. } => {
                 matches!(status, 429 | 502 | 503 | 504)
                     || (matches!(body.as_ref(), ServiceBody::Html(_)) && (*status < 300 || *status >= 500))

@@ -164,10 +164,12 @@ async fn ten_megabytes_stream_from_a_reader_with_bounded_memory() {
         .transfer_timeout(Duration::from_secs(20))
         .build()
         .unwrap();
-    client
-        .import_data(&DatasetId::from(ID), UpdateMethod::Append, CsvSource::reader(reader), &ImportOptions::default())
-        .await
-        .unwrap();
+    let id = DatasetId::from(ID);
+    let options = ImportOptions::default();
+    let import = client.import_data(&id, UpdateMethod::Append, CsvSource::reader(reader), &options);
+    // A client that read the whole reader before sending would wait here for ever.
+    let finished = tokio::time::timeout(Duration::from_secs(30), import).await;
+    finished.expect("the import stalled: the client reads ahead of what it sends").unwrap();
 }
 
 /// 10 MB exported to a writer; the server produces at most [`WINDOW`] bytes
@@ -295,4 +297,47 @@ async fn a_failed_export_leaves_no_file() {
         .unwrap_err();
     assert_eq!(error.status(), Some(404));
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[tokio::test]
+async fn an_export_to_a_file_cut_short_starts_again() {
+    let full = "Alan Turing,TRUE\nGottfried Leibniz,FALSE\n";
+    let (url, connections) = crate::errors::raw_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/csv\r\ncontent-length: 41\r\n\r\nAlan Turing,TRUE\nGott".to_owned(),
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/csv\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{full}",
+            full.len()
+        ),
+    )
+    .await;
+    let client = Client::builder(Credentials::token(TOKEN))
+        .base_url(url)
+        .retry(crate::support::quick_retries())
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("party.csv");
+    let count = client.export_data_to_file(&DatasetId::from(ID), &ExportOptions::default(), &path, None).await.unwrap();
+    assert_eq!(count, full.len() as u64);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), full, "the second attempt replaced the partial first one");
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn an_export_to_a_writer_cut_short_is_an_error() {
+    let (url, connections) = crate::errors::raw_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/csv\r\ncontent-length: 41\r\n\r\nAlan Turing,TRUE\nGott".to_owned(),
+        String::new(),
+    )
+    .await;
+    let client = Client::builder(Credentials::token(TOKEN))
+        .base_url(url)
+        .retry(crate::support::quick_retries())
+        .build()
+        .unwrap();
+    let mut out = Vec::new();
+    let error = client.export_data(&DatasetId::from(ID), &ExportOptions::default(), &mut out, None).await.unwrap_err();
+    assert_eq!(error.to_string(), format!("GET /v1/datasets/{ID}/data: the response body was cut short"));
+    assert_eq!(out, b"Alan Turing,TRUE\nGott", "what arrived was written; nothing is sent twice into a writer");
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
 }

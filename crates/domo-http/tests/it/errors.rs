@@ -36,6 +36,17 @@ async fn a_slow_answer_times_out() {
 
 /// A raw server whose first answer promises 500 bytes and sends 20.
 async fn cut_short_server() -> (String, Arc<AtomicU32>) {
+    let body = dataset_json("x", "X").to_string();
+    raw_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{\"id\": \"x\", \"name\": ".to_owned(),
+        format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()),
+    )
+    .await
+}
+
+/// A raw TCP server that answers its first connection with `first`, the
+/// others with `then`, and closes each connection; it counts connections.
+pub(crate) async fn raw_server(first: String, then: String) -> (String, Arc<AtomicU32>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let connections = Arc::new(AtomicU32::new(0));
@@ -45,15 +56,7 @@ async fn cut_short_server() -> (String, Arc<AtomicU32>) {
             let n = count.fetch_add(1, Ordering::SeqCst);
             let mut request = vec![0u8; 4096];
             let _ = socket.read(&mut request).await;
-            let reply = if n == 0 {
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{\"id\": \"x\", \"name\": ".to_owned()
-            } else {
-                let body = dataset_json("x", "X").to_string();
-                format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                )
-            };
+            let reply = if n == 0 { &first } else { &then };
             let _ = socket.write_all(reply.as_bytes()).await;
             let _ = socket.shutdown().await;
         }
@@ -236,4 +239,36 @@ async fn secrets_never_show_in_debug_display_errors_or_logs() {
         assert!(!text.contains(TOKEN), "a token leaked: {text}");
         assert!(!text.contains("bXktY2xpZW50"), "the Basic credentials leaked: {text}");
     }
+}
+
+#[tokio::test]
+async fn https_to_a_server_that_does_not_speak_tls_fails_once() {
+    let server = TestServer::start(|_| Reply::status(204)).await;
+    let url = server.url.replace("http://", "https://");
+    let client = Client::builder(Credentials::token(TOKEN)).base_url(url).retry(quick_retries()).build().unwrap();
+    let error = client.get_dataset(&DatasetId::from("x")).await.unwrap_err();
+    assert!(matches!(error, Error::Connection { .. }), "{error:?}");
+    assert_eq!(error.to_string(), "GET /v1/datasets/x: TLS handshake failed");
+    assert!(!error.is_retryable(), "a TLS failure does not heal by itself");
+}
+
+#[tokio::test]
+async fn a_tls_handshake_that_never_ends_times_out() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut sockets = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            sockets.push(socket);
+        }
+    });
+    let client = Client::builder(Credentials::token(TOKEN))
+        .base_url(url)
+        .timeout(Duration::from_millis(300))
+        .retry(RetryPolicy::never())
+        .build()
+        .unwrap();
+    let error = client.get_dataset(&DatasetId::from("x")).await.unwrap_err();
+    assert!(error.is_timeout(), "{error:?}");
+    held.abort();
 }

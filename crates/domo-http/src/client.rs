@@ -347,7 +347,7 @@ impl Client {
                 CallAuth::Basic => None,
             };
             let failure = ReadFailure::default();
-            let deadline = Instant::now() + limit;
+            let deadline = after(limit);
             let attempt = async {
                 let request = self.request(call, token.as_ref(), &request_name, failure.clone()).await?;
                 let Some(request) = request else {
@@ -482,7 +482,7 @@ impl Client {
         let lifetime = Duration::from_secs(response.expires_in);
         let margin = (lifetime / 10).min(Duration::from_secs(60));
         let token = response.access_token;
-        *cached = Some(CachedToken { token: token.clone(), renew_at: Instant::now() + lifetime - margin });
+        *cached = Some(CachedToken { token: token.clone(), renew_at: after(lifetime.saturating_sub(margin)) });
         tracing::debug!(expires_in = response.expires_in, "got a new access token");
         Ok(token)
     }
@@ -531,7 +531,7 @@ impl Client {
             futures_util::stream::try_unfold((client, Some(start), path), move |(client, offset, path)| async move {
                 let Some(offset) = offset else { return Ok(None) };
                 let page: Vec<T> = client.json(Call::new(Method::GET, path(offset))).await?;
-                let next = if page.is_empty() { None } else { Some(offset + page.len() as u64) };
+                let next = if page.is_empty() { None } else { Some(offset.saturating_add(page.len() as u64)) };
                 Ok(Some((page, (client, next, path))))
             });
         pages
@@ -540,6 +540,12 @@ impl Client {
             .try_flatten()
             .boxed()
     }
+}
+
+/// The instant `limit` from now; a limit too large to represent means "a year".
+pub(crate) fn after(limit: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(limit).or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600))).unwrap_or(now)
 }
 
 async fn invalidate(grant: &Grant, used: &Secret) {
@@ -623,29 +629,27 @@ fn describe_body(bytes: &[u8], html: bool) -> ServiceBody {
 
 /// The visible text of an HTML page, roughly: tags, scripts and styles removed.
 fn strip_tags(html: &str) -> String {
+    // ASCII lowercasing keeps byte offsets, so positions found in `lower` cut `html`.
+    let lower = html.to_ascii_lowercase();
     let mut text = String::with_capacity(html.len());
-    let mut rest = html;
-    while let Some(open) = rest.find('<') {
-        text.push_str(rest.get(..open).unwrap_or_default());
+    let mut at = 0;
+    while let Some(open) = lower.get(at..).and_then(|rest| rest.find('<')).map(|i| at + i) {
+        text.push_str(html.get(at..open).unwrap_or_default());
         text.push(' ');
-        let after = rest.get(open..).unwrap_or_default();
-        let lower = after.get(..8).unwrap_or(after).to_ascii_lowercase();
-        let skip_to = if lower.starts_with("<script") {
-            after.to_ascii_lowercase().find("</script>").map(|i| i + "</script>".len())
-        } else if lower.starts_with("<style") {
-            after.to_ascii_lowercase().find("</style>").map(|i| i + "</style>".len())
+        let tail = lower.get(open..).unwrap_or_default();
+        let skip = if tail.starts_with("<script") {
+            tail.find("</script>").map(|i| i + "</script>".len())
+        } else if tail.starts_with("<style") {
+            tail.find("</style>").map(|i| i + "</style>".len())
         } else {
-            after.find('>').map(|i| i + 1)
+            tail.find('>').map(|i| i + 1)
         };
-        match skip_to {
-            Some(end) => rest = after.get(end..).unwrap_or_default(),
-            None => {
-                rest = "";
-                break;
-            }
+        match skip {
+            Some(skip) => at = open + skip,
+            None => return text,
         }
     }
-    text.push_str(rest);
+    text.push_str(html.get(at..).unwrap_or_default());
     text
 }
 
@@ -709,4 +713,43 @@ pub(crate) fn decode<T: DeserializeOwned>(request: &str, bytes: &[u8]) -> Result
         let path = e.path().to_string();
         Error::Decode { request: request.to_owned(), path, source: Box::new(e.into_inner()) }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_pages_are_reduced_to_their_text() {
+        assert_eq!(
+            excerpt(&strip_tags(
+                "<html><HEAD><Style>p {}</STYLE><script>if (a<b) {}</script></head><p>Ünïcödé</p> down<br/>"
+            )),
+            "Ünïcödé down"
+        );
+        assert_eq!(excerpt(&strip_tags("before <unclosed tag")), "before");
+        assert_eq!(excerpt(&strip_tags("<script>never closed")), "");
+    }
+
+    #[test]
+    fn bodies_are_classified_and_cut() {
+        assert_eq!(describe_body(b"  ", false), ServiceBody::Empty);
+        assert!(matches!(describe_body(br#"{"status": 503, "message": "busy"}"#, false), ServiceBody::Domo(_)));
+        assert!(matches!(describe_body(b"<!DOCTYPE html><p>x</p>", false), ServiceBody::Html(_)));
+        let long = "é".repeat(500);
+        let ServiceBody::Text(cut) = describe_body(long.as_bytes(), false) else { panic!("text") };
+        assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
+        assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn base_urls_keep_a_path_prefix() {
+        let base = BaseUrl::parse("http://127.0.0.1:8080/domo/").unwrap();
+        assert_eq!(
+            base.uri("/v1/datasets?limit=50").unwrap().to_string(),
+            "http://127.0.0.1:8080/domo/v1/datasets?limit=50"
+        );
+        assert!(BaseUrl::parse("https://api.domo.com?x=1").is_err());
+        assert!(BaseUrl::parse("http://10.0.0.1").is_err());
+    }
 }

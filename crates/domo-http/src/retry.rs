@@ -15,7 +15,7 @@ pub(crate) fn delay(policy: &RetryPolicy, failed_attempts: u32, retry_after: Opt
     let jitter = half.mul_f64(random_fraction());
     let computed = half + jitter;
     match retry_after {
-        Some(asked) => asked.max(computed.min(asked + half)),
+        Some(asked) => asked.max(computed.min(asked.saturating_add(half))),
         None => computed,
     }
 }
@@ -52,6 +52,8 @@ mod tests {
         assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", now), Some(Duration::from_secs(10)));
         assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
+        let huge = parse_retry_after("18446744073709551615", now).unwrap();
+        assert!(delay(&RetryPolicy::default(), 1, Some(huge)) >= huge, "no overflow on absurd values");
     }
 
     #[test]

@@ -191,7 +191,8 @@ impl Client {
                     read_all = true;
                     break;
                 };
-                number += 1;
+                number =
+                    number.checked_add(1).ok_or_else(|| Error::build(&request, "more parts than Domo can number"))?;
                 let client = self.clone();
                 let compression = options.compression;
                 let part_number = number;

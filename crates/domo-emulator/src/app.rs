@@ -88,17 +88,23 @@ async fn method_not_allowed(request: Request) -> ApiError {
     )
 }
 
-/// Answers 408 when a request (including reading its body) takes too long.
+/// Answers 408 when a request (including reading its body) takes too long,
+/// and logs every request (never its query, headers or body) at `info`.
 async fn time_limit(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let limit = app.limits.request_timeout;
-    match tokio::time::timeout(limit, next.run(request)).await {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let started = std::time::Instant::now();
+    let response = match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
             format!("The request took longer than this emulator allows ({} s)", limit.as_secs_f64()),
         )
         .into_response(),
-    }
+    };
+    let ms = started.elapsed().as_millis();
+    tracing::info!(target: "domo_emulator::requests", "{method} {path} {} {ms} ms", response.status().as_u16());
+    response
 }
 
 /// Reads a JSON body whole (it is small) and parses it, answering 400 with

@@ -101,6 +101,7 @@ mod like;
 mod lint;
 mod parse;
 mod rowset;
+mod sql;
 mod stream;
 mod table;
 
@@ -116,5 +117,6 @@ pub use jiff::civil::Date;
 pub use lint::{LintFinding, LintKind, LintReport, LintSeverity, PolicyRef, lint};
 pub use rowset::{RowSet, Rows};
 pub use rust_decimal::Decimal;
+pub use sql::{CountsQuery, Dialect, MembershipRow, MembershipSource, RenderSqlError, SqlOptions, sql_create_table};
 pub use stream::{StreamCsvError, StreamOptions, StreamSummary};
 pub use table::{HeaderRow, LoadCsvError, Table, Value};

@@ -1,0 +1,553 @@
+//! SQL conformance: DuckDB running the SQL that `domo-pdp` generates returns exactly the engine's rows and counts.
+//!
+//! For each of N seeded random policy sets (all six column types, all ten
+//! operators, `not`, NULLs, empty strings, quotes, backslashes and unicode in
+//! names and values, owner, Admins, groups, All Rows, PDP off, no policies) this
+//! generates a table, policies and a directory, evaluates them with the engine,
+//! and writes the CSV and the generated DuckDB SQL: one `WHERE` per user, one
+//! full `SELECT` per set, and the whole-DataSet count query (membership inline,
+//! and loaded as a table). `tests/duckdb/run_queries.py` runs it all in one
+//! DuckDB (the Python package, pinned to 2.0.0); every user's rows and every
+//! count must equal the engine's. Exits non-zero on any difference, on a query
+//! error, or when DuckDB is not importable.
+//!
+//! Usage: `sql-conformance [--sets N] [--seed S] [--python PATH] [--keep DIR]`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test program fails loudly"
+)]
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use domo_model::{Column, ColumnType, Dataset, Directory, Policy, Schema};
+use domo_pdp::{Dialect, HeaderRow, MembershipSource, PolicySet, SqlOptions, Table, Value, sql_create_table};
+use serde_json::json;
+
+/// SplitMix64: small, fast, deterministic.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+    }
+    fn percent(&mut self, p: usize) -> bool {
+        self.below(100) < p
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+const STRINGS: &[&str] = &[
+    "",
+    "a",
+    "A",
+    "ab",
+    "abc",
+    "aBc",
+    "b",
+    "é",
+    "e",
+    "日本",
+    "x_y",
+    "x%y",
+    "xay",
+    "a\\b",
+    "it's",
+    "\"q\"",
+    "line\nbreak",
+    " sp ",
+    "Z",
+    "zz",
+    "😀",
+    "\u{FFFF}",
+    "a\\",
+    "100%",
+    "O'Brien",
+    "Ab",
+    "b%",
+    "_",
+];
+const LIKE_PATTERNS: &[&str] = &[
+    "%", "a%", "%b", "_", "a_c", "%\\%%", "x\\_y", "x_y", "%'%", "\\", "a\\", "a\\\\b", "%é%", "_%_", "A%", "", "%\n%",
+    "a%c", "x\\%y", "%😀", "__", "\\a%",
+];
+const LONGS: &[&str] =
+    &["0", "1", "-1", "7", "+7", "-5", "100", "-100", "9223372036854775807", "-9223372036854775808", "42"];
+const DOUBLES: &[&str] =
+    &["0", "0.1", "0.2", "0.30000000000000004", "1.5", "-1.5", "1e300", "2.5e-10", "3", "-0", ".5", "1e3", "-2.75"];
+/// DECIMAL cells: at most 9 decimal places, so a `DECIMAL(38, 9)` column holds them exactly.
+const DECIMAL_CELLS: &[&str] = &[
+    "0",
+    "1.5",
+    "1.50",
+    "-2.25",
+    "123456789.123456789",
+    "0.000000001",
+    "-0.000000001",
+    "2",
+    "-7.1",
+    "79228162514264337593543950335",
+    "-79228162514264337593543950335",
+    "99999999999999999999.5",
+];
+/// DECIMAL filter values: also finer than the column and beyond its range.
+const DECIMAL_VALUES: &[&str] = &[
+    "1.5",
+    "1.50",
+    "1.5000000001",
+    "0.0000000005",
+    "-0.0000000005",
+    "2",
+    "-2.25",
+    "123456789.1234567891",
+    "0.000000001",
+    "79228162514264337593543950335",
+    "-7.1",
+    "0",
+];
+/// DATE cells within years 1 to 9999.
+const DATE_CELLS: &[&str] =
+    &["0001-01-01", "1970-01-01", "2024-02-29", "2024-03-01", "9999-12-31", "1969-12-31", "2000-01-01"];
+const DATE_VALUES: &[&str] =
+    &["0001-01-01", "1970-01-01", "2024-02-29", "2024-03-01", "9999-12-31", "0000-06-01", "2000-01-01", "1969-12-31"];
+/// DATETIME cells: microsecond precision, offsets normalised by the engine.
+const DATETIME_CELLS: &[&str] = &[
+    "2024-01-05 10:00:00",
+    "2024-01-05T12:00:00+02:00",
+    "2024-01-05T10:00:00.5Z",
+    "2024-01-05T10:00:00.123456",
+    "1970-01-01T00:00:00Z",
+    "1969-12-31 23:59:59.999999",
+    "0001-01-01 00:00:00",
+    "9999-12-30 12:00:00.999999",
+    "2024-01-05T09:00:00-01:00",
+    "2024-01-05T10:00:00.000001",
+];
+/// DATETIME filter values: also nanoseconds and instants outside years 1 to 9999.
+const DATETIME_VALUES: &[&str] = &[
+    "2024-01-05 10:00:00",
+    "2024-01-05T10:00:00.0000005",
+    "2024-01-05T10:00:00.123456789",
+    "1969-12-31T23:59:59.9999995",
+    "0000-01-01T00:00:00",
+    "9999-12-31T23:59:59.9999999-01:00",
+    "2024-01-05T11:00:00+01:00",
+    "1970-01-01 00:00:00",
+    "2024-01-05T10:00:00.5",
+    "0001-01-01 00:00:00",
+];
+const NAMES: &[&str] =
+    &["name", "Amount", "it's \"quoted\"", "with space", "back\\slash", "ünï", "select", "a.b", "`tick`"];
+
+struct Generated {
+    dataset: Dataset,
+    policies: Vec<Policy>,
+    directory: Directory,
+    csv: String,
+}
+
+fn column_type(i: usize) -> ColumnType {
+    [
+        ColumnType::String,
+        ColumnType::Long,
+        ColumnType::Double,
+        ColumnType::Decimal,
+        ColumnType::Date,
+        ColumnType::Datetime,
+    ][i % 6]
+}
+
+fn cell_pool(t: ColumnType) -> &'static [&'static str] {
+    match t {
+        ColumnType::String => STRINGS,
+        ColumnType::Long => LONGS,
+        ColumnType::Double => DOUBLES,
+        ColumnType::Decimal => DECIMAL_CELLS,
+        ColumnType::Date => DATE_CELLS,
+        ColumnType::Datetime => DATETIME_CELLS,
+    }
+}
+
+fn value_pool(t: ColumnType) -> &'static [&'static str] {
+    match t {
+        ColumnType::Decimal => DECIMAL_VALUES,
+        ColumnType::Date => DATE_VALUES,
+        ColumnType::Datetime => DATETIME_VALUES,
+        other => cell_pool(other),
+    }
+}
+
+fn quote_csv(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+fn generate(rng: &mut Rng, set: usize) -> Generated {
+    // Six typed columns, in a shuffled order, plus sometimes a second STRING column.
+    let mut types: Vec<ColumnType> = (0..6).map(column_type).collect();
+    if rng.percent(50) {
+        types.push(ColumnType::String);
+    }
+    for i in (1..types.len()).rev() {
+        let j = rng.below(i + 1);
+        types.swap(i, j);
+    }
+    let offset = rng.below(NAMES.len());
+    let columns: Vec<Column> = types
+        .iter()
+        .enumerate()
+        .map(|(i, t)| Column::new(*t, format!("{} {i}", NAMES[(offset + i) % NAMES.len()])))
+        .collect();
+    let schema = Schema { columns: columns.clone() };
+
+    let rows = 10 + rng.below(40);
+    let mut csv = String::new();
+    csv.push_str(&columns.iter().map(|c| quote_csv(&c.name)).collect::<Vec<_>>().join(","));
+    csv.push('\n');
+    for _ in 0..rows {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                if rng.percent(15) {
+                    return String::new();
+                }
+                let text = *rng.pick(cell_pool(c.column_type));
+                if c.column_type == ColumnType::String { quote_csv(text) } else { text.to_owned() }
+            })
+            .collect();
+        csv.push_str(&cells.join(","));
+        csv.push('\n');
+    }
+
+    let users = 4 + rng.below(8);
+    let groups = rng.below(3);
+    let mut group_json = Vec::new();
+    for g in 0..groups {
+        let members: Vec<u64> = (1..=users as u64).filter(|_| rng.percent(35)).collect();
+        group_json.push(json!({"id": 100 + g, "name": format!("group {g}"), "userIds": members}));
+    }
+    let admin = rng.percent(30).then(|| 1 + rng.below(users) as u64);
+    let user_json: Vec<_> = (1..=users as u64)
+        .map(|id| {
+            let role = if Some(id) == admin { "Admin" } else { "Participant" };
+            json!({"id": id, "name": format!("user {id}"), "role": role})
+        })
+        .collect();
+    let directory: Directory = serde_json::from_value(json!({"users": user_json, "groups": group_json})).unwrap();
+
+    let policy_count = if rng.percent(3) { 0 } else { 1 + rng.below(5) };
+    let mut policies = Vec::new();
+    for p in 0..policy_count {
+        let kind = rng.below(100);
+        let mut filters = Vec::new();
+        let open = kind < 6;
+        if !open && kind >= 9 {
+            for _ in 0..1 + rng.below(3) {
+                filters.push(random_filter(rng, &columns));
+            }
+        }
+        let members: Vec<u64> = (1..=users as u64).filter(|_| rng.percent(30)).collect();
+        let member_groups: Vec<u64> = (0..groups as u64).filter(|_| rng.percent(40)).map(|g| 100 + g).collect();
+        policies.push(
+            serde_json::from_value(json!({
+                "id": p + 1,
+                "type": if open { "open" } else { "user" },
+                "name": format!("policy {p}"),
+                "filters": filters,
+                "users": members,
+                "groups": member_groups,
+                "virtualUsers": [],
+            }))
+            .unwrap(),
+        );
+    }
+    let owner = if rng.percent(70) { 1 } else { 999 };
+    let dataset: Dataset = serde_json::from_value(json!({
+        "id": format!("set-{set}"),
+        "name": format!("set {set}"),
+        "pdpEnabled": !rng.percent(5),
+        "owner": {"id": owner},
+        "schema": schema,
+    }))
+    .unwrap();
+    Generated { dataset, policies, directory, csv }
+}
+
+fn random_filter(rng: &mut Rng, columns: &[Column]) -> serde_json::Value {
+    // Text operators only apply to STRING columns: pick one of those more often.
+    let strings: Vec<&Column> = columns.iter().filter(|c| c.column_type == ColumnType::String).collect();
+    let column = if rng.percent(40) { *rng.pick(&strings) } else { rng.pick(columns) };
+    let t = column.column_type;
+    let ops: &[&str] = if t == ColumnType::String {
+        &[
+            "EQUALS",
+            "LIKE",
+            "GREATER_THAN",
+            "LESS_THAN",
+            "GREATER_THAN_EQUAL",
+            "LESS_THAN_EQUAL",
+            "BETWEEN",
+            "BEGINS_WITH",
+            "ENDS_WITH",
+            "CONTAINS",
+        ]
+    } else {
+        &["EQUALS", "GREATER_THAN", "LESS_THAN", "GREATER_THAN_EQUAL", "LESS_THAN_EQUAL", "BETWEEN"]
+    };
+    let op = if t == ColumnType::String && rng.percent(50) {
+        *rng.pick(&["LIKE", "BEGINS_WITH", "ENDS_WITH", "CONTAINS"])
+    } else {
+        *rng.pick(ops)
+    };
+    let pool = if op == "LIKE" { LIKE_PATTERNS } else { value_pool(t) };
+    let count = match op {
+        "BETWEEN" => 2,
+        "GREATER_THAN" | "LESS_THAN" | "GREATER_THAN_EQUAL" | "LESS_THAN_EQUAL" => 1,
+        _ => 1 + rng.below(3),
+    };
+    let values: Vec<&str> = (0..count).map(|_| *rng.pick(pool)).collect();
+    json!({"column": column.name, "operator": op, "values": values, "not": rng.percent(30)})
+}
+
+/// A cell as DuckDB reads it: canonical text (DATETIME in UTC, no offset), quoted if STRING, empty if NULL.
+fn duck_cell(value: Value<'_>) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => quote_csv(s),
+        Value::Datetime(ts) => {
+            let nanos = ts.as_nanosecond();
+            let text = ts.to_string();
+            assert_eq!(nanos % 1000, 0, "the generator writes microsecond DATETIME cells only");
+            text.trim_end_matches('Z').replacen('T', " ", 1)
+        }
+        Value::Double(v) => format!("{v:e}"),
+        other => other.to_string(),
+    }
+}
+
+struct Check {
+    set: usize,
+    what: String,
+    expected: serde_json::Value,
+}
+
+fn main() -> ExitCode {
+    let started = Instant::now();
+    let mut sets = 200usize;
+    let mut seed = 1u64;
+    let mut python = "python3".to_owned();
+    let mut keep: Option<PathBuf> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
+        match arg.as_str() {
+            "--sets" => sets = value().parse().expect("--sets takes a number"),
+            "--seed" => seed = value().parse().expect("--seed takes a number"),
+            "--python" => python = value(),
+            "--keep" => keep = Some(PathBuf::from(value())),
+            other => panic!(
+                "unknown argument `{other}` (usage: sql-conformance [--sets N] [--seed S] [--python PATH] [--keep DIR])"
+            ),
+        }
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let runner = root.join("duckdb/run_queries.py");
+    let status = Command::new(&python).arg(&runner).arg("--check").status();
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(_) => {
+            eprintln!(
+                "sql-conformance: DuckDB is not usable from `{python}` (see above); install it with `{python} -m pip install duckdb==2.0.0`"
+            );
+            return ExitCode::FAILURE;
+        }
+        Err(err) => {
+            eprintln!("sql-conformance: cannot run `{python}`: {err}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let dir = keep
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("domo-sql-conformance-{}", std::process::id())));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    let mut rng = Rng(seed);
+    let options = SqlOptions::new(Dialect::DuckDb);
+    let mut tables = Vec::new();
+    let mut queries = Vec::new();
+    let mut checks: BTreeMap<String, Check> = BTreeMap::new();
+    let (mut total_rows, mut users_checked, mut policies_total, mut filters_total) = (0usize, 0usize, 0usize, 0usize);
+    let mut operators: BTreeMap<String, usize> = BTreeMap::new();
+    for set in 0..sets {
+        let g = generate(&mut rng, set);
+        for policy in &g.policies {
+            policies_total += 1;
+            for f in &policy.filters {
+                filters_total += 1;
+                *operators.entry(format!("{}{}", if f.not { "not " } else { "" }, f.operator)).or_default() += 1;
+            }
+        }
+        let table = Table::from_csv(g.csv.as_bytes(), &g.dataset.schema, HeaderRow::Present)
+            .unwrap_or_else(|e| panic!("set {set}: the generated CSV does not load: {e}"));
+        let compiled = PolicySet::compile(&g.dataset, &g.policies, &g.directory)
+            .unwrap_or_else(|e| panic!("set {set}: the generated policies do not compile: {e}"));
+        let evaluation = compiled.evaluate(&table).unwrap();
+        total_rows += table.row_count();
+
+        // The table as DuckDB loads it: a row number first, then the canonical cells.
+        let name = format!("t{set}");
+        let mut duck_schema = g.dataset.schema.clone();
+        duck_schema.columns.insert(0, Column::new(ColumnType::Long, "__row"));
+        let create = sql_create_table(&duck_schema, &[&name], &options).unwrap();
+        let mut duck_csv = duck_schema.columns.iter().map(|c| quote_csv(&c.name)).collect::<Vec<_>>().join(",");
+        duck_csv.push('\n');
+        for row in 0..table.row_count() {
+            let mut cells = vec![row.to_string()];
+            cells.extend((0..g.dataset.schema.columns.len()).map(|c| duck_cell(table.value(row, c).unwrap())));
+            duck_csv.push_str(&cells.join(","));
+            duck_csv.push('\n');
+        }
+        let csv_path = dir.join(format!("{name}.csv"));
+        std::fs::write(&csv_path, &duck_csv).unwrap();
+        std::fs::write(dir.join(format!("{name}.engine.csv")), &g.csv).unwrap();
+        std::fs::write(dir.join(format!("{name}.policies.json")), serde_json::to_string_pretty(&g.policies).unwrap())
+            .unwrap();
+        let column_names: Vec<&str> = duck_schema.columns.iter().map(|c| c.name.as_str()).collect();
+        tables
+            .push(json!({"create": create, "quoted": format!("\"{name}\""), "csv": csv_path, "columns": column_names}));
+
+        // One WHERE per user.
+        for user in &g.directory.users {
+            let predicate = compiled.sql_predicate(user.id, &options).unwrap();
+            let expected: Vec<usize> = evaluation.visible_rows(user.id).iter().collect();
+            let id = format!("s{set}-u{}", user.id);
+            queries.push(
+                json!({"id": id, "sql": format!("SELECT \"__row\" FROM \"{name}\" WHERE {predicate} ORDER BY 1")}),
+            );
+            checks.insert(
+                id,
+                Check {
+                    set,
+                    what: format!("rows of user {}:\n{predicate}", user.id),
+                    expected: json!(expected.iter().map(|r| vec![*r]).collect::<Vec<_>>()),
+                },
+            );
+            users_checked += 1;
+        }
+        // The full SELECT for one user.
+        if let Some(user) = g.directory.users.get(set % g.directory.users.len().max(1)) {
+            let select = compiled.sql_select(user.id, &[&name], &options).unwrap();
+            let id = format!("s{set}-select");
+            queries.push(json!({"id": id, "sql": format!("SELECT COUNT(*) FROM ({select}) AS s")}));
+            let count = evaluation.visible_rows(user.id).len();
+            checks.insert(
+                id,
+                Check { set, what: format!("SELECT for user {}:\n{select}", user.id), expected: json!([[count]]) },
+            );
+        }
+        // The whole-DataSet counts, membership inline and (every other set) as a loaded table.
+        let counts = evaluation.visible_counts();
+        let expected: Vec<serde_json::Value> =
+            counts.iter().map(|c| json!([c.user.get(), domo_reason(c.reason), c.rows])).collect();
+        let inline = compiled.sql_visible_counts(&[&name], MembershipSource::Inline, &options).unwrap();
+        let id = format!("s{set}-counts");
+        queries.push(json!({"id": id, "sql": inline.sql}));
+        checks.insert(id, Check { set, what: format!("counts (inline):\n{}", inline.sql), expected: json!(expected) });
+        if set % 2 == 0 {
+            let membership = format!("m{set}");
+            let loaded =
+                compiled.sql_visible_counts(&[&name], MembershipSource::Table(&[&membership]), &options).unwrap();
+            let path = dir.join(format!("{membership}.csv"));
+            std::fs::write(&path, loaded.membership_csv()).unwrap();
+            tables.push(json!({
+                "create": format!("CREATE TABLE \"{membership}\" (seq_no BIGINT, user_id BIGINT, reason VARCHAR, policy_index BIGINT)"),
+                "quoted": format!("\"{membership}\""),
+                "csv": path,
+                "columns": ["seq_no", "user_id", "reason", "policy_index"],
+            }));
+            let id = format!("s{set}-counts-table");
+            queries.push(json!({"id": id, "sql": loaded.sql}));
+            checks.insert(
+                id,
+                Check { set, what: format!("counts (membership table):\n{}", loaded.sql), expected: json!(expected) },
+            );
+        }
+    }
+    let generated = started.elapsed();
+    let job = dir.join("job.json");
+    let results_path = dir.join("results.json");
+    std::fs::write(&job, serde_json::to_string(&json!({"tables": tables, "queries": queries})).unwrap()).unwrap();
+    let status = Command::new(&python).arg(&runner).arg(&job).arg(&results_path).status().unwrap();
+    if !status.success() {
+        eprintln!("sql-conformance: the DuckDB runner failed (job in {})", dir.display());
+        return ExitCode::FAILURE;
+    }
+    let results: BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&results_path).unwrap()).unwrap();
+    let mut failures = 0usize;
+    let mut report = String::new();
+    for (id, check) in &checks {
+        let result = results.get(id);
+        let ok = result.and_then(|r| r.get("rows")) == Some(&check.expected);
+        if !ok {
+            failures += 1;
+            if failures <= 5 {
+                let _ = writeln!(
+                    report,
+                    "\n--- set {} ({id}): {}\nexpected: {}\nDuckDB:   {}",
+                    check.set,
+                    check.what,
+                    check.expected,
+                    result.map_or_else(|| "no result".to_owned(), ToString::to_string)
+                );
+            }
+        }
+    }
+    let summary = format!(
+        "sql-conformance: {sets} policy sets ({policies_total} policies, {filters_total} filters), {total_rows} rows, {users_checked} users' rows, {} queries in DuckDB; generated in {:.1?}, total {:.1?}",
+        queries.len(),
+        generated,
+        started.elapsed()
+    );
+    eprintln!("{summary}");
+    eprintln!("operators: {}", operators.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
+    if failures > 0 {
+        eprintln!(
+            "{report}\nsql-conformance: {failures} of {} checks differ from the engine; files in {}",
+            checks.len(),
+            dir.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    if keep.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    eprintln!("sql-conformance: all {} checks agree with the engine", checks.len());
+    ExitCode::SUCCESS
+}
+
+fn domo_reason(reason: domo_pdp::Reason) -> &'static str {
+    use domo_pdp::Reason as R;
+    match reason {
+        R::PdpDisabled => "pdp-disabled",
+        R::Owner => "owner",
+        R::Admin => "admin",
+        R::AllRows => "all-rows",
+        R::Policies => "policies",
+        R::NoPolicy => "no-policy",
+    }
+}

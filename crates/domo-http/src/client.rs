@@ -466,6 +466,23 @@ impl Client {
         Error::Connection { request: request_name.to_owned(), what, source: Box::new(error) }
     }
 
+    /// Asks `POST /oauth/token` for a new token now and returns Domo's answer:
+    /// who the credentials act as (`userId`, `role`, `customer`) and the scopes
+    /// granted. The token is cached for the calls that follow. `None` for a
+    /// ready token ([`Credentials::Token`]), which comes with no such answer.
+    pub async fn authenticate(&self) -> Result<Option<TokenResponse>, Error> {
+        let Auth::Grant(grant) = &self.inner.auth else { return Ok(None) };
+        let mut cached = grant.cached.lock().await;
+        let response = Box::pin(self.request_token(grant)).await?;
+        let lifetime = Duration::from_secs(response.expires_in);
+        let margin = (lifetime / 10).min(Duration::from_secs(60));
+        *cached = Some(CachedToken {
+            token: response.access_token.clone(),
+            renew_at: Instant::now() + lifetime.saturating_sub(margin),
+        });
+        Ok(Some(response))
+    }
+
     /// The bearer token to send: the fixed one, or a cached one renewed before
     /// it expires. Concurrent callers wait for one token request.
     async fn bearer(&self) -> Result<Secret, Error> {

@@ -7,6 +7,7 @@
 )]
 
 mod auth;
+mod authenticate;
 mod data;
 mod datasets;
 mod directory;

@@ -52,7 +52,8 @@ impl Rng {
 pub const SALESPEOPLE: u64 = 2_400;
 /// The 12 regions.
 pub const REGIONS: [&str; 12] = [
-    "North", "South", "East", "West", "Central", "Nordics", "Iberia", "Benelux", "Alps", "Balkans", "Baltics", "Islands",
+    "North", "South", "East", "West", "Central", "Nordics", "Iberia", "Benelux", "Alps", "Balkans", "Baltics",
+    "Islands",
 ];
 /// Number of countries (each in one region).
 pub const COUNTRIES: u64 = 48;
@@ -102,14 +103,14 @@ fn date(days_since_2020: u64) -> String {
     let mut y = 2020u64;
     let mut d = days_since_2020;
     loop {
-        let len = if y % 4 == 0 { 366 } else { 365 };
+        let len = if y.is_multiple_of(4) { 366 } else { 365 };
         if d < len {
             break;
         }
         d -= len;
         y += 1;
     }
-    let months = [31, if y % 4 == 0 { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let months = [31, if y.is_multiple_of(4) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
     let mut m = 0;
     for len in months {
         if d < len {
@@ -210,7 +211,12 @@ impl Workload {
             let range = match rng.below(3) {
                 0 => {
                     let low = rng.below(5_000);
-                    filter("amount", FilterOperator::Between, vec![format!("{low}.00"), format!("{}.50", low + 2_000)], false)
+                    filter(
+                        "amount",
+                        FilterOperator::Between,
+                        vec![format!("{low}.00"), format!("{}.50", low + 2_000)],
+                        false,
+                    )
                 }
                 1 => {
                     let from = rng.below(DATE_SPAN - 400);
@@ -246,12 +252,27 @@ impl Workload {
             for _ in 0..2 + rng.below(2) {
                 let not = rng.percent(50);
                 filters.push(match rng.below(6) {
-                    0 => filter("region", FilterOperator::Equals, vec![REGIONS.get(rng.below(12) as usize).copied().unwrap_or("North").to_owned()], not),
+                    0 => filter(
+                        "region",
+                        FilterOperator::Equals,
+                        vec![REGIONS.get(rng.below(12) as usize).copied().unwrap_or("North").to_owned()],
+                        not,
+                    ),
                     1 => filter("amount", FilterOperator::GreaterThan, vec![format!("{}.25", rng.below(9_000))], not),
                     2 => filter("discount", FilterOperator::LessThanEqual, vec![format!("0.{}", rng.below(10))], not),
                     3 => filter("product", FilterOperator::Contains, vec![format!("-{}", rng.below(100))], not),
-                    4 => filter("order_id", FilterOperator::GreaterThan, vec![format!("{}", rng.below(rows.max(1)))], not),
-                    _ => filter("updated_at", FilterOperator::LessThan, vec![format!("{} 12:00:00", date(rng.below(DATE_SPAN)))], not),
+                    4 => filter(
+                        "order_id",
+                        FilterOperator::GreaterThan,
+                        vec![format!("{}", rng.below(rows.max(1)))],
+                        not,
+                    ),
+                    _ => filter(
+                        "updated_at",
+                        FilterOperator::LessThan,
+                        vec![format!("{} 12:00:00", date(rng.below(DATE_SPAN)))],
+                        not,
+                    ),
                 });
             }
             let users = vec![UserId(1_201 + rng.below(USERS - 1_201))];
@@ -302,7 +323,7 @@ impl Workload {
                     3 => write!(line, "Country-{:02}", rng.below(COUNTRIES)),
                     4 => {
                         let p = rng.below(PRODUCTS);
-                        if p % 97 == 0 {
+                        if p.is_multiple_of(97) {
                             write!(line, "\"{}, special\"", product(p))
                         } else {
                             line.push_str(&product(p));

@@ -2,6 +2,7 @@
 //!
 //! The workload has `DOMO_BENCH_ROWS` rows (default 50,000, to keep `cargo bench`
 //! short); `cargo xtask bench` runs the full 1M-row comparison with peak memory.
+#![allow(clippy::unwrap_used, reason = "a benchmark stops at its first failure")]
 
 use std::hint::black_box;
 use std::io;
@@ -62,7 +63,12 @@ fn pdp(c: &mut Criterion) {
     group.bench_function("typical_user_csv_end_to_end", |b| {
         b.iter(|| {
             let summary = compile()
-                .write_visible_csv(workload.typical_user, black_box(csv.as_slice()), io::sink(), StreamOptions::default())
+                .write_visible_csv(
+                    workload.typical_user,
+                    black_box(csv.as_slice()),
+                    io::sink(),
+                    StreamOptions::default(),
+                )
                 .unwrap();
             assert_eq!(summary.rows_written, typical);
         });

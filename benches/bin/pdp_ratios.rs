@@ -99,10 +99,23 @@ fn child(scenario: &str, options: &Options, path: &Path) -> Result<()> {
         }
         "counts" => {
             let (seconds, (counts, rows)) = best_of(options.runs, || {
+                let started = Instant::now();
                 let table = Table::from_csv(File::open(path)?, schema, HeaderRow::Present)?;
+                let loaded = started.elapsed();
                 let set = PolicySet::compile(&workload.dataset, &workload.policies, &workload.directory)?;
+                let compiled = started.elapsed();
                 let evaluation = set.evaluate(&table)?;
-                Ok((evaluation.visible_counts(), table.row_count()))
+                let evaluated = started.elapsed();
+                let counts = evaluation.visible_counts();
+                let counted = started.elapsed();
+                eprintln!(
+                    "load {:.3} s, compile {:.3} s, evaluate {:.3} s, counts {:.3} s",
+                    loaded.as_secs_f64(),
+                    (compiled - loaded).as_secs_f64(),
+                    (evaluated - compiled).as_secs_f64(),
+                    (counted - evaluated).as_secs_f64()
+                );
+                Ok((counts, table.row_count()))
             })?;
             assert_eq!(rows as u64, options.rows);
             assert_eq!(counts.len(), workload.directory.users.len());
@@ -219,7 +232,10 @@ fn main() -> Result<()> {
     let most = run_child(&options, &path, "user", Some(most_user))?;
     let rows = options.rows as f64;
     println!();
-    println!("{:<46} {:>9} {:>12} {:>9} {:>7} {:>8}  result", "scenario", "seconds", "rows/s", "MB/s", "ratio", "target");
+    println!(
+        "{:<46} {:>9} {:>12} {:>9} {:>7} {:>8}  result",
+        "scenario", "seconds", "rows/s", "MB/s", "ratio", "target"
+    );
     let line = |name: String, report: &Report, target: Option<f64>| {
         let ratio = report.seconds / base.seconds;
         let verdict = match target {
@@ -239,7 +255,11 @@ fn main() -> Result<()> {
     };
     line("baseline: csv crate, reused ByteRecord".to_owned(), &base, None);
     line("all users' visible counts (10,000 users)".to_owned(), &counts, Some(4.0));
-    line(format!("typical user {typical_user} as CSV ({} rows)", typical.get("rows").unwrap_or("?")), &typical, Some(2.0));
+    line(
+        format!("typical user {typical_user} as CSV ({} rows)", typical.get("rows").unwrap_or("?")),
+        &typical,
+        Some(2.0),
+    );
     line(format!("most-rows user {most_user} as CSV ({} rows)", most.get("rows").unwrap_or("?")), &most, Some(3.0));
     let peak = counts.peak_kib as f64 * 1024.0;
     let memory_ratio = peak / file_size as f64;

@@ -524,6 +524,11 @@ impl PolicySet {
         &self.directory
     }
 
+    /// The policies (by index) given to a group.
+    pub(crate) fn group_policies(&self, group: GroupId) -> &[usize] {
+        self.by_group.get(&group).map_or(&[], Vec::as_slice)
+    }
+
     /// The groups a user is in, per the directory.
     pub fn groups_of(&self, user: UserId) -> &[GroupId] {
         self.user_groups.get(&user).map_or(&[], Vec::as_slice)

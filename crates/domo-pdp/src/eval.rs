@@ -6,7 +6,7 @@ use hashbrown::HashMap;
 use rayon::prelude::*;
 
 use crate::compile::{Access, CompiledPolicy, Membership, PdpMode, PolicySet, Principal, Reason};
-use crate::filter::{CompiledFilter, Test};
+use crate::filter::{Cmp, CompiledFilter, OrdTest, Test};
 use crate::rowset::RowSet;
 use crate::table::{ColumnData, NULL_CODE, StringColumn, Table};
 
@@ -112,17 +112,43 @@ impl PolicySet {
                 .unwrap_or_else(|| format!("the table has {} columns, the DataSet {}", theirs.len(), ours.len()));
             return Err(SchemaMismatchError { difference });
         }
-        let rows = self.policies.par_iter().map(|policy| policy_rows(table, policy)).collect();
+        // Policies with equal filters share one evaluation and one row set.
+        let mut first_with_key: HashMap<String, usize> = HashMap::new();
+        let mut alias: Vec<Option<usize>> = Vec::with_capacity(self.policies.len());
+        for (index, policy) in self.policies.iter().enumerate() {
+            alias.push(filters_key(policy).and_then(|key| match first_with_key.get(&key) {
+                Some(&first) => Some(first),
+                None => {
+                    first_with_key.insert(key, index);
+                    None
+                }
+            }));
+        }
+        let n = table.row_count();
+        let mut rows: Vec<RowSet> = self
+            .policies
+            .par_iter()
+            .zip(alias.par_iter())
+            .map(|(policy, alias)| if alias.is_some() { RowSet::empty(n) } else { policy_rows(table, policy) })
+            .collect();
+        for (index, alias) in alias.iter().enumerate() {
+            if let Some(first) = alias
+                && let Some(shared) = rows.get(*first).cloned()
+                && let Some(slot) = rows.get_mut(index)
+            {
+                *slot = shared;
+            }
+        }
         Ok(Evaluation { table, set: self, rows })
     }
 }
 
 /// A filter bound to a table column.
 enum Bound<'t> {
-    /// A STRING filter as the set of dictionary codes that pass it (`not` applied).
+    /// A STRING filter as the dictionary codes that pass it (`not` applied, NULL never passes).
     Codes {
         column: &'t StringColumn,
-        mask: FixedBitSet,
+        pass: Vec<bool>,
         estimate: usize,
     },
     Typed {
@@ -132,12 +158,133 @@ enum Bound<'t> {
 }
 
 impl Bound<'_> {
-    fn passes(&self, row: usize) -> bool {
+    /// The filter over every row, as bitmap blocks.
+    fn scan(&self, n: usize) -> Vec<usize> {
         match self {
-            Bound::Codes { column, mask, .. } => {
-                column.codes.get(row).is_some_and(|&code| code != NULL_CODE && mask.contains(code as usize))
+            Bound::Codes { column, pass, .. } => {
+                scan(&column.codes, |code| pass.get(code as usize).copied().unwrap_or(false))
             }
-            Bound::Typed { data, filter } => typed_passes(data, filter, row),
+            Bound::Typed { data, filter } => scan_typed(data, filter, n),
+        }
+    }
+}
+
+const BITS: usize = usize::BITS as usize;
+
+/// One bit per value: whether `pred` holds.
+fn scan<T: Copy>(values: &[T], pred: impl Fn(T) -> bool) -> Vec<usize> {
+    let mut blocks = vec![0usize; values.len().div_ceil(BITS)];
+    for (block, chunk) in blocks.iter_mut().zip(values.chunks(BITS)) {
+        let mut word = 0usize;
+        for (j, &value) in chunk.iter().enumerate() {
+            word |= usize::from(pred(value)) << j;
+        }
+        *block = word;
+    }
+    blocks
+}
+
+fn scan_ord<T: Copy + PartialOrd>(values: &[T], test: &OrdTest<T>) -> Vec<usize> {
+    match test {
+        OrdTest::AnyOf(list) => match list.as_slice() {
+            [one] => {
+                let one = *one;
+                scan(values, |v| v == one)
+            }
+            _ => scan(values, |v| list.contains(&v)),
+        },
+        OrdTest::Cmp(cmp, bound) => {
+            let b = *bound;
+            match cmp {
+                Cmp::Gt => scan(values, |v| v > b),
+                Cmp::Lt => scan(values, |v| v < b),
+                Cmp::Ge => scan(values, |v| v >= b),
+                Cmp::Le => scan(values, |v| v <= b),
+            }
+        }
+        OrdTest::Between(low, high) => {
+            let (l, h) = (*low, *high);
+            scan(values, |v| v >= l && v <= h)
+        }
+    }
+}
+
+/// A non-STRING filter over every row: the test, then `not`, then NULLs cleared.
+fn scan_typed(data: &ColumnData, filter: &CompiledFilter, n: usize) -> Vec<usize> {
+    let (mut blocks, nulls) = match (data, &filter.test) {
+        (ColumnData::Long(c), Test::Long(t)) => (scan_ord(&c.values, t), &c.nulls),
+        (ColumnData::Double(c), Test::Double(t)) => (scan_ord(&c.values, t), &c.nulls),
+        (ColumnData::Decimal(c), Test::Decimal(t)) => (scan_ord(&c.values, t), &c.nulls),
+        (ColumnData::Date(c), Test::Date(t)) => (scan_ord(&c.values, t), &c.nulls),
+        (ColumnData::Datetime(c), Test::Datetime(t)) => (scan_ord(&c.values, t), &c.nulls),
+        _ => return vec![0; n.div_ceil(BITS)],
+    };
+    let not = if filter.filter.not { usize::MAX } else { 0 };
+    let null_blocks = nulls.as_slice();
+    for (i, block) in blocks.iter_mut().enumerate() {
+        *block = (*block ^ not) & !null_blocks.get(i).copied().unwrap_or(0);
+    }
+    // Bits past the last row stay clear.
+    if let Some(last) = blocks.last_mut()
+        && !n.is_multiple_of(BITS)
+    {
+        *last &= (1usize << (n % BITS)) - 1;
+    }
+    blocks
+}
+
+/// Keeps the rows whose value passes `pred` (then `not`; NULLs never pass).
+fn retain_with<T: Copy>(values: &[T], nulls: &FixedBitSet, not: bool, rows: &mut Vec<u32>, pred: impl Fn(T) -> bool) {
+    rows.retain(|&row| {
+        let row = row as usize;
+        !nulls.contains(row) && values.get(row).is_some_and(|&v| pred(v) != not)
+    });
+}
+
+/// Keeps the rows whose value passes an ordered test.
+fn retain_ord<T: Copy + PartialOrd>(
+    values: &[T],
+    nulls: &FixedBitSet,
+    test: &OrdTest<T>,
+    not: bool,
+    rows: &mut Vec<u32>,
+) {
+    match test {
+        OrdTest::AnyOf(list) => retain_with(values, nulls, not, rows, |v| list.contains(&v)),
+        OrdTest::Cmp(cmp, b) => {
+            let b = *b;
+            match cmp {
+                Cmp::Gt => retain_with(values, nulls, not, rows, |v| v > b),
+                Cmp::Lt => retain_with(values, nulls, not, rows, |v| v < b),
+                Cmp::Ge => retain_with(values, nulls, not, rows, |v| v >= b),
+                Cmp::Le => retain_with(values, nulls, not, rows, |v| v <= b),
+            }
+        }
+        OrdTest::Between(l, h) => {
+            let (l, h) = (*l, *h);
+            retain_with(values, nulls, not, rows, |v| v >= l && v <= h)
+        }
+    }
+}
+
+impl Bound<'_> {
+    /// Keeps the rows that pass this filter.
+    fn retain(&self, rows: &mut Vec<u32>) {
+        match self {
+            Bound::Codes { column, pass, .. } => rows.retain(|&row| {
+                column.codes.get(row as usize).is_some_and(|&code| pass.get(code as usize).copied().unwrap_or(false))
+            }),
+            Bound::Typed { data, filter } => {
+                let not = filter.filter.not;
+                match (data, &filter.test) {
+                    (ColumnData::Long(c), Test::Long(t)) => retain_ord(&c.values, &c.nulls, t, not, rows),
+                    (ColumnData::Double(c), Test::Double(t)) => retain_ord(&c.values, &c.nulls, t, not, rows),
+                    (ColumnData::Decimal(c), Test::Decimal(t)) => retain_ord(&c.values, &c.nulls, t, not, rows),
+                    (ColumnData::Date(c), Test::Date(t)) => retain_ord(&c.values, &c.nulls, t, not, rows),
+                    (ColumnData::Datetime(c), Test::Datetime(t)) => retain_ord(&c.values, &c.nulls, t, not, rows),
+                    _ => rows.clear(),
+                }
+            }
         }
     }
 }
@@ -162,37 +309,48 @@ fn bind<'t>(table: &'t Table, filter: &'t CompiledFilter) -> Option<Bound<'t>> {
     let data = table.column_data(filter.column)?;
     Some(match data {
         ColumnData::String(column) => {
-            let mut mask = FixedBitSet::with_capacity(column.dict.len());
+            let mut pass = vec![false; column.dict.len()];
             let mut estimate = 0usize;
             let not = filter.filter.not;
             let equals = match &filter.test {
-                Test::String(crate::filter::OrdTest::AnyOf(values)) if !not => Some(values),
+                Test::String(OrdTest::AnyOf(values)) if !not => Some(values),
                 _ => None,
             };
             if let Some(values) = equals {
                 // EQUALS: look the values up instead of testing every distinct string.
                 for value in values {
                     if let Some(code) = column.dict.lookup(value)
-                        && !mask.put(code as usize)
+                        && let Some(slot) = pass.get_mut(code as usize)
+                        && !*slot
                     {
+                        *slot = true;
                         estimate += column.counts.get(code as usize).copied().unwrap_or(0) as usize;
                     }
                 }
             } else {
-                for (code, s) in column.dict.iter().enumerate() {
+                for ((slot, s), &count) in pass.iter_mut().zip(column.dict.iter()).zip(column.counts.iter()) {
                     if filter.test.test_str(s) != not {
-                        mask.insert(code);
-                        estimate += column.counts.get(code).copied().unwrap_or(0) as usize;
+                        *slot = true;
+                        estimate += count as usize;
                     }
                 }
             }
-            Bound::Codes { column, mask, estimate }
+            Bound::Codes { column, pass, estimate }
         }
         data => Bound::Typed { data, filter },
     })
 }
 
+fn blocks_to_bits(n: usize, blocks: Vec<usize>) -> FixedBitSet {
+    FixedBitSet::with_capacity_and_blocks(n, blocks)
+}
+
 /// The rows one policy admits.
+///
+/// The most selective STRING filter drives: its rows come from the column's
+/// posting lists. Small candidate sets are checked row by row; large ones,
+/// and policies without a selective STRING filter, are evaluated a column at
+/// a time into bitmaps that are ANDed.
 fn policy_rows(table: &Table, policy: &CompiledPolicy) -> RowSet {
     let n = table.row_count();
     if policy.all_rows || policy.filters.is_empty() {
@@ -210,40 +368,82 @@ fn policy_rows(table: &Table, policy: &CompiledPolicy) -> RowSet {
             Bound::Typed { .. } => None,
         })
         .min_by_key(|&(_, estimate)| estimate);
+    let others = |driver: usize| bound.iter().enumerate().filter(move |&(i, _)| i != driver).map(|(_, b)| b);
     match driver {
+        Some((_, 0)) => RowSet::empty(n),
         Some((driver, estimate)) if estimate.saturating_mul(4) <= n => {
-            let Some(Bound::Codes { column, mask, .. }) = bound.get(driver) else {
+            let Some(Bound::Codes { column, pass, .. }) = bound.get(driver) else {
                 return RowSet::empty(n);
             };
             let postings = column.postings();
-            let others: Vec<&Bound<'_>> =
-                bound.iter().enumerate().filter(|&(i, _)| i != driver).map(|(_, b)| b).collect();
-            let keep = |row: &u32| others.iter().all(|b| b.passes(*row as usize));
-            let codes: Vec<usize> = mask.ones().collect();
-            let rows: Vec<u32> = match codes.as_slice() {
-                [one] => postings.rows(u32::try_from(*one).unwrap_or(NULL_CODE)).iter().copied().filter(keep).collect(),
-                _ => {
-                    let mut rows: Vec<u32> = codes
-                        .iter()
-                        .flat_map(|&code| postings.rows(u32::try_from(code).unwrap_or(NULL_CODE)).iter().copied())
-                        .filter(keep)
-                        .collect();
+            let codes: Vec<u32> =
+                pass.iter().enumerate().filter(|(_, p)| **p).filter_map(|(c, _)| u32::try_from(c).ok()).collect();
+            let rest: Vec<&Bound<'_>> = others(driver).collect();
+            if let ([code], []) = (codes.as_slice(), rest.as_slice()) {
+                // One value, nothing else to check: the posting list itself, shared.
+                let (start, end) = postings.range(*code);
+                if (end - start).saturating_mul(32) <= n {
+                    return RowSet::shared_slice(n, postings.rows.clone(), start, end);
+                }
+                return RowSet::from_sorted(n, postings.rows(*code).to_vec());
+            }
+            // Candidates in row order: one posting list as is, several merged through
+            // a sort (few rows) or a bitmap (many); then the other filters, one at a time.
+            let mut rows: Vec<u32> = match codes.as_slice() {
+                [code] => postings.rows(*code).to_vec(),
+                _ if estimate.saturating_mul(16) <= n => {
+                    let mut rows: Vec<u32> = Vec::with_capacity(estimate);
+                    for &code in &codes {
+                        rows.extend_from_slice(postings.rows(code));
+                    }
                     rows.sort_unstable();
                     rows
                 }
+                _ => {
+                    let mut bits = FixedBitSet::with_capacity(n);
+                    for &code in &codes {
+                        for &row in postings.rows(code) {
+                            bits.insert(row as usize);
+                        }
+                    }
+                    if rest.is_empty() {
+                        return RowSet::from_bits(n, bits);
+                    }
+                    bits.ones().filter_map(|r| u32::try_from(r).ok()).collect()
+                }
             };
+            for other in &rest {
+                other.retain(&mut rows);
+            }
             RowSet::from_sorted(n, rows)
         }
         _ => {
-            let mut bits = FixedBitSet::with_capacity(n);
-            for row in 0..n {
-                if bound.iter().all(|b| b.passes(row)) {
-                    bits.insert(row);
-                }
+            let mut blocks: Option<Vec<usize>> = None;
+            for b in &bound {
+                let next = b.scan(n);
+                blocks = Some(match blocks {
+                    None => next,
+                    Some(mut acc) => {
+                        for (block, other) in acc.iter_mut().zip(next) {
+                            *block &= other;
+                        }
+                        acc
+                    }
+                });
             }
-            RowSet::from_bits(n, bits)
+            RowSet::from_bits(n, blocks_to_bits(n, blocks.unwrap_or_default()))
         }
     }
+}
+
+/// A key for policies whose filters are equal (ANDed filters in any order).
+fn filters_key(policy: &CompiledPolicy) -> Option<String> {
+    if policy.all_rows || policy.filters.is_empty() {
+        return None;
+    }
+    let mut parts: Vec<String> = policy.filters.iter().map(|f| format!("{:?}", f.filter)).collect();
+    parts.sort();
+    Some(parts.join("\u{1}"))
 }
 
 impl<'a> Evaluation<'a> {
@@ -279,37 +479,71 @@ impl<'a> Evaluation<'a> {
 
     /// Question 2: for every directory user (in directory order), how many rows they see and why.
     ///
-    /// Users whose sets of policies are equal share one computation.
+    /// Users whose sets of policies are equal share one computation, and the
+    /// union of a group's policies is built once for all the users it anchors.
     pub fn visible_counts(&self) -> Vec<VisibleCount> {
         let n = self.table.row_count();
         let accesses: Vec<(UserId, Access)> =
             self.set.directory.users.iter().map(|u| (u.id, self.set.access(u.id))).collect();
-        let mut distinct: HashMap<Vec<usize>, usize> = HashMap::new();
-        for (_, access) in &accesses {
-            if access.reason == Reason::Policies {
-                let key: Vec<usize> = access.policies.iter().map(|m| m.policy).collect();
-                distinct.entry(key).or_insert(0);
+        // Distinct policy sets, each anchored on the user's group with the most policies.
+        let mut key_index: HashMap<Vec<usize>, usize> = HashMap::new();
+        let mut keys: Vec<(Vec<usize>, Option<domo_model::GroupId>)> = Vec::new();
+        let mut user_key: Vec<Option<usize>> = Vec::with_capacity(accesses.len());
+        for (user, access) in &accesses {
+            if access.reason != Reason::Policies {
+                user_key.push(None);
+                continue;
             }
+            let key: Vec<usize> = access.policies.iter().map(|m| m.policy).collect();
+            let index = *key_index.entry(key.clone()).or_insert_with(|| {
+                let anchor = self
+                    .set
+                    .groups_of(*user)
+                    .iter()
+                    .copied()
+                    .filter(|g| self.set.group_policies(*g).len() > 1)
+                    .max_by_key(|g| self.set.group_policies(*g).len());
+                keys.push((key, anchor));
+                keys.len() - 1
+            });
+            user_key.push(Some(index));
         }
-        let keys: Vec<Vec<usize>> = distinct.keys().cloned().collect();
-        let counts: Vec<usize> = keys
+        let mut by_anchor: HashMap<Option<domo_model::GroupId>, Vec<usize>> = HashMap::new();
+        for (index, (_, anchor)) in keys.iter().enumerate() {
+            by_anchor.entry(*anchor).or_default().push(index);
+        }
+        let work: Vec<(Option<domo_model::GroupId>, Vec<usize>)> = by_anchor.into_iter().collect();
+        let counted: Vec<(usize, usize)> = work
             .par_iter()
-            .map(|key| {
-                let sets: Vec<&RowSet> = key.iter().filter_map(|&p| self.rows.get(p)).collect();
-                RowSet::union_len(n, &sets)
+            .flat_map_iter(|(anchor, members)| {
+                let anchor_policies: &[usize] = anchor.map_or(&[], |g| self.set.group_policies(g));
+                let anchor_rows =
+                    anchor.map(|_| RowSet::union(n, anchor_policies.iter().filter_map(|&p| self.rows.get(p))));
+                members
+                    .iter()
+                    .map(|&index| {
+                        let key = keys.get(index).map_or(&[][..], |(key, _)| key.as_slice());
+                        let mut sets: Vec<&RowSet> = anchor_rows.iter().collect();
+                        sets.extend(
+                            key.iter().filter(|p| !anchor_policies.contains(p)).filter_map(|&p| self.rows.get(p)),
+                        );
+                        (index, RowSet::union_len(n, &sets))
+                    })
+                    .collect::<Vec<_>>()
             })
             .collect();
-        for (key, count) in keys.into_iter().zip(counts) {
-            distinct.insert(key, count);
+        let mut key_counts = vec![0usize; keys.len()];
+        for (index, count) in counted {
+            if let Some(slot) = key_counts.get_mut(index) {
+                *slot = count;
+            }
         }
         accesses
             .into_iter()
-            .map(|(user, access)| {
+            .zip(user_key)
+            .map(|((user, access), key)| {
                 let rows = match access.reason {
-                    Reason::Policies => {
-                        let key: Vec<usize> = access.policies.iter().map(|m| m.policy).collect();
-                        distinct.get(&key).copied().unwrap_or(0)
-                    }
+                    Reason::Policies => key.and_then(|k| key_counts.get(k).copied()).unwrap_or(0),
                     Reason::NoPolicy => 0,
                     _ => n,
                 };

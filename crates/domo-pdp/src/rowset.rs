@@ -1,15 +1,18 @@
 //! Row sets: every row, a sorted list of row numbers (sparse), or a bitmap (dense), whichever fits.
 
+use std::sync::Arc;
+
 use fixedbitset::FixedBitSet;
 
 /// Above this share of the rows (1/32), a bitmap is smaller than a list of 32-bit row numbers.
 const DENSE_SHARE: usize = 32;
 
+/// Sparse and dense sets are shared (`Arc`): equal policies and posting lists cost their memory once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Repr {
     All,
-    Sparse(Vec<u32>),
-    Dense { bits: FixedBitSet, len: usize },
+    Sparse { rows: Arc<Vec<u32>>, start: usize, end: usize },
+    Dense { bits: Arc<FixedBitSet>, len: usize },
 }
 
 /// A set of rows of one table, iterated in DataSet order.
@@ -30,7 +33,20 @@ impl RowSet {
 
     /// No row.
     pub fn empty(universe: usize) -> Self {
-        Self { universe, repr: Repr::Sparse(Vec::new()) }
+        Self::sparse(universe, Vec::new())
+    }
+
+    fn sparse(universe: usize, rows: Vec<u32>) -> Self {
+        let end = rows.len();
+        Self { universe, repr: Repr::Sparse { rows: Arc::new(rows), start: 0, end } }
+    }
+
+    /// A slice of a shared sorted list (a posting list), without copying it.
+    pub(crate) fn shared_slice(universe: usize, rows: Arc<Vec<u32>>, start: usize, end: usize) -> Self {
+        if end.saturating_sub(start) == universe && universe > 0 {
+            return Self::all(universe);
+        }
+        Self { universe, repr: Repr::Sparse { rows, start, end } }
     }
 
     /// From sorted, distinct row numbers; picks the smaller representation.
@@ -44,9 +60,9 @@ impl RowSet {
                 bits.insert(row as usize);
             }
             let len = rows.len();
-            return Self { universe, repr: Repr::Dense { bits, len } };
+            return Self { universe, repr: Repr::Dense { bits: Arc::new(bits), len } };
         }
-        Self { universe, repr: Repr::Sparse(rows) }
+        Self::sparse(universe, rows)
     }
 
     /// From a bitmap of `universe` bits; picks the smaller representation.
@@ -57,17 +73,17 @@ impl RowSet {
             return Self::all(universe);
         }
         if len.saturating_mul(DENSE_SHARE) > universe {
-            return Self { universe, repr: Repr::Dense { bits, len } };
+            return Self { universe, repr: Repr::Dense { bits: Arc::new(bits), len } };
         }
         let rows = bits.ones().filter_map(|r| u32::try_from(r).ok()).collect();
-        Self { universe, repr: Repr::Sparse(rows) }
+        Self::sparse(universe, rows)
     }
 
     /// How many rows are in the set.
     pub fn len(&self) -> usize {
         match &self.repr {
             Repr::All => self.universe,
-            Repr::Sparse(rows) => rows.len(),
+            Repr::Sparse { start, end, .. } => end - start,
             Repr::Dense { len, .. } => *len,
         }
     }
@@ -91,7 +107,8 @@ impl RowSet {
     pub fn contains(&self, row: usize) -> bool {
         match &self.repr {
             Repr::All => row < self.universe,
-            Repr::Sparse(rows) => u32::try_from(row).is_ok_and(|row| rows.binary_search(&row).is_ok()),
+            Repr::Sparse { .. } => u32::try_from(row)
+                .is_ok_and(|row| self.as_sparse().is_some_and(|rows| rows.binary_search(&row).is_ok())),
             Repr::Dense { bits, .. } => bits.contains(row),
         }
     }
@@ -101,31 +118,31 @@ impl RowSet {
         Rows {
             inner: match &self.repr {
                 Repr::All => RowsInner::Range(0..self.universe),
-                Repr::Sparse(rows) => RowsInner::Sparse(rows.iter()),
+                Repr::Sparse { .. } => RowsInner::Sparse(self.as_sparse().unwrap_or_default().iter()),
                 Repr::Dense { bits, .. } => RowsInner::Dense(bits.ones()),
             },
         }
     }
 
-    /// Bytes of memory the set takes (roughly).
+    /// Bytes of memory the set takes (roughly; shared storage is counted in full).
     pub fn heap_size(&self) -> usize {
         match &self.repr {
             Repr::All => 0,
-            Repr::Sparse(rows) => rows.capacity() * 4,
+            Repr::Sparse { start, end, .. } => (end - start) * 4,
             Repr::Dense { bits, .. } => bits.len().div_ceil(8),
         }
     }
 
     pub(crate) fn as_dense(&self) -> Option<&FixedBitSet> {
         match &self.repr {
-            Repr::Dense { bits, .. } => Some(bits),
+            Repr::Dense { bits, .. } => Some(bits.as_ref()),
             _ => None,
         }
     }
 
     pub(crate) fn as_sparse(&self) -> Option<&[u32]> {
         match &self.repr {
-            Repr::Sparse(rows) => Some(rows),
+            Repr::Sparse { rows, start, end } => rows.get(*start..*end),
             _ => None,
         }
     }
@@ -141,9 +158,11 @@ impl RowSet {
         if sets.iter().any(|s| s.is_all()) {
             return RowSet::all(universe);
         }
+        let sparse_len: usize = sets.iter().filter_map(|s| s.as_sparse()).map(<[u32]>::len).sum();
         let mut dense = sets.iter().filter_map(|s| s.as_dense());
-        if let Some(first) = dense.next() {
-            let mut bits = first.clone();
+        let first = dense.next();
+        if first.is_some() || sparse_len.saturating_mul(DENSE_SHARE) > universe {
+            let mut bits = first.cloned().unwrap_or_else(|| FixedBitSet::with_capacity(universe));
             for other in dense {
                 bits.union_with(other);
             }
@@ -160,7 +179,7 @@ impl RowSet {
         RowSet::from_sorted(universe, rows)
     }
 
-    /// The size of the union of several sets, without building it when that can be avoided.
+    /// The size of the union of several sets, without building it.
     pub(crate) fn union_len(universe: usize, sets: &[&RowSet]) -> usize {
         match sets {
             [] => return 0,
@@ -172,32 +191,42 @@ impl RowSet {
         }
         let dense: Vec<&FixedBitSet> = sets.iter().filter_map(|s| s.as_dense()).collect();
         let sparse: Vec<&[u32]> = sets.iter().filter_map(|s| s.as_sparse()).collect();
-        let (base_len, extra) = match dense.as_slice() {
-            [] => (0, sparse.iter().flat_map(|rows| rows.iter()).copied().collect::<Vec<u32>>()),
-            [one] => (sets.iter().find_map(|s| s.as_dense().map(|_| s.len())).unwrap_or(0), {
-                sparse.iter().flat_map(|rows| rows.iter()).copied().filter(|&r| !one.contains(r as usize)).collect()
-            }),
+        let base = match dense.as_slice() {
+            [] => 0,
+            [_] => sets.iter().find(|s| s.as_dense().is_some()).map_or(0, |s| s.len()),
             [first, rest @ ..] => {
-                let mut bits = (*first).clone();
-                for other in rest {
-                    bits.union_with(other);
+                // Word by word: OR the bitmaps and count, without allocating.
+                let mut count = 0usize;
+                for (i, &word) in first.as_slice().iter().enumerate() {
+                    let mut word = word;
+                    for other in rest {
+                        word |= other.as_slice().get(i).copied().unwrap_or(0);
+                    }
+                    count += word.count_ones() as usize;
                 }
-                let base_len = bits.count_ones(..);
-                let extra = sparse
-                    .iter()
-                    .flat_map(|rows| rows.iter())
-                    .copied()
-                    .filter(|&r| !bits.contains(r as usize))
-                    .collect();
-                (base_len, extra)
+                count
             }
         };
-        let mut extra = extra;
-        if sparse.len() > 1 {
-            extra.sort_unstable();
-            extra.dedup();
-        }
-        base_len + extra.len()
+        let outside = |row: &u32| !dense.iter().any(|d| d.contains(*row as usize));
+        let sparse_len: usize = sparse.iter().map(|rows| rows.len()).sum();
+        let extra = match sparse.as_slice() {
+            [] => 0,
+            [one] => one.iter().filter(|r| outside(r)).count(),
+            _ if sparse_len.saturating_mul(DENSE_SHARE) > universe => {
+                let mut bits = FixedBitSet::with_capacity(universe);
+                for &row in sparse.iter().flat_map(|rows| rows.iter()).filter(|r| outside(r)) {
+                    bits.insert(row as usize);
+                }
+                bits.count_ones(..)
+            }
+            _ => {
+                let mut rows: Vec<u32> = sparse.iter().flat_map(|rows| rows.iter()).copied().filter(outside).collect();
+                rows.sort_unstable();
+                rows.dedup();
+                rows.len()
+            }
+        };
+        base + extra
     }
 }
 

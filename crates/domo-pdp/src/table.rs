@@ -188,16 +188,22 @@ fn dict_get<'a>(text: &'a str, ends: &[usize], code: u32) -> Option<&'a str> {
 #[derive(Debug)]
 pub(crate) struct Postings {
     offsets: Vec<u32>,
-    rows: Vec<u32>,
+    pub(crate) rows: std::sync::Arc<Vec<u32>>,
 }
 
 impl Postings {
-    pub(crate) fn rows(&self, code: u32) -> &[u32] {
+    /// Where a code's rows start and end in [`Postings::rows`].
+    pub(crate) fn range(&self, code: u32) -> (usize, usize) {
         let code = code as usize;
         match (self.offsets.get(code), self.offsets.get(code + 1)) {
-            (Some(&start), Some(&end)) => self.rows.get(start as usize..end as usize).unwrap_or_default(),
-            _ => &[],
+            (Some(&start), Some(&end)) => (start as usize, end as usize),
+            _ => (0, 0),
         }
+    }
+
+    pub(crate) fn rows(&self, code: u32) -> &[u32] {
+        let (start, end) = self.range(code);
+        self.rows.get(start..end).unwrap_or_default()
     }
 }
 
@@ -232,7 +238,7 @@ impl StringColumn {
                     *slot += 1;
                 }
             }
-            Postings { offsets, rows }
+            Postings { offsets, rows: std::sync::Arc::new(rows) }
         })
     }
 

@@ -36,9 +36,13 @@ fn column_type() -> impl Strategy<Value = ColumnType> {
 
 fn cell(column_type: ColumnType) -> impl Strategy<Value = RawCell> {
     let values = pool(column_type);
+    // Skewed: the first value is common, the others rare, so that filters on
+    // them take the engine's posting-list paths as well as its full scans.
+    let common = values[0];
     prop_oneof![
         1 => Just(None),
         1 => Just(Some(String::new())),
+        6 => Just(Some(common.to_owned())),
         6 => prop::sample::select(values).prop_map(|s| Some(s.to_owned())),
     ]
 }
@@ -81,9 +85,9 @@ fn filter(schema: &Schema) -> impl Strategy<Value = PolicyFilter> + use<> {
     )
 }
 
-fn policy(schema: &Schema) -> impl Strategy<Value = Policy> + use<> {
+fn policy(schema: &Schema, filters: std::ops::Range<usize>) -> impl Strategy<Value = Policy> + use<> {
     (
-        prop::collection::vec(filter(schema), 0..4),
+        prop::collection::vec(filter(schema), filters),
         prop_oneof![8 => Just(PolicyType::User), 1 => Just(PolicyType::Open)],
         prop::collection::vec(1u64..9, 0..3),
         prop::collection::vec(1u64..5, 0..2),
@@ -140,15 +144,23 @@ fn directory() -> impl Strategy<Value = Directory> {
 }
 
 pub(crate) fn case() -> impl Strategy<Value = Case> {
+    case_with_rows(0..25, 0..4)
+}
+
+/// Cases with this many rows.
+pub(crate) fn case_with_rows(
+    rows: std::ops::Range<usize>,
+    filters: std::ops::Range<usize>,
+) -> impl Strategy<Value = Case> {
     prop::collection::vec(column_type(), 1..5)
-        .prop_flat_map(|types| {
+        .prop_flat_map(move |types| {
             let schema =
                 Schema { columns: types.iter().enumerate().map(|(i, t)| Column::new(*t, format!("c{i}"))).collect() };
             let row = types.iter().map(|t| cell(*t)).collect::<Vec<_>>();
             (
                 Just(schema.clone()),
-                prop::collection::vec(row, 0..25),
-                prop::collection::vec(policy(&schema), 0..6),
+                prop::collection::vec(row, rows.clone()),
+                prop::collection::vec(policy(&schema, filters.clone()), 0..6),
                 directory(),
                 prop::option::of(1u64..10),
                 prop_oneof![6 => Just(true), 1 => Just(false)],
@@ -324,5 +336,15 @@ proptest! {
                 prop_assert_eq!(with.value(r, c), without.value(r, c));
             }
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Larger tables reach the engine's posting-list paths (selective filters checked row by row).
+    #[test]
+    fn engine_agrees_with_reference_on_larger_tables(case in case_with_rows(100..300, 2..5)) {
+        check_case(&case);
     }
 }

@@ -1,4 +1,11 @@
 //! Integration tests of domo-pdp: rules, agreement with the reference evaluator, no panics.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers fail loudly"
+)]
 
 mod agreement;
 mod no_panic;

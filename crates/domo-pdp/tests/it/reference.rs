@@ -53,7 +53,7 @@ fn like_regex(pattern: &str) -> regex::Regex {
 
 fn compare<T: PartialOrd>(op: FilterOperator, cell: T, values: &[T]) -> bool {
     match op {
-        FilterOperator::Equals => values.iter().any(|v| cell == *v),
+        FilterOperator::Equals => values.contains(&cell),
         FilterOperator::GreaterThan => cell > values[0],
         FilterOperator::LessThan => cell < values[0],
         FilterOperator::GreaterThanEqual => cell >= values[0],

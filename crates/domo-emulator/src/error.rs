@@ -139,7 +139,7 @@ pub enum StartError {
     #[error("cannot listen on {addr}")]
     Bind {
         /// The address asked for.
-        addr: std::net::SocketAddr,
+        addr: String,
         /// What the operating system said.
         #[source]
         source: io::Error,

@@ -1,7 +1,8 @@
 //! Starting and stopping an emulator: the builder, the accept loop with its
 //! connection cap, and graceful shutdown.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +35,7 @@ impl Emulator {
             directory: None,
             clients: Vec::new(),
             token_ttl: Duration::from_secs(3600),
-            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            bind: Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
             limits: Limits {
                 max_body_bytes: 1024 * 1024 * 1024,
                 request_timeout: Duration::from_secs(300),
@@ -51,7 +52,7 @@ pub struct EmulatorBuilder {
     directory: Option<Directory>,
     clients: Vec<ApiClient>,
     token_ttl: Duration,
-    bind: SocketAddr,
+    bind: Result<SocketAddr, String>,
     limits: Limits,
 }
 
@@ -91,9 +92,15 @@ impl EmulatorBuilder {
         self
     }
 
-    /// The address to listen on (default `127.0.0.1:0`, a free loopback port).
-    pub fn bind(mut self, addr: SocketAddr) -> Self {
-        self.bind = addr;
+    /// The address to listen on (default `127.0.0.1:0`, a free loopback port):
+    /// a [`SocketAddr`] or text such as `"127.0.0.1:8470"`. An address that
+    /// does not resolve makes [`EmulatorBuilder::start`] fail.
+    pub fn bind(mut self, addr: impl ToSocketAddrs + fmt::Display) -> Self {
+        self.bind = match addr.to_socket_addrs().map(|mut all| all.next()) {
+            Ok(Some(resolved)) => Ok(resolved),
+            Ok(None) => Err(addr.to_string()),
+            Err(_) => Err(addr.to_string()),
+        };
         self
     }
 
@@ -120,6 +127,10 @@ impl EmulatorBuilder {
 
     /// Opens the data folder and starts serving on the runtime this is called on.
     pub async fn start(self) -> Result<RunningEmulator, StartError> {
+        let bind = self.bind.map_err(|addr| StartError::Bind {
+            addr,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "the address does not resolve"),
+        })?;
         let (data_dir, temp) = match self.data_dir {
             Some(dir) => (dir, None),
             None => {
@@ -130,7 +141,14 @@ impl EmulatorBuilder {
                 (temp.path().to_owned(), Some(temp))
             }
         };
-        let store = Arc::new(Store::open(&data_dir)?);
+        let store = {
+            let dir = data_dir.clone();
+            let opened = tokio::task::spawn_blocking(move || Store::open(&dir)).await;
+            Arc::new(opened.map_err(|err| StartError::DataDir {
+                path: data_dir.clone(),
+                source: std::io::Error::other(err.to_string()),
+            })??)
+        };
         let mut clients = self.clients;
         for (index, client) in clients.iter().enumerate() {
             if clients.iter().skip(index + 1).any(|c| c.id == client.id) {
@@ -171,8 +189,8 @@ impl EmulatorBuilder {
         clients.extend(generated.clone());
         let app = Arc::new(App { store, auth: Auth::new(clients, self.token_ttl), limits: self.limits });
         let listener =
-            TcpListener::bind(self.bind).await.map_err(|source| StartError::Bind { addr: self.bind, source })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: self.bind, source })?;
+            TcpListener::bind(bind).await.map_err(|source| StartError::Bind { addr: bind.to_string(), source })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: bind.to_string(), source })?;
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(serve(listener, app, stopped));
         tracing::info!(%addr, data_dir = %data_dir.display(), "emulator listening");

@@ -18,6 +18,8 @@ const DATA_DIR: &str = "data";
 const PARTS_DIR: &str = "parts";
 const TMP_DIR: &str = "tmp";
 const LOCK_FILE: &str = "lock";
+/// How many times (20 ms apart) a busy data folder is tried before giving up.
+const LOCK_ATTEMPTS: u32 = 25;
 
 /// Everything the emulator remembers across restarts except the CSV rows.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -148,10 +150,19 @@ impl Store {
             .write(true)
             .open(&lock_path)
             .map_err(dir_err(&lock_path))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => return Err(StartError::InUse { path: root.to_owned() }),
-            Err(fs::TryLockError::Error(err)) => return Err(dir_err(&lock_path)(err)),
+        // A process forked elsewhere in this program (to run a child) holds a copy
+        // of a just-closed lock for a moment, until its exec: retry briefly.
+        let mut attempts = 0;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) if attempts < LOCK_ATTEMPTS => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(fs::TryLockError::WouldBlock) => return Err(StartError::InUse { path: root.to_owned() }),
+                Err(fs::TryLockError::Error(err)) => return Err(dir_err(&lock_path)(err)),
+            }
         }
         let state_path = root.join(STATE_FILE);
         let state = match fs::read(&state_path) {

@@ -54,7 +54,11 @@ async fn a_second_emulator_on_the_same_folder_refuses_to_start() {
     let err = Emulator::builder().data_dir(dir.path()).start().await.unwrap_err();
     assert_eq!(err.to_string(), format!("another emulator is using the data folder `{}`", dir.path().display()));
     first.shutdown().await;
-    Emulator::builder().data_dir(dir.path()).start().await.unwrap().shutdown().await;
+    let again = Emulator::builder().data_dir(dir.path()).bind("127.0.0.1:0").start().await.unwrap();
+    assert!(again.addr().ip().is_loopback());
+    again.shutdown().await;
+    let err = Emulator::builder().data_dir(dir.path()).bind("127.0.0.1").start().await.unwrap_err();
+    assert_eq!(err.to_string(), "cannot listen on 127.0.0.1");
 }
 
 #[tokio::test]

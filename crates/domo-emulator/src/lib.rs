@@ -44,6 +44,8 @@
 //! land. Files were chosen over an embedded database because the rows must be
 //! streamed byte for byte on export and the metadata is small: rename is the
 //! one atomic primitive this needs, and there is nothing to build or migrate.
+//! A data folder is locked while an emulator uses it; a second one on the same
+//! folder refuses to start ([`StartError::InUse`]).
 //!
 //! # Limits
 //!
@@ -52,6 +54,13 @@
 //! ([`EmulatorBuilder::request_timeout`]), and a cap on connections served at
 //! once ([`EmulatorBuilder::max_connections`]). It binds to loopback unless
 //! told otherwise, and no endpoint but `/oauth/token` answers without a token.
+//!
+//! Each request is logged at `info` (method, path, status, time; never a
+//! query, header or body) with `tracing`.
+//!
+//! The package also builds a bare `domo-emulator` binary (`--data-dir DIR
+//! --bind ADDR --client ID:SECRET:USER_ID`), which the crash tests kill and
+//! restart; people use `domo serve`.
 //!
 //! # Example
 //!

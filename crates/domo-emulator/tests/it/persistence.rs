@@ -62,6 +62,20 @@ async fn a_second_emulator_on_the_same_folder_refuses_to_start() {
 }
 
 #[tokio::test]
+async fn bad_start_settings_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("state.json"), "{\"datasets\": 7}").unwrap();
+    let err = Emulator::builder().data_dir(dir.path()).start().await.unwrap_err();
+    let state = dir.path().join("state.json");
+    assert!(
+        err.to_string().starts_with(&format!("the emulator state `{}` cannot be read: invalid type", state.display())),
+        "{err}"
+    );
+    let err = Emulator::builder().client("a", "x", 1u64).client("a", "y", 2u64).start().await.unwrap_err();
+    assert_eq!(err.to_string(), "the client id `a` is given twice");
+}
+
+#[tokio::test]
 async fn generated_client_is_made_once_and_kept() {
     let dir = tempfile::tempdir().unwrap();
     let first = Emulator::builder().data_dir(dir.path()).start().await.unwrap();

@@ -71,6 +71,7 @@ const STRINGS: &[&str] = &[
     "\"q\"",
     "line\nbreak",
     " sp ",
+    "'); DROP TABLE t; --",
     "Z",
     "zz",
     "😀",
@@ -151,8 +152,18 @@ const DATETIME_VALUES: &[&str] = &[
     "2024-01-05T10:00:00.5",
     "0001-01-01 00:00:00",
 ];
-const NAMES: &[&str] =
-    &["name", "Amount", "it's \"quoted\"", "with space", "back\\slash", "ünï", "select", "a.b", "`tick`"];
+const NAMES: &[&str] = &[
+    "name",
+    "Amount",
+    "x\"); DROP TABLE t; --",
+    "it's \"quoted\"",
+    "with space",
+    "back\\slash",
+    "ünï",
+    "select",
+    "a.b",
+    "`tick`",
+];
 
 struct Generated {
     dataset: Dataset,

@@ -11,3 +11,4 @@ mod agreement;
 mod no_panic;
 mod reference;
 mod rules;
+mod sql;

@@ -33,10 +33,36 @@ pub(crate) struct Fields {
 }
 
 impl Fields {
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.data.clear();
         self.ends.clear();
         self.quoted.clear();
+    }
+
+    /// Drops every field from index `fields` on (and their bytes).
+    pub(crate) fn truncate_fields(&mut self, fields: usize) {
+        self.truncate(fields);
+    }
+
+    fn truncate(&mut self, fields: usize) {
+        self.ends.truncate(fields);
+        self.quoted.truncate(fields);
+        let len = self.ends.last().copied().unwrap_or(0);
+        self.data.truncate(len);
+    }
+
+    /// Whether the fields from index `first` on are a blank line: one unquoted empty field.
+    pub(crate) fn is_blank_from(&self, first: usize) -> bool {
+        self.ends.len() == first + 1
+            && self.quoted.get(first) == Some(&false)
+            && self.fields_start(first) == self.data.len()
+    }
+
+    fn fields_start(&self, index: usize) -> usize {
+        match index.checked_sub(1) {
+            Some(previous) => self.ends.get(previous).copied().unwrap_or(0),
+            None => 0,
+        }
     }
 
     fn end_field(&mut self, quoted: bool) {
@@ -61,7 +87,7 @@ impl Fields {
 
     /// Whether the record is a blank line: one unquoted empty field.
     pub(crate) fn is_blank(&self) -> bool {
-        self.ends.len() == 1 && self.data.is_empty() && self.quoted.first() == Some(&false)
+        self.is_blank_from(0)
     }
 }
 
@@ -100,6 +126,12 @@ impl<R: Read> Splitter<R> {
 
     /// Reads the next record into `fields`; `Ok(false)` at the end of input.
     pub(crate) fn next_record(&mut self, fields: &mut Fields) -> Result<bool, SplitError> {
+        fields.clear();
+        self.append_record(fields)
+    }
+
+    /// Appends the next record's fields to `fields`; `Ok(false)` at the end of input.
+    pub(crate) fn append_record(&mut self, fields: &mut Fields) -> Result<bool, SplitError> {
         loop {
             let available = self.buf.get(self.start..self.end).unwrap_or_default();
             if available.is_empty() && self.eof {
@@ -154,9 +186,17 @@ impl<R: Read> Splitter<R> {
     }
 }
 
-/// Splits one record from the start of `b`. `Ok(None)` means more bytes are needed.
+/// Splits one record from the start of `b`, appending its fields. `Ok(None)` means more bytes are needed.
 fn split_record(b: &[u8], eof: bool, fields: &mut Fields) -> Result<Option<usize>, SyntaxError> {
-    fields.clear();
+    let mark = fields.len();
+    let result = split_fields(b, eof, fields);
+    if !matches!(result, Ok(Some(_))) {
+        fields.truncate(mark);
+    }
+    result
+}
+
+fn split_fields(b: &[u8], eof: bool, fields: &mut Fields) -> Result<Option<usize>, SyntaxError> {
     let mut i = 0;
     loop {
         if b.get(i) == Some(&b'"') {

@@ -4,14 +4,24 @@ use rust_decimal::Decimal;
 
 /// Parses a LONG: an optional sign and decimal digits, fitting in an `i64`.
 pub(crate) fn parse_long(text: &[u8]) -> Option<i64> {
-    let digits = match text.first() {
-        Some(b'+' | b'-') => text.get(1..)?,
-        _ => text,
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, text),
     };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() {
         return None;
     }
-    std::str::from_utf8(text).ok()?.parse().ok()
+    // Accumulate negatively so that i64::MIN parses.
+    let mut value: i64 = 0;
+    for &b in digits {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_sub(i64::from(digit))?;
+    }
+    if negative { Some(value) } else { value.checked_neg() }
 }
 
 /// Parses a DOUBLE: Rust's float syntax (`1.5`, `-2`, `.5`, `1e3`), finite values only.
@@ -24,27 +34,38 @@ pub(crate) fn parse_double(text: &[u8]) -> Option<f64> {
     value.is_finite().then_some(value)
 }
 
-/// Parses a DECIMAL exactly: an optional sign, digits, optionally a dot and more digits.
+/// Parses a DECIMAL exactly: an optional sign, digits, optionally a dot and more digits
+/// (at most 28 after the dot, at most 96 bits of mantissa).
 pub(crate) fn parse_decimal(text: &[u8]) -> Option<Decimal> {
-    let body = match text.first() {
-        Some(b'+' | b'-') => text.get(1..)?,
-        _ => text,
+    let (negative, body) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, text),
     };
+    let mut mantissa: i128 = 0;
     let mut digits = 0usize;
-    let mut dots = 0usize;
+    let mut scale: Option<u32> = None;
     for &b in body {
         match b {
-            b'0'..=b'9' => digits += 1,
-            b'.' => dots += 1,
+            b'0'..=b'9' => {
+                mantissa = mantissa.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+                digits += 1;
+                if let Some(scale) = scale.as_mut() {
+                    *scale += 1;
+                }
+            }
+            b'.' if scale.is_none() => scale = Some(0),
             _ => return None,
         }
+        if mantissa >= 1 << 96 {
+            return None;
+        }
     }
-    if digits == 0 || dots > 1 {
+    let scale = scale.unwrap_or(0);
+    if digits == 0 || scale > 28 {
         return None;
     }
-    let text = std::str::from_utf8(text).ok()?;
-    let text = text.strip_prefix('+').unwrap_or(text);
-    Decimal::from_str_exact(text).ok()
+    Decimal::try_from_i128_with_scale(if negative { -mantissa } else { mantissa }, scale).ok()
 }
 
 fn digits<const N: usize>(text: &[u8], at: usize) -> Option<u32> {

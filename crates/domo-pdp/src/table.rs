@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::io::{self, Read};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock, mpsc};
 
 use domo_model::{ColumnType, Schema};
 use fixedbitset::FixedBitSet;
@@ -280,6 +280,22 @@ impl<T: Copy + Default> Typed<T> {
     pub(crate) fn get(&self, row: usize) -> Option<T> {
         if self.nulls.contains(row) { None } else { self.values.get(row).copied() }
     }
+
+    /// Pushes a parsed cell, or NULL.
+    fn push_parsed(&mut self, null: bool, bytes: &[u8], parse: impl Fn(&[u8]) -> Option<T>) -> Result<(), CellError> {
+        if null {
+            self.push(None);
+            return Ok(());
+        }
+        let value = parse(bytes).ok_or(CellError::Type)?;
+        self.values.push(value);
+        Ok(())
+    }
+
+    fn finish(&mut self, rows: usize) {
+        self.nulls.grow(rows);
+        self.values.shrink_to_fit();
+    }
 }
 
 /// One column's data.
@@ -432,6 +448,160 @@ pub(crate) fn cell_error(row: u64, column: &domo_model::Column, bytes: &[u8], er
     }
 }
 
+/// Records handed from the splitting thread to the typing thread.
+#[derive(Debug, Default)]
+struct Batch {
+    fields: Fields,
+    /// The row number (1-based, as a spreadsheet shows it) of each record.
+    rows: Vec<u64>,
+}
+
+const BATCH_RECORDS: usize = 4096;
+
+/// Splits every record into batches and sends them; stops early if the typing thread is gone.
+fn split_batches<R: Read>(
+    splitter: &mut Splitter<R>,
+    width: usize,
+    workers: &[mpsc::SyncSender<Arc<Batch>>],
+    spare: &mpsc::Receiver<Arc<Batch>>,
+) -> Result<(), LoadCsvError> {
+    loop {
+        // Reuse a batch every worker is done with.
+        let mut batch = spare.try_iter().find_map(|b| Arc::try_unwrap(b).ok()).unwrap_or_default();
+        batch.fields.clear();
+        batch.rows.clear();
+        let mut done = false;
+        while batch.rows.len() < BATCH_RECORDS {
+            let first = batch.fields.len();
+            let more =
+                splitter.append_record(&mut batch.fields).map_err(|e| split_error(splitter.record_number(), e))?;
+            if !more {
+                done = true;
+                break;
+            }
+            let row = splitter.record_number();
+            let found = batch.fields.len() - first;
+            if width > 1 && batch.fields.is_blank_from(first) {
+                batch.fields.truncate_fields(first);
+                continue;
+            }
+            if found != width {
+                return Err(LoadCsvError::FieldCount { row, expected: width, found });
+            }
+            batch.rows.push(row);
+        }
+        let batch = Arc::new(batch);
+        let mut sent = false;
+        for worker in workers {
+            sent |= worker.send(Arc::clone(&batch)).is_ok();
+        }
+        if !sent || done {
+            return Ok(());
+        }
+    }
+}
+
+/// Splits the columns between two workers by their typing cost (longest first, to the lighter one).
+fn partition_columns(schema: &Schema) -> Vec<Vec<usize>> {
+    let cost = |t: ColumnType| match t {
+        ColumnType::String => 16,
+        ColumnType::Long => 5,
+        ColumnType::Decimal => 10,
+        ColumnType::Double => 25,
+        ColumnType::Date => 8,
+        ColumnType::Datetime => 15,
+    };
+    let mut order: Vec<usize> = (0..schema.columns.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(schema.columns.get(i).map_or(0, |c| cost(c.column_type))));
+    let mut parts: [(u32, Vec<usize>); 2] = [(0, Vec::new()), (0, Vec::new())];
+    for index in order {
+        let weight = schema.columns.get(index).map_or(0, |c| cost(c.column_type));
+        let lighter = if parts[0].0 <= parts[1].0 { &mut parts[0] } else { &mut parts[1] };
+        lighter.0 += weight;
+        lighter.1.push(index);
+    }
+    parts
+        .into_iter()
+        .map(|(_, mut part)| {
+            part.sort_unstable();
+            part
+        })
+        .filter(|part| !part.is_empty())
+        .collect()
+}
+
+/// Some of the columns being filled, one record at a time.
+struct Builder<'s> {
+    schema: &'s Schema,
+    /// (column index, data), in column order.
+    columns: Vec<(usize, ColumnData)>,
+    rows: usize,
+}
+
+impl<'s> Builder<'s> {
+    fn new(schema: &'s Schema, part: Vec<usize>) -> Self {
+        let columns = part
+            .into_iter()
+            .filter_map(|i| schema.columns.get(i).map(|c| (i, ColumnData::new(c.column_type))))
+            .collect();
+        Self { schema, columns, rows: 0 }
+    }
+
+    /// Types a batch; an error carries its row and column index, to find the first one.
+    fn add(&mut self, batch: &Batch) -> Result<(), (u64, usize, LoadCsvError)> {
+        let width = self.schema.columns.len();
+        for (record, &row) in batch.rows.iter().enumerate() {
+            if self.rows >= NULL_CODE as usize - 1 {
+                return Err((row, 0, LoadCsvError::TooLarge { row }));
+            }
+            let base = record * width;
+            for (index, data) in &mut self.columns {
+                let index = *index;
+                let Some(column) = self.schema.columns.get(index) else { continue };
+                let (bytes, quoted) = batch.fields.get(base + index).unwrap_or_default();
+                let null = bytes.is_empty() && (!quoted || column.column_type != ColumnType::String);
+                let bad = |e| (row, index, cell_error(row, column, bytes, e));
+                match data {
+                    ColumnData::String(c) => {
+                        let text = if null {
+                            None
+                        } else {
+                            Some(std::str::from_utf8(bytes).map_err(|_| bad(CellError::Utf8))?)
+                        };
+                        c.push(text).ok_or((row, index, LoadCsvError::TooLarge { row }))?;
+                    }
+                    ColumnData::Long(c) => c.push_parsed(null, bytes, parse::parse_long).map_err(bad)?,
+                    ColumnData::Double(c) => c.push_parsed(null, bytes, parse::parse_double).map_err(bad)?,
+                    ColumnData::Decimal(c) => c.push_parsed(null, bytes, parse::parse_decimal).map_err(bad)?,
+                    ColumnData::Date(c) => c.push_parsed(null, bytes, parse::parse_date).map_err(bad)?,
+                    ColumnData::Datetime(c) => c.push_parsed(null, bytes, parse::parse_datetime).map_err(bad)?,
+                }
+            }
+            self.rows += 1;
+        }
+        Ok(())
+    }
+
+    /// Puts the workers' columns back in schema order.
+    fn merge(schema: &Schema, builders: Vec<Builder<'_>>) -> Table {
+        let rows = builders.first().map_or(0, |b| b.rows);
+        let mut columns: Vec<(usize, ColumnData)> = builders.into_iter().flat_map(|b| b.columns).collect();
+        columns.sort_by_key(|(index, _)| *index);
+        let mut columns: Vec<ColumnData> = columns.into_iter().map(|(_, data)| data).collect();
+        for data in &mut columns {
+            match data {
+                ColumnData::String(c) => c.codes.shrink_to_fit(),
+                ColumnData::Long(c) => c.finish(rows),
+                ColumnData::Double(c) => c.finish(rows),
+                ColumnData::Decimal(c) => c.finish(rows),
+                ColumnData::Date(c) => c.finish(rows),
+                ColumnData::Datetime(c) => c.finish(rows),
+            }
+        }
+        Table { schema: schema.clone(), columns, rows }
+    }
+}
+
 impl Table {
     /// Reads CSV from `reader` and types every cell by `schema`.
     ///
@@ -447,67 +617,59 @@ impl Table {
     /// wrong field count, broken quoting, a header that does not match the
     /// schema, or a read error.
     pub fn from_csv<R: Read>(reader: R, schema: &Schema, header: HeaderRow) -> Result<Table, LoadCsvError> {
+        // Two stages on two threads: this one splits records (and owns the
+        // reader, which need not be `Send`); a worker types them into columns.
         let mut splitter = Splitter::new(reader);
-        let mut fields = Fields::default();
-        let mut columns: Vec<ColumnData> = schema.columns.iter().map(|c| ColumnData::new(c.column_type)).collect();
         let width = schema.columns.len();
-        let mut rows = 0usize;
         if header == HeaderRow::Present {
+            let mut fields = Fields::default();
             let more = splitter.next_record(&mut fields).map_err(|e| split_error(splitter.record_number(), e))?;
             if more {
                 check_header(schema, &fields)?;
             }
         }
-        loop {
-            let more = splitter.next_record(&mut fields).map_err(|e| split_error(splitter.record_number(), e))?;
-            if !more {
-                break;
+        // Two typing workers, each with a share of the columns of similar cost.
+        let parts = partition_columns(schema);
+        let mut senders = Vec::new();
+        let (recycle, spare) = mpsc::channel::<Arc<Batch>>();
+        std::thread::scope(|scope| {
+            let mut workers = Vec::new();
+            for part in parts {
+                let (batches, incoming) = mpsc::sync_channel::<Arc<Batch>>(4);
+                senders.push(batches);
+                let recycle = recycle.clone();
+                workers.push(scope.spawn(move || {
+                    let mut builder = Builder::new(schema, part);
+                    for batch in incoming {
+                        builder.add(&batch)?;
+                        // The splitter may have stopped; a lost spare batch costs nothing.
+                        let _ = recycle.send(batch);
+                    }
+                    Ok::<_, (u64, usize, LoadCsvError)>(builder)
+                }));
             }
-            let row = splitter.record_number();
-            if width > 1 && fields.is_blank() {
-                continue;
-            }
-            if fields.len() != width {
-                return Err(LoadCsvError::FieldCount { row, expected: width, found: fields.len() });
-            }
-            if rows >= NULL_CODE as usize - 1 {
-                return Err(LoadCsvError::TooLarge { row });
-            }
-            for (index, (column, data)) in schema.columns.iter().zip(columns.iter_mut()).enumerate() {
-                let (bytes, quoted) = fields.get(index).unwrap_or_default();
-                let cell =
-                    type_cell(column.column_type, bytes, quoted).map_err(|e| cell_error(row, column, bytes, e))?;
-                let pushed = match (data, cell) {
-                    (ColumnData::String(c), Cell::Str(s)) => c.push(Some(s)),
-                    (ColumnData::String(c), _) => c.push(None),
-                    (ColumnData::Long(c), Cell::Long(v)) => c.push(Some(v)),
-                    (ColumnData::Long(c), _) => c.push(None),
-                    (ColumnData::Double(c), Cell::Double(v)) => c.push(Some(v)),
-                    (ColumnData::Double(c), _) => c.push(None),
-                    (ColumnData::Decimal(c), Cell::Decimal(v)) => c.push(Some(v)),
-                    (ColumnData::Decimal(c), _) => c.push(None),
-                    (ColumnData::Date(c), Cell::Date(v)) => c.push(Some(v)),
-                    (ColumnData::Date(c), _) => c.push(None),
-                    (ColumnData::Datetime(c), Cell::Datetime(v)) => c.push(Some(v)),
-                    (ColumnData::Datetime(c), _) => c.push(None),
-                };
-                if pushed.is_none() {
-                    return Err(LoadCsvError::TooLarge { row });
+            drop(recycle);
+            let split = split_batches(&mut splitter, width, &senders, &spare);
+            senders.clear();
+            let mut builders = Vec::new();
+            let mut first_error: Option<(u64, usize, LoadCsvError)> = None;
+            for worker in workers {
+                match worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)) {
+                    Ok(builder) => builders.push(builder),
+                    Err(error) => {
+                        if first_error.as_ref().is_none_or(|(row, column, _)| (error.0, error.1) < (*row, *column)) {
+                            first_error = Some(error);
+                        }
+                    }
                 }
             }
-            rows += 1;
-        }
-        for data in &mut columns {
-            match data {
-                ColumnData::String(_) => {}
-                ColumnData::Long(c) => c.nulls.grow(rows),
-                ColumnData::Double(c) => c.nulls.grow(rows),
-                ColumnData::Decimal(c) => c.nulls.grow(rows),
-                ColumnData::Date(c) => c.nulls.grow(rows),
-                ColumnData::Datetime(c) => c.nulls.grow(rows),
+            // A typing error comes from an earlier row than any splitting error after it.
+            if let Some((_, _, error)) = first_error {
+                return Err(error);
             }
-        }
-        Ok(Table { schema: schema.clone(), columns, rows })
+            split?;
+            Ok(Builder::merge(schema, builders))
+        })
     }
 
     /// How many rows the table holds.

@@ -39,6 +39,8 @@ pub(crate) struct App {
     pub(crate) store: Arc<Store>,
     pub(crate) auth: Auth,
     pub(crate) limits: Limits,
+    /// Held while row files are merged, so that merges do not pile up.
+    pub(crate) compacting: tokio::sync::Mutex<()>,
 }
 
 impl App {

@@ -187,7 +187,12 @@ impl EmulatorBuilder {
                 source: std::io::Error::other(format!("{err:?}")),
             })?;
         clients.extend(generated.clone());
-        let app = Arc::new(App { store, auth: Auth::new(clients, self.token_ttl), limits: self.limits });
+        let app = Arc::new(App {
+            store,
+            auth: Auth::new(clients, self.token_ttl),
+            limits: self.limits,
+            compacting: tokio::sync::Mutex::new(()),
+        });
         let listener =
             TcpListener::bind(bind).await.map_err(|source| StartError::Bind { addr: bind.to_string(), source })?;
         let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: bind.to_string(), source })?;

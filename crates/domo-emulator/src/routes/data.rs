@@ -32,6 +32,7 @@ pub(crate) async fn import(
     body: Body,
 ) -> Result<StatusCode, ApiError> {
     let method = UpdateMethod::from_query(Params::parse(query.as_deref()).get("updateMethod"));
+    let dataset_id = id.clone();
     let columns = app.store.read(|state| find(state, &id).map(|d| d.dataset.schema.columns.clone()))?;
     let upload = receive_csv(&app.store, &headers, body, app.limits.max_body_bytes, columns.clone()).await?;
     let kept = keep(&app.store, upload, FileKind::Segment).await?;
@@ -50,7 +51,58 @@ pub(crate) async fn import(
     if result.is_err() {
         store.discard(&rel);
     }
-    result.map(|()| StatusCode::NO_CONTENT)
+    result?;
+    if method == UpdateMethod::Append {
+        compact(&app, &dataset_id).await;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A DataSet with more row files than this has them merged into one, so that
+/// an export never needs more open files than this (plus appends under way).
+const MAX_SEGMENTS: usize = 32;
+
+/// Merges a DataSet's row files into one when there are too many, after many
+/// APPENDs. The merged file replaces the files it copied only if they are
+/// still the DataSet's first files; appends that landed meanwhile stay after it.
+/// A failure leaves the files as they were: merging is only housekeeping.
+pub(crate) async fn compact(app: &Arc<App>, id: &str) {
+    let Ok(_merging) = app.compacting.try_lock() else { return };
+    let opened = app.store.read(|state| {
+        let stored = state.dataset(id)?;
+        if stored.segments.len() <= MAX_SEGMENTS {
+            return None;
+        }
+        let files = app.store.open_files(&stored.segments).ok()?;
+        Some((stored.segments.clone(), files))
+    });
+    let Some((merged, files)) = opened else { return };
+    let store = Arc::clone(&app.store);
+    let written = tokio::task::spawn_blocking(move || {
+        let mut out = store.temp_file()?;
+        io::copy(&mut io::BufReader::new(Concat::new(files)), out.as_file_mut())?;
+        store.keep(out, FileKind::Segment)
+    })
+    .await;
+    let Ok(Ok(rel)) = written else {
+        tracing::warn!(dataset = id, "merging row files failed; they stay as they are");
+        return;
+    };
+    let (store, id, kept) = (Arc::clone(&app.store), id.to_owned(), rel.clone());
+    let swapped = app
+        .store
+        .write_blocking(move |state| {
+            let stored = find_mut(state, &id)?;
+            if !stored.segments.starts_with(&merged) {
+                return Ok(false);
+            }
+            stored.segments.splice(..merged.len(), [kept]);
+            Ok(true)
+        })
+        .await;
+    if !matches!(swapped, Ok(true)) {
+        store.discard(&rel);
+    }
 }
 
 /// Fsyncs an upload and moves it next to the other row files (off the async threads).

@@ -15,7 +15,7 @@ use http::HeaderMap;
 use crate::app::{App, Params, now, numeric_id, page, read_json};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::routes::data::{apply_rows, keep};
+use crate::routes::data::{apply_rows, compact, keep};
 use crate::routes::datasets::{create_in, find};
 use crate::store::{FileKind, State as Stored, StoredExecution, StoredStream};
 use crate::upload::receive_csv;
@@ -298,7 +298,7 @@ pub(crate) async fn commit(
     Path(path): Path<(String, String)>,
 ) -> Result<Json<Execution>, ApiError> {
     let (id, execution) = ids(&path)?;
-    let done = app
+    let (done, dataset_id) = app
         .store
         .write_blocking(move |state| {
             let stream = find_stream_mut(state, id)?;
@@ -323,9 +323,10 @@ pub(crate) async fn commit(
             found.parts.clear();
             let shown = found.execution.clone();
             apply_rows(state, dataset_id.as_str(), method, files)?;
-            Ok(shown)
+            Ok((shown, dataset_id))
         })
         .await?;
+    compact(&app, dataset_id.as_str()).await;
     Ok(Json(done))
 }
 

@@ -165,3 +165,22 @@ async fn fifty_clients_appending_and_reading_lose_nothing() {
     assert_eq!(rows.len() as u64, CLIENTS * ROWS, "every row once");
     assert_eq!(rows_of(&server, &token, &id).await, CLIENTS * ROWS);
 }
+
+#[tokio::test]
+async fn many_appends_are_merged_into_few_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_with(builder().data_dir(dir.path())).await;
+    let token = server.token("owner", "data").await;
+    let id = server.create_dataset(&token, "Appended", &[("LONG", "n")]).await;
+    let mut expected = String::new();
+    for n in 0..100 {
+        let row = format!("{n}\n");
+        let reply = server.put_csv(&token, &format!("/v1/datasets/{id}/data?updateMethod=APPEND"), row.clone()).await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT);
+        expected.push_str(&row);
+    }
+    assert_eq!(server.export(&token, &id).await, expected);
+    assert_eq!(rows_of(&server, &token, &id).await, 100);
+    let files = std::fs::read_dir(dir.path().join("data")).unwrap().count();
+    assert!(files <= 33, "{files} row files after 100 appends");
+}

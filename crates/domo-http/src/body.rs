@@ -138,7 +138,9 @@ impl CsvSource {
         Self { kind: SourceKind::File(path.into()) }
     }
 
-    /// Any reader, streamed; sent once, never retried (nothing can rewind it).
+    /// Any reader, streamed; sent once, never retried (nothing can rewind it),
+    /// not even after a 401 from a token that expired mid-run. Prefer
+    /// [`CsvSource::file`] or [`CsvSource::reopen`] for long jobs.
     pub fn reader(reader: impl AsyncRead + Send + 'static) -> Self {
         Self { kind: SourceKind::Reader(Some(Box::pin(reader))) }
     }

@@ -1,6 +1,7 @@
 //! The `domo` command line: offline PDP previews, the local emulator, and the live API.
 
 mod exit;
+mod live;
 mod pdp;
 mod serve;
 
@@ -23,6 +24,8 @@ enum Command {
     Pdp(pdp::PdpCommand),
     /// Run a local emulator of Domo's API.
     Serve(serve::ServeArgs),
+    #[command(flatten)]
+    Live(live::LiveCommand),
     /// Print shell completions.
     Completions {
         /// The shell.
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Pdp(command) => pdp::run(command),
         Command::Serve(args) => serve::run(args),
+        Command::Live(command) => live::run(command),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "domo", &mut std::io::stdout());
             Ok(exit::Outcome::Ok)

@@ -1,13 +1,14 @@
 //! `domo pdp …`: offline previews and checks of PDP policies on a local folder.
 
-mod common;
+pub(crate) mod common;
 mod diff;
 mod explain;
-mod input;
+pub(crate) mod input;
 mod lint;
 mod matrix;
-mod output;
+pub(crate) mod output;
 mod preview;
+mod sql;
 mod test;
 mod who;
 
@@ -87,6 +88,30 @@ pub(crate) enum PdpCommand {
         "  domo pdp test examples/euler-party examples/euler-party/tests.json",
     ))]
     Test(test::TestArgs),
+    /// The policies as SQL: the rows one user sees, or every user's row count, in six dialects.
+    #[command(after_help = concat!(
+        "Dialects: duckdb, postgres, spark, snowflake, bigquery, trino. The queries expect the\n",
+        "column types of --create-table. Details: docs/sql.md\n\n",
+        "Examples:\n",
+        "  domo pdp sql examples/euler-party --user 27\n",
+        "  domo pdp sql examples/euler-party --user 27 --dialect bigquery --table proj.ds.guests --where-only\n",
+        "  domo pdp sql examples/euler-party --counts --dialect spark --membership-csv membership.csv\n",
+        "  domo pdp sql examples/euler-party --create-table --dialect postgres",
+    ))]
+    Sql(sql::SqlArgs),
+    /// Turn PDP on for a live DataSet: its policies decide who sees which rows.
+    #[command(after_help = crate::live::CONFIG_HELP)]
+    Enable(crate::live::PdpSwitchArgs),
+    /// Turn PDP off for a live DataSet: everyone with access sees every row.
+    #[command(after_help = crate::live::CONFIG_HELP)]
+    Disable(crate::live::PdpSwitchArgs),
+    /// Compare policies.json with a live DataSet's policies: what would be created,
+    /// updated and deleted, and which users gain or lose rows.
+    #[command(after_help = crate::live::PLAN_HELP)]
+    Plan(crate::live::PlanArgs),
+    /// Apply a plan to the live DataSet: show it, ask, and stop at the first failure.
+    #[command(after_help = crate::live::PLAN_HELP)]
+    Apply(crate::live::ApplyArgs),
 }
 
 /// Where the four input files are, and how to read the CSV.
@@ -142,5 +167,10 @@ pub(crate) fn run(command: PdpCommand) -> anyhow::Result<Outcome> {
         PdpCommand::Lint(args) => lint::run(&args),
         PdpCommand::Diff(args) => diff::run(&args),
         PdpCommand::Test(args) => test::run(&args),
+        PdpCommand::Sql(args) => sql::run(&args),
+        PdpCommand::Enable(args) => crate::live::switch_pdp(&args, crate::live::PdpSwitch::Enable),
+        PdpCommand::Disable(args) => crate::live::switch_pdp(&args, crate::live::PdpSwitch::Disable),
+        PdpCommand::Plan(args) => crate::live::plan(&args),
+        PdpCommand::Apply(args) => crate::live::apply(&args),
     }
 }

@@ -1,0 +1,130 @@
+//! The commands that talk to Domo's API (or `domo serve`): auth, DataSets, data, policies, users, groups, pull, plan and apply.
+
+mod auth;
+mod config;
+mod data;
+mod datasets;
+mod directory;
+mod output;
+mod plan;
+mod policies;
+mod pull;
+
+use std::future::Future;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+pub(crate) use config::{CONFIG_HELP, ConnectionArgs};
+pub(crate) use plan::{ApplyArgs, PlanArgs};
+pub(crate) use policies::{PdpSwitch, PdpSwitchArgs};
+
+use crate::exit::Outcome;
+
+pub(crate) const PLAN_HELP: &str = "\
+Policies of policies.json are matched to live ones by id, else by name: those
+that match none are created, those that differ are updated, and live policies
+that policies.json leaves out are deleted (built-in ones, such as All Rows,
+are kept). The effect on every user is computed with the engine on the
+folder's data.csv and directory.json. Apply creates first, then updates, then
+deletes (so that PDP never turns off in between), stops at the first failure
+and says what was applied and what was not; it refuses when the live policies
+changed since the plan (their fingerprint differs).
+
+Examples:
+  domo pull $ID party
+  # edit party/policies.json, then:
+  domo pdp plan party --dataset-id $ID --out plan.json
+  domo pdp apply --plan plan.json
+  domo pdp apply party --dataset-id $ID --yes";
+
+/// The live API commands, flattened into `domo`'s own.
+#[derive(Debug, Subcommand)]
+pub(crate) enum LiveCommand {
+    /// Check the credentials: which API and user they act as.
+    #[command(after_help = config::CONFIG_HELP)]
+    Auth(AuthArgs),
+    /// List, show, create, update and delete DataSets.
+    #[command(after_help = config::CONFIG_HELP)]
+    Datasets(datasets::DatasetsArgs),
+    /// Import a CSV file into a DataSet, or export its rows.
+    #[command(after_help = config::CONFIG_HELP)]
+    Data(data::DataArgs),
+    /// List, show, create, update and delete a DataSet's PDP policies.
+    #[command(after_help = config::CONFIG_HELP)]
+    Policies(policies::PoliciesArgs),
+    /// List users.
+    #[command(after_help = config::CONFIG_HELP)]
+    Users(directory::UsersArgs),
+    /// List groups and their members.
+    #[command(after_help = config::CONFIG_HELP)]
+    Groups(directory::GroupsArgs),
+    /// Download a DataSet into a folder that every `domo pdp` command reads.
+    #[command(after_help = concat!(
+        "Writes DIR/dataset.json, DIR/policies.json, DIR/data.csv (with a header row)\n",
+        "and DIR/directory.json (users, and groups with their members). The export\n",
+        "applies PDP for the user the credentials act as: pull as the owner or an Admin.\n\n",
+        "Example:\n  domo pull 4405ff58-1957-45f0-82bd-914d989a3ea3 party && domo pdp matrix party",
+    ))]
+    Pull(pull::PullArgs),
+}
+
+/// `domo auth`.
+#[derive(Debug, Args)]
+pub(crate) struct AuthArgs {
+    #[command(flatten)]
+    pub(crate) connection: ConnectionArgs,
+    #[command(subcommand)]
+    pub(crate) command: AuthCommand,
+}
+
+/// `domo auth` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuthCommand {
+    /// Get a token and show who the credentials act as (never the secret).
+    Check {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: output::Format,
+    },
+}
+
+/// Runs a live command.
+pub(crate) fn run(command: LiveCommand) -> anyhow::Result<Outcome> {
+    match command {
+        LiveCommand::Auth(args) => match args.command {
+            AuthCommand::Check { format } => auth::check(&args.connection, format),
+        },
+        LiveCommand::Datasets(args) => datasets::run(args),
+        LiveCommand::Data(args) => data::run(args),
+        LiveCommand::Policies(args) => policies::run(args),
+        LiveCommand::Users(args) => directory::users(args),
+        LiveCommand::Groups(args) => directory::groups(args),
+        LiveCommand::Pull(args) => pull::run(&args),
+    }
+}
+
+/// `domo pdp plan`.
+pub(crate) fn plan(args: &PlanArgs) -> anyhow::Result<Outcome> {
+    plan::plan(args)
+}
+
+/// `domo pdp apply`.
+pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
+    plan::apply(args)
+}
+
+/// `domo pdp enable|disable`.
+pub(crate) fn switch_pdp(args: &PdpSwitchArgs, switch: PdpSwitch) -> anyhow::Result<Outcome> {
+    policies::switch_pdp(args, switch)
+}
+
+/// Runs async work on a small runtime (the CLI is synchronous around it).
+pub(crate) fn block_on<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(work)
+}

@@ -1,0 +1,276 @@
+//! `domo data import|export`: CSV streamed to and from a DataSet, never held in memory, with a progress bar.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use domo_http::{Compression, CsvSource, ImportOptions, PartUploadOptions};
+use domo_model::{DatasetId, ExportOptions, Header, Schema, UpdateMethod};
+use tokio::io::AsyncBufReadExt as _;
+
+use super::config::ConnectionArgs;
+use super::output;
+use crate::exit::Outcome;
+
+/// `domo data`.
+#[derive(Debug, Args)]
+pub(crate) struct DataArgs {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    #[command(subcommand)]
+    command: DataCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// Upload a CSV file into a DataSet, streamed (replaces its rows unless --append).
+    #[command(after_help = concat!(
+        "The file's columns must be in schema order. Domo expects no header row: pass\n",
+        "--header when the file has one, and it is checked against the schema and left out.\n",
+        "--stream uploads through the Streams API in parts sent in parallel; the DataSet\n",
+        "must have been created as a stream (`domo datasets create --stream`).\n\n",
+        "Examples:\n",
+        "  domo data import 4405ff58-1957-45f0-82bd-914d989a3ea3 guests.csv --header\n",
+        "  domo data import $ID big.csv --stream --gzip --parallel 4",
+    ))]
+    Import {
+        /// The DataSet id.
+        id: String,
+        /// The CSV file.
+        file: PathBuf,
+        /// Add the rows to the DataSet's rows instead of replacing them.
+        #[arg(long)]
+        append: bool,
+        /// Compress with gzip on the way (Domo decompresses it).
+        #[arg(long)]
+        gzip: bool,
+        /// Upload through the Streams API, in parts sent in parallel.
+        #[arg(long)]
+        stream: bool,
+        /// The file starts with a header row (checked against the schema, then left out).
+        #[arg(long)]
+        header: bool,
+        /// With --stream: about how many bytes go in one part.
+        #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = parse_size, requires = "stream")]
+        part_size: u64,
+        /// With --stream: how many parts are uploaded at the same time.
+        #[arg(long, value_name = "N", default_value_t = 3, requires = "stream")]
+        parallel: usize,
+    },
+    /// Download a DataSet's rows as CSV, streamed to a file (written whole or not at all) or stdout.
+    #[command(after_help = concat!(
+        "The export applies PDP for the user the credentials act as.\n\n",
+        "Example:\n  domo data export 4405ff58-1957-45f0-82bd-914d989a3ea3 -o guests.csv --header",
+    ))]
+    Export {
+        /// The DataSet id.
+        id: String,
+        /// The file to write [default: stdout]. Written to a temporary file beside
+        /// it and renamed into place when complete.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Start with a header row.
+        #[arg(long)]
+        header: bool,
+    },
+}
+
+pub(crate) fn run(args: DataArgs) -> anyhow::Result<Outcome> {
+    let connection = args.connection.connect()?;
+    let client = &connection.client;
+    match args.command {
+        DataCommand::Import { id, file, append, gzip, stream, header, part_size, parallel } => {
+            let id = DatasetId::from(id);
+            let method = if append { UpdateMethod::Append } else { UpdateMethod::Replace };
+            let compression = if gzip { Compression::Gzip } else { Compression::None };
+            let total = std::fs::metadata(&file).with_context(|| format!("cannot read `{}`", file.display()))?.len();
+            let started = Instant::now();
+            let sent = super::block_on(async {
+                let dataset = client.get_dataset(&id).await?;
+                check_first_row(&file, &dataset.schema, header)?;
+                let bar = output::progress_bar(&format!("importing {}", file_name(&file)), Some(total));
+                let progress = bar.as_ref().map(|(_, p)| p.clone());
+                let result = if stream {
+                    import_stream(client, &id, &file, method, compression, header, part_size, parallel, progress).await
+                } else {
+                    let source = if header { skip_header_source(file.clone()) } else { CsvSource::file(&file) };
+                    let options = ImportOptions { compression, progress };
+                    client.import_data(&id, method, source, &options).await.map(|()| total).map_err(Into::into)
+                };
+                if let Some((bar, _)) = bar {
+                    bar.finish_and_clear();
+                }
+                result
+            })?;
+            output::note(format!(
+                "imported {} into DataSet {id} ({}) in {:.1?} ({})",
+                output::size(sent),
+                if append { "appended" } else { "replaced" },
+                started.elapsed(),
+                output::rate(sent, started.elapsed())
+            ));
+        }
+        DataCommand::Export { id, output: path, header } => {
+            let id = DatasetId::from(id);
+            let options =
+                ExportOptions { header: if header { Header::Include } else { Header::Omit }, file_name: None };
+            let started = Instant::now();
+            let written = super::block_on(async {
+                match &path {
+                    Some(path) => {
+                        let bar = output::progress_bar(&format!("exporting to {}", file_name(path)), None);
+                        let result =
+                            client.export_data_to_file(&id, &options, path, bar.as_ref().map(|(_, p)| p)).await;
+                        if let Some((bar, _)) = bar {
+                            bar.finish_and_clear();
+                        }
+                        Ok(result?)
+                    }
+                    None => {
+                        let mut stdout = tokio::io::stdout();
+                        Ok(client.export_data(&id, &options, &mut stdout, None).await?)
+                    }
+                }
+            })?;
+            if let Some(path) = &path {
+                output::note(format!(
+                    "exported {} to `{}` in {:.1?} ({})",
+                    output::size(written),
+                    path.display(),
+                    started.elapsed(),
+                    output::rate(written, started.elapsed())
+                ));
+            }
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+#[expect(clippy::too_many_arguments, reason = "one call site, each argument a flag of the command")]
+async fn import_stream(
+    client: &domo_http::Client,
+    id: &DatasetId,
+    file: &Path,
+    method: UpdateMethod,
+    compression: Compression,
+    header: bool,
+    part_size: u64,
+    parallel: usize,
+    progress: Option<domo_http::Progress>,
+) -> anyhow::Result<u64> {
+    let streams = client.find_streams_by_dataset(id).await?;
+    let Some(stream) = streams.first() else {
+        bail!(
+            "DataSet {id} has no stream: the Streams API uploads only to DataSets created as streams \
+             (`domo datasets create --stream`); import without --stream instead"
+        );
+    };
+    if stream.update_method != method {
+        bail!(
+            "stream {} of DataSet {id} is set to {}, but this import would {}: {}",
+            stream.id,
+            stream.update_method,
+            if method == UpdateMethod::Append { "append" } else { "replace" },
+            if stream.update_method == UpdateMethod::Append { "add --append" } else { "drop --append" }
+        );
+    }
+    let options = PartUploadOptions {
+        part_size: usize::try_from(part_size).unwrap_or(usize::MAX),
+        parallel: parallel.max(1),
+        compression,
+        header: if header { Header::Include } else { Header::Omit },
+        progress,
+    };
+    let summary = client.upload_csv_file(stream.id, file, &options).await?;
+    output::note(format!(
+        "uploaded {} parts through stream {} (execution {})",
+        summary.parts, stream.id, summary.execution
+    ));
+    Ok(summary.bytes)
+}
+
+/// The file without its first row (quoted line breaks stay inside the header),
+/// reopened for each attempt so that a failed import can be retried.
+fn skip_header_source(path: PathBuf) -> CsvSource {
+    CsvSource::reopen(move || {
+        let path = path.clone();
+        async move {
+            let file = tokio::fs::File::open(&path).await?;
+            let mut reader = tokio::io::BufReader::with_capacity(256 * 1024, file);
+            let mut line = Vec::new();
+            let mut quotes = 0usize;
+            loop {
+                line.clear();
+                let read = reader.read_until(b'\n', &mut line).await?;
+                quotes += line.iter().filter(|&&b| b == b'"').count();
+                if read == 0 || quotes.is_multiple_of(2) {
+                    break;
+                }
+            }
+            Ok(reader)
+        }
+    })
+}
+
+/// Checks the file's first row against the schema: the header's names with
+/// `--header`, else the number of fields; a mistake here would otherwise
+/// surface as Domo's terse upload error.
+fn check_first_row(path: &Path, schema: &Schema, header: bool) -> anyhow::Result<()> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(file);
+    let mut record = csv::StringRecord::new();
+    if !reader.read_record(&mut record).with_context(|| format!("cannot read `{}`", path.display()))? {
+        return Ok(());
+    }
+    let expected: Vec<&str> = schema.columns.iter().map(|c| c.name.as_str()).collect();
+    if header {
+        let found: Vec<&str> = record.iter().collect();
+        if found != expected {
+            bail!(
+                "the header of `{}` does not match the DataSet's schema: expected `{}`, found `{}`",
+                path.display(),
+                expected.join(","),
+                found.join(",")
+            );
+        }
+    } else {
+        if record.len() != expected.len() {
+            bail!(
+                "row 1 of `{}` has {} fields but the DataSet has {} columns (`{}`)",
+                path.display(),
+                record.len(),
+                expected.len(),
+                expected.join(",")
+            );
+        }
+        if record.iter().zip(&expected).all(|(cell, name)| cell == *name) {
+            bail!("`{}` starts with a header row: pass --header so that it is left out", path.display());
+        }
+    }
+    Ok(())
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// `1048576`, `512K`, `8M`, `1G` (binary units).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number.parse().map_err(|_| format!("expected a number of bytes, got `{text}`"))?;
+    let factor: u64 = match unit.trim_end_matches("iB").trim_end_matches('B').to_ascii_uppercase().as_str() {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => return Err(format!("unknown unit in `{text}`: use K, M or G")),
+    };
+    match value.checked_mul(factor) {
+        Some(0) => Err("must be more than zero".to_owned()),
+        Some(bytes) => Ok(bytes),
+        None => Err(format!("`{text}` is too large")),
+    }
+}

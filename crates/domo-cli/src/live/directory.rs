@@ -1,0 +1,140 @@
+//! `domo users list`, `domo groups list|members`: who exists, for policies and previews.
+
+use std::collections::HashMap;
+
+use clap::{Args, Subcommand};
+use domo_model::{Group, GroupId, User, UserId};
+use futures_util::TryStreamExt as _;
+use serde::Serialize;
+
+use super::config::ConnectionArgs;
+use super::output::{self, Align, Format};
+use crate::exit::Outcome;
+
+/// `domo users`.
+#[derive(Debug, Args)]
+pub(crate) struct UsersArgs {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    #[command(subcommand)]
+    command: UsersCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// List every user, 500 per request.
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+/// `domo groups`.
+#[derive(Debug, Args)]
+pub(crate) struct GroupsArgs {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    #[command(subcommand)]
+    command: GroupsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum GroupsCommand {
+    /// List every group, 500 per request.
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// List a group's members, with their names.
+    Members {
+        /// The group id.
+        group: u64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+pub(crate) fn users(args: UsersArgs) -> anyhow::Result<Outcome> {
+    let connection = args.connection.connect()?;
+    let UsersCommand::List { format } = args.command;
+    let users: Vec<User> = super::block_on(async { Ok(connection.client.list_users().try_collect().await?) })?;
+    match format {
+        Format::Json => output::json(&users)?,
+        Format::Table => {
+            let rows = users.iter().map(|u| {
+                vec![
+                    u.id.to_string(),
+                    u.name.clone(),
+                    u.email.clone().unwrap_or_default(),
+                    u.role.as_ref().map(ToString::to_string).unwrap_or_default(),
+                ]
+            });
+            let table = output::table(
+                &["id", "name", "email", "role"],
+                &[Align::Right, Align::Left, Align::Left, Align::Left],
+                rows,
+            );
+            output::text(&format!("{table}\n{} users", users.len()))?;
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+#[derive(Debug, Serialize)]
+struct Member {
+    id: UserId,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+}
+
+pub(crate) fn groups(args: GroupsArgs) -> anyhow::Result<Outcome> {
+    let connection = args.connection.connect()?;
+    let client = &connection.client;
+    match args.command {
+        GroupsCommand::List { format } => {
+            let groups: Vec<Group> = super::block_on(async { Ok(client.list_groups().try_collect().await?) })?;
+            match format {
+                Format::Json => output::json(&groups)?,
+                Format::Table => {
+                    let rows = groups.iter().map(|g| {
+                        vec![
+                            g.id.to_string(),
+                            g.name.clone(),
+                            g.member_count.map(|n| n.to_string()).unwrap_or_default(),
+                            g.active.map(|a| if a { "yes" } else { "no" }.to_owned()).unwrap_or_default(),
+                        ]
+                    });
+                    let table = output::table(
+                        &["id", "name", "members", "active"],
+                        &[Align::Right, Align::Left, Align::Right, Align::Left],
+                        rows,
+                    );
+                    output::text(&format!("{table}\n{} groups", groups.len()))?;
+                }
+            }
+        }
+        GroupsCommand::Members { group, format } => {
+            let members = super::block_on(async {
+                let ids: Vec<UserId> = client.list_group_members(GroupId(group)).try_collect().await?;
+                // Names need every user; a failure there (no `user` scope) still lists the ids.
+                let names: HashMap<UserId, String> = match client.list_users().try_collect::<Vec<User>>().await {
+                    Ok(users) => users.into_iter().map(|u| (u.id, u.name)).collect(),
+                    Err(_) => HashMap::new(),
+                };
+                Ok(ids.into_iter().map(|id| Member { id, name: names.get(&id).cloned() }).collect::<Vec<_>>())
+            })?;
+            match format {
+                Format::Json => output::json(&members)?,
+                Format::Table => {
+                    let rows = members.iter().map(|m| vec![m.id.to_string(), m.name.clone().unwrap_or_default()]);
+                    let table = output::table(&["id", "name"], &[Align::Right, Align::Left], rows);
+                    output::text(&format!("{table}\n{} members of group {group}", members.len()))?;
+                }
+            }
+        }
+    }
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,594 @@
+//! `domo pdp plan|apply`: the local policies.json against the live policies, its effect on every user, and applying it.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use domo_model::{DatasetId, Policy, PolicyId, PolicyType, read_user_file};
+use domo_pdp::PolicyChangeKind;
+use serde::{Deserialize, Serialize};
+
+use super::config::{Connection, ConnectionArgs};
+use super::output;
+use super::policies::filters_text;
+use crate::exit::Outcome;
+use crate::pdp::input::Inputs;
+use crate::pdp::output::{BOLD, ERROR, GOOD, WARNING, paint};
+use crate::pdp::{InputArgs, ReportFormat, common};
+
+/// The version of the plan file format.
+const PLAN_VERSION: u32 = 1;
+
+/// Options of `domo pdp plan`.
+#[derive(Debug, Args)]
+pub(crate) struct PlanArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// The live DataSet the folder's policies are for.
+    #[arg(long, value_name = "ID")]
+    dataset_id: String,
+    /// Also save the plan to this file, for `domo pdp apply --plan FILE`.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+}
+
+/// Options of `domo pdp apply`.
+#[derive(Debug, Args)]
+pub(crate) struct ApplyArgs {
+    /// The folder holding policies.json, dataset.json, data.csv and directory.json.
+    #[arg(value_name = "DIR", required_unless_present = "plan", conflicts_with = "plan")]
+    dir: Option<PathBuf>,
+    /// The live DataSet the folder's policies are for.
+    #[arg(long, value_name = "ID", required_unless_present = "plan", conflicts_with = "plan")]
+    dataset_id: Option<String>,
+    /// Apply a plan saved by `domo pdp plan --out FILE` instead of planning now.
+    #[arg(long, value_name = "FILE")]
+    plan: Option<PathBuf>,
+    /// Do not ask before applying.
+    #[arg(long, short)]
+    yes: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+}
+
+/// A plan: what applying the local policies changes, and what the live policies were.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Plan {
+    version: u32,
+    /// The API the plan was made against.
+    api: String,
+    dataset_id: DatasetId,
+    dataset_name: String,
+    /// A hash of the live policies when the plan was made.
+    fingerprint: String,
+    /// The live policies when the plan was made.
+    live: Vec<Policy>,
+    /// The changes, in the order they are applied: creates, updates, deletes.
+    changes: Vec<Change>,
+    /// Live policies kept although policies.json leaves them out (built-in ones).
+    kept: Vec<Policy>,
+    /// Who gains and loses rows.
+    effect: Effect,
+    /// Things to know about the plan.
+    notes: Vec<String>,
+}
+
+/// One change to the live policies.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "camelCase")]
+enum Change {
+    /// A policy of policies.json that matches no live policy.
+    Create { policy: Policy },
+    /// A live policy whose fields differ from its match in policies.json.
+    Update { id: PolicyId, details: Vec<String>, policy: Policy },
+    /// A live policy that policies.json leaves out.
+    Delete { id: PolicyId, name: String },
+}
+
+impl Change {
+    fn describe(&self) -> String {
+        match self {
+            Change::Create { policy } => format!("create `{}`", policy.name),
+            Change::Update { id, policy, .. } => format!("update policy {id} `{}`", policy.name),
+            Change::Delete { id, name } => format!("delete policy {id} `{name}`"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Effect {
+    /// Rows of the local data.csv the effect was computed on.
+    rows: usize,
+    /// Users in the directory.
+    users_total: usize,
+    /// The users whose rows change.
+    users: Vec<UserEffect>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserEffect {
+    id: u64,
+    name: String,
+    before: usize,
+    after: usize,
+    gained: usize,
+    lost: usize,
+}
+
+pub(crate) fn plan(args: &PlanArgs) -> anyhow::Result<Outcome> {
+    let connection = args.connection.connect()?;
+    let plan = make_plan(&args.input, &DatasetId::from(args.dataset_id.clone()), &connection)?;
+    if let Some(path) = &args.out {
+        let mut text = serde_json::to_vec_pretty(&plan)?;
+        text.push(b'\n');
+        std::fs::write(path, text).with_context(|| format!("cannot write `{}`", path.display()))?;
+        output::note(format!(
+            "saved the plan to `{}`; apply it with `domo pdp apply --plan {}`",
+            path.display(),
+            path.display()
+        ));
+    }
+    match args.format {
+        ReportFormat::Json => output::json(&plan)?,
+        ReportFormat::Text => output::text(&render(&plan))?,
+    }
+    Ok(Outcome::Ok)
+}
+
+pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
+    let connection = args.connection.connect()?;
+    let plan = match (&args.plan, &args.dir, &args.dataset_id) {
+        (Some(path), _, _) => read_plan(path, &connection)?,
+        (None, Some(dir), Some(id)) => {
+            let input = InputArgs {
+                dir: dir.clone(),
+                dataset: None,
+                data: None,
+                policies: None,
+                directory: None,
+                no_header: false,
+            };
+            make_plan(&input, &DatasetId::from(id.clone()), &connection)?
+        }
+        _ => bail!("give DIR and --dataset-id, or --plan FILE"),
+    };
+    if args.format == ReportFormat::Text {
+        output::text(&render(&plan))?;
+    }
+    if plan.changes.is_empty() {
+        if args.format == ReportFormat::Json {
+            output::json(&Report { applied: Vec::new(), failed: None, not_applied: Vec::new() })?;
+        }
+        return Ok(Outcome::Ok);
+    }
+    let question =
+        format!("apply {} changes to DataSet {} `{}`", plan.changes.len(), plan.dataset_id, plan.dataset_name);
+    if !output::confirm(&question, args.yes)? {
+        output::note("nothing applied");
+        return Ok(Outcome::Ok);
+    }
+    let client = &connection.client;
+    let (report, error) = super::block_on(async {
+        let live = client.list_policies(&plan.dataset_id).await?;
+        let now = fingerprint(&live);
+        if now != plan.fingerprint {
+            let what = live_changes(&plan.live, &live);
+            bail!(
+                "the live policies of DataSet {} changed since the plan (fingerprint {} then, {now} now): {}; \
+                 nothing was applied: plan again",
+                plan.dataset_id,
+                plan.fingerprint,
+                what.join(", ")
+            );
+        }
+        let mut report = Report { applied: Vec::new(), failed: None, not_applied: Vec::new() };
+        let mut error = None;
+        for (index, change) in plan.changes.iter().enumerate() {
+            if error.is_some() {
+                report.not_applied.push(change.describe());
+                continue;
+            }
+            let outcome = match change {
+                Change::Create { policy } => {
+                    client.create_policy(&plan.dataset_id, policy).await.map(|created| match created.id {
+                        Some(id) => format!("created policy {id} `{}`", created.name),
+                        None => format!("created `{}`", created.name),
+                    })
+                }
+                Change::Update { id, policy, .. } => client
+                    .update_policy(&plan.dataset_id, *id, policy)
+                    .await
+                    .map(|updated| format!("updated policy {id} `{}`", updated.name)),
+                Change::Delete { id, name } => {
+                    client.delete_policy(&plan.dataset_id, *id).await.map(|()| format!("deleted policy {id} `{name}`"))
+                }
+            };
+            match outcome {
+                Ok(done) => report.applied.push(done),
+                Err(e) => {
+                    let failure = anyhow::Error::new(e).context(format!(
+                        "change {} of {} failed: {}",
+                        index + 1,
+                        plan.changes.len(),
+                        change.describe()
+                    ));
+                    report.failed = Some(Failed { change: change.describe(), error: chain(&failure) });
+                    error = Some(failure);
+                }
+            }
+        }
+        Ok((report, error))
+    })?;
+    match args.format {
+        ReportFormat::Json => output::json(&report)?,
+        ReportFormat::Text => output::text(&render_report(&report, plan.changes.len()))?,
+    }
+    match error {
+        None => Ok(Outcome::Ok),
+        Some(error) => Err(error.context(format!(
+            "apply stopped: {} of {} changes applied, {} not applied",
+            report.applied.len(),
+            plan.changes.len(),
+            report.not_applied.len() + 1
+        ))),
+    }
+}
+
+/// What an apply did.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report {
+    applied: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failed: Option<Failed>,
+    not_applied: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Failed {
+    change: String,
+    error: String,
+}
+
+fn chain(error: &anyhow::Error) -> String {
+    error.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
+}
+
+fn render_report(report: &Report, total: usize) -> String {
+    let mut text = String::new();
+    let _ = writeln!(text, "{}", paint(BOLD, format!("applied {} of {total} changes:", report.applied.len())));
+    for done in &report.applied {
+        let _ = writeln!(text, "  {} {done}", paint(GOOD, "done"));
+    }
+    if let Some(failed) = &report.failed {
+        let _ = writeln!(text, "  {} {}: {}", paint(ERROR, "failed"), failed.change, failed.error);
+    }
+    if !report.not_applied.is_empty() {
+        let _ = writeln!(text, "{}", paint(BOLD, "not applied:"));
+        for change in &report.not_applied {
+            let _ = writeln!(text, "  {} {change}", paint(WARNING, "skipped"));
+        }
+    }
+    text
+}
+
+fn read_plan(path: &Path, connection: &Connection) -> anyhow::Result<Plan> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let plan: Plan = read_user_file(&path.display().to_string(), &text)?;
+    if plan.version != PLAN_VERSION {
+        bail!("`{}` is a plan of version {}; this domo reads version {PLAN_VERSION}", path.display(), plan.version);
+    }
+    if plan.api != connection.base_url {
+        bail!(
+            "`{}` was planned against `{}`, but these credentials talk to `{}`",
+            path.display(),
+            plan.api,
+            connection.base_url
+        );
+    }
+    Ok(plan)
+}
+
+/// Compares the folder's policies with the live ones and computes the effect on every user.
+fn make_plan(input: &InputArgs, dataset_id: &DatasetId, connection: &Connection) -> anyhow::Result<Plan> {
+    let inputs = Inputs::read(input)?;
+    let local = inputs.policies.clone();
+    let mut seen = std::collections::HashSet::new();
+    for policy in &local {
+        if let Some(id) = policy.id
+            && !seen.insert(id)
+        {
+            bail!("`{}` has two policies with id {id}", inputs.paths.policies.display());
+        }
+    }
+    let client = &connection.client;
+    let (live_dataset, live) = super::block_on(async {
+        let dataset = client.get_dataset(dataset_id).await?;
+        let policies = client.list_policies(dataset_id).await?;
+        Ok((dataset, policies))
+    })?;
+    let mut notes = Vec::new();
+    if live_dataset.schema != inputs.dataset.schema {
+        notes.push(format!(
+            "the live schema differs from `{}`: the effect is computed on the local rows",
+            inputs.paths.dataset.display()
+        ));
+    }
+
+    // Match each local policy to a live one: by id, else by name.
+    let mut used = vec![false; live.len()];
+    let mut after: Vec<Policy> = Vec::new();
+    let mut matched: Vec<(PolicyId, Policy)> = Vec::new();
+    let mut creates = Vec::new();
+    for policy in &local {
+        let by_id =
+            policy.id.and_then(|id| live.iter().enumerate().position(|(i, l)| l.id == Some(id) && !is_used(&used, i)));
+        let index = match by_id {
+            Some(index) => Some(index),
+            None => {
+                let same_name: Vec<usize> = live
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, l)| !is_used(&used, *i) && l.name == policy.name)
+                    .map(|(i, _)| i)
+                    .collect();
+                if same_name.len() > 1 {
+                    bail!(
+                        "policy `{}` of `{}` has no id matching a live policy, and {} live policies have that name: \
+                         give it the id of the one it is",
+                        policy.name,
+                        inputs.paths.policies.display(),
+                        same_name.len()
+                    );
+                }
+                same_name.first().copied()
+            }
+        };
+        match index.and_then(|i| live.get(i).map(|l| (i, l))) {
+            Some((i, live_policy)) => {
+                if let Some(slot) = used.get_mut(i) {
+                    *slot = true;
+                }
+                let id = live_policy.id.context("a live policy has no id")?;
+                let target = Policy { id: Some(id), ..policy.clone() };
+                matched.push((id, target.clone()));
+                after.push(target);
+            }
+            None => {
+                let target = Policy { id: None, ..policy.clone() };
+                creates.push(Change::Create { policy: target.clone() });
+                after.push(target);
+            }
+        }
+    }
+    let mut deletes = Vec::new();
+    let mut kept = Vec::new();
+    for (i, policy) in live.iter().enumerate() {
+        if is_used(&used, i) {
+            continue;
+        }
+        if policy.policy_type != PolicyType::User {
+            // The built-in All Rows (and system) policies are Domo's: never deleted by a plan.
+            kept.push(policy.clone());
+            after.push(policy.clone());
+        } else if let Some(id) = policy.id {
+            deletes.push(Change::Delete { id, name: policy.name.clone() });
+        }
+    }
+    if after.is_empty() && !live.is_empty() {
+        notes.push("no policy is left: Domo turns PDP off and everyone with access sees every row".to_owned());
+    }
+
+    // The effect, with the engine on the local rows: live policies before, the plan's after.
+    let mut dataset = inputs.dataset.clone();
+    if live_dataset.owner.is_some() {
+        dataset.owner.clone_from(&live_dataset.owner);
+    }
+    if !live_dataset.pdp_enabled {
+        notes.push(format!(
+            "PDP is disabled on the live DataSet: the effect is shown as if it were enabled (`domo pdp enable {dataset_id}`)"
+        ));
+    }
+    dataset.pdp_enabled = true;
+    let planned = Inputs { dataset, ..inputs };
+    let before_set = common::compile_policies(&planned, &live, Path::new("the live policies")).context(
+        "the live policies do not compile against the local folder (is directory.json out of date? `domo pull --force` refreshes it)",
+    )?;
+    let after_set = common::compile_policies(&planned, &after, &planned.paths.policies)?;
+    let table = planned.load_table()?;
+    let before = before_set.evaluate(&table)?;
+    let after_eval = after_set.evaluate(&table)?;
+    let diff = domo_pdp::diff_policies(&before, &after_eval);
+
+    let mut updates = Vec::new();
+    for (id, policy) in matched {
+        let details = diff.policies.iter().find_map(|change| match &change.kind {
+            PolicyChangeKind::Changed(details) if change.id == Some(id) => Some(details.clone()),
+            _ => None,
+        });
+        if let Some(details) = details {
+            updates.push(Change::Update { id, details, policy });
+        }
+    }
+    let directory = &planned.directory;
+    let users = diff
+        .users
+        .iter()
+        .map(|u| UserEffect {
+            id: u.user.get(),
+            name: common::user_name(directory, u.user),
+            before: u.old_visible,
+            after: u.new_visible,
+            gained: u.gained.len(),
+            lost: u.lost.len(),
+        })
+        .collect();
+    let mut changes = creates;
+    changes.extend(updates);
+    changes.extend(deletes);
+    Ok(Plan {
+        version: PLAN_VERSION,
+        api: connection.base_url.clone(),
+        dataset_id: dataset_id.clone(),
+        dataset_name: live_dataset.name,
+        fingerprint: fingerprint(&live),
+        live,
+        changes,
+        kept,
+        effect: Effect { rows: table.row_count(), users_total: directory.users.len(), users },
+        notes,
+    })
+}
+
+fn is_used(used: &[bool], index: usize) -> bool {
+    used.get(index).copied().unwrap_or(true)
+}
+
+/// A short hash of the live policies (sorted by id): FNV-1a over their JSON.
+fn fingerprint(policies: &[Policy]) -> String {
+    let mut sorted: Vec<&Policy> = policies.iter().collect();
+    sorted.sort_by_key(|p| p.id);
+    let bytes = serde_json::to_vec(&sorted).unwrap_or_default();
+    let hash = bytes
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3));
+    format!("{hash:016x}")
+}
+
+/// What differs between the live policies of the plan and those of now.
+fn live_changes(then: &[Policy], now: &[Policy]) -> Vec<String> {
+    let mut changes = Vec::new();
+    for policy in now {
+        match then.iter().find(|p| p.id == policy.id) {
+            None => changes.push(format!("policy {} `{}` was added", show_id(policy.id), policy.name)),
+            Some(old) if old != policy => {
+                changes.push(format!("policy {} `{}` was changed", show_id(policy.id), policy.name));
+            }
+            Some(_) => {}
+        }
+    }
+    for policy in then {
+        if !now.iter().any(|p| p.id == policy.id) {
+            changes.push(format!("policy {} `{}` was deleted", show_id(policy.id), policy.name));
+        }
+    }
+    if changes.is_empty() {
+        changes.push("their order or form changed".to_owned());
+    }
+    changes
+}
+
+fn show_id(id: Option<PolicyId>) -> String {
+    id.map_or_else(|| "?".to_owned(), |id| id.to_string())
+}
+
+/// The plan as a person reads it.
+fn render(plan: &Plan) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "{}",
+        paint(BOLD, format!("plan for DataSet {} `{}` at {}", plan.dataset_id, plan.dataset_name, plan.api))
+    );
+    let _ = writeln!(text, "live policies: {} (fingerprint {})", plan.live.len(), plan.fingerprint);
+    let count = |f: fn(&Change) -> bool| plan.changes.iter().filter(|c| f(c)).count();
+    if plan.changes.is_empty() {
+        let _ = writeln!(text, "no changes: the live policies match the local policies.json");
+    } else {
+        let _ = writeln!(
+            text,
+            "{}",
+            paint(
+                BOLD,
+                format!(
+                    "changes: {} to create, {} to update, {} to delete",
+                    count(|c| matches!(c, Change::Create { .. })),
+                    count(|c| matches!(c, Change::Update { .. })),
+                    count(|c| matches!(c, Change::Delete { .. })),
+                )
+            )
+        );
+    }
+    for change in &plan.changes {
+        match change {
+            Change::Create { policy } => {
+                let _ = writeln!(text, "  {} `{}`", paint(GOOD, "+ create"), policy.name);
+                let _ = writeln!(text, "      filters: {}", filters_text(&policy.filters));
+                let _ = writeln!(text, "      applies to: {}", principals(policy));
+            }
+            Change::Update { id, details, policy } => {
+                let _ = writeln!(text, "  {} policy {id} `{}`", paint(WARNING, "~ update"), policy.name);
+                for detail in details {
+                    let _ = writeln!(text, "      {detail}");
+                }
+            }
+            Change::Delete { id, name } => {
+                let _ = writeln!(text, "  {} policy {id} `{name}`", paint(ERROR, "- delete"));
+            }
+        }
+    }
+    for policy in &plan.kept {
+        let _ = writeln!(
+            text,
+            "  = keep built-in policy {} `{}` (type {}, not in policies.json)",
+            show_id(policy.id),
+            policy.name,
+            policy.policy_type
+        );
+    }
+    let effect = &plan.effect;
+    let _ = writeln!(text, "{}", paint(BOLD, format!("effect on users, on the {} local rows:", effect.rows)));
+    if effect.users.is_empty() {
+        let _ = writeln!(text, "  no user's rows change");
+    }
+    for user in &effect.users {
+        let _ = writeln!(
+            text,
+            "  user {} `{}`: {} -> {} rows ({}, -{} lost)",
+            user.id,
+            user.name,
+            user.before,
+            user.after,
+            paint(if user.gained > 0 { WARNING } else { BOLD }, format!("+{} gained", user.gained)),
+            user.lost
+        );
+    }
+    let gainers = effect.users.iter().filter(|u| u.gained > 0).count();
+    let losers = effect.users.iter().filter(|u| u.lost > 0).count();
+    let _ = writeln!(
+        text,
+        "{} of {} users change: {gainers} gain rows, {losers} lose rows",
+        effect.users.len(),
+        effect.users_total
+    );
+    for note in &plan.notes {
+        let _ = writeln!(text, "{}: {note}", paint(WARNING, "note"));
+    }
+    text
+}
+
+fn principals(policy: &Policy) -> String {
+    let mut parts = Vec::new();
+    if !policy.users.is_empty() {
+        parts.push(format!("users {}", policy.users.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")));
+    }
+    if !policy.groups.is_empty() {
+        parts.push(format!("groups {}", policy.groups.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")));
+    }
+    if !policy.virtual_users.is_empty() {
+        parts.push(format!("virtual users {}", policy.virtual_users.join(", ")));
+    }
+    if parts.is_empty() { "nobody".to_owned() } else { parts.join("; ") }
+}

@@ -1,0 +1,367 @@
+//! `domo policies …` and `domo pdp enable|disable`: a DataSet's PDP policies, one call at a time.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use domo_model::{
+    DatasetId, DatasetUpdate, FilterOperator, GroupId, Policy, PolicyFilter, PolicyId, PolicyType, UserId,
+    read_user_file,
+};
+
+use super::config::ConnectionArgs;
+use super::output::{self, Align, Format};
+use crate::exit::Outcome;
+
+/// `domo policies`.
+#[derive(Debug, Args)]
+pub(crate) struct PoliciesArgs {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    #[command(subcommand)]
+    command: PoliciesCommand,
+}
+
+const FILTER_HELP: &str = "\
+A filter is `COLUMN [NOT] OPERATOR VALUE`, where OPERATOR is EQUALS, LIKE,
+GREATER_THAN, LESS_THAN, GREATER_THAN_EQUAL, LESS_THAN_EQUAL, BETWEEN,
+BEGINS_WITH, ENDS_WITH or CONTAINS, and VALUE is the rest of the text, or a
+JSON array for several values. Filters of one policy are ANDed.
+
+Examples:
+  domo policies create $ID --name \"Only Show Attendees\" --filter \"Attending EQUALS TRUE\" --user 27
+  domo policies create $ID --name East --filter 'Region EQUALS [\"East\", \"North East\"]' --group 7
+  domo policies create $ID --file policy.json
+  domo policies update $ID 8 --user 27 --user 31";
+
+#[derive(Debug, Subcommand)]
+enum PoliciesCommand {
+    /// List a DataSet's policies (the built-in All Rows one included).
+    List {
+        /// The DataSet id.
+        dataset: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Show one policy.
+    Get {
+        /// The DataSet id.
+        dataset: String,
+        /// The policy id.
+        policy: u64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+    },
+    /// Create a policy from flags or a JSON file; prints its id.
+    #[command(after_help = FILTER_HELP)]
+    Create {
+        /// The DataSet id.
+        dataset: String,
+        #[command(flatten)]
+        fields: PolicyFields,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Change a policy: each field given replaces that field, the others keep their value.
+    #[command(after_help = FILTER_HELP)]
+    Update {
+        /// The DataSet id.
+        dataset: String,
+        /// The policy id.
+        policy: u64,
+        #[command(flatten)]
+        fields: PolicyFields,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+    },
+    /// Delete a policy (asks first unless --yes). Deleting the last policy turns PDP off.
+    Delete {
+        /// The DataSet id.
+        dataset: String,
+        /// The policy id.
+        policy: u64,
+        /// Do not ask.
+        #[arg(long, short)]
+        yes: bool,
+    },
+}
+
+/// A policy's fields as flags, or a whole policy from a file.
+#[derive(Debug, Args)]
+struct PolicyFields {
+    /// The whole policy, from a JSON file (as `domo policies get` prints it).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["name", "filters", "users", "groups", "virtual_users"])]
+    file: Option<PathBuf>,
+    /// The policy's name.
+    #[arg(long)]
+    name: Option<String>,
+    /// A filter, `COLUMN [NOT] OPERATOR VALUE` (repeatable; replaces all filters).
+    #[arg(long = "filter", value_name = "FILTER", value_parser = parse_filter)]
+    filters: Vec<PolicyFilter>,
+    /// A user the policy applies to (repeatable; replaces all users).
+    #[arg(long = "user", value_name = "USER_ID")]
+    users: Vec<u64>,
+    /// A group the policy applies to (repeatable; replaces all groups).
+    #[arg(long = "group", value_name = "GROUP_ID")]
+    groups: Vec<u64>,
+    /// A virtual user the policy applies to (repeatable; replaces all virtual users).
+    #[arg(long = "virtual-user", value_name = "NAME")]
+    virtual_users: Vec<String>,
+}
+
+impl PolicyFields {
+    fn read_file(&self) -> anyhow::Result<Option<Policy>> {
+        let Some(path) = &self.file else { return Ok(None) };
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        Ok(Some(read_user_file(&path.display().to_string(), &text)?))
+    }
+
+    /// Applies the flags given to `policy`.
+    fn apply_to(&self, policy: &mut Policy) {
+        if let Some(name) = &self.name {
+            policy.name.clone_from(name);
+        }
+        if !self.filters.is_empty() {
+            policy.filters.clone_from(&self.filters);
+        }
+        if !self.users.is_empty() {
+            policy.users = self.users.iter().copied().map(UserId).collect();
+        }
+        if !self.groups.is_empty() {
+            policy.groups = self.groups.iter().copied().map(GroupId).collect();
+        }
+        if !self.virtual_users.is_empty() {
+            policy.virtual_users.clone_from(&self.virtual_users);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.file.is_none()
+            && self.name.is_none()
+            && self.filters.is_empty()
+            && self.users.is_empty()
+            && self.groups.is_empty()
+            && self.virtual_users.is_empty()
+    }
+}
+
+pub(crate) fn run(args: PoliciesArgs) -> anyhow::Result<Outcome> {
+    let connection = args.connection.connect()?;
+    let client = &connection.client;
+    match args.command {
+        PoliciesCommand::List { dataset, format } => {
+            let policies = super::block_on(async { Ok(client.list_policies(&DatasetId::from(dataset)).await?) })?;
+            print_list(&policies, format)?;
+        }
+        PoliciesCommand::Get { dataset, policy, format } => {
+            let policy =
+                super::block_on(async { Ok(client.get_policy(&DatasetId::from(dataset), PolicyId(policy)).await?) })?;
+            print_one(&policy, format)?;
+        }
+        PoliciesCommand::Create { dataset, fields, format } => {
+            let policy = match fields.read_file()? {
+                Some(policy) => policy,
+                None => {
+                    let Some(name) = fields.name.clone() else {
+                        bail!("a new policy needs --name (or --file with a whole policy)");
+                    };
+                    let mut policy = Policy {
+                        id: None,
+                        policy_type: PolicyType::User,
+                        name,
+                        filters: Vec::new(),
+                        users: Vec::new(),
+                        virtual_users: Vec::new(),
+                        groups: Vec::new(),
+                    };
+                    fields.apply_to(&mut policy);
+                    policy
+                }
+            };
+            let dataset = DatasetId::from(dataset);
+            let created = super::block_on(async { Ok(client.create_policy(&dataset, &policy).await?) })?;
+            let id = created.id.map(|id| id.to_string()).unwrap_or_else(|| "?".to_owned());
+            output::note(format!("created policy {id} `{}` on DataSet {dataset}", created.name));
+            match format {
+                Format::Json => output::json(&created)?,
+                Format::Table => output::text(&id)?,
+            }
+        }
+        PoliciesCommand::Update { dataset, policy, fields, format } => {
+            if fields.is_empty() {
+                bail!("nothing to update: give --name, --filter, --user, --group, --virtual-user or --file");
+            }
+            let dataset = DatasetId::from(dataset);
+            let id = PolicyId(policy);
+            let updated = super::block_on(async {
+                let policy = match fields.read_file()? {
+                    Some(policy) => Policy { id: Some(id), ..policy },
+                    None => {
+                        let mut current = client.get_policy(&dataset, id).await?;
+                        fields.apply_to(&mut current);
+                        current
+                    }
+                };
+                Ok(client.update_policy(&dataset, id, &policy).await?)
+            })?;
+            output::note(format!("updated policy {id} `{}` on DataSet {dataset}", updated.name));
+            print_one(&updated, format)?;
+        }
+        PoliciesCommand::Delete { dataset, policy, yes } => {
+            let dataset = DatasetId::from(dataset);
+            let id = PolicyId(policy);
+            let current = super::block_on(async { Ok(client.get_policy(&dataset, id).await?) })?;
+            if !output::confirm(&format!("delete policy {id} `{}` of DataSet {dataset}", current.name), yes)? {
+                output::note("not deleted");
+                return Ok(Outcome::Ok);
+            }
+            super::block_on(async { Ok(client.delete_policy(&dataset, id).await?) })?;
+            output::note(format!("deleted policy {id} `{}`", current.name));
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+fn print_list(policies: &[Policy], format: Format) -> anyhow::Result<()> {
+    if format == Format::Json {
+        return output::json(&policies);
+    }
+    let join = |items: Vec<String>| items.join(", ");
+    let rows = policies.iter().map(|p| {
+        vec![
+            p.id.map(|id| id.to_string()).unwrap_or_default(),
+            p.policy_type.to_string(),
+            p.name.clone(),
+            filters_text(&p.filters),
+            join(p.users.iter().map(ToString::to_string).collect()),
+            join(p.groups.iter().map(ToString::to_string).collect()),
+            join(p.virtual_users.clone()),
+        ]
+    });
+    let table = output::table(
+        &["id", "type", "name", "filters", "users", "groups", "virtual users"],
+        &[Align::Right, Align::Left, Align::Left, Align::Left, Align::Left, Align::Left, Align::Left],
+        rows,
+    );
+    output::text(&format!("{table}\n{} policies", policies.len()))
+}
+
+fn print_one(policy: &Policy, format: Format) -> anyhow::Result<()> {
+    match format {
+        Format::Json => output::json(policy),
+        Format::Table => print_list(std::slice::from_ref(policy), Format::Table),
+    }
+}
+
+/// `Attending EQUALS TRUE AND Region NOT LIKE East%`.
+pub(crate) fn filters_text(filters: &[PolicyFilter]) -> String {
+    if filters.is_empty() {
+        return "(every row)".to_owned();
+    }
+    let parts: Vec<String> = filters
+        .iter()
+        .map(|f| {
+            let values = match f.values.as_slice() {
+                [one] => one.clone(),
+                many => serde_json::to_string(many).unwrap_or_default(),
+            };
+            format!("{} {}{} {values}", f.column, if f.not { "NOT " } else { "" }, f.operator)
+        })
+        .collect();
+    parts.join(" AND ")
+}
+
+/// Parses `COLUMN [NOT] OPERATOR VALUE`; VALUE is the rest of the text, or a JSON array of strings.
+fn parse_filter(text: &str) -> Result<PolicyFilter, String> {
+    let words: Vec<(usize, &str)> =
+        text.split_whitespace().map(|w| (w.as_ptr() as usize - text.as_ptr() as usize, w)).collect();
+    let found = words
+        .iter()
+        .enumerate()
+        .skip(1)
+        .find_map(|(index, (at, word))| word.parse::<FilterOperator>().ok().map(|op| (index, *at, word.len(), op)));
+    let Some((index, at, len, operator)) = found else {
+        return Err(format!(
+            "`{text}` has no operator: write `COLUMN [NOT] OPERATOR VALUE`, such as `Attending EQUALS TRUE`"
+        ));
+    };
+    let not = index >= 2 && words.get(index - 1).is_some_and(|(_, w)| w.eq_ignore_ascii_case("NOT"));
+    let column_end = if not { words.get(index - 1).map_or(at, |(start, _)| *start) } else { at };
+    let column = text.get(..column_end).unwrap_or_default().trim().to_owned();
+    let value = text.get(at + len..).unwrap_or_default().trim();
+    if column.is_empty() {
+        return Err(format!("`{text}` names no column"));
+    }
+    if value.is_empty() {
+        return Err(format!("`{text}` has no value after {operator}"));
+    }
+    let values = if value.starts_with('[') {
+        serde_json::from_str::<Vec<String>>(value)
+            .map_err(|e| format!("the values `{value}` are not a JSON array of strings: {e}"))?
+    } else {
+        vec![value.to_owned()]
+    };
+    Ok(PolicyFilter { column, values, operator, not })
+}
+
+/// `domo pdp enable|disable ID`.
+#[derive(Debug, Args)]
+pub(crate) struct PdpSwitchArgs {
+    /// The DataSet id.
+    id: String,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+}
+
+/// Which way `domo pdp enable|disable` switches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PdpSwitch {
+    /// Policies decide who sees which rows.
+    Enable,
+    /// Everyone with access sees every row.
+    Disable,
+}
+
+pub(crate) fn switch_pdp(args: &PdpSwitchArgs, switch: PdpSwitch) -> anyhow::Result<Outcome> {
+    let connection = args.connection.connect()?;
+    let id = DatasetId::from(args.id.clone());
+    let enabled = switch == PdpSwitch::Enable;
+    let update = DatasetUpdate { pdp_enabled: Some(enabled), ..DatasetUpdate::default() };
+    let dataset = super::block_on(async { Ok(connection.client.update_dataset(&id, &update).await?) })?;
+    if dataset.pdp_enabled != enabled {
+        bail!("Domo answered with PDP {} on DataSet {id}", if dataset.pdp_enabled { "enabled" } else { "disabled" });
+    }
+    output::text(&format!(
+        "PDP {} on DataSet {} `{}`",
+        if enabled { "enabled" } else { "disabled" },
+        dataset.id,
+        dataset.name
+    ))?;
+    Ok(Outcome::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_parse_from_one_line() {
+        let f = parse_filter("Attending EQUALS TRUE").unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(
+            (f.column.as_str(), f.operator, f.values.clone(), f.not),
+            ("Attending", FilterOperator::Equals, vec!["TRUE".to_owned()], false)
+        );
+        let f =
+            parse_filter("Sales Region not EQUALS [\"East\", \"North East\"]").unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!((f.column.as_str(), f.not, f.values.len()), ("Sales Region", true, 2));
+        let f = parse_filter("Name LIKE A%  B").unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(f.values, ["A%  B"]);
+        assert!(parse_filter("Attending TRUE").unwrap_err().contains("no operator"));
+        assert!(parse_filter("Attending EQUALS").unwrap_err().contains("no value"));
+        assert!(parse_filter("EQUALS x").unwrap_err().contains("no operator"));
+    }
+}

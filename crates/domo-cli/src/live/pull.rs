@@ -1,0 +1,109 @@
+//! `domo pull ID DIR`: a live DataSet written as the folder every `domo pdp` command reads.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use domo_model::{Dataset, DatasetId, ExportOptions, Header};
+
+use super::config::ConnectionArgs;
+use super::output;
+use crate::exit::Outcome;
+
+/// The files a pull writes, in the order they are written.
+const FILES: [&str; 4] = ["dataset.json", "policies.json", "directory.json", "data.csv"];
+
+/// Options of `domo pull`.
+#[derive(Debug, Args)]
+pub(crate) struct PullArgs {
+    /// The DataSet id.
+    id: String,
+    /// The folder to write (created if missing).
+    dir: PathBuf,
+    /// Overwrite the files of an earlier pull (local edits to policies.json are lost).
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    connection: ConnectionArgs,
+}
+
+pub(crate) fn run(args: &PullArgs) -> anyhow::Result<Outcome> {
+    let existing: Vec<&str> = FILES.iter().copied().filter(|f| args.dir.join(f).exists()).collect();
+    if !existing.is_empty() && !args.force {
+        bail!(
+            "`{}` already holds {}: pass --force to overwrite (local edits to policies.json would be lost)",
+            args.dir.display(),
+            existing.join(", ")
+        );
+    }
+    std::fs::create_dir_all(&args.dir).with_context(|| format!("cannot create `{}`", args.dir.display()))?;
+    let connection = args.connection.connect()?;
+    let client = &connection.client;
+    let id = DatasetId::from(args.id.clone());
+    let started = Instant::now();
+    let (dataset, policies, users, groups, bytes) = super::block_on(async {
+        let dataset = client.get_dataset(&id).await?;
+        let policies = match &dataset.policies {
+            Some(policies) => policies.clone(),
+            None => client.list_policies(&id).await?,
+        };
+        let directory = client.directory().await?;
+        let (users, groups) = (directory.users.len(), directory.groups.len());
+        let listed = Dataset { policies: None, ..dataset.clone() };
+        write_json(&args.dir.join("dataset.json"), &listed)?;
+        write_json(&args.dir.join("policies.json"), &policies)?;
+        write_json(&args.dir.join("directory.json"), &directory)?;
+        let path = args.dir.join("data.csv");
+        let bar = output::progress_bar("exporting data.csv", None);
+        let options = ExportOptions { header: Header::Include, file_name: None };
+        let exported = client.export_data_to_file(&id, &options, &path, bar.as_ref().map(|(_, p)| p)).await;
+        if let Some((bar, _)) = bar {
+            bar.finish_and_clear();
+        }
+        Ok((dataset, policies, users, groups, exported?))
+    })?;
+    let rows = count_rows(&args.dir.join("data.csv"))?;
+    output::note(format!(
+        "pulled DataSet {} `{}` into `{}` in {:.1?}: {rows} rows ({}), {} policies, {users} users, {groups} groups",
+        dataset.id,
+        dataset.name,
+        args.dir.display(),
+        started.elapsed(),
+        output::size(bytes),
+        policies.len()
+    ));
+    if rows < dataset.rows {
+        output::note(format!(
+            "warning: the DataSet has {} rows but the export gave {rows}: PDP hides rows from the user these \
+             credentials act as, so previews of this folder miss rows; pull as the owner or an Admin",
+            dataset.rows
+        ));
+    }
+    Ok(Outcome::Ok)
+}
+
+/// Writes pretty JSON to a temporary file beside `path`, then renames it into place.
+fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let mut temp =
+        tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in `{}`", dir.display()))?;
+    let mut text = serde_json::to_vec_pretty(value)?;
+    text.push(b'\n');
+    temp.write_all(&text).with_context(|| format!("cannot write `{}`", path.display()))?;
+    temp.persist(path).with_context(|| format!("cannot write `{}`", path.display()))?;
+    Ok(())
+}
+
+/// Data rows of a CSV file with a header row.
+fn count_rows(path: &Path) -> anyhow::Result<u64> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(file);
+    let mut record = csv::ByteRecord::new();
+    let mut rows = 0u64;
+    while reader.read_byte_record(&mut record).with_context(|| format!("cannot read `{}`", path.display()))? {
+        rows += 1;
+    }
+    Ok(rows)
+}

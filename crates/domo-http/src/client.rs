@@ -222,6 +222,16 @@ struct CachedToken {
     renew_at: Instant,
 }
 
+impl From<&TokenResponse> for CachedToken {
+    /// Renewed a tenth of its lifetime (at most a minute) before it expires.
+    fn from(response: &TokenResponse) -> Self {
+        let lifetime = Duration::from_secs(response.expires_in);
+        let margin = (lifetime / 10).min(Duration::from_secs(60));
+        tracing::debug!(expires_in = response.expires_in, "got a new access token");
+        Self { token: response.access_token.clone(), renew_at: after(lifetime.saturating_sub(margin)) }
+    }
+}
+
 /// Whether a request may be sent again after it may have reached Domo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Repeat {
@@ -474,12 +484,7 @@ impl Client {
         let Auth::Grant(grant) = &self.inner.auth else { return Ok(None) };
         let mut cached = grant.cached.lock().await;
         let response = Box::pin(self.request_token(grant)).await?;
-        let lifetime = Duration::from_secs(response.expires_in);
-        let margin = (lifetime / 10).min(Duration::from_secs(60));
-        *cached = Some(CachedToken {
-            token: response.access_token.clone(),
-            renew_at: Instant::now() + lifetime.saturating_sub(margin),
-        });
+        *cached = Some(CachedToken::from(&response));
         Ok(Some(response))
     }
 
@@ -496,11 +501,9 @@ impl Client {
         }
         // Boxed: the token request goes through `execute`, which called us.
         let response = Box::pin(self.request_token(grant)).await?;
-        let lifetime = Duration::from_secs(response.expires_in);
-        let margin = (lifetime / 10).min(Duration::from_secs(60));
-        let token = response.access_token;
-        *cached = Some(CachedToken { token: token.clone(), renew_at: after(lifetime.saturating_sub(margin)) });
-        tracing::debug!(expires_in = response.expires_in, "got a new access token");
+        let fresh = CachedToken::from(&response);
+        let token = fresh.token.clone();
+        *cached = Some(fresh);
         Ok(token)
     }
 

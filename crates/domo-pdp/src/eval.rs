@@ -4,6 +4,7 @@ use domo_model::{FilterOperator, UserId};
 use fixedbitset::FixedBitSet;
 use hashbrown::HashMap;
 use rayon::prelude::*;
+use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::compile::{Access, CompiledPolicy, Membership, PdpMode, PolicySet, Principal, Reason};
 use crate::filter::{Cmp, CompiledFilter, OrdTest, Test};
@@ -174,9 +175,18 @@ const BITS: usize = usize::BITS as usize;
 /// One bit per value: whether `pred` holds.
 fn scan<T: Copy>(values: &[T], pred: impl Fn(T) -> bool) -> Vec<usize> {
     let mut blocks = vec![0usize; values.len().div_ceil(BITS)];
-    for (block, chunk) in blocks.iter_mut().zip(values.chunks(BITS)) {
+    // Whole blocks of 64 values: a fixed trip count the compiler can vectorise.
+    let (whole, tail) = values.as_chunks::<BITS>();
+    for (block, chunk) in blocks.iter_mut().zip(whole) {
         let mut word = 0usize;
         for (j, &value) in chunk.iter().enumerate() {
+            word |= usize::from(pred(value)) << j;
+        }
+        *block = word;
+    }
+    if let Some(block) = blocks.get_mut(whole.len()) {
+        let mut word = 0usize;
+        for (j, &value) in tail.iter().enumerate() {
             word |= usize::from(pred(value)) << j;
         }
         *block = word;
@@ -215,8 +225,12 @@ fn scan_typed(data: &ColumnData, filter: &CompiledFilter, n: usize) -> Vec<usize
         (ColumnData::Long(c), Test::Long(t)) => (scan_ord(&c.values, t), &c.nulls),
         (ColumnData::Double(c), Test::Double(t)) => (scan_ord(&c.values, t), &c.nulls),
         (ColumnData::Decimal(c), Test::Decimal(t)) => (scan_ord(&c.values, t), &c.nulls),
+        (ColumnData::ScaledDecimal { scale, data }, Test::Decimal(t)) => {
+            (scan_ord(&data.values, &scaled_test(t, *scale)), &data.nulls)
+        }
         (ColumnData::Date(c), Test::Date(t)) => (scan_ord(&c.values, t), &c.nulls),
         (ColumnData::Datetime(c), Test::Datetime(t)) => (scan_ord(&c.values, t), &c.nulls),
+        (ColumnData::NarrowDatetime(c), Test::Datetime(t)) => (scan_ord(&c.values, &narrow_test(t)), &c.nulls),
         _ => return vec![0; n.div_ceil(BITS)],
     };
     let not = if filter.filter.not { usize::MAX } else { 0 };
@@ -231,6 +245,84 @@ fn scan_typed(data: &ColumnData, filter: &CompiledFilter, n: usize) -> Vec<usize
         *last &= (1usize << (n % BITS)) - 1;
     }
     blocks
+}
+
+/// Where a DECIMAL literal falls among integers at `scale`: below them all, at or just
+/// above one (`floor`, and whether it is exact), or above them all.
+enum Scaled {
+    Below,
+    Floor(i64, bool),
+    Above,
+}
+
+fn scale_literal(value: Decimal, scale: u32) -> Scaled {
+    let floor = value.round_dp_with_strategy(scale, RoundingStrategy::ToNegativeInfinity);
+    let exact = floor == value;
+    let factor = scale.checked_sub(floor.scale()).and_then(|d| 10i128.checked_pow(d));
+    match factor.and_then(|f| floor.mantissa().checked_mul(f)).map(i64::try_from) {
+        Some(Ok(v)) => Scaled::Floor(v, exact),
+        _ if value.is_sign_negative() => Scaled::Below,
+        _ => Scaled::Above,
+    }
+}
+
+/// A DATETIME test on `i128` nanoseconds as the same test on `i64` nanoseconds.
+fn narrow_test(test: &OrdTest<i128>) -> OrdTest<i64> {
+    integer_test(test, |&v| match i64::try_from(v) {
+        Ok(v) => Scaled::Floor(v, true),
+        Err(_) if v < 0 => Scaled::Below,
+        Err(_) => Scaled::Above,
+    })
+}
+
+/// A DECIMAL test as the same test on integers at `scale` (cells are integers there, so a
+/// literal between two integers moves to the right side of the comparison).
+fn scaled_test(test: &OrdTest<Decimal>, scale: u32) -> OrdTest<i64> {
+    integer_test(test, |v| scale_literal(*v, scale))
+}
+
+/// A test as the same test on `i64` cells, given where each literal falls among them.
+fn integer_test<T>(test: &OrdTest<T>, place: impl Fn(&T) -> Scaled) -> OrdTest<i64> {
+    const NEVER: OrdTest<i64> = OrdTest::AnyOf(Vec::new());
+    const ALWAYS: OrdTest<i64> = OrdTest::Between(i64::MIN, i64::MAX);
+    match test {
+        OrdTest::AnyOf(values) => OrdTest::AnyOf(
+            values
+                .iter()
+                .filter_map(|v| match place(v) {
+                    Scaled::Floor(v, true) => Some(v),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        OrdTest::Cmp(cmp, value) => match (place(value), cmp) {
+            (Scaled::Below, Cmp::Gt | Cmp::Ge) | (Scaled::Above, Cmp::Lt | Cmp::Le) => ALWAYS,
+            (Scaled::Below, _) | (Scaled::Above, _) => NEVER,
+            (Scaled::Floor(f, _), Cmp::Gt) => OrdTest::Cmp(Cmp::Gt, f),
+            (Scaled::Floor(f, true), Cmp::Ge) => OrdTest::Cmp(Cmp::Ge, f),
+            (Scaled::Floor(f, false), Cmp::Ge) => OrdTest::Cmp(Cmp::Gt, f),
+            (Scaled::Floor(f, true), Cmp::Lt) => OrdTest::Cmp(Cmp::Lt, f),
+            (Scaled::Floor(f, false), Cmp::Lt) => OrdTest::Cmp(Cmp::Le, f),
+            (Scaled::Floor(f, _), Cmp::Le) => OrdTest::Cmp(Cmp::Le, f),
+        },
+        OrdTest::Between(low, high) => {
+            let low = match place(low) {
+                Scaled::Below => Some(i64::MIN),
+                Scaled::Floor(f, true) => Some(f),
+                Scaled::Floor(f, false) => f.checked_add(1),
+                Scaled::Above => None,
+            };
+            let high = match place(high) {
+                Scaled::Below => None,
+                Scaled::Floor(f, _) => Some(f),
+                Scaled::Above => Some(i64::MAX),
+            };
+            match (low, high) {
+                (Some(l), Some(h)) => OrdTest::Between(l, h),
+                _ => NEVER,
+            }
+        }
+    }
 }
 
 /// Keeps the rows whose value passes `pred` (then `not`; NULLs never pass).
@@ -280,8 +372,14 @@ impl Bound<'_> {
                     (ColumnData::Long(c), Test::Long(t)) => retain_ord(&c.values, &c.nulls, t, not, rows),
                     (ColumnData::Double(c), Test::Double(t)) => retain_ord(&c.values, &c.nulls, t, not, rows),
                     (ColumnData::Decimal(c), Test::Decimal(t)) => retain_ord(&c.values, &c.nulls, t, not, rows),
+                    (ColumnData::ScaledDecimal { scale, data }, Test::Decimal(t)) => {
+                        retain_ord(&data.values, &data.nulls, &scaled_test(t, *scale), not, rows)
+                    }
                     (ColumnData::Date(c), Test::Date(t)) => retain_ord(&c.values, &c.nulls, t, not, rows),
                     (ColumnData::Datetime(c), Test::Datetime(t)) => retain_ord(&c.values, &c.nulls, t, not, rows),
+                    (ColumnData::NarrowDatetime(c), Test::Datetime(t)) => {
+                        retain_ord(&c.values, &c.nulls, &narrow_test(t), not, rows)
+                    }
                     _ => rows.clear(),
                 }
             }
@@ -295,8 +393,12 @@ fn typed_passes(data: &ColumnData, filter: &CompiledFilter, row: usize) -> bool 
         (ColumnData::Long(c), Test::Long(t)) => c.get(row).is_some_and(|v| t.test(&v) != not),
         (ColumnData::Double(c), Test::Double(t)) => c.get(row).is_some_and(|v| t.test(&v) != not),
         (ColumnData::Decimal(c), Test::Decimal(t)) => c.get(row).is_some_and(|v| t.test(&v) != not),
+        (ColumnData::ScaledDecimal { scale, data }, Test::Decimal(t)) => {
+            data.get(row).and_then(|v| Decimal::try_new(v, *scale).ok()).is_some_and(|v| t.test(&v) != not)
+        }
         (ColumnData::Date(c), Test::Date(t)) => c.get(row).is_some_and(|v| t.test(&v) != not),
         (ColumnData::Datetime(c), Test::Datetime(t)) => c.get(row).is_some_and(|v| t.test(&v) != not),
+        (ColumnData::NarrowDatetime(c), Test::Datetime(t)) => c.get(row).is_some_and(|v| t.test(&i128::from(v)) != not),
         (ColumnData::String(c), test) => match c.codes.get(row) {
             Some(&code) if code != NULL_CODE => c.dict.get(code).is_some_and(|s| test.test_str(s) != not),
             _ => false,

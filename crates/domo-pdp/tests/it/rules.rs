@@ -131,6 +131,22 @@ fn between_is_inclusive() {
 fn decimal_compares_exactly() {
     check(Decimal, &["1.50", "1.5", "1.500000000000000000001"], Equals, &["1.5"], false, &[0, 1]);
     check(Decimal, &["0.1", "0.3"], Between, &["0.1", "0.2"], false, &[0]);
+    // Literals with more decimals than any cell, or beyond every cell, still compare exactly.
+    let cells = ["1.5", "1.6", "-1.5", ""];
+    check(Decimal, &cells, Equals, &["1.55"], false, &[]);
+    check(Decimal, &cells, Equals, &["1.55"], true, &[0, 1, 2]);
+    check(Decimal, &cells, GreaterThan, &["1.55"], false, &[1]);
+    check(Decimal, &cells, GreaterThanEqual, &["1.55"], false, &[1]);
+    check(Decimal, &cells, LessThan, &["1.55"], false, &[0, 2]);
+    check(Decimal, &cells, LessThanEqual, &["1.55"], false, &[0, 2]);
+    check(Decimal, &cells, GreaterThan, &["-1.55"], false, &[0, 1, 2]);
+    check(Decimal, &cells, LessThan, &["-1.45"], false, &[2]);
+    check(Decimal, &cells, Between, &["1.45", "1.55"], false, &[0]);
+    check(Decimal, &cells, Between, &["-1.55", "1.59"], false, &[0, 2]);
+    check(Decimal, &cells, GreaterThan, &["99999999999999999999999999"], false, &[]);
+    check(Decimal, &cells, LessThan, &["99999999999999999999999999"], false, &[0, 1, 2]);
+    check(Decimal, &cells, GreaterThanEqual, &["-99999999999999999999999999"], false, &[0, 1, 2]);
+    check(Decimal, &cells, Between, &["-99999999999999999999999999", "1.5"], false, &[0, 2]);
 }
 
 #[test]
@@ -139,6 +155,18 @@ fn datetimes_compare_as_instants() {
         ["2024-01-01T10:00:00Z", "2024-01-01 12:00:00+02:00", "2024-01-01T05:00:00-05:00", "2024-01-01T10:00:00"];
     check(Datetime, &cells, Equals, &["2024-01-01T10:00:00Z"], false, &[0, 1, 2, 3]);
     check(Datetime, &cells, LessThan, &["2024-01-01T10:00:00.000000001Z"], false, &[0, 1, 2, 3]);
+    // Far from 1970 (outside 1677..2262 nanoseconds fit in 64 bits), in cells and in literals.
+    let far = ["1500-01-01 00:00:00", "2024-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999Z"];
+    check(Datetime, &far, GreaterThan, &["1600-01-01T00:00:00Z"], false, &[1, 2]);
+    check(Datetime, &far, LessThan, &["2300-01-01T00:00:00Z"], false, &[0, 1]);
+    check(Datetime, &far, Equals, &["1500-01-01T00:00:00Z"], false, &[0]);
+    let near = ["2024-01-01T00:00:00Z", "2025-01-01T00:00:00Z", ""];
+    check(Datetime, &near, GreaterThan, &["1600-01-01T00:00:00Z"], false, &[0, 1]);
+    check(Datetime, &near, LessThan, &["1600-01-01T00:00:00Z"], false, &[]);
+    check(Datetime, &near, Between, &["1600-01-01 00:00:00", "2300-01-01 00:00:00"], false, &[0, 1]);
+    check(Datetime, &near, Between, &["2024-06-01 00:00:00", "2300-01-01 00:00:00"], false, &[1]);
+    check(Datetime, &near, Equals, &["2300-01-01 00:00:00", "2024-01-01 00:00:00"], false, &[0]);
+    check(Datetime, &near, GreaterThanEqual, &["2300-01-01 00:00:00"], true, &[0, 1]);
 }
 
 #[test]

@@ -100,7 +100,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
                 let (id, secret) = (&client.id, client.secret.expose());
                 writeln!(out, "client id:     {id}")?;
                 writeln!(out, "client secret: {secret}")?;
-                writeln!(out, "it acts as user {} (an Admin unless the directory says otherwise)", client.user)?;
+                writeln!(out, "it acts as user {} (an Admin added to the directory unless the directory has that user)", client.user)?;
                 writeln!(
                     out,
                     "try: curl -s -u '{id}:{secret}' '{base}/oauth/token?grant_type=client_credentials&scope=data%20user'"

@@ -22,8 +22,10 @@
 //!   engine: the owner and Admins see every row; with PDP off everyone does.
 //! - Each new DataSet gets the All Rows policy (type `open`) listing its owner,
 //!   and PDP off. Deleting the last policy turns PDP off.
-//! - An API client acts as one user of the directory; a client whose user is
-//!   missing from the directory acts as an Admin added to it.
+//! - An API client acts as one user of the directory. A client whose user is
+//!   missing from the directory is added to it: as a `Participant` when the
+//!   client was given explicitly (fail closed: PDP applies to it), as an Admin
+//!   for the client the emulator generates for the person running it.
 //! - Users and groups are read only, seeded from a [`Directory`](domo_model::Directory).
 //! - Tokens live in memory: after a restart clients ask for a new one (the
 //!   SDKs do so on their own after a 401).

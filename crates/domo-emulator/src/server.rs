@@ -164,7 +164,7 @@ impl EmulatorBuilder {
                     state.directory = directory;
                 }
                 for user in client_users {
-                    add_client_user(&mut state.directory, user);
+                    add_client_user(&mut state.directory, user, Role::Participant);
                 }
                 if !make_client {
                     return Ok(None);
@@ -178,7 +178,7 @@ impl EmulatorBuilder {
                         client
                     }
                 };
-                add_client_user(&mut state.directory, client.user);
+                add_client_user(&mut state.directory, client.user, Role::Admin);
                 Ok(Some(ApiClient::new(client.id, client.secret, client.user)))
             })
             .await
@@ -211,12 +211,15 @@ fn first_admin(directory: &Directory) -> UserId {
     }
 }
 
-/// A client whose user is not in the directory acts as an Admin added to it,
-/// so that the emulator works without a directory file.
-fn add_client_user(directory: &mut Directory, user: UserId) {
+/// A client whose user is not in the directory acts as a user added to it, so
+/// that the emulator works without a directory file. A client named on the
+/// command line gets the least privilege (`Participant`: PDP applies to it on
+/// DataSets it does not own); only the generated client, which stands for the
+/// person running the emulator, is an Admin.
+fn add_client_user(directory: &mut Directory, user: UserId, role: Role) {
     if directory.user(user).is_none() {
-        tracing::info!(%user, "adding the user of an API client to the directory as an Admin");
-        directory.users.push(User::new(user, format!("API client user {user}"), Role::Admin));
+        tracing::info!(%user, %role, "adding the user of an API client to the directory");
+        directory.users.push(User::new(user, format!("API client user {user}"), role));
     }
 }
 

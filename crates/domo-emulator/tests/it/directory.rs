@@ -30,3 +30,12 @@ async fn users_and_groups_with_paging() {
     server.get(&token, "/v1/groups/99/users").await.assert_error(404, "Group not found");
     server.get(&token, "/v1/groups?limit=x").await.assert_error(400, "`limit`");
 }
+
+#[tokio::test]
+async fn explicit_client_missing_from_directory_gets_least_privilege() {
+    let builder = domo_emulator::Emulator::builder().client("stranger-app", "stranger-secret", domo_model::UserId(77));
+    let server = crate::support::start_with(builder).await;
+    let token = server.token("stranger", "user").await;
+    let user = server.get(&token, "/v1/users/77").await.json();
+    assert_eq!(user["role"], "Participant", "a client's unknown user must not become an Admin");
+}

@@ -218,14 +218,11 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
             match outcome {
                 Ok(done) => report.applied.push(done),
                 Err(e) => {
-                    let failure = anyhow::Error::new(e).context(format!(
-                        "change {} of {} failed: {}",
-                        index + 1,
-                        plan.changes.len(),
-                        change.describe()
-                    ));
-                    report.failed = Some(Failed { change: change.describe(), error: chain(&failure) });
-                    error = Some(failure);
+                    let cause = anyhow::Error::new(e);
+                    report.failed = Some(Failed { change: change.describe(), error: chain(&cause) });
+                    let total = plan.changes.len();
+                    error =
+                        Some(cause.context(format!("change {} of {total} failed: {}", index + 1, change.describe())));
                 }
             }
         }

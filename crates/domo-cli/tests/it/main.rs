@@ -4,7 +4,9 @@
 mod cli;
 mod commands;
 mod errors;
+mod live;
 mod planted;
+mod sql;
 
 use std::path::PathBuf;
 

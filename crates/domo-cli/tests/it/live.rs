@@ -1,0 +1,9 @@
+//! End-to-end tests of the live API commands: the `domo` binary against an emulator started in this process on 127.0.0.1.
+
+mod big;
+mod datasets;
+mod plan;
+mod policies;
+
+mod setup;
+mod support;

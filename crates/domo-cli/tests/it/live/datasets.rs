@@ -1,0 +1,149 @@
+//! `domo datasets …` and `domo data import|export` (plain, gzip, header, append, streams) against the emulator.
+
+use super::support::{EULER_CSV, Live, json};
+
+#[test]
+fn datasets_are_created_listed_shown_updated_and_deleted() {
+    let live = Live::start();
+    let schema = live.path("schema.json");
+    std::fs::write(&schema, r#"{"columns": [{"type": "LONG", "name": "n"}, {"type": "STRING", "name": "word"}]}"#)
+        .unwrap();
+    let numbers = live.ok(&["datasets", "create", "--name", "Numbers", "--schema", schema.to_str().unwrap()]);
+    let numbers = numbers.trim();
+    // A dataset.json works as a schema file too.
+    let party = json(&live.ok(&[
+        "datasets",
+        "create",
+        "--name",
+        "Euler Party",
+        "--schema",
+        "examples/euler-party/dataset.json",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(party["schema"]["columns"][1]["name"], "Attending");
+    let inferred = live.run(&["datasets", "create", "--name", "Guests", "--infer-schema", EULER_CSV]);
+    assert!(
+        inferred
+            .stderr
+            .contains("inferred schema from `examples/euler-party/data.csv`: Friend STRING, Attending STRING"),
+        "{}",
+        inferred.all()
+    );
+
+    let table = live.ok(&["datasets", "list"]);
+    assert!(table.contains("Numbers") && table.contains("Euler Party") && table.contains("3 DataSets"), "{table}");
+    let named = json(&live.ok(&["datasets", "list", "--name-like", "EULER", "--format", "json"]));
+    assert_eq!(named.as_array().unwrap().len(), 1);
+    let sorted = json(&live.ok(&["datasets", "list", "--sort", "name", "--limit", "2", "--format", "json"]));
+    let names: Vec<&str> = sorted.as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Euler Party", "Guests"]);
+    live.run(&["datasets", "list", "--sort", "sideways"]).fails_with("invalid value 'sideways'");
+
+    let shown = live.ok(&["datasets", "get", numbers]);
+    assert!(
+        shown.contains("name:        Numbers") && shown.contains("LONG") && shown.contains("pdp:         disabled"),
+        "{shown}"
+    );
+    let renamed = json(&live.ok(&[
+        "datasets",
+        "update",
+        numbers,
+        "--name",
+        "Counting",
+        "--description",
+        "1 2 3",
+        "--format",
+        "json",
+    ]));
+    assert_eq!((renamed["name"].as_str(), renamed["description"].as_str()), (Some("Counting"), Some("1 2 3")));
+    live.run(&["datasets", "update", numbers]).fails_with("nothing to update");
+
+    // No terminal on stdin and no --yes: nothing is deleted.
+    live.run(&["datasets", "delete", numbers])
+        .fails_with("refusing without confirmation because stdin is not a terminal; pass --yes");
+    live.ok(&["datasets", "get", numbers]);
+    let run = live.run(&["datasets", "delete", numbers, "--yes"]);
+    assert!(run.stderr.contains("deleted DataSet"), "{}", run.all());
+    live.run(&["datasets", "get", numbers]).fails_with("404");
+}
+
+#[test]
+fn data_is_imported_and_exported_with_header_append_and_gzip() {
+    let live = Live::start();
+    let id = live.euler_party();
+    let out = live.path("out.csv");
+    let out_arg = out.to_str().unwrap();
+    live.ok(&["data", "export", &id, "-o", out_arg, "--header"]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), std::fs::read_to_string(crate::root().join(EULER_CSV)).unwrap());
+    let stdout = live.ok(&["data", "export", &id]);
+    assert_eq!(stdout.lines().count(), 6);
+    assert_eq!(stdout.lines().next(), Some("Pythagoras,FALSE"));
+
+    let more = live.path("more.csv");
+    std::fs::write(&more, "Leonhard Euler,TRUE\n\"Bernoulli, Daniel\",FALSE\n").unwrap();
+    live.ok(&["data", "import", &id, more.to_str().unwrap(), "--append", "--gzip"]);
+    let all = live.ok(&["data", "export", &id]);
+    assert_eq!(all.lines().count(), 8, "{all}");
+    assert!(all.ends_with("\"Bernoulli, Daniel\",FALSE\n"), "{all}");
+    live.ok(&["data", "import", &id, more.to_str().unwrap()]);
+    assert_eq!(live.ok(&["data", "export", &id]).lines().count(), 2);
+
+    // Mistakes are caught before anything is sent, with the message a person needs.
+    live.run(&["data", "import", &id, EULER_CSV]).fails_with("starts with a header row: pass --header");
+    let wrong = live.path("wrong.csv");
+    std::fs::write(&wrong, "Name,Coming\nx,y\n").unwrap();
+    live.run(&["data", "import", &id, wrong.to_str().unwrap(), "--header"])
+        .fails_with("does not match the DataSet's schema: expected `Friend,Attending`, found `Name,Coming`");
+    std::fs::write(&wrong, "a,b,c\n").unwrap();
+    live.run(&["data", "import", &id, wrong.to_str().unwrap()])
+        .fails_with("has 3 fields but the DataSet has 2 columns");
+    live.run(&["data", "import", &id, "no-such.csv"]).fails_with("cannot read `no-such.csv`");
+    assert_eq!(live.ok(&["data", "export", &id]).lines().count(), 2, "nothing changed");
+}
+
+#[test]
+fn a_failed_export_leaves_no_file_behind() {
+    let live = Live::start();
+    let dir = live.path("exports");
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = dir.join("gone.csv");
+    live.run(&["data", "export", "no-such-dataset", "-o", target.to_str().unwrap()]).fails_with("404");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "no file and no temporary file");
+}
+
+#[test]
+fn stream_imports_upload_parts_in_parallel() {
+    let live = Live::start();
+    let id = live.ok(&["datasets", "create", "--name", "Streamed", "--infer-schema", EULER_CSV, "--stream"]);
+    let id = id.trim();
+    let file = live.path("rows.csv");
+    let mut csv = String::from("Friend,Attending\n");
+    for n in 0..2000 {
+        csv.push_str(&format!("\"Guest, number {n}\",{}\n", if n % 3 == 0 { "TRUE" } else { "FALSE" }));
+    }
+    std::fs::write(&file, &csv).unwrap();
+    let run = live.run(&[
+        "data",
+        "import",
+        id,
+        file.to_str().unwrap(),
+        "--stream",
+        "--header",
+        "--part-size",
+        "4K",
+        "--parallel",
+        "3",
+        "--gzip",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stderr.contains("parts through stream"), "{}", run.all());
+    let exported = live.ok(&["data", "export", id, "--header"]);
+    assert_eq!(exported, csv);
+
+    live.run(&["data", "import", id, file.to_str().unwrap(), "--stream", "--header", "--append"])
+        .fails_with("is set to REPLACE, but this import would append");
+    let plain = live.euler_party();
+    live.run(&["data", "import", &plain, file.to_str().unwrap(), "--stream", "--header"])
+        .fails_with("has no stream: the Streams API uploads only to DataSets created as streams");
+}

@@ -10,7 +10,7 @@ use xshell::{Shell, cmd};
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  ci      every check CI runs: fmt, clippy, doc, bench build, tidy, tests
+  ci      every check CI runs: fmt, clippy, doc, bench build, tidy, SQL conformance, tests
   tidy    only the tidy checks (layering, module docs, no ignored tests)";
 
 fn main() -> anyhow::Result<()> {
@@ -44,6 +44,10 @@ fn ci(sh: &Shell) -> anyhow::Result<()> {
     })?;
     section("bench-build", || Ok(cmd!(sh, "cargo bench --workspace --no-run --locked").run()?))?;
     section("tidy", || tidy::check(&workspace_root()))?;
+    section("sql-conformance", || {
+        // DuckDB (the Python package, pinned in `.ci/run`) runs the generated SQL; every row and count must match the engine.
+        Ok(cmd!(sh, "cargo run --locked -p domo-tests --bin sql-conformance -- --sets 200").run()?)
+    })?;
     section("doctest", || Ok(cmd!(sh, "cargo test --workspace --doc --locked").run()?))?;
     eprintln!("ci: all checks before the tests passed in {:.0?}; running the tests", started.elapsed());
     section("test", || Ok(cmd!(sh, "cargo test --workspace --lib --bins --tests --locked").run()?))

@@ -4,6 +4,6 @@ mod big;
 mod datasets;
 mod plan;
 mod policies;
-
+mod quickstart;
 mod setup;
 mod support;

@@ -51,7 +51,8 @@ enum DataCommand {
         /// The file starts with a header row (checked against the schema, then left out).
         #[arg(long)]
         header: bool,
-        /// With --stream: about how many bytes go in one part.
+        /// With --stream: about how many bytes go in one part. Memory grows to
+        /// about SIZE × (N + 1) for --parallel N.
         #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = parse_size, requires = "stream")]
         part_size: u64,
         /// With --stream: how many parts are uploaded at the same time.

@@ -1,4 +1,4 @@
-//! A 100 MiB import and export through the `domo` binary with bounded memory: the child's peak RSS stays far below the file size.
+//! A 100 MiB import (plain and through a stream) and export by the `domo` binary with bounded memory: the child's peak RSS stays far below the file size.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -87,4 +87,26 @@ fn a_100_mib_import_and_export_stream_with_bounded_memory() {
     assert!(import_peak > 0 && export_peak > 0, "no measurement");
     assert!(import_peak < MAX_PEAK_RSS, "import peak RSS {} MiB", import_peak >> 20);
     assert!(export_peak < MAX_PEAK_RSS, "export peak RSS {} MiB", export_peak >> 20);
+
+    // Through the Streams API: 4 MiB parts, three in flight (memory grows with both).
+    let streamed =
+        live.ok(&["datasets", "create", "--name", "Big stream", "--schema", schema.to_str().unwrap(), "--stream"]);
+    let streamed = streamed.trim();
+    let (run, stream_peak, stream_time) = run_measured(live.command(&[
+        "data",
+        "import",
+        streamed,
+        csv.to_str().unwrap(),
+        "--stream",
+        "--part-size",
+        "4M",
+        "--parallel",
+        "3",
+    ]));
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stderr.contains("uploaded 26 parts"), "{}", run.all());
+    eprintln!("100 MiB through a stream: {stream_time:.1?} peak RSS {} MiB", stream_peak >> 20);
+    assert!(stream_peak > 0 && stream_peak < MAX_PEAK_RSS, "stream import peak RSS {} MiB", stream_peak >> 20);
+    live.ok(&["data", "export", streamed, "-o", exported.to_str().unwrap()]);
+    assert!(same_bytes(&csv, &exported), "the streamed rows differ from the file");
 }

@@ -63,7 +63,7 @@ pub(crate) fn progress_bar(message: &str, total: Option<u64>) -> Option<(indicat
     }
     let bar = indicatif::ProgressBar::with_draw_target(total, indicatif::ProgressDrawTarget::stderr());
     let template = if total.is_some() {
-        "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})"
+        "{msg} [{wide_bar}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})"
     } else {
         "{msg} {spinner} {bytes} ({bytes_per_sec})"
     };

@@ -147,3 +147,37 @@ fn stream_imports_upload_parts_in_parallel() {
     live.run(&["data", "import", &plain, file.to_str().unwrap(), "--stream", "--header"])
         .fails_with("has no stream: the Streams API uploads only to DataSets created as streams");
 }
+
+#[test]
+fn a_progress_bar_with_bytes_and_rate_shows_only_on_a_terminal() {
+    let live = Live::start();
+    let id = live.ok(&["datasets", "create", "--name", "Guests", "--infer-schema", EULER_CSV]);
+    let id = id.trim();
+    let file = live.path("guests.csv");
+    let rows: String = (0..200_000).map(|n| format!("Guest {n},TRUE\n")).collect();
+    std::fs::write(&file, rows).unwrap();
+    let plain = live.run(&["data", "import", id, file.to_str().unwrap()]);
+    assert_eq!(plain.code, 0, "{}", plain.all());
+    assert!(!plain.stderr.contains("importing guests.csv"), "no bar without a terminal: {}", plain.all());
+
+    // `script` runs the command on a pseudo-terminal.
+    let domo = env!("CARGO_BIN_EXE_domo");
+    let command = live.command(&[]);
+    let mut script = std::process::Command::new("script");
+    script
+        .args(["-qec", &format!("{domo} data import {id} {}", file.display()), "/dev/null"])
+        .current_dir(crate::root())
+        .stdin(std::process::Stdio::null());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => script.env(key, value),
+            None => script.env_remove(key),
+        };
+    }
+    let shown = super::support::Run::of(script.output().unwrap());
+    assert_eq!(shown.code, 0, "{}", shown.all());
+    let screen = format!("{}{}", shown.stdout, shown.stderr);
+    assert!(screen.contains("importing guests.csv ["), "{screen}");
+    assert!(screen.contains("/s, "), "a rate: {screen}");
+    assert!(screen.contains("KiB/") || screen.contains("MiB/"), "bytes: {screen}");
+}

@@ -134,3 +134,40 @@ fn users_and_groups_are_listed_as_tables_and_json() {
 
     live.run(&["groups", "members", "999"]).fails_with("404");
 }
+
+#[test]
+fn timeouts_and_retries_follow_the_flags() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // A server that accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (counter, stopping) = (accepted.clone(), stop.clone());
+    let server = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            if stopping.load(Ordering::SeqCst) {
+                break;
+            }
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let live = Live::start();
+    let silent = |args: &[&str]| {
+        let mut command = live.command(args);
+        command.env("DOMO_API_HOST", &url).env("DOMO_TIMEOUT", "300ms");
+        super::support::Run::of(command.output().unwrap())
+    };
+    silent(&["auth", "check"]).fails_with("error: POST /oauth/token timed out after 300ms");
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "DOMO_RETRIES=0: one attempt");
+    let started = std::time::Instant::now();
+    silent(&["auth", "check", "--retries", "2", "--timeout", "200ms"]).fails_with("timed out after 200ms");
+    assert_eq!(accepted.load(Ordering::SeqCst), 4, "two retries: three attempts");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(600));
+    stop.store(true, Ordering::SeqCst);
+    drop(std::net::TcpStream::connect(addr));
+    server.join().unwrap();
+}

@@ -194,6 +194,34 @@ fn cell_pool(t: ColumnType) -> &'static [&'static str] {
     }
 }
 
+/// DECIMAL cells with 10 to 12 decimal places, for `DECIMAL(38, 12)` columns.
+const DECIMAL_FINE_CELLS: &[&str] = &["1.5000000001", "-0.000000000001", "1.000000000001"];
+/// DATETIME cells with nanoseconds, for `TIMESTAMP_NS` columns.
+const DATETIME_NANO_CELLS: &[&str] =
+    &["2024-01-05T10:00:00.000000001", "1969-12-31T23:59:59.999999999", "2024-01-05T10:00:00.0000005"];
+
+/// The cells a column of this type can hold exactly under `options`: the
+/// warehouse column must be at least as fine as the data, and wide enough.
+fn cells_for(t: ColumnType, options: &SqlOptions) -> Vec<&'static str> {
+    let mut cells: Vec<&'static str> = cell_pool(t).to_vec();
+    match t {
+        ColumnType::Decimal => {
+            let integer_digits = |c: &str| c.trim_start_matches('-').split('.').next().map_or(0, str::len);
+            cells.retain(|c| integer_digits(c) <= 38 - usize::from(options.decimal_scale));
+            if options.decimal_scale >= 12 {
+                cells.extend(DECIMAL_FINE_CELLS);
+            }
+        }
+        ColumnType::Datetime if options.timestamp_digits > 6 => {
+            // DuckDB's TIMESTAMP_NS holds 1677-09-22 to 2262-04-11.
+            cells.retain(|c| c.starts_with("19") || c.starts_with("20"));
+            cells.extend(DATETIME_NANO_CELLS);
+        }
+        _ => {}
+    }
+    cells
+}
+
 fn value_pool(t: ColumnType) -> &'static [&'static str] {
     match t {
         ColumnType::Decimal => DECIMAL_VALUES,
@@ -207,7 +235,7 @@ fn quote_csv(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))
 }
 
-fn generate(rng: &mut Rng, set: usize) -> Generated {
+fn generate(rng: &mut Rng, set: usize, options: &SqlOptions) -> Generated {
     // Six typed columns, in a shuffled order, plus sometimes a second STRING column.
     let mut types: Vec<ColumnType> = (0..6).map(column_type).collect();
     if rng.percent(50) {
@@ -236,7 +264,7 @@ fn generate(rng: &mut Rng, set: usize) -> Generated {
                 if rng.percent(15) {
                     return String::new();
                 }
-                let text = *rng.pick(cell_pool(c.column_type));
+                let text = *rng.pick(&cells_for(c.column_type, options));
                 if c.column_type == ColumnType::String { quote_csv(text) } else { text.to_owned() }
             })
             .collect();
@@ -335,14 +363,16 @@ fn random_filter(rng: &mut Rng, columns: &[Column]) -> serde_json::Value {
 }
 
 /// A cell as DuckDB reads it: canonical text (DATETIME in UTC, no offset), quoted if STRING, empty if NULL.
-fn duck_cell(value: Value<'_>) -> String {
+fn duck_cell(value: Value<'_>, options: &SqlOptions) -> String {
     match value {
         Value::Null => String::new(),
         Value::String(s) => quote_csv(s),
         Value::Datetime(ts) => {
             let nanos = ts.as_nanosecond();
             let text = ts.to_string();
-            assert_eq!(nanos % 1000, 0, "the generator writes microsecond DATETIME cells only");
+            if options.timestamp_digits <= 6 {
+                assert_eq!(nanos % 1000, 0, "the generator writes microsecond DATETIME cells only");
+            }
             text.trim_end_matches('Z').replacen('T', " ", 1)
         }
         Value::Double(v) => format!("{v:e}"),
@@ -397,14 +427,26 @@ fn main() -> ExitCode {
     std::fs::create_dir_all(&dir).unwrap();
 
     let mut rng = Rng(seed);
-    let options = SqlOptions::new(Dialect::DuckDb);
+    let mut scales: BTreeMap<String, usize> = BTreeMap::new();
     let mut tables = Vec::new();
     let mut queries = Vec::new();
     let mut checks: BTreeMap<String, Check> = BTreeMap::new();
     let (mut total_rows, mut users_checked, mut policies_total, mut filters_total) = (0usize, 0usize, 0usize, 0usize);
     let mut operators: BTreeMap<String, usize> = BTreeMap::new();
     for set in 0..sets {
-        let g = generate(&mut rng, set);
+        // Most sets use the defaults, DECIMAL(38, 9) and TIMESTAMP; some a finer
+        // DECIMAL(38, 12) or TIMESTAMP_NS, where other values need rewriting.
+        let mut options = SqlOptions::new(Dialect::DuckDb);
+        if set % 4 == 1 {
+            options.decimal_scale = 12;
+        }
+        if set % 3 == 2 {
+            options.timestamp_digits = 9;
+        }
+        *scales
+            .entry(format!("DECIMAL(38, {}) and {} fractional digits", options.decimal_scale, options.timestamp_digits))
+            .or_default() += 1;
+        let g = generate(&mut rng, set, &options);
         for policy in &g.policies {
             policies_total += 1;
             for f in &policy.filters {
@@ -428,7 +470,8 @@ fn main() -> ExitCode {
         duck_csv.push('\n');
         for row in 0..table.row_count() {
             let mut cells = vec![row.to_string()];
-            cells.extend((0..g.dataset.schema.columns.len()).map(|c| duck_cell(table.value(row, c).unwrap())));
+            cells
+                .extend((0..g.dataset.schema.columns.len()).map(|c| duck_cell(table.value(row, c).unwrap(), &options)));
             duck_csv.push_str(&cells.join(","));
             duck_csv.push('\n');
         }
@@ -535,6 +578,7 @@ fn main() -> ExitCode {
         started.elapsed()
     );
     eprintln!("{summary}");
+    eprintln!("options: {}", scales.iter().map(|(k, v)| format!("{k}: {v} sets")).collect::<Vec<_>>().join(", "));
     eprintln!("operators: {}", operators.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "));
     if failures > 0 {
         eprintln!(

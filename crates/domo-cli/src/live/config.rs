@@ -116,23 +116,29 @@ impl ConnectionArgs {
             Some(scopes) => scopes.iter().map(|s| Scope::from(s.as_str())).collect(),
             None => vec![Scope::Data, Scope::User],
         };
+        // A token given as a flag or in the environment wins; then a client id
+        // and secret (each from a flag, the environment or the profile); then
+        // the profile's token.
         let client_id = self.client_id.clone().or(profile.client_id.clone());
         let client_secret = self.client_secret.clone().or(profile.client_secret.clone());
-        let token = self.access_token.clone().or(profile.access_token.clone());
-        let credentials = match (&client_id, client_secret, token) {
-            (Some(id), Some(secret), _) => Credentials::client_credentials(id.clone(), Secret::new(secret), scopes),
-            (None, None, Some(token)) => Credentials::token(Secret::new(token)),
-            (Some(_), None, None) => bail!(
+        let (credentials, client_id) = match (&self.access_token, client_id, client_secret) {
+            (Some(token), _, _) => (Credentials::token(Secret::new(token.clone())), None),
+            (None, Some(id), Some(secret)) => {
+                (Credentials::client_credentials(id.clone(), Secret::new(secret), scopes), Some(id))
+            }
+            (None, Some(_), None) => bail!(
                 "a client id but no client secret: set DOMO_CLIENT_SECRET, pass --client-secret, or use a profile"
             ),
-            (None, Some(_), None) => {
+            (None, None, Some(_)) => {
                 bail!("a client secret but no client id: set DOMO_CLIENT_ID, pass --client-id, or use a profile")
             }
-            (Some(_), None, Some(token)) | (None, Some(_), Some(token)) => Credentials::token(Secret::new(token)),
-            (None, None, None) => bail!(
-                "no credentials: set DOMO_CLIENT_ID and DOMO_CLIENT_SECRET, pass --client-id and --client-secret, \
-                 or name a profile with --profile (the profile file is described in `domo auth --help`)"
-            ),
+            (None, None, None) => match &profile.access_token {
+                Some(token) => (Credentials::token(Secret::new(token.clone())), None),
+                None => bail!(
+                    "no credentials: set DOMO_CLIENT_ID and DOMO_CLIENT_SECRET, pass --client-id and --client-secret, \
+                     or name a profile with --profile (the profile file is described in `domo auth --help`)"
+                ),
+            },
         };
         let duration =
             |flag: Option<Duration>, text: &Option<String>, field: &str| -> anyhow::Result<Option<Duration>> {
@@ -157,7 +163,6 @@ impl ConnectionArgs {
         let retries = self.retries.or(profile.retries).unwrap_or(3);
         builder = builder.retry(RetryPolicy { max_attempts: retries.saturating_add(1), ..RetryPolicy::default() });
         let client = builder.build().with_context(|| format!("cannot set up a client for `{base_url}`"))?;
-        let client_id = if self.access_token.is_some() { None } else { client_id };
         Ok(Connection { base_url: client.base_url().to_owned(), client, client_id, profile: profile_name })
     }
 

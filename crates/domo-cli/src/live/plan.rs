@@ -317,6 +317,13 @@ fn make_plan(input: &InputArgs, dataset_id: &DatasetId, connection: &Connection)
         Ok((dataset, policies))
     })?;
     let mut notes = Vec::new();
+    if inputs.dataset.id != *dataset_id {
+        notes.push(format!(
+            "`{}` describes DataSet {}, not {dataset_id}: check that this folder is meant for it",
+            inputs.paths.dataset.display(),
+            inputs.dataset.id
+        ));
+    }
     if live_dataset.schema != inputs.dataset.schema {
         notes.push(format!(
             "the live schema differs from `{}`: the effect is computed on the local rows",

@@ -171,3 +171,27 @@ fn timeouts_and_retries_follow_the_flags() {
     drop(std::net::TcpStream::connect(addr));
     server.join().unwrap();
 }
+
+#[test]
+fn a_ready_access_token_works_and_is_never_printed() {
+    let live = Live::start();
+    let credentials = domo_http::Credentials::client_credentials(CLIENT, SECRET, [domo_model::Scope::Data]);
+    let client = domo_http::Client::new(&live.url, credentials).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let token = runtime.block_on(client.authenticate()).unwrap().unwrap().access_token;
+    let token = token.expose();
+
+    // The token flag wins over the client id and secret in the environment.
+    let run = live.run(&["auth", "check", "--access-token", token]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("token:     a ready access token (valid)"), "{}", run.all());
+    assert!(!run.all().contains(token) && !run.all().contains(SECRET), "{}", run.all());
+    let mut command = live.command(&["datasets", "list", "--format", "json"]);
+    command.env_remove("DOMO_CLIENT_ID").env_remove("DOMO_CLIENT_SECRET").env("DOMO_ACCESS_TOKEN", token);
+    let run = super::support::Run::of(command.output().unwrap());
+    assert_eq!((run.code, run.stdout.trim()), (0, "[]"), "{}", run.all());
+
+    let run = live.run(&["auth", "check", "--access-token", "not-a-token-4242"]);
+    run.fails_with("401");
+    assert!(!run.all().contains("not-a-token-4242"), "{}", run.all());
+}

@@ -103,13 +103,38 @@ fn data_is_imported_and_exported_with_header_append_and_gzip() {
 }
 
 #[test]
-fn a_failed_export_leaves_no_file_behind() {
+fn a_failed_export_leaves_no_file_behind_and_the_old_one_intact() {
     let live = Live::start();
     let dir = live.path("exports");
     std::fs::create_dir_all(&dir).unwrap();
     let target = dir.join("gone.csv");
     live.run(&["data", "export", "no-such-dataset", "-o", target.to_str().unwrap()]).fails_with("404");
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "no file and no temporary file");
+
+    // A server that promises a megabyte and hangs up after ten kilobytes (one attempt: no retries).
+    use std::io::{BufRead as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 2 {
+            line.clear();
+        }
+        let mut stream = stream;
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Length: 1000000\r\n\r\n";
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(&[b'x'; 10_000]).unwrap();
+    });
+    std::fs::write(&target, "the previous export\n").unwrap();
+    let mut command = live.command(&["data", "export", "d1", "-o", target.to_str().unwrap()]);
+    command.env("DOMO_API_HOST", &url).env("DOMO_ACCESS_TOKEN", "t");
+    let run = super::support::Run::of(command.output().unwrap());
+    run.fails_with("cut short");
+    server.join().unwrap();
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "the previous export\n", "the old file is untouched");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary file is left");
 }
 
 #[test]

@@ -85,6 +85,7 @@ pub(crate) fn run(args: DataArgs) -> anyhow::Result<Outcome> {
             let id = DatasetId::from(id);
             let method = if append { UpdateMethod::Append } else { UpdateMethod::Replace };
             let compression = if gzip { Compression::Gzip } else { Compression::None };
+            let header = if header { Header::Include } else { Header::Omit };
             let total = std::fs::metadata(&file).with_context(|| format!("cannot read `{}`", file.display()))?.len();
             let started = Instant::now();
             let sent = super::block_on(async {
@@ -95,7 +96,10 @@ pub(crate) fn run(args: DataArgs) -> anyhow::Result<Outcome> {
                 let result = if stream {
                     import_stream(client, &id, &file, method, compression, header, part_size, parallel, progress).await
                 } else {
-                    let source = if header { skip_header_source(file.clone()) } else { CsvSource::file(&file) };
+                    let source = match header {
+                        Header::Include => skip_header_source(file.clone()),
+                        Header::Omit => CsvSource::file(&file),
+                    };
                     let options = ImportOptions { compression, progress };
                     client.import_data(&id, method, source, &options).await.map(|()| total).map_err(Into::into)
                 };
@@ -155,7 +159,7 @@ async fn import_stream(
     file: &Path,
     method: UpdateMethod,
     compression: Compression,
-    header: bool,
+    header: Header,
     part_size: u64,
     parallel: usize,
     progress: Option<domo_http::Progress>,
@@ -180,7 +184,7 @@ async fn import_stream(
         part_size: usize::try_from(part_size).unwrap_or(usize::MAX),
         parallel: parallel.max(1),
         compression,
-        header: if header { Header::Include } else { Header::Omit },
+        header,
         progress,
     };
     let summary = client.upload_csv_file(stream.id, file, &options).await?;
@@ -217,7 +221,7 @@ fn skip_header_source(path: PathBuf) -> CsvSource {
 /// Checks the file's first row against the schema: the header's names with
 /// `--header`, else the number of fields; a mistake here would otherwise
 /// surface as Domo's terse upload error.
-fn check_first_row(path: &Path, schema: &Schema, header: bool) -> anyhow::Result<()> {
+fn check_first_row(path: &Path, schema: &Schema, header: Header) -> anyhow::Result<()> {
     let file = std::fs::File::open(path).with_context(|| format!("cannot read `{}`", path.display()))?;
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(file);
     let mut record = csv::StringRecord::new();
@@ -225,7 +229,7 @@ fn check_first_row(path: &Path, schema: &Schema, header: bool) -> anyhow::Result
         return Ok(());
     }
     let expected: Vec<&str> = schema.columns.iter().map(|c| c.name.as_str()).collect();
-    if header {
+    if header == Header::Include {
         let found: Vec<&str> = record.iter().collect();
         if found != expected {
             bail!(

@@ -88,6 +88,21 @@ pub(crate) fn user_name(directory: &Directory, user: UserId) -> String {
     directory.user(user).map_or_else(|| "?".to_owned(), |u| u.name.clone())
 }
 
+/// Users' names by id, for commands that name many users (a directory lookup is a linear scan).
+#[derive(Debug)]
+pub(crate) struct Names<'a>(std::collections::HashMap<UserId, &'a str>);
+
+impl<'a> Names<'a> {
+    pub(crate) fn new(directory: &'a Directory) -> Self {
+        Self(directory.users.iter().map(|u| (u.id, u.name.as_str())).collect())
+    }
+
+    /// The user's display name, or `?` when the directory does not know them.
+    pub(crate) fn get(&self, user: UserId) -> String {
+        self.0.get(&user).map_or_else(|| "?".to_owned(), |name| (*name).to_owned())
+    }
+}
+
 /// The reason as the machine-readable word the matrix prints.
 pub(crate) fn reason_word(reason: Reason) -> &'static str {
     match reason {

@@ -77,6 +77,7 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     let old = old_set.evaluate(&table)?;
     let diff = domo_pdp::diff_policies(&old, &new);
     let directory = &inputs.directory;
+    let names = common::Names::new(directory);
     let sample = |rows: &[usize]| rows.iter().take(SAMPLE_ROWS).map(|r| r + 1).collect::<Vec<_>>();
 
     match args.format {
@@ -100,7 +101,7 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
                     .iter()
                     .map(|u| UserJson {
                         id: u.user.get(),
-                        name: common::user_name(directory, u.user),
+                        name: names.get(u.user),
                         before: u.old_visible,
                         after: u.new_visible,
                         gained: u.gained.len(),
@@ -152,7 +153,7 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
                     out,
                     "  user {} `{}`: {} -> {} rows ({}, -{} lost)",
                     user.user,
-                    common::user_name(directory, user.user),
+                    names.get(user.user),
                     user.old_visible,
                     user.new_visible,
                     paint(

@@ -40,12 +40,13 @@ pub(crate) fn run(args: &MatrixArgs) -> anyhow::Result<Outcome> {
     let set = common::compile(&inputs)?;
     let table = inputs.load_table()?;
     let evaluation = set.evaluate(&table)?;
+    let names = common::Names::new(&inputs.directory);
     let users: Vec<MatrixUser> = evaluation
         .visible_counts()
         .into_iter()
         .map(|count| MatrixUser {
             id: count.user.get(),
-            name: common::user_name(&inputs.directory, count.user),
+            name: names.get(count.user),
             visible: count.rows,
             reason: common::reason_word(count.reason),
         })

@@ -45,6 +45,7 @@ pub(crate) fn run(args: &WhoArgs) -> anyhow::Result<Outcome> {
     let table = inputs.load_table()?;
     let index = common::row_index(args.row, table.row_count(), &inputs.paths.data)?;
     let evaluation = set.evaluate(&table)?;
+    let names = common::Names::new(&inputs.directory);
     let users: Vec<Viewer> = evaluation
         .viewers(index)
         .into_iter()
@@ -54,12 +55,7 @@ pub(crate) fn run(args: &WhoArgs) -> anyhow::Result<Outcome> {
             let policies = explanation
                 .map(|e| e.grants.iter().map(|g| common::policy_label(&set, g.policy)).collect())
                 .unwrap_or_default();
-            Viewer {
-                id: user.get(),
-                name: common::user_name(&inputs.directory, user),
-                reason: common::reason_word(reason),
-                policies,
-            }
+            Viewer { id: user.get(), name: names.get(user), reason: common::reason_word(reason), policies }
         })
         .collect();
     let who = Who { row: args.row, users };

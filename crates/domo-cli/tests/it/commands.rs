@@ -105,3 +105,14 @@ fn test_example_passes() {
     check!("test_example", &["pdp", "test", EXAMPLE, "examples/euler-party/tests.json"]);
     check!("test_example_json", &["pdp", "test", EXAMPLE, "examples/euler-party/tests.json", "--format", "json"]);
 }
+
+#[test]
+fn matrix_with_pdp_off_shows_everything_to_everyone() {
+    let dataset = fixture("dataset-pdp-off.json");
+    check!("matrix_pdp_off", &["pdp", "matrix", EXAMPLE, "--dataset", &dataset, "--format", "csv"]);
+}
+
+#[test]
+fn who_csv() {
+    check!("who_row_4_csv", &["pdp", "who", EXAMPLE, "--row", "4", "--format", "csv"]);
+}

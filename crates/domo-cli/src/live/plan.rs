@@ -169,7 +169,7 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     }
     if plan.changes.is_empty() {
         if args.format == ReportFormat::Json {
-            output::json(&Report { applied: Vec::new(), failed: None, not_applied: Vec::new() })?;
+            output::json(&Report { plan: &plan, applied: Vec::new(), failed: None, not_applied: Vec::new() })?;
         }
         return Ok(Outcome::Ok);
     }
@@ -193,7 +193,7 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
                 what.join(", ")
             );
         }
-        let mut report = Report { applied: Vec::new(), failed: None, not_applied: Vec::new() };
+        let mut report = Report { plan: &plan, applied: Vec::new(), failed: None, not_applied: Vec::new() };
         let mut error = None;
         for (index, change) in plan.changes.iter().enumerate() {
             if error.is_some() {
@@ -246,7 +246,9 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
 /// What an apply did.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Report {
+struct Report<'a> {
+    /// The plan applied, so that a JSON report stands on its own.
+    plan: &'a Plan,
     applied: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     failed: Option<Failed>,
@@ -263,7 +265,7 @@ fn chain(error: &anyhow::Error) -> String {
     error.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
 }
 
-fn render_report(report: &Report, total: usize) -> String {
+fn render_report(report: &Report<'_>, total: usize) -> String {
     let mut text = String::new();
     let _ = writeln!(text, "{}", paint(BOLD, format!("applied {} of {total} changes:", report.applied.len())));
     for done in &report.applied {

@@ -193,3 +193,32 @@ fn an_apply_that_fails_halfway_reports_exactly_what_was_applied() {
         ]
     );
 }
+
+#[test]
+fn plans_that_cannot_be_matched_or_compiled_are_refused_with_the_reason() {
+    let live = Live::start();
+    let id = pulled_party(&live);
+    let dir = live.path("party");
+    let dir = dir.to_str().unwrap();
+    let original = read_policies(&live);
+
+    let mut twice = original.clone();
+    twice.push(original[1].clone());
+    write_policies(&live, &twice);
+    live.run(&["pdp", "plan", dir, "--dataset-id", &id]).fails_with("has two policies with id 2");
+
+    // Two live policies share a name: a local one without an id cannot tell which it is.
+    live.ok(&["policies", "create", &id, "--name", "Doomed", "--filter", "Friend BEGINS_WITH B", "--user", "40"]);
+    let mut unnamed = original.clone();
+    unnamed[2].as_object_mut().unwrap().remove("id");
+    write_policies(&live, &unnamed);
+    live.run(&["pdp", "plan", dir, "--dataset-id", &id]).fails_with("policy `Doomed` of `");
+    live.run(&["pdp", "plan", dir, "--dataset-id", &id]).fails_with("2 live policies have that name: give it the id");
+
+    let mut broken = original.clone();
+    broken[1]["filters"][0]["column"] = j!("Atending");
+    write_policies(&live, &broken);
+    live.run(&["pdp", "plan", dir, "--dataset-id", &id]).fails_with("do not compile");
+    live.run(&["pdp", "apply", "--plan", live.path("missing.json").to_str().unwrap(), "--yes"])
+        .fails_with("cannot read");
+}

@@ -206,3 +206,31 @@ fn a_progress_bar_with_bytes_and_rate_shows_only_on_a_terminal() {
     assert!(screen.contains("/s, "), "a rate: {screen}");
     assert!(screen.contains("KiB/") || screen.contains("MiB/"), "bytes: {screen}");
 }
+
+#[test]
+fn listings_page_through_more_than_fifty_datasets() {
+    let live = Live::start();
+    let client = live.client();
+    live.block_on(async {
+        for n in 0..55 {
+            let create = domo_model::DatasetCreate {
+                name: format!("Table {n:02}"),
+                description: None,
+                rows: None,
+                schema: domo_model::Schema {
+                    columns: vec![domo_model::Column::new(domo_model::ColumnType::Long, "n")],
+                },
+            };
+            client.create_dataset(&create).await.unwrap();
+        }
+    });
+    let all = json(&live.ok(&["datasets", "list", "--format", "json"]));
+    assert_eq!(all.as_array().unwrap().len(), 55);
+    let some = json(&live.ok(&["datasets", "list", "--limit", "52", "--sort", "name", "--format", "json"]));
+    let names: Vec<&str> = some.as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    assert_eq!((names.len(), names[0], names[51]), (52, "Table 00", "Table 51"));
+    let rest = json(&live.ok(&["datasets", "list", "--offset", "50", "--sort", "name", "--format", "json"]));
+    let names: Vec<&str> = rest.as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Table 50", "Table 51", "Table 52", "Table 53", "Table 54"]);
+    assert!(live.ok(&["datasets", "list", "--name-like", "table 5"]).contains("5 DataSets"));
+}

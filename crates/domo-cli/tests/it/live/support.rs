@@ -44,6 +44,17 @@ impl Live {
         Self { runtime, emulator: Some(emulator), url, temp: tempfile::tempdir().unwrap() }
     }
 
+    /// A client of the emulator acting as the owner, for quick setup.
+    pub(crate) fn client(&self) -> domo_http::Client {
+        let credentials = domo_http::Credentials::client_credentials(CLIENT, SECRET, [domo_model::Scope::Data]);
+        domo_http::Client::new(&self.url, credentials).unwrap()
+    }
+
+    /// Runs async setup on the emulator's runtime.
+    pub(crate) fn block_on<T>(&self, work: impl std::future::Future<Output = T>) -> T {
+        self.runtime.block_on(work)
+    }
+
     /// A path in the scratch folder.
     pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.temp.path().join(name)

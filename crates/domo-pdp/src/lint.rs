@@ -706,6 +706,7 @@ fn contradictions(policy: &Policy, schema: &domo_model::Schema) -> Vec<(Option<u
         let mut upper: Option<Bound> = None;
         let mut allowed: Option<(Vec<Key>, usize)> = None;
         let mut excluded: Vec<Key> = Vec::new();
+        let mut disjoint: Option<(usize, usize)> = None;
         for (index, filter) in policy.filters.iter().enumerate().filter(|(_, f)| f.column == column) {
             let keys: Option<Vec<Key>> = filter.values.iter().map(|v| key(column_type, v)).collect();
             let Some(keys) = keys else { continue };
@@ -746,7 +747,12 @@ fn contradictions(policy: &Policy, schema: &domo_model::Schema) -> Vec<(Option<u
                     allowed = Some(match allowed.take() {
                         None => (keys, index),
                         Some((previous, first)) => {
-                            (previous.into_iter().filter(|k| keys.iter().any(|n| n == k)).collect(), first)
+                            let common: Vec<Key> =
+                                previous.into_iter().filter(|k| keys.iter().any(|n| n == k)).collect();
+                            if common.is_empty() && disjoint.is_none() {
+                                disjoint = Some((first, index));
+                            }
+                            (common, first)
                         }
                     });
                     (None, None)
@@ -821,13 +827,20 @@ fn contradictions(policy: &Policy, schema: &domo_model::Schema) -> Vec<(Option<u
                 continue;
             }
         }
-        if let Some((allowed, first)) = &allowed {
+        if let Some((first, second)) = disjoint {
+            out.push((
+                Some(second),
+                format!(
+                    "can never match: EQUALS on `{column}` in filters[{first}] and filters[{second}] share no value"
+                ),
+            ));
+        } else if let Some((allowed, first)) = &allowed {
             let survivors = allowed.iter().filter(|k| in_range(k) && !excluded.contains(k)).count();
             if survivors == 0 {
                 out.push((
                     Some(*first),
                     format!(
-                        "can never match: no value of `{column}` passes all of its filters (EQUALS values outside the other filters' range, excluded, or disjoint)"
+                        "can never match: each value filters[{first}] allows for `{column}` (EQUALS) is excluded or out of range by the other filters on `{column}`"
                     ),
                 ));
             }
@@ -964,7 +977,7 @@ mod tests {
         check(
             r#"[{"column":"x","operator":"EQUALS","values":["1.50"]},{"column":"x","operator":"GREATER_THAN","values":["1.5"]}]"#,
             &[
-                "can never match: no value of `x` passes all of its filters (EQUALS values outside the other filters' range, excluded, or disjoint)",
+                "can never match: each value filters[0] allows for `x` (EQUALS) is excluded or out of range by the other filters on `x`",
             ],
         );
         check(
@@ -977,14 +990,12 @@ mod tests {
     fn disjoint_equals_never_match() {
         check(
             r#"[{"column":"s","operator":"EQUALS","values":["a","b"]},{"column":"s","operator":"EQUALS","values":["c"]}]"#,
-            &[
-                "can never match: no value of `s` passes all of its filters (EQUALS values outside the other filters' range, excluded, or disjoint)",
-            ],
+            &["can never match: EQUALS on `s` in filters[0] and filters[1] share no value"],
         );
         check(
             r#"[{"column":"s","operator":"EQUALS","values":["a"]},{"column":"s","operator":"EQUALS","values":["a"],"not":true}]"#,
             &[
-                "can never match: no value of `s` passes all of its filters (EQUALS values outside the other filters' range, excluded, or disjoint)",
+                "can never match: each value filters[0] allows for `s` (EQUALS) is excluded or out of range by the other filters on `s`",
             ],
         );
     }

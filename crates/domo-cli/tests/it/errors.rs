@@ -72,6 +72,8 @@ fn bad_test_files() {
     check!("error_test_two_claims", &["pdp", "test", EXAMPLE, &fixture("tests-bad-case.json")]);
     check!("error_test_bad_row", &["pdp", "test", EXAMPLE, &fixture("tests-bad-row.json")]);
     check!("error_test_missing", &["pdp", "test", EXAMPLE, "no-tests.json"]);
+    check!("error_test_where_unknown_column", &["pdp", "test", EXAMPLE, &fixture("tests-where-unknown-column.json")]);
+    check!("error_test_unknown_user", &["pdp", "test", EXAMPLE, &fixture("tests-unknown-user.json")]);
 }
 
 #[test]

@@ -76,3 +76,10 @@ fn planted_tests_pass_on_the_original_policies() {
     let (code, _) = run_stdout(&["pdp", "test", EXAMPLE, &fixture("tests-planted.json")]);
     assert_eq!(code, 0);
 }
+
+#[test]
+fn test_reports_every_kind_of_failure() {
+    // The planted policies hide the regrets from everyone but the owner and Admins.
+    let policies = fixture("policies-planted-lint.json");
+    check!("test_every_kind_fails", &["pdp", "test", EXAMPLE, &fixture("tests-every-kind-fails.json"), "--policies", &policies]);
+}

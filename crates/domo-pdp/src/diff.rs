@@ -258,4 +258,52 @@ mod tests {
         assert_eq!(changes.get(1).map(|c| &c.kind), Some(&PolicyChangeKind::Removed));
         assert_eq!(changes.get(2).map(|c| (&c.kind, c.name.as_str())), Some((&PolicyChangeKind::Added, "c")));
     }
+
+    #[test]
+    fn gained_and_lost_agree_with_visible_rows() {
+        use crate::{HeaderRow, PolicySet, Table};
+        use domo_model::{Dataset, Directory};
+        let dataset: Dataset = serde_json::from_value(serde_json::json!({
+            "id": "d", "name": "n", "pdpEnabled": true, "owner": {"id": 1},
+            "schema": {"columns": [{"type": "STRING", "name": "Region"}, {"type": "LONG", "name": "Amount"}]}
+        }))
+        .unwrap();
+        let directory: Directory = serde_json::from_value(serde_json::json!({
+            "users": [{"id": 1, "name": "o"}, {"id": 2, "name": "a"}, {"id": 3, "name": "b"}, {"id": 4, "name": "c"}, {"id": 5, "name": "d"}],
+            "groups": [{"id": 9, "name": "g", "userIds": [3, 4]}]
+        }))
+        .unwrap();
+        let csv = "Region,Amount\nEast,10\nWest,20\nEast,30\nNorth,\nWest,50\n";
+        let table = Table::from_csv(csv.as_bytes(), &dataset.schema, HeaderRow::Present).unwrap();
+        let old: Vec<Policy> = serde_json::from_str(
+            r#"[{"id": 1, "name": "east", "filters": [{"column": "Region", "operator": "EQUALS", "values": ["East"]}], "users": [2]},
+                {"id": 2, "name": "big", "filters": [{"column": "Amount", "operator": "GREATER_THAN", "values": ["15"]}], "groups": [9]}]"#,
+        )
+        .unwrap();
+        let new: Vec<Policy> = serde_json::from_str(
+            r#"[{"id": 1, "name": "east", "filters": [{"column": "Region", "operator": "EQUALS", "values": ["East", "North"]}], "users": [2, 5]},
+                {"id": 2, "name": "big", "filters": [{"column": "Amount", "operator": "GREATER_THAN", "values": ["25"]}], "groups": [9]}]"#,
+        )
+        .unwrap();
+        let old_set = PolicySet::compile(&dataset, &old, &directory).unwrap();
+        let new_set = PolicySet::compile(&dataset, &new, &directory).unwrap();
+        let old_eval = old_set.evaluate(&table).unwrap();
+        let new_eval = new_set.evaluate(&table).unwrap();
+        let diff = diff_policies(&old_eval, &new_eval);
+        for user in &directory.users {
+            let before: Vec<usize> = old_eval.visible_rows(user.id).iter().collect();
+            let after: Vec<usize> = new_eval.visible_rows(user.id).iter().collect();
+            let gained: Vec<usize> = after.iter().copied().filter(|r| !before.contains(r)).collect();
+            let lost: Vec<usize> = before.iter().copied().filter(|r| !after.contains(r)).collect();
+            match diff.users.iter().find(|u| u.user == user.id) {
+                Some(change) => {
+                    assert_eq!((&change.gained, &change.lost), (&gained, &lost), "user {}", user.id);
+                    assert_eq!((change.old_visible, change.new_visible), (before.len(), after.len()));
+                }
+                None => assert!(gained.is_empty() && lost.is_empty(), "user {} changed but is not listed", user.id),
+            }
+        }
+        assert_eq!(diff.users.iter().map(|u| u.user.get()).collect::<Vec<_>>(), [2, 3, 4, 5]);
+        assert!(diff.grants_new_access());
+    }
 }

@@ -116,3 +116,9 @@ fn matrix_with_pdp_off_shows_everything_to_everyone() {
 fn who_csv() {
     check!("who_row_4_csv", &["pdp", "who", EXAMPLE, "--row", "4", "--format", "csv"]);
 }
+
+#[test]
+fn matrix_without_header_row() {
+    let data = fixture("data-no-header.csv");
+    check!("matrix_no_header", &["pdp", "matrix", EXAMPLE, "--data", &data, "--no-header", "--format", "csv"]);
+}

@@ -46,3 +46,36 @@ fn usage_errors_exit_2() {
     check!("usage_bad_format", &["pdp", "matrix", "examples/euler-party", "--format", "xml"]);
     check!("usage_bad_user_id", &["pdp", "preview", "examples/euler-party", "--user", "abc"]);
 }
+
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    // Far more output than a pipe buffers, so the writer meets a closed pipe.
+    let dir = std::env::temp_dir().join(format!("domo-cli-pipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("data.csv");
+    let mut csv = String::from("Friend,Attending\n");
+    for i in 0..50_000 {
+        csv.push_str(&format!("Guest number {i},TRUE\n"));
+    }
+    std::fs::write(&data, csv).unwrap();
+    for format in ["csv", "table", "json"] {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin!("domo"))
+            .args(["pdp", "preview", "examples/euler-party", "--user", "50", "--format", format, "--data"])
+            .arg(&data)
+            .current_dir(crate::root())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut start = [0u8; 16];
+        stdout.read_exact(&mut start).unwrap();
+        drop(stdout);
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{format}");
+        assert_eq!(String::from_utf8_lossy(&output.stderr), "", "{format}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -81,5 +81,8 @@ fn planted_tests_pass_on_the_original_policies() {
 fn test_reports_every_kind_of_failure() {
     // The planted policies hide the regrets from everyone but the owner and Admins.
     let policies = fixture("policies-planted-lint.json");
-    check!("test_every_kind_fails", &["pdp", "test", EXAMPLE, &fixture("tests-every-kind-fails.json"), "--policies", &policies]);
+    check!(
+        "test_every_kind_fails",
+        &["pdp", "test", EXAMPLE, &fixture("tests-every-kind-fails.json"), "--policies", &policies]
+    );
 }

@@ -101,8 +101,9 @@ mod tests {
 
     #[test]
     fn misspelt_expectation_is_an_error() {
-        let err = read_user_file::<PolicyTestFile>("tests.json", r#"{"cases": [{"user": 27, "seesExacly": {"rows": [1]}}]}"#)
-            .expect_err("unknown field");
+        let err =
+            read_user_file::<PolicyTestFile>("tests.json", r#"{"cases": [{"user": 27, "seesExacly": {"rows": [1]}}]}"#)
+                .expect_err("unknown field");
         assert_eq!(err.to_string(), "`tests.json` at `cases[0]`: unknown field `seesExacly`");
     }
 

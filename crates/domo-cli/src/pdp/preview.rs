@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use anyhow::Context;
 use clap::Args;
 use domo_model::UserId;
-use domo_pdp::{HeaderRow, StreamCsvError, StreamOptions};
+use domo_pdp::{HeaderRow, StreamCsvError, StreamOptions, StreamSummary};
 
 use super::input::{Inputs, open_with_progress};
 use super::output::{self, Align};
@@ -54,15 +54,42 @@ pub(crate) fn run(args: &PreviewArgs) -> anyhow::Result<Outcome> {
         Format::Csv => {
             let options = StreamOptions { input_header, output_header: HeaderRow::Present };
             let mut out = output::plain_stdout();
-            stream(&set, args.user, &inputs, LimitWriter::new(&mut out, args.limit, true), options)
-                .with_context(load_context)?;
+            let writer = LimitWriter::new(&mut out, args.limit, HeaderRow::Present, AtLimit::Stop);
+            stream(&set, args.user, &inputs, writer, options).with_context(load_context)?;
             out.flush()?;
         }
-        Format::Table | Format::Json => {
+        Format::Json => {
+            // Only the user's rows are buffered (as CSV), then written one object a line.
             let options = StreamOptions { input_header, output_header: HeaderRow::Absent };
             let mut buffer = Vec::new();
-            stream(&set, args.user, &inputs, LimitWriter::new(&mut buffer, args.limit, false), options)
-                .with_context(load_context)?;
+            let writer = LimitWriter::new(&mut buffer, args.limit, HeaderRow::Absent, AtLimit::Stop);
+            stream(&set, args.user, &inputs, writer, options).with_context(load_context)?;
+            let names: Vec<&str> = inputs.dataset.schema.columns.iter().map(|c| c.name.as_str()).collect();
+            let mut out = output::plain_stdout();
+            out.write_all(b"[")?;
+            let mut record = csv::StringRecord::new();
+            let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(buffer.as_slice());
+            let mut first = true;
+            let mut line = Vec::new();
+            while reader.read_record(&mut record).map_err(output::csv_error)? {
+                out.write_all(if first { b"\n  " } else { b",\n  " })?;
+                first = false;
+                // Into a buffer first: serde_json's error would hide a broken pipe.
+                line.clear();
+                serde_json::to_writer(&mut line, &JsonRow { names: &names, record: &record })?;
+                out.write_all(&line)?;
+            }
+            out.write_all(if first { b"]\n" } else { b"\n]\n" })?;
+            out.flush()?;
+        }
+        Format::Table => {
+            // A table is for reading: without --limit it stops at TABLE_ROWS and says how many more there are.
+            let options = StreamOptions { input_header, output_header: HeaderRow::Absent };
+            let shown = args.limit.unwrap_or(TABLE_ROWS);
+            let at_limit = if args.limit.is_some() { AtLimit::Stop } else { AtLimit::Discard };
+            let mut buffer = Vec::new();
+            let writer = LimitWriter::new(&mut buffer, Some(shown), HeaderRow::Absent, at_limit);
+            let summary = stream(&set, args.user, &inputs, writer, options).with_context(load_context)?;
             let names: Vec<&str> = inputs.dataset.schema.columns.iter().map(|c| c.name.as_str()).collect();
             let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(buffer.as_slice());
             let mut rows: Vec<Vec<String>> = Vec::new();
@@ -70,30 +97,37 @@ pub(crate) fn run(args: &PreviewArgs) -> anyhow::Result<Outcome> {
                 let record = record.map_err(output::csv_error)?;
                 rows.push(record.iter().map(str::to_owned).collect());
             }
-            if args.format == Format::Table {
-                let mut out = output::stdout();
-                writeln!(out, "{}", output::table(&names, &[Align::Left], rows))?;
-                out.flush()?;
-            } else {
-                let objects: Vec<JsonRow<'_>> = rows.iter().map(|cells| JsonRow { names: &names, cells }).collect();
-                output::write_json(output::plain_stdout(), &objects)?;
+            let mut out = output::stdout();
+            writeln!(out, "{}", output::table(&names, &[Align::Left], rows))?;
+            if let Some(summary) = summary
+                && summary.rows_written > shown
+            {
+                writeln!(
+                    out,
+                    "showing {shown} of {} rows (--limit N to show more, --format csv for all)",
+                    summary.rows_written
+                )?;
             }
+            out.flush()?;
         }
     }
     Ok(Outcome::Ok)
 }
 
+/// Rows a table shows when `--limit` is not given.
+const TABLE_ROWS: u64 = 1000;
+
 /// One row as a JSON object whose keys keep the DataSet's column order.
 struct JsonRow<'a> {
     names: &'a [&'a str],
-    cells: &'a [String],
+    record: &'a csv::StringRecord,
 }
 
 impl serde::Serialize for JsonRow<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = serializer.serialize_map(Some(self.names.len()))?;
-        for (name, cell) in self.names.iter().zip(self.cells) {
+        for (name, cell) in self.names.iter().zip(self.record.iter()) {
             map.serialize_entry(name, cell)?;
         }
         map.end()
@@ -107,10 +141,10 @@ fn stream<W: Write>(
     inputs: &Inputs,
     writer: LimitWriter<W>,
     options: StreamOptions,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<StreamSummary>> {
     match set.write_visible_csv(user, open_with_progress(&inputs.paths.data)?, writer, options) {
-        Ok(_) => Ok(()),
-        Err(StreamCsvError::Write(err)) if LimitWriter::<W>::is_limit(&err) => Ok(()),
+        Ok(summary) => Ok(Some(summary)),
+        Err(StreamCsvError::Write(err)) if LimitWriter::<W>::is_limit(&err) => Ok(None),
         Err(StreamCsvError::Write(err)) => Err(err.into()),
         Err(err) => Err(err.into()),
     }
@@ -128,24 +162,40 @@ impl std::fmt::Display for LimitReached {
 
 impl std::error::Error for LimitReached {}
 
-/// Passes CSV bytes through until `limit` data records are complete, then fails
-/// with [`LimitReached`] so that reading stops. Records are counted by line ends
-/// outside quotes, so quoted newlines do not miscount.
+/// What [`LimitWriter`] does once the limit is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AtLimit {
+    /// Fail with [`LimitReached`], so that reading stops.
+    Stop,
+    /// Swallow the rest, so that the stream runs to the end and counts every row.
+    Discard,
+}
+
+/// Passes CSV bytes through until `limit` data records are complete. Records
+/// are counted by line ends outside quotes, so quoted newlines do not miscount.
 struct LimitWriter<W> {
     inner: W,
     /// Records still allowed (the header, if any, comes first and is not counted).
     remaining: Option<u64>,
     skip_header: bool,
     in_quotes: bool,
+    at_limit: AtLimit,
 }
 
 impl<W: Write> LimitWriter<W> {
-    fn new(inner: W, limit: Option<u64>, header: bool) -> Self {
-        Self { inner, remaining: limit, skip_header: header, in_quotes: false }
+    fn new(inner: W, limit: Option<u64>, header: HeaderRow, at_limit: AtLimit) -> Self {
+        Self { inner, remaining: limit, skip_header: header == HeaderRow::Present, in_quotes: false, at_limit }
     }
 
     fn is_limit(err: &io::Error) -> bool {
         err.get_ref().is_some_and(|e| e.is::<LimitReached>())
+    }
+
+    fn limit_reached(&self, len: usize) -> io::Result<usize> {
+        match self.at_limit {
+            AtLimit::Stop => Err(io::Error::other(LimitReached)),
+            AtLimit::Discard => Ok(len),
+        }
     }
 }
 
@@ -153,7 +203,7 @@ impl<W: Write> Write for LimitWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let Some(remaining) = self.remaining else { return self.inner.write(buf) };
         if remaining == 0 && !self.skip_header {
-            return Err(io::Error::other(LimitReached));
+            return self.limit_reached(buf.len());
         }
         let mut left = remaining;
         let mut end = buf.len();
@@ -177,7 +227,7 @@ impl<W: Write> Write for LimitWriter<W> {
         self.inner.write_all(buf.get(..end).unwrap_or(buf))?;
         self.remaining = Some(left);
         if left == 0 && end < buf.len() {
-            return Err(io::Error::other(LimitReached));
+            return self.limit_reached(buf.len());
         }
         Ok(buf.len())
     }

@@ -122,3 +122,26 @@ fn matrix_without_header_row() {
     let data = fixture("data-no-header.csv");
     check!("matrix_no_header", &["pdp", "matrix", EXAMPLE, "--data", &data, "--no-header", "--format", "csv"]);
 }
+
+#[test]
+fn preview_table_stops_at_a_thousand_rows_and_says_so() {
+    let dir = std::env::temp_dir().join(format!("domo-cli-table-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("data.csv");
+    let mut csv = String::from("Friend,Attending\n");
+    for i in 0..1500 {
+        csv.push_str(&format!("Guest {i},TRUE\n"));
+    }
+    std::fs::write(&data, csv).unwrap();
+    let data = data.to_str().unwrap();
+    let (code, stdout) = run_stdout(&["pdp", "preview", EXAMPLE, "--user", "27", "--format", "table", "--data", data]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("│ Guest 999 "), "{stdout}");
+    assert!(!stdout.contains("│ Guest 1000 "), "{stdout}");
+    assert!(stdout.ends_with("showing 1000 of 1500 rows (--limit N to show more, --format csv for all)\n"), "{stdout}");
+    let (_, stdout) = run_stdout(&[
+        "pdp", "preview", EXAMPLE, "--user", "27", "--format", "table", "--limit", "1200", "--data", data,
+    ]);
+    assert!(stdout.contains("│ Guest 1199 ") && !stdout.contains("showing"), "{stdout}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -195,14 +195,21 @@ impl RowSet {
             [] => 0,
             [_] => sets.iter().find(|s| s.as_dense().is_some()).map_or(0, |s| s.len()),
             [first, rest @ ..] => {
-                // Word by word: OR the bitmaps and count, without allocating.
+                // OR the bitmaps a chunk of words at a time in a stack buffer, and count.
+                const CHUNK: usize = 256;
                 let mut count = 0usize;
-                for (i, &word) in first.as_slice().iter().enumerate() {
-                    let mut word = word;
+                let mut buffer = [0usize; CHUNK];
+                for (index, words) in first.as_slice().chunks(CHUNK).enumerate() {
+                    let buffer = buffer.get_mut(..words.len()).unwrap_or_default();
+                    buffer.copy_from_slice(words);
+                    let start = index * CHUNK;
                     for other in rest {
-                        word |= other.as_slice().get(i).copied().unwrap_or(0);
+                        let others = other.as_slice().get(start..start + words.len()).unwrap_or_default();
+                        for (word, other) in buffer.iter_mut().zip(others) {
+                            *word |= other;
+                        }
                     }
-                    count += word.count_ones() as usize;
+                    count += buffer.iter().map(|w| w.count_ones() as usize).sum::<usize>();
                 }
                 count
             }

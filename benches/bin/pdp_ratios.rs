@@ -64,6 +64,20 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time (user + system, all threads) this process has used, in seconds
+/// (from `/proc/self/stat`, in clock ticks of 1/100 s).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU seconds spent in a scenario's own runs (not its paired baseline runs).
+static SCENARIO_CPU_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Peak resident memory after the first run, in KiB (later runs reuse, and fragment, the heap).
 static FIRST_PEAK_KIB: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -84,7 +98,10 @@ fn best_of<T>(runs: u32, path: Option<&Path>, mut f: impl FnMut() -> Result<T>) 
             PAIRED_BASELINE_NS.fetch_min(ns, std::sync::atomic::Ordering::Relaxed);
         }
         let started = Instant::now();
+        let cpu = cpu_seconds();
         let result = f()?;
+        let used = ((cpu_seconds() - cpu) * 1000.0).max(0.0) as u64;
+        SCENARIO_CPU_MS.fetch_add(used, std::sync::atomic::Ordering::Relaxed);
         best = best.min(started.elapsed().as_secs_f64());
         if run == 0 {
             FIRST_PEAK_KIB.store(peak_rss_kib(), std::sync::atomic::Ordering::Relaxed);
@@ -172,7 +189,8 @@ fn child(scenario: &str, options: &Options, path: &Path) -> Result<()> {
     let paired = PAIRED_BASELINE_NS.load(std::sync::atomic::Ordering::Relaxed);
     let paired = if paired == u64::MAX { seconds } else { paired as f64 / 1e9 };
     println!(
-        "seconds={seconds} baseline_seconds={paired} peak_kib={} peak_all_runs_kib={} {detail}",
+        "seconds={seconds} baseline_seconds={paired} cpu_per_run={} peak_kib={} peak_all_runs_kib={} {detail}",
+        SCENARIO_CPU_MS.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1000.0 / f64::from(options.runs.max(1)),
         FIRST_PEAK_KIB.load(std::sync::atomic::Ordering::Relaxed),
         peak_rss_kib()
     );
@@ -256,8 +274,8 @@ fn main() -> Result<()> {
     let rows = options.rows as f64;
     println!();
     println!(
-        "{:<46} {:>9} {:>12} {:>9} {:>9} {:>7} {:>8}  result",
-        "scenario", "seconds", "rows/s", "MB/s", "baseline", "ratio", "target"
+        "{:<46} {:>9} {:>12} {:>9} {:>9} {:>7} {:>8} {:>9}  result",
+        "scenario", "seconds", "rows/s", "MB/s", "baseline", "ratio", "target", "cpu s/run"
     );
     let line = |name: String, report: &Report, target: Option<f64>| {
         // Each scenario's own baseline runs alternate with it, under the same load.
@@ -269,14 +287,15 @@ fn main() -> Result<()> {
             None => "",
         };
         println!(
-            "{:<46} {:>9.3} {:>12.0} {:>9.1} {:>9.3} {:>7.2} {:>8}  {verdict}",
+            "{:<46} {:>9.3} {:>12.0} {:>9.1} {:>9.3} {:>7.2} {:>8} {:>9}  {verdict}",
             name,
             report.seconds,
             rows / report.seconds,
             mb / report.seconds,
             paired,
             ratio,
-            target.map_or_else(String::new, |t| format!("<= {t}x"))
+            target.map_or_else(String::new, |t| format!("<= {t}x")),
+            report.get("cpu_per_run").unwrap_or("")
         );
     };
     line("baseline: csv crate, reused ByteRecord".to_owned(), &base, None);

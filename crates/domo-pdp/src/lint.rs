@@ -1108,4 +1108,54 @@ mod tests {
             "{found:#?}"
         );
     }
+
+    proptest::proptest! {
+        /// A policy lint calls impossible admits no row of any data: the analysis never cries wolf.
+        #[test]
+        fn never_matching_filters_admit_no_row(
+            filters in proptest::collection::vec(
+                (0usize..7, proptest::collection::vec(-3i64..4, 1..3), proptest::bool::ANY),
+                1..4,
+            ),
+            cells in proptest::collection::vec(proptest::option::of(-4i64..5), 1..30),
+        ) {
+            const OPERATORS: [&str; 7] =
+                ["EQUALS", "GREATER_THAN", "LESS_THAN", "GREATER_THAN_EQUAL", "LESS_THAN_EQUAL", "BETWEEN", "EQUALS"];
+            let filters: Vec<serde_json::Value> = filters
+                .into_iter()
+                .map(|(op, values, not)| {
+                    let operator = OPERATORS.get(op).copied().unwrap_or("EQUALS");
+                    let count = match operator {
+                        "BETWEEN" => 2,
+                        "EQUALS" => values.len(),
+                        _ => 1,
+                    };
+                    let mut values: Vec<String> = values.iter().map(i64::to_string).collect();
+                    while values.len() < count {
+                        values.push("0".to_owned());
+                    }
+                    values.truncate(count);
+                    serde_json::json!({"column": "n", "operator": operator, "values": values, "not": not})
+                })
+                .collect();
+            let policy: Policy = serde_json::from_value(serde_json::json!({"id": 1, "name": "p", "filters": filters, "users": [2]})).unwrap();
+            let dataset: Dataset = serde_json::from_value(serde_json::json!({
+                "id": "d", "name": "n", "pdpEnabled": true,
+                "schema": {"columns": [{"type": "LONG", "name": "n"}]}
+            }))
+            .unwrap();
+            let mut csv = String::from("n\n");
+            for cell in &cells {
+                csv.push_str(&cell.map(|v| v.to_string()).unwrap_or_default());
+                csv.push('\n');
+            }
+            let table = Table::from_csv(csv.as_bytes(), &dataset.schema, crate::HeaderRow::Present).unwrap();
+            let set = PolicySet::compile(&dataset, std::slice::from_ref(&policy), &Directory::default()).unwrap();
+            let evaluation = set.evaluate(&table).unwrap();
+            let admitted = evaluation.policy_rows(0).map_or(0, RowSet::len);
+            if !contradictions(&policy, &dataset.schema).is_empty() {
+                proptest::prop_assert_eq!(admitted, 0, "flagged as impossible but admits rows: {:?}", policy.filters);
+            }
+        }
+    }
 }

@@ -491,35 +491,44 @@ fn split_batches<R: Read>(
         let mut batch = spare.try_iter().find_map(|b| Arc::try_unwrap(b).ok()).unwrap_or_default();
         batch.fields.clear();
         batch.rows.clear();
-        let mut done = false;
-        while batch.rows.len() < BATCH_RECORDS {
-            let first = batch.fields.len();
-            let more =
-                splitter.append_record(&mut batch.fields).map_err(|e| split_error(splitter.record_number(), e))?;
-            if !more {
-                done = true;
-                break;
-            }
-            let row = splitter.record_number();
-            let found = batch.fields.len() - first;
-            if width > 1 && batch.fields.is_blank_from(first) {
-                batch.fields.truncate_fields(first);
-                continue;
-            }
-            if found != width {
-                return Err(LoadCsvError::FieldCount { row, expected: width, found });
-            }
-            batch.rows.push(row);
-        }
+        let filled = fill_batch(splitter, width, &mut batch);
+        // Even when splitting failed, the rows before the failure are typed first:
+        // a bad cell there is the first problem, and is the one reported.
         let batch = Arc::new(batch);
         let mut sent = false;
         for worker in workers {
             sent |= worker.send(Arc::clone(&batch)).is_ok();
         }
-        if !sent || done {
-            return Ok(());
+        match filled {
+            Err(error) => return Err(error),
+            Ok(true) => return Ok(()),
+            Ok(false) if !sent => return Ok(()),
+            Ok(false) => {}
         }
     }
+}
+
+/// Fills a batch with up to [`BATCH_RECORDS`] records; `Ok(true)` at the end of input.
+fn fill_batch<R: Read>(splitter: &mut Splitter<R>, width: usize, batch: &mut Batch) -> Result<bool, LoadCsvError> {
+    while batch.rows.len() < BATCH_RECORDS {
+        let first = batch.fields.len();
+        let more = splitter.append_record(&mut batch.fields).map_err(|e| split_error(splitter.record_number(), e))?;
+        if !more {
+            return Ok(true);
+        }
+        let row = splitter.record_number();
+        let found = batch.fields.len() - first;
+        if width > 1 && batch.fields.is_blank_from(first) {
+            batch.fields.truncate_fields(first);
+            continue;
+        }
+        if found != width {
+            batch.fields.truncate_fields(first);
+            return Err(LoadCsvError::FieldCount { row, expected: width, found });
+        }
+        batch.rows.push(row);
+    }
+    Ok(false)
 }
 
 /// Splits the columns between two workers by their typing cost (longest first, to the lighter one).

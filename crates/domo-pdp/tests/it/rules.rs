@@ -488,6 +488,35 @@ fn load_errors_name_row_column_and_text() {
 }
 
 #[test]
+fn the_first_problem_is_the_one_reported() {
+    let schema = Schema { columns: vec![Column::new(Str, "Friend"), Column::new(Long, "Age")] };
+    let h = HeaderRow::Present;
+    // A bad cell before a wrong field count, and before broken quoting, in the same batch.
+    assert_eq!(
+        load_error(&schema, "Friend,Age\na,1\nb,x\nc\n", h),
+        "row 3, column `Age`: `x` is not a valid LONG (expected an integer such as `-42`)"
+    );
+    assert_eq!(
+        load_error(&schema, "Friend,Age\nb,x\n\"c,1\n", h),
+        "row 2, column `Age`: `x` is not a valid LONG (expected an integer such as `-42`)"
+    );
+    // Within a row, the leftmost bad cell.
+    let two = Schema { columns: vec![Column::new(Long, "a"), Column::new(Str, "s"), Column::new(Date, "d")] };
+    let err = Table::from_csv(&b"x,\xff,y\n"[..], &two, HeaderRow::Absent).unwrap_err().to_string();
+    assert_eq!(err, "row 1, column `a`: `x` is not a valid LONG (expected an integer such as `-42`)");
+    // Far apart: a bad cell in row 9000 comes before a wrong field count in row 9001.
+    let mut csv = String::from("Friend,Age\n");
+    for i in 0..8998 {
+        csv.push_str(&format!("f{i},{i}\n"));
+    }
+    csv.push_str("bad,x\nshort\n");
+    assert_eq!(
+        load_error(&schema, &csv, h),
+        "row 9000, column `Age`: `x` is not a valid LONG (expected an integer such as `-42`)"
+    );
+}
+
+#[test]
 fn header_mismatch_names_the_columns() {
     let schema = Schema { columns: vec![Column::new(Str, "Friend"), Column::new(Str, "Attending")] };
     assert_eq!(

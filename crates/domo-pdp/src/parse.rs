@@ -26,12 +26,51 @@ pub(crate) fn parse_long(text: &[u8]) -> Option<i64> {
 
 /// Parses a DOUBLE: Rust's float syntax (`1.5`, `-2`, `.5`, `1e3`), finite values only.
 pub(crate) fn parse_double(text: &[u8]) -> Option<f64> {
+    if let Some(value) = parse_short_double(text) {
+        return Some(value);
+    }
     // Rust also accepts `inf`, `NaN` and `infinity`; only digits, signs, dots and exponents pass here.
     if text.is_empty() || !text.iter().all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E')) {
         return None;
     }
     let value: f64 = std::str::from_utf8(text).ok()?.parse().ok()?;
     value.is_finite().then_some(value)
+}
+
+/// The common case, `[sign]digits[.digits]` with at most 15 digits, without the general
+/// parser: the digits as an integer and the power of ten are both exact doubles, so one
+/// division gives the correctly rounded value (Clinger's fast path).
+fn parse_short_double(text: &[u8]) -> Option<f64> {
+    const POWERS: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+    let (negative, body) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, text),
+    };
+    let mut mantissa: u64 = 0;
+    let mut digits = 0usize;
+    let mut decimals: Option<usize> = None;
+    for &b in body {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(b - b'0');
+                digits += 1;
+                if digits > 15 {
+                    return None;
+                }
+                if let Some(decimals) = decimals.as_mut() {
+                    *decimals += 1;
+                }
+            }
+            b'.' if decimals.is_none() => decimals = Some(0),
+            _ => return None,
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    let value = mantissa as f64 / POWERS.get(decimals.unwrap_or(0))?;
+    Some(if negative { -value } else { value })
 }
 
 /// Parses a DECIMAL exactly: an optional sign, digits, optionally a dot and more digits
@@ -217,8 +256,27 @@ mod tests {
         assert_eq!(parse_double(b"NaN"), None);
         assert_eq!(parse_double(b"inf"), None);
         assert_eq!(parse_double(b"1e3"), Some(1000.0));
+        // The short path agrees with the general parser.
+        for text in
+            ["0.1", "-0.0", "0.15", "123456789012345", "1.23456789012345", ".5", "5.", "+0.3", "9007199.254740993"]
+        {
+            let expected: f64 = text.parse().unwrap();
+            let got = parse_double(text.as_bytes()).unwrap();
+            assert_eq!(got.to_bits(), expected.to_bits(), "{text}");
+        }
+        assert_eq!(parse_double(b"."), None);
+        assert_eq!(parse_double(b"-"), None);
         assert_eq!(parse_decimal(b"1.50"), parse_decimal(b"1.5"));
         assert_eq!(parse_decimal(b"1e3"), None);
         assert_eq!(parse_decimal(b"1_000"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn short_doubles_match_the_general_parser(negative: bool, whole in 0u64..10_000_000, fraction in 0u64..100_000_000, width in 0usize..9) {
+            let text = format!("{}{whole}.{fraction:0width$}", if negative { "-" } else { "" });
+            let expected: f64 = text.parse().unwrap();
+            proptest::prop_assert_eq!(parse_double(text.as_bytes()).map(f64::to_bits), Some(expected.to_bits()), "{}", text);
+        }
     }
 }

@@ -155,14 +155,14 @@ impl Dictionary {
     pub(crate) fn lookup(&self, s: &str) -> Option<u32> {
         use std::hash::BuildHasher;
         let hash = self.hasher.hash_one(s.as_bytes());
-        self.index.find(hash, |&code| dict_get(&self.text, &self.ends, code) == Some(s)).copied()
+        self.index.find(hash, |&code| dict_is(&self.text, &self.ends, code, s)).copied()
     }
 
     fn intern(&mut self, s: &str) -> Option<u32> {
         use std::hash::BuildHasher;
         let hash = self.hasher.hash_one(s.as_bytes());
         let (text, ends) = (&self.text, &self.ends);
-        if let Some(&code) = self.index.find(hash, |&code| dict_get(text, ends, code) == Some(s)) {
+        if let Some(&code) = self.index.find(hash, |&code| dict_is(text, ends, code, s)) {
             return Some(code);
         }
         let code = u32::try_from(self.ends.len()).ok().filter(|&c| c != NULL_CODE)?;
@@ -182,6 +182,16 @@ fn dict_get<'a>(text: &'a str, ends: &[usize], code: u32) -> Option<&'a str> {
         None => 0,
     };
     text.get(start..end)
+}
+
+/// Whether entry `code` is `s`, comparing bytes (no character-boundary checks).
+fn dict_is(text: &str, ends: &[usize], code: u32, s: &str) -> bool {
+    let Some(end) = ends.get(code as usize) else { return false };
+    let start = match (code as usize).checked_sub(1) {
+        Some(previous) => ends.get(previous).copied().unwrap_or(0),
+        None => 0,
+    };
+    text.as_bytes().get(start..*end) == Some(s.as_bytes())
 }
 
 /// For each code, the rows holding it, in row order: one array, sliced by code.

@@ -528,10 +528,10 @@ fn main() -> ExitCode {
             let path = dir.join(format!("{membership}.csv"));
             std::fs::write(&path, loaded.membership_csv()).unwrap();
             tables.push(json!({
-                "create": format!("CREATE TABLE \"{membership}\" (seq_no BIGINT, user_id BIGINT, reason VARCHAR, policy_index BIGINT)"),
+                "create": format!("CREATE TABLE \"{membership}\" (seq_no BIGINT, user_id BIGINT, reason VARCHAR, access_class BIGINT, policy_index BIGINT)"),
                 "quoted": format!("\"{membership}\""),
                 "csv": path,
-                "columns": ["seq_no", "user_id", "reason", "policy_index"],
+                "columns": ["seq_no", "user_id", "reason", "access_class", "policy_index"],
             }));
             let id = format!("s{set}-counts-table");
             queries.push(json!({"id": id, "sql": loaded.sql}));

@@ -169,6 +169,10 @@ pub struct MembershipRow {
     pub user: UserId,
     /// Why the user sees what they see.
     pub reason: Reason,
+    /// For users whose rows come from policies, their access class: users in
+    /// exactly the same policies share one (numbered from 0), so the query
+    /// counts each class once. `None` for the other reasons.
+    pub class: Option<usize>,
     /// The policy's index in [`PolicySet::policies`] for users whose rows come from
     /// policies (one row per policy); `None` for the other reasons (one row).
     pub policy: Option<usize>,
@@ -184,13 +188,14 @@ pub struct CountsQuery {
 }
 
 impl CountsQuery {
-    /// The membership table as CSV with a header: `seq_no,user_id,reason,policy_index`
-    /// (`policy_index` empty, that is NULL, unless the reason is `policies`).
+    /// The membership table as CSV with a header: `seq_no,user_id,reason,access_class,policy_index`
+    /// (`access_class` and `policy_index` empty, that is NULL, unless the reason is `policies`).
     pub fn membership_csv(&self) -> String {
-        let mut out = String::from("seq_no,user_id,reason,policy_index\n");
+        let mut out = String::from("seq_no,user_id,reason,access_class,policy_index\n");
         for row in &self.membership {
+            let class = row.class.map(|c| c.to_string()).unwrap_or_default();
             let policy = row.policy.map(|p| p.to_string()).unwrap_or_default();
-            out.push_str(&format!("{},{},{},{policy}\n", row.seq, row.user, reason_name(row.reason)));
+            out.push_str(&format!("{},{},{},{class},{policy}\n", row.seq, row.user, reason_name(row.reason)));
         }
         out
     }
@@ -289,10 +294,13 @@ impl PolicySet {
     /// A query returning, for every directory user in directory order, how many
     /// rows of `table` they see: columns `user_id`, `reason`, `visible_rows`.
     ///
-    /// The table is scanned once: each row gets one 0/1 flag per policy that
-    /// some user's rows depend on, rows are grouped by their flags, and each user
-    /// adds up the groups that any of their policies admits (joined through the
-    /// membership table). No row id is needed.
+    /// The table is scanned once and no row id is needed: each row gets a key
+    /// naming the policies (that somebody's rows depend on) it passes, `#,0,7`;
+    /// rows are grouped by key; each key is split into its policies and joined
+    /// with the membership table; each user adds up the groups that any of their
+    /// policies admits. The `#` that starts every key stands for "every row", for
+    /// users who see everything. The work after the scan grows with the number of
+    /// distinct keys and the policies per key, not with rows times users.
     ///
     /// # Errors
     ///
@@ -307,70 +315,78 @@ impl PolicySet {
         let table = w.table(table)?;
         let mut rows = Vec::new();
         let mut used: Vec<usize> = Vec::new();
+        let mut classes: hashbrown::HashMap<Vec<usize>, usize> = hashbrown::HashMap::new();
         for (seq, user) in self.directory.users.iter().enumerate() {
             let access = self.access(user.id);
             if access.reason == Reason::Policies {
+                let key: Vec<usize> = access.policies.iter().map(|m| m.policy).collect();
+                let next = classes.len();
+                let class = *classes.entry(key).or_insert(next);
                 for m in &access.policies {
-                    rows.push(MembershipRow { seq, user: user.id, reason: access.reason, policy: Some(m.policy) });
+                    let (reason, policy) = (access.reason, Some(m.policy));
+                    rows.push(MembershipRow { seq, user: user.id, reason, class: Some(class), policy });
                     if !used.contains(&m.policy) {
                         used.push(m.policy);
                     }
                 }
             } else {
-                rows.push(MembershipRow { seq, user: user.id, reason: access.reason, policy: None });
+                rows.push(MembershipRow { seq, user: user.id, reason: access.reason, class: None, policy: None });
             }
         }
         used.sort_unstable();
         let membership_sql = match membership {
             MembershipSource::Inline => w.membership_values(&rows),
             MembershipSource::Table(name) => {
-                format!("SELECT seq_no, user_id, reason, policy_index FROM {}", w.table(name)?)
+                format!("SELECT seq_no, user_id, reason, access_class, policy_index FROM {}", w.table(name)?)
             }
         };
-        let int = w.int_type();
-        let mut sql = format!("WITH pdp_membership AS (\n  {membership_sql}\n),\n");
-        if used.is_empty() {
-            sql.push_str(&format!("pdp_total AS (\n  SELECT COUNT(*) AS row_count FROM {table}\n),\n"));
-            sql.push_str(&format!(
-                "pdp_granted AS (\n  SELECT CAST(NULL AS {int}) AS user_id, CAST(NULL AS {int}) AS granted_rows FROM pdp_total WHERE 1 = 0\n)\n"
-            ));
-        } else {
-            let flags: Vec<String> = used.iter().map(|p| format!("p{p}")).collect();
-            let mut select = Vec::new();
-            for &p in &used {
-                let condition = self.policy_condition(&w, p)?.unwrap_or_else(|| "FALSE".to_owned());
-                // Never re-indent `condition`: a newline in it may sit inside a string literal.
-                select.push(format!("    CASE WHEN {condition} THEN 1 ELSE 0 END AS p{p}"));
-            }
-            sql.push_str(&format!("pdp_flags AS (\n  SELECT\n{}\n  FROM {table}\n),\n", select.join(",\n")));
-            let list = flags.join(", ");
-            sql.push_str(&format!(
-                "pdp_combos AS (\n  SELECT ROW_NUMBER() OVER (ORDER BY {list}) AS combo_id, {list}, row_count\n  FROM (SELECT {list}, COUNT(*) AS row_count FROM pdp_flags GROUP BY {list}) AS pdp_grouped\n),\n"
-            ));
-            let unpivot: Vec<String> = used
-                .iter()
-                .map(|p| format!("  SELECT combo_id, row_count, {p} AS policy_index FROM pdp_combos WHERE p{p} = 1"))
-                .collect();
-            sql.push_str(&format!("pdp_combo_policies AS (\n{}\n),\n", unpivot.join("\n  UNION ALL\n")));
-            sql.push_str("pdp_total AS (\n  SELECT COALESCE(SUM(row_count), 0) AS row_count FROM pdp_combos\n),\n");
-            sql.push_str(concat!(
-                "pdp_granted AS (\n",
-                "  SELECT user_id, SUM(row_count) AS granted_rows\n",
-                "  FROM (\n",
-                "    SELECT DISTINCT m.user_id, c.combo_id, c.row_count\n",
-                "    FROM pdp_membership AS m\n",
-                "    JOIN pdp_combo_policies AS c ON c.policy_index = m.policy_index\n",
-                "  ) AS pdp_user_combos\n",
-                "  GROUP BY user_id\n",
-                ")\n",
-            ));
+        let mut items = vec!["'#'".to_owned()];
+        for &p in &used {
+            // Never re-indent a condition: a newline in it may sit inside a string literal.
+            let condition = self.policy_condition(&w, p)?.unwrap_or_else(|| "FALSE".to_owned());
+            items.push(format!("CASE WHEN {condition} THEN ',{p}' ELSE '' END"));
         }
+        let text = w.text_type();
+        let mut sql = format!("WITH pdp_membership AS (\n  {membership_sql}\n),\n");
+        sql.push_str(&format!(
+            "pdp_keys AS (\n  SELECT {} AS policy_key\n  FROM {table}\n),\n",
+            concat_all(items, "\n    ")
+        ));
         sql.push_str(concat!(
-            "SELECT u.user_id, u.reason,\n",
-            "  CASE u.reason WHEN 'policies' THEN COALESCE(g.granted_rows, 0) WHEN 'no-policy' THEN 0 ELSE t.row_count END AS visible_rows\n",
-            "FROM (SELECT DISTINCT seq_no, user_id, reason FROM pdp_membership) AS u\n",
-            "CROSS JOIN pdp_total AS t\n",
-            "LEFT JOIN pdp_granted AS g ON g.user_id = u.user_id\n",
+            "pdp_groups AS (\n",
+            "  SELECT ROW_NUMBER() OVER (ORDER BY policy_key) AS group_id, policy_key, row_count\n",
+            "  FROM (SELECT policy_key, COUNT(*) AS row_count FROM pdp_keys GROUP BY policy_key) AS pdp_grouped\n",
+            "),\n",
+        ));
+        sql.push_str(&format!("pdp_group_policies AS (\n  {}\n),\n", w.split_keys()));
+        // Users who see every row share one grantee, -1, granted `#`: the
+        // groups are joined once for all of them, not once per user.
+        sql.push_str(&format!(
+            concat!(
+                "pdp_grants AS (\n",
+                "  SELECT DISTINCT\n",
+                "    CASE WHEN reason = 'policies' THEN access_class ELSE -1 END AS grantee,\n",
+                "    CASE WHEN reason = 'policies' THEN CAST(policy_index AS {text}) ELSE '#' END AS policy_text\n",
+                "  FROM pdp_membership\n",
+                "  WHERE reason <> 'no-policy'\n",
+                "),\n",
+                "pdp_granted AS (\n",
+                "  SELECT grantee, SUM(row_count) AS granted_rows\n",
+                "  FROM (\n",
+                "    SELECT DISTINCT r.grantee, g.group_id, g.row_count\n",
+                "    FROM pdp_grants AS r\n",
+                "    JOIN pdp_group_policies AS g ON g.policy_text = r.policy_text\n",
+                "  ) AS pdp_grantee_groups\n",
+                "  GROUP BY grantee\n",
+                ")\n",
+            ),
+            text = text
+        ));
+        sql.push_str(concat!(
+            "SELECT u.user_id, u.reason, COALESCE(g.granted_rows, 0) AS visible_rows\n",
+            "FROM (SELECT DISTINCT seq_no, user_id, reason, access_class FROM pdp_membership) AS u\n",
+            "LEFT JOIN pdp_granted AS g\n",
+            "  ON g.grantee = CASE u.reason WHEN 'policies' THEN u.access_class WHEN 'no-policy' THEN NULL ELSE -1 END\n",
             "ORDER BY u.seq_no",
         ));
         Ok(CountsQuery { sql, membership: rows })
@@ -877,33 +893,76 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// Each group's key split into one row per element (`#` and policy indexes, as text).
+    fn split_keys(&self) -> &'static str {
+        match self.dialect() {
+            Dialect::DuckDb => {
+                "SELECT g.group_id, g.row_count, s.policy_text FROM pdp_groups AS g CROSS JOIN UNNEST(string_split(g.policy_key, ',')) AS s (policy_text)"
+            }
+            Dialect::PostgreSql => {
+                "SELECT g.group_id, g.row_count, s.policy_text FROM pdp_groups AS g CROSS JOIN LATERAL unnest(string_to_array(g.policy_key, ',')) AS s (policy_text)"
+            }
+            Dialect::SparkSql => {
+                "SELECT g.group_id, g.row_count, s.policy_text FROM pdp_groups AS g LATERAL VIEW explode(split(g.policy_key, ',')) s AS policy_text"
+            }
+            Dialect::Snowflake => {
+                "SELECT g.group_id, g.row_count, s.value AS policy_text FROM pdp_groups AS g, LATERAL SPLIT_TO_TABLE(g.policy_key, ',') AS s"
+            }
+            Dialect::BigQuery => {
+                "SELECT g.group_id, g.row_count, policy_text FROM pdp_groups AS g CROSS JOIN UNNEST(SPLIT(g.policy_key, ',')) AS policy_text"
+            }
+            Dialect::Trino => {
+                "SELECT g.group_id, g.row_count, s.policy_text FROM pdp_groups AS g CROSS JOIN UNNEST(split(g.policy_key, ',')) AS s (policy_text)"
+            }
+        }
+    }
+
     /// The membership rows as an inline table.
     fn membership_values(&self, rows: &[MembershipRow]) -> String {
         let int = self.int_type();
         let text = self.text_type();
         let row = |r: &MembershipRow| {
-            let policy = r.policy.map_or_else(|| format!("CAST(NULL AS {int})"), |p| p.to_string());
-            format!("({}, {}, '{}', {policy})", r.seq, r.user, reason_name(r.reason))
+            let null = || format!("CAST(NULL AS {int})");
+            let class = r.class.map_or_else(null, |c| c.to_string());
+            let policy = r.policy.map_or_else(null, |p| p.to_string());
+            format!("({}, {}, '{}', {class}, {policy})", r.seq, r.user, reason_name(r.reason))
         };
         if rows.is_empty() {
             return format!(
-                "SELECT CAST(NULL AS {int}) AS seq_no, CAST(NULL AS {int}) AS user_id, CAST(NULL AS {text}) AS reason, CAST(NULL AS {int}) AS policy_index FROM (SELECT 1 AS one) AS pdp_none WHERE 1 = 0"
+                "SELECT CAST(NULL AS {int}) AS seq_no, CAST(NULL AS {int}) AS user_id, CAST(NULL AS {text}) AS reason, CAST(NULL AS {int}) AS access_class, CAST(NULL AS {int}) AS policy_index FROM (SELECT 1 AS one) AS pdp_none WHERE 1 = 0"
             );
         }
         let values: Vec<String> = rows.iter().map(row).collect();
         let values = values.join(",\n    ");
         match self.dialect() {
             Dialect::BigQuery => format!(
-                "SELECT * FROM UNNEST(ARRAY<STRUCT<seq_no INT64, user_id INT64, reason STRING, policy_index INT64>>[\n    {values}\n  ])"
+                "SELECT * FROM UNNEST(ARRAY<STRUCT<seq_no INT64, user_id INT64, reason STRING, access_class INT64, policy_index INT64>>[\n    {values}\n  ])"
             ),
             Dialect::SparkSql => {
-                format!("SELECT * FROM VALUES\n    {values}\n  AS pdp_values (seq_no, user_id, reason, policy_index)")
+                format!(
+                    "SELECT * FROM VALUES\n    {values}\n  AS pdp_values (seq_no, user_id, reason, access_class, policy_index)"
+                )
             }
             _ => format!(
-                "SELECT * FROM (VALUES\n    {values}\n  ) AS pdp_values (seq_no, user_id, reason, policy_index)"
+                "SELECT * FROM (VALUES\n    {values}\n  ) AS pdp_values (seq_no, user_id, reason, access_class, policy_index)"
             ),
         }
     }
+}
+
+/// `CONCAT` of the items, nested by fifties: PostgreSQL takes at most 100
+/// arguments, Trino 254 and at least two.
+fn concat_all(mut items: Vec<String>, separator: &str) -> String {
+    while items.len() > 1 {
+        items = items
+            .chunks(50)
+            .map(|chunk| match chunk {
+                [one] => one.clone(),
+                many => format!("CONCAT({})", many.join(&format!(",{separator}"))),
+            })
+            .collect();
+    }
+    items.concat()
 }
 
 fn cmp_sql(cmp: Cmp) -> &'static str {

@@ -52,13 +52,13 @@ fn counts_with_a_membership_csv() {
     assert_eq!(code, 0);
     assert!(
         stdout.starts_with(
-            "WITH pdp_membership AS (\n  SELECT seq_no, user_id, reason, policy_index FROM \"ops\".\"members\"\n)"
+            "WITH pdp_membership AS (\n  SELECT seq_no, user_id, reason, access_class, policy_index FROM \"ops\".\"members\"\n)"
         ),
         "{stdout}"
     );
     assert_eq!(
         std::fs::read_to_string(&csv).unwrap(),
-        "seq_no,user_id,reason,policy_index\n0,1001,owner,\n1,27,policies,0\n2,31,policies,1\n3,35,policies,1\n4,40,no-policy,\n5,50,admin,\n"
+        "seq_no,user_id,reason,access_class,policy_index\n0,1001,owner,,\n1,27,policies,0,0\n2,31,policies,1,1\n3,35,policies,1,1\n4,40,no-policy,,\n5,50,admin,,\n"
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -340,45 +340,112 @@ fn finer_values_are_rewritten_against_the_column() {
 
 #[test]
 fn whole_dataset_counts_scan_once_and_emit_the_membership() {
-    let equals_one = || policies(json!([f("l", "EQUALS", &["1"], false)]));
-    let set = PolicySet::compile(&dataset(true), &equals_one(), &directory()).unwrap();
+    // Users 2 and 6 are in the same policies (6 through group 9): one access class.
+    let directory: Directory = serde_json::from_value(json!({
+        "users": [
+            {"id": 1, "name": "owner"}, {"id": 2, "name": "p"}, {"id": 3, "name": "admin", "role": "Admin"},
+            {"id": 4, "name": "nobody"}, {"id": 5, "name": "all rows"}, {"id": 6, "name": "q"}, {"id": 7, "name": "r"}
+        ],
+        "groups": [{"id": 9, "name": "g", "userIds": [6]}]
+    }))
+    .unwrap();
+    let policies: Vec<Policy> = serde_json::from_value(json!([
+        {"id": 10, "name": "p", "filters": [f("l", "EQUALS", &["1"], false)], "users": [2, 7], "groups": [9]},
+        {"id": 11, "type": "open", "name": "All Rows", "users": [5]},
+        {"id": 12, "name": "q", "filters": [f("s", "EQUALS", &["x"], false)], "users": [2, 6]}
+    ]))
+    .unwrap();
+    let set = PolicySet::compile(&dataset(true), &policies, &directory).unwrap();
     let inline = |dialect| set.sql_visible_counts(&["t"], MembershipSource::Inline, &SqlOptions::new(dialect)).unwrap();
     let counts = inline(Dialect::DuckDb);
     assert_eq!(
         counts.membership_csv(),
-        "seq_no,user_id,reason,policy_index\n0,1,owner,\n1,2,policies,0\n2,3,admin,\n3,4,no-policy,\n4,5,all-rows,\n"
+        concat!(
+            "seq_no,user_id,reason,access_class,policy_index\n",
+            "0,1,owner,,\n",
+            "1,2,policies,0,0\n",
+            "1,2,policies,0,2\n",
+            "2,3,admin,,\n",
+            "3,4,no-policy,,\n",
+            "4,5,all-rows,,\n",
+            "5,6,policies,0,0\n",
+            "5,6,policies,0,2\n",
+            "6,7,policies,1,0\n",
+        )
     );
     assert_eq!(counts.sql.matches(r#"FROM "t""#).count(), 1, "one scan of the table:\n{}", counts.sql);
-    assert!(counts.sql.contains(r#"CASE WHEN "l" = 1 THEN 1 ELSE 0 END AS p0"#), "{}", counts.sql);
-    let membership = [
+    assert!(
+        counts.sql.contains(concat!(
+            "pdp_keys AS (\n  SELECT CONCAT('#',\n",
+            "    CASE WHEN \"l\" = 1 THEN ',0' ELSE '' END,\n",
+            "    CASE WHEN \"s\" = 'x' THEN ',2' ELSE '' END) AS policy_key\n",
+            "  FROM \"t\"\n)"
+        )),
+        "{}",
+        counts.sql
+    );
+    // Each dialect's inline membership and its way of splitting a key into rows.
+    let expected = [
         (
             Dialect::DuckDb,
-            "SELECT * FROM (VALUES\n    (0, 1, 'owner', CAST(NULL AS BIGINT)),\n    (1, 2, 'policies', 0),",
+            "SELECT * FROM (VALUES\n    (0, 1, 'owner', CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)),\n    (1, 2, 'policies', 0, 0),",
+            "CROSS JOIN UNNEST(string_split(g.policy_key, ',')) AS s (policy_text)",
         ),
-        (Dialect::PostgreSql, "SELECT * FROM (VALUES\n    (0, 1, 'owner', CAST(NULL AS BIGINT)),"),
-        (Dialect::SparkSql, "SELECT * FROM VALUES\n    (0, 1, 'owner', CAST(NULL AS BIGINT)),"),
-        (Dialect::Snowflake, "SELECT * FROM (VALUES\n    (0, 1, 'owner', CAST(NULL AS BIGINT)),"),
+        (
+            Dialect::PostgreSql,
+            "SELECT * FROM (VALUES\n    (0, 1, 'owner', CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)),",
+            "CROSS JOIN LATERAL unnest(string_to_array(g.policy_key, ',')) AS s (policy_text)",
+        ),
+        (
+            Dialect::SparkSql,
+            "SELECT * FROM VALUES\n    (0, 1, 'owner', CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)),",
+            "LATERAL VIEW explode(split(g.policy_key, ',')) s AS policy_text",
+        ),
+        (
+            Dialect::Snowflake,
+            "SELECT * FROM (VALUES\n    (0, 1, 'owner', CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)),",
+            "LATERAL SPLIT_TO_TABLE(g.policy_key, ',') AS s",
+        ),
         (
             Dialect::BigQuery,
-            "SELECT * FROM UNNEST(ARRAY<STRUCT<seq_no INT64, user_id INT64, reason STRING, policy_index INT64>>[\n    (0, 1, 'owner', CAST(NULL AS INT64)),",
+            "SELECT * FROM UNNEST(ARRAY<STRUCT<seq_no INT64, user_id INT64, reason STRING, access_class INT64, policy_index INT64>>[\n    (0, 1, 'owner', CAST(NULL AS INT64), CAST(NULL AS INT64)),",
+            "CROSS JOIN UNNEST(SPLIT(g.policy_key, ',')) AS policy_text",
         ),
-        (Dialect::Trino, "SELECT * FROM (VALUES\n    (0, 1, 'owner', CAST(NULL AS BIGINT)),"),
+        (
+            Dialect::Trino,
+            "SELECT * FROM (VALUES\n    (0, 1, 'owner', CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)),",
+            "CROSS JOIN UNNEST(split(g.policy_key, ',')) AS s (policy_text)",
+        ),
     ];
-    for (dialect, start) in membership {
+    for (dialect, membership, split) in expected {
         let sql = inline(dialect).sql;
-        assert!(sql.starts_with(&format!("WITH pdp_membership AS (\n  {start}")), "{dialect}:\n{sql}");
+        assert!(sql.starts_with(&format!("WITH pdp_membership AS (\n  {membership}")), "{dialect}:\n{sql}");
+        assert!(sql.contains(split), "{dialect}:\n{sql}");
     }
     let loaded = set
         .sql_visible_counts(&["t"], MembershipSource::Table(&["ops", "members"]), &SqlOptions::new(Dialect::SparkSql))
         .unwrap();
     assert!(loaded.sql.starts_with(
-        "WITH pdp_membership AS (\n  SELECT seq_no, user_id, reason, policy_index FROM `ops`.`members`\n)"
+        "WITH pdp_membership AS (\n  SELECT seq_no, user_id, reason, access_class, policy_index FROM `ops`.`members`\n)"
     ));
-    // PDP off: nobody's rows depend on a policy, so no flags, a plain count.
-    let off = PolicySet::compile(&dataset(false), &equals_one(), &directory()).unwrap();
+    // PDP off: nobody's rows depend on a policy; every key is `#`.
+    let off = PolicySet::compile(&dataset(false), &policies, &directory).unwrap();
     let sql = off.sql_visible_counts(&["t"], MembershipSource::Inline, &SqlOptions::new(Dialect::DuckDb)).unwrap().sql;
-    assert!(sql.contains(r#"SELECT COUNT(*) AS row_count FROM "t""#), "{sql}");
-    assert!(!sql.contains("pdp_flags"), "{sql}");
+    assert!(sql.contains("pdp_keys AS (\n  SELECT '#' AS policy_key\n"), "{sql}");
+    // Many policies: CONCAT nested by fifties (PostgreSQL takes at most 100 arguments).
+    let many: Vec<Policy> = (0..120)
+        .map(|i| {
+            let value = i.to_string();
+            serde_json::from_value(
+                json!({"id": i, "name": "p", "filters": [f("l", "EQUALS", &[&value], false)], "users": [2]}),
+            )
+            .unwrap()
+        })
+        .collect();
+    let set = PolicySet::compile(&dataset(true), &many, &directory).unwrap();
+    let sql =
+        set.sql_visible_counts(&["t"], MembershipSource::Inline, &SqlOptions::new(Dialect::PostgreSql)).unwrap().sql;
+    assert_eq!(sql.matches("CONCAT(").count(), 4, "three of up to 50 items, and one of those:\n{sql}");
 }
 
 #[test]

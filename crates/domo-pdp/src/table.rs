@@ -291,14 +291,24 @@ impl<T: Copy + Default> Typed<T> {
         if self.nulls.contains(row) { None } else { self.values.get(row).copied() }
     }
 
-    /// Pushes a parsed cell, or NULL.
-    fn push_parsed(&mut self, null: bool, bytes: &[u8], parse: impl Fn(&[u8]) -> Option<T>) -> Result<(), CellError> {
-        if null {
-            self.push(None);
-            return Ok(());
+    /// Pushes a column's cells from a batch (an empty field is NULL); stops at the first bad one.
+    fn push_cells<'b>(
+        &mut self,
+        cells: impl Iterator<Item = (u64, &'b [u8], bool)>,
+        column: &domo_model::Column,
+        index: usize,
+        parse: impl Fn(&[u8]) -> Option<T>,
+    ) -> Result<(), (u64, usize, LoadCsvError)> {
+        for (row, bytes, _) in cells {
+            if bytes.is_empty() {
+                self.push(None);
+            } else {
+                match parse(bytes) {
+                    Some(value) => self.values.push(value),
+                    None => return Err((row, index, cell_error(row, column, bytes, CellError::Type))),
+                }
+            }
         }
-        let value = parse(bytes).ok_or(CellError::Type)?;
-        self.values.push(value);
         Ok(())
     }
 
@@ -587,39 +597,60 @@ impl<'s> Builder<'s> {
         Self { schema, columns, rows: 0 }
     }
 
-    /// Types a batch; an error carries its row and column index, to find the first one.
+    /// Types a batch, a column at a time; an error carries its row and column index, to
+    /// find the first one (the earliest row, then the leftmost column).
     fn add(&mut self, batch: &Batch) -> Result<(), (u64, usize, LoadCsvError)> {
         let width = self.schema.columns.len();
-        for (record, &row) in batch.rows.iter().enumerate() {
-            if self.rows >= NULL_CODE as usize - 1 {
-                return Err((row, 0, LoadCsvError::TooLarge { row }));
-            }
-            let base = record * width;
-            for (index, data) in &mut self.columns {
-                let index = *index;
-                let Some(column) = self.schema.columns.get(index) else { continue };
-                let (bytes, quoted) = batch.fields.get(base + index).unwrap_or_default();
-                let null = bytes.is_empty() && (!quoted || column.column_type != ColumnType::String);
-                let bad = |e| (row, index, cell_error(row, column, bytes, e));
-                match data {
-                    ColumnData::String(c) => {
-                        let text = if null {
+        if let Some(&row) = batch.rows.get((NULL_CODE as usize - 1).saturating_sub(self.rows)) {
+            return Err((row, 0, LoadCsvError::TooLarge { row }));
+        }
+        let mut first: Option<(u64, usize, LoadCsvError)> = None;
+        for (index, data) in &mut self.columns {
+            let index = *index;
+            let Some(column) = self.schema.columns.get(index) else { continue };
+            let cells = batch.rows.iter().enumerate().map(|(record, &row)| {
+                let (bytes, quoted) = batch.fields.get(record * width + index).unwrap_or_default();
+                (row, bytes, quoted)
+            });
+            let result = match data {
+                ColumnData::String(c) => {
+                    let mut result = Ok(());
+                    for (row, bytes, quoted) in cells {
+                        let text = if bytes.is_empty() && !quoted {
                             None
                         } else {
-                            Some(std::str::from_utf8(bytes).map_err(|_| bad(CellError::Utf8))?)
+                            match std::str::from_utf8(bytes) {
+                                Ok(text) => Some(text),
+                                Err(_) => {
+                                    result = Err((row, index, cell_error(row, column, bytes, CellError::Utf8)));
+                                    break;
+                                }
+                            }
                         };
-                        c.push(text).ok_or((row, index, LoadCsvError::TooLarge { row }))?;
+                        if c.push(text).is_none() {
+                            result = Err((row, index, LoadCsvError::TooLarge { row }));
+                            break;
+                        }
                     }
-                    ColumnData::Long(c) => c.push_parsed(null, bytes, parse::parse_long).map_err(bad)?,
-                    ColumnData::Double(c) => c.push_parsed(null, bytes, parse::parse_double).map_err(bad)?,
-                    ColumnData::Decimal(c) => c.push_parsed(null, bytes, parse::parse_decimal).map_err(bad)?,
-                    ColumnData::ScaledDecimal { .. } | ColumnData::NarrowDatetime(_) => {}
-                    ColumnData::Date(c) => c.push_parsed(null, bytes, parse::parse_date).map_err(bad)?,
-                    ColumnData::Datetime(c) => c.push_parsed(null, bytes, parse::parse_datetime).map_err(bad)?,
+                    result
                 }
+                ColumnData::Long(c) => c.push_cells(cells, column, index, parse::parse_long),
+                ColumnData::Double(c) => c.push_cells(cells, column, index, parse::parse_double),
+                ColumnData::Decimal(c) => c.push_cells(cells, column, index, parse::parse_decimal),
+                ColumnData::Date(c) => c.push_cells(cells, column, index, parse::parse_date),
+                ColumnData::Datetime(c) => c.push_cells(cells, column, index, parse::parse_datetime),
+                ColumnData::ScaledDecimal { .. } | ColumnData::NarrowDatetime(_) => Ok(()),
+            };
+            if let Err(error) = result
+                && first.as_ref().is_none_or(|(row, column, _)| (error.0, error.1) < (*row, *column))
+            {
+                first = Some(error);
             }
-            self.rows += 1;
         }
+        if let Some(error) = first {
+            return Err(error);
+        }
+        self.rows += batch.rows.len();
         Ok(())
     }
 

@@ -288,7 +288,14 @@ fn generate(rng: &mut Rng, set: usize, options: &SqlOptions) -> Generated {
         .collect();
     let directory: Directory = serde_json::from_value(json!({"users": user_json, "groups": group_json})).unwrap();
 
-    let policy_count = if rng.percent(3) { 0 } else { 1 + rng.below(5) };
+    // Every 50th set has 60 to 119 policies, so the counts query nests its CONCAT.
+    let policy_count = if set % 50 == 49 {
+        60 + rng.below(60)
+    } else if rng.percent(3) {
+        0
+    } else {
+        1 + rng.below(5)
+    };
     let mut policies = Vec::new();
     for p in 0..policy_count {
         let kind = rng.below(100);

@@ -238,6 +238,35 @@ impl PolicySet {
     /// Rows), `FALSE` for one in no policy; otherwise the OR of their policies,
     /// each the AND of its filters.
     ///
+    /// # Example
+    ///
+    /// ```
+    /// use domo_model::{Dataset, Directory, Policy, UserId};
+    /// use domo_pdp::{Dialect, PolicySet, SqlOptions};
+    ///
+    /// let dataset: Dataset = serde_json::from_value(serde_json::json!({
+    ///     "id": "d", "name": "Sales", "pdpEnabled": true,
+    ///     "schema": {"columns": [{"type": "STRING", "name": "Region"}, {"type": "DECIMAL", "name": "Amount"}]}
+    /// }))?;
+    /// let policy: Policy = serde_json::from_value(serde_json::json!({
+    ///     "id": 1, "name": "West, large", "users": [27],
+    ///     "filters": [
+    ///         {"column": "Region", "operator": "EQUALS", "values": ["West", "O'Hare"]},
+    ///         {"column": "Amount", "operator": "LESS_THAN", "values": ["100.50"], "not": true}
+    ///     ]
+    /// }))?;
+    /// let set = PolicySet::compile(&dataset, &[policy], &Directory::default())?;
+    ///
+    /// let sql = set.sql_predicate(UserId(27), &SqlOptions::new(Dialect::PostgreSql))?;
+    /// assert_eq!(
+    ///     sql,
+    ///     r#"("Region" COLLATE "C") IN ('West', 'O''Hare') AND ("Amount" IS NOT NULL AND NOT ("Amount" < 100.5))"#
+    /// );
+    /// // Someone in no policy sees nothing.
+    /// assert_eq!(set.sql_predicate(UserId(40), &SqlOptions::new(Dialect::BigQuery))?, "FALSE");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// A NUL character in a column name or value, options out of range.

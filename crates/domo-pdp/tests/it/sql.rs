@@ -519,3 +519,17 @@ fn bad_input_gives_errors_that_say_what() {
     assert_eq!(Dialect::from_name("postgres"), Some(Dialect::PostgreSql));
     assert_eq!(Dialect::from_name("mysql"), None);
 }
+
+#[test]
+fn virtual_users_and_groups_get_their_policies() {
+    let policies: Vec<Policy> = serde_json::from_value(json!([
+        {"id": 1, "name": "kiosk", "filters": [f("l", "EQUALS", &["7"], false)], "virtualUsers": ["kiosk"]},
+        {"id": 2, "name": "group", "filters": [f("s", "BEGINS_WITH", &["N"], false)], "groups": [9]}
+    ]))
+    .unwrap();
+    let set = PolicySet::compile(&dataset(true), &policies, &directory()).unwrap();
+    let options = SqlOptions::new(Dialect::Snowflake);
+    assert_eq!(set.sql_predicate(domo_pdp::Principal::Virtual("kiosk"), &options).unwrap(), r#""l" = 7"#);
+    assert_eq!(set.sql_predicate(domo_pdp::Principal::Virtual("other"), &options).unwrap(), "FALSE");
+    assert_eq!(set.sql_predicate(UserId(2), &options).unwrap(), r#"STARTSWITH("s", 'N')"#, "user 2 is in group 9");
+}

@@ -11,7 +11,10 @@
 //! count must equal the engine's. Exits non-zero on any difference, on a query
 //! error, or when DuckDB is not importable.
 //!
-//! Usage: `sql-conformance [--sets N] [--seed S] [--python PATH] [--keep DIR]`.
+//! Usage: `sql-conformance [--sets N] [--seed S] [--python PATH] [--keep DIR] [--postgres CONNINFO]`.
+//!
+//! With `--postgres CONNINFO` the same check runs the PostgreSQL dialect in a
+//! PostgreSQL server through `psql` instead (not part of CI: it needs a server).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -23,7 +26,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, ExitStatus};
 use std::time::Instant;
 
 use domo_model::{Column, ColumnType, Dataset, Directory, Policy, Schema};
@@ -399,6 +402,7 @@ fn main() -> ExitCode {
     let mut seed = 1u64;
     let mut python = "python3".to_owned();
     let mut keep: Option<PathBuf> = None;
+    let mut postgres: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
@@ -407,14 +411,20 @@ fn main() -> ExitCode {
             "--seed" => seed = value().parse().expect("--seed takes a number"),
             "--python" => python = value(),
             "--keep" => keep = Some(PathBuf::from(value())),
+            "--postgres" => postgres = Some(value()),
             other => panic!(
-                "unknown argument `{other}` (usage: sql-conformance [--sets N] [--seed S] [--python PATH] [--keep DIR])"
+                "unknown argument `{other}` (usage: sql-conformance [--sets N] [--seed S] [--python PATH] [--keep DIR] [--postgres CONNINFO])"
             ),
         }
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let runner = root.join("duckdb/run_queries.py");
-    let status = Command::new(&python).arg(&runner).arg("--check").status();
+    let dialect = if postgres.is_some() { Dialect::PostgreSql } else { Dialect::DuckDb };
+    let status = if postgres.is_some() {
+        Ok(ExitStatus::default())
+    } else {
+        Command::new(&python).arg(&runner).arg("--check").status()
+    };
     match status {
         Ok(s) if s.success() => {}
         Ok(_) => {
@@ -443,11 +453,11 @@ fn main() -> ExitCode {
     for set in 0..sets {
         // Most sets use the defaults, DECIMAL(38, 9) and TIMESTAMP; some a finer
         // DECIMAL(38, 12) or TIMESTAMP_NS, where other values need rewriting.
-        let mut options = SqlOptions::new(Dialect::DuckDb);
+        let mut options = SqlOptions::new(dialect);
         if set % 4 == 1 {
             options.decimal_scale = 12;
         }
-        if set % 3 == 2 {
+        if set % 3 == 2 && dialect == Dialect::DuckDb {
             options.timestamp_digits = 9;
         }
         *scales
@@ -552,9 +562,14 @@ fn main() -> ExitCode {
     let job = dir.join("job.json");
     let results_path = dir.join("results.json");
     std::fs::write(&job, serde_json::to_string(&json!({"tables": tables, "queries": queries})).unwrap()).unwrap();
-    let status = Command::new(&python).arg(&runner).arg(&job).arg(&results_path).status().unwrap();
+    let mut runner_command = Command::new(&python);
+    runner_command.arg(&runner).arg(&job).arg(&results_path);
+    if let Some(conninfo) = &postgres {
+        runner_command.arg("--postgres").arg(conninfo);
+    }
+    let status = runner_command.status().unwrap();
     if !status.success() {
-        eprintln!("sql-conformance: the DuckDB runner failed (job in {})", dir.display());
+        eprintln!("sql-conformance: the {dialect} runner failed (job in {})", dir.display());
         return ExitCode::FAILURE;
     }
     let results: BTreeMap<String, serde_json::Value> =
@@ -569,7 +584,7 @@ fn main() -> ExitCode {
             if failures <= 5 {
                 let _ = writeln!(
                     report,
-                    "\n--- set {} ({id}): {}\nexpected: {}\nDuckDB:   {}",
+                    "\n--- set {} ({id}): {}\nexpected: {}\ngot:      {}",
                     check.set,
                     check.what,
                     check.expected,
@@ -579,7 +594,7 @@ fn main() -> ExitCode {
         }
     }
     let summary = format!(
-        "sql-conformance: {sets} policy sets ({policies_total} policies, {filters_total} filters), {total_rows} rows, {users_checked} users' rows, {} queries in DuckDB; generated in {:.1?}, total {:.1?}",
+        "sql-conformance: {sets} policy sets ({policies_total} policies, {filters_total} filters), {total_rows} rows, {users_checked} users' rows, {} queries in {dialect}; generated in {:.1?}, total {:.1?}",
         queries.len(),
         generated,
         started.elapsed()

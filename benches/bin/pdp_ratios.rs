@@ -189,7 +189,7 @@ fn child(scenario: &str, options: &Options, path: &Path) -> Result<()> {
     let paired = PAIRED_BASELINE_NS.load(std::sync::atomic::Ordering::Relaxed);
     let paired = if paired == u64::MAX { seconds } else { paired as f64 / 1e9 };
     println!(
-        "seconds={seconds} baseline_seconds={paired} cpu_per_run={} peak_kib={} peak_all_runs_kib={} {detail}",
+        "seconds={seconds} baseline_seconds={paired} cpu_per_run={:.3} peak_kib={} peak_all_runs_kib={} {detail}",
         SCENARIO_CPU_MS.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1000.0 / f64::from(options.runs.max(1)),
         FIRST_PEAK_KIB.load(std::sync::atomic::Ordering::Relaxed),
         peak_rss_kib()

@@ -35,7 +35,8 @@
 //!
 //! The crate does no file or network I/O of its own and knows nothing of HTTP.
 //! The rules it follows are in `docs/semantics.md`, one rule a line, each with
-//! the test that backs it.
+//! the test that backs it; how it is fast (posting lists, bitmaps, shared row
+//! sets, a two-thread load) and what it measures is in `docs/engine.md`.
 //!
 //! # Example
 //!

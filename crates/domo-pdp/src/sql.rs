@@ -326,8 +326,8 @@ impl PolicySet {
     /// The table is scanned once and no row id is needed: each row gets a key
     /// naming the policies (that somebody's rows depend on) it passes, `#,0,7`;
     /// rows are grouped by key; each key is split into its policies and joined
-    /// with the membership table; each user adds up the groups that any of their
-    /// policies admits. The `#` that starts every key stands for "every row", for
+    /// with the membership table; each access class (users in exactly the same
+    /// policies) adds up, once, the groups that any of its policies admits. The `#` that starts every key stands for "every row", for
     /// users who see everything. The work after the scan grows with the number of
     /// distinct keys and the policies per key, not with rows times users.
     ///
@@ -343,7 +343,7 @@ impl PolicySet {
         let w = Writer::new(options)?;
         let table = w.table(table)?;
         let mut rows = Vec::new();
-        let mut used: Vec<usize> = Vec::new();
+        let mut used = vec![false; self.policies.len()];
         let mut classes: hashbrown::HashMap<Vec<usize>, usize> = hashbrown::HashMap::new();
         for (seq, user) in self.directory.users.iter().enumerate() {
             let access = self.access(user.id);
@@ -354,15 +354,15 @@ impl PolicySet {
                 for m in &access.policies {
                     let (reason, policy) = (access.reason, Some(m.policy));
                     rows.push(MembershipRow { seq, user: user.id, reason, class: Some(class), policy });
-                    if !used.contains(&m.policy) {
-                        used.push(m.policy);
+                    if let Some(flag) = used.get_mut(m.policy) {
+                        *flag = true;
                     }
                 }
             } else {
                 rows.push(MembershipRow { seq, user: user.id, reason: access.reason, class: None, policy: None });
             }
         }
-        used.sort_unstable();
+        let used: Vec<usize> = used.iter().enumerate().filter(|(_, u)| **u).map(|(p, _)| p).collect();
         let membership_sql = match membership {
             MembershipSource::Inline => w.membership_values(&rows),
             MembershipSource::Table(name) => {

@@ -46,20 +46,28 @@ fn check_layers(root: &Path) -> anyhow::Result<Vec<String>> {
         bail!("`cargo metadata` failed: {}", String::from_utf8_lossy(&output.stderr));
     }
     let metadata: Value = serde_json::from_slice(&output.stdout).context("reading `cargo metadata` output")?;
-    let packages = metadata["packages"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let packages = array(&metadata, "packages");
     let mut problems = Vec::new();
     for package in packages {
-        let name = package["name"].as_str().unwrap_or_default();
-        let deps = package["dependencies"].as_array().map(Vec::as_slice).unwrap_or_default();
-        let deps = deps.iter().map(|d| (d["name"].as_str().unwrap_or_default(), d["kind"].as_str()));
+        let name = text(package, "name");
+        let deps =
+            array(package, "dependencies").iter().map(|d| (text(d, "name"), d.get("kind").and_then(Value::as_str)));
         problems.extend(layer_problems(name, deps));
-        let manifest = package["manifest_path"].as_str().unwrap_or_default();
+        let manifest = text(package, "manifest_path");
         let text = fs::read_to_string(manifest).with_context(|| format!("reading `{manifest}`"))?;
         if !text.contains("[lints]\nworkspace = true") {
             problems.push(format!("`{manifest}` does not say `[lints] workspace = true`"));
         }
     }
     Ok(problems)
+}
+
+fn array<'a>(value: &'a Value, key: &str) -> &'a [Value] {
+    value.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+}
+
+fn text<'a>(value: &'a Value, key: &str) -> &'a str {
+    value.get(key).and_then(Value::as_str).unwrap_or_default()
 }
 
 fn layer(name: &str) -> Option<u8> {

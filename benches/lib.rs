@@ -355,3 +355,37 @@ impl Workload {
         out.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_workload_has_the_issues_shape_and_is_deterministic() {
+        let workload = Workload::generate(7, 2_000);
+        assert_eq!(workload.policies.len(), POLICIES);
+        assert_eq!(workload.directory.users.len(), USERS as usize);
+        assert_eq!(workload.directory.groups.len(), GROUPS as usize);
+        assert!(workload.directory.groups.iter().all(|g| !g.user_ids.is_empty() && g.user_ids.len() <= 40));
+        let count = |prefix: &str| workload.policies.iter().filter(|p| p.name.starts_with(prefix)).count();
+        assert_eq!(
+            [count("Salesperson"), count("Region"), count("Country"), count("Product"), count("Mixed")],
+            [1_200, 400, 200, 140, 60]
+        );
+        assert!(
+            workload.policies.iter().filter(|p| p.name.starts_with("Mixed")).any(|p| p.filters.iter().any(|f| f.not))
+        );
+        let mut first = Vec::new();
+        workload.write_csv(&mut first).unwrap();
+        let mut second = Vec::new();
+        Workload::generate(7, 2_000).write_csv(&mut second).unwrap();
+        assert_eq!(first, second, "same seed, same bytes");
+        let text = String::from_utf8(first).unwrap();
+        assert_eq!(text.lines().count(), 2_001);
+        // About 2% of the cells are NULL (empty, unquoted).
+        let cells: usize = text.lines().skip(1).map(|l| l.split(',').count()).sum();
+        let nulls: usize = text.lines().skip(1).map(|l| l.split(',').filter(|c| c.is_empty()).count()).sum();
+        let share = nulls as f64 / cells as f64;
+        assert!((0.01..0.03).contains(&share), "{share}");
+    }
+}

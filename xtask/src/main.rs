@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's automation, one entry point for every check.
 
+mod bench;
 mod tidy;
 
 use std::time::Instant;
@@ -11,7 +12,9 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   ci      every check CI runs: fmt, clippy, doc, bench build, tidy, SQL conformance, tests
-  tidy    only the tidy checks (layering, module docs, no ignored tests)";
+  tidy    only the tidy checks (layering, module docs, no ignored tests)
+  bench   the PDP benchmark on the generated 1M-row workload: ratios to the csv-crate baseline
+          and peak memory (extra arguments go to pdp-ratios: --rows N, --seed S, --runs R)";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -20,6 +23,7 @@ fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("ci") => ci(&sh),
         Some("tidy") => tidy::check(&workspace_root()),
+        Some("bench") => bench::run(),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             Ok(())

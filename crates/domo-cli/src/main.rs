@@ -4,6 +4,7 @@ mod exit;
 mod live;
 mod pdp;
 mod serve;
+mod units;
 
 use std::process::ExitCode;
 

@@ -11,6 +11,7 @@ use domo_emulator::{ApiClient, Emulator};
 use domo_model::{Directory, read_user_file};
 
 use crate::exit::Outcome;
+use crate::units::{parse_duration, parse_size};
 
 /// The port `domo serve` listens on unless told otherwise.
 const DEFAULT_PORT: u16 = 8470;
@@ -140,65 +141,4 @@ fn default_data_dir() -> anyhow::Result<PathBuf> {
         },
     };
     Ok(base.join("domo").join("emulator"))
-}
-
-/// `90`, `90s`, `1500ms`, `5m`, `1h`.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: u64 =
-        number.parse().map_err(|_| format!("expected a number with `ms`, `s`, `m` or `h`, got `{text}`"))?;
-    let duration = match unit {
-        "ms" => Duration::from_millis(value),
-        "" | "s" => Duration::from_secs(value),
-        "m" => Duration::from_secs(value.saturating_mul(60)),
-        "h" => Duration::from_secs(value.saturating_mul(3600)),
-        other => return Err(format!("unknown unit `{other}`: use `ms`, `s`, `m` or `h`")),
-    };
-    if duration.is_zero() {
-        return Err("must be more than zero".to_owned());
-    }
-    Ok(duration)
-}
-
-/// `1048576`, `512K`, `100M`, `2G` (binary units; a trailing `B` or `iB` is allowed).
-fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: u64 = number.parse().map_err(|_| format!("expected a number of bytes, got `{text}`"))?;
-    let unit = unit.trim_end_matches("iB").trim_end_matches('B');
-    let factor: u64 = match unit.to_ascii_uppercase().as_str() {
-        "" => 1,
-        "K" => 1 << 10,
-        "M" => 1 << 20,
-        "G" => 1 << 30,
-        _ => return Err(format!("unknown unit in `{text}`: use K, M or G")),
-    };
-    value.checked_mul(factor).ok_or_else(|| format!("`{text}` is too large"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("1500ms"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("0s"), Err("must be more than zero".to_owned()));
-        assert!(parse_duration("1d").unwrap_err().contains("unknown unit `d`"));
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1024"), Ok(1024));
-        assert_eq!(parse_size("512K"), Ok(512 * 1024));
-        assert_eq!(parse_size("100MB"), Ok(100 << 20));
-        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
-        assert!(parse_size("1T").is_err());
-    }
 }

@@ -10,6 +10,8 @@ use domo_http::{Client, Credentials, RetryPolicy};
 use domo_model::{Scope, Secret};
 use serde::Deserialize;
 
+use crate::units::parse_duration;
+
 /// The host used when none is given.
 pub(crate) const DEFAULT_API_HOST: &str = "api.domo.com";
 
@@ -266,26 +268,6 @@ pub(crate) fn base_url(host: &str) -> String {
     if host.contains("://") { host.to_owned() } else { format!("https://{host}") }
 }
 
-/// `90`, `90s`, `1500ms`, `5m`, `1h`.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: u64 =
-        number.parse().map_err(|_| format!("expected a number with `ms`, `s`, `m` or `h`, got `{text}`"))?;
-    let duration = match unit {
-        "ms" => Duration::from_millis(value),
-        "" | "s" => Duration::from_secs(value),
-        "m" => Duration::from_secs(value.saturating_mul(60)),
-        "h" => Duration::from_secs(value.saturating_mul(3600)),
-        other => return Err(format!("unknown unit `{other}`: use `ms`, `s`, `m` or `h`")),
-    };
-    if duration.is_zero() {
-        return Err("must be more than zero".to_owned());
-    }
-    Ok(duration)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,12 +285,5 @@ mod tests {
         assert!(error.contains("line 3"), "{error}");
         assert!(error.contains("bogus"), "{error}");
         assert!(!error.contains("hush"), "{error}");
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("1500ms"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert!(parse_duration("1d").is_err());
     }
 }

@@ -12,6 +12,7 @@ use tokio::io::AsyncBufReadExt as _;
 use super::config::ConnectionArgs;
 use super::output;
 use crate::exit::Outcome;
+use crate::units::parse_size;
 
 /// `domo data`.
 #[derive(Debug, Args)]
@@ -258,24 +259,4 @@ fn check_first_row(path: &Path, schema: &Schema, header: Header) -> anyhow::Resu
 
 fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
-}
-
-/// `1048576`, `512K`, `8M`, `1G` (binary units).
-fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: u64 = number.parse().map_err(|_| format!("expected a number of bytes, got `{text}`"))?;
-    let factor: u64 = match unit.trim_end_matches("iB").trim_end_matches('B').to_ascii_uppercase().as_str() {
-        "" => 1,
-        "K" => 1 << 10,
-        "M" => 1 << 20,
-        "G" => 1 << 30,
-        _ => return Err(format!("unknown unit in `{text}`: use K, M or G")),
-    };
-    match value.checked_mul(factor) {
-        Some(0) => Err("must be more than zero".to_owned()),
-        Some(bytes) => Ok(bytes),
-        None => Err(format!("`{text}` is too large")),
-    }
 }

@@ -54,7 +54,10 @@ fn ci(sh: &Shell) -> anyhow::Result<()> {
     })?;
     section("doctest", || Ok(cmd!(sh, "cargo test --workspace --doc --locked").run()?))?;
     eprintln!("ci: all checks before the tests passed in {:.0?}; running the tests", started.elapsed());
-    section("test", || Ok(cmd!(sh, "cargo test --workspace --lib --bins --tests --locked").run()?))
+    // No trailer after the tests: CI reads cargo test's summary as the last line.
+    eprintln!("\n=== ci: test");
+    cmd!(sh, "cargo test --workspace --lib --bins --tests --locked").run().context("ci section `test` failed")?;
+    Ok(())
 }
 
 fn section(name: &str, run: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()> {

@@ -65,19 +65,25 @@ pub(crate) fn run(args: &PreviewArgs) -> anyhow::Result<Outcome> {
             let writer = LimitWriter::new(&mut buffer, args.limit, HeaderRow::Absent, AtLimit::Stop);
             stream(&set, args.user, &inputs, writer, options).with_context(load_context)?;
             let names: Vec<&str> = inputs.dataset.schema.columns.iter().map(|c| c.name.as_str()).collect();
+            // The same rows typed by the schema tell a NULL (JSON `null`) from an
+            // empty string (`""`), which the CSV text alone cannot.
+            let typed = domo_pdp::Table::from_csv(buffer.as_slice(), &inputs.dataset.schema, HeaderRow::Absent)
+                .with_context(load_context)?;
             let mut out = output::plain_stdout();
             out.write_all(b"[")?;
             let mut record = csv::StringRecord::new();
             let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(buffer.as_slice());
             let mut first = true;
             let mut line = Vec::new();
+            let mut row = 0;
             while reader.read_record(&mut record).map_err(output::csv_error)? {
                 out.write_all(if first { b"\n  " } else { b",\n  " })?;
                 first = false;
                 // Into a buffer first: serde_json's error would hide a broken pipe.
                 line.clear();
-                serde_json::to_writer(&mut line, &JsonRow { names: &names, record: &record })?;
+                serde_json::to_writer(&mut line, &JsonRow { names: &names, record: &record, typed: &typed, row })?;
                 out.write_all(&line)?;
+                row += 1;
             }
             out.write_all(if first { b"]\n" } else { b"\n]\n" })?;
             out.flush()?;
@@ -117,18 +123,22 @@ pub(crate) fn run(args: &PreviewArgs) -> anyhow::Result<Outcome> {
 /// Rows a table shows when `--limit` is not given.
 const TABLE_ROWS: u64 = 1000;
 
-/// One row as a JSON object whose keys keep the DataSet's column order.
+/// One row as a JSON object whose keys keep the DataSet's column order: each
+/// cell's text exactly as in the input, or `null` for a NULL cell.
 struct JsonRow<'a> {
     names: &'a [&'a str],
     record: &'a csv::StringRecord,
+    typed: &'a domo_pdp::Table,
+    row: usize,
 }
 
 impl serde::Serialize for JsonRow<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = serializer.serialize_map(Some(self.names.len()))?;
-        for (name, cell) in self.names.iter().zip(self.record.iter()) {
-            map.serialize_entry(name, cell)?;
+        for (column, (name, cell)) in self.names.iter().zip(self.record.iter()).enumerate() {
+            let is_null = self.typed.value(self.row, column).is_none_or(|v| v.is_null());
+            map.serialize_entry(name, &(!is_null).then_some(cell))?;
         }
         map.end()
     }

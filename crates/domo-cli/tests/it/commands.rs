@@ -145,3 +145,13 @@ fn preview_table_stops_at_a_thousand_rows_and_says_so() {
     assert!(stdout.contains("│ Guest 1199 ") && !stdout.contains("showing"), "{stdout}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn preview_json_tells_null_from_empty_string() {
+    // An unquoted empty field is NULL; a quoted empty field is the empty string.
+    let data = fixture("data-null-and-empty.csv");
+    let (code, stdout) = run_stdout(&["pdp", "preview", EXAMPLE, "--data", &data, "--user", "27", "--format", "json"]);
+    assert_eq!(code, 0);
+    let value: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(value, serde_json::json!([{"Friend": null, "Attending": "TRUE"}, {"Friend": "", "Attending": "TRUE"}]));
+}

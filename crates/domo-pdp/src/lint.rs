@@ -678,7 +678,7 @@ fn value_key(value: &Value<'_>) -> Option<Key> {
         Value::Double(v) => Key::Double(*v),
         Value::Decimal(v) => Key::Decimal(*v),
         Value::Date(_) => Key::Date(parse::parse_date(value.to_string().as_bytes())?),
-        Value::Datetime(_) => Key::Datetime(parse::parse_datetime(value.to_string().as_bytes())?),
+        Value::Datetime(v) => Key::Datetime(v.as_nanosecond()),
     })
 }
 

@@ -38,7 +38,56 @@ pub enum Value<'a> {
     /// A DATE cell.
     Date(jiff::civil::Date),
     /// A DATETIME cell, as an instant in UTC.
-    Datetime(jiff::Timestamp),
+    Datetime(Datetime),
+}
+
+/// A DATETIME cell: nanoseconds since 1970-01-01T00:00:00Z.
+///
+/// It holds every instant the loader accepts (years 0000 to 9999 with any
+/// offset), which reaches past [`jiff::Timestamp`]'s range at both ends: the
+/// common "end of time" cell `9999-12-31 23:59:59` is one such value. It
+/// displays in RFC 3339 form in UTC (`2024-05-01T12:30:00.25Z`), as
+/// `jiff::Timestamp` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Datetime(i128);
+
+impl Datetime {
+    /// The instant `nanos` nanoseconds after 1970-01-01T00:00:00Z.
+    pub fn from_nanosecond(nanos: i128) -> Self {
+        Self(nanos)
+    }
+
+    /// Nanoseconds since 1970-01-01T00:00:00Z.
+    pub fn as_nanosecond(self) -> i128 {
+        self.0
+    }
+
+    /// The same instant as a [`jiff::Timestamp`], when it is within jiff's range.
+    pub fn to_timestamp(self) -> Option<jiff::Timestamp> {
+        jiff::Timestamp::from_nanosecond(self.0).ok()
+    }
+}
+
+impl fmt::Display for Datetime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const NANOS_PER_DAY: i128 = 86_400 * 1_000_000_000;
+        let days = self.0.div_euclid(NANOS_PER_DAY);
+        let in_day = self.0.rem_euclid(NANOS_PER_DAY);
+        let (year, month, day) = crate::parse::civil_from_days(i64::try_from(days).map_err(|_| fmt::Error)?);
+        let seconds = in_day / 1_000_000_000;
+        let nanos = in_day % 1_000_000_000;
+        if (0..=9999).contains(&year) {
+            write!(f, "{year:04}")?;
+        } else {
+            write!(f, "{}{:06}", if year < 0 { '-' } else { '+' }, year.unsigned_abs())?;
+        }
+        write!(f, "-{month:02}-{day:02}T{:02}:{:02}:{:02}", seconds / 3600, seconds / 60 % 60, seconds % 60)?;
+        if nanos != 0 {
+            let fraction = format!("{nanos:09}");
+            write!(f, ".{}", fraction.trim_end_matches('0'))?;
+        }
+        f.write_str("Z")
+    }
 }
 
 impl Value<'_> {
@@ -793,13 +842,10 @@ impl Table {
                 data.get(row).and_then(|v| Decimal::try_new(v, *scale).ok()).map_or(Value::Null, Value::Decimal)
             }
             ColumnData::Date(c) => c.get(row).and_then(date_of_days).map_or(Value::Null, Value::Date),
-            ColumnData::Datetime(c) => {
-                c.get(row).and_then(|ns| jiff::Timestamp::from_nanosecond(ns).ok()).map_or(Value::Null, Value::Datetime)
+            ColumnData::Datetime(c) => c.get(row).map_or(Value::Null, |ns| Value::Datetime(Datetime(ns))),
+            ColumnData::NarrowDatetime(c) => {
+                c.get(row).map_or(Value::Null, |ns| Value::Datetime(Datetime(i128::from(ns))))
             }
-            ColumnData::NarrowDatetime(c) => c
-                .get(row)
-                .and_then(|ns| jiff::Timestamp::from_nanosecond(i128::from(ns)).ok())
-                .map_or(Value::Null, Value::Datetime),
         };
         Some(value)
     }

@@ -581,3 +581,20 @@ fn distinct_values_and_cells() {
     assert_eq!(table.value(1, 1).unwrap().to_string(), "1.50");
     assert!(table.value(3, 0).is_none());
 }
+
+#[test]
+fn datetime_cells_read_back_as_utc_instants_even_past_jiffs_range() {
+    let schema = Schema { columns: vec![Column::new(Datetime, "at")] };
+    let csv = "2024-05-01 14:30:00.250+02:00\n9999-12-31 23:59:59\n0000-01-01T00:00:00+01:00\n1970-01-01T00:00:00Z\n\n";
+    let table = Table::from_csv(csv.as_bytes(), &schema, HeaderRow::Absent).unwrap();
+    let shown: Vec<String> = (0..table.row_count()).map(|row| table.value(row, 0).unwrap().to_string()).collect();
+    // The end-of-time sentinel is a real value, not NULL; a year before 0000 is written as jiff writes it;
+    // with one column a blank line is a NULL cell.
+    let expected =
+        ["2024-05-01T12:30:00.25Z", "9999-12-31T23:59:59Z", "-000001-12-31T23:00:00Z", "1970-01-01T00:00:00Z", "NULL"];
+    assert_eq!(shown, expected);
+    for row in [0, 3] {
+        let domo_pdp::Value::Datetime(at) = table.value(row, 0).unwrap() else { panic!("not a DATETIME") };
+        assert_eq!(at.to_timestamp().map(|t| t.to_string()), Some(at.to_string()), "same text as jiff");
+    }
+}

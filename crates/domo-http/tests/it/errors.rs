@@ -272,3 +272,39 @@ async fn a_tls_handshake_that_never_ends_times_out() {
     assert!(error.is_timeout(), "{error:?}");
     held.abort();
 }
+
+#[tokio::test]
+async fn a_connection_that_is_never_accepted_hits_the_connect_timeout() {
+    // A listener on loopback whose accept queue is full: the kernel drops further
+    // SYNs, so a new connection hangs in the handshake as it would to a dead host.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        // Each filler either completes (queued, never accepted) or hangs; either way the queue fills.
+        if let Ok(Ok(stream)) =
+            tokio::time::timeout(Duration::from_millis(200), tokio::net::TcpStream::connect(addr)).await
+        {
+            fillers.push(stream);
+        }
+    }
+    let client = Client::builder(Credentials::token(TOKEN))
+        .base_url(&format!("http://{addr}"))
+        .connect_timeout(Duration::from_millis(300))
+        .timeout(Duration::from_secs(30))
+        .retry(RetryPolicy::never())
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let error = client.get_dataset(&DatasetId::from("x")).await.unwrap_err();
+    assert_eq!(error.to_string(), "GET /v1/datasets/x timed out after 300ms", "the connect timeout fired");
+    assert!(error.is_timeout(), "{error:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the connect timeout, not the request timeout: {:?}",
+        started.elapsed()
+    );
+    drop((listener, fillers));
+}

@@ -291,7 +291,7 @@ async fn a_connection_that_is_never_accepted_hits_the_connect_timeout() {
         }
     }
     let client = Client::builder(Credentials::token(TOKEN))
-        .base_url(&format!("http://{addr}"))
+        .base_url(format!("http://{addr}"))
         .connect_timeout(Duration::from_millis(300))
         .timeout(Duration::from_secs(30))
         .retry(RetryPolicy::never())

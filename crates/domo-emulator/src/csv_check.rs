@@ -1,9 +1,9 @@
-//! Checks that uploaded CSV fits a DataSet's schema: column count and typed cells.
+//! Checks that uploaded CSV fits a DataSet's schema, with the `domo-pdp` loader's own rules.
 
 use std::io::Read;
 
-use domo_model::{Column, ColumnType};
-use jiff::civil::Date;
+use domo_model::{Column, ColumnType, Schema};
+use domo_pdp::{HeaderRow, LoadCsvError, Table};
 
 /// Why an upload does not fit the schema.
 #[derive(Debug)]
@@ -20,154 +20,50 @@ impl CsvCheckError {
     }
 }
 
-/// Reads a header-less CSV to its end, checking every row against `columns`,
-/// and returns how many rows it holds.
+/// Reads a header-less CSV to its end, checking every row against `columns`
+/// exactly as the engine that filters exports will read it (so every row kept
+/// can be filtered and streamed later), and returns how many rows it holds.
 pub(crate) fn check_csv<R: Read>(input: R, columns: &[Column]) -> Result<u64, CsvCheckError> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(input);
-    let mut record = csv::ByteRecord::new();
-    let expected = columns.len();
-    let mut rows: u64 = 0;
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => return Ok(rows),
-            Ok(true) => {}
-            Err(err) => {
-                return Err(match err.into_kind() {
-                    csv::ErrorKind::Io(io) => CsvCheckError::Io(io),
-                    other => CsvCheckError::invalid(format!("{other:?}. Row {}.", rows + 1)),
-                });
-            }
+    let schema = Schema { columns: columns.to_vec() };
+    Table::validate_csv(input, &schema, HeaderRow::Absent).map_err(|error| domo_message(error, columns))
+}
+
+/// Turns the engine's error into Domo's wording, which names row and column by number.
+fn domo_message(error: LoadCsvError, columns: &[Column]) -> CsvCheckError {
+    let position = |name: &str| columns.iter().position(|c| c.name == name).map_or(0, |i| i + 1);
+    match error {
+        LoadCsvError::Read(io) => CsvCheckError::Io(io),
+        LoadCsvError::FieldCount { row, expected, found } if found > expected => CsvCheckError::invalid(format!(
+            "There are too many columns. Expected {expected}. Row {row}, column {}.",
+            expected + 1
+        )),
+        LoadCsvError::FieldCount { row, expected, found } => CsvCheckError::invalid(format!(
+            "There are too few columns. Expected {expected}. Row {row}, column {}.",
+            found + 1
+        )),
+        LoadCsvError::InvalidUtf8 { row, column, .. } => {
+            CsvCheckError::invalid(format!("The value is not valid UTF-8. Row {row}, column {}.", position(&column)))
         }
-        rows += 1;
-        let found = record.len();
-        if found > expected {
-            return Err(CsvCheckError::invalid(format!(
-                "There are too many columns. Expected {expected}. Row {rows}, column {}.",
-                expected + 1
-            )));
+        LoadCsvError::BadCell { row, column, column_type, text, .. } => CsvCheckError::invalid(format!(
+            "Unable to parse `{text}` as {column_type} for column `{column}`. Row {row}, column {}.",
+            position(&column)
+        )),
+        LoadCsvError::Quoting { row, problem } => {
+            CsvCheckError::invalid(format!("Broken quoting: {problem}. Row {row}."))
         }
-        if found < expected {
-            return Err(CsvCheckError::invalid(format!(
-                "There are too few columns. Expected {expected}. Row {rows}, column {}.",
-                found + 1
-            )));
-        }
-        for (index, (cell, column)) in record.iter().zip(columns).enumerate() {
-            let Ok(text) = std::str::from_utf8(cell) else {
-                return Err(CsvCheckError::invalid(format!(
-                    "The value is not valid UTF-8. Row {rows}, column {}.",
-                    index + 1
-                )));
-            };
-            if !text.is_empty() && !cell_fits(column.column_type, text) {
-                return Err(CsvCheckError::invalid(format!(
-                    "Unable to parse `{}` as {} for column `{}`. Row {rows}, column {}.",
-                    shorten(text),
-                    column.column_type,
-                    column.name,
-                    index + 1
-                )));
-            }
-        }
+        other => CsvCheckError::invalid(other),
     }
 }
 
-/// Long cells are cut in messages so that an error stays one readable line.
-fn shorten(text: &str) -> String {
-    const MAX: usize = 60;
-    if text.chars().count() <= MAX {
-        text.to_owned()
-    } else {
-        format!("{}…", text.chars().take(MAX).collect::<String>())
-    }
-}
-
-/// Whether a non-empty cell parses as a value of `column_type`, with the text
-/// formats this project accepts (see `domo-api.md`): `YYYY-MM-DD` for DATE,
-/// `YYYY-MM-DD[ T]HH:MM:SS[.fraction][Z|±HH:MM]` for DATETIME.
+/// Whether a non-empty policy value parses as a value of `column_type`, by the
+/// same rules as a cell: the value is checked as a one-cell CSV.
 pub(crate) fn cell_fits(column_type: ColumnType, text: &str) -> bool {
-    match column_type {
-        ColumnType::String => true,
-        ColumnType::Long => text.parse::<i64>().is_ok(),
-        ColumnType::Double => is_double(text),
-        ColumnType::Decimal => is_decimal(text),
-        ColumnType::Date => is_date(text),
-        ColumnType::Datetime => is_datetime(text),
-    }
-}
-
-// These rules match the `domo-pdp` engine's cell parsers, so that every row
-// the emulator stores can be filtered on export.
-
-fn is_double(text: &str) -> bool {
-    // Rust also reads `inf` and `NaN`; only digits, signs, dots and exponents pass here.
-    text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'))
-        && text.parse::<f64>().is_ok_and(f64::is_finite)
-}
-
-fn is_decimal(text: &str) -> bool {
-    let t = text.strip_prefix(['+', '-']).unwrap_or(text);
-    let (whole, fraction) = t.split_once('.').unwrap_or((t, ""));
-    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    !(whole.is_empty() && fraction.is_empty())
-        && all_digits(whole)
-        && all_digits(fraction)
-        && rust_decimal::Decimal::from_str_exact(text.strip_prefix('+').unwrap_or(text)).is_ok()
-}
-
-fn is_date(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() == 10
-        && bytes.get(4) == Some(&b'-')
-        && bytes.get(7) == Some(&b'-')
-        && bytes.iter().enumerate().all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit())
-        && text.parse::<Date>().is_ok()
-}
-
-fn is_datetime(text: &str) -> bool {
-    let (Some(date), Some(sep), Some(rest)) = (text.get(..10), text.get(10..11), text.get(11..)) else {
-        return false;
-    };
-    if !is_date(date) || !(sep == "T" || sep == " ") {
-        return false;
-    }
-    let (time, zone) = match rest.find(['Z', '+', '-']) {
-        Some(at) => (rest.get(..at).unwrap_or_default(), rest.get(at..).unwrap_or_default()),
-        None => (rest, ""),
-    };
-    is_time(time) && is_zone(zone)
-}
-
-fn is_time(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    if bytes.len() < 8 || bytes.get(2) != Some(&b':') || bytes.get(5) != Some(&b':') {
-        return false;
-    }
-    let digits_ok = bytes.iter().take(8).enumerate().all(|(i, b)| i == 2 || i == 5 || b.is_ascii_digit());
-    let fraction_ok = match text.get(8..) {
-        Some("") => true,
-        Some(f) => {
-            f.strip_prefix('.').is_some_and(|d| !d.is_empty() && d.len() <= 9 && d.bytes().all(|b| b.is_ascii_digit()))
-        }
-        None => false,
-    };
-    let field = |at: usize| text.get(at..at + 2).and_then(|d| d.parse::<u8>().ok());
-    let in_range =
-        field(0).is_some_and(|h| h <= 23) && field(3).is_some_and(|m| m <= 59) && field(6).is_some_and(|s| s <= 59);
-    digits_ok && fraction_ok && in_range
-}
-
-fn is_zone(text: &str) -> bool {
-    if text.is_empty() || text == "Z" {
+    if column_type == ColumnType::String {
         return true;
     }
-    let bytes = text.as_bytes();
-    bytes.len() == 6
-        && matches!(bytes.first(), Some(b'+' | b'-'))
-        && bytes.get(3) == Some(&b':')
-        && bytes.iter().enumerate().skip(1).all(|(i, b)| i == 3 || b.is_ascii_digit())
-        && text.get(1..3).and_then(|h| h.parse::<u8>().ok()).is_some_and(|h| h <= 23)
-        && text.get(4..6).and_then(|m| m.parse::<u8>().ok()).is_some_and(|m| m <= 59)
+    let schema = Schema { columns: vec![Column::new(column_type, "value")] };
+    let quoted = format!("\"{}\"\n", text.replace('"', "\"\""));
+    !text.is_empty() && matches!(Table::validate_csv(quoted.as_bytes(), &schema, HeaderRow::Absent), Ok(1))
 }
 
 #[cfg(test)]
@@ -247,52 +143,14 @@ mod tests {
         }
     }
 
-    /// What the emulator stores, the engine must be able to read on export.
     #[test]
-    fn cell_rules_agree_with_the_pdp_engine() {
-        let cells = [
-            "0",
-            "+7",
-            "-7",
-            " 7",
-            "7 ",
-            "1.5",
-            ".5",
-            "5.",
-            "-.5",
-            "1e3",
-            "1E-3",
-            "1e400",
-            "inf",
-            "NaN",
-            "1_000",
-            "9223372036854775807",
-            "9223372036854775808",
-            "12345678901234567890123456789",
-            "0.0000000000000000000000000001",
-            "2024-02-29",
-            "2023-02-29",
-            "2024-2-9",
-            "0000-01-01",
-            "2024-01-05T10:00:00Z",
-            "2024-01-05 10:00:00",
-            "2024-01-05T10:00:00.5+02:00",
-            "2024-01-05T10:00:00.Z",
-            "2024-01-05T10:00:60",
-            "2024-01-05T10:00:00+24:00",
-            "2024-01-05T10:00:00.1234567891Z",
-            "abc",
-            "--1",
-            "+",
-            "-",
-        ];
-        for column_type in ColumnType::ALL.iter().copied() {
-            let schema = domo_model::Schema { columns: vec![Column::new(column_type, "c")] };
-            for cell in cells {
-                let engine =
-                    domo_pdp::Table::from_csv(format!("{cell}\n").as_bytes(), &schema, domo_pdp::HeaderRow::Absent);
-                assert_eq!(cell_fits(column_type, cell), engine.is_ok(), "{column_type} `{cell}`");
-            }
+    fn what_the_engine_cannot_read_is_refused() {
+        // A lone carriage return, a quote in an unquoted field, an unclosed quote: the engine that
+        // filters exports refuses each, so the upload is refused too and nothing half-readable is kept.
+        for csv in ["public\rsecret,1,\n", "a\"b,1,\n", "\"a,1,\n"] {
+            let message = check(csv).unwrap_err();
+            assert!(message.starts_with("Invalid CSV provided during upload. msg="), "{message}");
+            assert!(message.ends_with("Row 1."), "{message}");
         }
     }
 }

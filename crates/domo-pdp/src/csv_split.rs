@@ -13,6 +13,10 @@ pub(crate) enum SyntaxError {
     TextAfterQuote,
     /// A quote appears inside an unquoted field.
     QuoteInUnquotedField,
+    /// A carriage return outside quotes that does not end the row (not followed
+    /// by a line feed). Readers disagree on whether it ends a row, so it is
+    /// refused rather than read one way here and another way elsewhere.
+    LoneCarriageReturn,
 }
 
 /// What went wrong while splitting.
@@ -189,14 +193,49 @@ impl<R: Read> Splitter<R> {
 /// Splits one record from the start of `b`, appending its fields. `Ok(None)` means more bytes are needed.
 fn split_record(b: &[u8], eof: bool, fields: &mut Fields) -> Result<Option<usize>, SyntaxError> {
     let mark = fields.len();
-    let result = split_fields(b, eof, fields);
+    let mut result = split_fields(b, eof, fields, CarriageReturns::Unchecked);
+    // A record rarely holds a carriage return other than its CRLF ending; only
+    // then is it split again, checking that none stands alone outside quotes.
+    if let Ok(Some(consumed)) = result {
+        let body = b.get(..consumed).unwrap_or_default();
+        let body = body.strip_suffix(b"\n").unwrap_or(body);
+        let body = body.strip_suffix(b"\r").unwrap_or(body);
+        if memchr(b'\r', body).is_some() {
+            fields.truncate(mark);
+            result = split_fields(b, eof, fields, CarriageReturns::RefuseUnquoted);
+        }
+    }
     if !matches!(result, Ok(Some(_))) {
         fields.truncate(mark);
     }
     result
 }
 
-fn split_fields(b: &[u8], eof: bool, fields: &mut Fields) -> Result<Option<usize>, SyntaxError> {
+/// Whether [`split_fields`] looks for carriage returns inside unquoted fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CarriageReturns {
+    /// The caller knows the record has none but its ending.
+    Unchecked,
+    /// An unquoted field holding one is an error.
+    RefuseUnquoted,
+}
+
+/// Ends an unquoted field, refusing a carriage return in it when asked to.
+fn end_unquoted(fields: &mut Fields, field: &[u8], check: CarriageReturns) -> Result<(), SyntaxError> {
+    if check == CarriageReturns::RefuseUnquoted && memchr(b'\r', field).is_some() {
+        return Err(SyntaxError::LoneCarriageReturn);
+    }
+    fields.data.extend_from_slice(field);
+    fields.end_field(false);
+    Ok(())
+}
+
+fn split_fields(
+    b: &[u8],
+    eof: bool,
+    fields: &mut Fields,
+    check: CarriageReturns,
+) -> Result<Option<usize>, SyntaxError> {
     let mut i = 0;
     loop {
         if b.get(i) == Some(&b'"') {
@@ -237,22 +276,19 @@ fn split_fields(b: &[u8], eof: bool, fields: &mut Fields) -> Result<Option<usize
                         return Ok(None);
                     }
                     let field = rest.strip_suffix(b"\r").unwrap_or(rest);
-                    fields.data.extend_from_slice(field);
-                    fields.end_field(false);
+                    end_unquoted(fields, field, check)?;
                     return Ok(Some(b.len()));
                 }
                 Some(k) => {
                     let field = rest.get(..k).unwrap_or_default();
                     match rest.get(k) {
                         Some(b',') => {
-                            fields.data.extend_from_slice(field);
-                            fields.end_field(false);
+                            end_unquoted(fields, field, check)?;
                             i += k + 1;
                         }
                         Some(b'\n') => {
                             let field = field.strip_suffix(b"\r").unwrap_or(field);
-                            fields.data.extend_from_slice(field);
-                            fields.end_field(false);
+                            end_unquoted(fields, field, check)?;
                             return Ok(Some(i + k + 1));
                         }
                         _ => return Err(SyntaxError::QuoteInUnquotedField),
@@ -319,5 +355,8 @@ mod tests {
         assert_eq!(split(b"\"abc"), Err(SyntaxError::UnterminatedQuote));
         assert_eq!(split(b"\"a\"b,c\n"), Err(SyntaxError::TextAfterQuote));
         assert_eq!(split(b"a\"b\n"), Err(SyntaxError::QuoteInUnquotedField));
+        assert_eq!(split(b"public\rsecret\nother\n"), Err(SyntaxError::LoneCarriageReturn));
+        assert_eq!(split(b"a,b\rc\r\n"), Err(SyntaxError::LoneCarriageReturn));
+        assert_eq!(split(b"a\r\rb"), Err(SyntaxError::LoneCarriageReturn));
     }
 }

@@ -461,6 +461,9 @@ pub(crate) fn split_error(row: u64, error: SplitError) -> LoadCsvError {
             problem: match e {
                 SyntaxError::UnterminatedQuote => "a quoted field is never closed",
                 SyntaxError::TextAfterQuote => "text follows a closing quote",
+                SyntaxError::LoneCarriageReturn => {
+                    "a carriage return outside quotes does not end the row (end rows with LF or CRLF, or quote the field)"
+                }
                 SyntaxError::QuoteInUnquotedField => {
                     "a quote inside an unquoted field (quote the field and double the quote)"
                 }
@@ -737,6 +740,46 @@ impl<'s> Builder<'s> {
 }
 
 impl Table {
+    /// Reads CSV from `reader` and checks every cell against `schema` exactly as
+    /// [`Table::from_csv`] would, keeping nothing: memory stays bounded by the
+    /// longest record. Returns the number of data rows [`Table::from_csv`] would
+    /// load (blank lines skipped with more than one column).
+    ///
+    /// A store that accepts uploads (the emulator) checks with this, so that
+    /// every row it keeps can later be loaded, filtered and streamed.
+    ///
+    /// # Errors
+    ///
+    /// The same first problem [`Table::from_csv`] would report.
+    pub fn validate_csv<R: Read>(reader: R, schema: &Schema, header: HeaderRow) -> Result<u64, LoadCsvError> {
+        let mut splitter = Splitter::new(reader);
+        let mut fields = Fields::default();
+        let width = schema.columns.len();
+        let next = |splitter: &mut Splitter<R>, fields: &mut Fields| {
+            splitter.next_record(fields).map_err(|e| split_error(splitter.record_number(), e))
+        };
+        if header == HeaderRow::Present && next(&mut splitter, &mut fields)? {
+            check_header(schema, &fields)?;
+        }
+        let mut rows: u64 = 0;
+        while next(&mut splitter, &mut fields)? {
+            let row = splitter.record_number();
+            if width > 1 && fields.is_blank_from(0) {
+                continue;
+            }
+            if fields.len() != width {
+                return Err(LoadCsvError::FieldCount { row, expected: width, found: fields.len() });
+            }
+            for (index, column) in schema.columns.iter().enumerate() {
+                if let Some((bytes, quoted)) = fields.get(index) {
+                    type_cell(column.column_type, bytes, quoted).map_err(|e| cell_error(row, column, bytes, e))?;
+                }
+            }
+            rows += 1;
+        }
+        Ok(rows)
+    }
+
     /// Reads CSV from `reader` and types every cell by `schema`.
     ///
     /// An unquoted empty field is NULL; a quoted empty field (`""`) is the empty

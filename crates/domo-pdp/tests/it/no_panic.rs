@@ -24,6 +24,7 @@ fn csv_bytes() -> impl Strategy<Value = Vec<u8>> {
                 b"\"",
                 b"\n",
                 b"\r\n",
+                b"\r",
                 b"1",
                 b"-",
                 b".",
@@ -120,6 +121,20 @@ proptest! {
     #[test]
     fn arbitrary_csv_bytes_never_panic(schema in schema(), csv in csv_bytes(), policies in prop::collection::vec(policy(), 0..3)) {
         exercise(&dataset(schema, true), &policies, &directory(), &csv);
+    }
+
+    #[test]
+    fn validating_agrees_with_loading(schema in schema(), csv in csv_bytes(), header in any::<bool>()) {
+        // What a store accepts with `validate_csv` must load (and so filter and stream) later, and
+        // what it refuses must fail to load with the same message.
+        let header = if header { HeaderRow::Present } else { HeaderRow::Absent };
+        let loaded = Table::from_csv(csv.as_slice(), &schema, header);
+        let validated = Table::validate_csv(csv.as_slice(), &schema, header);
+        match (loaded, validated) {
+            (Ok(table), Ok(rows)) => prop_assert_eq!(table.row_count() as u64, rows),
+            (Err(load), Err(check)) => prop_assert_eq!(load.to_string(), check.to_string()),
+            (load, check) => prop_assert!(false, "from_csv {:?} but validate_csv {:?}", load.map(|t| t.row_count()), check),
+        }
     }
 
     #[test]

@@ -47,8 +47,9 @@ impl Credentials {
 }
 
 /// Whether requests that create something (`POST` of a DataSet, a policy, a
-/// stream or an execution) are sent again after a failure that may have
-/// happened after Domo received them. Sending again may create a duplicate.
+/// stream or an execution, and an `APPEND` import, which adds rows) are sent
+/// again after a failure that may have happened after Domo received them.
+/// Sending again may create a duplicate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CreateRetry {
     /// Never repeat a create once it may have reached Domo (the default).
@@ -63,8 +64,8 @@ pub enum CreateRetry {
 ///
 /// Retried: connection failures, timeouts, 429, 502, 503, 504, and HTML pages
 /// instead of JSON, for requests that are safe to repeat (`GET`, `PUT`,
-/// `DELETE`, the token request, queries; creates only with
-/// [`CreateRetry::OnFailure`]). A streamed import is retried only when its
+/// `DELETE`, the token request, queries; creates and `APPEND` imports only
+/// with [`CreateRetry::OnFailure`]). A streamed import is retried only when its
 /// [`CsvSource`](crate::CsvSource) can be reopened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {

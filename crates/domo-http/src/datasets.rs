@@ -12,7 +12,7 @@ use http_body_util::BodyExt as _;
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
 use crate::body::{CsvSource, Direction, ImportOptions, Progress, Transferred};
-use crate::client::{Call, CallBody, Client, Success, body_error};
+use crate::client::{Call, CallBody, Client, Repeat, Success, body_error};
 use crate::error::Error;
 use crate::paths::{segment, with_query};
 
@@ -81,6 +81,11 @@ impl Client {
         let path = with_query(path, [("updateMethod", method.as_str())]);
         let mut call = Call::new(Method::PUT, path);
         call.transfer = true;
+        if method == UpdateMethod::Append {
+            // An APPEND that reached Domo before the failure would add its rows twice:
+            // it is repeated only as a create is (see `CreateRetry`).
+            call.repeat = Repeat::Create;
+        }
         call.body =
             CallBody::Csv { source: &mut source, compression: options.compression, progress: options.progress.clone() };
         self.no_content(call).await

@@ -108,6 +108,29 @@ async fn a_create_is_not_repeated_unless_the_caller_opts_in() {
 }
 
 #[tokio::test]
+async fn an_append_is_not_repeated_unless_the_caller_opts_in() {
+    // The 504 may come after Domo appended the rows: sending again would append them twice.
+    let csv = "Alan Turing,TRUE\n";
+    let server = failing_then(vec![busy(504)], Reply::status(204)).await;
+    let append = |client: Client| async move {
+        let source = CsvSource::bytes(csv.as_bytes().to_vec());
+        client.import_data(&DatasetId::from("x"), UpdateMethod::Append, source, &ImportOptions::default()).await
+    };
+    let error = append(server.client()).await.unwrap_err();
+    assert_eq!(error.status(), Some(504));
+    assert_eq!(server.requests().len(), 1, "an APPEND is sent once");
+
+    let server = failing_then(vec![busy(504)], Reply::status(204)).await;
+    let client = Client::builder(Credentials::token(TOKEN))
+        .base_url(&server.url)
+        .retry(RetryPolicy { creates: CreateRetry::OnFailure, ..quick_retries() })
+        .build()
+        .unwrap();
+    append(client).await.unwrap();
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
 async fn a_one_shot_reader_is_not_retried_but_a_reopenable_source_is() {
     let csv = "Alan Turing,TRUE\n";
     let server = failing_then(vec![busy(503)], Reply::status(204)).await;

@@ -26,10 +26,12 @@ Policies of policies.json are matched to live ones by id, else by name: those
 that match none are created, those that differ are updated, and live policies
 that policies.json leaves out are deleted (built-in ones, such as All Rows,
 are kept). The effect on every user is computed with the engine on the
-folder's data.csv and directory.json. Apply creates first, then updates, then
-deletes (so that PDP never turns off in between), stops at the first failure
-and says what was applied and what was not; it refuses when the live policies
-changed since the plan (their fingerprint differs).
+folder's data.csv and directory.json. Apply deletes first, then updates, then
+creates (so that an apply stopped half-way leaves access narrower, not wider;
+when the deletes would remove every policy, which turns PDP off, the last one
+waits until after the creates), stops at the first failure and says what was
+applied and what was not; it refuses when the live policies changed since the
+plan (their fingerprint differs).
 
 Examples:
   domo pull $ID party

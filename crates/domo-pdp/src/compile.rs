@@ -111,7 +111,7 @@ impl fmt::Display for CompilePolicyError {
 /// Who is asking: a directory user, or a virtual user named by policies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Principal<'a> {
-    /// A user, by id. A user missing from the directory is in no group and not an admin.
+    /// A user, by id. A user missing from the directory's user list is not an admin; the policies and groups that name them still apply.
     User(UserId),
     /// A virtual user, by the name policies give in `virtualUsers`.
     Virtual(&'a str),

@@ -52,10 +52,10 @@ pub(crate) struct ConnectionArgs {
     pub(crate) client_id: Option<String>,
     /// The client secret (prefer the environment or a profile: flags show in `ps`).
     #[arg(long, env = "DOMO_CLIENT_SECRET", hide_env_values = true, value_name = "SECRET", global = true)]
-    pub(crate) client_secret: Option<String>,
+    pub(crate) client_secret: Option<Secret>,
     /// A ready access token, instead of a client id and secret.
     #[arg(long, env = "DOMO_ACCESS_TOKEN", hide_env_values = true, value_name = "TOKEN", global = true)]
-    pub(crate) access_token: Option<String>,
+    pub(crate) access_token: Option<Secret>,
     /// How long one API call may take [default: 60s].
     #[arg(long, env = "DOMO_TIMEOUT", value_name = "DURATION", value_parser = parse_duration, global = true)]
     pub(crate) timeout: Option<Duration>,
@@ -86,8 +86,8 @@ struct ProfileFile {
 struct Profile {
     api_host: Option<String>,
     client_id: Option<String>,
-    client_secret: Option<String>,
-    access_token: Option<String>,
+    client_secret: Option<Secret>,
+    access_token: Option<Secret>,
     scopes: Option<Vec<String>>,
     timeout: Option<String>,
     connect_timeout: Option<String>,
@@ -125,10 +125,8 @@ impl ConnectionArgs {
         let client_id = self.client_id.clone().or(profile.client_id.clone());
         let client_secret = self.client_secret.clone().or(profile.client_secret.clone());
         let (credentials, client_id) = match (&self.access_token, client_id, client_secret) {
-            (Some(token), _, _) => (Credentials::token(Secret::new(token.clone())), None),
-            (None, Some(id), Some(secret)) => {
-                (Credentials::client_credentials(id.clone(), Secret::new(secret), scopes), Some(id))
-            }
+            (Some(token), _, _) => (Credentials::token(token.clone()), None),
+            (None, Some(id), Some(secret)) => (Credentials::client_credentials(id.clone(), secret, scopes), Some(id)),
             (None, Some(_), None) => bail!(
                 "a client id but no client secret: set DOMO_CLIENT_SECRET, pass --client-secret, or use a profile"
             ),
@@ -136,7 +134,7 @@ impl ConnectionArgs {
                 bail!("a client secret but no client id: set DOMO_CLIENT_ID, pass --client-id, or use a profile")
             }
             (None, None, None) => match &profile.access_token {
-                Some(token) => (Credentials::token(Secret::new(token.clone())), None),
+                Some(token) => (Credentials::token(token.clone()), None),
                 None => bail!(
                     "no credentials: set DOMO_CLIENT_ID and DOMO_CLIENT_SECRET, pass --client-id and --client-secret, \
                      or name a profile with --profile (the profile file is described in `domo auth --help`)"

@@ -131,9 +131,8 @@ pub(crate) fn plan(args: &PlanArgs) -> anyhow::Result<Outcome> {
     let connection = args.connection.connect()?;
     let plan = make_plan(&args.input, &DatasetId::from(args.dataset_id.clone()), &connection)?;
     if let Some(path) = &args.out {
-        let mut text = serde_json::to_vec_pretty(&plan)?;
-        text.push(b'\n');
-        std::fs::write(path, text).with_context(|| format!("cannot write `{}`", path.display()))?;
+        // Whole or not at all: a plan cut short must not be applied.
+        super::pull::write_json(path, &plan)?;
         output::note(format!(
             "saved the plan to `{}`; apply it with `domo pdp apply --plan {}`",
             path.display(),
@@ -441,9 +440,7 @@ fn make_plan(input: &InputArgs, dataset_id: &DatasetId, connection: &Connection)
             lost: u.lost.len(),
         })
         .collect();
-    let mut changes = creates;
-    changes.extend(updates);
-    changes.extend(deletes);
+    let changes = order_changes(live.len(), creates, updates, deletes);
     Ok(Plan {
         version: PLAN_VERSION,
         api: connection.base_url.clone(),
@@ -456,6 +453,21 @@ fn make_plan(input: &InputArgs, dataset_id: &DatasetId, connection: &Connection)
         effect: Effect { rows: table.row_count(), users_total: directory.users.len(), users },
         notes,
     })
+}
+
+/// The order that fails closed: an apply that stops half-way must leave access
+/// narrower, not wider. Deletes run first and creates last, so a user moved from
+/// one policy to another loses the old rows before gaining the new ones. The one
+/// exception: deleting every live policy would turn PDP off and show every row,
+/// so when the deletes would leave none, the last of them runs after the creates.
+fn order_changes(live: usize, creates: Vec<Change>, updates: Vec<Change>, mut deletes: Vec<Change>) -> Vec<Change> {
+    let kept_through = live.saturating_sub(deletes.len()) > 0 || creates.is_empty();
+    let deferred = if kept_through { None } else { deletes.pop() };
+    let mut changes = deletes;
+    changes.extend(updates);
+    changes.extend(creates);
+    changes.extend(deferred);
+    changes
 }
 
 fn is_used(used: &[bool], index: usize) -> bool {
@@ -597,4 +609,49 @@ fn principals(policy: &Policy) -> String {
         parts.push(format!("virtual users {}", policy.virtual_users.join(", ")));
     }
     if parts.is_empty() { "nobody".to_owned() } else { parts.join("; ") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(name: &str) -> Change {
+        Change::Create {
+            policy: Policy {
+                id: None,
+                policy_type: PolicyType::User,
+                name: name.to_owned(),
+                filters: vec![],
+                users: vec![],
+                virtual_users: vec![],
+                groups: vec![],
+            },
+        }
+    }
+
+    fn delete(id: u64) -> Change {
+        Change::Delete { id: PolicyId(id), name: format!("p{id}") }
+    }
+
+    fn order(live: usize, creates: Vec<Change>, deletes: Vec<Change>) -> Vec<String> {
+        order_changes(live, creates, vec![], deletes).iter().map(Change::describe).collect()
+    }
+
+    #[test]
+    fn deletes_run_before_creates_so_a_stopped_apply_narrows_access() {
+        assert_eq!(
+            order(3, vec![create("new")], vec![delete(1), delete(2)]),
+            ["delete policy 1 `p1`", "delete policy 2 `p2`", "create `new`"]
+        );
+    }
+
+    #[test]
+    fn the_last_policy_is_deleted_only_after_the_creates() {
+        // Deleting every live policy first would turn PDP off and show every row.
+        assert_eq!(
+            order(2, vec![create("new")], vec![delete(1), delete(2)]),
+            ["delete policy 1 `p1`", "create `new`", "delete policy 2 `p2`"]
+        );
+        assert_eq!(order(1, vec![], vec![delete(1)]), ["delete policy 1 `p1`"]);
+    }
 }

@@ -85,7 +85,7 @@ pub(crate) fn run(args: &PullArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Writes pretty JSON to a temporary file beside `path`, then renames it into place.
-fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let mut temp =
         tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in `{}`", dir.display()))?;

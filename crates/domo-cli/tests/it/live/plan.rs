@@ -88,7 +88,7 @@ fn a_plan_creates_updates_and_deletes_and_shows_who_gains_and_loses_rows() {
     let plan = json(&live.ok(&["pdp", "plan", dir, "--dataset-id", &id, "--out", plan_arg, "--format", "json"]));
     let actions: Vec<&str> =
         plan["changes"].as_array().unwrap().iter().map(|c| c["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["create", "update", "delete"], "creates first, deletes last");
+    assert_eq!(actions, ["delete", "update", "create"], "deletes first, creates last: a stopped apply narrows access");
     assert_eq!(plan["changes"][1]["id"], 2);
 
     // Without a terminal or --yes, nothing is applied.
@@ -165,33 +165,27 @@ fn an_apply_that_fails_halfway_reports_exactly_what_was_applied() {
     directory["users"].as_array_mut().unwrap().push(j!({"id": 999, "name": "Ghost", "role": "Participant"}));
     std::fs::write(&directory_path, directory.to_string()).unwrap();
     let mut policies = edited(&live);
-    policies.push(j!({"type": "user", "name": "Ghost Policy", "users": [999],
-        "filters": [{"column": "Attending", "operator": "EQUALS", "values": ["TRUE"], "not": false}]}));
+    // Before the planners' policy, so that the failing create comes first of the two.
+    let planners = policies.len() - 1;
+    policies.insert(
+        planners,
+        j!({"type": "user", "name": "Ghost Policy", "users": [999],
+            "filters": [{"column": "Attending", "operator": "EQUALS", "values": ["TRUE"], "not": false}]}),
+    );
     write_policies(&live, &policies);
 
     let run = live.run(&["pdp", "apply", live.path("party").to_str().unwrap(), "--dataset-id", &id, "--yes"]);
-    run.fails_with("error: apply stopped: 1 of 4 changes applied, 3 not applied");
-    assert!(run.stderr.contains("caused by: change 2 of 4 failed: create `Ghost Policy`"), "{}", run.all());
+    run.fails_with("error: apply stopped: 2 of 4 changes applied, 2 not applied");
+    assert!(run.stderr.contains("caused by: change 3 of 4 failed: create `Ghost Policy`"), "{}", run.all());
     assert!(run.stderr.contains("user 999 does not exist"), "{}", run.all());
-    let report = run.stdout.split("applied 1 of 4 changes:").nth(1).unwrap_or_else(|| panic!("{}", run.all()));
-    assert!(report.contains("done created policy 4 `Planners See Regrets`"), "{report}");
+    let report = run.stdout.split("applied 2 of 4 changes:").nth(1).unwrap_or_else(|| panic!("{}", run.all()));
+    assert!(report.contains("done deleted policy 3 `Doomed`"), "{report}");
+    assert!(report.contains("done updated policy 2 `Only Show Attendees`"), "{report}");
     assert!(report.contains("failed create `Ghost Policy`: POST /v1/datasets/"), "{report}");
-    assert!(
-        report.contains(
-            "not applied:\n  skipped update policy 2 `Only Show Attendees`\n  skipped delete policy 3 `Doomed`"
-        ),
-        "{report}"
-    );
+    assert!(report.contains("not applied:\n  skipped create `Planners See Regrets`"), "{report}");
 
-    // The live policies are exactly the first change applied, nothing more.
-    assert_eq!(
-        live_policies(&live, &id),
-        [
-            ("Only Show Attendees".to_owned(), j!([27])),
-            ("Doomed".to_owned(), j!([40])),
-            ("Planners See Regrets".to_owned(), j!([])),
-        ]
-    );
+    // The live policies are exactly the changes applied, nothing more.
+    assert_eq!(live_policies(&live, &id), [("Only Show Attendees".to_owned(), j!([27, 31]))]);
 }
 
 #[test]

@@ -27,6 +27,10 @@
 //!   client was given explicitly (fail closed: PDP applies to it), as an Admin
 //!   for the client the emulator generates for the person running it.
 //! - Users and groups are read only, seeded from a [`Directory`](domo_model::Directory).
+//! - There is no per-user permission model for managing DataSets: any client
+//!   with the `data` scope may change any DataSet, its owner, `pdpEnabled` and
+//!   its policies (as an Admin's API client can in Domo). PDP limits what an
+//!   export shows, not who may manage the DataSet.
 //! - Tokens live in memory: after a restart clients ask for a new one (the
 //!   SDKs do so on their own after a 401).
 //! - A schema change must fit the rows already there and the columns that

@@ -7,17 +7,7 @@ use super::support::{Live, json};
 /// A live Euler party with PDP on and two policies, pulled into `party/`; returns the DataSet id.
 fn pulled_party(live: &Live) -> String {
     let id = live.euler_party();
-    live.ok(&[
-        "policies",
-        "create",
-        &id,
-        "--name",
-        "Only Show Attendees",
-        "--filter",
-        "Attending EQUALS TRUE",
-        "--user",
-        "27",
-    ]);
+    live.only_show_attendees(&id);
     live.ok(&["policies", "create", &id, "--name", "Doomed", "--filter", "Friend BEGINS_WITH A", "--user", "40"]);
     live.ok(&["pdp", "enable", &id]);
     live.ok(&["pull", &id, live.path("party").to_str().unwrap()]);

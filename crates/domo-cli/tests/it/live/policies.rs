@@ -6,17 +6,7 @@ use super::support::{GUEST, GUEST_SECRET, Live, json};
 fn policies_are_created_listed_shown_updated_and_deleted() {
     let live = Live::start();
     let id = live.euler_party();
-    let created = live.ok(&[
-        "policies",
-        "create",
-        &id,
-        "--name",
-        "Only Show Attendees",
-        "--filter",
-        "Attending EQUALS TRUE",
-        "--user",
-        "27",
-    ]);
+    let created = live.only_show_attendees(&id);
     let policy = created.trim();
     let file = live.path("policy.json");
     std::fs::write(
@@ -68,17 +58,7 @@ fn policies_are_created_listed_shown_updated_and_deleted() {
 fn pdp_is_enabled_and_disabled_and_the_export_follows() {
     let live = Live::start();
     let id = live.euler_party();
-    live.ok(&[
-        "policies",
-        "create",
-        &id,
-        "--name",
-        "Only Show Attendees",
-        "--filter",
-        "Attending EQUALS TRUE",
-        "--user",
-        "27",
-    ]);
+    live.only_show_attendees(&id);
     let as_guest = |args: &[&str]| {
         let mut command = live.command(args);
         command.env("DOMO_CLIENT_ID", GUEST).env("DOMO_CLIENT_SECRET", GUEST_SECRET);
@@ -100,17 +80,7 @@ fn pdp_is_enabled_and_disabled_and_the_export_follows() {
 fn a_pulled_folder_works_with_every_offline_command() {
     let live = Live::start();
     let id = live.euler_party();
-    live.ok(&[
-        "policies",
-        "create",
-        &id,
-        "--name",
-        "Only Show Attendees",
-        "--filter",
-        "Attending EQUALS TRUE",
-        "--user",
-        "27",
-    ]);
+    live.only_show_attendees(&id);
     live.ok(&[
         "policies",
         "create",

@@ -102,6 +102,13 @@ impl Live {
         self.ok(&["data", "import", &id, EULER_CSV, "--header"]);
         id
     }
+
+    /// Creates the quickstart's "Only Show Attendees" policy (Attending EQUALS TRUE, user 27) on
+    /// `id`; returns what `domo policies create` printed (the new policy's id).
+    pub(crate) fn only_show_attendees(&self, id: &str) -> String {
+        let args = ["--name", "Only Show Attendees", "--filter", "Attending EQUALS TRUE", "--user", "27"];
+        self.ok(&[&["policies", "create", id][..], &args[..]].concat())
+    }
 }
 
 impl Drop for Live {

@@ -115,31 +115,28 @@ async fn a_token_expiring_mid_run_is_renewed_once_after_a_401() {
     assert_eq!(issued.load(Ordering::SeqCst), 2);
 }
 
+/// Sends 16 calls at once on clones of `client`; each must succeed.
+async fn sixteen_at_once(client: &Client) {
+    let calls: Vec<_> = (0..16)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.get_dataset(&DatasetId::from("x")).await })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+}
+
 #[tokio::test]
 async fn concurrent_calls_share_one_token_request_and_one_renewal() {
     let TokenServer { server, issued, revoked } = token_server(3599, Duration::from_millis(150)).await;
     let client = grant_client(&server);
-    let calls: Vec<_> = (0..16)
-        .map(|_| {
-            let client = client.clone();
-            tokio::spawn(async move { client.get_dataset(&DatasetId::from("x")).await })
-        })
-        .collect();
-    for call in calls {
-        call.await.unwrap().unwrap();
-    }
+    sixteen_at_once(&client).await;
     assert_eq!(issued.load(Ordering::SeqCst), 1, "16 waiting calls, one token request");
 
     revoked.store(true, Ordering::SeqCst);
-    let calls: Vec<_> = (0..16)
-        .map(|_| {
-            let client = client.clone();
-            tokio::spawn(async move { client.get_dataset(&DatasetId::from("x")).await })
-        })
-        .collect();
-    for call in calls {
-        call.await.unwrap().unwrap();
-    }
+    sixteen_at_once(&client).await;
     assert_eq!(issued.load(Ordering::SeqCst), 2, "16 calls refused at once, one renewal");
 }
 

@@ -27,6 +27,33 @@ fn gunzip(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `csv` in 64 KiB chunks, each produced only once the other side has
+/// `consumed` all but [`WINDOW`] bytes before it (`progressed` wakes the
+/// producer): a side that held the whole body before passing it on would stall.
+fn gated_chunks(
+    csv: Arc<Vec<u8>>,
+    consumed: Arc<AtomicU64>,
+    progressed: Arc<Notify>,
+) -> impl futures_util::Stream<Item = Bytes> + Send + 'static {
+    futures_util::stream::unfold(0usize, move |offset| {
+        let (csv, consumed, progressed) = (csv.clone(), consumed.clone(), progressed.clone());
+        async move {
+            if offset >= csv.len() {
+                return None;
+            }
+            loop {
+                let notified = progressed.notified();
+                if consumed.load(Ordering::SeqCst) + WINDOW >= offset as u64 {
+                    break;
+                }
+                notified.await;
+            }
+            let end = (offset + 64 * 1024).min(csv.len());
+            Some((Bytes::copy_from_slice(&csv[offset..end]), end))
+        }
+    })
+}
+
 /// Deterministic CSV of `len` bytes: numbered rows.
 fn big_csv(len: usize) -> Vec<u8> {
     let mut csv = Vec::with_capacity(len + 64);
@@ -141,23 +168,7 @@ async fn ten_megabytes_stream_from_a_reader_with_bounded_memory() {
     })
     .await;
 
-    let chunks = futures_util::stream::unfold(0usize, move |offset| {
-        let (csv, received, arrived) = (csv.clone(), received.clone(), arrived.clone());
-        async move {
-            if offset >= csv.len() {
-                return None;
-            }
-            loop {
-                let notified = arrived.notified();
-                if received.load(Ordering::SeqCst) + WINDOW >= offset as u64 {
-                    break;
-                }
-                notified.await;
-            }
-            let end = (offset + 64 * 1024).min(csv.len());
-            Some((Ok::<_, std::io::Error>(Bytes::copy_from_slice(&csv[offset..end])), end))
-        }
-    });
+    let chunks = gated_chunks(csv, received, arrived).map(Ok::<_, std::io::Error>);
     let reader = tokio_util::io::StreamReader::new(chunks.boxed());
     let client = Client::builder(Credentials::token(TOKEN))
         .base_url(&server.url)
@@ -186,24 +197,8 @@ async fn ten_megabytes_stream_to_a_writer_with_bounded_memory() {
         async move {
             assert_eq!(request.headers()["accept"], "text/csv");
             assert_eq!(request.uri().query(), Some("includeHeader=false"));
-            let chunks = futures_util::stream::unfold(0usize, move |offset| {
-                let (csv, written, wrote) = (csv.clone(), written.clone(), wrote.clone());
-                async move {
-                    if offset >= csv.len() {
-                        return None;
-                    }
-                    loop {
-                        let notified = wrote.notified();
-                        if written.load(Ordering::SeqCst) + WINDOW >= offset as u64 {
-                            break;
-                        }
-                        notified.await;
-                    }
-                    let end = (offset + 64 * 1024).min(csv.len());
-                    let frame = http_body::Frame::data(Bytes::copy_from_slice(&csv[offset..end]));
-                    Some((Ok::<_, std::io::Error>(frame), end))
-                }
-            });
+            let chunks =
+                gated_chunks(csv, written, wrote).map(|chunk| Ok::<_, std::io::Error>(http_body::Frame::data(chunk)));
             let mut response = Response::new(StreamBody::new(chunks).boxed_unsync());
             response.headers_mut().insert("content-type", "text/csv".parse().unwrap());
             response.headers_mut().insert("content-length", TEN_MB.to_string().parse().unwrap());

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's automation, one entry point for every check.
 
 mod bench;
+mod provision;
 mod tidy;
 
 use std::time::Instant;
@@ -11,10 +12,12 @@ use xshell::{Shell, cmd};
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  ci      every check CI runs: fmt, clippy, doc, bench build, tidy, SQL conformance, tests
-  tidy    only the tidy checks (layering, module docs, no ignored tests)
-  bench   the PDP benchmark on the generated 1M-row workload: ratios to the csv-crate baseline
-          and peak memory (extra arguments go to pdp-ratios: --rows N, --seed S, --runs R)";
+  ci         every check CI runs, after installing what is missing (rustfmt, clippy, DuckDB in a
+             virtual environment under target/): fmt, clippy, doc, bench build, tidy, SQL conformance, tests
+  provision  only the installs `ci` starts with; prints the virtual environment's Python
+  tidy       only the tidy checks (layering, module docs, no ignored tests)
+  bench      the PDP benchmark on the generated 1M-row workload: ratios to the csv-crate baseline
+             and peak memory (extra arguments go to pdp-ratios: --rows N, --seed S, --runs R)";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -23,6 +26,12 @@ fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("ci") => ci(&sh),
         Some("tidy") => tidy::check(&workspace_root()),
+        Some("provision") => {
+            provision::rust_components(&sh)?;
+            let python = provision::python_with_duckdb(&sh, &provision::target_dir(&workspace_root()))?;
+            println!("{}", python.display());
+            Ok(())
+        }
         Some("bench") => bench::run(),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
@@ -41,16 +50,24 @@ fn workspace_root() -> std::path::PathBuf {
 /// The tests run last so that CI's final lines are cargo test's summary.
 fn ci(sh: &Shell) -> anyhow::Result<()> {
     let started = Instant::now();
+    let root = workspace_root();
+    let mut python = None;
+    section("provision", || {
+        provision::rust_components(sh)?;
+        python = Some(provision::python_with_duckdb(sh, &provision::target_dir(&root))?);
+        Ok(())
+    })?;
+    let python = python.context("provisioning found no Python")?;
     section("fmt", || Ok(cmd!(sh, "cargo fmt --all --check").run()?))?;
     section("clippy", || Ok(cmd!(sh, "cargo clippy --workspace --all-targets --locked -- -D warnings").run()?))?;
     section("doc", || {
         Ok(cmd!(sh, "cargo doc --workspace --no-deps --locked").env("RUSTDOCFLAGS", "-D warnings").run()?)
     })?;
     section("bench-build", || Ok(cmd!(sh, "cargo bench --workspace --no-run --locked").run()?))?;
-    section("tidy", || tidy::check(&workspace_root()))?;
+    section("tidy", || tidy::check(&root))?;
     section("sql-conformance", || {
-        // DuckDB (the Python package, pinned in `.ci/run`) runs the generated SQL; every row and count must match the engine.
-        Ok(cmd!(sh, "cargo run --locked -p domo-tests --bin sql-conformance -- --sets 200").run()?)
+        // DuckDB (the Python package in the CI virtual environment) runs the generated SQL; every row and count must match the engine.
+        Ok(cmd!(sh, "cargo run --locked -p domo-tests --bin sql-conformance -- --sets 200 --python {python}").run()?)
     })?;
     section("doctest", || Ok(cmd!(sh, "cargo test --workspace --doc --locked").run()?))?;
     eprintln!("ci: all checks before the tests passed in {:.0?}; running the tests", started.elapsed());

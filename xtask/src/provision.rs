@@ -1,0 +1,65 @@
+//! What `cargo xtask ci` installs before it runs anything: toolchain components and a Python virtual environment under `target/`.
+//!
+//! A fresh machine has cargo and python3 and nothing else the checks need, so
+//! every step here checks first and installs only what is missing: a second run
+//! on the same machine installs nothing.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use xshell::{Shell, cmd};
+
+/// The DuckDB Python package the SQL conformance check runs; `tests/duckdb/run_queries.py` pins the same version.
+pub(crate) const DUCKDB_VERSION: &str = "2.0.0";
+
+/// Adds `rustfmt` and `clippy` to the active toolchain when rustup has them missing.
+pub(crate) fn rust_components(sh: &Shell) -> anyhow::Result<()> {
+    let installed = cmd!(sh, "rustup component list --installed").quiet().ignore_stderr().read().unwrap_or_default();
+    for component in ["rustfmt", "clippy"] {
+        if !installed.lines().any(|line| line.starts_with(component)) {
+            cmd!(sh, "rustup component add {component}").run().with_context(|| format!("cannot add `{component}`"))?;
+        }
+    }
+    Ok(())
+}
+
+/// The Python interpreter of the CI virtual environment (`target/ci-venv`), with DuckDB installed.
+///
+/// Creates the environment on first use; when python3 has no `venv` module (Debian
+/// ships it separately) installs `python3-venv` with apt-get first.
+pub(crate) fn python_with_duckdb(sh: &Shell, target_dir: &Path) -> anyhow::Result<PathBuf> {
+    let venv = target_dir.join("ci-venv");
+    let python = venv.join("bin").join("python");
+    if !python.exists() {
+        if cmd!(sh, "python3 -m venv --help").quiet().ignore_stdout().ignore_stderr().run().is_err() {
+            apt_install(sh, &["python3-venv"])?;
+        }
+        cmd!(sh, "python3 -m venv {venv}").run().context("cannot create the Python virtual environment")?;
+    }
+    let check = format!("import duckdb, sys; sys.exit(duckdb.__version__ != '{DUCKDB_VERSION}')");
+    if cmd!(sh, "{python} -c {check}").quiet().ignore_stderr().run().is_err() {
+        let package = format!("duckdb=={DUCKDB_VERSION}");
+        cmd!(sh, "{python} -m pip install --quiet --disable-pip-version-check {package}")
+            .run()
+            .with_context(|| format!("cannot install `{package}` into {}", venv.display()))?;
+    }
+    Ok(python)
+}
+
+/// Installs Debian packages, running `apt-get update` first (a fresh machine has no package lists).
+fn apt_install(sh: &Shell, packages: &[&str]) -> anyhow::Result<()> {
+    if cmd!(sh, "which apt-get").quiet().ignore_stdout().run().is_err() {
+        bail!("`{}` is missing and this machine has no apt-get: install it by hand", packages.join(" "));
+    }
+    cmd!(sh, "apt-get update -qq").run().context("apt-get update failed")?;
+    cmd!(sh, "apt-get install -y -qq --no-install-recommends {packages...}")
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .run()
+        .with_context(|| format!("cannot install `{}`", packages.join(" ")))?;
+    Ok(())
+}
+
+/// The cargo target directory: `CARGO_TARGET_DIR` when set, else `target/` under the workspace.
+pub(crate) fn target_dir(workspace: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace.join("target"), |dir| workspace.join(dir))
+}

@@ -1,14 +1,17 @@
 //! `domo pdp plan|apply`: the local policies.json against the live policies, its effect on every user, and applying it.
 
+mod check;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use domo_model::{DatasetId, Policy, PolicyId, PolicyType, read_user_file};
+use domo_model::{DatasetId, Policy, PolicyId, PolicyType, Schema, read_user_file};
 use domo_pdp::PolicyChangeKind;
 use serde::{Deserialize, Serialize};
 
+use self::check::{OtherDataset, Written};
 use super::config::{Connection, ConnectionArgs};
 use super::output;
 use super::policies::filters_text;
@@ -17,17 +20,20 @@ use crate::pdp::input::Inputs;
 use crate::pdp::output::{BOLD, ERROR, GOOD, WARNING, paint};
 use crate::pdp::{InputArgs, ReportFormat, common};
 
-/// The version of the plan file format.
-const PLAN_VERSION: u32 = 1;
+/// The version of the plan file format (2 added the schema the plan was checked against).
+const PLAN_VERSION: u32 = 2;
 
 /// Options of `domo pdp plan`.
 #[derive(Debug, Args)]
 pub(crate) struct PlanArgs {
     #[command(flatten)]
     input: InputArgs,
-    /// The live DataSet the folder's policies are for.
+    /// The live DataSet the folder's policies are for [default: the id in DIR/dataset.json].
     #[arg(long, value_name = "ID")]
-    dataset_id: String,
+    dataset_id: Option<String>,
+    /// Allow --dataset-id to name another DataSet than DIR/dataset.json (its schema must still match).
+    #[arg(long, requires = "dataset_id")]
+    target_other_dataset: bool,
     /// Also save the plan to this file, for `domo pdp apply --plan FILE`.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -44,9 +50,12 @@ pub(crate) struct ApplyArgs {
     /// The folder holding policies.json, dataset.json, data.csv and directory.json.
     #[arg(value_name = "DIR", required_unless_present = "plan", conflicts_with = "plan")]
     dir: Option<PathBuf>,
-    /// The live DataSet the folder's policies are for.
-    #[arg(long, value_name = "ID", required_unless_present = "plan", conflicts_with = "plan")]
+    /// The live DataSet the folder's policies are for [default: the id in DIR/dataset.json].
+    #[arg(long, value_name = "ID", conflicts_with = "plan")]
     dataset_id: Option<String>,
+    /// Allow --dataset-id to name another DataSet than DIR/dataset.json (its schema must still match).
+    #[arg(long, requires = "dataset_id")]
+    target_other_dataset: bool,
     /// Apply a plan saved by `domo pdp plan --out FILE` instead of planning now.
     #[arg(long, value_name = "FILE")]
     plan: Option<PathBuf>,
@@ -69,6 +78,9 @@ struct Plan {
     api: String,
     dataset_id: DatasetId,
     dataset_name: String,
+    /// The live schema, checked equal to the folder's when the plan was made
+    /// and checked again before an apply writes anything.
+    schema: Schema,
     /// A hash of the live policies when the plan was made.
     fingerprint: String,
     /// The live policies when the plan was made.
@@ -129,7 +141,8 @@ struct UserEffect {
 
 pub(crate) fn plan(args: &PlanArgs) -> anyhow::Result<Outcome> {
     let connection = args.connection.connect()?;
-    let plan = make_plan(&args.input, &DatasetId::from(args.dataset_id.clone()), &connection)?;
+    let target = Target { given: args.dataset_id.as_deref(), other: other_dataset(args.target_other_dataset) };
+    let plan = make_plan(&args.input, &target, &connection)?;
     if let Some(path) = &args.out {
         // Whole or not at all: a plan cut short must not be applied.
         super::pull::write_json(path, &plan)?;
@@ -148,9 +161,9 @@ pub(crate) fn plan(args: &PlanArgs) -> anyhow::Result<Outcome> {
 
 pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let connection = args.connection.connect()?;
-    let plan = match (&args.plan, &args.dir, &args.dataset_id) {
-        (Some(path), _, _) => read_plan(path, &connection)?,
-        (None, Some(dir), Some(id)) => {
+    let plan = match (&args.plan, &args.dir) {
+        (Some(path), _) => read_plan(path, &connection)?,
+        (None, Some(dir)) => {
             let input = InputArgs {
                 dir: dir.clone(),
                 dataset: None,
@@ -159,9 +172,10 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
                 directory: None,
                 no_header: false,
             };
-            make_plan(&input, &DatasetId::from(id.clone()), &connection)?
+            let target = Target { given: args.dataset_id.as_deref(), other: other_dataset(args.target_other_dataset) };
+            make_plan(&input, &target, &connection)?
         }
-        _ => bail!("give DIR and --dataset-id, or --plan FILE"),
+        (None, None) => bail!("give DIR (and --dataset-id if it is not the folder's DataSet), or --plan FILE"),
     };
     if args.format == ReportFormat::Text {
         output::text(&render(&plan))?;
@@ -175,8 +189,9 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let question =
         format!("apply {} changes to DataSet {} `{}`", plan.changes.len(), plan.dataset_id, plan.dataset_name);
     if !output::confirm(&question, args.yes)? {
-        output::note("nothing applied");
-        return Ok(Outcome::Ok);
+        // Like terraform: a declined apply is not a success, so scripts do not read it as one.
+        output::note("apply cancelled: nothing applied");
+        return Ok(Outcome::Findings);
     }
     let client = &connection.client;
     let (report, error) = super::block_on(async {
@@ -192,6 +207,10 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
                 what.join(", ")
             );
         }
+        // The plan may be old, or made for a folder: check the DataSet it writes to once more.
+        let dataset = client.get_dataset(&plan.dataset_id).await?;
+        let directory = client.directory().await?;
+        recheck(&plan, &dataset, &directory)?;
         let mut report = Report { plan: &plan, applied: Vec::new(), failed: None, not_applied: Vec::new() };
         let mut error = None;
         for (index, change) in plan.changes.iter().enumerate() {
@@ -284,10 +303,17 @@ fn render_report(report: &Report<'_>, total: usize) -> String {
 
 fn read_plan(path: &Path, connection: &Connection) -> anyhow::Result<Plan> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-    let plan: Plan = read_user_file(&path.display().to_string(), &text)?;
-    if plan.version != PLAN_VERSION {
-        bail!("`{}` is a plan of version {}; this domo reads version {PLAN_VERSION}", path.display(), plan.version);
+    // The version first, so that an older plan says so rather than which field it lacks.
+    let version = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v.get("version")?.as_u64());
+    if let Some(version) = version
+        && version != u64::from(PLAN_VERSION)
+    {
+        bail!(
+            "`{}` is a plan of version {version}; this domo reads version {PLAN_VERSION}: plan again",
+            path.display()
+        );
     }
+    let plan: Plan = read_user_file(&path.display().to_string(), &text)?;
     if plan.api != connection.base_url {
         bail!(
             "`{}` was planned against `{}`, but these credentials talk to `{}`",
@@ -300,8 +326,70 @@ fn read_plan(path: &Path, connection: &Connection) -> anyhow::Result<Plan> {
 }
 
 /// Compares the folder's policies with the live ones and computes the effect on every user.
-fn make_plan(input: &InputArgs, dataset_id: &DatasetId, connection: &Connection) -> anyhow::Result<Plan> {
+/// Which live DataSet to plan against: `--dataset-id`, and whether it may differ from the folder's.
+#[derive(Debug)]
+struct Target<'a> {
+    given: Option<&'a str>,
+    other: OtherDataset,
+}
+
+fn other_dataset(allowed: bool) -> OtherDataset {
+    if allowed { OtherDataset::Allow } else { OtherDataset::Refuse }
+}
+
+/// The policies a plan writes, named as its changes are.
+fn written(changes: &[Change]) -> Vec<Written<'_>> {
+    changes
+        .iter()
+        .filter_map(|change| match change {
+            Change::Create { policy } | Change::Update { policy, .. } => {
+                Some(Written { change: change.describe(), policy })
+            }
+            Change::Delete { .. } => None,
+        })
+        .collect()
+}
+
+/// Refuses a plan whose changes Domo would refuse, or would apply to another
+/// schema than the one they were written for, before anything is written.
+fn refuse_problems(
+    plan_changes: &[Change],
+    dataset: &domo_model::Dataset,
+    directory: &domo_model::Directory,
+) -> anyhow::Result<()> {
+    let problems = check::problems_against_live(&written(plan_changes), dataset, directory);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "{} of the planned changes to DataSet {} `{}` would fail against its live schema and directory; nothing \
+         was written:\n  {}",
+        if problems.len() == 1 { "one".to_owned() } else { problems.len().to_string() },
+        dataset.id,
+        dataset.name,
+        problems.join("\n  ")
+    )
+}
+
+/// The checks an apply repeats right before its first write: the same DataSet,
+/// the same schema as when planned, and every change valid against the live
+/// schema and directory.
+fn recheck(plan: &Plan, dataset: &domo_model::Dataset, directory: &domo_model::Directory) -> anyhow::Result<()> {
+    if dataset.id != plan.dataset_id {
+        bail!(
+            "asked for DataSet {}, the API answered with DataSet {}; nothing was applied",
+            plan.dataset_id,
+            dataset.id
+        );
+    }
+    check::require_same_schema(&plan.schema, dataset, "the schema the plan was made for")
+        .context("nothing was applied: plan again")?;
+    refuse_problems(&plan.changes, dataset, directory)
+}
+
+fn make_plan(input: &InputArgs, target: &Target<'_>, connection: &Connection) -> anyhow::Result<Plan> {
     let inputs = Inputs::read(input)?;
+    let dataset_id = &check::target(&inputs.dataset.id, target.given, target.other, &inputs.paths.dataset)?;
     let local = inputs.policies.clone();
     let mut seen = std::collections::HashSet::new();
     for policy in &local {
@@ -312,23 +400,28 @@ fn make_plan(input: &InputArgs, dataset_id: &DatasetId, connection: &Connection)
         }
     }
     let client = &connection.client;
-    let (live_dataset, live) = super::block_on(async {
+    let (live_dataset, live, live_directory) = super::block_on(async {
         let dataset = client.get_dataset(dataset_id).await?;
         let policies = client.list_policies(dataset_id).await?;
-        Ok((dataset, policies))
+        let directory = client.directory().await?;
+        Ok((dataset, policies, directory))
     })?;
+    if live_dataset.id != *dataset_id {
+        bail!("asked for DataSet {dataset_id}, the API answered with DataSet {}", live_dataset.id);
+    }
+    check::require_same_schema(
+        &inputs.dataset.schema,
+        &live_dataset,
+        &format!("`{}`", inputs.paths.dataset.display()),
+    )?;
     let mut notes = Vec::new();
     if inputs.dataset.id != *dataset_id {
         notes.push(format!(
-            "`{}` describes DataSet {}, not {dataset_id}: check that this folder is meant for it",
+            "`{}` describes DataSet {}; planned against DataSet {dataset_id} `{}` as --target-other-dataset asks \
+             (same schema)",
             inputs.paths.dataset.display(),
-            inputs.dataset.id
-        ));
-    }
-    if live_dataset.schema != inputs.dataset.schema {
-        notes.push(format!(
-            "the live schema differs from `{}`: the effect is computed on the local rows",
-            inputs.paths.dataset.display()
+            inputs.dataset.id,
+            live_dataset.name
         ));
     }
 
@@ -441,11 +534,13 @@ fn make_plan(input: &InputArgs, dataset_id: &DatasetId, connection: &Connection)
         })
         .collect();
     let changes = order_changes(live.len(), creates, updates, deletes);
+    refuse_problems(&changes, &live_dataset, &live_directory)?;
     Ok(Plan {
         version: PLAN_VERSION,
         api: connection.base_url.clone(),
         dataset_id: dataset_id.clone(),
         dataset_name: live_dataset.name,
+        schema: live_dataset.schema,
         fingerprint: fingerprint(&live),
         live,
         changes,

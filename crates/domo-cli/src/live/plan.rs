@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use self::check::{OtherDataset, Written};
 use super::config::{Connection, ConnectionArgs};
 use super::output;
-use super::policies::filters_text;
+use super::policies::{filters_text, stored_as_sent};
 use crate::exit::Outcome;
 use crate::pdp::input::Inputs;
 use crate::pdp::output::{BOLD, ERROR, GOOD, WARNING, paint};
@@ -62,6 +62,9 @@ pub(crate) struct ApplyArgs {
     /// Do not ask before applying.
     #[arg(long, short)]
     yes: bool,
+    /// Allow a plan that deletes every policy: Domo then turns PDP off and everyone with access sees every row.
+    #[arg(long)]
+    turn_pdp_off: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     format: ReportFormat,
@@ -105,6 +108,17 @@ enum Change {
     Update { id: PolicyId, details: Vec<String>, policy: Policy },
     /// A live policy that policies.json leaves out.
     Delete { id: PolicyId, name: String },
+}
+
+impl Plan {
+    /// Whether applying the plan leaves the DataSet without any policy, which
+    /// turns PDP off: everyone with access then sees every row.
+    fn leaves_no_policy(&self) -> bool {
+        let count = |f: fn(&Change) -> bool| self.changes.iter().filter(|c| f(c)).count();
+        let deletes = count(|c| matches!(c, Change::Delete { .. }));
+        let creates = count(|c| matches!(c, Change::Create { .. }));
+        !self.live.is_empty() && self.live.len().saturating_sub(deletes) + creates == 0
+    }
 }
 
 impl Change {
@@ -186,8 +200,22 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         }
         return Ok(Outcome::Ok);
     }
-    let question =
-        format!("apply {} changes to DataSet {} `{}`", plan.changes.len(), plan.dataset_id, plan.dataset_name);
+    let opens = plan.leaves_no_policy();
+    if opens && !args.turn_pdp_off {
+        bail!(
+            "this plan deletes every policy of DataSet {} `{}`: Domo then turns PDP off and everyone with access \
+             sees every row; nothing was applied (keep a policy, or pass --turn-pdp-off if that is meant)",
+            plan.dataset_id,
+            plan.dataset_name
+        );
+    }
+    let question = format!(
+        "apply {} changes to DataSet {} `{}`{}",
+        plan.changes.len(),
+        plan.dataset_id,
+        plan.dataset_name,
+        if opens { " (PDP turns off: everyone with access sees every row)" } else { "" }
+    );
     if !output::confirm(&question, args.yes)? {
         // Like terraform: a declined apply is not a success, so scripts do not read it as one.
         output::note("apply cancelled: nothing applied");
@@ -218,25 +246,30 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
                 report.not_applied.push(change.describe());
                 continue;
             }
-            let outcome = match change {
-                Change::Create { policy } => {
-                    client.create_policy(&plan.dataset_id, policy).await.map(|created| match created.id {
+            // A write counts as done only when Domo's answer holds what was sent.
+            let outcome: anyhow::Result<String> = match change {
+                Change::Create { policy } => match client.create_policy(&plan.dataset_id, policy).await {
+                    Ok(created) => stored_as_sent(policy, &created).map(|()| match created.id {
                         Some(id) => format!("created policy {id} `{}`", created.name),
                         None => format!("created `{}`", created.name),
-                    })
-                }
-                Change::Update { id, policy, .. } => client
-                    .update_policy(&plan.dataset_id, *id, policy)
+                    }),
+                    Err(e) => Err(e.into()),
+                },
+                Change::Update { id, policy, .. } => match client.update_policy(&plan.dataset_id, *id, policy).await {
+                    Ok(updated) => {
+                        stored_as_sent(policy, &updated).map(|()| format!("updated policy {id} `{}`", updated.name))
+                    }
+                    Err(e) => Err(e.into()),
+                },
+                Change::Delete { id, name } => client
+                    .delete_policy(&plan.dataset_id, *id)
                     .await
-                    .map(|updated| format!("updated policy {id} `{}`", updated.name)),
-                Change::Delete { id, name } => {
-                    client.delete_policy(&plan.dataset_id, *id).await.map(|()| format!("deleted policy {id} `{name}`"))
-                }
+                    .map(|()| format!("deleted policy {id} `{name}`"))
+                    .map_err(Into::into),
             };
             match outcome {
                 Ok(done) => report.applied.push(done),
-                Err(e) => {
-                    let cause = anyhow::Error::new(e);
+                Err(cause) => {
                     report.failed = Some(Failed { change: change.describe(), error: chain(&cause) });
                     let total = plan.changes.len();
                     error =

@@ -70,7 +70,7 @@ fn pdp_is_enabled_and_disabled_and_the_export_follows() {
     assert_eq!(json(&live.ok(&["datasets", "get", &id, "--format", "json"]))["pdpEnabled"], true);
     let seen = as_guest(&["data", "export", &id]).stdout;
     assert_eq!(seen, "Alan Turing,TRUE\nGeorge Boole,TRUE\nBrook Taylor,TRUE\nAda Lovelace,TRUE\n");
-    live.ok(&["pdp", "disable", &id]);
+    live.ok(&["pdp", "disable", &id, "--yes"]);
     assert_eq!(json(&live.ok(&["datasets", "get", &id, "--format", "json"]))["pdpEnabled"], false);
     assert_eq!(as_guest(&["data", "export", &id]).stdout.lines().count(), 6);
     live.run(&["pdp", "enable", "no-such-dataset"]).fails_with("404");

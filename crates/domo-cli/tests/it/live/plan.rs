@@ -444,3 +444,28 @@ fn a_declined_apply_exits_1_and_changes_nothing() {
     assert_eq!(code, 0, "{shown}");
     assert!(shown.contains("applied 3 of 3 changes:"), "{shown}");
 }
+
+#[test]
+fn a_plan_that_deletes_every_policy_needs_turn_pdp_off() {
+    let live = Live::start();
+    let id = live.euler_party();
+    live.only_show_attendees(&id);
+    live.ok(&["pdp", "enable", &id]);
+    live.ok(&["policies", "delete", &id, "1", "--yes"]);
+    let dir = live.path("party");
+    live.ok(&["pull", &id, dir.to_str().unwrap()]);
+    write_policies(&live, &[]);
+    let dir = dir.to_str().unwrap();
+
+    let text = live.ok(&["pdp", "plan", dir]);
+    assert!(text.contains("no policy is left: Domo turns PDP off and everyone with access sees every row"), "{text}");
+    let run = live.run(&["pdp", "apply", dir, "--yes"]);
+    run.fails_with(&format!("this plan deletes every policy of DataSet {id} `Leonhard Euler Party`"));
+    assert!(run.stderr.contains("nothing was applied (keep a policy, or pass --turn-pdp-off"), "{}", run.all());
+    assert_eq!(live_policies(&live, &id).len(), 1, "nothing written");
+
+    let run = live.run(&["pdp", "apply", dir, "--yes", "--turn-pdp-off"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(live_policies(&live, &id), []);
+    assert_eq!(json(&live.ok(&["datasets", "get", &id, "--format", "json"]))["pdpEnabled"], false);
+}

@@ -140,3 +140,65 @@ fn a_pulled_folder_works_with_every_offline_command() {
     let run = super::support::Run::of(command.output().unwrap());
     assert!(run.stderr.contains("warning: the DataSet has 6 rows but the export gave 4"), "{}", run.all());
 }
+
+/// Whether PDP is on for the DataSet, as `datasets get` says.
+fn pdp_enabled(live: &Live, id: &str) -> bool {
+    json(&live.ok(&["datasets", "get", id, "--format", "json"]))["pdpEnabled"].as_bool().unwrap()
+}
+
+#[test]
+fn deleting_the_last_policy_or_disabling_pdp_needs_an_explicit_yes() {
+    let live = Live::start();
+    let id = live.euler_party();
+    let attendees = live.only_show_attendees(&id);
+    let attendees = attendees.trim();
+    live.ok(&["pdp", "enable", &id]);
+    // The built-in All Rows policy (1) is not the last one: it goes like any other.
+    live.ok(&["policies", "delete", &id, "1", "--yes"]);
+
+    // The last policy: --yes is not enough, since deleting it turns PDP off.
+    let run = live.run(&["policies", "delete", &id, attendees, "--yes"]);
+    run.fails_with(&format!("policy {attendees} `Only Show Attendees` is the last policy of DataSet {id}"));
+    assert!(run.stderr.contains("everyone with access sees every row; nothing was deleted"), "{}", run.all());
+    assert!(run.stderr.contains("pass --turn-pdp-off"), "{}", run.all());
+    assert!(pdp_enabled(&live, &id));
+    let (code, shown) =
+        super::plan::on_terminal(&live, &["policies", "delete", &id, attendees, "--turn-pdp-off"], "n\n");
+    assert_eq!(code, 1, "{shown}");
+    assert!(shown.contains("(the last one: PDP turns off") && shown.contains("delete cancelled"), "{shown}");
+    assert!(pdp_enabled(&live, &id));
+    live.ok(&["policies", "delete", &id, attendees, "--yes", "--turn-pdp-off"]);
+    assert!(!pdp_enabled(&live, &id), "Domo turns PDP off with the last policy");
+
+    // Disabling PDP asks first; declined, it exits 1 and PDP stays on.
+    live.only_show_attendees(&id);
+    live.ok(&["pdp", "enable", &id]);
+    live.run(&["pdp", "disable", &id])
+        .fails_with("everyone with access sees all 6 rows: refusing without confirmation");
+    let (code, shown) = super::plan::on_terminal(&live, &["pdp", "disable", &id], "n\n");
+    assert_eq!(code, 1, "{shown}");
+    assert!(shown.contains("disable cancelled: PDP stays as it was"), "{shown}");
+    assert!(pdp_enabled(&live, &id));
+    live.ok(&["pdp", "disable", &id, "--yes"]);
+    assert!(!pdp_enabled(&live, &id));
+}
+
+#[test]
+fn a_policy_that_shows_every_row_needs_no_filters_said_out_loud() {
+    let live = Live::start();
+    let id = live.euler_party();
+    let listed = || json(&live.ok(&["policies", "list", &id, "--format", "json"])).as_array().unwrap().len();
+    live.run(&["policies", "create", &id, "--name", "Everything", "--user", "27"]).fails_with(
+        "policy `Everything` has no filters: its members would see every row; give --filter, or pass --no-filters",
+    );
+    let file = live.path("open.json");
+    std::fs::write(&file, r#"{"type": "open", "name": "Second All Rows", "users": [27]}"#).unwrap();
+    live.run(&["policies", "create", &id, "--file", file.to_str().unwrap()])
+        .fails_with("policy `Second All Rows` is an All Rows policy: its members would see every row");
+    assert_eq!(listed(), 1, "nothing created");
+
+    // Adding a user to the All Rows policy gives them every row: said out loud too.
+    live.run(&["policies", "update", &id, "1", "--user", "27"]).fails_with("pass --no-filters if that is meant");
+    live.ok(&["policies", "create", &id, "--name", "Everything", "--user", "27", "--no-filters"]);
+    assert_eq!(listed(), 2);
+}

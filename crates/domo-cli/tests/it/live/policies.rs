@@ -202,3 +202,64 @@ fn a_policy_that_shows_every_row_needs_no_filters_said_out_loud() {
     live.ok(&["policies", "create", &id, "--name", "Everything", "--user", "27", "--no-filters"]);
     assert_eq!(listed(), 2);
 }
+
+/// A fake Domo on a loopback port that answers every request with `status` and
+/// `body` (JSON), then closes; returns its base URL. It stops with the test process.
+fn fake_domo(status: &'static str, body: &'static str) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let mut reader = BufReader::new(stream);
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut request_body = vec![0; length];
+            let _ = reader.read_exact(&mut request_body);
+            let answer = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = reader.get_mut().write_all(answer.as_bytes());
+        }
+    });
+    url
+}
+
+#[test]
+fn a_policy_stored_otherwise_than_sent_is_not_reported_as_created() {
+    let live = Live::start();
+    // A server that keeps the policy but drops its filters: its members would see every row.
+    let url = fake_domo(
+        "201 Created",
+        r#"{"id": 7, "type": "user", "name": "Only Show Attendees", "users": [27], "groups": [], "virtualUsers": []}"#,
+    );
+    let mut command = live.command(&[
+        "policies",
+        "create",
+        "some-dataset",
+        "--name",
+        "Only Show Attendees",
+        "--filter",
+        "Attending EQUALS TRUE",
+        "--user",
+        "27",
+    ]);
+    command.env("DOMO_API_HOST", &url).env_remove("DOMO_CLIENT_ID").env_remove("DOMO_CLIENT_SECRET");
+    command.env("DOMO_ACCESS_TOKEN", "fake-token");
+    let run = super::support::Run::of(command.output().unwrap());
+    run.fails_with("Domo answered with policy 7 `Only Show Attendees` stored otherwise than sent: its filters (every row) (sent Attending EQUALS TRUE)");
+    assert!(!run.stderr.contains("created policy"), "{}", run.all());
+    assert_eq!(run.stdout, "", "no id printed for a policy not stored as asked");
+}

@@ -1,8 +1,8 @@
 //! `domo pdp plan|apply`: the local policies.json against the live policies, its effect on every user, and applying it.
 
 mod check;
+mod render;
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -12,12 +12,12 @@ use domo_pdp::PolicyChangeKind;
 use serde::{Deserialize, Serialize};
 
 use self::check::{OtherDataset, Written};
+use self::render::{render, render_report};
 use super::config::{Connection, ConnectionArgs};
 use super::output;
-use super::policies::{filters_text, stored_as_sent};
+use super::policies::stored_as_sent;
 use crate::exit::Outcome;
 use crate::pdp::input::Inputs;
-use crate::pdp::output::{BOLD, ERROR, GOOD, WARNING, paint};
 use crate::pdp::{InputArgs, ReportFormat, common};
 
 /// The version of the plan file format (2 added the schema the plan was checked against).
@@ -316,24 +316,6 @@ fn chain(error: &anyhow::Error) -> String {
     error.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
 }
 
-fn render_report(report: &Report<'_>, total: usize) -> String {
-    let mut text = String::new();
-    let _ = writeln!(text, "{}", paint(BOLD, format!("applied {} of {total} changes:", report.applied.len())));
-    for done in &report.applied {
-        let _ = writeln!(text, "  {} {done}", paint(GOOD, "done"));
-    }
-    if let Some(failed) = &report.failed {
-        let _ = writeln!(text, "  {} {}: {}", paint(ERROR, "failed"), failed.change, failed.error);
-    }
-    if !report.not_applied.is_empty() {
-        let _ = writeln!(text, "{}", paint(BOLD, "not applied:"));
-        for change in &report.not_applied {
-            let _ = writeln!(text, "  {} {change}", paint(WARNING, "skipped"));
-        }
-    }
-    text
-}
-
 fn read_plan(path: &Path, connection: &Connection) -> anyhow::Result<Plan> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
     // The version first, so that an older plan says so rather than which field it lacks.
@@ -358,7 +340,6 @@ fn read_plan(path: &Path, connection: &Connection) -> anyhow::Result<Plan> {
     Ok(plan)
 }
 
-/// Compares the folder's policies with the live ones and computes the effect on every user.
 /// Which live DataSet to plan against: `--dataset-id`, and whether it may differ from the folder's.
 #[derive(Debug)]
 struct Target<'a> {
@@ -420,6 +401,7 @@ fn recheck(plan: &Plan, dataset: &domo_model::Dataset, directory: &domo_model::D
     refuse_problems(&plan.changes, dataset, directory)
 }
 
+/// Compares the folder's policies with the live ones and computes the effect on every user.
 fn make_plan(input: &InputArgs, target: &Target<'_>, connection: &Connection) -> anyhow::Result<Plan> {
     let inputs = Inputs::read(input)?;
     let dataset_id = &check::target(&inputs.dataset.id, target.given, target.other, &inputs.paths.dataset)?;
@@ -638,105 +620,6 @@ fn live_changes(then: &[Policy], now: &[Policy]) -> Vec<String> {
 
 fn show_id(id: Option<PolicyId>) -> String {
     id.map_or_else(|| "?".to_owned(), |id| id.to_string())
-}
-
-/// The plan as a person reads it.
-fn render(plan: &Plan) -> String {
-    let mut text = String::new();
-    let _ = writeln!(
-        text,
-        "{}",
-        paint(BOLD, format!("plan for DataSet {} `{}` at {}", plan.dataset_id, plan.dataset_name, plan.api))
-    );
-    let _ = writeln!(text, "live policies: {} (fingerprint {})", plan.live.len(), plan.fingerprint);
-    let count = |f: fn(&Change) -> bool| plan.changes.iter().filter(|c| f(c)).count();
-    if plan.changes.is_empty() {
-        let _ = writeln!(text, "no changes: the live policies match the local policies.json");
-    } else {
-        let _ = writeln!(
-            text,
-            "{}",
-            paint(
-                BOLD,
-                format!(
-                    "changes: {} to create, {} to update, {} to delete",
-                    count(|c| matches!(c, Change::Create { .. })),
-                    count(|c| matches!(c, Change::Update { .. })),
-                    count(|c| matches!(c, Change::Delete { .. })),
-                )
-            )
-        );
-    }
-    for change in &plan.changes {
-        match change {
-            Change::Create { policy } => {
-                let _ = writeln!(text, "  {} `{}`", paint(GOOD, "+ create"), policy.name);
-                let _ = writeln!(text, "      filters: {}", filters_text(&policy.filters));
-                let _ = writeln!(text, "      applies to: {}", principals(policy));
-            }
-            Change::Update { id, details, policy } => {
-                let _ = writeln!(text, "  {} policy {id} `{}`", paint(WARNING, "~ update"), policy.name);
-                for detail in details {
-                    let _ = writeln!(text, "      {detail}");
-                }
-            }
-            Change::Delete { id, name } => {
-                let _ = writeln!(text, "  {} policy {id} `{name}`", paint(ERROR, "- delete"));
-            }
-        }
-    }
-    for policy in &plan.kept {
-        let _ = writeln!(
-            text,
-            "  = keep built-in policy {} `{}` (type {}, not in policies.json)",
-            show_id(policy.id),
-            policy.name,
-            policy.policy_type
-        );
-    }
-    let effect = &plan.effect;
-    let _ = writeln!(text, "{}", paint(BOLD, format!("effect on users, on the {} local rows:", effect.rows)));
-    if effect.users.is_empty() {
-        let _ = writeln!(text, "  no user's rows change");
-    }
-    for user in &effect.users {
-        let _ = writeln!(
-            text,
-            "  user {} `{}`: {} -> {} rows ({}, -{} lost)",
-            user.id,
-            user.name,
-            user.before,
-            user.after,
-            paint(if user.gained > 0 { WARNING } else { BOLD }, format!("+{} gained", user.gained)),
-            user.lost
-        );
-    }
-    let gainers = effect.users.iter().filter(|u| u.gained > 0).count();
-    let losers = effect.users.iter().filter(|u| u.lost > 0).count();
-    let _ = writeln!(
-        text,
-        "{} of {} users change: {gainers} gain rows, {losers} lose rows",
-        effect.users.len(),
-        effect.users_total
-    );
-    for note in &plan.notes {
-        let _ = writeln!(text, "{}: {note}", paint(WARNING, "note"));
-    }
-    text
-}
-
-fn principals(policy: &Policy) -> String {
-    let mut parts = Vec::new();
-    if !policy.users.is_empty() {
-        parts.push(format!("users {}", policy.users.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")));
-    }
-    if !policy.groups.is_empty() {
-        parts.push(format!("groups {}", policy.groups.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")));
-    }
-    if !policy.virtual_users.is_empty() {
-        parts.push(format!("virtual users {}", policy.virtual_users.join(", ")));
-    }
-    if parts.is_empty() { "nobody".to_owned() } else { parts.join("; ") }
 }
 
 #[cfg(test)]

@@ -420,6 +420,17 @@ pub(crate) fn switch_pdp(args: &PdpSwitchArgs, switch: PdpSwitch) -> anyhow::Res
             return Ok(Outcome::Findings);
         }
     }
+    if enabled {
+        // With PDP on and no policy, Domo shows every row to everyone with access:
+        // "enabled" would be a false success.
+        let policies = super::block_on(async { Ok(connection.client.list_policies(&id).await?) })?;
+        if policies.is_empty() {
+            bail!(
+                "DataSet {id} has no policies: with PDP enabled and no policy, Domo still shows every row to \
+                 everyone with access; nothing was changed (create a policy first: `domo policies create {id} …`)"
+            );
+        }
+    }
     let update = DatasetUpdate { pdp_enabled: Some(enabled), ..DatasetUpdate::default() };
     let dataset = super::block_on(async { Ok(connection.client.update_dataset(&id, &update).await?) })?;
     if dataset.pdp_enabled != enabled {
@@ -437,6 +448,36 @@ pub(crate) fn switch_pdp(args: &PdpSwitchArgs, switch: PdpSwitch) -> anyhow::Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_policy_must_hold_what_was_sent() {
+        let sent = Policy {
+            id: None,
+            policy_type: PolicyType::User,
+            name: "East".to_owned(),
+            filters: vec![parse_filter("Region EQUALS East").unwrap_or_else(|e| unreachable!("{e}"))],
+            users: vec![UserId(27), UserId(31)],
+            virtual_users: vec![],
+            groups: vec![GroupId(7)],
+        };
+        let check = |stored: Policy| stored_as_sent(&sent, &stored).map_err(|e| e.to_string());
+        // The id is Domo's to give, and the order of members does not matter.
+        let same = Policy { id: Some(PolicyId(8)), users: vec![UserId(31), UserId(27)], ..sent.clone() };
+        assert_eq!(check(same), Ok(()));
+        let unfiltered = Policy { id: Some(PolicyId(8)), filters: vec![], ..sent.clone() };
+        assert_eq!(
+            check(unfiltered),
+            Err("Domo answered with policy 8 `East` stored otherwise than sent: its filters (every row) (sent \
+                 Region EQUALS East); check it with `domo policies get`"
+                .to_owned())
+        );
+        let widened = Policy { users: vec![UserId(27)], groups: vec![], policy_type: PolicyType::Open, ..sent.clone() };
+        let message = check(widened).err().unwrap_or_default();
+        assert!(
+            message.contains("policy ? `East`") && message.contains("its type open (sent user), users, groups"),
+            "{message}"
+        );
+    }
 
     #[test]
     fn filters_parse_from_one_line() {

@@ -263,3 +263,19 @@ fn a_policy_stored_otherwise_than_sent_is_not_reported_as_created() {
     assert!(!run.stderr.contains("created policy"), "{}", run.all());
     assert_eq!(run.stdout, "", "no id printed for a policy not stored as asked");
 }
+
+#[test]
+fn pdp_is_not_reported_enabled_on_a_dataset_without_policies() {
+    let live = Live::start();
+    let id = live.euler_party();
+    // Only the built-in All Rows policy: deleting it leaves none.
+    live.ok(&["policies", "delete", &id, "1", "--yes", "--turn-pdp-off"]);
+    let run = live.run(&["pdp", "enable", &id]);
+    run.fails_with(&format!(
+        "DataSet {id} has no policies: with PDP enabled and no policy, Domo still shows every row"
+    ));
+    assert!(run.stderr.contains("nothing was changed"), "{}", run.all());
+    assert!(!pdp_enabled(&live, &id));
+    live.only_show_attendees(&id);
+    assert!(live.ok(&["pdp", "enable", &id]).starts_with("PDP enabled on DataSet"));
+}

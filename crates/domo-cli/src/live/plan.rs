@@ -23,6 +23,10 @@ use crate::pdp::{InputArgs, ReportFormat, common};
 /// The version of the plan file format (2 added the schema the plan was checked against).
 const PLAN_VERSION: u32 = 2;
 
+/// Why a plan lists the live users and groups, for when it cannot.
+const DIRECTORY_NEEDED: &str = "cannot list the live users and groups, which every policy the plan writes is \
+     checked against (the credentials need the `user` scope)";
+
 /// Options of `domo pdp plan`.
 #[derive(Debug, Args)]
 pub(crate) struct PlanArgs {
@@ -237,7 +241,7 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         }
         // The plan may be old, or made for a folder: check the DataSet it writes to once more.
         let dataset = client.get_dataset(&plan.dataset_id).await?;
-        let directory = client.directory().await?;
+        let directory = client.directory().await.context(DIRECTORY_NEEDED)?;
         recheck(&plan, &dataset, &directory)?;
         let mut report = Report { plan: &plan, applied: Vec::new(), failed: None, not_applied: Vec::new() };
         let mut error = None;
@@ -418,7 +422,7 @@ fn make_plan(input: &InputArgs, target: &Target<'_>, connection: &Connection) ->
     let (live_dataset, live, live_directory) = super::block_on(async {
         let dataset = client.get_dataset(dataset_id).await?;
         let policies = client.list_policies(dataset_id).await?;
-        let directory = client.directory().await?;
+        let directory = client.directory().await.context(DIRECTORY_NEEDED)?;
         Ok((dataset, policies, directory))
     })?;
     if live_dataset.id != *dataset_id {

@@ -469,3 +469,16 @@ fn a_plan_that_deletes_every_policy_needs_turn_pdp_off() {
     assert_eq!(live_policies(&live, &id), []);
     assert_eq!(json(&live.ok(&["datasets", "get", &id, "--format", "json"]))["pdpEnabled"], false);
 }
+
+#[test]
+fn a_plan_needs_the_live_directory_to_check_its_policies() {
+    let live = Live::start();
+    let id = pulled_party(&live);
+    write_policies(&live, &edited(&live));
+    let profile = live.path("profiles.toml");
+    std::fs::write(&profile, "default_profile = \"data-only\"\n[profiles.data-only]\nscopes = [\"data\"]\n").unwrap();
+    let run = live.run(&["pdp", "plan", live.path("party").to_str().unwrap(), "--config", profile.to_str().unwrap()]);
+    run.fails_with("cannot list the live users and groups, which every policy the plan writes is checked against");
+    assert!(run.stderr.contains("(the credentials need the `user` scope)"), "{}", run.all());
+    assert_eq!(live_policies(&live, &id).len(), 2, "nothing written");
+}

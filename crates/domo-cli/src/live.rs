@@ -22,23 +22,29 @@ pub(crate) use policies::{PdpSwitch, PdpSwitchArgs};
 use crate::exit::Outcome;
 
 pub(crate) const PLAN_HELP: &str = "\
-Policies of policies.json are matched to live ones by id, else by name: those
-that match none are created, those that differ are updated, and live policies
-that policies.json leaves out are deleted (built-in ones, such as All Rows,
-are kept). The effect on every user is computed with the engine on the
-folder's data.csv and directory.json. Apply deletes first, then updates, then
-creates (so that an apply stopped half-way leaves access narrower, not wider;
-when the deletes would remove every policy, which turns PDP off, the last one
-waits until after the creates), stops at the first failure and says what was
-applied and what was not; it refuses when the live policies changed since the
-plan (their fingerprint differs).
+The folder plans against the DataSet its dataset.json names (--dataset-id may
+name another only with --target-other-dataset), and the live schema must be
+the folder's: any column that differs refuses the plan. Policies of
+policies.json are matched to live ones by id, else by name: those that match
+none are created, those that differ are updated, and live policies that
+policies.json leaves out are deleted (built-in ones, such as All Rows, are
+kept). Every policy created or updated is compiled against the live schema
+and the live directory first: an unknown column, value, user or group, or
+values over 255 characters refuse the plan and nothing is written. The effect
+on every user is computed with the engine on the folder's data.csv and
+directory.json. Apply checks the live policies (their fingerprint), schema
+and directory again, then deletes first, then updates, then creates (so that
+an apply stopped half-way leaves access narrower, not wider; when the deletes
+would remove every policy, which turns PDP off, the last one waits until
+after the creates, and the plan needs --turn-pdp-off), stops at the first
+failure and says what was applied and what was not. Declined, it exits 1.
 
 Examples:
   domo pull $ID party
   # edit party/policies.json, then:
-  domo pdp plan party --dataset-id $ID --out plan.json
+  domo pdp plan party --out plan.json
   domo pdp apply --plan plan.json
-  domo pdp apply party --dataset-id $ID --yes";
+  domo pdp apply party --yes";
 
 /// The live API commands, flattened into `domo`'s own.
 #[derive(Debug, Subcommand)]

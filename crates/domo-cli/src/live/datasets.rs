@@ -206,8 +206,8 @@ pub(crate) fn run(args: DatasetsArgs) -> anyhow::Result<Outcome> {
             let dataset = super::block_on(async { Ok(client.get_dataset(&id).await?) })?;
             let question = format!("delete DataSet {} `{}` and its {} rows", dataset.id, dataset.name, dataset.rows);
             if !output::confirm(&question, yes)? {
-                output::note("not deleted");
-                return Ok(Outcome::Ok);
+                output::note("delete cancelled: nothing deleted");
+                return Ok(Outcome::Findings);
             }
             super::block_on(async { Ok(client.delete_dataset(&id).await?) })?;
             output::note(format!("deleted DataSet {id} `{}`", dataset.name));

@@ -1,33 +1,43 @@
 //! `domo pdp plan|apply`: the local policies.json against the live policies, its effect on every user, and applying it.
 
-use std::fmt::Write as _;
+mod check;
+mod render;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use domo_model::{DatasetId, Policy, PolicyId, PolicyType, read_user_file};
+use domo_model::{DatasetId, Policy, PolicyId, PolicyType, Schema, read_user_file};
 use domo_pdp::PolicyChangeKind;
 use serde::{Deserialize, Serialize};
 
+use self::check::{OtherDataset, Written};
+use self::render::{render, render_report};
 use super::config::{Connection, ConnectionArgs};
 use super::output;
-use super::policies::filters_text;
+use super::policies::stored_as_sent;
 use crate::exit::Outcome;
 use crate::pdp::input::Inputs;
-use crate::pdp::output::{BOLD, ERROR, GOOD, WARNING, paint};
 use crate::pdp::{InputArgs, ReportFormat, common};
 
-/// The version of the plan file format.
-const PLAN_VERSION: u32 = 1;
+/// The version of the plan file format (2 added the schema the plan was checked against).
+const PLAN_VERSION: u32 = 2;
+
+/// Why a plan lists the live users and groups, for when it cannot.
+const DIRECTORY_NEEDED: &str = "cannot list the live users and groups, which every policy the plan writes is \
+     checked against (the credentials need the `user` scope)";
 
 /// Options of `domo pdp plan`.
 #[derive(Debug, Args)]
 pub(crate) struct PlanArgs {
     #[command(flatten)]
     input: InputArgs,
-    /// The live DataSet the folder's policies are for.
+    /// The live DataSet the folder's policies are for [default: the id in DIR/dataset.json].
     #[arg(long, value_name = "ID")]
-    dataset_id: String,
+    dataset_id: Option<String>,
+    /// Allow --dataset-id to name another DataSet than DIR/dataset.json (its schema must still match).
+    #[arg(long, requires = "dataset_id")]
+    target_other_dataset: bool,
     /// Also save the plan to this file, for `domo pdp apply --plan FILE`.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -44,15 +54,21 @@ pub(crate) struct ApplyArgs {
     /// The folder holding policies.json, dataset.json, data.csv and directory.json.
     #[arg(value_name = "DIR", required_unless_present = "plan", conflicts_with = "plan")]
     dir: Option<PathBuf>,
-    /// The live DataSet the folder's policies are for.
-    #[arg(long, value_name = "ID", required_unless_present = "plan", conflicts_with = "plan")]
+    /// The live DataSet the folder's policies are for [default: the id in DIR/dataset.json].
+    #[arg(long, value_name = "ID", conflicts_with = "plan")]
     dataset_id: Option<String>,
+    /// Allow --dataset-id to name another DataSet than DIR/dataset.json (its schema must still match).
+    #[arg(long, requires = "dataset_id")]
+    target_other_dataset: bool,
     /// Apply a plan saved by `domo pdp plan --out FILE` instead of planning now.
     #[arg(long, value_name = "FILE")]
     plan: Option<PathBuf>,
     /// Do not ask before applying.
     #[arg(long, short)]
     yes: bool,
+    /// Allow a plan that deletes every policy: Domo then turns PDP off and everyone with access sees every row.
+    #[arg(long)]
+    turn_pdp_off: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     format: ReportFormat,
@@ -69,6 +85,9 @@ struct Plan {
     api: String,
     dataset_id: DatasetId,
     dataset_name: String,
+    /// The live schema, checked equal to the folder's when the plan was made
+    /// and checked again before an apply writes anything.
+    schema: Schema,
     /// A hash of the live policies when the plan was made.
     fingerprint: String,
     /// The live policies when the plan was made.
@@ -93,6 +112,17 @@ enum Change {
     Update { id: PolicyId, details: Vec<String>, policy: Policy },
     /// A live policy that policies.json leaves out.
     Delete { id: PolicyId, name: String },
+}
+
+impl Plan {
+    /// Whether applying the plan leaves the DataSet without any policy, which
+    /// turns PDP off: everyone with access then sees every row.
+    fn leaves_no_policy(&self) -> bool {
+        let count = |f: fn(&Change) -> bool| self.changes.iter().filter(|c| f(c)).count();
+        let deletes = count(|c| matches!(c, Change::Delete { .. }));
+        let creates = count(|c| matches!(c, Change::Create { .. }));
+        !self.live.is_empty() && self.live.len().saturating_sub(deletes) + creates == 0
+    }
 }
 
 impl Change {
@@ -129,7 +159,8 @@ struct UserEffect {
 
 pub(crate) fn plan(args: &PlanArgs) -> anyhow::Result<Outcome> {
     let connection = args.connection.connect()?;
-    let plan = make_plan(&args.input, &DatasetId::from(args.dataset_id.clone()), &connection)?;
+    let target = Target { given: args.dataset_id.as_deref(), other: other_dataset(args.target_other_dataset) };
+    let plan = make_plan(&args.input, &target, &connection)?;
     if let Some(path) = &args.out {
         // Whole or not at all: a plan cut short must not be applied.
         super::pull::write_json(path, &plan)?;
@@ -148,9 +179,9 @@ pub(crate) fn plan(args: &PlanArgs) -> anyhow::Result<Outcome> {
 
 pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let connection = args.connection.connect()?;
-    let plan = match (&args.plan, &args.dir, &args.dataset_id) {
-        (Some(path), _, _) => read_plan(path, &connection)?,
-        (None, Some(dir), Some(id)) => {
+    let plan = match (&args.plan, &args.dir) {
+        (Some(path), _) => read_plan(path, &connection)?,
+        (None, Some(dir)) => {
             let input = InputArgs {
                 dir: dir.clone(),
                 dataset: None,
@@ -159,9 +190,10 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
                 directory: None,
                 no_header: false,
             };
-            make_plan(&input, &DatasetId::from(id.clone()), &connection)?
+            let target = Target { given: args.dataset_id.as_deref(), other: other_dataset(args.target_other_dataset) };
+            make_plan(&input, &target, &connection)?
         }
-        _ => bail!("give DIR and --dataset-id, or --plan FILE"),
+        (None, None) => bail!("give DIR (and --dataset-id if it is not the folder's DataSet), or --plan FILE"),
     };
     if args.format == ReportFormat::Text {
         output::text(&render(&plan))?;
@@ -172,11 +204,26 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         }
         return Ok(Outcome::Ok);
     }
-    let question =
-        format!("apply {} changes to DataSet {} `{}`", plan.changes.len(), plan.dataset_id, plan.dataset_name);
+    let opens = plan.leaves_no_policy();
+    if opens && !args.turn_pdp_off {
+        bail!(
+            "this plan deletes every policy of DataSet {} `{}`: Domo then turns PDP off and everyone with access \
+             sees every row; nothing was applied (keep a policy, or pass --turn-pdp-off if that is meant)",
+            plan.dataset_id,
+            plan.dataset_name
+        );
+    }
+    let question = format!(
+        "apply {} changes to DataSet {} `{}`{}",
+        plan.changes.len(),
+        plan.dataset_id,
+        plan.dataset_name,
+        if opens { " (PDP turns off: everyone with access sees every row)" } else { "" }
+    );
     if !output::confirm(&question, args.yes)? {
-        output::note("nothing applied");
-        return Ok(Outcome::Ok);
+        // Like terraform: a declined apply is not a success, so scripts do not read it as one.
+        output::note("apply cancelled: nothing applied");
+        return Ok(Outcome::Findings);
     }
     let client = &connection.client;
     let (report, error) = super::block_on(async {
@@ -192,6 +239,10 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
                 what.join(", ")
             );
         }
+        // The plan may be old, or made for a folder: check the DataSet it writes to once more.
+        let dataset = client.get_dataset(&plan.dataset_id).await?;
+        let directory = client.directory().await.context(DIRECTORY_NEEDED)?;
+        recheck(&plan, &dataset, &directory)?;
         let mut report = Report { plan: &plan, applied: Vec::new(), failed: None, not_applied: Vec::new() };
         let mut error = None;
         for (index, change) in plan.changes.iter().enumerate() {
@@ -199,25 +250,30 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
                 report.not_applied.push(change.describe());
                 continue;
             }
-            let outcome = match change {
-                Change::Create { policy } => {
-                    client.create_policy(&plan.dataset_id, policy).await.map(|created| match created.id {
+            // A write counts as done only when Domo's answer holds what was sent.
+            let outcome: anyhow::Result<String> = match change {
+                Change::Create { policy } => match client.create_policy(&plan.dataset_id, policy).await {
+                    Ok(created) => stored_as_sent(policy, &created).map(|()| match created.id {
                         Some(id) => format!("created policy {id} `{}`", created.name),
                         None => format!("created `{}`", created.name),
-                    })
-                }
-                Change::Update { id, policy, .. } => client
-                    .update_policy(&plan.dataset_id, *id, policy)
+                    }),
+                    Err(e) => Err(e.into()),
+                },
+                Change::Update { id, policy, .. } => match client.update_policy(&plan.dataset_id, *id, policy).await {
+                    Ok(updated) => {
+                        stored_as_sent(policy, &updated).map(|()| format!("updated policy {id} `{}`", updated.name))
+                    }
+                    Err(e) => Err(e.into()),
+                },
+                Change::Delete { id, name } => client
+                    .delete_policy(&plan.dataset_id, *id)
                     .await
-                    .map(|updated| format!("updated policy {id} `{}`", updated.name)),
-                Change::Delete { id, name } => {
-                    client.delete_policy(&plan.dataset_id, *id).await.map(|()| format!("deleted policy {id} `{name}`"))
-                }
+                    .map(|()| format!("deleted policy {id} `{name}`"))
+                    .map_err(Into::into),
             };
             match outcome {
                 Ok(done) => report.applied.push(done),
-                Err(e) => {
-                    let cause = anyhow::Error::new(e);
+                Err(cause) => {
                     report.failed = Some(Failed { change: change.describe(), error: chain(&cause) });
                     let total = plan.changes.len();
                     error =
@@ -264,30 +320,19 @@ fn chain(error: &anyhow::Error) -> String {
     error.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
 }
 
-fn render_report(report: &Report<'_>, total: usize) -> String {
-    let mut text = String::new();
-    let _ = writeln!(text, "{}", paint(BOLD, format!("applied {} of {total} changes:", report.applied.len())));
-    for done in &report.applied {
-        let _ = writeln!(text, "  {} {done}", paint(GOOD, "done"));
-    }
-    if let Some(failed) = &report.failed {
-        let _ = writeln!(text, "  {} {}: {}", paint(ERROR, "failed"), failed.change, failed.error);
-    }
-    if !report.not_applied.is_empty() {
-        let _ = writeln!(text, "{}", paint(BOLD, "not applied:"));
-        for change in &report.not_applied {
-            let _ = writeln!(text, "  {} {change}", paint(WARNING, "skipped"));
-        }
-    }
-    text
-}
-
 fn read_plan(path: &Path, connection: &Connection) -> anyhow::Result<Plan> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-    let plan: Plan = read_user_file(&path.display().to_string(), &text)?;
-    if plan.version != PLAN_VERSION {
-        bail!("`{}` is a plan of version {}; this domo reads version {PLAN_VERSION}", path.display(), plan.version);
+    // The version first, so that an older plan says so rather than which field it lacks.
+    let version = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v.get("version")?.as_u64());
+    if let Some(version) = version
+        && version != u64::from(PLAN_VERSION)
+    {
+        bail!(
+            "`{}` is a plan of version {version}; this domo reads version {PLAN_VERSION}: plan again",
+            path.display()
+        );
     }
+    let plan: Plan = read_user_file(&path.display().to_string(), &text)?;
     if plan.api != connection.base_url {
         bail!(
             "`{}` was planned against `{}`, but these credentials talk to `{}`",
@@ -299,9 +344,71 @@ fn read_plan(path: &Path, connection: &Connection) -> anyhow::Result<Plan> {
     Ok(plan)
 }
 
+/// Which live DataSet to plan against: `--dataset-id`, and whether it may differ from the folder's.
+#[derive(Debug)]
+struct Target<'a> {
+    given: Option<&'a str>,
+    other: OtherDataset,
+}
+
+fn other_dataset(allowed: bool) -> OtherDataset {
+    if allowed { OtherDataset::Allow } else { OtherDataset::Refuse }
+}
+
+/// The policies a plan writes, named as its changes are.
+fn written(changes: &[Change]) -> Vec<Written<'_>> {
+    changes
+        .iter()
+        .filter_map(|change| match change {
+            Change::Create { policy } | Change::Update { policy, .. } => {
+                Some(Written { change: change.describe(), policy })
+            }
+            Change::Delete { .. } => None,
+        })
+        .collect()
+}
+
+/// Refuses a plan whose changes Domo would refuse, or would apply to another
+/// schema than the one they were written for, before anything is written.
+fn refuse_problems(
+    plan_changes: &[Change],
+    dataset: &domo_model::Dataset,
+    directory: &domo_model::Directory,
+) -> anyhow::Result<()> {
+    let problems = check::problems_against_live(&written(plan_changes), dataset, directory);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "{} of the planned changes to DataSet {} `{}` would fail against its live schema and directory; nothing \
+         was written:\n  {}",
+        if problems.len() == 1 { "one".to_owned() } else { problems.len().to_string() },
+        dataset.id,
+        dataset.name,
+        problems.join("\n  ")
+    )
+}
+
+/// The checks an apply repeats right before its first write: the same DataSet,
+/// the same schema as when planned, and every change valid against the live
+/// schema and directory.
+fn recheck(plan: &Plan, dataset: &domo_model::Dataset, directory: &domo_model::Directory) -> anyhow::Result<()> {
+    if dataset.id != plan.dataset_id {
+        bail!(
+            "asked for DataSet {}, the API answered with DataSet {}; nothing was applied",
+            plan.dataset_id,
+            dataset.id
+        );
+    }
+    check::require_same_schema(&plan.schema, dataset, "the schema the plan was made for")
+        .context("nothing was applied: plan again")?;
+    refuse_problems(&plan.changes, dataset, directory)
+}
+
 /// Compares the folder's policies with the live ones and computes the effect on every user.
-fn make_plan(input: &InputArgs, dataset_id: &DatasetId, connection: &Connection) -> anyhow::Result<Plan> {
+fn make_plan(input: &InputArgs, target: &Target<'_>, connection: &Connection) -> anyhow::Result<Plan> {
     let inputs = Inputs::read(input)?;
+    let dataset_id = &check::target(&inputs.dataset.id, target.given, target.other, &inputs.paths.dataset)?;
     let local = inputs.policies.clone();
     let mut seen = std::collections::HashSet::new();
     for policy in &local {
@@ -312,23 +419,28 @@ fn make_plan(input: &InputArgs, dataset_id: &DatasetId, connection: &Connection)
         }
     }
     let client = &connection.client;
-    let (live_dataset, live) = super::block_on(async {
+    let (live_dataset, live, live_directory) = super::block_on(async {
         let dataset = client.get_dataset(dataset_id).await?;
         let policies = client.list_policies(dataset_id).await?;
-        Ok((dataset, policies))
+        let directory = client.directory().await.context(DIRECTORY_NEEDED)?;
+        Ok((dataset, policies, directory))
     })?;
+    if live_dataset.id != *dataset_id {
+        bail!("asked for DataSet {dataset_id}, the API answered with DataSet {}", live_dataset.id);
+    }
+    check::require_same_schema(
+        &inputs.dataset.schema,
+        &live_dataset,
+        &format!("`{}`", inputs.paths.dataset.display()),
+    )?;
     let mut notes = Vec::new();
     if inputs.dataset.id != *dataset_id {
         notes.push(format!(
-            "`{}` describes DataSet {}, not {dataset_id}: check that this folder is meant for it",
+            "`{}` describes DataSet {}; planned against DataSet {dataset_id} `{}` as --target-other-dataset asks \
+             (same schema)",
             inputs.paths.dataset.display(),
-            inputs.dataset.id
-        ));
-    }
-    if live_dataset.schema != inputs.dataset.schema {
-        notes.push(format!(
-            "the live schema differs from `{}`: the effect is computed on the local rows",
-            inputs.paths.dataset.display()
+            inputs.dataset.id,
+            live_dataset.name
         ));
     }
 
@@ -441,11 +553,13 @@ fn make_plan(input: &InputArgs, dataset_id: &DatasetId, connection: &Connection)
         })
         .collect();
     let changes = order_changes(live.len(), creates, updates, deletes);
+    refuse_problems(&changes, &live_dataset, &live_directory)?;
     Ok(Plan {
         version: PLAN_VERSION,
         api: connection.base_url.clone(),
         dataset_id: dataset_id.clone(),
         dataset_name: live_dataset.name,
+        schema: live_dataset.schema,
         fingerprint: fingerprint(&live),
         live,
         changes,
@@ -510,105 +624,6 @@ fn live_changes(then: &[Policy], now: &[Policy]) -> Vec<String> {
 
 fn show_id(id: Option<PolicyId>) -> String {
     id.map_or_else(|| "?".to_owned(), |id| id.to_string())
-}
-
-/// The plan as a person reads it.
-fn render(plan: &Plan) -> String {
-    let mut text = String::new();
-    let _ = writeln!(
-        text,
-        "{}",
-        paint(BOLD, format!("plan for DataSet {} `{}` at {}", plan.dataset_id, plan.dataset_name, plan.api))
-    );
-    let _ = writeln!(text, "live policies: {} (fingerprint {})", plan.live.len(), plan.fingerprint);
-    let count = |f: fn(&Change) -> bool| plan.changes.iter().filter(|c| f(c)).count();
-    if plan.changes.is_empty() {
-        let _ = writeln!(text, "no changes: the live policies match the local policies.json");
-    } else {
-        let _ = writeln!(
-            text,
-            "{}",
-            paint(
-                BOLD,
-                format!(
-                    "changes: {} to create, {} to update, {} to delete",
-                    count(|c| matches!(c, Change::Create { .. })),
-                    count(|c| matches!(c, Change::Update { .. })),
-                    count(|c| matches!(c, Change::Delete { .. })),
-                )
-            )
-        );
-    }
-    for change in &plan.changes {
-        match change {
-            Change::Create { policy } => {
-                let _ = writeln!(text, "  {} `{}`", paint(GOOD, "+ create"), policy.name);
-                let _ = writeln!(text, "      filters: {}", filters_text(&policy.filters));
-                let _ = writeln!(text, "      applies to: {}", principals(policy));
-            }
-            Change::Update { id, details, policy } => {
-                let _ = writeln!(text, "  {} policy {id} `{}`", paint(WARNING, "~ update"), policy.name);
-                for detail in details {
-                    let _ = writeln!(text, "      {detail}");
-                }
-            }
-            Change::Delete { id, name } => {
-                let _ = writeln!(text, "  {} policy {id} `{name}`", paint(ERROR, "- delete"));
-            }
-        }
-    }
-    for policy in &plan.kept {
-        let _ = writeln!(
-            text,
-            "  = keep built-in policy {} `{}` (type {}, not in policies.json)",
-            show_id(policy.id),
-            policy.name,
-            policy.policy_type
-        );
-    }
-    let effect = &plan.effect;
-    let _ = writeln!(text, "{}", paint(BOLD, format!("effect on users, on the {} local rows:", effect.rows)));
-    if effect.users.is_empty() {
-        let _ = writeln!(text, "  no user's rows change");
-    }
-    for user in &effect.users {
-        let _ = writeln!(
-            text,
-            "  user {} `{}`: {} -> {} rows ({}, -{} lost)",
-            user.id,
-            user.name,
-            user.before,
-            user.after,
-            paint(if user.gained > 0 { WARNING } else { BOLD }, format!("+{} gained", user.gained)),
-            user.lost
-        );
-    }
-    let gainers = effect.users.iter().filter(|u| u.gained > 0).count();
-    let losers = effect.users.iter().filter(|u| u.lost > 0).count();
-    let _ = writeln!(
-        text,
-        "{} of {} users change: {gainers} gain rows, {losers} lose rows",
-        effect.users.len(),
-        effect.users_total
-    );
-    for note in &plan.notes {
-        let _ = writeln!(text, "{}: {note}", paint(WARNING, "note"));
-    }
-    text
-}
-
-fn principals(policy: &Policy) -> String {
-    let mut parts = Vec::new();
-    if !policy.users.is_empty() {
-        parts.push(format!("users {}", policy.users.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")));
-    }
-    if !policy.groups.is_empty() {
-        parts.push(format!("groups {}", policy.groups.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")));
-    }
-    if !policy.virtual_users.is_empty() {
-        parts.push(format!("virtual users {}", policy.virtual_users.join(", ")));
-    }
-    if parts.is_empty() { "nobody".to_owned() } else { parts.join("; ") }
 }
 
 #[cfg(test)]

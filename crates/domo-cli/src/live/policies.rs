@@ -87,6 +87,9 @@ enum PoliciesCommand {
         /// Do not ask.
         #[arg(long, short)]
         yes: bool,
+        /// Allow deleting the last policy: Domo then turns PDP off and everyone with access sees every row.
+        #[arg(long)]
+        turn_pdp_off: bool,
     },
 }
 
@@ -111,6 +114,9 @@ struct PolicyFields {
     /// A virtual user the policy applies to (repeatable; replaces all virtual users).
     #[arg(long = "virtual-user", value_name = "NAME")]
     virtual_users: Vec<String>,
+    /// Allow a policy without filters (or the All Rows type): its members see every row.
+    #[arg(long)]
+    no_filters: bool,
 }
 
 impl PolicyFields {
@@ -137,6 +143,18 @@ impl PolicyFields {
         if !self.virtual_users.is_empty() {
             policy.virtual_users.clone_from(&self.virtual_users);
         }
+    }
+
+    /// Refuses a policy that would show its members every row, unless `--no-filters` says it is meant.
+    fn require_filters(&self, policy: &Policy) -> anyhow::Result<()> {
+        if self.no_filters || (policy.policy_type != PolicyType::Open && !policy.filters.is_empty()) {
+            return Ok(());
+        }
+        let why = if policy.policy_type == PolicyType::Open { "is an All Rows policy" } else { "has no filters" };
+        bail!(
+            "policy `{}` {why}: its members would see every row; give --filter, or pass --no-filters if that is meant",
+            policy.name
+        )
     }
 
     fn is_empty(&self) -> bool {
@@ -182,8 +200,10 @@ pub(crate) fn run(args: PoliciesArgs) -> anyhow::Result<Outcome> {
                     policy
                 }
             };
+            fields.require_filters(&policy)?;
             let dataset = DatasetId::from(dataset);
             let created = super::block_on(async { Ok(client.create_policy(&dataset, &policy).await?) })?;
+            stored_as_sent(&policy, &created)?;
             let id = created.id.map(|id| id.to_string()).unwrap_or_else(|| "?".to_owned());
             output::note(format!("created policy {id} `{}` on DataSet {dataset}", created.name));
             match format {
@@ -206,18 +226,34 @@ pub(crate) fn run(args: PoliciesArgs) -> anyhow::Result<Outcome> {
                         current
                     }
                 };
-                Ok(client.update_policy(&dataset, id, &policy).await?)
+                fields.require_filters(&policy)?;
+                let updated = client.update_policy(&dataset, id, &policy).await?;
+                stored_as_sent(&policy, &updated)?;
+                Ok(updated)
             })?;
             output::note(format!("updated policy {id} `{}` on DataSet {dataset}", updated.name));
             print_one(&updated, format)?;
         }
-        PoliciesCommand::Delete { dataset, policy, yes } => {
+        PoliciesCommand::Delete { dataset, policy, yes, turn_pdp_off } => {
             let dataset = DatasetId::from(dataset);
             let id = PolicyId(policy);
-            let current = super::block_on(async { Ok(client.get_policy(&dataset, id).await?) })?;
-            if !output::confirm(&format!("delete policy {id} `{}` of DataSet {dataset}", current.name), yes)? {
-                output::note("not deleted");
-                return Ok(Outcome::Ok);
+            let (current, all) = super::block_on(async {
+                Ok((client.get_policy(&dataset, id).await?, client.list_policies(&dataset).await?))
+            })?;
+            // Deleting the last policy turns PDP off: everyone with access then sees every row.
+            let last = all.iter().all(|p| p.id == Some(id));
+            if last && !turn_pdp_off {
+                bail!(
+                    "policy {id} `{}` is the last policy of DataSet {dataset}: deleting it turns PDP off and everyone \
+                     with access sees every row; nothing was deleted (pass --turn-pdp-off if that is meant)",
+                    current.name
+                );
+            }
+            let warning =
+                if last { " (the last one: PDP turns off and everyone with access sees every row)" } else { "" };
+            if !output::confirm(&format!("delete policy {id} `{}` of DataSet {dataset}{warning}", current.name), yes)? {
+                output::note("delete cancelled: nothing deleted");
+                return Ok(Outcome::Findings);
             }
             super::block_on(async { Ok(client.delete_policy(&dataset, id).await?) })?;
             output::note(format!("deleted policy {id} `{}`", current.name));
@@ -255,6 +291,46 @@ fn print_one(policy: &Policy, format: Format) -> anyhow::Result<()> {
         Format::Json => output::json(policy),
         Format::Table => print_list(std::slice::from_ref(policy), Format::Table),
     }
+}
+
+/// Fails unless the policy Domo answered with holds what was sent: the same
+/// name, type, filters (in order), users, groups and virtual users. A server
+/// that drops a field it did not understand must not pass for a success (a
+/// policy stored without its filters shows its members every row).
+pub(crate) fn stored_as_sent(sent: &Policy, stored: &Policy) -> anyhow::Result<()> {
+    fn sorted<T: Ord + Clone>(items: &[T]) -> Vec<T> {
+        let mut items = items.to_vec();
+        items.sort();
+        items
+    }
+    let mut differ = Vec::new();
+    if stored.name != sent.name {
+        differ.push(format!("name `{}` (sent `{}`)", stored.name, sent.name));
+    }
+    if stored.policy_type != sent.policy_type {
+        differ.push(format!("type {} (sent {})", stored.policy_type, sent.policy_type));
+    }
+    if stored.filters != sent.filters {
+        differ.push(format!("filters {} (sent {})", filters_text(&stored.filters), filters_text(&sent.filters)));
+    }
+    if sorted(&stored.users) != sorted(&sent.users) {
+        differ.push("users".to_owned());
+    }
+    if sorted(&stored.groups) != sorted(&sent.groups) {
+        differ.push("groups".to_owned());
+    }
+    if sorted(&stored.virtual_users) != sorted(&sent.virtual_users) {
+        differ.push("virtual users".to_owned());
+    }
+    if differ.is_empty() {
+        return Ok(());
+    }
+    let id = stored.id.map_or_else(|| "?".to_owned(), |id| id.to_string());
+    bail!(
+        "Domo answered with policy {id} `{}` stored otherwise than sent: its {}; check it with `domo policies get`",
+        stored.name,
+        differ.join(", ")
+    )
 }
 
 /// `Attending EQUALS TRUE AND Region NOT LIKE East%`.
@@ -313,6 +389,9 @@ fn parse_filter(text: &str) -> Result<PolicyFilter, String> {
 pub(crate) struct PdpSwitchArgs {
     /// The DataSet id.
     id: String,
+    /// Do not ask before disabling PDP (which shows every row to everyone with access).
+    #[arg(long, short)]
+    yes: bool,
     #[command(flatten)]
     connection: ConnectionArgs,
 }
@@ -330,6 +409,28 @@ pub(crate) fn switch_pdp(args: &PdpSwitchArgs, switch: PdpSwitch) -> anyhow::Res
     let connection = args.connection.connect()?;
     let id = DatasetId::from(args.id.clone());
     let enabled = switch == PdpSwitch::Enable;
+    if !enabled {
+        let dataset = super::block_on(async { Ok(connection.client.get_dataset(&id).await?) })?;
+        let question = format!(
+            "disable PDP on DataSet {id} `{}`: everyone with access sees all {} rows",
+            dataset.name, dataset.rows
+        );
+        if !output::confirm(&question, args.yes)? {
+            output::note("disable cancelled: PDP stays as it was");
+            return Ok(Outcome::Findings);
+        }
+    }
+    if enabled {
+        // With PDP on and no policy, Domo shows every row to everyone with access:
+        // "enabled" would be a false success.
+        let policies = super::block_on(async { Ok(connection.client.list_policies(&id).await?) })?;
+        if policies.is_empty() {
+            bail!(
+                "DataSet {id} has no policies: with PDP enabled and no policy, Domo still shows every row to \
+                 everyone with access; nothing was changed (create a policy first: `domo policies create {id} …`)"
+            );
+        }
+    }
     let update = DatasetUpdate { pdp_enabled: Some(enabled), ..DatasetUpdate::default() };
     let dataset = super::block_on(async { Ok(connection.client.update_dataset(&id, &update).await?) })?;
     if dataset.pdp_enabled != enabled {
@@ -347,6 +448,36 @@ pub(crate) fn switch_pdp(args: &PdpSwitchArgs, switch: PdpSwitch) -> anyhow::Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stored_policy_must_hold_what_was_sent() {
+        let sent = Policy {
+            id: None,
+            policy_type: PolicyType::User,
+            name: "East".to_owned(),
+            filters: vec![parse_filter("Region EQUALS East").unwrap_or_else(|e| unreachable!("{e}"))],
+            users: vec![UserId(27), UserId(31)],
+            virtual_users: vec![],
+            groups: vec![GroupId(7)],
+        };
+        let check = |stored: Policy| stored_as_sent(&sent, &stored).map_err(|e| e.to_string());
+        // The id is Domo's to give, and the order of members does not matter.
+        let same = Policy { id: Some(PolicyId(8)), users: vec![UserId(31), UserId(27)], ..sent.clone() };
+        assert_eq!(check(same), Ok(()));
+        let unfiltered = Policy { id: Some(PolicyId(8)), filters: vec![], ..sent.clone() };
+        assert_eq!(
+            check(unfiltered),
+            Err("Domo answered with policy 8 `East` stored otherwise than sent: its filters (every row) (sent \
+                 Region EQUALS East); check it with `domo policies get`"
+                .to_owned())
+        );
+        let widened = Policy { users: vec![UserId(27)], groups: vec![], policy_type: PolicyType::Open, ..sent.clone() };
+        let message = check(widened).err().unwrap_or_default();
+        assert!(
+            message.contains("policy ? `East`") && message.contains("its type open (sent user), users, groups"),
+            "{message}"
+        );
+    }
 
     #[test]
     fn filters_parse_from_one_line() {

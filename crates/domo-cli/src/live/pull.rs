@@ -38,8 +38,39 @@ pub(crate) fn run(args: &PullArgs) -> anyhow::Result<Outcome> {
             existing.join(", ")
         );
     }
-    std::fs::create_dir_all(&args.dir).with_context(|| format!("cannot create `{}`", args.dir.display()))?;
     let connection = args.connection.connect()?;
+    // Nothing is left behind by a pull that fails: the files are written to a
+    // staging folder inside DIR and moved into place only once all four are
+    // whole, and folders this run created are removed again.
+    let created = first_missing(&args.dir);
+    std::fs::create_dir_all(&args.dir).with_context(|| format!("cannot create `{}`", args.dir.display()))?;
+    let pulled = pull(args, &connection);
+    if pulled.is_err()
+        && let Some(created) = created
+    {
+        let _ = std::fs::remove_dir_all(created);
+    }
+    pulled
+}
+
+/// The outermost folder of `dir` (itself included) that does not exist yet.
+fn first_missing(dir: &Path) -> Option<PathBuf> {
+    let mut missing = None;
+    for ancestor in dir.ancestors() {
+        if ancestor.as_os_str().is_empty() || ancestor.exists() {
+            break;
+        }
+        missing = Some(ancestor.to_path_buf());
+    }
+    missing
+}
+
+fn pull(args: &PullArgs, connection: &super::config::Connection) -> anyhow::Result<Outcome> {
+    let staging = tempfile::Builder::new()
+        .prefix(".domo-pull-")
+        .tempdir_in(&args.dir)
+        .with_context(|| format!("cannot write in `{}`", args.dir.display()))?;
+    let stage = staging.path();
     let client = &connection.client;
     let id = DatasetId::from(args.id.clone());
     let started = Instant::now();
@@ -52,10 +83,10 @@ pub(crate) fn run(args: &PullArgs) -> anyhow::Result<Outcome> {
         let directory = client.directory().await?;
         let (users, groups) = (directory.users.len(), directory.groups.len());
         let listed = Dataset { policies: None, ..dataset.clone() };
-        write_json(&args.dir.join("dataset.json"), &listed)?;
-        write_json(&args.dir.join("policies.json"), &policies)?;
-        write_json(&args.dir.join("directory.json"), &directory)?;
-        let path = args.dir.join("data.csv");
+        write_json(&stage.join("dataset.json"), &listed)?;
+        write_json(&stage.join("policies.json"), &policies)?;
+        write_json(&stage.join("directory.json"), &directory)?;
+        let path = stage.join("data.csv");
         let bar = output::progress_bar("exporting data.csv", None);
         let options = ExportOptions { header: Header::Include, file_name: None };
         let exported = client.export_data_to_file(&id, &options, &path, bar.as_ref().map(|(_, p)| p)).await;
@@ -64,7 +95,11 @@ pub(crate) fn run(args: &PullArgs) -> anyhow::Result<Outcome> {
         }
         Ok((dataset, policies, users, groups, exported?))
     })?;
-    let rows = count_rows(&args.dir.join("data.csv"))?;
+    let rows = count_rows(&stage.join("data.csv"))?;
+    for file in FILES {
+        let to = args.dir.join(file);
+        std::fs::rename(stage.join(file), &to).with_context(|| format!("cannot write `{}`", to.display()))?;
+    }
     output::note(format!(
         "pulled DataSet {} `{}` into `{}` in {:.1?}: {rows} rows ({}), {} policies, {users} users, {groups} groups",
         dataset.id,

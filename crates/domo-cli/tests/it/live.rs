@@ -4,6 +4,7 @@ mod big;
 mod datasets;
 mod plan;
 mod policies;
+mod pull;
 mod quickstart;
 mod setup;
 mod support;

@@ -63,6 +63,11 @@ fn datasets_are_created_listed_shown_updated_and_deleted() {
     live.run(&["datasets", "delete", numbers])
         .fails_with("refusing without confirmation because stdin is not a terminal; pass --yes");
     live.ok(&["datasets", "get", numbers]);
+    // Declined at the prompt: nothing is deleted, and that is not a success.
+    let (code, shown) = super::plan::on_terminal(&live, &["datasets", "delete", numbers], "n\n");
+    assert_eq!(code, 1, "{shown}");
+    assert!(shown.contains("delete cancelled: nothing deleted"), "{shown}");
+    live.ok(&["datasets", "get", numbers]);
     let run = live.run(&["datasets", "delete", numbers, "--yes"]);
     assert!(run.stderr.contains("deleted DataSet"), "{}", run.all());
     live.run(&["datasets", "get", numbers]).fails_with("404");

@@ -70,7 +70,7 @@ fn pdp_is_enabled_and_disabled_and_the_export_follows() {
     assert_eq!(json(&live.ok(&["datasets", "get", &id, "--format", "json"]))["pdpEnabled"], true);
     let seen = as_guest(&["data", "export", &id]).stdout;
     assert_eq!(seen, "Alan Turing,TRUE\nGeorge Boole,TRUE\nBrook Taylor,TRUE\nAda Lovelace,TRUE\n");
-    live.ok(&["pdp", "disable", &id]);
+    live.ok(&["pdp", "disable", &id, "--yes"]);
     assert_eq!(json(&live.ok(&["datasets", "get", &id, "--format", "json"]))["pdpEnabled"], false);
     assert_eq!(as_guest(&["data", "export", &id]).stdout.lines().count(), 6);
     live.run(&["pdp", "enable", "no-such-dataset"]).fails_with("404");
@@ -139,4 +139,143 @@ fn a_pulled_folder_works_with_every_offline_command() {
     command.env("DOMO_CLIENT_ID", GUEST).env("DOMO_CLIENT_SECRET", GUEST_SECRET);
     let run = super::support::Run::of(command.output().unwrap());
     assert!(run.stderr.contains("warning: the DataSet has 6 rows but the export gave 4"), "{}", run.all());
+}
+
+/// Whether PDP is on for the DataSet, as `datasets get` says.
+fn pdp_enabled(live: &Live, id: &str) -> bool {
+    json(&live.ok(&["datasets", "get", id, "--format", "json"]))["pdpEnabled"].as_bool().unwrap()
+}
+
+#[test]
+fn deleting_the_last_policy_or_disabling_pdp_needs_an_explicit_yes() {
+    let live = Live::start();
+    let id = live.euler_party();
+    let attendees = live.only_show_attendees(&id);
+    let attendees = attendees.trim();
+    live.ok(&["pdp", "enable", &id]);
+    // The built-in All Rows policy (1) is not the last one: it goes like any other.
+    live.ok(&["policies", "delete", &id, "1", "--yes"]);
+
+    // The last policy: --yes is not enough, since deleting it turns PDP off.
+    let run = live.run(&["policies", "delete", &id, attendees, "--yes"]);
+    run.fails_with(&format!("policy {attendees} `Only Show Attendees` is the last policy of DataSet {id}"));
+    assert!(run.stderr.contains("everyone with access sees every row; nothing was deleted"), "{}", run.all());
+    assert!(run.stderr.contains("pass --turn-pdp-off"), "{}", run.all());
+    assert!(pdp_enabled(&live, &id));
+    let (code, shown) =
+        super::plan::on_terminal(&live, &["policies", "delete", &id, attendees, "--turn-pdp-off"], "n\n");
+    assert_eq!(code, 1, "{shown}");
+    assert!(shown.contains("(the last one: PDP turns off") && shown.contains("delete cancelled"), "{shown}");
+    assert!(pdp_enabled(&live, &id));
+    live.ok(&["policies", "delete", &id, attendees, "--yes", "--turn-pdp-off"]);
+    assert!(!pdp_enabled(&live, &id), "Domo turns PDP off with the last policy");
+
+    // Disabling PDP asks first; declined, it exits 1 and PDP stays on.
+    live.only_show_attendees(&id);
+    live.ok(&["pdp", "enable", &id]);
+    live.run(&["pdp", "disable", &id])
+        .fails_with("everyone with access sees all 6 rows: refusing without confirmation");
+    let (code, shown) = super::plan::on_terminal(&live, &["pdp", "disable", &id], "n\n");
+    assert_eq!(code, 1, "{shown}");
+    assert!(shown.contains("disable cancelled: PDP stays as it was"), "{shown}");
+    assert!(pdp_enabled(&live, &id));
+    live.ok(&["pdp", "disable", &id, "--yes"]);
+    assert!(!pdp_enabled(&live, &id));
+}
+
+#[test]
+fn a_policy_that_shows_every_row_needs_no_filters_said_out_loud() {
+    let live = Live::start();
+    let id = live.euler_party();
+    let listed = || json(&live.ok(&["policies", "list", &id, "--format", "json"])).as_array().unwrap().len();
+    live.run(&["policies", "create", &id, "--name", "Everything", "--user", "27"]).fails_with(
+        "policy `Everything` has no filters: its members would see every row; give --filter, or pass --no-filters",
+    );
+    let file = live.path("open.json");
+    std::fs::write(&file, r#"{"type": "open", "name": "Second All Rows", "users": [27]}"#).unwrap();
+    live.run(&["policies", "create", &id, "--file", file.to_str().unwrap()])
+        .fails_with("policy `Second All Rows` is an All Rows policy: its members would see every row");
+    assert_eq!(listed(), 1, "nothing created");
+
+    // Adding a user to the All Rows policy gives them every row: said out loud too.
+    live.run(&["policies", "update", &id, "1", "--user", "27"]).fails_with("pass --no-filters if that is meant");
+    live.ok(&["policies", "create", &id, "--name", "Everything", "--user", "27", "--no-filters"]);
+    assert_eq!(listed(), 2);
+}
+
+/// A fake Domo on a loopback port that answers every request with `status` and
+/// `body` (JSON), then closes; returns its base URL. It stops with the test process.
+fn fake_domo(status: &'static str, body: &'static str) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let mut reader = BufReader::new(stream);
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut request_body = vec![0; length];
+            let _ = reader.read_exact(&mut request_body);
+            let answer = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = reader.get_mut().write_all(answer.as_bytes());
+        }
+    });
+    url
+}
+
+#[test]
+fn a_policy_stored_otherwise_than_sent_is_not_reported_as_created() {
+    let live = Live::start();
+    // A server that keeps the policy but drops its filters: its members would see every row.
+    let url = fake_domo(
+        "201 Created",
+        r#"{"id": 7, "type": "user", "name": "Only Show Attendees", "users": [27], "groups": [], "virtualUsers": []}"#,
+    );
+    let mut command = live.command(&[
+        "policies",
+        "create",
+        "some-dataset",
+        "--name",
+        "Only Show Attendees",
+        "--filter",
+        "Attending EQUALS TRUE",
+        "--user",
+        "27",
+    ]);
+    command.env("DOMO_API_HOST", &url).env_remove("DOMO_CLIENT_ID").env_remove("DOMO_CLIENT_SECRET");
+    command.env("DOMO_ACCESS_TOKEN", "fake-token");
+    let run = super::support::Run::of(command.output().unwrap());
+    run.fails_with("Domo answered with policy 7 `Only Show Attendees` stored otherwise than sent: its filters (every row) (sent Attending EQUALS TRUE)");
+    assert!(!run.stderr.contains("created policy"), "{}", run.all());
+    assert_eq!(run.stdout, "", "no id printed for a policy not stored as asked");
+}
+
+#[test]
+fn pdp_is_not_reported_enabled_on_a_dataset_without_policies() {
+    let live = Live::start();
+    let id = live.euler_party();
+    // Only the built-in All Rows policy: deleting it leaves none.
+    live.ok(&["policies", "delete", &id, "1", "--yes", "--turn-pdp-off"]);
+    let run = live.run(&["pdp", "enable", &id]);
+    run.fails_with(&format!(
+        "DataSet {id} has no policies: with PDP enabled and no policy, Domo still shows every row"
+    ));
+    assert!(run.stderr.contains("nothing was changed"), "{}", run.all());
+    assert!(!pdp_enabled(&live, &id));
+    live.only_show_attendees(&id);
+    assert!(live.ok(&["pdp", "enable", &id]).starts_with("PDP enabled on DataSet"));
 }

@@ -98,6 +98,7 @@ mod auth;
 mod csv_check;
 mod error;
 mod pdp;
+mod permissions;
 mod random;
 mod routes;
 mod server;

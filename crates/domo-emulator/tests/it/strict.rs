@@ -35,8 +35,10 @@ async fn state(server: &Server, token: &str) -> Value {
 /// Sends `body` to `path` (`{d}`, `{p}`, `{s}` filled from the fixture): 400 in
 /// Domo's shape with `message` in it, and nothing changed.
 async fn check(server: &Server, token: &str, f: &Fixture, method: Method, path: &str, body: Value, message: &str) {
-    let path =
-        path.replace("{d}", &f.dataset).replace("{p}", &f.policy.to_string()).replace("{s}", &f.stream.to_string());
+    let fill = |text: &str| {
+        text.replace("{d}", &f.dataset).replace("{p}", &f.policy.to_string()).replace("{s}", &f.stream.to_string())
+    };
+    let (path, body): (String, Value) = (fill(path), serde_json::from_str(&fill(&body.to_string())).unwrap());
     let before = state(server, token).await;
     server.json(method.clone(), token, &path, &body).await.assert_error(400, message);
     assert_eq!(state(server, token).await, before, "{method} {path} {body}: a refused body changed nothing");
@@ -156,6 +158,13 @@ async fn unknown_and_missing_fields_are_400_naming_the_field() {
             "/v1/streams",
             json!({"dataSet": {"name": "New", "schema": columns, "owner": 1}, "updateMethod": "APPEND"}),
             "unknown field `owner` in `dataSet`",
+        ),
+        // A stream cannot be pointed at an existing DataSet (someone else's): it always creates its own.
+        (
+            Method::POST,
+            "/v1/streams",
+            json!({"dataSet": {"id": "{d}", "name": "New", "schema": columns}, "updateMethod": "APPEND"}),
+            "unknown field `id` in `dataSet`",
         ),
         (
             Method::PATCH,

@@ -37,13 +37,14 @@ impl RowFilter {
     }
 }
 
-/// The owner and Admins see every row; with PDP off (or no policy left), so
-/// does everyone. Anyone else sees what the DataSet's policies give them.
+/// Those who may manage the DataSet (its owner, Admins, roles granted
+/// `dataset.manage.all`: [`domo_pdp::manage_authority`], the rule that also
+/// decides who may write to it) see every row; with PDP off (or no policy
+/// left), so does everyone. Anyone else sees what the DataSet's policies give them.
 pub(crate) fn visibility(dataset: &Dataset, directory: &Directory, user: UserId) -> Result<Visibility, ApiError> {
-    let is_owner = dataset.owner.as_ref().is_some_and(|o| o.id == user);
-    let is_admin = directory.user(user).is_some_and(domo_model::User::is_admin);
+    let manages = domo_pdp::manage_authority(dataset.owner.as_ref().map(|o| o.id), directory, user).is_some();
     let policies = dataset.policies.as_deref().unwrap_or_default();
-    if !dataset.pdp_enabled || policies.is_empty() || is_owner || is_admin {
+    if !dataset.pdp_enabled || policies.is_empty() || manages {
         return Ok(Visibility::All);
     }
     let policies = PolicySet::compile(dataset, policies, directory).map_err(|err| {

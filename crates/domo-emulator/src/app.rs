@@ -25,8 +25,13 @@ pub(crate) struct Limits {
     pub(crate) max_body_bytes: u64,
     /// Longest a request may take before its response starts.
     pub(crate) request_timeout: Duration,
-    /// Most connections served at once; more wait to be accepted.
+    /// Most connections served at once; at the cap, the longest idle one is
+    /// closed to admit a new one, and with none idle new ones wait.
     pub(crate) max_connections: usize,
+    /// Longest a client may take to send a request head, from its first byte.
+    pub(crate) header_read_timeout: Duration,
+    /// Longest a keep-alive connection may wait for its next request.
+    pub(crate) idle_timeout: Duration,
 }
 
 /// JSON bodies (DataSets, policies, streams) are small; they are read whole,
@@ -76,7 +81,42 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(Arc::clone(&app), auth::require_token))
         .layer(from_fn_with_state(Arc::clone(&app), time_limit))
+        .layer(axum::middleware::from_fn(domo_shaped_errors))
         .with_state(app)
+}
+
+/// The longest text of a foreign error reply (one axum wrote itself, such as a
+/// path parameter that is not UTF-8) kept as the message of the Domo-shaped one.
+const MAX_FOREIGN_ERROR_BYTES: usize = 1024;
+
+/// Turns every error reply that is not already Domo's JSON (the rejections
+/// axum writes itself as plain text) into Domo's error shape, keeping its
+/// status, its text as the message, and the headers a client acts on.
+async fn domo_shaped_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = match http_body_util::BodyExt::collect(http_body_util::Limited::new(body, MAX_FOREIGN_ERROR_BYTES)).await
+    {
+        Ok(collected) => String::from_utf8_lossy(&collected.to_bytes()).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("Error").to_owned() } else { text };
+    let mut fixed = ApiError::new(status, message).into_response();
+    for name in [http::header::ALLOW, http::header::WWW_AUTHENTICATE, http::header::RETRY_AFTER] {
+        if let Some(value) = parts.headers.get(&name) {
+            fixed.headers_mut().insert(name, value.clone());
+        }
+    }
+    fixed
 }
 
 async fn not_found(request: Request) -> ApiError {
@@ -89,6 +129,9 @@ async fn method_not_allowed(request: Request) -> ApiError {
         format!("{} is not supported on {}", request.method(), request.uri().path()),
     )
 }
+
+/// Paths are logged up to this length, so that a huge path cannot flood the log.
+const MAX_LOGGED_PATH_CHARS: usize = 200;
 
 /// Answers 408 when a request (including reading its body) takes too long,
 /// and logs every request (never its query, headers or body) at `info`.
@@ -105,6 +148,7 @@ async fn time_limit(State(app): State<Arc<App>>, request: Request, next: Next) -
         .into_response(),
     };
     let ms = started.elapsed().as_millis();
+    let path: String = path.chars().take(MAX_LOGGED_PATH_CHARS).collect();
     tracing::info!(target: "domo_emulator::requests", "{method} {path} {} {ms} ms", response.status().as_u16());
     response
 }

@@ -17,4 +17,5 @@ mod persistence;
 mod policies;
 mod streams;
 mod support;
+mod transport;
 mod with_domo_http;

@@ -56,7 +56,7 @@ pub(crate) struct ServeArgs {
     /// Largest request body, also after gunzip: bytes, or a number with `K`, `M` or `G` (binary).
     #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_size)]
     max_body: u64,
-    /// How long one request may take, body included.
+    /// How long a request body may take to arrive (then 408, and nothing changes).
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     request_timeout: Duration,
     /// How many connections are open at once; at the cap the longest idle one

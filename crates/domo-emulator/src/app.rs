@@ -23,7 +23,7 @@ use crate::store::{State as Stored, Store};
 pub(crate) struct Limits {
     /// Largest request body, and largest CSV after gunzip.
     pub(crate) max_body_bytes: u64,
-    /// Longest a request may take before its response starts.
+    /// Longest a request body may take to arrive, from the end of the head.
     pub(crate) request_timeout: Duration,
     /// Most connections served at once; at the cap, the longest idle one is
     /// closed to admit a new one, and with none idle new ones wait.
@@ -133,40 +133,74 @@ async fn method_not_allowed(request: Request) -> ApiError {
 /// Paths are logged up to this length, so that a huge path cannot flood the log.
 const MAX_LOGGED_PATH_CHARS: usize = 200;
 
-/// Answers 408 when a request (including reading its body) takes too long,
-/// and logs every request (never its query, headers or body) at `info`.
+/// Gives the request body a deadline (`request_timeout` from the end of the
+/// head), and logs every request (never its query, headers or body) at
+/// `info`. Only reading the body is timed, never the work that follows: a
+/// write that has begun is answered with its real outcome, so that a 408
+/// always means nothing changed.
 async fn time_limit(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let limit = app.limits.request_timeout;
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let started = std::time::Instant::now();
-    let response = match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            format!("The request took longer than this emulator allows ({} s)", limit.as_secs_f64()),
-        )
-        .into_response(),
-    };
+    let response = next.run(request.map(|body| timed_body(body, limit))).await;
     let ms = started.elapsed().as_millis();
     let path: String = path.chars().take(MAX_LOGGED_PATH_CHARS).collect();
     tracing::info!(target: "domo_emulator::requests", "{method} {path} {} {ms} ms", response.status().as_u16());
     response
 }
 
+/// The request body took longer than `request_timeout` to arrive.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body took longer than {} s to arrive", .0.as_secs_f64())]
+struct BodyTimedOut(Duration);
+
+/// `body`, failing with [`BodyTimedOut`] once `limit` has passed.
+fn timed_body(body: Body, limit: Duration) -> Body {
+    use futures_util::StreamExt as _;
+    let mut data = body.into_data_stream();
+    let mut deadline = Box::pin(tokio::time::sleep(limit));
+    let mut timed_out = false;
+    Body::from_stream(futures_util::stream::poll_fn(move |cx| {
+        if timed_out {
+            return std::task::Poll::Ready(None);
+        }
+        if deadline.as_mut().poll(cx).is_ready() {
+            timed_out = true;
+            return std::task::Poll::Ready(Some(Err(axum::BoxError::from(BodyTimedOut(limit)))));
+        }
+        data.poll_next_unpin(cx).map(|item| item.map(|chunk| chunk.map_err(axum::BoxError::from)))
+    }))
+}
+
+/// The reply to a request body that could not be read: 408 when it came too
+/// slowly, 413 past `limit`, else 400.
+pub(crate) fn body_error(err: &axum::Error, limit: u64) -> ApiError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(current) = cause {
+        if let Some(timed_out) = current.downcast_ref::<BodyTimedOut>() {
+            return ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "The request took longer than this emulator allows ({} s) to send its body",
+                    timed_out.0.as_secs_f64()
+                ),
+            );
+        }
+        if current.is::<http_body_util::LengthLimitError>() {
+            return ApiError::too_large(limit);
+        }
+        cause = current.source();
+    }
+    ApiError::bad_request(format!("The request body could not be read: {err}"))
+}
+
 /// Reads a JSON body whole (it is small) and parses it, answering 400 with
 /// serde's message and position for bad JSON and 413 for a large body.
 pub(crate) async fn read_json<T: DeserializeOwned>(app: &App, body: Body) -> Result<T, ApiError> {
     let limit = app.max_json_bytes();
-    let bytes = axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX)).await.map_err(|err| {
-        let too_large = std::error::Error::source(&err)
-            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>())
-            || err.to_string().contains("length limit");
-        if too_large {
-            ApiError::too_large(limit)
-        } else {
-            ApiError::bad_request(format!("The request body could not be read: {err}"))
-        }
-    })?;
+    let bytes = axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX))
+        .await
+        .map_err(|err| body_error(&err, limit))?;
     serde_json::from_slice(&bytes)
         .map_err(|err| ApiError::bad_request(format!("Invalid JSON in the request body: {err}")))
 }

@@ -120,8 +120,10 @@ impl EmulatorBuilder {
         self
     }
 
-    /// How long a request may take, body included, before it is answered with
-    /// 408 (default five minutes).
+    /// How long a client may take to send a request body, from the end of its
+    /// head, before it is answered with 408 and nothing changes (default five
+    /// minutes). The emulator's own work on a request is not cut short: a
+    /// write that has begun is answered with its outcome.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.limits.request_timeout = timeout;
         self

@@ -200,7 +200,7 @@ impl EmulatorBuilder {
                     Some(client) => client.clone(),
                     None => {
                         let user = first_admin(&state.directory);
-                        let client = StoredClient { id: random::uuid(), secret: random::hex(32), user };
+                        let client = StoredClient { id: random::uuid(), secret: Secret::new(random::hex(32)), user };
                         state.generated_client = Some(client.clone());
                         client
                     }

@@ -66,7 +66,8 @@ pub(crate) struct ServeArgs {
     /// How long a client may take to send a request head once it has started.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     header_timeout: Duration,
-    /// How long a keep-alive connection may wait for its next request.
+    /// How long a keep-alive connection may wait for its next request, and a
+    /// client may read nothing of a response, before it is closed.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     idle_timeout: Duration,
 }

@@ -146,7 +146,8 @@ impl EmulatorBuilder {
     }
 
     /// How long a keep-alive connection may wait for its next request (default
-    /// 60 seconds) before it is closed.
+    /// 60 seconds) before it is closed; also how long a client may read
+    /// nothing of a response before its connection is dropped.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.limits.idle_timeout = timeout;
         self

@@ -149,13 +149,16 @@ pub(super) struct Tracked<S> {
     state: Arc<ConnState>,
     timeouts: Timeouts,
     timer: Pin<Box<Sleep>>,
+    /// Runs while the client takes none of what is written to it; drops the
+    /// connection once that lasts the idle timeout.
+    write_stalled: Option<Pin<Box<Sleep>>>,
     output: Output,
 }
 
 impl<S> Tracked<S> {
     pub(super) fn new(inner: S, state: Arc<ConnState>, timeouts: Timeouts) -> Self {
         let timer = Box::pin(tokio::time::sleep(timeouts.idle));
-        Self { inner, state, timeouts, timer, output: Output::Through }
+        Self { inner, state, timeouts, timer, write_stalled: None, output: Output::Through }
     }
 }
 
@@ -189,6 +192,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Tracked<S> {
             }
         }
         Poll::Ready(Ok(()))
+    }
+
+    /// A client that reads nothing of a response for the idle timeout would
+    /// hold its connection (and a place under the cap) for good: the write
+    /// fails instead, and hyper drops the connection.
+    fn watch_stall<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.write_stalled = None;
+            return poll;
+        }
+        let idle = self.timeouts.idle;
+        let timer = self.write_stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+        if timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client read nothing of the response for the idle timeout",
+            )));
+        }
+        Poll::Pending
     }
 
     /// Starts writing `error` in place of whatever hyper would write.
@@ -272,7 +294,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
             this.answer_with(&ApiError::new(status, unparsable_message(status)));
             return Poll::Ready(Ok(buf.len()));
         }
-        Pin::new(&mut this.inner).poll_write(cx, buf)
+        let written = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.watch_stall(cx, written)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -280,7 +303,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
         if matches!(this.output, Output::Own { .. }) {
             return this.poll_own(cx);
         }
-        Pin::new(&mut this.inner).poll_flush(cx)
+        let flushed = Pin::new(&mut this.inner).poll_flush(cx);
+        this.watch_stall(cx, flushed)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -225,3 +225,24 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     used.write_all(b"GET /oauth/token HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
     assert_eq!(read_reply(&mut used, Duration::from_secs(2)).await.unwrap().status, 401);
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_a_response_is_dropped_after_the_idle_timeout() {
+    let server = start_with(builder().max_connections(1).idle_timeout(Duration::from_millis(500))).await;
+    let token = server.token("owner", "data").await;
+    let id = server.create_dataset(&token, "Big", &[("STRING", "Region"), ("LONG", "n")]).await;
+    let csv: String = (0..600_000).map(|i| format!("Region number {},{i}\n", i % 7)).collect();
+    assert_eq!(server.put_csv(&token, &format!("/v1/datasets/{id}/data"), csv).await.status.as_u16(), 204);
+    // An export far larger than the socket buffers, never read.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(server.emulator.addr()).await.unwrap();
+    let request = format!("GET /v1/datasets/{id}/data HTTP/1.1\r\nhost: x\r\nauthorization: bearer {token}\r\n\r\n");
+    stalled.write_all(request.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let served = tokio::time::timeout(Duration::from_secs(5), server.token("owner", "data")).await;
+    assert!(served.is_ok(), "a new client waited behind a connection that reads nothing");
+    assert!(started.elapsed() < Duration::from_secs(3), "served after {:?}", started.elapsed());
+    drop(stalled);
+}

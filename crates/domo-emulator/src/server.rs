@@ -186,6 +186,11 @@ impl EmulatorBuilder {
         let directory = self.directory;
         let make_client = clients.is_empty();
         let client_users: Vec<UserId> = clients.iter().map(|c| c.user).collect();
+        // Listen before the state changes, so that a start that cannot listen
+        // leaves the data folder as it was.
+        let listener =
+            TcpListener::bind(bind).await.map_err(|source| StartError::Bind { addr: bind.to_string(), source })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: bind.to_string(), source })?;
         let generated = store
             .write_blocking(move |state| {
                 if let Some(directory) = directory {
@@ -221,9 +226,6 @@ impl EmulatorBuilder {
             limits: self.limits,
             compacting: tokio::sync::Mutex::new(()),
         });
-        let listener =
-            TcpListener::bind(bind).await.map_err(|source| StartError::Bind { addr: bind.to_string(), source })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: bind.to_string(), source })?;
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(serve(listener, app, stopped));
         tracing::info!(%addr, data_dir = %data_dir.display(), "emulator listening");

@@ -168,7 +168,22 @@ impl Store {
         let state = match fs::read(&state_path) {
             Ok(bytes) => serde_json::from_slice::<State>(&bytes)
                 .map_err(|err| StartError::CorruptState { path: state_path.clone(), message: err.to_string() })?,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => State::default(),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                // Row files without the state that names them: starting afresh
+                // would remove them as leftovers. Refuse instead.
+                for sub in [DATA_DIR, PARTS_DIR] {
+                    let path = root.join(sub);
+                    if fs::read_dir(&path).map_err(dir_err(&path))?.next().is_some() {
+                        return Err(StartError::CorruptState {
+                            path: state_path,
+                            message: format!(
+                                "it is missing, yet `{sub}` holds row files; restore it or empty the folder"
+                            ),
+                        });
+                    }
+                }
+                State::default()
+            }
             Err(err) => return Err(dir_err(&state_path)(err)),
         };
         let store = Self { root: root.to_owned(), state: Mutex::new(state), _lock: lock };

@@ -143,3 +143,17 @@ fn serve_warns_that_a_client_flag_shows_its_secret_in_ps() {
     );
     assert!(stderr.contains("cannot listen on"), "{stderr}");
 }
+
+#[test]
+fn serve_help_names_the_safe_forms_and_never_shows_the_environment_s_secret() {
+    let temp = tempfile::tempdir().unwrap();
+    let output = domo(temp.path(), &["serve", "--help"])
+        .env("DOMO_SERVE_CLIENT", format!("app:{ENV_SECRET}:1"))
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&output.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(output.status.success(), "{help}");
+    assert!(help.contains("DOMO_SERVE_CLIENT") && help.contains("--client-file <FILE>"), "{help}");
+    assert!(help.contains("prefer DOMO_SERVE_CLIENT or --client-file"), "{help}");
+    assert!(!help.contains(ENV_SECRET), "{help}");
+}

@@ -334,11 +334,11 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut stop: watch::Receiver<b
 }
 
 /// At the cap: closes the connection that has waited longest for a request,
-/// unless one asked to close is still closing.
+/// unless one asked to close is closing already.
 fn make_room(registry: &mut Registry) {
     registry.retain(|weak| weak.strong_count() > 0);
     let open: Vec<Arc<ConnState>> = registry.iter().filter_map(Weak::upgrade).collect();
-    if open.iter().any(|state| state.is_evicted()) {
+    if open.iter().any(|state| state.is_closing()) {
         return;
     }
     if let Some(oldest) =

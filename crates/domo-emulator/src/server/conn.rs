@@ -76,9 +76,10 @@ impl ConnState {
         (self.is_idle() && !self.evict.load(Ordering::SeqCst)).then(|| self.times().idle_since)
     }
 
-    /// Whether the connection was told to close and has not yet.
-    pub(super) fn is_evicted(&self) -> bool {
-        self.evict.load(Ordering::SeqCst)
+    /// Whether the connection was told to close and is about to: it has no
+    /// request under way (one that arrived just then is answered first).
+    pub(super) fn is_closing(&self) -> bool {
+        self.evict.load(Ordering::SeqCst) && self.is_idle()
     }
 
     /// Asks the connection to close as soon as it waits for a request; a

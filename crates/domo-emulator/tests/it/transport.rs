@@ -246,3 +246,19 @@ async fn a_client_that_stops_reading_a_response_is_dropped_after_the_idle_timeou
     assert!(started.elapsed() < Duration::from_secs(3), "served after {:?}", started.elapsed());
     drop(stalled);
 }
+
+#[tokio::test]
+async fn clients_stalled_halfway_through_a_request_head_do_not_hold_the_cap() {
+    let server = start_with(builder().max_connections(2).header_read_timeout(Duration::from_secs(30))).await;
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let mut stream = TcpStream::connect(server.emulator.addr()).await.unwrap();
+        stream.write_all(b"GET /oauth/token HTTP/1.1\r\nhost: x\r\nx-slow: ").await.unwrap();
+        stalled.push(stream);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let started = Instant::now();
+    let served = tokio::time::timeout(Duration::from_secs(5), server.token("owner", "data")).await;
+    assert!(served.is_ok() && started.elapsed() < Duration::from_secs(2), "served after {:?}", started.elapsed());
+    assert!(closed_within(&mut stalled[0], Duration::from_secs(1)).await, "the oldest stalled client is closed");
+}

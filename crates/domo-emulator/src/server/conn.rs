@@ -336,7 +336,8 @@ fn automatic_reply(buf: &[u8]) -> Option<(usize, StatusCode)> {
     // hyper's reply is about 110 bytes; look no further back than this.
     let from = buf.len().saturating_sub(512);
     let tail = buf.get(from..)?;
-    let at = tail.windows(PREFIX.len()).position(|w| w == PREFIX)?;
+    // The last one: the end of a previous response may hold the same text.
+    let at = tail.windows(PREFIX.len()).rposition(|w| w == PREFIX)?;
     let head = std::str::from_utf8(tail.get(at..)?).ok()?;
     let head = head.strip_suffix("\r\n\r\n")?;
     let mut lines = head.split("\r\n");
@@ -369,6 +370,8 @@ mod tests {
         assert_eq!(automatic_reply(hyper.as_bytes()), Some((0, StatusCode::URI_TOO_LONG)));
         let after_chunked_end = format!("0\r\n\r\n{hyper}");
         assert_eq!(automatic_reply(after_chunked_end.as_bytes()), Some((5, StatusCode::URI_TOO_LONG)));
+        let after_body = format!("{{\"name\":\"HTTP/1.1 200\"}}{hyper}");
+        assert_eq!(automatic_reply(after_body.as_bytes()), Some((23, StatusCode::URI_TOO_LONG)));
         let check_none = |text: &str| assert_eq!(automatic_reply(text.as_bytes()), None, "{text}");
         check_none("HTTP/1.1 204 No Content\r\ndate: x\r\n\r\n");
         check_none("HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 0\r\n\r\n");

@@ -262,3 +262,29 @@ async fn clients_stalled_halfway_through_a_request_head_do_not_hold_the_cap() {
     assert!(served.is_ok() && started.elapsed() < Duration::from_secs(2), "served after {:?}", started.elapsed());
     assert!(closed_within(&mut stalled[0], Duration::from_secs(1)).await, "the oldest stalled client is closed");
 }
+
+#[tokio::test]
+async fn a_bad_request_after_a_good_one_on_the_same_connection_gets_a_domo_shaped_400() {
+    let server = start().await;
+    let mut stream = TcpStream::connect(server.emulator.addr()).await.unwrap();
+    stream.write_all(b"GET /oauth/token HTTP/1.1\r\nhost: x\r\n\r\nGET /v1/\xFF HTTP/1.1\r\n\r\n").await.unwrap();
+    let mut bytes = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut bytes)).await.unwrap().unwrap();
+    // Two replies, each with its length.
+    let mut replies = Vec::new();
+    let mut rest = bytes.as_slice();
+    while let Some(end) = rest.windows(4).position(|w| w == b"\r\n\r\n") {
+        let head = String::from_utf8_lossy(&rest[..end]).into_owned();
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no length: {head}"));
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        replies.push(RawReply { status, head, body: rest[end + 4..end + 4 + length].to_vec() });
+        rest = &rest[end + 4 + length..];
+    }
+    assert_eq!(replies.len(), 2, "{}", String::from_utf8_lossy(&bytes));
+    replies[0].assert_domo_error(401, "HTTP Basic authentication");
+    replies[1].assert_domo_error(400, "not valid HTTP");
+}

@@ -64,10 +64,17 @@
 //! # Limits
 //!
 //! A maximum body size ([`EmulatorBuilder::max_body_bytes`], checked while
-//! streaming and again after gunzip), a request timeout
-//! ([`EmulatorBuilder::request_timeout`]), and a cap on connections served at
-//! once ([`EmulatorBuilder::max_connections`]). It binds to loopback unless
-//! told otherwise, and no endpoint but `/oauth/token` answers without a token.
+//! streaming and again after gunzip), a deadline for the request head
+//! ([`EmulatorBuilder::header_read_timeout`]) and for the body
+//! ([`EmulatorBuilder::request_timeout`]), both answered with 408 before
+//! anything changes, an idle timeout for keep-alive connections
+//! ([`EmulatorBuilder::idle_timeout`]), and a cap on open connections
+//! ([`EmulatorBuilder::max_connections`]) at which the longest idle one is
+//! closed to admit a new client. Every error reply is Domo's JSON, also for
+//! requests the HTTP layer cannot parse; internal errors name the `toe` of the
+//! log line that holds their cause, never a server path. It binds to loopback
+//! unless told otherwise, and no endpoint but `/oauth/token` answers without a
+//! token.
 //!
 //! Each request is logged at `info` (method, path, status, time; never a
 //! query, header or body) with `tracing`.

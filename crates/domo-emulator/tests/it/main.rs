@@ -19,4 +19,5 @@ mod policies;
 mod streams;
 mod strict;
 mod support;
+mod transport;
 mod with_domo_http;

@@ -219,3 +219,32 @@ async fn wait_for_spooled_bytes(tmp: &Path, bytes: u64) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn a_start_that_cannot_listen_leaves_the_data_folder_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let err = builder().data_dir(dir.path()).bind(taken.local_addr().unwrap()).start().await.unwrap_err();
+    assert!(err.to_string().starts_with("cannot listen on 127.0.0.1:"), "{err}");
+    assert!(!dir.path().join("state.json").exists(), "the directory and clients of a failed start were kept");
+}
+
+#[tokio::test]
+async fn row_files_without_a_state_file_are_kept_and_the_start_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Emulator::builder().data_dir(dir.path()).start().await.unwrap();
+    first.shutdown().await;
+    let rows = dir.path().join("data/3f1e.csv");
+    std::fs::write(&rows, "kept,1\n").unwrap();
+    std::fs::remove_file(dir.path().join("state.json")).unwrap();
+    let err = Emulator::builder().data_dir(dir.path()).start().await.unwrap_err();
+    let state = dir.path().join("state.json");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the emulator state `{}` cannot be read: it is missing, yet `data` holds row files; restore it or empty the folder",
+            state.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&rows).unwrap(), "kept,1\n", "the rows are still there");
+}

@@ -51,7 +51,7 @@ pub use dataset::{
     Column, ColumnType, Dataset, DatasetCreate, DatasetSummary, DatasetUpdate, ExportOptions, Header, ListDatasets,
     Owner, Schema, Sort, UpdateMethod,
 };
-pub use directory::{Directory, DirectoryGroup, Group, GroupRef, Role, User};
+pub use directory::{Directory, DirectoryGroup, DirectoryProblem, Group, GroupRef, Role, User};
 pub use error::{ErrorBody, UnknownValueError};
 pub use ids::{DatasetId, ExecutionId, GroupId, PolicyId, StreamId, UserId};
 pub use jiff::Timestamp;

@@ -125,4 +125,4 @@ pub use rowset::{RowSet, Rows};
 pub use rust_decimal::Decimal;
 pub use sql::{CountsQuery, Dialect, MembershipRow, MembershipSource, RenderSqlError, SqlOptions, sql_create_table};
 pub use stream::{StreamCsvError, StreamOptions, StreamSummary};
-pub use table::{Datetime, HeaderRow, LoadCsvError, Table, Value};
+pub use table::{CsvLimits, Datetime, EXTRA_FIELDS, HeaderRow, LoadCsvError, Table, Value};

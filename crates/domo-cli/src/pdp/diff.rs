@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::input::{Inputs, read_policies};
 use super::output::{self, BOLD, ERROR, GOOD, WARNING, paint};
-use super::{InputArgs, ReportFormat, common};
+use super::{InputArgs, LimitArgs, ReportFormat, common};
 use crate::exit::Outcome;
 
 /// At most this many rows are shown per user and direction with `--show-rows`.
@@ -20,6 +20,8 @@ const SAMPLE_ROWS: usize = 10;
 pub(crate) struct DiffArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
     /// The old policies: a policies.json file, or a folder holding one.
     #[arg(long, value_name = "OLD")]
     pub(crate) against: PathBuf,
@@ -67,9 +69,9 @@ struct UserJson {
 }
 
 pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
-    let inputs = Inputs::read(&args.input)?;
+    let inputs = Inputs::read_limited(&args.input, &args.limits)?;
     let old_path = if args.against.is_dir() { args.against.join("policies.json") } else { args.against.clone() };
-    let old_policies = read_policies(&old_path)?;
+    let old_policies = read_policies(&old_path, inputs.limits.json_bytes)?;
     let new_set = common::compile(&inputs)?;
     let old_set = common::compile_policies(&inputs, &old_policies, &old_path)?;
     let table = inputs.load_table()?;

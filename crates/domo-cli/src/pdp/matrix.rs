@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::input::Inputs;
 use super::output::{self, Align};
-use super::{Format, InputArgs, common};
+use super::{Format, InputArgs, LimitArgs, common};
 use crate::exit::Outcome;
 
 /// Options of `domo pdp matrix`.
@@ -15,6 +15,8 @@ use crate::exit::Outcome;
 pub(crate) struct MatrixArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub(crate) format: Format,
@@ -36,7 +38,7 @@ struct MatrixUser {
 }
 
 pub(crate) fn run(args: &MatrixArgs) -> anyhow::Result<Outcome> {
-    let inputs = Inputs::read(&args.input)?;
+    let inputs = Inputs::read_limited(&args.input, &args.limits)?;
     let set = common::compile(&inputs)?;
     let table = inputs.load_table()?;
     let evaluation = set.evaluate(&table)?;

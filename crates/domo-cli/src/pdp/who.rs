@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::input::Inputs;
 use super::output::{self, Align};
-use super::{Format, InputArgs, common};
+use super::{Format, InputArgs, LimitArgs, common};
 use crate::exit::Outcome;
 
 /// Options of `domo pdp who`.
@@ -16,6 +16,8 @@ use crate::exit::Outcome;
 pub(crate) struct WhoArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
     /// The data row, numbered from 1 (the header does not count).
     #[arg(long, value_name = "N")]
     pub(crate) row: u64,
@@ -40,7 +42,7 @@ struct Viewer {
 }
 
 pub(crate) fn run(args: &WhoArgs) -> anyhow::Result<Outcome> {
-    let inputs = Inputs::read(&args.input)?;
+    let inputs = Inputs::read_limited(&args.input, &args.limits)?;
     let set = common::compile(&inputs)?;
     let table = inputs.load_table()?;
     let index = common::row_index(args.row, table.row_count(), &inputs.paths.data)?;

@@ -8,6 +8,7 @@
 )]
 
 mod agreement;
+mod limits;
 mod no_panic;
 mod reference;
 mod rules;

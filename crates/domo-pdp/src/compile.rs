@@ -6,6 +6,7 @@ use domo_model::{Dataset, Directory, GroupId, Policy, PolicyId, PolicyType, Sche
 use hashbrown::{HashMap, HashSet};
 
 use crate::filter::{CompiledFilter, between_reversed, compile_test};
+use crate::table::shorten;
 
 /// How serious a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -53,6 +54,8 @@ pub enum DiagnosticCode {
     AllRowsWithFilters,
     /// PDP is enabled but there are no policies, so PDP is off (warning).
     NoPolicies,
+    /// A filter names a column the schema holds more than once (error).
+    AmbiguousColumn,
 }
 
 /// One problem found while compiling, naming the policy and filter.
@@ -78,8 +81,10 @@ impl fmt::Display for Diagnostic {
     /// `policy 8 `Only Show Attendees`, filters[0]: unknown column `Atending` (did you mean `Attending`?)`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.policy_id, &self.policy_name, self.policy_index) {
-            (Some(id), Some(name), _) => write!(f, "policy {id} `{name}`")?,
-            (None, Some(name), Some(index)) => write!(f, "policy #{} `{name}` (no id)", index + 1)?,
+            (Some(id), Some(name), _) => write!(f, "policy {id} `{}`", shorten(name.as_bytes()))?,
+            (None, Some(name), Some(index)) => {
+                write!(f, "policy #{} `{}` (no id)", index + 1, shorten(name.as_bytes()))?
+            }
             _ => f.write_str("policies")?,
         }
         if let Some(filter) = self.filter_index {
@@ -265,6 +270,10 @@ pub struct PolicySet {
 
 /// The closest name, for "did you mean": same name ignoring case, else the smallest edit distance.
 pub(crate) fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a str> + Clone) -> Option<&'a str> {
+    // The edit distance costs the product of the lengths: a name this long is no typo.
+    if name.len() > 256 {
+        return None;
+    }
     if let Some(same) =
         candidates.clone().find(|c| c.eq_ignore_ascii_case(name) || c.to_lowercase() == name.to_lowercase())
     {
@@ -359,10 +368,25 @@ impl PolicySet {
                             Severity::Error,
                             DiagnosticCode::UnknownColumn,
                             Some(filter_index),
-                            format!("unknown column `{}`{hint}", filter.column),
+                            format!("unknown column `{}`{hint}", shorten(filter.column.as_bytes())),
                         ));
                         continue;
                     };
+                    // Two columns of one name: the filter could test either, so it compiles to neither.
+                    if let Some(again) = schema.columns.iter().skip(column + 1).position(|c| c.name == filter.column) {
+                        errors.push(diagnostic(
+                            Severity::Error,
+                            DiagnosticCode::AmbiguousColumn,
+                            Some(filter_index),
+                            format!(
+                                "column `{}` appears more than once in the schema (columns {} and {}), so the filter is ambiguous",
+                                shorten(filter.column.as_bytes()),
+                                column + 1,
+                                column + again + 2
+                            ),
+                        ));
+                        continue;
+                    }
                     let column_type =
                         schema.columns.get(column).map_or(domo_model::ColumnType::String, |c| c.column_type);
                     match compile_test(filter, column_type) {
@@ -374,8 +398,8 @@ impl PolicySet {
                                     Some(filter_index),
                                     format!(
                                         "BETWEEN `{}` and `{}`: the low bound is above the high bound, so the filter matches no row{}",
-                                        filter.values.first().map_or("", String::as_str),
-                                        filter.values.get(1).map_or("", String::as_str),
+                                        shorten(filter.values.first().map_or("", String::as_str).as_bytes()),
+                                        shorten(filter.values.get(1).map_or("", String::as_str).as_bytes()),
                                         if filter.not { " (negated: every non-NULL row)" } else { "" }
                                     ),
                                 ));

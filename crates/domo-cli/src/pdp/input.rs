@@ -95,7 +95,7 @@ impl Inputs {
     /// [`Inputs::read`] within `limits`, keeping or refusing a directory with problems.
     pub(crate) fn read_with(args: &InputArgs, limits: Limits, problems: DirectoryProblems) -> anyhow::Result<Self> {
         let paths = Paths::new(args);
-        let dataset: Dataset = read_json(&paths.dataset, limits.json_bytes)?;
+        let dataset: Dataset = read_json_explicit(&paths.dataset, limits.json_bytes, Explicit::PdpSwitch)?;
         let policies = read_policies(&paths.policies, limits.json_bytes)?;
         let directory: Directory = read_json(&paths.directory, limits.json_bytes)?;
         if problems == DirectoryProblems::Refuse {
@@ -165,7 +165,7 @@ pub(crate) fn read_directory(path: &Path, max_bytes: u64) -> anyhow::Result<Dire
 
 /// Reads a policies file: a bare array of policies, as Domo lists them.
 pub(crate) fn read_policies(path: &Path, max_bytes: u64) -> anyhow::Result<Vec<Policy>> {
-    read_json(path, max_bytes)
+    read_json_explicit(path, max_bytes, Explicit::Filters)
 }
 
 /// Reads a JSON file a person writes, strictly (unknown fields are errors),
@@ -173,6 +173,61 @@ pub(crate) fn read_policies(path: &Path, max_bytes: u64) -> anyhow::Result<Vec<P
 pub(crate) fn read_json<T: DeserializeOwned>(path: &Path, max_bytes: u64) -> anyhow::Result<T> {
     let text = read_capped(path, max_bytes)?;
     Ok(read_user_file(&path.display().to_string(), &text)?)
+}
+
+/// Fields that the wire types let default, but that a file a person writes
+/// must spell out, because the default would show more rows than meant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Explicit {
+    /// dataset.json: `pdpEnabled` (left out, it reads as PDP off: everyone sees every row).
+    PdpSwitch,
+    /// policies.json: each policy's `filters`, but the All Rows policy's (left out, they
+    /// read as none: the policy's members see every row).
+    Filters,
+}
+
+/// At most this many policies without `filters` are named in the error.
+const MISSING_SHOWN: usize = 10;
+
+/// [`read_json`], then checks that the fields of `explicit` are present.
+fn read_json_explicit<T: DeserializeOwned>(path: &Path, max_bytes: u64, explicit: Explicit) -> anyhow::Result<T> {
+    let text = read_capped(path, max_bytes)?;
+    let value: T = read_user_file(&path.display().to_string(), &text)?;
+    // The typed read succeeded, so the text is JSON of the expected shape.
+    let json: serde_json::Value = serde_json::from_str(&text)?;
+    match explicit {
+        Explicit::PdpSwitch => {
+            if json.get("pdpEnabled").is_none() {
+                anyhow::bail!(
+                    "`{}` at `.`: missing field `pdpEnabled` (write `true` or `false`: left out, it would mean PDP off and every user shown every row)",
+                    path.display()
+                );
+            }
+        }
+        Explicit::Filters => {
+            let missing: Vec<usize> = json
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .filter(|(_, policy)| policy.get("filters").is_none())
+                .filter(|(_, policy)| policy.get("type").and_then(serde_json::Value::as_str) != Some("open"))
+                .map(|(index, _)| index)
+                .collect();
+            if !missing.is_empty() {
+                let mut at: Vec<String> = missing.iter().take(MISSING_SHOWN).map(|i| format!("`[{i}]`")).collect();
+                if missing.len() > MISSING_SHOWN {
+                    at.push(format!("… and {} more", missing.len() - MISSING_SHOWN));
+                }
+                anyhow::bail!(
+                    "`{}` at {}: missing field `filters` (a policy without filters shows its members every row; write `\"filters\": []` if that is meant)",
+                    path.display(),
+                    at.join(", ")
+                );
+            }
+        }
+    }
+    Ok(value)
 }
 
 /// The file's text, or an error naming the file and the limit if it holds more than `max_bytes`.

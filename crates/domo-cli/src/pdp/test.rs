@@ -55,6 +55,10 @@ struct CaseJson {
 pub(crate) fn run(args: &TestArgs) -> anyhow::Result<Outcome> {
     let inputs = Inputs::read_limited(&args.input, &args.limits)?;
     let file: PolicyTestFile = read_json(&args.tests, inputs.limits.json_bytes)?;
+    if file.cases.is_empty() {
+        // "ok: 0 passed" would claim a check that never ran.
+        anyhow::bail!("`{}` has no cases: nothing would be checked", args.tests.display());
+    }
     let set = common::compile(&inputs)?;
     let table = inputs.load_table()?;
     let evaluation = set.evaluate(&table)?;

@@ -118,3 +118,53 @@ fn a_header_of_thousands_of_columns_gives_a_short_error() {
     assert!(text.len() < 1000, "{} bytes: {text}", text.len());
     insta::assert_snapshot!("hostile_wide_header", text);
 }
+
+#[test]
+fn a_policy_without_filters_must_say_so() {
+    // Left out, `filters` read as none, and the policy's members saw every row with only a warning.
+    check!(
+        "hostile_policy_without_filters",
+        &["pdp", "matrix", EXAMPLE, "--policies", &fixture("policies-no-filters.json")]
+    );
+}
+
+#[test]
+fn a_dataset_without_pdp_enabled_must_say_so() {
+    // Left out, `pdpEnabled` read as false, and every user was shown every row.
+    check!(
+        "hostile_dataset_without_pdp_enabled",
+        &["pdp", "preview", EXAMPLE, "--user", "31", "--dataset", &fixture("dataset-no-pdp-enabled.json")]
+    );
+}
+
+#[test]
+fn a_test_file_without_cases_is_not_a_pass() {
+    // It said "ok: 0 passed, 0 failed" and exited 0.
+    check!("hostile_tests_empty", &["pdp", "test", EXAMPLE, &fixture("tests-empty.json")]);
+}
+
+#[test]
+fn a_filter_on_a_column_the_schema_holds_twice_does_not_compile() {
+    check!(
+        "hostile_duplicate_column",
+        &[
+            "pdp",
+            "preview",
+            EXAMPLE,
+            "--user",
+            "27",
+            "--dataset",
+            &fixture("dataset-duplicate-column.json"),
+            "--data",
+            &fixture("data-duplicate-column.csv"),
+        ]
+    );
+}
+
+#[test]
+fn many_compile_errors_are_listed_up_to_twenty() {
+    check!(
+        "hostile_many_compile_errors",
+        &["pdp", "matrix", EXAMPLE, "--policies", &fixture("policies-many-errors.json")]
+    );
+}

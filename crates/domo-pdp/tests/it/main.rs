@@ -8,6 +8,7 @@
 )]
 
 mod agreement;
+mod fail_closed;
 mod limits;
 mod no_panic;
 mod reference;

@@ -1,0 +1,53 @@
+//! Odd input that could show more rows than meant must not compile, and its messages stay short.
+
+use domo_model::{Column, ColumnType, FilterOperator, Schema};
+use domo_pdp::{DiagnosticCode, PolicySet};
+
+use crate::rules::{dataset, directory, filter, policy};
+
+/// Compiles one policy with one filter over `schema`; returns each error's code and text.
+fn check(schema: Schema, column: &str, values: &[&str], expected: &[(DiagnosticCode, &str)]) {
+    let p = policy(1, vec![filter(column, FilterOperator::Equals, values, false)], &[1], &[]);
+    let err = PolicySet::compile(&dataset(schema, true), &[p], &directory()).unwrap_err();
+    let found: Vec<(DiagnosticCode, String)> = err.errors.iter().map(|d| (d.code, d.to_string())).collect();
+    let expected: Vec<(DiagnosticCode, String)> = expected.iter().map(|(c, t)| (*c, (*t).to_owned())).collect();
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn a_filter_on_a_column_the_schema_holds_twice_is_an_error() {
+    // Before, the filter tested the first `Region` and could pass rows the second one would refuse.
+    let schema = Schema {
+        columns: vec![
+            Column::new(ColumnType::String, "Region"),
+            Column::new(ColumnType::String, "Friend"),
+            Column::new(ColumnType::String, "Region"),
+        ],
+    };
+    check(
+        schema,
+        "Region",
+        &["West"],
+        &[(
+            DiagnosticCode::AmbiguousColumn,
+            "policy 1 `policy 1`, filters[0]: column `Region` appears more than once in the schema (columns 1 and 3), so the filter is ambiguous",
+        )],
+    );
+}
+
+#[test]
+fn messages_about_huge_names_and_values_stay_short() {
+    let schema = Schema { columns: vec![Column::new(ColumnType::Long, "Age")] };
+    let huge = "9".repeat(1_000_000);
+    let p = policy(1, vec![filter("Age", FilterOperator::Equals, &[&format!("x{huge}")], false)], &[1], &[]);
+    let err = PolicySet::compile(&dataset(schema.clone(), true), &[p], &directory()).unwrap_err();
+    let text = err.errors[0].to_string();
+    assert!(text.len() < 300, "{} bytes", text.len());
+    assert!(text.starts_with("policy 1 `policy 1`, filters[0]: `x999"), "{text}");
+    let column = "A".repeat(1_000_000);
+    let p = policy(1, vec![filter(&column, FilterOperator::Equals, &["1"], false)], &[1], &[]);
+    let err = PolicySet::compile(&dataset(schema, true), &[p], &directory()).unwrap_err();
+    let text = err.errors[0].to_string();
+    assert!(text.len() < 300, "{} bytes", text.len());
+    assert_eq!(err.errors[0].code, DiagnosticCode::UnknownColumn);
+}

@@ -116,7 +116,7 @@ pub use compile::{
     Access, CompilePolicyError, CompiledPolicy, Diagnostic, DiagnosticCode, Membership, PdpMode, PolicyMembership,
     PolicySet, Principal, Reason, Severity,
 };
-pub use diff::{PolicyChange, PolicyChangeKind, PolicyDiff, UserChange, diff_policies};
+pub use diff::{PolicyChange, PolicyChangeKind, PolicyDiff, UserChange, VirtualUserChange, diff_policies};
 pub use eval::{Evaluation, Explanation, Grant, Refusal, SchemaMismatchError, VisibleCount};
 pub use filter::CompiledFilter;
 pub use jiff::civil::Date;

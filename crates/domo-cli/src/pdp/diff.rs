@@ -42,7 +42,23 @@ struct DiffJson {
     rows: usize,
     policies: Vec<PolicyJson>,
     users: Vec<UserJson>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    virtual_users: Vec<VirtualUserJson>,
     new_access: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VirtualUserJson {
+    name: String,
+    before: usize,
+    after: usize,
+    gained: usize,
+    lost: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gained_rows: Option<Vec<usize>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lost_rows: Option<Vec<usize>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -112,6 +128,19 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
                         lost_rows: args.show_rows.then(|| sample(&u.lost)),
                     })
                     .collect(),
+                virtual_users: diff
+                    .virtual_users
+                    .iter()
+                    .map(|v| VirtualUserJson {
+                        name: v.name.clone(),
+                        before: v.old_visible,
+                        after: v.new_visible,
+                        gained: v.gained.len(),
+                        lost: v.lost.len(),
+                        gained_rows: args.show_rows.then(|| sample(&v.gained)),
+                        lost_rows: args.show_rows.then(|| sample(&v.lost)),
+                    })
+                    .collect(),
                 new_access: diff.grants_new_access(),
             };
             output::write_json(output::plain_stdout(), &json)?;
@@ -147,7 +176,7 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
             }
             writeln!(out)?;
             writeln!(out, "{}", paint(BOLD, "users whose rows change:"))?;
-            if diff.users.is_empty() {
+            if diff.users.is_empty() && diff.virtual_users.is_empty() {
                 writeln!(out, "  none: every user sees the same rows")?;
             }
             for user in &diff.users {
@@ -169,13 +198,33 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
                     write_rows(&mut out, &table, "lost", &user.lost)?;
                 }
             }
-            let gainers = diff.users.iter().filter(|u| !u.gained.is_empty()).count();
-            let losers = diff.users.iter().filter(|u| !u.lost.is_empty()).count();
+            for user in &diff.virtual_users {
+                writeln!(
+                    out,
+                    "  virtual user `{}`: {} -> {} rows ({}, -{} lost)",
+                    user.name,
+                    user.old_visible,
+                    user.new_visible,
+                    paint(
+                        if user.gained.is_empty() { BOLD } else { WARNING },
+                        format!("+{} gained", user.gained.len())
+                    ),
+                    user.lost.len(),
+                )?;
+                if args.show_rows {
+                    write_rows(&mut out, &table, "gained", &user.gained)?;
+                    write_rows(&mut out, &table, "lost", &user.lost)?;
+                }
+            }
+            let gainers = diff.users.iter().filter(|u| !u.gained.is_empty()).count()
+                + diff.virtual_users.iter().filter(|v| !v.gained.is_empty()).count();
+            let losers = diff.users.iter().filter(|u| !u.lost.is_empty()).count()
+                + diff.virtual_users.iter().filter(|v| !v.lost.is_empty()).count();
             writeln!(out)?;
             writeln!(
                 out,
                 "{} users change over {} rows: {gainers} gain rows, {losers} lose rows",
-                diff.users.len(),
+                diff.users.len() + diff.virtual_users.len(),
                 table.row_count()
             )?;
             if args.fail_on_new_access && gainers > 0 {

@@ -168,3 +168,18 @@ fn many_compile_errors_are_listed_up_to_twenty() {
         &["pdp", "matrix", EXAMPLE, "--policies", &fixture("policies-many-errors.json")]
     );
 }
+
+#[test]
+fn diff_counts_access_granted_beyond_the_directory() {
+    // A policy change that grants rows to a user missing from the directory and to a virtual
+    // user passed `--fail-on-new-access` with exit 0 ("0 users change").
+    let policies = fixture("policies-widened-beyond-directory.json");
+    check!(
+        "hostile_diff_beyond_directory",
+        &["pdp", "diff", EXAMPLE, "--policies", &policies, "--against", EXAMPLE, "--fail-on-new-access"]
+    );
+    check!(
+        "hostile_diff_beyond_directory_json",
+        &["pdp", "diff", EXAMPLE, "--policies", &policies, "--against", EXAMPLE, "--format", "json", "--show-rows"]
+    );
+}

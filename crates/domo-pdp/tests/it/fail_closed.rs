@@ -51,3 +51,27 @@ fn messages_about_huge_names_and_values_stay_short() {
     assert!(text.len() < 300, "{} bytes", text.len());
     assert_eq!(err.errors[0].code, DiagnosticCode::UnknownColumn);
 }
+
+#[test]
+fn diff_sees_users_beyond_the_directory_and_virtual_users() {
+    use domo_model::UserId;
+    use domo_pdp::{HeaderRow, Table};
+    let schema = Schema { columns: vec![Column::new(ColumnType::String, "Region")] };
+    let table = Table::from_csv("East\nWest\n".as_bytes(), &schema, HeaderRow::Absent).unwrap();
+    let east = filter("Region", FilterOperator::Equals, &["East"], false);
+    let old = [policy(1, vec![east.clone()], &[1], &[])];
+    let mut widened = policy(1, vec![east], &[1, 777], &[]);
+    widened.virtual_users = vec!["portal".to_owned()];
+    let new = [widened];
+    let data = dataset(schema, true);
+    let old_set = PolicySet::compile(&data, &old, &directory()).unwrap();
+    let new_set = PolicySet::compile(&data, &new, &directory()).unwrap();
+    let (old_eval, new_eval) = (old_set.evaluate(&table).unwrap(), new_set.evaluate(&table).unwrap());
+    let diff = domo_pdp::diff_policies(&old_eval, &new_eval);
+    assert!(diff.grants_new_access());
+    let users: Vec<(UserId, Vec<usize>)> = diff.users.iter().map(|u| (u.user, u.gained.clone())).collect();
+    assert_eq!(users, [(UserId(777), vec![0])]);
+    let virtual_users: Vec<(&str, Vec<usize>)> =
+        diff.virtual_users.iter().map(|v| (v.name.as_str(), v.gained.clone())).collect();
+    assert_eq!(virtual_users, [("portal", vec![0])]);
+}

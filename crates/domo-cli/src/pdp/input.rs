@@ -186,6 +186,21 @@ enum Explicit {
     Filters,
 }
 
+/// Whether dataset.json says `pdpEnabled`, reading nothing else.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DatasetProbe {
+    pdp_enabled: Option<serde::de::IgnoredAny>,
+}
+
+/// Whether a policy says `filters`, and its type, reading nothing else.
+#[derive(Debug, serde::Deserialize)]
+struct PolicyProbe {
+    filters: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "type")]
+    policy_type: Option<String>,
+}
+
 /// At most this many policies without `filters` are named in the error.
 const MISSING_SHOWN: usize = 10;
 
@@ -193,11 +208,12 @@ const MISSING_SHOWN: usize = 10;
 fn read_json_explicit<T: DeserializeOwned>(path: &Path, max_bytes: u64, explicit: Explicit) -> anyhow::Result<T> {
     let text = read_capped(path, max_bytes)?;
     let value: T = read_user_file(&path.display().to_string(), &text)?;
-    // The typed read succeeded, so the text is JSON of the expected shape.
-    let json: serde_json::Value = serde_json::from_str(&text)?;
+    // The typed read succeeded, so the text is JSON of the expected shape; the
+    // probes read only whether the fields are there, skipping everything else.
     match explicit {
         Explicit::PdpSwitch => {
-            if json.get("pdpEnabled").is_none() {
+            let probe: DatasetProbe = serde_json::from_str(&text)?;
+            if probe.pdp_enabled.is_none() {
                 anyhow::bail!(
                     "`{}` at `.`: missing field `pdpEnabled` (write `true` or `false`: left out, it would mean PDP off and every user shown every row)",
                     path.display()
@@ -205,13 +221,11 @@ fn read_json_explicit<T: DeserializeOwned>(path: &Path, max_bytes: u64, explicit
             }
         }
         Explicit::Filters => {
-            let missing: Vec<usize> = json
-                .as_array()
-                .into_iter()
-                .flatten()
+            let probes: Vec<PolicyProbe> = serde_json::from_str(&text)?;
+            let missing: Vec<usize> = probes
+                .iter()
                 .enumerate()
-                .filter(|(_, policy)| policy.get("filters").is_none())
-                .filter(|(_, policy)| policy.get("type").and_then(serde_json::Value::as_str) != Some("open"))
+                .filter(|(_, policy)| policy.filters.is_none() && policy.policy_type.as_deref() != Some("open"))
                 .map(|(index, _)| index)
                 .collect();
             if !missing.is_empty() {

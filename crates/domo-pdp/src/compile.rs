@@ -268,18 +268,29 @@ pub struct PolicySet {
     admins: HashSet<UserId>,
 }
 
+/// At most this many candidates are weighed for a "did you mean" (the first ones given).
+const SUGGESTION_CANDIDATES: usize = 10_000;
+
 /// The closest name, for "did you mean": same name ignoring case, else the smallest edit distance.
+///
+/// Bounded work whatever the input: names over 256 bytes get no suggestion, candidates
+/// too long or too short to be within reach are skipped before any comparison, and
+/// only the first [`SUGGESTION_CANDIDATES`] candidates are weighed.
 pub(crate) fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a str> + Clone) -> Option<&'a str> {
     // The edit distance costs the product of the lengths: a name this long is no typo.
     if name.len() > 256 {
         return None;
     }
+    let chars = name.chars().count();
+    let limit = (chars / 3).max(2);
+    // A char takes 1 to 4 bytes; a candidate more than `limit` chars longer or shorter is out of reach.
+    let in_reach = move |c: &&str| c.len() <= 4 * (chars + limit) && c.len() + limit >= chars;
+    let candidates = candidates.take(SUGGESTION_CANDIDATES).filter(in_reach);
     if let Some(same) =
         candidates.clone().find(|c| c.eq_ignore_ascii_case(name) || c.to_lowercase() == name.to_lowercase())
     {
         return Some(same);
     }
-    let limit = (name.chars().count() / 3).max(2);
     candidates.map(|c| (edit_distance(name, c), c)).filter(|(d, _)| *d <= limit).min_by_key(|(d, _)| *d).map(|(_, c)| c)
 }
 

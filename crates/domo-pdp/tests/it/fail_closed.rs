@@ -75,3 +75,24 @@ fn diff_sees_users_beyond_the_directory_and_virtual_users() {
         diff.virtual_users.iter().map(|v| (v.name.as_str(), v.gained.clone())).collect();
     assert_eq!(virtual_users, [("portal", vec![0])]);
 }
+
+#[test]
+fn lint_suggestions_stay_cheap_on_huge_cells_and_many_values() {
+    use domo_pdp::{HeaderRow, Table};
+    // One 4 MB cell and 20,000 distinct values; 50 EQUALS values absent from the data each
+    // looked for a "did you mean" against every value, the huge cell included.
+    let schema = Schema { columns: vec![Column::new(ColumnType::String, "Name")] };
+    let mut csv = format!("{}\n", "n".repeat(4 << 20));
+    for i in 0..20_000 {
+        csv.push_str(&format!("name{i}\n"));
+    }
+    let table = Table::from_csv(csv.as_bytes(), &schema, HeaderRow::Absent).unwrap();
+    let missing: Vec<String> = (0..50).map(|i| format!("nmae{i}")).collect();
+    let values: Vec<&str> = missing.iter().map(String::as_str).collect();
+    let p = policy(1, vec![filter("Name", FilterOperator::Equals, &values, false)], &[1], &[]);
+    let start = std::time::Instant::now();
+    let report = domo_pdp::lint(&dataset(schema, true), &[p], &directory(), &table);
+    assert!(start.elapsed() < std::time::Duration::from_secs(20), "took {:?}", start.elapsed());
+    let first = report.findings.iter().find(|f| f.message.starts_with("EQUALS `nmae0`")).unwrap();
+    assert_eq!(first.message, "EQUALS `nmae0`: no row has this value in `Name` (did you mean `name0`?)");
+}

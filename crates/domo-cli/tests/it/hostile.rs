@@ -183,3 +183,20 @@ fn diff_counts_access_granted_beyond_the_directory() {
         &["pdp", "diff", EXAMPLE, "--policies", &policies, "--against", EXAMPLE, "--format", "json", "--show-rows"]
     );
 }
+
+#[test]
+fn matrix_and_who_show_principals_beyond_the_directory() {
+    // User 4242 (not in directory.json) and virtual user `partner-portal` are granted rows; the
+    // matrix and `who` listed directory users only, so they looked like no one saw those rows.
+    let policies = fixture("policies-widened-beyond-directory.json");
+    check!("hostile_matrix_beyond_directory", &["pdp", "matrix", EXAMPLE, "--policies", &policies]);
+    check!(
+        "hostile_matrix_beyond_directory_json",
+        &["pdp", "matrix", EXAMPLE, "--policies", &policies, "--format", "json"]
+    );
+    check!("hostile_who_beyond_directory", &["pdp", "who", EXAMPLE, "--policies", &policies, "--row", "1"]);
+    check!(
+        "hostile_who_beyond_directory_json",
+        &["pdp", "who", EXAMPLE, "--policies", &policies, "--row", "2", "--format", "json"]
+    );
+}

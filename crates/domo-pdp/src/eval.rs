@@ -727,10 +727,10 @@ impl<'a> Evaluation<'a> {
 }
 
 impl PolicySet {
-    /// Users that the policies or the directory's groups name but the
-    /// directory's user list lacks, by id. They are in no answer that goes
-    /// over the directory's users ([`Evaluation::visible_counts`],
-    /// [`Evaluation::viewers`]), yet the policies grant them rows.
+    /// Users that the policies, the directory's groups or the DataSet's owner
+    /// name but the directory's user list lacks, by id. They are in no answer
+    /// that goes over the directory's users ([`Evaluation::visible_counts`],
+    /// [`Evaluation::viewers`]), yet they see rows.
     pub fn users_beyond_directory(&self) -> Vec<UserId> {
         let known: hashbrown::HashSet<UserId> = self.directory.users.iter().map(|u| u.id).collect();
         let mut extra: Vec<UserId> = self
@@ -738,6 +738,7 @@ impl PolicySet {
             .iter()
             .flat_map(|p| p.policy.users.iter().copied())
             .chain(self.directory.groups.iter().flat_map(|g| g.user_ids.iter().copied()))
+            .chain(self.owner)
             .filter(|u| !known.contains(u))
             .collect();
         extra.sort_unstable();

@@ -200,3 +200,12 @@ fn matrix_and_who_show_principals_beyond_the_directory() {
         &["pdp", "who", EXAMPLE, "--policies", &policies, "--row", "2", "--format", "json"]
     );
 }
+
+#[test]
+fn matrix_shows_an_owner_missing_from_the_directory() {
+    // The owner sees every row; the matrix left them out when directory.json did not list them.
+    check!(
+        "hostile_matrix_owner_outside_directory",
+        &["pdp", "matrix", EXAMPLE, "--dataset", &fixture("dataset-owner-outside-directory.json")]
+    );
+}

@@ -244,6 +244,9 @@ fn read_json_explicit<T: DeserializeOwned>(path: &Path, max_bytes: u64, explicit
     Ok(value)
 }
 
+/// How much of a JSON file is read first, to refuse one that cannot be JSON without reading on.
+const HEAD_BYTES: u64 = 64 * 1024;
+
 /// The file's text, or an error naming the file and the limit if it holds more than `max_bytes`.
 fn read_capped(path: &Path, max_bytes: u64) -> anyhow::Result<String> {
     let too_large = || {
@@ -259,9 +262,17 @@ fn read_capped(path: &Path, max_bytes: u64) -> anyhow::Result<String> {
         return Err(too_large());
     }
     let mut bytes = Vec::new();
-    file.take(max_bytes.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    let read_error = || format!("cannot read `{}`", path.display());
+    let head = max_bytes.saturating_add(1).min(HEAD_BYTES);
+    (&file).take(head).read_to_end(&mut bytes).with_context(read_error)?;
+    // Text that cannot start a JSON value (`/dev/zero`, a binary file) fails now, not after the limit.
+    if let Some(at) = bytes.iter().position(|b| !b.is_ascii_whitespace())
+        && !matches!(bytes.get(at), Some(b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'))
+    {
+        let shown = String::from_utf8_lossy(bytes.get(..=at).unwrap_or_default()).into_owned();
+        read_user_file::<serde::de::IgnoredAny>(&path.display().to_string(), &shown)?;
+    }
+    (&file).take(max_bytes.saturating_add(1).saturating_sub(head)).read_to_end(&mut bytes).with_context(read_error)?;
     if bytes.len() as u64 > max_bytes {
         return Err(too_large());
     }

@@ -99,6 +99,26 @@ fn dev_zero_as_json_fails_fast() {
 }
 
 #[test]
+fn a_stream_over_the_json_limit_is_refused_at_the_limit() {
+    // A pipe has no size up front: reading stops one byte past the limit.
+    let mut body = String::from("[");
+    body.push_str(&" ".repeat(1 << 20));
+    let output = assert_cmd::cargo::cargo_bin_cmd!("domo")
+        .args(["pdp", "matrix", EXAMPLE, "--policies", "/dev/stdin", "--max-json-size", "1K"])
+        .current_dir(crate::root())
+        .env("NO_COLOR", "1")
+        .write_stdin(body)
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        "error: `/dev/stdin` is larger than 1 KiB, the most a JSON input may be (--max-json-size or DOMO_MAX_JSON_SIZE raises the limit)\n"
+    );
+}
+
+#[test]
 fn a_file_over_the_json_limit_is_refused_before_reading() {
     check!("hostile_json_over_limit", &["pdp", "matrix", EXAMPLE, "--max-json-size", "100"]);
 }

@@ -278,7 +278,7 @@ fn read_capped(path: &Path, max_bytes: u64) -> anyhow::Result<String> {
     }
     String::from_utf8(bytes).map_err(|e| {
         anyhow::anyhow!(
-            "`{}` is not UTF-8 text (invalid bytes at byte {})",
+            "`{}` is not UTF-8 text (an invalid byte at offset {}, counting from 0)",
             path.display(),
             e.utf8_error().valid_up_to()
         )

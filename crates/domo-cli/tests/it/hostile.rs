@@ -229,3 +229,8 @@ fn matrix_shows_an_owner_missing_from_the_directory() {
         &["pdp", "matrix", EXAMPLE, "--dataset", &fixture("dataset-owner-outside-directory.json")]
     );
 }
+
+#[test]
+fn a_json_file_that_is_not_utf8_names_the_byte() {
+    check!("hostile_json_not_utf8", &["pdp", "matrix", EXAMPLE, "--policies", &fixture("policies-not-utf8.json")]);
+}

@@ -56,6 +56,8 @@ pub enum DiagnosticCode {
     NoPolicies,
     /// A filter names a column the schema holds more than once (error).
     AmbiguousColumn,
+    /// A policy type other than `user`, `open` and `system`: compiled as a `user` policy (warning).
+    UnknownPolicyType,
 }
 
 /// One problem found while compiling, naming the policy and filter.
@@ -351,6 +353,22 @@ impl PolicySet {
                 message,
             };
             let all_rows = policy.policy_type == PolicyType::Open;
+            if let PolicyType::Other(other) = &policy.policy_type {
+                let hint = if other.eq_ignore_ascii_case("open") {
+                    " (types are case-sensitive: the All Rows policy is `open`)"
+                } else {
+                    ""
+                };
+                warnings.push(diagnostic(
+                    Severity::Warning,
+                    DiagnosticCode::UnknownPolicyType,
+                    None,
+                    format!(
+                        "unknown policy type `{}`: its filters apply as for a `user` policy{hint}",
+                        shorten(other.as_bytes())
+                    ),
+                ));
+            }
             let mut filters = Vec::new();
             if all_rows {
                 if !policy.filters.is_empty() {

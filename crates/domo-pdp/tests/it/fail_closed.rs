@@ -96,3 +96,21 @@ fn lint_suggestions_stay_cheap_on_huge_cells_and_many_values() {
     let first = report.findings.iter().find(|f| f.message.starts_with("EQUALS `nmae0`")).unwrap();
     assert_eq!(first.message, "EQUALS `nmae0`: no row has this value in `Name` (did you mean `name0`?)");
 }
+
+#[test]
+fn an_unknown_policy_type_is_a_warning_and_its_filters_still_apply() {
+    use domo_model::PolicyType;
+    let schema = Schema { columns: vec![Column::new(ColumnType::String, "Region")] };
+    let mut p = policy(1, vec![filter("Region", FilterOperator::Equals, &["East"], false)], &[1], &[]);
+    p.policy_type = PolicyType::from("OPEN");
+    let set = PolicySet::compile(&dataset(schema, true), &[p], &directory()).unwrap();
+    let warnings: Vec<(DiagnosticCode, String)> = set.warnings().iter().map(|d| (d.code, d.to_string())).collect();
+    assert_eq!(
+        warnings,
+        [(
+            DiagnosticCode::UnknownPolicyType,
+            "policy 1 `policy 1`: unknown policy type `OPEN`: its filters apply as for a `user` policy (types are case-sensitive: the All Rows policy is `open`)".to_owned()
+        )]
+    );
+    assert_eq!(set.access(domo_model::UserId(1)).reason, domo_pdp::Reason::Policies);
+}

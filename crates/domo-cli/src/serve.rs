@@ -8,7 +8,6 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use domo_emulator::{ApiClient, Emulator};
-use domo_model::{Directory, read_user_file};
 
 use crate::exit::Outcome;
 use crate::units::{parse_duration, parse_size};
@@ -102,8 +101,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
         .header_read_timeout(args.header_timeout)
         .idle_timeout(args.idle_timeout);
     if let Some(path) = &args.directory {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-        let directory: Directory = read_user_file(&path.display().to_string(), &text)?;
+        let directory = crate::pdp::input::read_directory(path, crate::pdp::input::MAX_JSON_BYTES)?;
         builder = builder.directory(directory);
     }
     if !args.clients.is_empty() {

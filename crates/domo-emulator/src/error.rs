@@ -172,6 +172,13 @@ pub enum StartError {
         /// The data folder.
         path: PathBuf,
     },
+    /// The directory (given, or kept in the data folder) has problems that make
+    /// it unfit to decide who sees what and who may write.
+    #[error("the directory cannot be used: {}", problems.join("; "))]
+    InvalidDirectory {
+        /// Each problem, naming its place (`users[3]`); at most twenty, then a count of the rest.
+        problems: Vec<String>,
+    },
     /// Two clients share an id.
     #[error("the client id `{id}` is given twice")]
     DuplicateClient {
@@ -187,6 +194,18 @@ pub enum StartError {
         #[source]
         source: io::Error,
     },
+}
+
+impl StartError {
+    /// At most twenty problems are named; the rest are counted.
+    pub(crate) fn invalid_directory(problems: &[domo_model::DirectoryProblem]) -> Self {
+        const SHOWN: usize = 20;
+        let mut shown: Vec<String> = problems.iter().take(SHOWN).map(ToString::to_string).collect();
+        if problems.len() > SHOWN {
+            shown.push(format!("… and {} more", problems.len() - SHOWN));
+        }
+        Self::InvalidDirectory { problems: shown }
+    }
 }
 
 /// A `--client` value that is not `ID:SECRET:USER_ID`.

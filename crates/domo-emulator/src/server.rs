@@ -184,6 +184,13 @@ impl EmulatorBuilder {
             }
         }
         let directory = self.directory;
+        let problems = match &directory {
+            Some(directory) => directory.problems(),
+            None => store.read(|state| state.directory.problems()),
+        };
+        if !problems.is_empty() {
+            return Err(StartError::invalid_directory(&problems));
+        }
         let make_client = clients.is_empty();
         let client_users: Vec<UserId> = clients.iter().map(|c| c.user).collect();
         // Listen before the state changes, so that a start that cannot listen

@@ -6,9 +6,9 @@ use clap::Args;
 use domo_pdp::{LintFinding, LintSeverity};
 use serde::Serialize;
 
-use super::input::Inputs;
+use super::input::{DirectoryProblems, Inputs, Limits};
 use super::output::{self, ERROR, NOTE, WARNING, paint};
-use super::{InputArgs, ReportFormat};
+use super::{InputArgs, LimitArgs, ReportFormat};
 use crate::exit::Outcome;
 
 /// Options of `domo pdp lint`.
@@ -16,6 +16,8 @@ use crate::exit::Outcome;
 pub(crate) struct LintArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
     /// Output format (json for CI).
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub(crate) format: ReportFormat,
@@ -48,7 +50,8 @@ struct PolicyJson<'a> {
 }
 
 pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
-    let inputs = Inputs::read(&args.input)?;
+    // Directory problems are findings here, not a refusal.
+    let inputs = Inputs::read_with(&args.input, Limits::new(&args.limits), DirectoryProblems::Keep)?;
     let table = inputs.load_table()?;
     let report = domo_pdp::lint(&inputs.dataset, &inputs.policies, &inputs.directory, &table);
     let (errors, warnings, notes) =

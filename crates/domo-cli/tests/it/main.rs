@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod errors;
+mod hostile;
 mod live;
 mod planted;
 mod serve;

@@ -288,3 +288,31 @@ async fn policies_that_no_longer_compile_export_nothing_and_name_nothing() {
     }
     server.emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_directory_with_problems_is_refused_given_or_kept() {
+    let mut directory = crate::support::directory();
+    let mut again = directory.users[4].clone();
+    again.role = Some(domo_model::Role::Admin);
+    directory.users.push(again);
+    let err = builder().directory(directory).start().await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the directory cannot be used: users[5]: user 29 `Ned Nobody` is listed again (first at users[4])"
+    );
+
+    // A kept directory is checked too: a state file edited by hand gets a group in itself.
+    let dir = tempfile::tempdir().unwrap();
+    start_with(builder().data_dir(dir.path())).await.emulator.shutdown().await;
+    let state_path = dir.path().join("state.json");
+    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+    let mut edited = state.clone();
+    let groups = edited.pointer_mut("/directory/groups").and_then(serde_json::Value::as_array_mut).unwrap();
+    groups[0]["userIds"].as_array_mut().unwrap().push(json!(5));
+    std::fs::write(&state_path, serde_json::to_vec(&edited).unwrap()).unwrap();
+    let err = Emulator::builder().data_dir(dir.path()).start().await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the directory cannot be used: groups[0].userIds[1]: group 5 `West team` lists its own id among its members (`userIds` holds user ids, and groups cannot hold groups)"
+    );
+}

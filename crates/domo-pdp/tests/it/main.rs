@@ -9,6 +9,8 @@
 
 mod agreement;
 mod authority;
+mod fail_closed;
+mod limits;
 mod no_panic;
 mod reference;
 mod rules;

@@ -10,7 +10,10 @@
 //! policy, user, group and stream call of Domo's API with Domo's status codes,
 //! field names, paging limits (50 DataSets, 500 users or groups), `sort`,
 //! `nameLike`, `updateMethod` (exactly `APPEND` appends, anything else
-//! replaces), gzip request bodies, `includeHeader` and `fileName`. Errors come
+//! replaces), gzip request bodies, `includeHeader` and `fileName`. Every path
+//! also answers with a trailing slash (`/v1/users/`), as Domo's does; the
+//! calls of the official SDKs and the status codes they expect are listed in
+//! `docs/emulator-compat.md`. Errors come
 //! in Domo's shape, `{"status", "statusReason", "message", "toe"}`; a missing
 //! or expired token gets 401 with `WWW-Authenticate: Bearer …
 //! error="invalid_token"`, a token without the needed scope 403. The SQL

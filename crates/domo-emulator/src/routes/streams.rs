@@ -12,7 +12,7 @@ use domo_model::{
 };
 use http::HeaderMap;
 
-use crate::app::{App, Params, now, numeric_id, page, read_json};
+use crate::app::{App, Params, now, numeric_id, page, read_json, read_optional_json};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::routes::data::{apply_rows, compact, keep};
@@ -100,34 +100,59 @@ pub(crate) async fn list(
     })
 }
 
-/// `q=dataSource.id:{datasetId}` or `q=dataSource.ownerId:{userId}`.
+/// `q=dataSource.id:{datasetId}` or `q=dataSource.owner.id:{userId}` (Domo's
+/// documented qualifiers; `dataSource.ownerId:` is read as the latter).
+/// Several qualifiers joined by `,` must all match. `fields` is ignored:
+/// every stream is shown whole.
 pub(crate) async fn search(
     State(app): State<Arc<App>>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<Stream>>, ApiError> {
     let params = Params::parse(query.as_deref());
     let q = params.get("q").unwrap_or_default();
+    let qualifiers = q.split(',').map(Qualifier::parse).collect::<Result<Vec<_>, _>>()?;
     app.store.read(|state| {
-        let matches: Vec<&StoredStream> = if let Some(id) = q.strip_prefix("dataSource.id:") {
-            state.streams.iter().filter(|s| s.dataset_id.as_str() == id).collect()
-        } else if let Some(owner) = q.strip_prefix("dataSource.ownerId:") {
-            state
-                .streams
-                .iter()
-                .filter(|s| {
-                    state
-                        .dataset(s.dataset_id.as_str())
-                        .and_then(|d| d.dataset.owner.as_ref())
-                        .is_some_and(|o| o.id.to_string() == owner)
-                })
-                .collect()
-        } else {
-            return Err(ApiError::bad_request(format!(
-                "Invalid `q`: expected `dataSource.id:{{id}}` or `dataSource.ownerId:{{id}}`, got `{q}`"
-            )));
-        };
-        matches.into_iter().map(|s| view(state, s)).collect::<Result<_, _>>().map(Json)
+        state
+            .streams
+            .iter()
+            .filter(|s| qualifiers.iter().all(|q| q.matches(state, s)))
+            .map(|s| view(state, s))
+            .collect::<Result<_, _>>()
+            .map(Json)
     })
+}
+
+/// One search qualifier of `GET /v1/streams/search`.
+enum Qualifier<'a> {
+    Dataset(&'a str),
+    Owner(&'a str),
+}
+
+impl<'a> Qualifier<'a> {
+    fn parse(text: &'a str) -> Result<Self, ApiError> {
+        let text = text.trim();
+        if let Some(id) = text.strip_prefix("dataSource.id:") {
+            Ok(Self::Dataset(id.trim()))
+        } else if let Some(id) =
+            text.strip_prefix("dataSource.owner.id:").or_else(|| text.strip_prefix("dataSource.ownerId:"))
+        {
+            Ok(Self::Owner(id.trim()))
+        } else {
+            Err(ApiError::bad_request(format!(
+                "Invalid `q`: expected `dataSource.id:{{id}}` or `dataSource.owner.id:{{id}}`, got `{text}`"
+            )))
+        }
+    }
+
+    fn matches(&self, state: &Stored, stream: &StoredStream) -> bool {
+        match self {
+            Self::Dataset(id) => stream.dataset_id.as_str() == *id,
+            Self::Owner(id) => state
+                .dataset(stream.dataset_id.as_str())
+                .and_then(|d| d.dataset.owner.as_ref())
+                .is_some_and(|o| o.id.to_string() == *id),
+        }
+    }
 }
 
 pub(crate) async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Stream>, ApiError> {
@@ -191,9 +216,23 @@ pub(crate) async fn executions(
     })
 }
 
-/// Starts an upload, aborting any other active one on the stream.
-pub(crate) async fn start(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+/// Starts an upload, aborting any other active one on the stream. The body,
+/// when there is one, may set this execution's `updateMethod` (pydomo sends
+/// `{"updateMethod": null}`, the Node SDK no body: both mean the stream's).
+pub(crate) async fn start(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ExecutionCreate {
+        update_method: Option<UpdateMethod>,
+    }
     let id = StreamId(numeric_id(&id, "Stream")?);
+    app.store.read(|state| find_stream(state, id).map(|_| ()))?;
+    let asked: Option<ExecutionCreate> = read_optional_json(&app, body).await?;
+    let asked = asked.and_then(|a| a.update_method);
     let execution = app
         .store
         .write_blocking(move |state| {
@@ -214,7 +253,7 @@ pub(crate) async fn start(State(app): State<Arc<App>>, Path(id): Path<String>) -
                 ended_at: None,
                 created_at: Some(at),
                 modified_at: Some(at),
-                update_method: Some(stream.update_method),
+                update_method: Some(asked.unwrap_or(stream.update_method)),
             };
             stream.executions.push(StoredExecution { execution: execution.clone(), parts: Default::default() });
             Ok(execution)
@@ -350,4 +389,25 @@ pub(crate) async fn abort(
         })
         .await?;
     Ok(Json(done))
+}
+
+/// `PUT /v1/streams/{id}/executions/abort`: aborts the stream's active
+/// execution, if any, and answers 204 as pydomo expects (aborting when none
+/// is active changes nothing and is not an error).
+pub(crate) async fn abort_current(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let id = StreamId(numeric_id(&id, "Stream")?);
+    app.store
+        .write_blocking(move |state| {
+            let stream = find_stream_mut(state, id)?;
+            let at = now();
+            for active in stream.executions.iter_mut().filter(|e| e.execution.current_state == ExecutionState::Active) {
+                active.execution.current_state = ExecutionState::Aborted;
+                active.execution.ended_at = Some(at);
+                active.execution.modified_at = Some(at);
+                active.parts.clear();
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -15,6 +15,7 @@ mod limits;
 mod pdp;
 mod persistence;
 mod policies;
+mod sdk_calls;
 mod streams;
 mod support;
 mod with_domo_http;

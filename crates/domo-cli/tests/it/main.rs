@@ -6,6 +6,7 @@ mod commands;
 mod errors;
 mod live;
 mod planted;
+mod sdk;
 mod sql;
 
 use std::path::PathBuf;

@@ -39,6 +39,15 @@
 //! - A schema change must fit the rows already there and the columns that
 //!   policies use.
 //!
+//! # HTTPS
+//!
+//! [`EmulatorBuilder::tls`] serves HTTPS instead of HTTP (the official Node
+//! SDK speaks nothing else): with [`Tls::SelfSigned`] a certificate for
+//! `localhost`, `127.0.0.1` and `::1` is made on first start and kept in the
+//! data folder, so that clients told to trust it
+//! ([`RunningEmulator::tls_cert`]) keep trusting it; [`Tls::Files`] uses one's
+//! own. rustls with the ring provider, HTTP/1.1.
+//!
 //! # Storage
 //!
 //! Plain files, written to a temporary file in the data folder, fsynced and
@@ -105,8 +114,10 @@ mod random;
 mod routes;
 mod server;
 mod store;
+mod tls;
 mod upload;
 
 pub use auth::ApiClient;
 pub use error::{ParseClientError, StartError};
 pub use server::{Emulator, EmulatorBuilder, RunningEmulator};
+pub use tls::Tls;

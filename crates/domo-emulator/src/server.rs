@@ -20,6 +20,7 @@ use crate::auth::{ApiClient, Auth};
 use crate::error::StartError;
 use crate::random;
 use crate::store::{Store, StoredClient};
+use crate::tls::{Https, Tls};
 
 /// The local Domo API emulator. Start one with [`Emulator::builder`].
 #[derive(Debug)]
@@ -36,6 +37,7 @@ impl Emulator {
             clients: Vec::new(),
             token_ttl: Duration::from_secs(3600),
             bind: Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
+            tls: None,
             limits: Limits {
                 max_body_bytes: 1024 * 1024 * 1024,
                 request_timeout: Duration::from_secs(300),
@@ -53,6 +55,7 @@ pub struct EmulatorBuilder {
     clients: Vec<ApiClient>,
     token_ttl: Duration,
     bind: Result<SocketAddr, String>,
+    tls: Option<Tls>,
     limits: Limits,
 }
 
@@ -101,6 +104,14 @@ impl EmulatorBuilder {
             Ok(None) => Err(addr.to_string()),
             Err(_) => Err(addr.to_string()),
         };
+        self
+    }
+
+    /// Serves HTTPS instead of HTTP (the official Node SDK speaks nothing
+    /// else). [`RunningEmulator::tls_cert`] names the certificate clients
+    /// must trust.
+    pub fn tls(mut self, tls: Tls) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -187,6 +198,18 @@ impl EmulatorBuilder {
                 source: std::io::Error::other(format!("{err:?}")),
             })?;
         clients.extend(generated.clone());
+        let https = match &self.tls {
+            Some(tls) => {
+                let (tls, dir) = (tls.clone(), data_dir.clone());
+                let made = tokio::task::spawn_blocking(move || crate::tls::setup(&tls, &dir)).await;
+                Some(made.map_err(|err| StartError::DataDir {
+                    path: data_dir.clone(),
+                    source: std::io::Error::other(err.to_string()),
+                })??)
+            }
+            None => None,
+        };
+        let tls_cert = https.as_ref().map(|h| h.cert.clone());
         let app = Arc::new(App {
             store,
             auth: Auth::new(clients, self.token_ttl),
@@ -197,9 +220,9 @@ impl EmulatorBuilder {
             TcpListener::bind(bind).await.map_err(|source| StartError::Bind { addr: bind.to_string(), source })?;
         let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: bind.to_string(), source })?;
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(serve(listener, app, stopped));
+        let task = tokio::spawn(serve(listener, app, https, stopped));
         tracing::info!(%addr, data_dir = %data_dir.display(), "emulator listening");
-        Ok(RunningEmulator { addr, data_dir, generated, stop, task: Some(task), _temp: temp })
+        Ok(RunningEmulator { addr, data_dir, generated, tls_cert, stop, task: Some(task), _temp: temp })
     }
 }
 
@@ -228,7 +251,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How long a client may take to send a request's headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-async fn serve(listener: TcpListener, app: Arc<App>, mut stop: watch::Receiver<bool>) {
+async fn serve(listener: TcpListener, app: Arc<App>, https: Option<Https>, mut stop: watch::Receiver<bool>) {
     let permits = Arc::new(Semaphore::new(app.limits.max_connections));
     let service = router(Arc::clone(&app));
     let graceful = GracefulShutdown::new();
@@ -254,13 +277,27 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut stop: watch::Receiver<b
             },
             _ = stop.changed() => break,
         };
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service.clone()));
-        let connection = graceful.watch(connection);
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT);
+        let (service, watcher) = (TowerToHyperService::new(service.clone()), graceful.watcher());
+        let https = https.clone();
         connections.spawn(async move {
-            if let Err(err) = connection.await {
+            let result = match https {
+                None => watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await,
+                // The handshake runs here, not in the accept loop, so that a slow client holds up no one else.
+                Some(https) => match tokio::time::timeout(HEADER_READ_TIMEOUT, https.acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => watcher.watch(http.serve_connection(TokioIo::new(tls), service)).await,
+                    Ok(Err(err)) => {
+                        tracing::debug!(error = %err, "TLS handshake failed");
+                        Ok(())
+                    }
+                    Err(_) => {
+                        tracing::debug!("TLS handshake timed out");
+                        Ok(())
+                    }
+                },
+            };
+            if let Err(err) = result {
                 tracing::debug!(error = %err, "connection ended with an error");
             }
             drop(permit);
@@ -281,6 +318,7 @@ pub struct RunningEmulator {
     addr: SocketAddr,
     data_dir: PathBuf,
     generated: Option<ApiClient>,
+    tls_cert: Option<PathBuf>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
     _temp: Option<tempfile::TempDir>,
@@ -292,9 +330,16 @@ impl RunningEmulator {
         self.addr
     }
 
-    /// `http://ADDR`, the base URL to point a Domo client at.
+    /// `http://ADDR`, or `https://ADDR` when serving HTTPS: the base URL to
+    /// point a Domo client at.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls_cert.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The certificate clients must trust when serving HTTPS (a PEM file).
+    pub fn tls_cert(&self) -> Option<&Path> {
+        self.tls_cert.as_deref()
     }
 
     /// The data folder.

@@ -18,4 +18,5 @@ mod policies;
 mod sdk_calls;
 mod streams;
 mod support;
+mod tls;
 mod with_domo_http;

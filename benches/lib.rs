@@ -292,7 +292,14 @@ impl Workload {
             pdp_enabled: true,
             policies: None,
         };
-        Workload { seed, rows, dataset, policies, directory: Directory { users, groups }, typical_user: UserId(7) }
+        Workload {
+            seed,
+            rows,
+            dataset,
+            policies,
+            directory: Directory { users, groups, roles: Vec::new() },
+            typical_user: UserId(7),
+        }
     }
 
     /// Writes the rows as CSV with a header row. 2% of cells are NULL (empty, unquoted).

@@ -623,6 +623,7 @@ fn domo_reason(reason: domo_pdp::Reason) -> &'static str {
         R::PdpDisabled => "pdp-disabled",
         R::Owner => "owner",
         R::Admin => "admin",
+        R::RoleGrant => "role-grant",
         R::AllRows => "all-rows",
         R::Policies => "policies",
         R::NoPolicy => "no-policy",

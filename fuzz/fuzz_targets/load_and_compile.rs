@@ -35,6 +35,7 @@ fuzz_target!(|data: &[u8]| {
     let directory = Directory {
         users: vec![User::new(UserId(1), "a", Role::Participant), User::new(UserId(2), "b", Role::Admin)],
         groups: vec![DirectoryGroup { id: GroupId(1), name: "g".into(), user_ids: vec![UserId(1), UserId(3)] }],
+        roles: Vec::new(),
     };
     let _ = dataset.owner.as_ref().map(|o: &Owner| o.id);
     let loaded = Table::from_csv(csv, &schema, header);

@@ -22,7 +22,19 @@
 //! Its documented assumptions where Domo documents nothing:
 //!
 //! - **Export applies PDP** for the user behind the token, with the `domo-pdp`
-//!   engine: the owner and Admins see every row; with PDP off everyone does.
+//!   engine: those who may manage the DataSet see every row; with PDP off
+//!   everyone does.
+//! - **Writes need the right to manage the DataSet**, decided by the same
+//!   rule ([`domo_pdp::manage_authority`]): its owner, Admins, and users whose
+//!   role holds `dataset.manage.all` (roles and their grants come from the
+//!   directory's `roles`). Updating a DataSet (`pdpEnabled` and `owner`
+//!   included), deleting it, importing into it, writing its policies, and
+//!   every stream write onto it answer anyone else 403 in Domo's shape and
+//!   change nothing. Creating a DataSet or a stream needs `dataset.create`.
+//!   The model is in `docs/permissions.md`.
+//! - **Bodies a person writes are strict**: an unknown field, or a missing
+//!   required one (a policy's `filters`), is a 400 naming it; only `user`
+//!   policies can be created.
 //! - Each new DataSet gets the All Rows policy (type `open`) listing its owner,
 //!   and PDP off. Deleting the last policy turns PDP off.
 //! - An API client acts as one user of the directory. A client whose user is
@@ -30,10 +42,6 @@
 //!   client was given explicitly (fail closed: PDP applies to it), as an Admin
 //!   for the client the emulator generates for the person running it.
 //! - Users and groups are read only, seeded from a [`Directory`](domo_model::Directory).
-//! - There is no per-user permission model for managing DataSets: any client
-//!   with the `data` scope may change any DataSet, its owner, `pdpEnabled` and
-//!   its policies (as an Admin's API client can in Domo). PDP limits what an
-//!   export shows, not who may manage the DataSet.
 //! - Tokens live in memory: after a restart clients ask for a new one (the
 //!   SDKs do so on their own after a 401).
 //! - A schema change must fit the rows already there and the columns that
@@ -68,10 +76,17 @@
 //! # Limits
 //!
 //! A maximum body size ([`EmulatorBuilder::max_body_bytes`], checked while
-//! streaming and again after gunzip), a request timeout
-//! ([`EmulatorBuilder::request_timeout`]), and a cap on connections served at
-//! once ([`EmulatorBuilder::max_connections`]). It binds to loopback unless
-//! told otherwise, and no endpoint but `/oauth/token` answers without a token.
+//! streaming and again after gunzip), a deadline for the request head
+//! ([`EmulatorBuilder::header_read_timeout`]) and for the body
+//! ([`EmulatorBuilder::request_timeout`]), both answered with 408 before
+//! anything changes, an idle timeout for keep-alive connections
+//! ([`EmulatorBuilder::idle_timeout`]), and a cap on open connections
+//! ([`EmulatorBuilder::max_connections`]) at which the longest idle one is
+//! closed to admit a new client. Every error reply is Domo's JSON, also for
+//! requests the HTTP layer cannot parse; internal errors name the `toe` of the
+//! log line that holds their cause, never a server path. It binds to loopback
+//! unless told otherwise, and no endpoint but `/oauth/token` answers without a
+//! token.
 //!
 //! Each request is logged at `info` (method, path, status, time; never a
 //! query, header or body) with `tracing`.
@@ -110,6 +125,7 @@ mod auth;
 mod csv_check;
 mod error;
 mod pdp;
+mod permissions;
 mod random;
 mod routes;
 mod server;

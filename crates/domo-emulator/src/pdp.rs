@@ -5,7 +5,6 @@ use std::io::{self, Read, Write};
 
 use domo_model::{Dataset, Directory, Policy, Schema, UserId};
 use domo_pdp::{HeaderRow, PolicySet, StreamCsvError, StreamOptions};
-use http::StatusCode;
 
 use crate::error::ApiError;
 
@@ -37,21 +36,19 @@ impl RowFilter {
     }
 }
 
-/// The owner and Admins see every row; with PDP off (or no policy left), so
-/// does everyone. Anyone else sees what the DataSet's policies give them.
+/// Those who may manage the DataSet (its owner, Admins, roles granted
+/// `dataset.manage.all`: [`domo_pdp::manage_authority`], the rule that also
+/// decides who may write to it) see every row; with PDP off (or no policy
+/// left), so does everyone. Anyone else sees what the DataSet's policies give them.
 pub(crate) fn visibility(dataset: &Dataset, directory: &Directory, user: UserId) -> Result<Visibility, ApiError> {
-    let is_owner = dataset.owner.as_ref().is_some_and(|o| o.id == user);
-    let is_admin = directory.user(user).is_some_and(domo_model::User::is_admin);
+    let manages = domo_pdp::manage_authority(dataset.owner.as_ref().map(|o| o.id), directory, user).is_some();
     let policies = dataset.policies.as_deref().unwrap_or_default();
-    if !dataset.pdp_enabled || policies.is_empty() || is_owner || is_admin {
+    if !dataset.pdp_enabled || policies.is_empty() || manages {
         return Ok(Visibility::All);
     }
-    let policies = PolicySet::compile(dataset, policies, directory).map_err(|err| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("The DataSet's policies no longer compile against the directory: {err}"),
-        )
-    })?;
+    // Fail closed, and keep the compile error (column names, user ids) in the log, not in the reply.
+    let policies = PolicySet::compile(dataset, policies, directory)
+        .map_err(|err| ApiError::internal("the DataSet's policies no longer compile against the directory", &err))?;
     Ok(Visibility::Filtered(Box::new(RowFilter { policies, user })))
 }
 

@@ -47,7 +47,7 @@ impl Client {
             .buffered(PARALLEL_GROUPS)
             .try_collect()
             .await?;
-        Ok(Directory { users, groups })
+        Ok(Directory { users, groups, roles: Vec::new() })
     }
 }
 

@@ -138,7 +138,7 @@ pub struct DirectoryGroup {
 }
 
 /// The directory file that local previews read:
-/// `{"users": [User…], "groups": [{"id", "name", "userIds": […]}]}`.
+/// `{"users": [User…], "groups": [{"id", "name", "userIds": […]}], "roles": [{"name", "grants": […]}]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Directory {
     /// Every user.
@@ -147,6 +147,9 @@ pub struct Directory {
     /// Every group with its members.
     #[serde(default)]
     pub groups: Vec<DirectoryGroup>,
+    /// Custom roles and their grants (see [`crate::Grant`]); optional.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<crate::grants::RoleDefinition>,
 }
 
 impl Directory {

@@ -10,7 +10,8 @@
 //!   [`Schema`], [`Column`], [`ColumnType`]: DataSets and their schemas.
 //! - [`Policy`], [`PolicyFilter`], [`FilterOperator`], [`PolicyType`]: PDP
 //!   policies as an AST.
-//! - [`User`], [`Group`], [`Directory`]: who exists and who is in which group.
+//! - [`User`], [`Group`], [`Directory`]: who exists and who is in which group;
+//!   [`Grant`], [`RoleDefinition`]: what each role may do.
 //! - [`TokenResponse`], [`ErrorBody`], [`Stream`], [`Execution`],
 //!   [`QueryResponse`]: the rest of the API.
 //!
@@ -37,6 +38,7 @@ mod auth;
 mod dataset;
 mod directory;
 mod error;
+mod grants;
 mod ids;
 mod policy;
 mod policy_test;
@@ -53,6 +55,7 @@ pub use dataset::{
 };
 pub use directory::{Directory, DirectoryGroup, Group, GroupRef, Role, User};
 pub use error::{ErrorBody, UnknownValueError};
+pub use grants::{Grant, RoleDefinition, role_of, role_problems};
 pub use ids::{DatasetId, ExecutionId, GroupId, PolicyId, StreamId, UserId};
 pub use jiff::Timestamp;
 pub use policy::{FilterOperator, Policy, PolicyFilter, PolicyType};

@@ -113,7 +113,8 @@ fn normalise_path(path: &str) -> String {
     }
     let mut out = String::new();
     for segment in path.split('.') {
-        if segment.is_empty() {
+        // serde_ignored writes `?` for the inside of an `Option`.
+        if segment.is_empty() || segment == "?" {
             continue;
         }
         if let Some(index) = segment.strip_prefix('[') {
@@ -163,6 +164,14 @@ mod tests {
     #[test]
     fn unknown_top_level_field() {
         check_err::<Directory>(r#"{"users":[],"group":[]}"#, "`f.json` at `.`: unknown field `group`");
+    }
+
+    #[test]
+    fn unknown_field_inside_an_option_names_the_path_without_a_question_mark() {
+        check_err::<crate::DatasetUpdate>(
+            r#"{"owner":{"id":27,"role":"Admin"}}"#,
+            "`f.json` at `owner`: unknown field `role`",
+        );
     }
 
     #[test]

@@ -188,6 +188,7 @@ fn run_case(
     let why = match reason {
         Reason::Owner => " (the owner)",
         Reason::Admin => " (an Admin)",
+        Reason::RoleGrant => " (their role may manage the DataSet)",
         Reason::PdpDisabled => " (PDP is disabled)",
         Reason::AllRows => " (All Rows policy)",
         Reason::NoPolicy => " (in no policy)",
@@ -277,7 +278,7 @@ pub(crate) fn rows_only_privileged(evaluation: &Evaluation<'_>) -> Vec<usize> {
     for user in &set.directory().users {
         let access = set.access(user.id);
         match access.reason {
-            Reason::Owner | Reason::Admin | Reason::NoPolicy => {}
+            Reason::Owner | Reason::Admin | Reason::RoleGrant | Reason::NoPolicy => {}
             Reason::PdpDisabled | Reason::AllRows => return Vec::new(),
             Reason::Policies => policies.extend(access.policies.iter().map(|m| m.policy)),
         }

@@ -5,6 +5,7 @@ use std::fmt;
 use domo_model::{Dataset, Directory, GroupId, Policy, PolicyId, PolicyType, Schema, UserId};
 use hashbrown::{HashMap, HashSet};
 
+use crate::authority::{ManageAuthority, authority_of};
 use crate::filter::{CompiledFilter, between_reversed, compile_test};
 
 /// How serious a diagnostic is.
@@ -132,6 +133,8 @@ pub enum Reason {
     Owner,
     /// An `Admin`: every row.
     Admin,
+    /// Their role holds the `dataset.manage.all` grant: every row (see [`crate::manage_authority`]).
+    RoleGrant,
     /// In the All Rows policy: every row.
     AllRows,
     /// The rows admitted by the policies the principal is in.
@@ -146,6 +149,7 @@ impl fmt::Display for Reason {
             Reason::PdpDisabled => "PDP disabled",
             Reason::Owner => "owner",
             Reason::Admin => "admin",
+            Reason::RoleGrant => "role grant",
             Reason::AllRows => "All Rows policy",
             Reason::Policies => "policies",
             Reason::NoPolicy => "no policy",
@@ -260,7 +264,7 @@ pub struct PolicySet {
     by_group: HashMap<GroupId, Vec<usize>>,
     by_virtual: HashMap<String, Vec<usize>>,
     user_groups: HashMap<UserId, Vec<GroupId>>,
-    admins: HashSet<UserId>,
+    managers: HashMap<UserId, ManageAuthority>,
 }
 
 /// The closest name, for "did you mean": same name ignoring case, else the smallest edit distance.
@@ -478,11 +482,24 @@ impl PolicySet {
                 push_unique(user_groups.entry(user.id).or_default(), group.id);
             }
         }
-        let admins = directory.users.iter().filter(|u| u.is_admin()).map(|u| u.id).collect();
+        let owner = dataset.owner.as_ref().map(|o| o.id);
+        let mut entries: HashMap<UserId, Vec<&domo_model::User>> = HashMap::new();
+        for user in &directory.users {
+            entries.entry(user.id).or_default().push(user);
+        }
+        let mut managers = HashMap::new();
+        for (&user, copies) in &entries {
+            if let Some(authority) = authority_of(owner, user, copies, directory) {
+                managers.insert(user, authority);
+            }
+        }
+        if let Some(owner) = owner {
+            managers.insert(owner, ManageAuthority::Owner);
+        }
         Ok(PolicySet {
             schema: schema.clone(),
             mode,
-            owner: dataset.owner.as_ref().map(|o| o.id),
+            owner,
             policies: compiled,
             directory: directory.clone(),
             warnings,
@@ -490,7 +507,7 @@ impl PolicySet {
             by_group,
             by_virtual,
             user_groups,
-            admins,
+            managers,
         })
     }
 
@@ -512,6 +529,12 @@ impl PolicySet {
     /// The DataSet's owner, if known.
     pub fn owner(&self) -> Option<UserId> {
         self.owner
+    }
+
+    /// Why `user` may manage the DataSet and so sees every row despite PDP
+    /// (owner, Admin, or a role grant), or `None`. The rule is [`crate::manage_authority`].
+    pub fn manage_authority(&self, user: UserId) -> Option<&ManageAuthority> {
+        self.managers.get(&user)
     }
 
     /// The schema the policies were compiled against.
@@ -570,10 +593,12 @@ impl PolicySet {
         };
         let reason = if self.mode == PdpMode::Disabled {
             Reason::PdpDisabled
-        } else if user.is_some() && user == self.owner {
-            Reason::Owner
-        } else if user.is_some_and(|u| self.admins.contains(&u)) {
-            Reason::Admin
+        } else if let Some(authority) = user.and_then(|u| self.managers.get(&u)) {
+            match authority {
+                ManageAuthority::Owner => Reason::Owner,
+                ManageAuthority::Admin => Reason::Admin,
+                ManageAuthority::RoleGrant(_) => Reason::RoleGrant,
+            }
         } else if memberships
             .iter()
             .any(|m| self.policies.get(m.policy).is_some_and(|p| p.all_rows || p.filters.is_empty()))

@@ -25,6 +25,10 @@
 //! - [`Evaluation`]: a policy set evaluated on a table ([`PolicySet::evaluate`]):
 //!   each policy's [`RowSet`] computed once, then combined per user; users with
 //!   equal policy sets share the work.
+//! - [`manage_authority`]: the one rule of who may manage a DataSet (its
+//!   owner, Admins, roles holding `dataset.manage.all`), who therefore sees
+//!   every row despite PDP ([`Reason::Owner`], [`Reason::Admin`],
+//!   [`Reason::RoleGrant`]).
 //! - [`PolicySet::write_visible_csv`]: one user's rows streamed from a CSV
 //!   reader to a writer in a single pass, each record byte-exact.
 //! - [`PolicySet::sql_predicate`], [`PolicySet::sql_select`] and
@@ -66,6 +70,7 @@
 //!         User::new(UserId(30), "Stranger", Role::Participant),
 //!     ],
 //!     groups: vec![],
+//!     roles: vec![],
 //! };
 //! let policies = PolicySet::compile(&dataset, &[policy], &directory)?;
 //! let evaluation = policies.evaluate(&table)?;
@@ -97,6 +102,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod authority;
 mod check;
 mod compile;
 mod csv_split;
@@ -111,6 +117,7 @@ mod sql;
 mod stream;
 mod table;
 
+pub use authority::{ManageAuthority, grant_holder, manage_authority};
 pub use check::{CaseOutcome, Expectation, PolicyTestError, run_policy_tests};
 pub use compile::{
     Access, CompilePolicyError, CompiledPolicy, Diagnostic, DiagnosticCode, Membership, PdpMode, PolicyMembership,

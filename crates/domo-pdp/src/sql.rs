@@ -207,6 +207,7 @@ pub(crate) fn reason_name(reason: Reason) -> &'static str {
         Reason::PdpDisabled => "pdp-disabled",
         Reason::Owner => "owner",
         Reason::Admin => "admin",
+        Reason::RoleGrant => "role-grant",
         Reason::AllRows => "all-rows",
         Reason::Policies => "policies",
         Reason::NoPolicy => "no-policy",

@@ -110,6 +110,7 @@ pub(crate) fn reason_word(reason: Reason) -> &'static str {
         Reason::AllRows => "all-rows",
         Reason::Owner => "owner",
         Reason::Admin => "admin",
+        Reason::RoleGrant => "role-grant",
         Reason::PdpDisabled => "pdp-disabled",
         Reason::NoPolicy => "no-policy",
     }

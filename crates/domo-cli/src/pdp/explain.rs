@@ -123,6 +123,10 @@ fn write_text(
         Reason::PdpDisabled => Some("PDP is disabled for this DataSet, so everyone sees every row".to_owned()),
         Reason::Owner => Some("they own the DataSet; PDP does not restrict the owner".to_owned()),
         Reason::Admin => Some("they are an Admin; PDP does not restrict Admins".to_owned()),
+        Reason::RoleGrant => Some(match set.manage_authority(args.user) {
+            Some(authority) => format!("their {authority}; PDP does not restrict those who may manage the DataSet"),
+            None => "their role may manage the DataSet; PDP does not restrict them".to_owned(),
+        }),
         Reason::NoPolicy => Some("they are in no policy, so they see no row".to_owned()),
         Reason::AllRows | Reason::Policies => None,
     };

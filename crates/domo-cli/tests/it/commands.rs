@@ -155,3 +155,11 @@ fn preview_json_tells_null_from_empty_string() {
     let value: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(value, serde_json::json!([{"Friend": null, "Attending": "TRUE"}, {"Friend": "", "Attending": "TRUE"}]));
 }
+
+#[test]
+fn a_role_granted_dataset_manage_all_sees_every_row_and_explain_says_why() {
+    let directory = fixture("directory-analyst.json");
+    check!("explain_role_grant", &["pdp", "explain", EXAMPLE, "--directory", &directory, "--user", "40", "--row", "1"]);
+    let (code, stdout) = run_stdout(&["pdp", "preview", EXAMPLE, "--directory", &directory, "--user", "40", "--count"]);
+    assert_eq!((code, stdout.trim()), (0, "6"), "Carl Gauss, in no policy, sees all 6 rows as an Analyst");
+}

@@ -7,6 +7,7 @@ mod errors;
 mod live;
 mod planted;
 mod sdk;
+mod serve;
 mod sql;
 
 use std::path::PathBuf;

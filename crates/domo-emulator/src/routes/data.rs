@@ -17,15 +17,17 @@ use crate::app::{App, Params, now};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::pdp::{self, Visibility};
-use crate::routes::datasets::{find, find_mut};
+use crate::routes::datasets::{find, find_managed, find_mut};
 use crate::store::{Concat, FileKind, State as Stored, Store};
 use crate::upload::{Upload, receive_csv};
 
 /// `PUT /v1/datasets/{id}/data?updateMethod=…`: `APPEND` exactly appends,
-/// anything else replaces, as in Domo. The body (maybe gzip) is checked
-/// against the schema in full before any row changes.
+/// anything else replaces, as in Domo. Only those who may manage the DataSet
+/// may import (checked before the body is read and again when the rows land).
+/// The body (maybe gzip) is checked against the schema in full before any row changes.
 pub(crate) async fn import(
     State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -33,7 +35,9 @@ pub(crate) async fn import(
 ) -> Result<StatusCode, ApiError> {
     let method = UpdateMethod::from_query(Params::parse(query.as_deref()).get("updateMethod"));
     let dataset_id = id.clone();
-    let columns = app.store.read(|state| find(state, &id).map(|d| d.dataset.schema.columns.clone()))?;
+    let columns = app
+        .store
+        .read(|state| find_managed(state, &id, caller.user, "import into").map(|d| d.dataset.schema.columns.clone()))?;
     let upload = receive_csv(&app.store, &headers, body, app.limits.max_body_bytes, columns.clone()).await?;
     let kept = keep(&app.store, upload, FileKind::Segment).await?;
     let store = Arc::clone(&app.store);
@@ -41,7 +45,7 @@ pub(crate) async fn import(
     let result = app
         .store
         .write_blocking(move |state| {
-            let stored = find_mut(state, &id)?;
+            let stored = find_managed(state, &id, caller.user, "import into")?;
             if stored.dataset.schema.columns != columns {
                 return Err(ApiError::conflict("The DataSet's schema changed during the upload; upload again"));
             }
@@ -164,7 +168,8 @@ pub(crate) async fn export(
     })?;
     let (tx, mut rx) = mpsc::channel::<io::Result<Bytes>>(8);
     let error_tx = tx.clone();
-    tokio::task::spawn_blocking(move || {
+    let crash_tx = tx.clone();
+    let task = tokio::task::spawn_blocking(move || {
         let mut out = BufWriter::with_capacity(64 * 1024, ChannelWriter(tx));
         let result = (|| {
             if include_header {
@@ -189,6 +194,14 @@ pub(crate) async fn export(
         {
             tracing::warn!(error = %err, "export failed midway");
             let _ = error_tx.blocking_send(Err(err));
+        }
+    });
+    // A crashed export task drops its senders, which would end the body cleanly
+    // and pass a cut export off as whole: send an error instead, so the reply is aborted.
+    tokio::spawn(async move {
+        if let Err(err) = task.await {
+            tracing::error!(error = %err, "export task crashed");
+            let _ = crash_tx.send(Err(io::Error::other("the export failed midway"))).await;
         }
     });
     let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));

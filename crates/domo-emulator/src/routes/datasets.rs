@@ -11,15 +11,17 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use domo_model::{
-    Dataset, DatasetCreate, DatasetId, DatasetSummary, DatasetUpdate, Policy, PolicyId, PolicyType, Schema, Sort,
-    UserId,
+    Dataset, DatasetCreate, DatasetId, DatasetSummary, DatasetUpdate, Grant, Policy, PolicyId, PolicyType, Schema,
+    Sort, UserId,
 };
 
-use crate::app::{App, Params, now, owner, page, read_json};
+use crate::app::{App, Params, now, owner, page};
 use crate::auth::Caller;
 use crate::csv_check::{CsvCheckError, check_csv};
 use crate::error::ApiError;
+use crate::permissions::{require_grant, require_manage};
 use crate::routes::policies::check_policy;
+use crate::routes::strict::read_strict;
 use crate::store::{Concat, State as Stored, Store, StoredDataset};
 
 /// Domo's default and largest page of DataSets.
@@ -37,6 +39,30 @@ pub(crate) fn find<'a>(state: &'a Stored, id: &str) -> Result<&'a StoredDataset,
 /// Looks a DataSet up for a change or answers 404.
 pub(crate) fn find_mut<'a>(state: &'a mut Stored, id: &str) -> Result<&'a mut StoredDataset, ApiError> {
     state.dataset_mut(id).ok_or_else(|| not_found(id))
+}
+
+/// Looks a DataSet up (404) and checks that `user` may manage it (403).
+/// `action` completes "may not …".
+pub(crate) fn find_managed<'a>(
+    state: &'a Stored,
+    id: &str,
+    user: UserId,
+    action: &str,
+) -> Result<&'a StoredDataset, ApiError> {
+    let stored = find(state, id)?;
+    require_manage(state, &stored.dataset, user, action)?;
+    Ok(stored)
+}
+
+/// [`find_managed`] for a change: the check and the change happen under the same lock.
+pub(crate) fn find_managed_mut<'a>(
+    state: &'a mut Stored,
+    id: &str,
+    user: UserId,
+    action: &str,
+) -> Result<&'a mut StoredDataset, ApiError> {
+    find_managed(state, id, user, action)?;
+    find_mut(state, id)
 }
 
 /// A schema needs at least one column, and names that are non-empty and unique.
@@ -57,7 +83,9 @@ pub(crate) fn check_schema(schema: &Schema) -> Result<(), ApiError> {
 }
 
 /// Creates a DataSet owned by `user`, with the All Rows policy and PDP off.
+/// The user's role must hold `dataset.create`.
 pub(crate) fn create_in(state: &mut Stored, user: UserId, create: DatasetCreate) -> Result<Dataset, ApiError> {
+    require_grant(state, user, Grant::CreateDataset, "create DataSets")?;
     if create.name.trim().is_empty() {
         return Err(ApiError::bad_request("A DataSet needs a name"));
     }
@@ -96,7 +124,8 @@ pub(crate) async fn create(
     Extension(caller): Extension<Caller>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let create: DatasetCreate = read_json(&app, body).await?;
+    app.store.read(|state| require_grant(state, caller.user, Grant::CreateDataset, "create DataSets"))?;
+    let (create, _): (DatasetCreate, _) = read_strict(&app, body, "DataSet").await?;
     let dataset = app.store.write_blocking(move |state| create_in(state, caller.user, create)).await?;
     Ok((StatusCode::CREATED, Json(dataset)).into_response())
 }
@@ -146,18 +175,29 @@ pub(crate) async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> 
     app.store.read(|state| find(state, &id).map(|d| Json(d.dataset.clone())))
 }
 
+/// `PUT /v1/datasets/{id}`: only those who may manage the DataSet (this
+/// covers `pdpEnabled` and `owner`); fields left out keep their value.
 pub(crate) async fn update(
     State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Json<Dataset>, ApiError> {
-    let update: DatasetUpdate = read_json(&app, body).await?;
+    app.store.read(|state| find_managed(state, &id, caller.user, "update").map(|_| ()))?;
+    let (update, _): (DatasetUpdate, _) = read_strict(&app, body, "DataSet update").await?;
     let store = Arc::clone(&app.store);
-    let dataset = app.store.write_blocking(move |state| apply_update(&store, state, &id, update)).await?;
+    let dataset = app.store.write_blocking(move |state| apply_update(&store, state, &id, caller.user, update)).await?;
     Ok(Json(dataset))
 }
 
-fn apply_update(store: &Store, state: &mut Stored, id: &str, update: DatasetUpdate) -> Result<Dataset, ApiError> {
+fn apply_update(
+    store: &Store,
+    state: &mut Stored,
+    id: &str,
+    user: UserId,
+    update: DatasetUpdate,
+) -> Result<Dataset, ApiError> {
+    find_managed(state, id, user, "update")?;
     let new_owner = match update.owner {
         Some(o) if state.directory.user(o.id).is_none() => {
             return Err(ApiError::bad_request(format!("Invalid owner: user {} does not exist", o.id)));
@@ -213,10 +253,14 @@ fn apply_update(store: &Store, state: &mut Stored, id: &str, update: DatasetUpda
     Ok(dataset.clone())
 }
 
-pub(crate) async fn delete(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn delete(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     app.store
         .write_blocking(move |state| {
-            find(state, &id)?;
+            find_managed(state, &id, caller.user, "delete")?;
             state.datasets.retain(|d| d.dataset.id.as_str() != id);
             state.streams.retain(|s| s.dataset_id.as_str() != id);
             Ok(())
@@ -233,7 +277,7 @@ pub(crate) async fn query(
     body: Body,
 ) -> Result<Response, ApiError> {
     app.store.read(|state| find(state, &id).map(|_| ()))?;
-    let _: domo_model::QueryRequest = read_json(&app, body).await?;
+    let _: (domo_model::QueryRequest, _) = read_strict(&app, body, "query").await?;
     Err(ApiError::new(
         StatusCode::NOT_IMPLEMENTED,
         "This emulator does not run SQL queries; export the rows with GET /v1/datasets/{id}/data instead",

@@ -5,3 +5,4 @@ pub(crate) mod datasets;
 pub(crate) mod directory;
 pub(crate) mod policies;
 pub(crate) mod streams;
+pub(crate) mod strict;

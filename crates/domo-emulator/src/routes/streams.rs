@@ -8,15 +8,17 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use domo_model::{
-    DatasetSummary, Execution, ExecutionId, ExecutionState, Stream, StreamCreate, StreamId, UpdateMethod,
+    DatasetSummary, Execution, ExecutionId, ExecutionState, Grant, Stream, StreamCreate, StreamId, UpdateMethod, UserId,
 };
 use http::HeaderMap;
 
-use crate::app::{App, Params, now, numeric_id, page, read_json, read_optional_json};
+use crate::app::{App, Params, now, numeric_id, page, read_optional_json};
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::permissions::require_grant;
 use crate::routes::data::{apply_rows, compact, keep};
-use crate::routes::datasets::{create_in, find};
+use crate::routes::datasets::{create_in, find, find_managed};
+use crate::routes::strict::{parse_strict, read_strict};
 use crate::store::{FileKind, State as Stored, StoredExecution, StoredStream};
 use crate::upload::receive_csv;
 
@@ -35,6 +37,13 @@ fn execution_not_found(id: ExecutionId) -> ApiError {
 
 fn find_stream(state: &Stored, id: StreamId) -> Result<&StoredStream, ApiError> {
     state.streams.iter().find(|s| s.id == id).ok_or_else(|| stream_not_found(id))
+}
+
+/// Looks a stream up (404) and checks that `user` may manage its DataSet (403):
+/// every write to a stream writes to its DataSet.
+fn find_stream_managed(state: &Stored, id: StreamId, user: UserId, action: &str) -> Result<(), ApiError> {
+    let stream = find_stream(state, id)?;
+    find_managed(state, stream.dataset_id.as_str(), user, action).map(|_| ())
 }
 
 fn find_stream_mut(state: &mut Stored, id: StreamId) -> Result<&mut StoredStream, ApiError> {
@@ -66,7 +75,8 @@ pub(crate) async fn create(
     Extension(caller): Extension<Caller>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let create: StreamCreate = read_json(&app, body).await?;
+    app.store.read(|state| require_grant(state, caller.user, Grant::CreateDataset, "create streams"))?;
+    let (create, _): (StreamCreate, _) = read_strict(&app, body, "stream").await?;
     let stream = app
         .store
         .write_blocking(move |state| {
@@ -163,6 +173,7 @@ pub(crate) async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> 
 /// `PATCH /v1/streams/{id}` `{"updateMethod": …}`.
 pub(crate) async fn update(
     State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Json<Stream>, ApiError> {
@@ -172,11 +183,12 @@ pub(crate) async fn update(
         update_method: Option<UpdateMethod>,
     }
     let id = StreamId(numeric_id(&id, "Stream")?);
-    app.store.read(|state| find_stream(state, id).map(|_| ()))?;
-    let change: StreamUpdate = read_json(&app, body).await?;
+    app.store.read(|state| find_stream_managed(state, id, caller.user, "change streams of"))?;
+    let (change, _): (StreamUpdate, _) = read_strict(&app, body, "stream update").await?;
     let stream = app
         .store
         .write_blocking(move |state| {
+            find_stream_managed(state, id, caller.user, "change streams of")?;
             let stream = find_stream_mut(state, id)?;
             if let Some(method) = change.update_method {
                 stream.update_method = method;
@@ -190,11 +202,15 @@ pub(crate) async fn update(
 }
 
 /// Deletes the stream; its DataSet stays, as in Domo.
-pub(crate) async fn delete(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn delete(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = StreamId(numeric_id(&id, "Stream")?);
     app.store
         .write_blocking(move |state| {
-            find_stream(state, id)?;
+            find_stream_managed(state, id, caller.user, "delete streams of")?;
             state.streams.retain(|s| s.id != id);
             Ok(())
         })
@@ -221,21 +237,27 @@ pub(crate) async fn executions(
 /// `{"updateMethod": null}`, the Node SDK no body: both mean the stream's).
 pub(crate) async fn start(
     State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct ExecutionCreate {
+        #[serde(default)]
         update_method: Option<UpdateMethod>,
     }
     let id = StreamId(numeric_id(&id, "Stream")?);
-    app.store.read(|state| find_stream(state, id).map(|_| ()))?;
-    let asked: Option<ExecutionCreate> = read_optional_json(&app, body).await?;
-    let asked = asked.and_then(|a| a.update_method);
+    app.store.read(|state| find_stream_managed(state, id, caller.user, "upload into").map(|_| ()))?;
+    let asked = match read_optional_json::<serde_json::Value>(&app, body).await? {
+        None => None,
+        Some(serde_json::Value::Object(fields)) => parse_strict::<ExecutionCreate>(&fields, "execution")?.update_method,
+        Some(_) => return Err(ApiError::bad_request("Invalid execution: the request body must be a JSON object")),
+    };
     let execution = app
         .store
         .write_blocking(move |state| {
+            find_stream_managed(state, id, caller.user, "upload into")?;
             state.last_id.execution += 1;
             let execution_id = ExecutionId(state.last_id.execution);
             let stream = find_stream_mut(state, id)?;
@@ -293,6 +315,7 @@ fn require_active(execution: &StoredExecution) -> Result<(), ApiError> {
 /// schema when it arrives. Uploading the same part number again replaces it.
 pub(crate) async fn upload_part(
     State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
     Path((stream, execution, part)): Path<(String, String, String)>,
     headers: HeaderMap,
     body: Body,
@@ -300,6 +323,7 @@ pub(crate) async fn upload_part(
     let (id, execution) = ids(&(stream, execution))?;
     let part = numeric_id(&part, "Part")?;
     let columns = app.store.read(|state| {
+        find_stream_managed(state, id, caller.user, "upload into")?;
         let stream = find_stream(state, id)?;
         let found = stream
             .executions
@@ -316,6 +340,7 @@ pub(crate) async fn upload_part(
     let result = app
         .store
         .write_blocking(move |state| {
+            find_stream_managed(state, id, caller.user, "upload into")?;
             let stream = find_stream_mut(state, id)?;
             let found = find_execution_mut(stream, execution)?;
             require_active(found)?;
@@ -334,12 +359,14 @@ pub(crate) async fn upload_part(
 /// gaps from 0 or from 1 (the Python SDK starts at 0, Domo's docs at 1).
 pub(crate) async fn commit(
     State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
     Path(path): Path<(String, String)>,
 ) -> Result<Json<Execution>, ApiError> {
     let (id, execution) = ids(&path)?;
     let (done, dataset_id) = app
         .store
         .write_blocking(move |state| {
+            find_stream_managed(state, id, caller.user, "commit uploads into")?;
             let stream = find_stream_mut(state, id)?;
             let dataset_id = stream.dataset_id.clone();
             let found = find_execution_mut(stream, execution)?;
@@ -371,12 +398,14 @@ pub(crate) async fn commit(
 
 pub(crate) async fn abort(
     State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
     Path(path): Path<(String, String)>,
 ) -> Result<Json<Execution>, ApiError> {
     let (id, execution) = ids(&path)?;
     let done = app
         .store
         .write_blocking(move |state| {
+            find_stream_managed(state, id, caller.user, "abort uploads into")?;
             let stream = find_stream_mut(state, id)?;
             let found = find_execution_mut(stream, execution)?;
             require_active(found)?;
@@ -394,10 +423,15 @@ pub(crate) async fn abort(
 /// `PUT /v1/streams/{id}/executions/abort`: aborts the stream's active
 /// execution, if any, and answers 204 as pydomo expects (aborting when none
 /// is active changes nothing and is not an error).
-pub(crate) async fn abort_current(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub(crate) async fn abort_current(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = StreamId(numeric_id(&id, "Stream")?);
     app.store
         .write_blocking(move |state| {
+            find_stream_managed(state, id, caller.user, "abort uploads into")?;
             let stream = find_stream_mut(state, id)?;
             let at = now();
             for active in stream.executions.iter_mut().filter(|e| e.execution.current_state == ExecutionState::Active) {

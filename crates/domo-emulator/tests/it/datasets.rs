@@ -88,6 +88,10 @@ async fn update_changes_only_given_fields() {
     assert_eq!(updated["description"], "now described");
     let schema = json!({"schema": {"columns": [{"type": "STRING", "name": "a"}, {"type": "LONG", "name": "n"}]}});
     let reply = server.json(Method::PUT, &token, &path, &schema).await;
+    reply.assert_error(403, "may not update DataSet");
+    // The DataSet is now Wendy West's to manage.
+    let token = server.token("west", "data").await;
+    let reply = server.json(Method::PUT, &token, &path, &schema).await;
     assert_eq!(reply.json()["columns"], 2);
 
     server.json(Method::PUT, &token, &path, &json!({"owner": {"id": 999}})).await.assert_error(400, "user 999");

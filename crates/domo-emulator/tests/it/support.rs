@@ -44,6 +44,7 @@ pub(crate) fn directory() -> Directory {
                 user_ids: [OWNER, ADMIN, WEST, EAST, NED].map(UserId).to_vec(),
             },
         ],
+        roles: Vec::new(),
     }
 }
 

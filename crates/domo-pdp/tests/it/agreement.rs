@@ -140,6 +140,7 @@ fn directory() -> impl Strategy<Value = Directory> {
                     user_ids: members.into_iter().map(UserId).collect(),
                 })
                 .collect(),
+            roles: Vec::new(),
         })
 }
 

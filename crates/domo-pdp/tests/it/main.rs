@@ -8,6 +8,7 @@
 )]
 
 mod agreement;
+mod authority;
 mod no_panic;
 mod reference;
 mod rules;

@@ -55,6 +55,7 @@ pub(crate) fn directory() -> Directory {
             DirectoryGroup { id: GroupId(1), name: "east".to_owned(), user_ids: vec![UserId(2), UserId(3)] },
             DirectoryGroup { id: GroupId(2), name: "west".to_owned(), user_ids: vec![UserId(3)] },
         ],
+        roles: Vec::new(),
     }
 }
 

@@ -194,6 +194,20 @@ impl EmulatorBuilder {
                 return Err(StartError::DuplicateClient { id: client.id.clone() });
             }
         }
+        // The certificate before the state changes too: a start with a bad one
+        // leaves the state as it was (a self-signed pair, once made, is kept).
+        let https = match &self.tls {
+            Some(tls) => {
+                let (tls, dir) = (tls.clone(), data_dir.clone());
+                let made = tokio::task::spawn_blocking(move || crate::tls::setup(&tls, &dir)).await;
+                Some(made.map_err(|err| StartError::DataDir {
+                    path: data_dir.clone(),
+                    source: std::io::Error::other(err.to_string()),
+                })??)
+            }
+            None => None,
+        };
+        let tls_cert = https.as_ref().map(|h| h.cert.clone());
         let directory = self.directory;
         let make_client = clients.is_empty();
         let client_users: Vec<UserId> = clients.iter().map(|c| c.user).collect();
@@ -231,18 +245,6 @@ impl EmulatorBuilder {
                 source: std::io::Error::other(format!("{err:?}")),
             })?;
         clients.extend(generated.clone());
-        let https = match &self.tls {
-            Some(tls) => {
-                let (tls, dir) = (tls.clone(), data_dir.clone());
-                let made = tokio::task::spawn_blocking(move || crate::tls::setup(&tls, &dir)).await;
-                Some(made.map_err(|err| StartError::DataDir {
-                    path: data_dir.clone(),
-                    source: std::io::Error::other(err.to_string()),
-                })??)
-            }
-            None => None,
-        };
-        let tls_cert = https.as_ref().map(|h| h.cert.clone());
         let app = Arc::new(App {
             store,
             auth: Auth::new(clients, self.token_ttl),

@@ -9,6 +9,7 @@ mod planted;
 mod sdk;
 mod serve;
 mod sql;
+mod tls;
 
 use std::path::PathBuf;
 

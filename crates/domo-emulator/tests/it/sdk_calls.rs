@@ -145,7 +145,16 @@ async fn an_execution_takes_its_update_method_from_the_body_or_the_stream() {
     assert_eq!(run(Some(json!({"updateMethod": "REPLACE"})), "c\n").await, "REPLACE");
     assert_eq!(server.export(&token, &dataset).await, "c\n");
 
+    // The body is read strictly, as every body a person writes.
     server.json(Method::POST, &token, &executions, &json!({"updateMethod": "MERGE"})).await.assert_error(400, "MERGE");
+    server
+        .json(Method::POST, &token, &executions, &json!({"updateMethd": "APPEND"}))
+        .await
+        .assert_error(400, "Invalid execution: unknown field `updateMethd`");
+    server
+        .json(Method::POST, &token, &executions, &json!(["APPEND"]))
+        .await
+        .assert_error(400, "Invalid execution: the request body must be a JSON object");
     server.call(Method::POST, &executions, &[("authorization", &auth)], "{").await.assert_error(400, "Invalid JSON");
 }
 

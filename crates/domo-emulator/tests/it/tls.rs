@@ -164,3 +164,66 @@ fn extra_root_certificates_that_are_not_pem_are_refused() {
     );
     assert!(build("").is_ok(), "no text adds no root");
 }
+
+/// A TLS connection to `server` trusting its certificate, as a raw stream.
+async fn tls_connect(
+    server: &domo_emulator::RunningEmulator,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    use rustls::pki_types::pem::PemObject as _;
+    let cert = rustls::pki_types::CertificateDer::from_pem_file(server.tls_cert().unwrap()).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    connector.connect(name, tcp).await.unwrap()
+}
+
+/// Everything the server sends until it closes (or 5 s pass).
+async fn read_to_close(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> Vec<u8> {
+    use tokio::io::AsyncReadExt as _;
+    let mut bytes = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read_to_end(&mut bytes)).await;
+    assert!(read.is_ok(), "the server did not close the connection: {}", String::from_utf8_lossy(&bytes));
+    bytes
+}
+
+#[tokio::test]
+async fn over_tls_the_transport_rules_hold_and_nothing_is_served_in_clear() {
+    use tokio::io::AsyncWriteExt as _;
+    let data = tempfile::tempdir().unwrap();
+    let server = Emulator::builder()
+        .data_dir(data.path())
+        .client("app", "secret", UserId(1))
+        .tls(Tls::SelfSigned)
+        .header_read_timeout(std::time::Duration::from_millis(300))
+        .start()
+        .await
+        .unwrap();
+
+    // A request hyper cannot parse still gets Domo's JSON error, inside TLS.
+    let mut stream = tls_connect(&server).await;
+    stream.write_all(b"NOT HTTP AT ALL\r\n\r\n").await.unwrap();
+    let reply = String::from_utf8_lossy(&read_to_close(&mut stream).await).into_owned();
+    assert!(reply.starts_with("HTTP/1.1 400"), "{reply}");
+    assert!(reply.contains("\"statusReason\":\"Bad Request\"") && reply.contains("\"toe\""), "{reply}");
+
+    // A client that opens a connection and never shakes hands is dropped after the head timeout.
+    let started = std::time::Instant::now();
+    let mut silent = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    assert!(read_to_close(&mut silent).await.is_empty());
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "{:?}", started.elapsed());
+
+    // Plain HTTP on the HTTPS port gets no HTTP answer: nothing is served in clear.
+    let mut plain = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
+    plain.write_all(b"GET /v1/users HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+    let answer = read_to_close(&mut plain).await;
+    assert!(!answer.starts_with(b"HTTP/"), "{}", String::from_utf8_lossy(&answer));
+    server.shutdown().await;
+}

@@ -23,23 +23,26 @@ struct Serve {
     host: String,
     /// What `domo serve` printed before it started serving.
     banner: String,
+    /// Holds the data folder (`data/`) and the server's log (`serve.log`).
     data: tempfile::TempDir,
 }
 
 impl Serve {
     fn start(extra: &[&str]) -> Self {
         let data = tempfile::tempdir().unwrap();
+        let log_path = data.path().join("serve.log");
+        let log = std::fs::File::create(&log_path).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_domo"))
             .current_dir(crate::root())
             .args(["serve", "--port", "0", "--directory", DIRECTORY])
             .arg("--data-dir")
-            .arg(data.path())
+            .arg(data.path().join("data"))
             .args(extra)
             .env("DOMO_SERVE_CLIENT", format!("{}:{}:50,{}:{}:27", ADMIN.0, ADMIN.1, VIEWER.0, VIEWER.1))
             .env("NO_COLOR", "1")
             .env("DOMO_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap();
         let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
@@ -57,7 +60,10 @@ impl Serve {
             .find_map(|l| l.strip_prefix("Domo API emulator listening on "))
             .and_then(|url| url.split_once("://"))
             .map(|(_, host)| host.to_owned())
-            .unwrap_or_else(|| panic!("domo serve did not start:\n{banner}"));
+            .unwrap_or_else(|| {
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                panic!("domo serve did not start:\n{banner}\n{log}")
+            });
         Self { child, host, banner, data }
     }
 }
@@ -158,7 +164,7 @@ fn printed_cert(serve: &Serve) -> PathBuf {
     let banner = &serve.banner;
     let cert = banner.lines().find_map(|l| l.strip_prefix("certificate: ")).unwrap_or_else(|| panic!("{banner}"));
     let cert = PathBuf::from(cert);
-    assert_eq!(cert, serve.data.path().join("tls/cert.pem"), "the certificate is kept in the data folder");
+    assert_eq!(cert, serve.data.path().join("data/tls/cert.pem"), "the certificate is kept in the data folder");
     for how in ["NODE_EXTRA_CA_CERTS=", "REQUESTS_CA_BUNDLE=", "DOMO_CA_CERT="] {
         assert!(banner.contains(&format!("{how}'{}'", cert.display())), "{how}:\n{banner}");
     }

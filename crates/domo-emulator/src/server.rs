@@ -1,4 +1,4 @@
-//! Starting and stopping an emulator: the builder, the accept loop with its
+//! Starting and stopping an emulator: the builder, the accept loop (plain or TLS) with its
 //! connection cap, and graceful shutdown.
 
 mod conn;
@@ -358,8 +358,6 @@ async fn serve(listener: TcpListener, app: Arc<App>, https: Option<Https>, mut s
     connections.shutdown().await;
 }
 
-/// At the cap: closes the connection that has waited longest for a request,
-/// unless one asked to close is closing already.
 /// Serves one connection (plain TCP or TLS) through [`Tracked`] until it ends
 /// or the emulator stops.
 async fn serve_connection<S>(
@@ -395,6 +393,9 @@ where
     }
 }
 
+/// At the cap: closes the connection that has waited longest for a request,
+/// unless one asked to close is closing already. (One still in its TLS
+/// handshake closes when the handshake ends or runs out of time.)
 fn make_room(registry: &mut Registry) {
     registry.retain(|weak| weak.strong_count() > 0);
     let open: Vec<Arc<ConnState>> = registry.iter().filter_map(Weak::upgrade).collect();

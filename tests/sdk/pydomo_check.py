@@ -80,9 +80,13 @@ def main(argv):
             "Friend": ["Pythagoras", "Alan Turing", "George Boole", "Ada Lovelace"],
             "Attending": ["FALSE", "TRUE", "TRUE", "TRUE"],
             "Guests": [0, 2, 1, 3],
+            "Share": [0.0, 2.5, 1.25, 3.0],
+            "Arrived": pandas.to_datetime(["2024-06-01 18:00:00", "2024-06-01 18:30:00", "2024-06-01 19:05:00", "2024-06-01 20:00:00"]),
         }
     )
-    expected = [{"Friend": f, "Attending": a, "Guests": str(g)} for f, a, g in party.itertuples(index=False)]
+    # What pandas writes for each cell is what the export must give back, byte for byte.
+    written = party.to_csv(header=False, index=False).splitlines()
+    expected = [dict(zip(party.columns, line.split(","))) for line in written]
     dataset_id = admin.ds_create(party, "pydomo party", "made by pydomo")
     check(isinstance(dataset_id, str) and len(dataset_id) == 36, "ds_create returns a DataSet id", str(dataset_id))
     meta = admin.ds_meta(dataset_id)
@@ -93,28 +97,34 @@ def main(argv):
     )
     check(
         [(c["name"], c["type"]) for c in meta["schema"]["columns"]]
-        == [("Friend", "STRING"), ("Attending", "STRING"), ("Guests", "LONG")],
+        == [("Friend", "STRING"), ("Attending", "STRING"), ("Guests", "LONG"), ("Share", "DOUBLE"), ("Arrived", "DATETIME")],
         "ds_create's schema follows the DataFrame's dtypes",
         str(meta["schema"]),
     )
     check(rows_of(admin, dataset_id) == expected, "ds_get_dict reads back the rows ds_create wrote")
     frame = admin.ds_get(dataset_id)
     check(
-        list(frame.columns) == ["Friend", "Attending", "Guests"] and list(frame["Guests"]) == [0, 2, 1, 3],
-        "ds_get reads the rows into a typed DataFrame",
+        list(frame.columns) == list(party.columns)
+        and list(frame["Guests"]) == [0, 2, 1, 3]
+        and list(frame["Share"]) == [0.0, 2.5, 1.25, 3.0]
+        and list(frame["Arrived"]) == list(party["Arrived"]),
+        "ds_get reads the rows back into a DataFrame typed by the schema",
         frame.to_string(),
     )
     listed = admin.ds_list(df_output=False, name_like="pydomo")
     check([d["id"] for d in listed] == [dataset_id], "ds_list(name_like=…) finds the DataSet", str(listed))
 
     # Plain import: REPLACE then APPEND, header-less CSV as pydomo sends it.
-    admin.datasets.data_import(dataset_id, "Blaise Pascal,FALSE,0\n", "REPLACE")
-    check(rows_of(admin, dataset_id) == [{"Friend": "Blaise Pascal", "Attending": "FALSE", "Guests": "0"}],
-          "datasets.data_import REPLACE replaces the rows")
-    admin.datasets.data_import(dataset_id, "Brook Taylor,TRUE,1\n", "APPEND")
+    admin.datasets.data_import(dataset_id, "Blaise Pascal,FALSE,0,0.5,2024-06-01 21:00:00\n", "REPLACE")
+    check(
+        rows_of(admin, dataset_id)
+        == [{"Friend": "Blaise Pascal", "Attending": "FALSE", "Guests": "0", "Share": "0.5", "Arrived": "2024-06-01 21:00:00"}],
+        "datasets.data_import REPLACE replaces the rows",
+    )
+    admin.datasets.data_import(dataset_id, "Brook Taylor,TRUE,1,,\n", "APPEND")
     check(len(rows_of(admin, dataset_id)) == 2, "datasets.data_import APPEND adds a row")
     expect_error(
-        lambda: admin.datasets.data_import(dataset_id, "Too,Many,1,Columns\n", "REPLACE"),
+        lambda: admin.datasets.data_import(dataset_id, "Too,Many,1,1.0,2024-06-01,Columns\n", "REPLACE"),
         "too many columns",
         "datasets.data_import refuses a row that does not fit the schema",
     )

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use domo_emulator::{ApiClient, Emulator};
+use domo_emulator::{ApiClient, Emulator, Tls};
 
 use crate::exit::Outcome;
 use crate::units::{parse_duration, parse_size};
@@ -20,7 +20,9 @@ const DEFAULT_PORT: u16 = 8470;
 /// Starts a local emulator of Domo's DataSet, PDP, user, group and stream API
 /// on 127.0.0.1. On first start it makes a client id and secret, keeps them in
 /// the data folder and prints them. Export applies PDP for the user behind the
-/// token (the owner and Admins see every row). Stops cleanly on Ctrl-C or SIGTERM.
+/// token (those who may manage the DataSet see every row: docs/permissions.md). With --tls it serves HTTPS, as
+/// the official Node SDK requires, and prints how to trust its certificate.
+/// Stops cleanly on Ctrl-C or SIGTERM.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
     /// Port to listen on.
@@ -69,6 +71,16 @@ pub(crate) struct ServeArgs {
     /// client may read nothing of a response, before it is closed.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     idle_timeout: Duration,
+    /// Serve HTTPS with a self-signed certificate for localhost, 127.0.0.1
+    /// and ::1, made on first start and kept in the data folder (tls/).
+    #[arg(long)]
+    tls: bool,
+    /// Serve HTTPS with this certificate chain (PEM) instead of the self-signed one.
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// The environment variable holding API clients, so that secrets stay out of `ps`.
@@ -100,6 +112,11 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
         .max_connections(args.max_connections)
         .header_read_timeout(args.header_timeout)
         .idle_timeout(args.idle_timeout);
+    match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => builder = builder.tls(Tls::Files { cert, key }),
+        _ if args.tls => builder = builder.tls(Tls::SelfSigned),
+        _ => {}
+    }
     if let Some(path) = &args.directory {
         let directory = crate::pdp::input::read_directory(path, crate::pdp::input::MAX_JSON_BYTES)?;
         builder = builder.directory(directory);
@@ -129,6 +146,10 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
         let mut out = std::io::stdout().lock();
         writeln!(out, "Domo API emulator listening on {base}")?;
         writeln!(out, "data folder: {}", emulator.data_dir().display())?;
+        if let Some(cert) = emulator.tls_cert() {
+            print_trust(&mut out, cert, &base)?;
+        }
+        let cacert = emulator.tls_cert().map(|c| format!("--cacert '{}' ", c.display())).unwrap_or_default();
         match emulator.generated_client() {
             Some(client) => {
                 let (id, secret) = (&client.id, client.secret.expose());
@@ -137,7 +158,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
                 writeln!(out, "it acts as user {} (an Admin added to the directory unless the directory has that user)", client.user)?;
                 writeln!(
                     out,
-                    "try: curl -s -u '{id}:{secret}' '{base}/oauth/token?grant_type=client_credentials&scope=data%20user'"
+                    "try: curl -s {cacert}-u '{id}:{secret}' '{base}/oauth/token?grant_type=client_credentials&scope=data%20user'"
                 )?;
             }
             None => {
@@ -147,7 +168,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
                 if let Some((id, _)) = configured.first() {
                     writeln!(
                         out,
-                        "try: curl -s -u '{id}:SECRET' '{base}/oauth/token?grant_type=client_credentials&scope=data%20user'"
+                        "try: curl -s {cacert}-u '{id}:SECRET' '{base}/oauth/token?grant_type=client_credentials&scope=data%20user'"
                     )?;
                 }
             }
@@ -162,6 +183,17 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
         eprintln!("emulator stopped");
         Ok(Outcome::Ok)
     })
+}
+
+/// Where the certificate is and how each client is told to trust it.
+fn print_trust(out: &mut impl Write, cert: &std::path::Path, base: &str) -> std::io::Result<()> {
+    let cert = cert.display();
+    writeln!(out, "certificate: {cert}")?;
+    writeln!(out, "trust it with:")?;
+    writeln!(out, "  Node (domo-sdk):  NODE_EXTRA_CA_CERTS='{cert}' node app.js")?;
+    writeln!(out, "  Python (pydomo):  REQUESTS_CA_BUNDLE='{cert}' python app.py  (trusts only this certificate)")?;
+    writeln!(out, "  domo:             DOMO_CA_CERT='{cert}' DOMO_API_HOST={base} domo datasets list")?;
+    writeln!(out, "  curl:             curl --cacert '{cert}' {base}/…")
 }
 
 /// Where a list of clients came from, to name the place of a bad entry.

@@ -54,8 +54,13 @@ impl App {
     }
 }
 
-/// Every route of the API.
+/// Every route of the API, each also under its path with a trailing slash
+/// (`/v1/users/`), as Domo serves them and the official SDKs call some.
 pub(crate) fn router(app: Arc<App>) -> Router {
+    Router::new().fallback_service(routes(app)).layer(axum::middleware::map_request(trim_trailing_slash))
+}
+
+fn routes(app: Arc<App>) -> Router {
     Router::new()
         .route("/oauth/token", get(auth::token).post(auth::token))
         .route("/v1/datasets", get(datasets::list).post(datasets::create))
@@ -73,6 +78,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/v1/streams/search", get(streams::search))
         .route("/v1/streams/{id}", get(streams::get).patch(streams::update).delete(streams::delete))
         .route("/v1/streams/{id}/executions", get(streams::executions).post(streams::start))
+        .route("/v1/streams/{id}/executions/abort", put(streams::abort_current))
         .route("/v1/streams/{id}/executions/{execution}", get(streams::execution))
         .route("/v1/streams/{id}/executions/{execution}/part/{part}", put(streams::upload_part))
         .route("/v1/streams/{id}/executions/{execution}/commit", put(streams::commit))
@@ -83,6 +89,28 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .layer(from_fn_with_state(Arc::clone(&app), time_limit))
         .layer(axum::middleware::from_fn(domo_shaped_errors))
         .with_state(app)
+}
+
+/// `/v1/users/` is routed as `/v1/users`; the root path stays as it is.
+async fn trim_trailing_slash(mut request: Request) -> Request {
+    let path = request.uri().path();
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.len() == path.len() || trimmed.is_empty() {
+        return request;
+    }
+    let path_and_query = match request.uri().query() {
+        Some(query) => format!("{trimmed}?{query}"),
+        None => trimmed.to_owned(),
+    };
+    let mut parts = request.uri().clone().into_parts();
+    // The trimmed path is a prefix of a valid path, so it parses; if it ever did not, the request is routed as sent.
+    if let Ok(path_and_query) = path_and_query.parse() {
+        parts.path_and_query = Some(path_and_query);
+        if let Ok(uri) = http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
 }
 
 /// The longest text of a foreign error reply (one axum wrote itself, such as a
@@ -197,12 +225,30 @@ pub(crate) fn body_error(err: &axum::Error, limit: u64) -> ApiError {
 /// Reads a JSON body whole (it is small) and parses it, answering 400 with
 /// serde's message and position for bad JSON and 413 for a large body.
 pub(crate) async fn read_json<T: DeserializeOwned>(app: &App, body: Body) -> Result<T, ApiError> {
+    parse_json(&read_body(app, body).await?)
+}
+
+async fn read_body(app: &App, body: Body) -> Result<bytes::Bytes, ApiError> {
     let limit = app.max_json_bytes();
     let bytes = axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX))
         .await
         .map_err(|err| body_error(&err, limit))?;
-    serde_json::from_slice(&bytes)
+    Ok(bytes)
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
         .map_err(|err| ApiError::bad_request(format!("Invalid JSON in the request body: {err}")))
+}
+
+/// Reads a JSON body that may be missing: an empty body is `None`; anything
+/// else must parse, as in [`read_json`].
+pub(crate) async fn read_optional_json<T: DeserializeOwned>(app: &App, body: Body) -> Result<Option<T>, ApiError> {
+    let bytes = read_body(app, body).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    parse_json(&bytes).map(Some)
 }
 
 /// Query parameters, decoded.

@@ -185,6 +185,14 @@ pub enum StartError {
         /// The id.
         id: String,
     },
+    /// The HTTPS certificate or key could not be made, read or used.
+    #[error("cannot serve HTTPS with `{}`: {reason}", path.display())]
+    Tls {
+        /// The certificate or key file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// The address could not be bound.
     #[error("cannot listen on {addr}")]
     Bind {

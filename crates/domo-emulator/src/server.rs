@@ -1,4 +1,4 @@
-//! Starting and stopping an emulator: the builder, the accept loop with its
+//! Starting and stopping an emulator: the builder, the accept loop (plain or TLS) with its
 //! connection cap, and graceful shutdown.
 
 mod conn;
@@ -25,6 +25,7 @@ use crate::auth::{ApiClient, Auth};
 use crate::error::{ApiError, StartError};
 use crate::random;
 use crate::store::{Store, StoredClient};
+use crate::tls::{Https, Tls};
 use conn::{ConnState, Timeouts, Tracked};
 
 /// The local Domo API emulator. Start one with [`Emulator::builder`].
@@ -43,6 +44,7 @@ impl Emulator {
             clients: Vec::new(),
             token_ttl: Duration::from_secs(3600),
             bind: Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
+            tls: None,
             limits: Limits {
                 max_body_bytes: 1024 * 1024 * 1024,
                 request_timeout: Duration::from_secs(300),
@@ -62,6 +64,7 @@ pub struct EmulatorBuilder {
     clients: Vec<ApiClient>,
     token_ttl: Duration,
     bind: Result<SocketAddr, String>,
+    tls: Option<Tls>,
     limits: Limits,
 }
 
@@ -110,6 +113,14 @@ impl EmulatorBuilder {
             Ok(None) => Err(addr.to_string()),
             Err(_) => Err(addr.to_string()),
         };
+        self
+    }
+
+    /// Serves HTTPS instead of HTTP (the official Node SDK speaks nothing
+    /// else). [`RunningEmulator::tls_cert`] names the certificate clients
+    /// must trust.
+    pub fn tls(mut self, tls: Tls) -> Self {
+        self.tls = Some(tls);
         self
     }
 
@@ -183,6 +194,20 @@ impl EmulatorBuilder {
                 return Err(StartError::DuplicateClient { id: client.id.clone() });
             }
         }
+        // The certificate before the state changes too: a start with a bad one
+        // leaves the state as it was (a self-signed pair, once made, is kept).
+        let https = match &self.tls {
+            Some(tls) => {
+                let (tls, dir) = (tls.clone(), data_dir.clone());
+                let made = tokio::task::spawn_blocking(move || crate::tls::setup(&tls, &dir)).await;
+                Some(made.map_err(|err| StartError::DataDir {
+                    path: data_dir.clone(),
+                    source: std::io::Error::other(err.to_string()),
+                })??)
+            }
+            None => None,
+        };
+        let tls_cert = https.as_ref().map(|h| h.cert.clone());
         let directory = self.directory;
         let problems = match &directory {
             Some(directory) => directory.problems(),
@@ -234,9 +259,9 @@ impl EmulatorBuilder {
             compacting: tokio::sync::Mutex::new(()),
         });
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(serve(listener, app, stopped));
+        let task = tokio::spawn(serve(listener, app, https, stopped));
         tracing::info!(%addr, data_dir = %data_dir.display(), "emulator listening");
-        Ok(RunningEmulator { addr, data_dir, generated, stop, task: Some(task), _temp: temp })
+        Ok(RunningEmulator { addr, data_dir, generated, tls_cert, stop, task: Some(task), _temp: temp })
     }
 }
 
@@ -268,7 +293,7 @@ const CAP_RETRY: Duration = Duration::from_millis(20);
 /// The open connections, for closing the longest idle one at the cap.
 type Registry = Vec<Weak<ConnState>>;
 
-async fn serve(listener: TcpListener, app: Arc<App>, mut stop: watch::Receiver<bool>) {
+async fn serve(listener: TcpListener, app: Arc<App>, https: Option<Https>, mut stop: watch::Receiver<bool>) {
     let permits = Arc::new(Semaphore::new(app.limits.max_connections));
     let service = router(Arc::clone(&app));
     let timeouts = Timeouts { head: app.limits.header_read_timeout, idle: app.limits.idle_timeout };
@@ -306,24 +331,24 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut stop: watch::Receiver<b
         let state = ConnState::new();
         registry.retain(|weak| weak.strong_count() > 0);
         registry.push(Arc::downgrade(&state));
-        let io = TokioIo::new(Tracked::new(stream, Arc::clone(&state), timeouts));
         let service = connection_service(service.clone(), Arc::clone(&state));
-        let mut stop = stop.clone();
+        let (stop, https) = (stop.clone(), https.clone());
         connections.spawn(async move {
-            // hyper's own header timeout would also cut idle keep-alive
-            // connections; `Tracked` keeps the two apart.
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(None)
-                .serve_connection(io, service);
-            let mut connection = std::pin::pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                () = async { drop(stop.wait_for(|stopping| *stopping).await) } => {
-                    state.evict();
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
-                }
+            let result = match https {
+                None => serve_connection(stream, state, timeouts, service, stop).await,
+                // The handshake runs here, not in the accept loop, so that a slow
+                // client holds up no one else; it has the request head's time limit.
+                Some(https) => match tokio::time::timeout(timeouts.head, https.acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => serve_connection(tls, state, timeouts, service, stop).await,
+                    Ok(Err(err)) => {
+                        tracing::debug!(error = %err, "TLS handshake failed");
+                        Ok(())
+                    }
+                    Err(_) => {
+                        tracing::debug!("TLS handshake timed out");
+                        Ok(())
+                    }
+                },
             };
             if let Err(err) = result {
                 tracing::debug!(error = %err, "connection ended with an error");
@@ -340,8 +365,44 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut stop: watch::Receiver<b
     connections.shutdown().await;
 }
 
+/// Serves one connection (plain TCP or TLS) through [`Tracked`] until it ends
+/// or the emulator stops.
+async fn serve_connection<S>(
+    stream: S,
+    state: Arc<ConnState>,
+    timeouts: Timeouts,
+    service: impl hyper::service::Service<
+        http::Request<hyper::body::Incoming>,
+        Response = http::Response<axum::body::Body>,
+        Error = std::convert::Infallible,
+        Future = impl Future<Output = Result<http::Response<axum::body::Body>, std::convert::Infallible>> + Send,
+    > + Clone,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), hyper::Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let io = TokioIo::new(Tracked::new(stream, Arc::clone(&state), timeouts));
+    // hyper's own header timeout would also cut idle keep-alive
+    // connections; `Tracked` keeps the two apart.
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(None)
+        .serve_connection(io, service);
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => result,
+        () = async { drop(stop.wait_for(|stopping| *stopping).await) } => {
+            state.evict();
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    }
+}
+
 /// At the cap: closes the connection that has waited longest for a request,
-/// unless one asked to close is closing already.
+/// unless one asked to close is closing already. (One still in its TLS
+/// handshake closes when the handshake ends or runs out of time.)
 fn make_room(registry: &mut Registry) {
     registry.retain(|weak| weak.strong_count() > 0);
     let open: Vec<Arc<ConnState>> = registry.iter().filter_map(Weak::upgrade).collect();
@@ -398,6 +459,7 @@ pub struct RunningEmulator {
     addr: SocketAddr,
     data_dir: PathBuf,
     generated: Option<ApiClient>,
+    tls_cert: Option<PathBuf>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
     _temp: Option<tempfile::TempDir>,
@@ -409,9 +471,16 @@ impl RunningEmulator {
         self.addr
     }
 
-    /// `http://ADDR`, the base URL to point a Domo client at.
+    /// `http://ADDR`, or `https://ADDR` when serving HTTPS: the base URL to
+    /// point a Domo client at.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls_cert.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The certificate clients must trust when serving HTTPS (a PEM file).
+    pub fn tls_cert(&self) -> Option<&Path> {
+        self.tls_cert.as_deref()
     }
 
     /// The data folder.

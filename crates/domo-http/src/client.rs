@@ -81,9 +81,29 @@ pub struct ClientBuilder {
     credentials: Credentials,
     timeouts: Timeouts,
     retry: RetryPolicy,
+    extra_roots_pem: PemText,
+}
+
+/// PEM text, shown in `Debug` by its size only.
+#[derive(Clone, Default)]
+struct PemText(Vec<u8>);
+
+impl fmt::Debug for PemText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} bytes of PEM", self.0.len())
+    }
 }
 
 impl ClientBuilder {
+    /// Also trusts the certificates in this PEM text as roots, besides the
+    /// platform's: for a server with a private or self-signed certificate,
+    /// such as `domo serve --tls`. Can be given more than once.
+    pub fn extra_root_certificates(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.extra_roots_pem.0.extend_from_slice(pem.as_ref());
+        self.extra_roots_pem.0.push(b'\n');
+        self
+    }
+
     /// The API's base URL, such as `https://api.domo.com` (the default) or
     /// `http://127.0.0.1:8080` for a local emulator. `http://` is accepted
     /// only for loopback hosts, so that tokens never cross a network in clear.
@@ -123,7 +143,8 @@ impl ClientBuilder {
         if self.retry.max_attempts == 0 {
             return Err(Error::build("the client", "`max_attempts` must be at least 1"));
         }
-        let http = transport(self.timeouts.connect)?;
+        let extra_roots = parse_roots(&self.extra_roots_pem.0)?;
+        let http = transport(self.timeouts.connect, extra_roots)?;
         let auth = match self.credentials {
             Credentials::Token(token) => Auth::Token(token),
             Credentials::ClientCredentials { client_id, client_secret, scopes } => {
@@ -136,17 +157,51 @@ impl ClientBuilder {
     }
 }
 
+/// The certificates of [`ClientBuilder::extra_root_certificates`]; text given
+/// but holding no certificate is an error, never "trust nothing more".
+fn parse_roots(pem: &[u8]) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, Error> {
+    use rustls::pki_types::pem::PemObject as _;
+    if pem.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Vec::new());
+    }
+    let bad = |reason: String| Error::build("the client", format!("extra root certificates: {reason}"));
+    let roots = rustls::pki_types::CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| bad(format!("not PEM: {err}")))?;
+    if roots.is_empty() {
+        return Err(bad("no `BEGIN CERTIFICATE` block in the PEM text".to_owned()));
+    }
+    Ok(roots)
+}
+
 /// The pooled HTTP/1.1 and HTTP/2 client over rustls with the ring provider,
 /// verifying certificates with the platform's verifier, or Mozilla's roots
-/// where the platform has none.
-fn transport(connect_timeout: Duration) -> Result<HyperClient, Error> {
+/// where the platform has none; extra roots are trusted besides the platform's.
+fn transport(
+    connect_timeout: Duration,
+    extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+) -> Result<HyperClient, Error> {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_connect_timeout(Some(connect_timeout));
     http.set_nodelay(true);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = match hyper_rustls::HttpsConnectorBuilder::new().with_provider_and_platform_verifier(provider.clone())
-    {
+    let tls_failed = |e: rustls::Error| Error::build("the client", format!("cannot set up TLS: {e}"));
+    let platform = if extra_roots.is_empty() {
+        hyper_rustls::HttpsConnectorBuilder::new().with_provider_and_platform_verifier(provider.clone())
+    } else {
+        // With extra roots the platform verifier works even where the platform itself has no roots.
+        let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider.clone())
+            .map_err(tls_failed)?;
+        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(tls_failed)?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth();
+        Ok(hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config))
+    };
+    let builder = match platform {
         Ok(builder) => builder,
         Err(error) => {
             tracing::debug!(%error, "platform certificate verifier unavailable, using Mozilla's roots");
@@ -317,6 +372,7 @@ impl Client {
             credentials,
             timeouts: Timeouts::default(),
             retry: RetryPolicy::default(),
+            extra_roots_pem: PemText::default(),
         }
     }
 

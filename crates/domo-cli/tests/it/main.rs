@@ -7,8 +7,10 @@ mod errors;
 mod hostile;
 mod live;
 mod planted;
+mod sdk;
 mod serve;
 mod sql;
+mod tls;
 
 use std::path::PathBuf;
 

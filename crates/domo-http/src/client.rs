@@ -1,5 +1,6 @@
 //! The client: its builder, the pooled transport, and the one loop every call goes through (token, send, classify, retry).
 
+use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
@@ -22,7 +23,7 @@ use tokio::time::Instant;
 
 use crate::body::{self, Compression, CsvSource, Progress, ReadFailure, RequestBody};
 use crate::config::{CreateRetry, Credentials, RetryPolicy, Timeouts};
-use crate::error::{BoxError, Error, ServiceBody};
+use crate::error::{BodyRead, BoxError, Error, ServiceBody};
 use crate::retry;
 
 type HyperClient = hyper_util::client::legacy::Client<hyper_rustls::HttpsConnector<HttpConnector>, RequestBody>;
@@ -33,7 +34,7 @@ pub const DEFAULT_BASE_URL: &str = "https://api.domo.com";
 /// The most bytes of a JSON response read into memory.
 const MAX_JSON_BODY: usize = 256 * 1024 * 1024;
 /// The most bytes of an error response read.
-const MAX_ERROR_BODY: usize = 64 * 1024;
+pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
 /// The most characters of a non-JSON error body kept in an error.
 const EXCERPT_CHARS: usize = 200;
 
@@ -57,6 +58,7 @@ struct Inner {
     auth: Auth,
     timeouts: Timeouts,
     retry: RetryPolicy,
+    max_list_items: u64,
 }
 
 impl fmt::Debug for Client {
@@ -81,6 +83,7 @@ pub struct ClientBuilder {
     credentials: Credentials,
     timeouts: Timeouts,
     retry: RetryPolicy,
+    max_list_items: u64,
 }
 
 impl ClientBuilder {
@@ -117,6 +120,14 @@ impl ClientBuilder {
         self
     }
 
+    /// The most items one list call (`list_datasets`, `list_users`, …)
+    /// returns before it fails with [`Error::Paging`]; [`MAX_LIST_ITEMS`] by
+    /// default.
+    pub fn max_list_items(mut self, limit: u64) -> Self {
+        self.max_list_items = limit;
+        self
+    }
+
     /// Builds the client: checks the base URL and sets up TLS.
     pub fn build(self) -> Result<Client, Error> {
         let base = BaseUrl::parse(&self.base_url)?;
@@ -132,7 +143,8 @@ impl ClientBuilder {
                 Auth::Grant(Grant { client_id, basic, scopes, cached: tokio::sync::Mutex::new(None) })
             }
         };
-        Ok(Client { inner: Arc::new(Inner { http, base, auth, timeouts: self.timeouts, retry: self.retry }) })
+        let (timeouts, retry, max_list_items) = (self.timeouts, self.retry, self.max_list_items);
+        Ok(Client { inner: Arc::new(Inner { http, base, auth, timeouts, retry, max_list_items }) })
     }
 }
 
@@ -317,6 +329,7 @@ impl Client {
             credentials,
             timeouts: Timeouts::default(),
             retry: RetryPolicy::default(),
+            max_list_items: MAX_LIST_ITEMS,
         }
     }
 
@@ -367,6 +380,15 @@ impl Client {
                 let response =
                     self.inner.http.request(request).await.map_err(|e| self.send_error(&request_name, e, &failure))?;
                 let response = check(&request_name, response, call.accept).await?;
+                if matches!(call.body, CallBody::Csv { .. }) && !failure.finished() {
+                    // A success before the whole upload went out acknowledges
+                    // something other than this upload.
+                    return Err(Error::Connection {
+                        request: request_name.clone(),
+                        what: "Domo answered before the whole upload was sent",
+                        source: format!("{} bytes were sent", failure.sent()).into(),
+                    });
+                }
                 handle(Success { response, deadline }).await
             };
             let outcome = match tokio::time::timeout_at(deadline, attempt).await {
@@ -456,7 +478,7 @@ impl Client {
     }
 
     fn send_error(&self, request_name: &str, error: hyper_util::client::legacy::Error, failure: &ReadFailure) -> Error {
-        if let Some(source) = failure.lock().ok().and_then(|mut slot| slot.take()) {
+        if let Some(source) = failure.take_failure() {
             return Error::Io {
                 request: request_name.to_owned(),
                 what: "cannot read the CSV source".to_owned(),
@@ -529,36 +551,137 @@ impl Client {
         self.execute(&mut call, decode_json).await
     }
 
-    /// Sends a call and ignores its answer's body (any 2xx is success).
+    /// Sends a call whose success carries no data. Any 2xx is success unless
+    /// its body says otherwise: an HTML page (a proxy's or a maintenance
+    /// page), Domo's JSON error body, or a body too large to be an
+    /// acknowledgement is an [`Error::UnexpectedBody`]; a body cut short is a
+    /// connection error.
     pub(crate) async fn no_content(&self, mut call: Call<'_>) -> Result<(), Error> {
         let name = call.describe();
         self.execute(&mut call, |success| {
             let name = name.clone();
-            async move { read_limited(&name, success.response.into_body(), MAX_ERROR_BODY).await.map(drop) }
+            async move {
+                let status = success.response.status().as_u16();
+                let content_type = content_type(success.response.headers());
+                let total = content_length(success.response.headers());
+                let (bytes, read) =
+                    read_excerpt(Bytes::new(), success.response.into_body(), MAX_ERROR_BODY, total).await;
+                if let BodyRead::Broken { read } = read {
+                    return Err(Error::Connection {
+                        request: name,
+                        what: "the response body was cut short",
+                        source: format!("the connection failed after {read} bytes").into(),
+                    });
+                }
+                let html = looks_like_html(&bytes);
+                let error_body = serde_json::from_slice::<domo_model::ErrorBody>(&bytes).is_ok_and(|b| b.status >= 400);
+                if !(html || error_body || read != BodyRead::Whole) {
+                    return Ok(());
+                }
+                let body = Box::new(describe_body(&bytes, html));
+                Err(Error::UnexpectedBody { request: name, status, expected: "no content", content_type, body, read })
+            }
         })
         .await
     }
 
-    /// Pages through a list endpoint: `path(offset)` for each page of `limit`
-    /// items, until an empty page.
+    /// Pages through a list endpoint: `path(offset)` for each page, until an
+    /// empty page. Fails with [`Error::Paging`] on a page that repeats an item
+    /// already listed (a server that ignores `offset`, or a list that changed
+    /// while it was read) and past [`MAX_LIST_PAGES`] pages or
+    /// [`ClientBuilder::max_list_items`] items, instead of paging for ever.
     pub(crate) fn paged<T, P>(&self, start: u64, path: P) -> impl Stream<Item = Result<T, Error>> + Send + 'static
     where
-        T: DeserializeOwned + Send + 'static,
+        T: DeserializeOwned + Listed + Send + 'static,
         P: Fn(u64) -> String + Send + Sync + 'static,
     {
         let client = self.clone();
-        let pages =
-            futures_util::stream::try_unfold((client, Some(start), path), move |(client, offset, path)| async move {
-                let Some(offset) = offset else { return Ok(None) };
-                let page: Vec<T> = client.json(Call::new(Method::GET, path(offset))).await?;
-                let next = if page.is_empty() { None } else { Some(offset.saturating_add(page.len() as u64)) };
-                Ok(Some((page, (client, next, path))))
-            });
+        let state = Paging { client, offset: Some(start), path, seen: HashSet::new(), pages: 0 };
+        let pages = futures_util::stream::try_unfold(state, move |mut state| async move {
+            let Some(offset) = state.offset else { return Ok(None) };
+            let call = Call::new(Method::GET, (state.path)(offset));
+            let request = call.describe();
+            let page: Vec<T> = state.client.json(call).await?;
+            state.pages += 1;
+            let paging = |what: String| Error::Paging { request: request.clone(), what };
+            for item in &page {
+                if !state.seen.insert(item.list_key()) {
+                    return Err(paging(format!(
+                        "the page at offset {offset} repeats {} `{}`, listed on an earlier page: the server \
+                         ignores `offset` or the list changed while it was read",
+                        T::WHAT,
+                        item.list_key()
+                    )));
+                }
+            }
+            if !page.is_empty() && state.pages >= MAX_LIST_PAGES {
+                return Err(paging(format!("stopped after {MAX_LIST_PAGES} pages (the most this client reads)")));
+            }
+            let limit = state.client.inner.max_list_items;
+            if state.seen.len() as u64 > limit {
+                return Err(paging(format!("stopped past {limit} items (the most this client reads)")));
+            }
+            state.offset = if page.is_empty() { None } else { Some(offset.saturating_add(page.len() as u64)) };
+            Ok(Some((page, state)))
+        });
         pages
             .try_take_while(|page| futures_util::future::ready(Ok(!page.is_empty())))
             .map_ok(|page| futures_util::stream::iter(page.into_iter().map(Ok)))
             .try_flatten()
             .boxed()
+    }
+}
+
+/// The most pages one list call reads (a server that never sends an empty
+/// page cannot keep a list going for ever).
+pub const MAX_LIST_PAGES: u64 = 20_000;
+/// The most items one list call returns unless
+/// [`ClientBuilder::max_list_items`] says otherwise.
+pub const MAX_LIST_ITEMS: u64 = 1_000_000;
+
+/// Where a paged list is.
+struct Paging<P> {
+    client: Client,
+    offset: Option<u64>,
+    path: P,
+    /// The keys of the items listed so far.
+    seen: HashSet<String>,
+    pages: u64,
+}
+
+/// An item of a paged list, known by its id.
+pub(crate) trait Listed {
+    /// What the items are, for errors: `DataSet`, `user`.
+    const WHAT: &'static str;
+    /// The item's id as text.
+    fn list_key(&self) -> String;
+}
+
+impl Listed for domo_model::DatasetSummary {
+    const WHAT: &'static str = "DataSet";
+    fn list_key(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl Listed for domo_model::User {
+    const WHAT: &'static str = "user";
+    fn list_key(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl Listed for domo_model::Group {
+    const WHAT: &'static str = "group";
+    fn list_key(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl Listed for domo_model::UserId {
+    const WHAT: &'static str = "member";
+    fn list_key(&self) -> String {
+        self.to_string()
     }
 }
 
@@ -603,12 +726,13 @@ fn has_io_kind(error: &(dyn std::error::Error + 'static), kind: std::io::ErrorKi
     false
 }
 
-/// Turns an unsuccessful status, or an HTML page where JSON was expected, into
-/// a service error.
+/// Turns an unsuccessful status, or a success whose content type is not what
+/// the call expects (an HTML page where JSON or CSV was expected, anything
+/// but CSV where CSV was expected), into an error.
 async fn check(request: &str, response: Response<Incoming>, accept: &str) -> Result<Response<Incoming>, Error> {
     let status = response.status();
-    let html = is_html(response.headers());
-    if status.is_success() && !(html && accept == "application/json") {
+    let content_type = content_type(response.headers());
+    if status.is_success() && expected_content(accept, content_type.as_deref()) {
         let mut response = response;
         response.extensions_mut().insert(RequestName(request.to_owned()));
         return Ok(response);
@@ -618,23 +742,100 @@ async fn check(request: &str, response: Response<Incoming>, accept: &str) -> Res
         .get(header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
-    // A body that cannot be read fully is described by what did arrive.
-    let bytes = match read_limited(request, response.into_body(), MAX_ERROR_BODY).await {
-        Ok(bytes) => bytes,
-        Err(_) => Bytes::new(),
+    let total = content_length(response.headers());
+    let html = content_type.as_deref().is_some_and(is_html_type);
+    let (bytes, read) = read_excerpt(Bytes::new(), response.into_body(), MAX_ERROR_BODY, total).await;
+    let body = Box::new(describe_body(&bytes, html));
+    let request = request.to_owned();
+    if status.is_success() {
+        let expected = if accept == CSV { "CSV" } else { "JSON" };
+        return Err(Error::UnexpectedBody { request, status: status.as_u16(), expected, content_type, body, read });
+    }
+    Err(Error::Service { request, status: status.as_u16(), content_type, body, read, retry_after })
+}
+
+/// What CSV calls send as `Accept`.
+pub(crate) const CSV: &str = "text/csv";
+
+/// Whether a success's content type fits the call: never HTML; for CSV, a
+/// CSV or plain-text type (or none, and the body is sniffed).
+fn expected_content(accept: &str, content_type: Option<&str>) -> bool {
+    let Some(content_type) = content_type else { return true };
+    if is_html_type(content_type) {
+        return false;
+    }
+    if accept != CSV {
+        return true;
+    }
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "text/csv" | "application/csv" | "text/comma-separated-values" | "text/plain" | "application/octet-stream"
+    )
+}
+
+/// The `Content-Type` header as text, at most 100 characters of it.
+fn content_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?;
+    let text = String::from_utf8_lossy(value.as_bytes());
+    Some(text.chars().take(100).collect())
+}
+
+pub(crate) fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn is_html_type(content_type: &str) -> bool {
+    let lower = content_type.trim_start().to_ascii_lowercase();
+    lower.starts_with("text/html") || lower.starts_with("application/xhtml")
+}
+
+/// Whether a body starts like an HTML or XML page (after a byte-order mark and
+/// whitespace): what proxies and maintenance pages send. `prefix` need only be
+/// the first few hundred bytes.
+pub(crate) fn looks_like_html(prefix: &[u8]) -> bool {
+    let text = prefix.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(prefix);
+    let start = text.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(text.len());
+    let text = text.get(start..).unwrap_or_default();
+    let head: Vec<u8> = text.iter().take(16).map(u8::to_ascii_lowercase).collect();
+    ["<!doctype", "<html", "<head", "<body", "<?xml", "<!--"].iter().any(|tag| head.starts_with(tag.as_bytes()))
+}
+
+/// Reads a body after `first` (bytes already taken from it) into at most
+/// `limit` bytes, and says how much of it that was: whole, cut (the rest is
+/// left unread: the connection is dropped, never the whole body held), or
+/// broken by a failing connection (what arrived is kept).
+pub(crate) async fn read_excerpt(
+    first: Bytes,
+    mut body: Incoming,
+    limit: usize,
+    total: Option<u64>,
+) -> (Bytes, BodyRead) {
+    let mut collected = bytes::BytesMut::new();
+    let mut seen = 0u64;
+    let mut take = |collected: &mut bytes::BytesMut, data: &[u8]| {
+        seen = seen.saturating_add(data.len() as u64);
+        let room = limit.saturating_sub(collected.len());
+        collected.extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
+        data.len() > room
     };
-    let body = describe_body(&bytes, html);
-    Err(Error::Service { request: request.to_owned(), status: status.as_u16(), body: Box::new(body), retry_after })
+    if take(&mut collected, &first) {
+        return (collected.freeze(), BodyRead::Cut { read: limit as u64, total });
+    }
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return (collected.freeze(), BodyRead::Broken { read: seen });
+        };
+        if let Ok(data) = frame.into_data()
+            && take(&mut collected, &data)
+        {
+            return (collected.freeze(), BodyRead::Cut { read: limit as u64, total });
+        }
+    }
+    (collected.freeze(), BodyRead::Whole)
 }
 
-fn is_html(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"))
-}
-
-fn describe_body(bytes: &[u8], html: bool) -> ServiceBody {
+pub(crate) fn describe_body(bytes: &[u8], html: bool) -> ServiceBody {
     let text = String::from_utf8_lossy(bytes);
     let trimmed = text.trim();
     if trimmed.is_empty() {
@@ -643,8 +844,11 @@ fn describe_body(bytes: &[u8], html: bool) -> ServiceBody {
     if let Ok(body) = serde_json::from_str::<domo_model::ErrorBody>(trimmed) {
         return ServiceBody::Domo(body);
     }
-    let looks_html = html || trimmed.starts_with("<!") || trimmed.to_ascii_lowercase().starts_with("<html");
-    if looks_html { ServiceBody::Html(excerpt(&strip_tags(trimmed))) } else { ServiceBody::Text(excerpt(trimmed)) }
+    if html || looks_like_html(bytes) {
+        ServiceBody::Html(excerpt(&strip_tags(trimmed)))
+    } else {
+        ServiceBody::Text(excerpt(trimmed))
+    }
 }
 
 /// The visible text of an HTML page, roughly: tags, scripts and styles removed.

@@ -7,12 +7,19 @@ use domo_model::{
 };
 use futures_util::{Stream, TryStreamExt as _, future};
 use http::Method;
-use http::header::{CONTENT_LENGTH, HeaderMap};
+use http::header::CONTENT_TYPE;
 use http_body_util::BodyExt as _;
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
 use crate::body::{CsvSource, Direction, ImportOptions, Progress, Transferred};
-use crate::client::{Call, CallBody, Client, Repeat, Success, body_error};
+use bytes::{Bytes, BytesMut};
+use hyper::body::Incoming;
+use tokio::time::Instant;
+
+use crate::client::{
+    CSV, Call, CallBody, Client, MAX_ERROR_BODY, Repeat, Success, body_error, content_length, describe_body,
+    looks_like_html, read_excerpt,
+};
 use crate::error::Error;
 use crate::paths::{segment, with_query};
 
@@ -124,16 +131,29 @@ impl Client {
         let path = dataset_path(&Method::GET, id, "/data")?;
         let path = with_query(path, options.query_pairs());
         let mut call = Call::new(Method::GET, path);
-        call.accept = "text/csv";
+        call.accept = CSV;
         call.transfer = true;
         let request = call.describe();
-        let Success { response, deadline } = self.execute(&mut call, |success| future::ready(Ok(success))).await?;
-        let total = content_length(response.headers());
+        // The start of the body is checked before anything reaches `writer`,
+        // within the retries: a proxy's or maintenance page on 200 is no CSV.
+        let (sniffed, deadline) = self.execute(&mut call, |success| sniff_csv(&request, success)).await?;
+        let Sniffed { first, mut body, total } = sniffed;
         let copy = async {
-            let mut body = response.into_body();
-            while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| body_error(&request, e))?;
-                let Ok(data) = frame.into_data() else { continue };
+            let mut next = Some(first);
+            loop {
+                let data = match next.take() {
+                    Some(first) => first,
+                    None => match body.frame().await {
+                        None => break,
+                        Some(frame) => match frame.map_err(|e| body_error(&request, e))?.into_data() {
+                            Ok(data) => data,
+                            Err(_) => continue,
+                        },
+                    },
+                };
+                if data.is_empty() {
+                    continue;
+                }
                 writer.write_all(&data).await.map_err(|source| Error::Io {
                     request: request.clone(),
                     what: "cannot write the export".to_owned(),
@@ -213,6 +233,42 @@ pub(crate) fn dataset_path(method: &Method, id: &DatasetId, rest: &str) -> Resul
     Ok(format!("/v1/datasets/{}{rest}", segment(&request, "DataSet id", id.as_str())?))
 }
 
-fn content_length(headers: &HeaderMap) -> Option<u64> {
-    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+/// How many bytes of an export are read before the first is written, to
+/// tell CSV from an HTML page.
+const SNIFF: usize = 512;
+
+/// An export's response whose start was checked: the first bytes, the rest of
+/// the body, and the length `Content-Length` announced.
+struct Sniffed {
+    first: Bytes,
+    body: Incoming,
+    total: Option<u64>,
+}
+
+/// Reads the first bytes of a CSV answer and refuses an HTML page.
+async fn sniff_csv(request: &str, success: Success) -> Result<(Sniffed, Instant), Error> {
+    let Success { response, deadline } = success;
+    let total = content_length(response.headers());
+    let content_type = response.headers().get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let status = response.status().as_u16();
+    let mut body = response.into_body();
+    let mut first = BytesMut::new();
+    while first.len() < SNIFF {
+        let Some(frame) = body.frame().await else { break };
+        if let Ok(data) = frame.map_err(|e| body_error(request, e))?.into_data() {
+            first.extend_from_slice(&data);
+        }
+    }
+    if looks_like_html(&first) {
+        let (bytes, read) = read_excerpt(first.freeze(), body, MAX_ERROR_BODY, total).await;
+        return Err(Error::UnexpectedBody {
+            request: request.to_owned(),
+            status,
+            expected: "CSV",
+            content_type,
+            body: Box::new(describe_body(&bytes, true)),
+            read,
+        });
+    }
+    Ok((Sniffed { first: first.freeze(), body, total }, deadline))
 }

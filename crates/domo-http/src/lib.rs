@@ -108,7 +108,7 @@ mod retry;
 mod streams;
 
 pub use body::{Compression, CsvSource, Direction, ImportOptions, Progress, Transferred};
-pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, MAX_LIST_ITEMS, MAX_LIST_PAGES};
 pub use config::{CreateRetry, Credentials, RetryPolicy};
-pub use error::{Error, ServiceBody};
+pub use error::{BodyRead, Error, ServiceBody};
 pub use streams::{PartUploadOptions, PartUploadSummary};

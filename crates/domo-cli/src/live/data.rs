@@ -134,7 +134,7 @@ pub(crate) fn run(args: DataArgs) -> anyhow::Result<Outcome> {
                         Ok(result?)
                     }
                     None => {
-                        let mut stdout = tokio::io::stdout();
+                        let mut stdout = crate::stdout::AsyncStdout::new();
                         Ok(client.export_data(&id, &options, &mut stdout, None).await?)
                     }
                 }

@@ -52,6 +52,12 @@ impl Client {
     /// time (50, Domo's maximum, unless `query.limit` is smaller) until an
     /// empty page. `query.offset` is where the first page starts.
     ///
+    /// Fails with [`Error::Paging`] when a page repeats a DataSet already
+    /// listed (a server that ignores `offset`) and past
+    /// [`MAX_LIST_PAGES`](crate::MAX_LIST_PAGES) pages or
+    /// [`ClientBuilder::max_list_items`](crate::ClientBuilder::max_list_items)
+    /// items, rather than paging for ever.
+    ///
     /// Consume it with `futures_util::TryStreamExt`, for instance
     /// `.try_collect::<Vec<_>>()`.
     pub fn list_datasets(

@@ -21,7 +21,9 @@
 //!   pages, honouring `Retry-After`, for requests that are safe to repeat.
 //! - [`CsvSource`], [`ImportOptions`], [`Progress`]: what an import reads from
 //!   (bytes, a file, a reader), gzip, and progress reports.
-//! - [`Error`]: one error type naming the stage that failed, with
+//! - [`Error`]: one error type naming the stage that failed (a success whose
+//!   body is an HTML page or otherwise not what the call expects is an error
+//!   too, never data), with
 //!   [`Error::is_timeout`], [`Error::status`] and [`Error::is_retryable`].
 //!   Tokens and the client secret never appear in `Debug`, `Display`, logs or
 //!   errors.

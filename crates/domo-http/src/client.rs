@@ -42,6 +42,11 @@ pub(crate) const CONNECT_FAILED: &str = "cannot connect";
 /// A TLS failure (a certificate that does not verify, a server that does not
 /// speak TLS): sending again will not help.
 pub(crate) const TLS_FAILED: &str = "TLS handshake failed";
+/// An HTTP/1 export with neither `Content-Length` nor chunked framing: its end
+/// is the connection closing, so a body cut short would pass for a whole one.
+/// Sending again gets the same framing.
+pub(crate) const UNFRAMED: &str =
+    "the export has neither a length nor chunked framing, so a cut could pass for the end";
 
 /// A client of Domo's API. Cheap to clone: clones share one connection pool
 /// and one token cache.
@@ -556,7 +561,19 @@ impl Client {
     /// page), Domo's JSON error body, or a body too large to be an
     /// acknowledgement is an [`Error::UnexpectedBody`]; a body cut short is a
     /// connection error.
-    pub(crate) async fn no_content(&self, mut call: Call<'_>) -> Result<(), Error> {
+    pub(crate) async fn no_content(&self, call: Call<'_>) -> Result<(), Error> {
+        self.acknowledged(call, "no content", |_| false).await
+    }
+
+    /// [`Client::no_content`] for a call whose 2xx body may also say that the
+    /// work failed: `refuse` tells such a body, which is then an
+    /// [`Error::UnexpectedBody`] naming what was `expected`.
+    pub(crate) async fn acknowledged(
+        &self,
+        mut call: Call<'_>,
+        expected: &'static str,
+        refuse: fn(&[u8]) -> bool,
+    ) -> Result<(), Error> {
         let name = call.describe();
         self.execute(&mut call, |success| {
             let name = name.clone();
@@ -575,11 +592,11 @@ impl Client {
                 }
                 let html = looks_like_html(&bytes);
                 let error_body = serde_json::from_slice::<domo_model::ErrorBody>(&bytes).is_ok_and(|b| b.status >= 400);
-                if !(html || error_body || read != BodyRead::Whole) {
+                if !(html || error_body || read != BodyRead::Whole || refuse(&bytes)) {
                     return Ok(());
                 }
                 let body = Box::new(describe_body(&bytes, html));
-                Err(Error::UnexpectedBody { request: name, status, expected: "no content", content_type, body, read })
+                Err(Error::UnexpectedBody { request: name, status, expected, content_type, body, read })
             }
         })
         .await

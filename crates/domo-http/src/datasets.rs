@@ -7,7 +7,8 @@ use domo_model::{
 };
 use futures_util::{Stream, TryStreamExt as _, future};
 use http::Method;
-use http::header::CONTENT_TYPE;
+use http::Version;
+use http::header::{CONTENT_TYPE, TRANSFER_ENCODING};
 use http_body_util::BodyExt as _;
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
@@ -17,7 +18,7 @@ use hyper::body::Incoming;
 use tokio::time::Instant;
 
 use crate::client::{
-    CSV, Call, CallBody, Client, MAX_ERROR_BODY, Repeat, Success, body_error, content_length, describe_body,
+    CSV, Call, CallBody, Client, MAX_ERROR_BODY, Repeat, Success, UNFRAMED, body_error, content_length, describe_body,
     looks_like_html, read_excerpt,
 };
 use crate::error::Error;
@@ -255,6 +256,18 @@ struct Sniffed {
 async fn sniff_csv(request: &str, success: Success) -> Result<(Sniffed, Instant), Error> {
     let Success { response, deadline } = success;
     let total = content_length(response.headers());
+    let chunked = response
+        .headers()
+        .get_all(TRANSFER_ENCODING)
+        .iter()
+        .any(|v| String::from_utf8_lossy(v.as_bytes()).to_ascii_lowercase().contains("chunked"));
+    if response.version() < Version::HTTP_2 && total.is_none() && !chunked {
+        return Err(Error::Connection {
+            request: request.to_owned(),
+            what: UNFRAMED,
+            source: format!("a {:?} answer that ends when the connection closes", response.version()).into(),
+        });
+    }
     let content_type = response.headers().get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let status = response.status().as_u16();
     let mut body = response.into_body();

@@ -34,6 +34,8 @@ enum Fault {
     EndlessUsers { per_page: u64 },
     /// Reads `after` bytes of the upload, answers 204 at once and closes, the rest unread.
     EarlyAnswer { after: usize },
+    /// Answers 200 with CSV and neither a length nor chunked framing: the body ends when the connection closes.
+    Unframed,
 }
 
 /// A server that misbehaves as its [`Fault`] says, counting requests and body bytes it wrote; stopped when dropped.
@@ -138,6 +140,15 @@ async fn serve(
                 socket.write_all(&b"x".repeat(*sent)).await?;
                 socket.set_zero_linger()?;
                 return Ok(());
+            }
+            Fault::Unframed => {
+                skip_body(&mut socket, body_len, leftover.len()).await?;
+                socket
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: text/csv\r\nconnection: close\r\n\r\nAlan Turing,TRUE\n",
+                    )
+                    .await?;
+                return socket.shutdown().await;
             }
             Fault::SamePage { page } => {
                 skip_body(&mut socket, body_len, leftover.len()).await?;
@@ -351,4 +362,61 @@ async fn a_list_that_never_ends_stops_at_the_limit() {
     let error = client.list_users().try_collect::<Vec<_>>().await.unwrap_err();
     assert_eq!(error.to_string(), "GET /v1/users: stopped past 1200 items (the most this client reads)");
     assert_eq!(server.requests(), 3);
+}
+
+#[tokio::test]
+async fn an_export_whose_end_cannot_be_told_is_refused() {
+    let server = FaultServer::start(Fault::Unframed).await;
+    let mut out = Vec::new();
+    let error = server
+        .client_with(quick_retries())
+        .export_data(&DatasetId::from(ID), &ExportOptions::default(), &mut out, None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "GET /v1/datasets/{ID}/data: the export has neither a length nor chunked framing, \
+             so a cut could pass for the end"
+        )
+    );
+    assert!(out.is_empty());
+    assert!(!error.is_retryable());
+    assert_eq!(server.requests(), 1);
+}
+
+#[tokio::test]
+async fn a_success_whose_body_says_it_failed_is_an_error() {
+    use crate::support::{Reply, TestServer};
+    let server = TestServer::start(|request| match request.method.as_str() {
+        "DELETE" => {
+            Reply::json(200, serde_json::json!({"status": 500, "statusReason": "Oops", "message": "not deleted"}))
+        }
+        "POST" => Reply::json(201, serde_json::json!({"id": 7, "currentState": "ACTIVE"})),
+        _ if request.path.ends_with("/commit") => {
+            Reply::json(200, serde_json::json!({"id": 7, "currentState": "ERROR"}))
+        }
+        _ => Reply::status(204),
+    })
+    .await;
+    let client = server.client();
+    let error = client.delete_dataset(&DatasetId::from(ID)).await.unwrap_err();
+    assert!(matches!(error, Error::UnexpectedBody { .. }), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "DELETE /v1/datasets/{ID}: expected no content, but Domo answered 200 with `application/json`: Oops: not deleted"
+        )
+    );
+
+    let (_dir, path) = csv_file(1000);
+    let error = client
+        .upload_csv_file(domo_model::StreamId(3), &path, &domo_http::PartUploadOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "PUT /v1/streams/3/executions/7/commit: expected a committed execution, but Domo answered 200 with \
+         `application/json`: `{\"currentState\":\"ERROR\",\"id\":7}`"
+    );
 }

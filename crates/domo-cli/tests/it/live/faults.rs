@@ -281,3 +281,27 @@ fn a_closed_stdout_exits_quietly() {
     let run = with_stdout_closed(server.command(&["data", "export", ID]));
     assert_eq!((run.code, run.stderr.as_str()), (0, ""), "export: {}", run.all());
 }
+
+#[test]
+fn group_members_lose_their_names_only_when_users_may_not_be_read() {
+    let check = |users_status: &'static str, code: i32, stdout: &str, stderr: &str| {
+        let server = FaultServer::start(move |request, socket| {
+            skip_body(socket, request);
+            if request.line.starts_with("GET /v1/groups/5/users") {
+                let page = if request.line.contains("offset=0") { "[31]" } else { "[]" };
+                return reply(socket, "200 OK", "application/json", page.as_bytes());
+            }
+            let body = format!(r#"{{"status": {0}, "message": "users said {0}"}}"#, &users_status[..3]);
+            reply(socket, users_status, "application/json", body.as_bytes())
+        });
+        let run = server.run(&["groups", "members", "5", "--format", "json"]);
+        assert_eq!((run.code, run.stdout.as_str(), run.stderr.as_str()), (code, stdout, stderr), "{users_status}");
+    };
+    check(
+        "403 Forbidden",
+        0,
+        "[\n  {\n    \"id\": 31\n  }\n]\n",
+        "warning: members listed without names: GET /v1/users: Domo answered 403: users said 403\n",
+    );
+    check("500 Internal Server Error", 2, "", "error: GET /v1/users: Domo answered 500: users said 500\n");
+}

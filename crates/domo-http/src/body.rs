@@ -30,10 +30,6 @@ type ReopenFn = dyn Fn() -> Pin<Box<dyn Future<Output = io::Result<BoxReader>> +
 /// Bytes read from a body at a time.
 const CHUNK: usize = 64 * 1024;
 
-pub(crate) fn full(bytes: Bytes) -> RequestBody {
-    http_body_util::Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
-}
-
 pub(crate) fn empty() -> RequestBody {
     http_body_util::Empty::new().map_err(|never| match never {}).boxed_unsync()
 }

@@ -385,12 +385,12 @@ impl Client {
                 let response =
                     self.inner.http.request(request).await.map_err(|e| self.send_error(&request_name, e, &failure))?;
                 let response = check(&request_name, response, call.accept).await?;
-                if matches!(call.body, CallBody::Csv { .. }) && !failure.finished() {
-                    // A success before the whole upload went out acknowledges
-                    // something other than this upload.
+                if !matches!(call.body, CallBody::Empty) && !failure.finished() {
+                    // A success before the whole body went out acknowledges
+                    // something other than this request.
                     return Err(Error::Connection {
                         request: request_name.clone(),
-                        what: "Domo answered before the whole upload was sent",
+                        what: "Domo answered before the whole request body was sent",
                         source: format!("{} bytes were sent", failure.sent()).into(),
                     });
                 }
@@ -463,7 +463,9 @@ impl Client {
                 if let Some(encoding) = encoding {
                     headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
                 }
-                body::full(bytes.clone())
+                // Streamed in chunks, so that an answer before the end is noticed.
+                let reader = Box::pin(std::io::Cursor::new(bytes.clone()));
+                body::streamed(reader, Some(bytes.len() as u64), Compression::None, None, failure)
             }
             CallBody::Csv { source, compression, progress } => {
                 headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));

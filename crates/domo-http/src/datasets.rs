@@ -217,6 +217,9 @@ impl Client {
             match result {
                 Ok(written) => {
                     file.shutdown().await.map_err(io(format!("cannot write `{}`", temp.path().display())))?;
+                    // On disk before it takes the old file's place, so that a crash
+                    // cannot leave an empty or partial file under the final name.
+                    file.get_ref().sync_all().await.map_err(io(format!("cannot write `{}`", temp.path().display())))?;
                     temp.persist(path).map_err(|e| io(format!("cannot rename into `{}`", path.display()))(e.error))?;
                     return Ok(written);
                 }

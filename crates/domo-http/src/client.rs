@@ -42,6 +42,8 @@ pub(crate) const CONNECT_FAILED: &str = "cannot connect";
 /// A TLS failure (a certificate that does not verify, a server that does not
 /// speak TLS): sending again will not help.
 pub(crate) const TLS_FAILED: &str = "TLS handshake failed";
+/// A JSON answer past the size this client reads: sending again gets the same.
+pub(crate) const BODY_TOO_LARGE: &str = "the response body is too large";
 /// An HTTP/1 export with neither `Content-Length` nor chunked framing: its end
 /// is the connection closing, so a body cut short would pass for a whole one.
 /// Sending again gets the same framing.
@@ -916,7 +918,7 @@ pub(crate) async fn read_limited(request: &str, mut body: Incoming, limit: usize
             if collected.len() + data.len() > limit {
                 return Err(Error::Connection {
                     request: request.to_owned(),
-                    what: "the response body is too large",
+                    what: BODY_TOO_LARGE,
                     source: format!("more than {limit} bytes").into(),
                 });
             }
@@ -983,6 +985,28 @@ mod tests {
         let ServiceBody::Text(cut) = describe_body(long.as_bytes(), false) else { panic!("text") };
         assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
         assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn what_will_not_change_is_not_retried() {
+        let connection = |what| Error::Connection { request: "GET /x".to_owned(), what, source: "cause".into() };
+        assert!(connection(CONNECT_FAILED).is_retryable());
+        assert!(connection("the response body was cut short").is_retryable());
+        for what in [TLS_FAILED, UNFRAMED, BODY_TOO_LARGE] {
+            assert!(!connection(what).is_retryable(), "{what}");
+        }
+    }
+
+    #[test]
+    fn html_is_told_by_its_first_bytes() {
+        for page in
+            ["<!DOCTYPE html>", "\u{feff}  <HTML lang=en>", "\n<?xml version=\"1.0\"?>", "<!-- proxy -->", "<head>"]
+        {
+            assert!(looks_like_html(page.as_bytes()), "{page}");
+        }
+        for csv in ["<5,small\n", "a,<html>\n", "", "   ", "Alan Turing,TRUE\n"] {
+            assert!(!looks_like_html(csv.as_bytes()), "{csv}");
+        }
     }
 
     #[test]

@@ -271,7 +271,9 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Timeout { .. } => true,
-            Error::Connection { what, .. } => ![crate::client::TLS_FAILED, crate::client::UNFRAMED].contains(what),
+            Error::Connection { what, .. } => {
+                ![crate::client::TLS_FAILED, crate::client::UNFRAMED, crate::client::BODY_TOO_LARGE].contains(what)
+            }
             Error::Service { status, body, .. } => {
                 matches!(status, 429 | 502 | 503 | 504)
                     || (matches!(body.as_ref(), ServiceBody::Html(_)) && *status >= 500)

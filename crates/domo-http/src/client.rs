@@ -321,10 +321,40 @@ impl<'a> Call<'a> {
     }
 }
 
-/// A response whose status said success, and the deadline of its attempt.
+/// A response whose status said success, the deadline of its attempt, and
+/// the secrets it was sent with (kept out of any excerpt of its body).
 pub(crate) struct Success {
     pub(crate) response: Response<Incoming>,
     pub(crate) deadline: Instant,
+    pub(crate) redact: Redact,
+}
+
+/// The secrets a request carried, replaced by `[redacted]` in excerpts of
+/// answers: a server or proxy that echoes the request (a debug page) must not
+/// put the token into an error message or a log.
+#[derive(Clone, Default)]
+pub(crate) struct Redact(Arc<Vec<String>>);
+
+impl Redact {
+    fn new(token: Option<&Secret>, auth: &Auth) -> Self {
+        let mut secrets: Vec<String> = token.map(|t| t.expose().to_owned()).into_iter().collect();
+        if let Auth::Grant(grant) = auth {
+            let basic = grant.basic.expose();
+            secrets.push(basic.trim_start_matches("Basic ").to_owned());
+        }
+        secrets.retain(|s| !s.is_empty());
+        Self(Arc::new(secrets))
+    }
+
+    pub(crate) fn apply<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        let mut text = std::borrow::Cow::Borrowed(text);
+        for secret in self.0.iter() {
+            if text.contains(secret.as_str()) {
+                text = std::borrow::Cow::Owned(text.replace(secret.as_str(), "[redacted]"));
+            }
+        }
+        text
+    }
 }
 
 impl Client {
@@ -378,6 +408,7 @@ impl Client {
             };
             let failure = ReadFailure::default();
             let deadline = after(limit);
+            let redact = Redact::new(token.as_ref(), &self.inner.auth);
             let attempt = async {
                 let request = self.request(call, token.as_ref(), &request_name, failure.clone()).await?;
                 let Some(request) = request else {
@@ -386,7 +417,7 @@ impl Client {
                 };
                 let response =
                     self.inner.http.request(request).await.map_err(|e| self.send_error(&request_name, e, &failure))?;
-                let response = check(&request_name, response, call.accept).await?;
+                let response = check(&request_name, response, call.accept, &redact).await?;
                 if !matches!(call.body, CallBody::Empty) && !failure.finished() {
                     // A success before the whole body went out acknowledges
                     // something other than this request.
@@ -396,7 +427,7 @@ impl Client {
                         source: format!("{} bytes were sent", failure.sent()).into(),
                     });
                 }
-                handle(Success { response, deadline }).await
+                handle(Success { response, deadline, redact: redact.clone() }).await
             };
             let outcome = match tokio::time::timeout_at(deadline, attempt).await {
                 Ok(outcome) => outcome,
@@ -599,7 +630,7 @@ impl Client {
                 if !(html || error_body || read != BodyRead::Whole || refuse(&bytes)) {
                     return Ok(());
                 }
-                let body = Box::new(describe_body(&bytes, html));
+                let body = Box::new(describe_body(&bytes, html, &success.redact));
                 Err(Error::UnexpectedBody { request: name, status, expected, content_type, body, read })
             }
         })
@@ -750,7 +781,12 @@ fn has_io_kind(error: &(dyn std::error::Error + 'static), kind: std::io::ErrorKi
 /// Turns an unsuccessful status, or a success whose content type is not what
 /// the call expects (an HTML page where JSON or CSV was expected, anything
 /// but CSV where CSV was expected), into an error.
-async fn check(request: &str, response: Response<Incoming>, accept: &str) -> Result<Response<Incoming>, Error> {
+async fn check(
+    request: &str,
+    response: Response<Incoming>,
+    accept: &str,
+    redact: &Redact,
+) -> Result<Response<Incoming>, Error> {
     let status = response.status();
     let content_type = content_type(response.headers());
     if status.is_success() && expected_content(accept, content_type.as_deref()) {
@@ -766,7 +802,7 @@ async fn check(request: &str, response: Response<Incoming>, accept: &str) -> Res
     let total = content_length(response.headers());
     let html = content_type.as_deref().is_some_and(is_html_type);
     let (bytes, read) = read_excerpt(Bytes::new(), response.into_body(), MAX_ERROR_BODY, total).await;
-    let body = Box::new(describe_body(&bytes, html));
+    let body = Box::new(describe_body(&bytes, html, redact));
     let request = request.to_owned();
     if status.is_success() {
         let expected = if accept == CSV { "CSV" } else { "JSON" };
@@ -856,8 +892,9 @@ pub(crate) async fn read_excerpt(
     (collected.freeze(), BodyRead::Whole)
 }
 
-pub(crate) fn describe_body(bytes: &[u8], html: bool) -> ServiceBody {
+pub(crate) fn describe_body(bytes: &[u8], html: bool, redact: &Redact) -> ServiceBody {
     let text = String::from_utf8_lossy(bytes);
+    let text = redact.apply(&text);
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return ServiceBody::Empty;
@@ -978,11 +1015,14 @@ mod tests {
 
     #[test]
     fn bodies_are_classified_and_cut() {
-        assert_eq!(describe_body(b"  ", false), ServiceBody::Empty);
-        assert!(matches!(describe_body(br#"{"status": 503, "message": "busy"}"#, false), ServiceBody::Domo(_)));
-        assert!(matches!(describe_body(b"<!DOCTYPE html><p>x</p>", false), ServiceBody::Html(_)));
+        assert_eq!(describe_body(b"  ", false, &Redact::default()), ServiceBody::Empty);
+        assert!(matches!(
+            describe_body(br#"{"status": 503, "message": "busy"}"#, false, &Redact::default()),
+            ServiceBody::Domo(_)
+        ));
+        assert!(matches!(describe_body(b"<!DOCTYPE html><p>x</p>", false, &Redact::default()), ServiceBody::Html(_)));
         let long = "é".repeat(500);
-        let ServiceBody::Text(cut) = describe_body(long.as_bytes(), false) else { panic!("text") };
+        let ServiceBody::Text(cut) = describe_body(long.as_bytes(), false, &Redact::default()) else { panic!("text") };
         assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
         assert!(cut.ends_with('…'));
     }

@@ -257,7 +257,7 @@ struct Sniffed {
 
 /// Reads the first bytes of a CSV answer and refuses an HTML page.
 async fn sniff_csv(request: &str, success: Success) -> Result<(Sniffed, Instant), Error> {
-    let Success { response, deadline } = success;
+    let Success { response, deadline, redact } = success;
     let total = content_length(response.headers());
     let chunked = response
         .headers()
@@ -288,7 +288,7 @@ async fn sniff_csv(request: &str, success: Success) -> Result<(Sniffed, Instant)
             status,
             expected: "CSV",
             content_type,
-            body: Box::new(describe_body(&bytes, true)),
+            body: Box::new(describe_body(&bytes, true, &redact)),
             read,
         });
     }

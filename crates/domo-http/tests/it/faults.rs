@@ -437,3 +437,29 @@ async fn a_success_whose_body_says_it_failed_is_an_error() {
          `application/json`: `{\"currentState\":\"ERROR\",\"id\":7}`"
     );
 }
+
+#[tokio::test]
+async fn a_server_that_echoes_the_request_never_puts_a_secret_in_an_error() {
+    use crate::support::{Reply, TestServer};
+    let echo = |request: &crate::support::Recorded| format!("you sent: {:?}", request.header("authorization"));
+    let server = TestServer::start(move |request| match request.path.as_str() {
+        "/v1/datasets/html" => Reply::text(200, "text/html", format!("<html><body>{}</body></html>", echo(request))),
+        "/oauth/token" => Reply::text(500, "text/plain", echo(request)),
+        _ => Reply::json(500, serde_json::json!({"status": 500, "message": echo(request)})),
+    })
+    .await;
+    let client =
+        Client::builder(Credentials::token(TOKEN)).base_url(&server.url).retry(RetryPolicy::never()).build().unwrap();
+    let errors = [
+        client.get_dataset(&DatasetId::from("json")).await.unwrap_err(),
+        client.delete_dataset(&DatasetId::from("html")).await.unwrap_err(),
+        crate::auth::grant_client(&server).get_dataset(&DatasetId::from("x")).await.unwrap_err(),
+    ];
+    for error in errors {
+        let shown = format!("{error} {error:?}");
+        assert!(shown.contains("you sent: Some("), "the echo is shown: {shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+        assert!(!shown.contains(TOKEN), "the token leaked: {shown}");
+        assert!(!shown.contains("bXktY2xpZW50"), "the Basic credentials leaked: {shown}");
+    }
+}

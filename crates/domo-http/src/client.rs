@@ -976,7 +976,15 @@ pub(crate) fn body_error(request: &str, error: hyper::Error) -> Error {
 
 async fn decode_json<T: DeserializeOwned>(success: Success) -> Result<T, Error> {
     let request = request_name_of(&success.response);
+    let status = success.response.status().as_u16();
+    let content_type = content_type(success.response.headers());
     let bytes = read_limited(&request, success.response.into_body(), MAX_JSON_BODY).await?;
+    // An HTML page labelled as JSON is a maintenance page, not a decoding problem.
+    if looks_like_html(&bytes) {
+        let body = Box::new(describe_body(&bytes, true, &success.redact));
+        let read = BodyRead::Whole;
+        return Err(Error::UnexpectedBody { request, status, expected: "JSON", content_type, body, read });
+    }
     decode(&request, &bytes)
 }
 

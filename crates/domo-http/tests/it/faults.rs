@@ -463,3 +463,19 @@ async fn a_server_that_echoes_the_request_never_puts_a_secret_in_an_error() {
         assert!(!shown.contains("bXktY2xpZW50"), "the Basic credentials leaked: {shown}");
     }
 }
+
+#[tokio::test]
+async fn an_html_page_labelled_json_is_a_page_not_a_decoding_error() {
+    use crate::support::{Reply, TestServer};
+    let server = TestServer::start(|_| Reply::text(200, "application/json", MAINTENANCE)).await;
+    let error = server.client().get_dataset(&DatasetId::from(ID)).await.unwrap_err();
+    assert!(error.is_retryable(), "a maintenance page may go away");
+    assert_eq!(server.requests().len(), 4, "and it is retried");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "GET /v1/datasets/{ID}: expected JSON, but Domo answered 200 with `application/json`: \
+             an HTML page: `Down for maintenance We'll be back soon`"
+        )
+    );
+}

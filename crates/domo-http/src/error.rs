@@ -253,10 +253,11 @@ impl Error {
         }
     }
 
-    /// Domo's JSON error body, when the service sent one.
+    /// Domo's JSON error body, when the service sent one (with an error
+    /// status, or in the body of a success).
     pub fn error_body(&self) -> Option<&ErrorBody> {
         match self {
-            Error::Service { body, .. } => match body.as_ref() {
+            Error::Service { body, .. } | Error::UnexpectedBody { body, .. } => match body.as_ref() {
                 ServiceBody::Domo(body) => Some(body),
                 _ => None,
             },

@@ -419,6 +419,7 @@ async fn a_success_whose_body_says_it_failed_is_an_error() {
     let client = server.client();
     let error = client.delete_dataset(&DatasetId::from(ID)).await.unwrap_err();
     assert!(matches!(error, Error::UnexpectedBody { .. }), "{error:?}");
+    assert_eq!(error.error_body().and_then(|b| b.message.as_deref()), Some("not deleted"));
     assert_eq!(
         error.to_string(),
         format!(

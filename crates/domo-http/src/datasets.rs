@@ -17,12 +17,12 @@ use bytes::{Bytes, BytesMut};
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
-use crate::client::{
-    CSV, Call, CallBody, Client, MAX_ERROR_BODY, Repeat, Success, UNFRAMED, body_error, content_length, describe_body,
-    looks_like_html, read_excerpt,
-};
+use crate::client::{Call, CallBody, Client, Repeat, Success};
 use crate::error::Error;
 use crate::paths::{segment, with_query};
+use crate::response::{
+    CSV, MAX_ERROR_BODY, UNFRAMED, body_error, content_length, describe_body, looks_like_html, read_excerpt,
+};
 
 impl Client {
     /// `POST /v1/datasets`: creates a DataSet (PDP starts disabled).

@@ -273,7 +273,7 @@ impl Error {
         match self {
             Error::Timeout { .. } => true,
             Error::Connection { what, .. } => {
-                ![crate::client::TLS_FAILED, crate::client::UNFRAMED, crate::client::BODY_TOO_LARGE].contains(what)
+                ![crate::client::TLS_FAILED, crate::response::UNFRAMED, crate::response::BODY_TOO_LARGE].contains(what)
             }
             Error::Service { status, body, .. } => {
                 matches!(status, 429 | 502 | 503 | 504)

@@ -103,14 +103,17 @@ mod config;
 mod datasets;
 mod directory;
 mod error;
+mod paging;
 mod paths;
 mod policies;
 mod query;
+mod response;
 mod retry;
 mod streams;
 
 pub use body::{Compression, CsvSource, Direction, ImportOptions, Progress, Transferred};
-pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, MAX_LIST_ITEMS, MAX_LIST_PAGES};
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use config::{CreateRetry, Credentials, RetryPolicy};
 pub use error::{BodyRead, Error, ServiceBody};
+pub use paging::{MAX_LIST_ITEMS, MAX_LIST_PAGES};
 pub use streams::{PartUploadOptions, PartUploadSummary};

@@ -173,8 +173,10 @@ impl CsvSource {
             SourceKind::File(path) => {
                 let what = || format!("cannot open `{}`", path.display());
                 let file = tokio::fs::File::open(&path).await.map_err(|e| (what(), e))?;
-                let len = file.metadata().await.map_err(|e| (what(), e))?.len();
-                Ok(Some((Box::pin(file), Some(len))))
+                let metadata = file.metadata().await.map_err(|e| (what(), e))?;
+                // A pipe or a device has no length to announce: it is sent chunked.
+                let len = metadata.is_file().then_some(metadata.len());
+                Ok(Some((Box::pin(file), len)))
             }
             SourceKind::Reader(reader) => Ok(reader.take().map(|r| (r, None))),
             SourceKind::Reopen(open) => {
@@ -253,6 +255,18 @@ impl Body for ReaderBody {
         match ready!(Pin::new(&mut self.stream).poll_next(cx)) {
             Some(Ok(chunk)) => {
                 let sent = self.failure.sent.fetch_add(chunk.len() as u64, Ordering::SeqCst) + chunk.len() as u64;
+                if let Some(exact) = self.exact.filter(|exact| sent > *exact) {
+                    // The file grew after its length was announced: what Domo would
+                    // get is neither the old file nor the new one.
+                    let error = io::Error::other(format!(
+                        "the file grew past the {exact} bytes it had when the upload started"
+                    ));
+                    let message = error.to_string();
+                    if let Ok(mut slot) = self.failure.failure.lock() {
+                        *slot = Some(error);
+                    }
+                    return Poll::Ready(Some(Err(message.into())));
+                }
                 if self.exact == Some(sent) {
                     self.failure.finished.store(true, Ordering::SeqCst);
                 }

@@ -480,3 +480,55 @@ async fn an_html_page_labelled_json_is_a_page_not_a_decoding_error() {
         )
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_is_not_a_regular_file_is_sent_whole() {
+    use crate::support::{Reply, TestServer};
+    let server = TestServer::start(|_| Reply::status(204)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("rows.csv");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let csv = "Alan Turing,TRUE\n".repeat(1000);
+    let writer = {
+        let (fifo, csv) = (fifo.clone(), csv.clone());
+        tokio::task::spawn_blocking(move || std::fs::write(fifo, csv))
+    };
+    let (client, id, options) = (server.client(), DatasetId::from(ID), ImportOptions::default());
+    let import = client.import_data(&id, UpdateMethod::Replace, CsvSource::file(&fifo), &options);
+    let result = tokio::time::timeout(Duration::from_secs(10), import).await.expect("the import finished");
+    let written = tokio::time::timeout(Duration::from_secs(10), writer).await;
+    eprintln!("{result:?} {written:?} {:?}", server.requests().iter().map(|r| r.body.len()).collect::<Vec<_>>());
+    result.unwrap();
+    assert_eq!(server.only_request().body, csv.as_bytes(), "every row reached the server");
+}
+
+#[tokio::test]
+async fn a_file_that_grows_during_the_upload_is_an_error() {
+    use crate::support::TestServer;
+    // A server that waits before it reads, so that the file grows while most of it is still unsent.
+    let server = TestServer::start_raw(|request: http::Request<hyper::body::Incoming>| async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = http_body_util::BodyExt::collect(request.into_body()).await;
+        http::Response::builder().status(204).body(crate::support::ReplyBody::default()).unwrap()
+    })
+    .await;
+    let (_dir, path) = csv_file(24 * 1024 * 1024);
+    let grow = {
+        let path = path.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let mut file = tokio::fs::OpenOptions::new().append(true).open(path).await.unwrap();
+            file.write_all(b"Ada Lovelace,TRUE\n").await.unwrap();
+        })
+    };
+    let error = server
+        .client()
+        .import_data(&DatasetId::from(ID), UpdateMethod::Replace, CsvSource::file(&path), &ImportOptions::default())
+        .await
+        .unwrap_err();
+    grow.await.unwrap();
+    assert!(matches!(error, Error::Io { .. }), "{error:?}");
+    assert_eq!(error.to_string(), format!("PUT /v1/datasets/{ID}/data: cannot read the CSV source"));
+    let cause = std::error::Error::source(&error).unwrap().to_string();
+    assert!(cause.starts_with("the file grew past the "), "{cause}");
+}

@@ -305,3 +305,18 @@ fn group_members_lose_their_names_only_when_users_may_not_be_read() {
     );
     check("500 Internal Server Error", 2, "", "error: GET /v1/users: Domo answered 500: users said 500\n");
 }
+
+#[test]
+fn an_import_from_a_pipe_is_refused_before_anything_is_sent() {
+    let server = FaultServer::start(|request, socket| {
+        skip_body(socket, request);
+        reply(socket, "500 Internal Server Error", "text/plain", b"no request was expected")
+    });
+    let run = server.run(&["data", "import", ID, "/dev/stdin"]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert_eq!(
+        run.stderr,
+        "error: `/dev/stdin` is not a regular file (a pipe or a device): the import reads it more than once; \
+         save it to a file first\n"
+    );
+}

@@ -143,7 +143,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     runtime.block_on(async move {
         let emulator = builder.start().await.context("cannot start the emulator")?;
         let base = emulator.base_url();
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::stdout::Stdout::new(std::io::stdout().lock());
         writeln!(out, "Domo API emulator listening on {base}")?;
         writeln!(out, "data folder: {}", emulator.data_dir().display())?;
         if let Some(cert) = emulator.tls_cert() {

@@ -91,9 +91,9 @@ pub(crate) struct AuthArgs {
 pub(crate) enum AuthCommand {
     /// Get a token and show who the credentials act as (never the secret).
     Check {
-        /// Output format.
-        #[arg(long, value_enum, default_value_t)]
-        format: output::Format,
+        /// Output format: table (the default) or json.
+        #[arg(long, value_parser = crate::output::formats(crate::output::REPORT), default_value = "table")]
+        format: crate::output::Format,
     },
 }
 

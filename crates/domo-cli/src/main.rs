@@ -1,7 +1,10 @@
 //! The `domo` command line: offline PDP previews, the local emulator, and the live API.
 
+mod engine;
 mod exit;
+mod folder;
 mod live;
+mod output;
 mod pdp;
 mod serve;
 mod stdout;

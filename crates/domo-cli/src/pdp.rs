@@ -1,20 +1,15 @@
 //! `domo pdp …`: offline previews and checks of PDP policies on a local folder.
 
-pub(crate) mod common;
 mod diff;
 mod explain;
-pub(crate) mod input;
 mod lint;
 mod matrix;
-pub(crate) mod output;
 mod preview;
 mod sql;
 mod test;
 mod who;
 
-use std::path::PathBuf;
-
-use clap::{Args, Subcommand, ValueEnum};
+use clap::Subcommand;
 
 use crate::exit::Outcome;
 
@@ -112,62 +107,6 @@ pub(crate) enum PdpCommand {
     /// Apply a plan to the live DataSet: show it, ask, and stop at the first failure.
     #[command(after_help = crate::live::PLAN_HELP)]
     Apply(crate::live::ApplyArgs),
-}
-
-/// Where the four input files are, and how to read the CSV.
-#[derive(Debug, Clone, Args)]
-pub(crate) struct InputArgs {
-    /// The folder holding dataset.json, data.csv, policies.json and directory.json.
-    #[arg(value_name = "DIR")]
-    pub(crate) dir: PathBuf,
-    /// The DataSet file [default: DIR/dataset.json].
-    #[arg(long, value_name = "FILE")]
-    pub(crate) dataset: Option<PathBuf>,
-    /// The rows [default: DIR/data.csv].
-    #[arg(long, value_name = "FILE")]
-    pub(crate) data: Option<PathBuf>,
-    /// The policies [default: DIR/policies.json].
-    #[arg(long, value_name = "FILE")]
-    pub(crate) policies: Option<PathBuf>,
-    /// The users and groups [default: DIR/directory.json].
-    #[arg(long, value_name = "FILE")]
-    pub(crate) directory: Option<PathBuf>,
-    /// The CSV has no header row (Domo's export form); columns are in schema order.
-    #[arg(long)]
-    pub(crate) no_header: bool,
-}
-
-/// How much one input file may make a command read or hold.
-#[derive(Debug, Clone, Copy, Args)]
-pub(crate) struct LimitArgs {
-    /// Longest CSV row accepted: bytes, or a number with `K`, `M` or `G` (binary).
-    /// A longer row stops the command (a missing line break, or a file that is not CSV).
-    #[arg(long, help_heading = "Limits", value_name = "SIZE", env = "DOMO_MAX_RECORD_SIZE", default_value = "16M", value_parser = crate::units::parse_size)]
-    pub(crate) max_record_size: u64,
-    /// Largest JSON file read (DataSet, policies, directory, tests): bytes, or a
-    /// number with `K`, `M` or `G` (binary).
-    #[arg(long, help_heading = "Limits", value_name = "SIZE", env = "DOMO_MAX_JSON_SIZE", default_value = "256M", value_parser = crate::units::parse_size)]
-    pub(crate) max_json_size: u64,
-}
-
-/// Output formats of the commands that print a table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum Format {
-    /// A table for people.
-    Table,
-    /// JSON for programs.
-    Json,
-    /// CSV with a header row.
-    Csv,
-}
-
-/// Output formats of the commands that print findings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum ReportFormat {
-    /// Text for people.
-    Text,
-    /// JSON for CI.
-    Json,
 }
 
 /// Runs a `domo pdp` subcommand.

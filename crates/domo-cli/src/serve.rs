@@ -118,7 +118,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
         _ => {}
     }
     if let Some(path) = &args.directory {
-        let directory = crate::pdp::input::read_directory(path, crate::pdp::input::MAX_JSON_BYTES)?;
+        let directory = crate::folder::read_directory(path, crate::folder::MAX_JSON_BYTES)?;
         builder = builder.directory(directory);
     }
     if !args.clients.is_empty() {

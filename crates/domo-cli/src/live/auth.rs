@@ -68,7 +68,7 @@ pub(crate) fn check(connection: &ConnectionArgs, format: Format) -> anyhow::Resu
     })?;
     match format {
         Format::Json => output::json(&identity)?,
-        Format::Table => {
+        Format::Table | Format::Csv => {
             let mut lines = vec![format!("api:       {}", identity.api)];
             if let Some(profile) = &identity.profile {
                 lines.push(format!("profile:   {profile}"));

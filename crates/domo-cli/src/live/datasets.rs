@@ -42,16 +42,16 @@ enum DatasetsCommand {
         /// Skip this many DataSets first.
         #[arg(long, value_name = "N")]
         offset: Option<u64>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t)]
+        /// Output format: table (the default), json or csv.
+        #[arg(long, value_parser = output::formats(output::TABULAR), default_value = "table")]
         format: Format,
     },
     /// Show one DataSet: its schema, owner, PDP state and policy count.
     Get {
         /// The DataSet id.
         id: String,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t)]
+        /// Output format: table (the default) or json.
+        #[arg(long, value_parser = output::formats(output::REPORT), default_value = "table")]
         format: Format,
     },
     /// Create a DataSet; prints its id (the whole DataSet with --format json).
@@ -88,8 +88,8 @@ enum DatasetsCommand {
         /// With --stream: the stream appends instead of replacing.
         #[arg(long, requires = "stream")]
         append: bool,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t)]
+        /// Output format: table (the default) or json.
+        #[arg(long, value_parser = output::formats(output::REPORT), default_value = "table")]
         format: Format,
     },
     /// Change a DataSet's name, description, schema or owner.
@@ -108,8 +108,8 @@ enum DatasetsCommand {
         /// The new owner's user id.
         #[arg(long, value_name = "USER_ID")]
         owner: Option<u64>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t)]
+        /// Output format: table (the default) or json.
+        #[arg(long, value_parser = output::formats(output::REPORT), default_value = "table")]
         format: Format,
     },
     /// Delete a DataSet and its rows (asks first unless --yes).
@@ -176,14 +176,14 @@ pub(crate) fn run(args: DatasetsArgs) -> anyhow::Result<Outcome> {
                 }
             })?;
             output::note(format!(
-                "created DataSet {} `{}` with {} columns",
+                "created DataSet {} `{}` with {}",
                 dataset.id,
                 dataset.name,
                 dataset.schema.columns.len()
             ));
             match format {
                 Format::Json => output::json(&dataset)?,
-                Format::Table => output::text(dataset.id.as_str())?,
+                Format::Table | Format::Csv => output::text(dataset.id.as_str())?,
             }
         }
         DatasetsCommand::Update { id, name, description, schema, owner, format } => {
@@ -217,9 +217,6 @@ pub(crate) fn run(args: DatasetsArgs) -> anyhow::Result<Outcome> {
 }
 
 fn print_list(datasets: &[DatasetSummary], format: Format) -> anyhow::Result<()> {
-    if format == Format::Json {
-        return output::json(&datasets);
-    }
     let rows = datasets.iter().map(|d| {
         vec![
             d.id.to_string(),
@@ -230,16 +227,18 @@ fn print_list(datasets: &[DatasetSummary], format: Format) -> anyhow::Result<()>
             d.updated_at.map(|t| t.to_string()).unwrap_or_default(),
         ]
     });
-    let table = output::table(
+    output::rows(
+        format,
+        &datasets,
         &["id", "name", "rows", "columns", "pdp", "updated"],
         &[Align::Left, Align::Left, Align::Right, Align::Right, Align::Left, Align::Left],
-        rows,
-    );
-    output::text(&format!("{table}\n{} DataSets", datasets.len()))
+        rows.collect(),
+        &output::count(datasets.len(), "DataSet", "DataSets"),
+    )
 }
 
 fn print_dataset(dataset: &Dataset, format: Format) -> anyhow::Result<()> {
-    if format == Format::Json {
+    if format != Format::Table {
         return output::json(dataset);
     }
     let mut lines = vec![format!("id:          {}", dataset.id), format!("name:        {}", dataset.name)];
@@ -251,7 +250,11 @@ fn print_dataset(dataset: &Dataset, format: Format) -> anyhow::Result<()> {
         let name = owner.name.as_deref().map(|n| format!(" `{n}`")).unwrap_or_default();
         lines.push(format!("owner:       user {}{name}", owner.id));
     }
-    let policies = dataset.policies.as_ref().map(|p| format!(", {} policies", p.len())).unwrap_or_default();
+    let policies = dataset
+        .policies
+        .as_ref()
+        .map(|p| format!(", {}", output::count(p.len(), "policy", "policies")))
+        .unwrap_or_default();
     lines.push(format!("pdp:         {}{policies}", if dataset.pdp_enabled { "enabled" } else { "disabled" }));
     if let Some(at) = dataset.updated_at {
         lines.push(format!("updated:     {at}"));

@@ -24,8 +24,8 @@ pub(crate) struct UsersArgs {
 enum UsersCommand {
     /// List every user, 500 per request.
     List {
-        /// Output format.
-        #[arg(long, value_enum, default_value_t)]
+        /// Output format: table (the default), json or csv.
+        #[arg(long, value_parser = output::formats(output::TABULAR), default_value = "table")]
         format: Format,
     },
 }
@@ -43,16 +43,16 @@ pub(crate) struct GroupsArgs {
 enum GroupsCommand {
     /// List every group, 500 per request.
     List {
-        /// Output format.
-        #[arg(long, value_enum, default_value_t)]
+        /// Output format: table (the default), json or csv.
+        #[arg(long, value_parser = output::formats(output::TABULAR), default_value = "table")]
         format: Format,
     },
     /// List a group's members, with their names.
     Members {
         /// The group id.
         group: u64,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t)]
+        /// Output format: table (the default), json or csv.
+        #[arg(long, value_parser = output::formats(output::TABULAR), default_value = "table")]
         format: Format,
     },
 }
@@ -61,25 +61,22 @@ pub(crate) fn users(args: UsersArgs) -> anyhow::Result<Outcome> {
     let connection = args.connection.connect()?;
     let UsersCommand::List { format } = args.command;
     let users: Vec<User> = super::block_on(async { Ok(connection.client.list_users().try_collect().await?) })?;
-    match format {
-        Format::Json => output::json(&users)?,
-        Format::Table => {
-            let rows = users.iter().map(|u| {
-                vec![
-                    u.id.to_string(),
-                    u.name.clone(),
-                    u.email.clone().unwrap_or_default(),
-                    u.role.as_ref().map(ToString::to_string).unwrap_or_default(),
-                ]
-            });
-            let table = output::table(
-                &["id", "name", "email", "role"],
-                &[Align::Right, Align::Left, Align::Left, Align::Left],
-                rows,
-            );
-            output::text(&format!("{table}\n{} users", users.len()))?;
-        }
-    }
+    let rows = users.iter().map(|u| {
+        vec![
+            u.id.to_string(),
+            u.name.clone(),
+            u.email.clone().unwrap_or_default(),
+            u.role.as_ref().map(ToString::to_string).unwrap_or_default(),
+        ]
+    });
+    output::rows(
+        format,
+        &users,
+        &["id", "name", "email", "role"],
+        &[Align::Right, Align::Left, Align::Left, Align::Left],
+        rows.collect(),
+        &output::count(users.len(), "user", "users"),
+    )?;
     Ok(Outcome::Ok)
 }
 
@@ -96,25 +93,22 @@ pub(crate) fn groups(args: GroupsArgs) -> anyhow::Result<Outcome> {
     match args.command {
         GroupsCommand::List { format } => {
             let groups: Vec<Group> = super::block_on(async { Ok(client.list_groups().try_collect().await?) })?;
-            match format {
-                Format::Json => output::json(&groups)?,
-                Format::Table => {
-                    let rows = groups.iter().map(|g| {
-                        vec![
-                            g.id.to_string(),
-                            g.name.clone(),
-                            g.member_count.map(|n| n.to_string()).unwrap_or_default(),
-                            g.active.map(|a| if a { "yes" } else { "no" }.to_owned()).unwrap_or_default(),
-                        ]
-                    });
-                    let table = output::table(
-                        &["id", "name", "members", "active"],
-                        &[Align::Right, Align::Left, Align::Right, Align::Left],
-                        rows,
-                    );
-                    output::text(&format!("{table}\n{} groups", groups.len()))?;
-                }
-            }
+            let rows = groups.iter().map(|g| {
+                vec![
+                    g.id.to_string(),
+                    g.name.clone(),
+                    g.member_count.map(|n| n.to_string()).unwrap_or_default(),
+                    g.active.map(|a| if a { "yes" } else { "no" }.to_owned()).unwrap_or_default(),
+                ]
+            });
+            output::rows(
+                format,
+                &groups,
+                &["id", "name", "members", "active"],
+                &[Align::Right, Align::Left, Align::Right, Align::Left],
+                rows.collect(),
+                &output::count(groups.len(), "group", "groups"),
+            )?;
         }
         GroupsCommand::Members { group, format } => {
             let members = super::block_on(async {
@@ -131,14 +125,15 @@ pub(crate) fn groups(args: GroupsArgs) -> anyhow::Result<Outcome> {
                 };
                 Ok(ids.into_iter().map(|id| Member { id, name: names.get(&id).cloned() }).collect::<Vec<_>>())
             })?;
-            match format {
-                Format::Json => output::json(&members)?,
-                Format::Table => {
-                    let rows = members.iter().map(|m| vec![m.id.to_string(), m.name.clone().unwrap_or_default()]);
-                    let table = output::table(&["id", "name"], &[Align::Right, Align::Left], rows);
-                    output::text(&format!("{table}\n{} members of group {group}", members.len()))?;
-                }
-            }
+            let rows = members.iter().map(|m| vec![m.id.to_string(), m.name.clone().unwrap_or_default()]);
+            output::rows(
+                format,
+                &members,
+                &["id", "name"],
+                &[Align::Right, Align::Left],
+                rows.collect(),
+                &format!("{} of group {group}", output::count(members.len(), "member", "members")),
+            )?;
         }
     }
     Ok(Outcome::Ok)

@@ -1,41 +1,13 @@
-//! Output of the live commands: `--format table|json`, confirmations, progress bars and sizes.
+//! The live commands' terminal interaction: confirmations, progress bars and sizes (the output plumbing they
+//! print through is `crate::output`, re-exported here).
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 use anyhow::bail;
-use clap::ValueEnum;
 use domo_http::{Progress, Transferred};
 
-use crate::pdp::output as shared;
-
-pub(crate) use shared::{Align, table};
-
-/// How a listing is printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub(crate) enum Format {
-    /// A table for people.
-    #[default]
-    Table,
-    /// JSON for programs.
-    Json,
-}
-
-/// Prints a value as pretty JSON on stdout.
-pub(crate) fn json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    shared::write_json(shared::plain_stdout(), value)
-}
-
-/// Prints text (a table, a report) on stdout.
-pub(crate) fn text(text: &str) -> anyhow::Result<()> {
-    let mut out = shared::stdout();
-    out.write_all(text.as_bytes())?;
-    if !text.ends_with('\n') {
-        out.write_all(b"\n")?;
-    }
-    out.flush()?;
-    Ok(())
-}
+pub(crate) use crate::output::{Align, Format, REPORT, TABULAR, count, formats, json, note, rows, table, text};
 
 /// Whether a destructive step may go ahead: `--yes`, or a `y` typed at the
 /// prompt. Without a terminal on stdin nothing can be typed, so it refuses.
@@ -104,11 +76,6 @@ pub(crate) fn size(bytes: u64) -> String {
 pub(crate) fn rate(bytes: u64, elapsed: Duration) -> String {
     let secs = elapsed.as_secs_f64().max(0.001);
     format!("{}/s", size((bytes as f64 / secs) as u64))
-}
-
-/// Prints a note on stderr.
-pub(crate) fn note(text: impl std::fmt::Display) {
-    let _ = writeln!(io::stderr().lock(), "{text}");
 }
 
 #[cfg(test)]

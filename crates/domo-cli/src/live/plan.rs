@@ -16,9 +16,10 @@ use self::render::{render, render_report};
 use super::config::{Connection, ConnectionArgs};
 use super::output;
 use super::policies::stored_as_sent;
+use crate::engine as common;
 use crate::exit::Outcome;
-use crate::pdp::input::Inputs;
-use crate::pdp::{InputArgs, ReportFormat, common};
+use crate::folder::{InputArgs, Inputs};
+use crate::output::Format;
 
 /// The version of the plan file format (2 added the schema the plan was checked against).
 const PLAN_VERSION: u32 = 2;
@@ -41,9 +42,9 @@ pub(crate) struct PlanArgs {
     /// Also save the plan to this file, for `domo pdp apply --plan FILE`.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    format: ReportFormat,
+    /// Output format: table (the default) or json.
+    #[arg(long, value_parser = crate::output::formats(crate::output::REPORT), default_value = "table")]
+    format: Format,
     #[command(flatten)]
     connection: ConnectionArgs,
 }
@@ -69,9 +70,9 @@ pub(crate) struct ApplyArgs {
     /// Allow a plan that deletes every policy: Domo then turns PDP off and everyone with access sees every row.
     #[arg(long)]
     turn_pdp_off: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    format: ReportFormat,
+    /// Output format: table (the default) or json.
+    #[arg(long, value_parser = crate::output::formats(crate::output::REPORT), default_value = "table")]
+    format: Format,
     #[command(flatten)]
     connection: ConnectionArgs,
 }
@@ -163,7 +164,7 @@ pub(crate) fn plan(args: &PlanArgs) -> anyhow::Result<Outcome> {
     let plan = make_plan(&args.input, &target, &connection)?;
     if let Some(path) = &args.out {
         // Whole or not at all: a plan cut short must not be applied.
-        super::pull::write_json(path, &plan)?;
+        crate::output::json_file(path, &plan)?;
         output::note(format!(
             "saved the plan to `{}`; apply it with `domo pdp apply --plan {}`",
             path.display(),
@@ -171,8 +172,8 @@ pub(crate) fn plan(args: &PlanArgs) -> anyhow::Result<Outcome> {
         ));
     }
     match args.format {
-        ReportFormat::Json => output::json(&plan)?,
-        ReportFormat::Text => output::text(&render(&plan))?,
+        Format::Json => output::json(&plan)?,
+        Format::Table | Format::Csv => output::text(&render(&plan))?,
     }
     Ok(Outcome::Ok)
 }
@@ -195,11 +196,11 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         }
         (None, None) => bail!("give DIR (and --dataset-id if it is not the folder's DataSet), or --plan FILE"),
     };
-    if args.format == ReportFormat::Text {
+    if args.format != Format::Json {
         output::text(&render(&plan))?;
     }
     if plan.changes.is_empty() {
-        if args.format == ReportFormat::Json {
+        if args.format == Format::Json {
             output::json(&Report { plan: &plan, applied: Vec::new(), failed: None, not_applied: Vec::new() })?;
         }
         return Ok(Outcome::Ok);
@@ -284,8 +285,8 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         Ok((report, error))
     })?;
     match args.format {
-        ReportFormat::Json => output::json(&report)?,
-        ReportFormat::Text => output::text(&render_report(&report, plan.changes.len()))?,
+        Format::Json => output::json(&report)?,
+        Format::Table | Format::Csv => output::text(&render_report(&report, plan.changes.len()))?,
     }
     match error {
         None => Ok(Outcome::Ok),

@@ -40,8 +40,8 @@ enum PoliciesCommand {
     List {
         /// The DataSet id.
         dataset: String,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t)]
+        /// Output format: table (the default), json or csv.
+        #[arg(long, value_parser = output::formats(output::TABULAR), default_value = "table")]
         format: Format,
     },
     /// Show one policy.
@@ -50,8 +50,8 @@ enum PoliciesCommand {
         dataset: String,
         /// The policy id.
         policy: u64,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Json)]
+        /// Output format: table (the default) or json.
+        #[arg(long, value_parser = output::formats(output::REPORT), default_value = "table")]
         format: Format,
     },
     /// Create a policy from flags or a JSON file; prints its id.
@@ -61,8 +61,8 @@ enum PoliciesCommand {
         dataset: String,
         #[command(flatten)]
         fields: PolicyFields,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t)]
+        /// Output format: table (the default) or json.
+        #[arg(long, value_parser = output::formats(output::REPORT), default_value = "table")]
         format: Format,
     },
     /// Change a policy: each field given replaces that field, the others keep their value.
@@ -74,8 +74,8 @@ enum PoliciesCommand {
         policy: u64,
         #[command(flatten)]
         fields: PolicyFields,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Json)]
+        /// Output format: table (the default) or json.
+        #[arg(long, value_parser = output::formats(output::REPORT), default_value = "table")]
         format: Format,
     },
     /// Delete a policy (asks first unless --yes). Deleting the last policy turns PDP off.
@@ -208,7 +208,7 @@ pub(crate) fn run(args: PoliciesArgs) -> anyhow::Result<Outcome> {
             output::note(format!("created policy {id} `{}` on DataSet {dataset}", created.name));
             match format {
                 Format::Json => output::json(&created)?,
-                Format::Table => output::text(&id)?,
+                Format::Table | Format::Csv => output::text(&id)?,
             }
         }
         PoliciesCommand::Update { dataset, policy, fields, format } => {
@@ -263,9 +263,6 @@ pub(crate) fn run(args: PoliciesArgs) -> anyhow::Result<Outcome> {
 }
 
 fn print_list(policies: &[Policy], format: Format) -> anyhow::Result<()> {
-    if format == Format::Json {
-        return output::json(&policies);
-    }
     let join = |items: Vec<String>| items.join(", ");
     let rows = policies.iter().map(|p| {
         vec![
@@ -278,18 +275,21 @@ fn print_list(policies: &[Policy], format: Format) -> anyhow::Result<()> {
             join(p.virtual_users.clone()),
         ]
     });
-    let table = output::table(
+    output::rows(
+        format,
+        &policies,
         &["id", "type", "name", "filters", "users", "groups", "virtual users"],
         &[Align::Right, Align::Left, Align::Left, Align::Left, Align::Left, Align::Left, Align::Left],
-        rows,
-    );
-    output::text(&format!("{table}\n{} policies", policies.len()))
+        rows.collect(),
+        &output::count(policies.len(), "policy", "policies"),
+    )
 }
 
+/// One policy: its JSON object, or a one-row table.
 fn print_one(policy: &Policy, format: Format) -> anyhow::Result<()> {
     match format {
         Format::Json => output::json(policy),
-        Format::Table => print_list(std::slice::from_ref(policy), Format::Table),
+        Format::Table | Format::Csv => print_list(std::slice::from_ref(policy), Format::Table),
     }
 }
 

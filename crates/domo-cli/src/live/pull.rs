@@ -1,6 +1,5 @@
 //! `domo pull ID DIR`: a live DataSet written as the folder every `domo pdp` command reads.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -83,9 +82,9 @@ fn pull(args: &PullArgs, connection: &super::config::Connection) -> anyhow::Resu
         let directory = client.directory().await?;
         let (users, groups) = (directory.users.len(), directory.groups.len());
         let listed = Dataset { policies: None, ..dataset.clone() };
-        write_json(&stage.join("dataset.json"), &listed)?;
-        write_json(&stage.join("policies.json"), &policies)?;
-        write_json(&stage.join("directory.json"), &directory)?;
+        crate::output::json_file(&stage.join("dataset.json"), &listed)?;
+        crate::output::json_file(&stage.join("policies.json"), &policies)?;
+        crate::output::json_file(&stage.join("directory.json"), &directory)?;
         let path = stage.join("data.csv");
         let bar = output::progress_bar("exporting data.csv", None);
         let options = ExportOptions { header: Header::Include, file_name: None };
@@ -117,18 +116,6 @@ fn pull(args: &PullArgs, connection: &super::config::Connection) -> anyhow::Resu
         ));
     }
     Ok(Outcome::Ok)
-}
-
-/// Writes pretty JSON to a temporary file beside `path`, then renames it into place.
-pub(crate) fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let mut temp =
-        tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in `{}`", dir.display()))?;
-    let mut text = serde_json::to_vec_pretty(value)?;
-    text.push(b'\n');
-    temp.write_all(&text).with_context(|| format!("cannot write `{}`", path.display()))?;
-    temp.persist(path).with_context(|| format!("cannot write `{}`", path.display()))?;
-    Ok(())
 }
 
 /// Data rows of a CSV file with a header row.

@@ -7,10 +7,12 @@ use clap::Args;
 use domo_pdp::{PolicyChangeKind, Table};
 use serde::Serialize;
 
-use super::input::{Inputs, read_policies};
-use super::output::{self, BOLD, ERROR, GOOD, WARNING, paint};
-use super::{InputArgs, LimitArgs, ReportFormat, common};
+use crate::engine as common;
 use crate::exit::Outcome;
+use crate::folder::{InputArgs, LimitArgs};
+use crate::folder::{Inputs, read_policies};
+use crate::output::Format;
+use crate::output::{self, BOLD, ERROR, GOOD, WARNING, paint};
 
 /// At most this many rows are shown per user and direction with `--show-rows`.
 const SAMPLE_ROWS: usize = 10;
@@ -31,9 +33,9 @@ pub(crate) struct DiffArgs {
     /// Exit 1 if anyone gains a row (a CI gate).
     #[arg(long)]
     pub(crate) fail_on_new_access: bool,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    pub(crate) format: ReportFormat,
+    /// Output format: table (the default) or json.
+    #[arg(long, value_parser = crate::output::formats(crate::output::REPORT), default_value = "table")]
+    pub(crate) format: Format,
 }
 
 #[derive(Debug, Serialize)]
@@ -99,7 +101,7 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     let sample = |rows: &[usize]| rows.iter().take(SAMPLE_ROWS).map(|r| r + 1).collect::<Vec<_>>();
 
     match args.format {
-        ReportFormat::Json => {
+        Format::Json => {
             let json = DiffJson {
                 rows: table.row_count(),
                 policies: diff
@@ -143,9 +145,9 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
                     .collect(),
                 new_access: diff.grants_new_access(),
             };
-            output::write_json(output::plain_stdout(), &json)?;
+            output::json(&json)?;
         }
-        ReportFormat::Text => {
+        Format::Table | Format::Csv => {
             let mut out = output::stdout();
             writeln!(
                 out,

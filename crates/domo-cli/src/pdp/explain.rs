@@ -7,10 +7,12 @@ use domo_model::UserId;
 use domo_pdp::{Explanation, PolicySet, Reason};
 use serde::Serialize;
 
-use super::input::Inputs;
-use super::output::{self, BOLD, ERROR, GOOD, paint};
-use super::{InputArgs, LimitArgs, ReportFormat, common};
+use crate::engine as common;
 use crate::exit::Outcome;
+use crate::folder::Inputs;
+use crate::folder::{InputArgs, LimitArgs};
+use crate::output::Format;
+use crate::output::{self, BOLD, ERROR, GOOD, paint};
 
 /// Options of `domo pdp explain`.
 #[derive(Debug, Args)]
@@ -25,9 +27,9 @@ pub(crate) struct ExplainArgs {
     /// The data row, numbered from 1 (the header does not count).
     #[arg(long, value_name = "N")]
     pub(crate) row: u64,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    pub(crate) format: ReportFormat,
+    /// Output format: table (the default) or json.
+    #[arg(long, value_parser = crate::output::formats(crate::output::REPORT), default_value = "table")]
+    pub(crate) format: Format,
 }
 
 #[derive(Debug, Serialize)]
@@ -70,7 +72,7 @@ pub(crate) fn run(args: &ExplainArgs) -> anyhow::Result<Outcome> {
     };
     let directory = &inputs.directory;
     match args.format {
-        ReportFormat::Json => {
+        Format::Json => {
             let json = ExplainJson {
                 user: args.user.get(),
                 row: args.row,
@@ -99,9 +101,9 @@ pub(crate) fn run(args: &ExplainArgs) -> anyhow::Result<Outcome> {
                     })
                     .collect(),
             };
-            output::write_json(output::plain_stdout(), &json)?;
+            output::json(&json)?;
         }
-        ReportFormat::Text => {
+        Format::Table | Format::Csv => {
             let mut out = output::stdout();
             writeln!(out, "row {}: {}", args.row, common::row_text(&table, index))?;
             write_text(&mut out, &set, args, directory, &explanation)?;

@@ -6,10 +6,11 @@ use clap::Args;
 use domo_pdp::{LintFinding, LintSeverity};
 use serde::Serialize;
 
-use super::input::{DirectoryProblems, Inputs, Limits};
-use super::output::{self, ERROR, NOTE, WARNING, paint};
-use super::{InputArgs, LimitArgs, ReportFormat};
 use crate::exit::Outcome;
+use crate::folder::{DirectoryProblems, Inputs, Limits};
+use crate::folder::{InputArgs, LimitArgs};
+use crate::output::Format;
+use crate::output::{self, ERROR, NOTE, WARNING, paint};
 
 /// Options of `domo pdp lint`.
 #[derive(Debug, Args)]
@@ -18,9 +19,9 @@ pub(crate) struct LintArgs {
     pub(crate) input: InputArgs,
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
-    /// Output format (json for CI).
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    pub(crate) format: ReportFormat,
+    /// Output format: table (the default) or json.
+    #[arg(long, value_parser = crate::output::formats(crate::output::REPORT), default_value = "table")]
+    pub(crate) format: Format,
 }
 
 #[derive(Debug, Serialize)]
@@ -57,12 +58,12 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
     let (errors, warnings, notes) =
         (report.count(LintSeverity::Error), report.count(LintSeverity::Warning), report.count(LintSeverity::Note));
     match args.format {
-        ReportFormat::Json => {
+        Format::Json => {
             let json =
                 LintJson { errors, warnings, notes, findings: report.findings.iter().map(finding_json).collect() };
-            output::write_json(output::plain_stdout(), &json)?;
+            output::json(&json)?;
         }
-        ReportFormat::Text => {
+        Format::Table | Format::Csv => {
             let mut out = output::stdout();
             for finding in &report.findings {
                 let style = match finding.severity {

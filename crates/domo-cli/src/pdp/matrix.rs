@@ -5,10 +5,12 @@ use std::io::Write;
 use clap::Args;
 use serde::Serialize;
 
-use super::input::Inputs;
-use super::output::{self, Align};
-use super::{Format, InputArgs, LimitArgs, common};
+use crate::engine as common;
 use crate::exit::Outcome;
+use crate::folder::Inputs;
+use crate::folder::{InputArgs, LimitArgs};
+use crate::output::Format;
+use crate::output::{self, Align};
 
 /// Options of `domo pdp matrix`.
 #[derive(Debug, Args)]
@@ -17,8 +19,8 @@ pub(crate) struct MatrixArgs {
     pub(crate) input: InputArgs,
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    /// Output format: table (the default), json or csv.
+    #[arg(long, value_parser = crate::output::formats(crate::output::TABULAR), default_value = "table")]
     pub(crate) format: Format,
 }
 
@@ -94,7 +96,7 @@ pub(crate) fn run(args: &MatrixArgs) -> anyhow::Result<Outcome> {
         |v: &MatrixVirtualUser| vec!["virtual".to_owned(), v.name.clone(), v.visible.to_string(), v.reason.to_owned()];
     let all_cells = || matrix.users.iter().map(cells).chain(matrix.virtual_users.iter().map(virtual_cells));
     match args.format {
-        Format::Json => output::write_json(output::plain_stdout(), &matrix)?,
+        Format::Json => output::json(&matrix)?,
         Format::Csv => output::write_csv(output::plain_stdout(), &header, all_cells())?,
         Format::Table => {
             let mut out = output::stdout();

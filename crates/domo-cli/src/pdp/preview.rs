@@ -7,10 +7,12 @@ use clap::Args;
 use domo_model::UserId;
 use domo_pdp::{HeaderRow, StreamCsvError, StreamOptions, StreamSummary};
 
-use super::input::{Inputs, load_error, open_with_progress};
-use super::output::{self, Align};
-use super::{Format, InputArgs, LimitArgs, common};
+use crate::engine as common;
 use crate::exit::Outcome;
+use crate::folder::{InputArgs, LimitArgs};
+use crate::folder::{Inputs, load_error, open_with_progress};
+use crate::output::Format;
+use crate::output::{self, Align};
 
 /// Options of `domo pdp preview`.
 #[derive(Debug, Args)]
@@ -22,8 +24,8 @@ pub(crate) struct PreviewArgs {
     /// The user whose rows to show (a user id of the directory).
     #[arg(long, value_name = "ID")]
     pub(crate) user: UserId,
-    /// Output format: csv (cells exactly as in the input), table or json.
-    #[arg(long, value_enum, default_value_t = Format::Csv)]
+    /// Output format: csv (the default; cells exactly as in the input), table or json.
+    #[arg(long, value_parser = crate::output::formats(crate::output::TABULAR), default_value = "csv")]
     pub(crate) format: Format,
     /// Show at most N rows.
     #[arg(long, value_name = "N")]

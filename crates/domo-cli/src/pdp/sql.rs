@@ -8,10 +8,11 @@ use clap::{Args, ValueEnum};
 use domo_model::UserId;
 use domo_pdp::{Dialect, MembershipSource, SqlOptions};
 
-use super::input::Inputs;
-use super::output;
-use super::{InputArgs, LimitArgs, common};
+use crate::engine as common;
 use crate::exit::Outcome;
+use crate::folder::Inputs;
+use crate::folder::{InputArgs, LimitArgs};
+use crate::output;
 
 /// The `--dialect` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -9,10 +9,12 @@ use domo_model::PolicyTestFile;
 use domo_pdp::{CaseOutcome, Table};
 use serde::Serialize;
 
-use super::input::{Inputs, read_json};
-use super::output::{self, ERROR, GOOD, paint};
-use super::{InputArgs, LimitArgs, ReportFormat, common};
+use crate::engine as common;
 use crate::exit::Outcome;
+use crate::folder::{InputArgs, LimitArgs};
+use crate::folder::{Inputs, read_json};
+use crate::output::Format;
+use crate::output::{self, ERROR, GOOD, paint};
 
 /// At most this many differing rows are listed per case and direction.
 const SAMPLE_ROWS: usize = 10;
@@ -27,9 +29,9 @@ pub(crate) struct TestArgs {
     /// The test file (see docs/policy-tests.md).
     #[arg(value_name = "TESTS.json")]
     pub(crate) tests: PathBuf,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
-    pub(crate) format: ReportFormat,
+    /// Output format: table (the default) or json.
+    #[arg(long, value_parser = crate::output::formats(crate::output::REPORT), default_value = "table")]
+    pub(crate) format: Format,
 }
 
 #[derive(Debug, Serialize)]
@@ -67,7 +69,7 @@ pub(crate) fn run(args: &TestArgs) -> anyhow::Result<Outcome> {
     let failed = outcomes.iter().filter(|o| !o.passed).count();
     let passed = outcomes.len() - failed;
     match args.format {
-        ReportFormat::Json => {
+        Format::Json => {
             let json = TestJson {
                 passed,
                 failed,
@@ -84,9 +86,9 @@ pub(crate) fn run(args: &TestArgs) -> anyhow::Result<Outcome> {
                     })
                     .collect(),
             };
-            output::write_json(output::plain_stdout(), &json)?;
+            output::json(&json)?;
         }
-        ReportFormat::Text => {
+        Format::Table | Format::Csv => {
             let mut out = output::stdout();
             for outcome in &outcomes {
                 write_outcome(&mut out, &table, outcome)?;

@@ -6,10 +6,12 @@ use clap::Args;
 use domo_pdp::Reason;
 use serde::Serialize;
 
-use super::input::Inputs;
-use super::output::{self, Align};
-use super::{Format, InputArgs, LimitArgs, common};
+use crate::engine as common;
 use crate::exit::Outcome;
+use crate::folder::Inputs;
+use crate::folder::{InputArgs, LimitArgs};
+use crate::output::Format;
+use crate::output::{self, Align};
 
 /// Options of `domo pdp who`.
 #[derive(Debug, Args)]
@@ -21,8 +23,8 @@ pub(crate) struct WhoArgs {
     /// The data row, numbered from 1 (the header does not count).
     #[arg(long, value_name = "N")]
     pub(crate) row: u64,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    /// Output format: table (the default), json or csv.
+    #[arg(long, value_parser = crate::output::formats(crate::output::TABULAR), default_value = "table")]
     pub(crate) format: Format,
 }
 
@@ -105,7 +107,7 @@ pub(crate) fn run(args: &WhoArgs) -> anyhow::Result<Outcome> {
             .chain(who.virtual_users.iter().map(|v| row_cells("virtual".to_owned(), &v.name, v.reason, &v.policies)))
     };
     match args.format {
-        Format::Json => output::write_json(output::plain_stdout(), &who)?,
+        Format::Json => output::json(&who)?,
         Format::Csv => output::write_csv(output::plain_stdout(), &header, all_cells())?,
         Format::Table => {
             let mut out = output::stdout();

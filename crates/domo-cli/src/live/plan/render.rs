@@ -6,7 +6,7 @@ use domo_model::Policy;
 
 use super::{Change, Plan, Report, show_id};
 use crate::live::policies::filters_text;
-use crate::pdp::output::{BOLD, ERROR, GOOD, WARNING, paint};
+use crate::output::{BOLD, ERROR, GOOD, WARNING, paint};
 
 /// What an apply did, change by change.
 pub(super) fn render_report(report: &Report<'_>, total: usize) -> String {

@@ -5,7 +5,7 @@ use std::io::Write;
 use domo_model::{Directory, UserId};
 use domo_pdp::{Membership, PolicySet, Reason};
 
-use super::input::Inputs;
+use crate::folder::Inputs;
 
 /// At most this many compile errors are spelled out; `domo pdp lint` lists them all.
 const ERRORS_SHOWN: usize = 20;
@@ -55,7 +55,7 @@ fn print_warnings(file: &std::path::Path, warnings: &[domo_pdp::Diagnostic]) {
         let _ = writeln!(
             stderr,
             "{}: `{}`: {warning}",
-            super::output::paint(super::output::WARNING, "warning"),
+            crate::output::paint(crate::output::WARNING, "warning"),
             file.display()
         );
     }
@@ -63,7 +63,7 @@ fn print_warnings(file: &std::path::Path, warnings: &[domo_pdp::Diagnostic]) {
         let _ = writeln!(
             stderr,
             "{}: `{}`: … and {} more warnings (`domo pdp lint` lists every one)",
-            super::output::paint(super::output::WARNING, "warning"),
+            crate::output::paint(crate::output::WARNING, "warning"),
             file.display(),
             warnings.len() - WARNINGS_SHOWN
         );

@@ -1,4 +1,5 @@
-//! Reading a PDP folder: the DataSet, policies and directory files, and the CSV with a progress bar.
+//! Reading a PDP folder (`domo pdp …`, `domo pdp plan|apply`, `domo serve`): the DataSet, policies and directory
+//! files, and the CSV with a progress bar.
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read};
@@ -8,7 +9,43 @@ use anyhow::Context;
 use domo_model::{Dataset, Directory, Policy, read_user_file};
 use serde::de::DeserializeOwned;
 
-use super::{InputArgs, LimitArgs};
+use clap::Args;
+
+/// Where the four input files are, and how to read the CSV.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct InputArgs {
+    /// The folder holding dataset.json, data.csv, policies.json and directory.json.
+    #[arg(value_name = "DIR")]
+    pub(crate) dir: PathBuf,
+    /// The DataSet file [default: DIR/dataset.json].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) dataset: Option<PathBuf>,
+    /// The rows [default: DIR/data.csv].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) data: Option<PathBuf>,
+    /// The policies [default: DIR/policies.json].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policies: Option<PathBuf>,
+    /// The users and groups [default: DIR/directory.json].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) directory: Option<PathBuf>,
+    /// The CSV has no header row (Domo's export form); columns are in schema order.
+    #[arg(long)]
+    pub(crate) no_header: bool,
+}
+
+/// How much one input file may make a command read or hold.
+#[derive(Debug, Clone, Copy, Args)]
+pub(crate) struct LimitArgs {
+    /// Longest CSV row accepted: bytes, or a number with `K`, `M` or `G` (binary).
+    /// A longer row stops the command (a missing line break, or a file that is not CSV).
+    #[arg(long, help_heading = "Limits", value_name = "SIZE", env = "DOMO_MAX_RECORD_SIZE", default_value = "16M", value_parser = crate::units::parse_size)]
+    pub(crate) max_record_size: u64,
+    /// Largest JSON file read (DataSet, policies, directory, tests): bytes, or a
+    /// number with `K`, `M` or `G` (binary).
+    #[arg(long, help_heading = "Limits", value_name = "SIZE", env = "DOMO_MAX_JSON_SIZE", default_value = "256M", value_parser = crate::units::parse_size)]
+    pub(crate) max_json_size: u64,
+}
 
 /// CSV files at least this large show a progress bar while they load (on a terminal).
 const PROGRESS_THRESHOLD: u64 = 16 * 1024 * 1024;

@@ -175,3 +175,73 @@ pub(crate) fn row_text(table: &domo_pdp::Table, row: usize) -> String {
         .collect();
     cells.join(", ")
 }
+
+/// A policy as every JSON output names it (docs/json.md): `{"index": 0, "id": 8, "name": "Only Show Attendees"}`.
+/// `index` is its 0-based place in the policies file; `id` is null for a policy not created yet.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct PolicyRef {
+    pub(crate) index: usize,
+    pub(crate) id: Option<u64>,
+    pub(crate) name: String,
+}
+
+impl PolicyRef {
+    /// The policy at `index` of a compiled set.
+    pub(crate) fn of(set: &PolicySet, index: usize) -> Self {
+        let policy = set.policies().get(index);
+        Self {
+            index,
+            id: policy.and_then(|p| p.id()).map(|id| id.get()),
+            name: policy.map(|p| p.name().to_owned()).unwrap_or_default(),
+        }
+    }
+
+    /// A policy as the engine's lint names it.
+    pub(crate) fn from_lint(policy: &domo_pdp::PolicyRef) -> Self {
+        Self { index: policy.index, id: policy.id.map(|id| id.get()), name: policy.name.clone() }
+    }
+}
+
+/// A user as every JSON output names them: `{"id": 31, "name": "Ptolemy"}`; `name` is null when the
+/// directory does not list them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct UserRef {
+    pub(crate) id: u64,
+    pub(crate) name: Option<String>,
+}
+
+impl UserRef {
+    pub(crate) fn of(directory: &Directory, user: UserId) -> Self {
+        Self { id: user.get(), name: directory.user(user).map(|u| u.name.clone()) }
+    }
+}
+
+/// A group as every JSON output names it: `{"id": 1324037627, "name": "Party Planners"}` (`name` null when unknown).
+#[derive(Debug, Clone, serde::Serialize)]
+pub(crate) struct GroupRef {
+    pub(crate) id: u64,
+    pub(crate) name: Option<String>,
+}
+
+/// One way a user is in a policy: `{"kind": "direct"}`, `{"kind": "group", "group": {"id", "name"}}` or
+/// `{"kind": "virtual"}`. A membership path is a list of these (a user named directly and through a group has two).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub(crate) enum MembershipRef {
+    Direct,
+    Group { group: GroupRef },
+    Virtual,
+}
+
+/// The membership path as data.
+pub(crate) fn membership_refs(directory: &Directory, via: &[Membership]) -> Vec<MembershipRef> {
+    via.iter()
+        .map(|m| match m {
+            Membership::Direct => MembershipRef::Direct,
+            Membership::Group(group) => MembershipRef::Group {
+                group: GroupRef { id: group.get(), name: directory.group(*group).map(|g| g.name.clone()) },
+            },
+            Membership::Virtual => MembershipRef::Virtual,
+        })
+        .collect()
+}

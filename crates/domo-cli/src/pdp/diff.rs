@@ -75,7 +75,8 @@ struct PolicyJson {
 #[serde(rename_all = "camelCase")]
 struct UserJson {
     id: u64,
-    name: String,
+    /// Null for a user the policies name but the directory does not list.
+    name: Option<String>,
     before: usize,
     after: usize,
     gained: usize,
@@ -121,7 +122,7 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
                     .iter()
                     .map(|u| UserJson {
                         id: u.user.get(),
-                        name: names.get(u.user),
+                        name: directory.user(u.user).map(|user| user.name.clone()),
                         before: u.old_visible,
                         after: u.new_visible,
                         gained: u.gained.len(),

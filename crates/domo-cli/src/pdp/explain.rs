@@ -34,7 +34,7 @@ pub(crate) struct ExplainArgs {
 
 #[derive(Debug, Serialize)]
 struct ExplainJson {
-    user: u64,
+    user: common::UserRef,
     row: u64,
     visible: bool,
     reason: &'static str,
@@ -44,14 +44,14 @@ struct ExplainJson {
 
 #[derive(Debug, Serialize)]
 struct GrantJson {
-    policy: String,
-    via: String,
+    policy: common::PolicyRef,
+    via: Vec<common::MembershipRef>,
 }
 
 #[derive(Debug, Serialize)]
 struct RefusalJson {
-    policy: String,
-    via: String,
+    policy: common::PolicyRef,
+    via: Vec<common::MembershipRef>,
     filter: usize,
     column: String,
     operator: &'static str,
@@ -74,7 +74,7 @@ pub(crate) fn run(args: &ExplainArgs) -> anyhow::Result<Outcome> {
     match args.format {
         Format::Json => {
             let json = ExplainJson {
-                user: args.user.get(),
+                user: common::UserRef::of(directory, args.user),
                 row: args.row,
                 visible: explanation.visible,
                 reason: common::reason_word(explanation.reason),
@@ -82,16 +82,16 @@ pub(crate) fn run(args: &ExplainArgs) -> anyhow::Result<Outcome> {
                     .grants
                     .iter()
                     .map(|g| GrantJson {
-                        policy: common::policy_label(&set, g.policy),
-                        via: common::membership_text(directory, &g.via),
+                        policy: common::PolicyRef::of(&set, g.policy),
+                        via: common::membership_refs(directory, &g.via),
                     })
                     .collect(),
                 refusals: explanation
                     .refusals
                     .iter()
                     .map(|r| RefusalJson {
-                        policy: common::policy_label(&set, r.policy),
-                        via: common::membership_text(directory, &r.via),
+                        policy: common::PolicyRef::of(&set, r.policy),
+                        via: common::membership_refs(directory, &r.via),
                         filter: r.filter,
                         column: r.column.clone(),
                         operator: r.operator.as_str(),

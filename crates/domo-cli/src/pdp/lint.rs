@@ -36,18 +36,11 @@ struct LintJson<'a> {
 struct FindingJson<'a> {
     severity: &'static str,
     kind: &'static str,
-    policy: Option<PolicyJson<'a>>,
+    policy: Option<crate::engine::PolicyRef>,
     filter: Option<usize>,
     user: Option<u64>,
     message: &'a str,
     rows: &'a [u64],
-}
-
-#[derive(Debug, Serialize)]
-struct PolicyJson<'a> {
-    index: usize,
-    id: Option<u64>,
-    name: &'a str,
 }
 
 pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
@@ -105,11 +98,7 @@ fn finding_json(finding: &LintFinding) -> FindingJson<'_> {
     FindingJson {
         severity: finding.severity.as_str(),
         kind: finding.kind.as_str(),
-        policy: finding.policy.as_ref().map(|p| PolicyJson {
-            index: p.index,
-            id: p.id.map(|id| id.get()),
-            name: &p.name,
-        }),
+        policy: finding.policy.as_ref().map(crate::engine::PolicyRef::from_lint),
         filter: finding.filter_index,
         user: finding.user.map(|u| u.get()),
         message: &finding.message,

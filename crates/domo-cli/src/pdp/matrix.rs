@@ -47,7 +47,8 @@ struct MatrixVirtualUser {
 #[derive(Debug, Serialize)]
 struct MatrixUser {
     id: u64,
-    name: String,
+    /// Null for a user the policies name but the directory does not list.
+    name: Option<String>,
     visible: usize,
     reason: &'static str,
 }
@@ -63,7 +64,7 @@ pub(crate) fn run(args: &MatrixArgs) -> anyhow::Result<Outcome> {
         .into_iter()
         .map(|count| MatrixUser {
             id: count.user.get(),
-            name: names.get(count.user),
+            name: Some(names.get(count.user)),
             visible: count.rows,
             reason: common::reason_word(count.reason),
         })
@@ -74,12 +75,7 @@ pub(crate) fn run(args: &MatrixArgs) -> anyhow::Result<Outcome> {
     let beyond = set.users_beyond_directory();
     for &user in &beyond {
         let (visible, reason) = evaluation.visible_count_of(user);
-        users.push(MatrixUser {
-            id: user.get(),
-            name: NOT_IN_DIRECTORY.to_owned(),
-            visible,
-            reason: common::reason_word(reason),
-        });
+        users.push(MatrixUser { id: user.get(), name: None, visible, reason: common::reason_word(reason) });
     }
     let virtual_users: Vec<MatrixVirtualUser> = set
         .virtual_users()
@@ -91,7 +87,14 @@ pub(crate) fn run(args: &MatrixArgs) -> anyhow::Result<Outcome> {
         .collect();
     let matrix = Matrix { rows: table.row_count(), users, virtual_users };
     let header = ["id", "name", "visible", "reason"];
-    let cells = |u: &MatrixUser| vec![u.id.to_string(), u.name.clone(), u.visible.to_string(), u.reason.to_owned()];
+    let cells = |u: &MatrixUser| {
+        vec![
+            u.id.to_string(),
+            u.name.clone().unwrap_or_else(|| NOT_IN_DIRECTORY.to_owned()),
+            u.visible.to_string(),
+            u.reason.to_owned(),
+        ]
+    };
     let virtual_cells =
         |v: &MatrixVirtualUser| vec!["virtual".to_owned(), v.name.clone(), v.visible.to_string(), v.reason.to_owned()];
     let all_cells = || matrix.users.iter().map(cells).chain(matrix.virtual_users.iter().map(virtual_cells));
@@ -116,7 +119,13 @@ pub(crate) fn run(args: &MatrixArgs) -> anyhow::Result<Outcome> {
                 outside.push(format!("{} virtual", matrix.virtual_users.len()));
             }
             let outside = if outside.is_empty() { String::new() } else { format!(" ({})", outside.join(", ")) };
-            writeln!(out, "{} rows, {} users{outside}", matrix.rows, matrix.users.len() + matrix.virtual_users.len())?;
+            let users = matrix.users.len() + matrix.virtual_users.len();
+            writeln!(
+                out,
+                "{}, {}{outside}",
+                output::count(matrix.rows, "row", "rows"),
+                output::count(users, "user", "users")
+            )?;
             out.flush()?;
         }
     }

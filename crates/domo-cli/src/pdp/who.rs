@@ -42,17 +42,21 @@ struct Who {
 struct VirtualViewer {
     name: String,
     reason: &'static str,
-    policies: Vec<String>,
+    policies: Vec<common::PolicyRef>,
 }
 
 #[derive(Debug, Serialize)]
 struct Viewer {
     id: u64,
-    name: String,
+    /// Null for a user the policies name but the directory does not list.
+    name: Option<String>,
     reason: &'static str,
     /// The granting policies (for reason `policies`).
-    policies: Vec<String>,
+    policies: Vec<common::PolicyRef>,
 }
+
+/// The name shown for a user that policies name but the directory does not list.
+const NOT_IN_DIRECTORY: &str = "(not in the directory)";
 
 pub(crate) fn run(args: &WhoArgs) -> anyhow::Result<Outcome> {
     let inputs = Inputs::read_limited(&args.input, &args.limits)?;
@@ -67,7 +71,7 @@ pub(crate) fn run(args: &WhoArgs) -> anyhow::Result<Outcome> {
         if !explanation.visible {
             return None;
         }
-        let policies = explanation.grants.iter().map(|g| common::policy_label(&set, g.policy)).collect();
+        let policies = explanation.grants.iter().map(|g| common::PolicyRef::of(&set, g.policy)).collect();
         Some((common::reason_word(explanation.reason), policies))
     };
     let mut users: Vec<Viewer> = evaluation
@@ -75,7 +79,7 @@ pub(crate) fn run(args: &WhoArgs) -> anyhow::Result<Outcome> {
         .into_iter()
         .map(|user| {
             let (reason, policies) = grant(user.into()).unwrap_or((common::reason_word(Reason::Policies), Vec::new()));
-            Viewer { id: user.get(), name: names.get(user), reason, policies }
+            Viewer { id: user.get(), name: Some(names.get(user)), reason, policies }
         })
         .collect();
     let directory_seen = users.len();
@@ -83,7 +87,7 @@ pub(crate) fn run(args: &WhoArgs) -> anyhow::Result<Outcome> {
     let beyond = set.users_beyond_directory();
     for &user in &beyond {
         if let Some((reason, policies)) = grant(user.into()) {
-            users.push(Viewer { id: user.get(), name: "(not in the directory)".to_owned(), reason, policies });
+            users.push(Viewer { id: user.get(), name: None, reason, policies });
         }
     }
     let virtual_users: Vec<VirtualViewer> = set
@@ -96,14 +100,18 @@ pub(crate) fn run(args: &WhoArgs) -> anyhow::Result<Outcome> {
         .collect();
     let who = Who { row: args.row, users, virtual_users };
     let header = ["id", "name", "reason", "policies"];
-    let row_cells = |id: String, name: &str, reason: &str, policies: &[String]| {
-        let policies = if reason == "policies" { policies.join("; ") } else { String::new() };
+    let row_cells = |id: String, name: &str, reason: &str, policies: &[common::PolicyRef]| {
+        let policies = if reason == "policies" {
+            policies.iter().map(|p| common::policy_label(&set, p.index)).collect::<Vec<_>>().join("; ")
+        } else {
+            String::new()
+        };
         vec![id, name.to_owned(), reason.to_owned(), policies]
     };
     let all_cells = || {
         who.users
             .iter()
-            .map(|v| row_cells(v.id.to_string(), &v.name, v.reason, &v.policies))
+            .map(|v| row_cells(v.id.to_string(), v.name.as_deref().unwrap_or(NOT_IN_DIRECTORY), v.reason, &v.policies))
             .chain(who.virtual_users.iter().map(|v| row_cells("virtual".to_owned(), &v.name, v.reason, &v.policies)))
     };
     match args.format {
@@ -116,7 +124,12 @@ pub(crate) fn run(args: &WhoArgs) -> anyhow::Result<Outcome> {
             let total = inputs.directory.users.len();
             let outside = who.users.len() + who.virtual_users.len() - directory_seen;
             let outside = if outside > 0 { format!(", and by {outside} outside the directory") } else { String::new() };
-            writeln!(out, "row {}: seen by {directory_seen} of {total} users{outside}", who.row)?;
+            writeln!(
+                out,
+                "row {}: seen by {directory_seen} of {}{outside}",
+                who.row,
+                output::count(total, "user", "users")
+            )?;
             out.flush()?;
         }
     }

@@ -298,8 +298,22 @@ pub fn lint(dataset: &Dataset, policies: &[Policy], directory: &Directory, table
         }
     }
 
+    // The policies that did not compile and name the user (directly or through a group): such a
+    // user is not "in no policy", their policy is broken.
+    let broken_policies_of = |user: domo_model::UserId| -> Vec<String> {
+        policies
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| failed.get(*index).copied().unwrap_or(false))
+            .filter(|(_, p)| {
+                p.users.contains(&user)
+                    || p.groups.iter().any(|g| directory.group(*g).is_some_and(|g| g.user_ids.contains(&user)))
+            })
+            .map(|(index, p)| PolicyRef::new(index, p).to_string())
+            .collect()
+    };
     if let Some(set) = &set {
-        findings.extend(data_findings(set, table, directory, &policy_ref, &findings));
+        findings.extend(data_findings(set, table, directory, &policy_ref, &broken_policies_of, &findings));
     }
 
     findings.sort_by(|a, b| {
@@ -349,6 +363,7 @@ fn data_findings(
     table: &Table,
     directory: &Directory,
     policy_ref: &dyn Fn(usize) -> Option<PolicyRef>,
+    broken_policies_of: &dyn Fn(domo_model::UserId) -> Vec<String>,
     earlier: &[LintFinding],
 ) -> Vec<LintFinding> {
     let mut findings = Vec::new();
@@ -513,7 +528,16 @@ fn data_findings(
             .collect();
         for user in &directory.users {
             let access = set.access(user.id);
+            let broken = broken_policies_of(user.id);
             let message = match access.reason {
+                Reason::NoPolicy if !broken.is_empty() => format!(
+                    "user {} `{}` sees no row: {} {} not compile (fix the compile {} above)",
+                    user.id,
+                    user.name,
+                    broken.join(", "),
+                    if broken.len() == 1 { "names them but does" } else { "name them but do" },
+                    if broken.len() == 1 { "error" } else { "errors" },
+                ),
                 Reason::NoPolicy => {
                     let mut message = format!("user {} `{}` is in no policy and sees no row", user.id, user.name);
                     if !missing_groups.is_empty() {
@@ -531,16 +555,20 @@ fn data_findings(
                     }
                     let names: Vec<String> =
                         access.policies.iter().filter_map(|m| policy_ref(m.policy)).map(|p| p.to_string()).collect();
-                    format!(
+                    let mut message = format!(
                         "user {} `{}` sees no row: their only policies match nothing ({})",
                         user.id,
                         user.name,
                         names.join(", ")
-                    )
+                    );
+                    if !broken.is_empty() {
+                        message.push_str(&format!("; {} also names them but does not compile", broken.join(", ")));
+                    }
+                    message
                 }
                 _ => continue,
             };
-            let severity = if access.reason == Reason::NoPolicy && missing_groups.is_empty() {
+            let severity = if access.reason == Reason::NoPolicy && missing_groups.is_empty() && broken.is_empty() {
                 LintSeverity::Note
             } else {
                 LintSeverity::Warning
@@ -1143,6 +1171,27 @@ mod tests {
         for line in expect {
             assert!(found.iter().any(|f| f == line), "missing {line:?} in {found:#?}");
         }
+    }
+
+    #[test]
+    fn a_user_whose_policy_does_not_compile_is_not_called_in_no_policy() {
+        // Bob is in `team` through group 70, Ann directly in `direct`; both policies misspell a column.
+        let found = lint_guests(
+            r#"[
+                {"id": 1, "name": "fine", "filters": [{"column": "Age", "operator": "GREATER_THAN", "values": ["18"]}], "users": [5]},
+                {"id": 2, "name": "team", "filters": [{"column": "Agee", "operator": "GREATER_THAN", "values": ["18"]}], "groups": [70]},
+                {"id": 3, "name": "direct", "filters": [{"column": "Frend", "operator": "EQUALS", "values": ["Ann"]}], "users": [3]}
+            ]"#,
+            true,
+        );
+        let expect = [
+            "user-sees-nothing: user 4 `Bob` sees no row: policy 2 `team` names them but does not compile (fix the compile error above)",
+            "user-sees-nothing: user 3 `Ann` sees no row: policy 3 `direct` names them but does not compile (fix the compile error above)",
+        ];
+        for line in expect {
+            assert!(found.iter().any(|f| f == line), "missing {line:?} in {found:#?}");
+        }
+        assert!(!found.iter().any(|f| f.contains("is in no policy")), "{found:#?}");
     }
 
     #[test]

@@ -64,16 +64,18 @@ pub(crate) fn run(args: &PreviewArgs) -> anyhow::Result<Outcome> {
         Format::Csv => {
             let options = StreamOptions { input_header, output_header: HeaderRow::Present };
             let mut out = output::plain_stdout();
-            let writer = LimitWriter::new(&mut out, args.limit, HeaderRow::Present, AtLimit::Stop);
-            stream(&set, args.user, &inputs, writer, options)?;
+            // Past --limit the rest is read and counted, not printed, so that the note can say how many there are.
+            let writer = LimitWriter::new(&mut out, args.limit, HeaderRow::Present);
+            let summary = stream(&set, args.user, &inputs, writer, options)?;
             out.flush()?;
+            note_rows(args, summary);
         }
         Format::Json => {
             // Only the user's rows are buffered (as CSV), then written one object a line.
             let options = StreamOptions { input_header, output_header: HeaderRow::Absent };
             let mut buffer = Vec::new();
-            let writer = LimitWriter::new(&mut buffer, args.limit, HeaderRow::Absent, AtLimit::Stop);
-            stream(&set, args.user, &inputs, writer, options)?;
+            let writer = LimitWriter::new(&mut buffer, args.limit, HeaderRow::Absent);
+            let summary = stream(&set, args.user, &inputs, writer, options)?;
             let names: Vec<&str> = inputs.dataset.schema.columns.iter().map(|c| c.name.as_str()).collect();
             // The same rows typed by the schema tell a NULL (JSON `null`) from an
             // empty string (`""`), which the CSV text alone cannot.
@@ -102,14 +104,14 @@ pub(crate) fn run(args: &PreviewArgs) -> anyhow::Result<Outcome> {
             }
             out.write_all(if first { b"]\n" } else { b"\n]\n" })?;
             out.flush()?;
+            note_rows(args, summary);
         }
         Format::Table => {
             // A table is for reading: without --limit it stops at TABLE_ROWS and says how many more there are.
             let options = StreamOptions { input_header, output_header: HeaderRow::Absent };
             let shown = args.limit.unwrap_or(TABLE_ROWS);
-            let at_limit = if args.limit.is_some() { AtLimit::Stop } else { AtLimit::Discard };
             let mut buffer = Vec::new();
-            let writer = LimitWriter::new(&mut buffer, Some(shown), HeaderRow::Absent, at_limit);
+            let writer = LimitWriter::new(&mut buffer, Some(shown), HeaderRow::Absent);
             let summary = stream(&set, args.user, &inputs, writer, options)?;
             let names: Vec<&str> = inputs.dataset.schema.columns.iter().map(|c| c.name.as_str()).collect();
             let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(buffer.as_slice());
@@ -120,19 +122,36 @@ pub(crate) fn run(args: &PreviewArgs) -> anyhow::Result<Outcome> {
             }
             let mut out = output::stdout();
             writeln!(out, "{}", output::table(&names, &[Align::Left], rows))?;
-            if let Some(summary) = summary
-                && summary.rows_written > shown
-            {
-                writeln!(
+            // A table for people ends with its count, as every table does; the cut is said there too.
+            match summary {
+                summary if summary.rows_written > shown => writeln!(
                     out,
-                    "showing {shown} of {} rows (--limit N to show more, --format csv for all)",
-                    summary.rows_written
-                )?;
+                    "showing {shown} of {} (--limit N to show more, --format csv for all)",
+                    output::plural(summary.rows_written, "row", "rows")
+                )?,
+                summary => writeln!(out, "{}", output::plural(summary.rows_written, "row", "rows"))?,
             }
             out.flush()?;
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// Says on stderr what a machine format does not: that `--limit` cut the rows, or that there are none.
+fn note_rows(args: &PreviewArgs, summary: StreamSummary) {
+    let total = summary.rows_written;
+    match args.limit {
+        Some(limit) if total > limit => {
+            output::note(format!("showing {limit} of {} (--limit)", output::plural(total, "row", "rows")));
+        }
+        _ if total == 0 => output::note(format!(
+            "0 rows: user {} sees no row (`domo pdp explain {} --user {} --row N` says why)",
+            args.user,
+            args.input.dir.display(),
+            args.user
+        )),
+        _ => {}
+    }
 }
 
 /// Rows a table shows when `--limit` is not given.
@@ -159,70 +178,37 @@ impl serde::Serialize for JsonRow<'_> {
     }
 }
 
-/// Streams the user's rows; stopping at `--limit` is not an error.
+/// Streams the user's rows to the end (so that the summary counts every row the user sees).
 fn stream<W: Write>(
     set: &domo_pdp::PolicySet,
     user: UserId,
     inputs: &Inputs,
     writer: LimitWriter<W>,
     options: StreamOptions,
-) -> anyhow::Result<Option<StreamSummary>> {
+) -> anyhow::Result<StreamSummary> {
     let data = &inputs.paths.data;
     let input = open_with_progress(data).with_context(|| format!("cannot load `{}`", data.display()))?;
     match set.write_visible_csv_with_limits(user, input, writer, options, inputs.limits.csv) {
-        Ok(summary) => Ok(Some(summary)),
-        Err(StreamCsvError::Write(err)) if LimitWriter::<W>::is_limit(&err) => Ok(None),
+        Ok(summary) => Ok(summary),
         Err(StreamCsvError::Write(err)) => Err(err.into()),
         Err(err) => Err(load_error(data, err)),
     }
 }
 
-/// Marks the write error that stops the stream once `--limit` records are out.
-#[derive(Debug)]
-struct LimitReached;
-
-impl std::fmt::Display for LimitReached {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("row limit reached")
-    }
-}
-
-impl std::error::Error for LimitReached {}
-
-/// What [`LimitWriter`] does once the limit is reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AtLimit {
-    /// Fail with [`LimitReached`], so that reading stops.
-    Stop,
-    /// Swallow the rest, so that the stream runs to the end and counts every row.
-    Discard,
-}
-
-/// Passes CSV bytes through until `limit` data records are complete. Records
-/// are counted by line ends outside quotes, so quoted newlines do not miscount.
+/// Passes CSV bytes through until `limit` data records are complete, and
+/// swallows the rest (so that the stream runs to the end and counts every row).
+/// Records are counted by line ends outside quotes, so quoted newlines do not miscount.
 struct LimitWriter<W> {
     inner: W,
     /// Records still allowed (the header, if any, comes first and is not counted).
     remaining: Option<u64>,
     skip_header: bool,
     in_quotes: bool,
-    at_limit: AtLimit,
 }
 
 impl<W: Write> LimitWriter<W> {
-    fn new(inner: W, limit: Option<u64>, header: HeaderRow, at_limit: AtLimit) -> Self {
-        Self { inner, remaining: limit, skip_header: header == HeaderRow::Present, in_quotes: false, at_limit }
-    }
-
-    fn is_limit(err: &io::Error) -> bool {
-        err.get_ref().is_some_and(|e| e.is::<LimitReached>())
-    }
-
-    fn limit_reached(&self, len: usize) -> io::Result<usize> {
-        match self.at_limit {
-            AtLimit::Stop => Err(io::Error::other(LimitReached)),
-            AtLimit::Discard => Ok(len),
-        }
+    fn new(inner: W, limit: Option<u64>, header: HeaderRow) -> Self {
+        Self { inner, remaining: limit, skip_header: header == HeaderRow::Present, in_quotes: false }
     }
 }
 
@@ -230,7 +216,7 @@ impl<W: Write> Write for LimitWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let Some(remaining) = self.remaining else { return self.inner.write(buf) };
         if remaining == 0 && !self.skip_header {
-            return self.limit_reached(buf.len());
+            return Ok(buf.len());
         }
         let mut left = remaining;
         let mut end = buf.len();
@@ -254,7 +240,7 @@ impl<W: Write> Write for LimitWriter<W> {
         self.inner.write_all(buf.get(..end).unwrap_or(buf))?;
         self.remaining = Some(left);
         if left == 0 && end < buf.len() {
-            return self.limit_reached(buf.len());
+            return Ok(buf.len());
         }
         Ok(buf.len())
     }

@@ -44,15 +44,16 @@ impl From<DialectArg> for Dialect {
     }
 }
 
-/// Options of `domo pdp sql`.
+/// Options of `domo pdp sql`: exactly one mode of --user, --counts and --create-table.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["user", "counts", "create_table"])))]
 pub(crate) struct SqlArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
     /// Print the query returning the rows this user sees (a user id of the directory).
-    #[arg(long, value_name = "ID", required_unless_present_any = ["counts", "create_table"])]
+    #[arg(long, value_name = "ID")]
     pub(crate) user: Option<UserId>,
     /// Print the query returning, for every user, how many rows they see and why.
     #[arg(long, conflicts_with_all = ["user", "where_only"])]

@@ -142,7 +142,9 @@ fn preview_table_stops_at_a_thousand_rows_and_says_so() {
     let (_, stdout) = run_stdout(&[
         "pdp", "preview", EXAMPLE, "--user", "27", "--format", "table", "--limit", "1200", "--data", data,
     ]);
-    assert!(stdout.contains("│ Guest 1199 ") && !stdout.contains("showing"), "{stdout}");
+    assert!(stdout.contains("│ Guest 1199 ") && !stdout.contains("│ Guest 1200 "), "{stdout}");
+    // An explicit --limit that cuts says so too.
+    assert!(stdout.ends_with("showing 1200 of 1500 rows (--limit N to show more, --format csv for all)\n"), "{stdout}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -32,6 +32,13 @@ fn lint_reports_compile_errors_with_exit_1() {
 }
 
 #[test]
+fn lint_says_a_user_sees_nothing_because_their_policy_does_not_compile() {
+    // User 31 is in policy 9 through group 1324037627; a misspelled column must not read as "in no policy".
+    let policies = fixture("policies-group-policy-unknown-column.json");
+    check!("lint_group_policy_unknown_column", &["pdp", "lint", EXAMPLE, "--policies", &policies]);
+}
+
+#[test]
 fn diff_catches_widened_access() {
     let policies = fixture("policies-widened.json");
     check!("diff_widened", &["pdp", "diff", EXAMPLE, "--policies", &policies, "--against", EXAMPLE, "--show-rows"]);

@@ -132,8 +132,9 @@ pub(crate) fn run(args: DataArgs) -> anyhow::Result<Outcome> {
             let options =
                 ExportOptions { header: if header { Header::Include } else { Header::Omit }, file_name: None };
             let started = Instant::now();
-            let written = super::block_on(async {
-                match &path {
+            let mut records = RecordCount::default();
+            let (written, dataset) = super::block_on(async {
+                let written = match &path {
                     Some(path) => {
                         let bar = output::progress_bar(&format!("exporting to {}", file_name(path)), None);
                         let result =
@@ -141,13 +142,17 @@ pub(crate) fn run(args: DataArgs) -> anyhow::Result<Outcome> {
                         if let Some((bar, _)) = bar {
                             bar.finish_and_clear();
                         }
-                        Ok(result?)
+                        let written = result?;
+                        records.feed_file(path).await?;
+                        written
                     }
                     None => {
-                        let mut stdout = crate::stdout::AsyncStdout::new();
-                        Ok(client.export_data(&id, &options, &mut stdout, None).await?)
+                        let mut stdout = Counting { inner: crate::stdout::AsyncStdout::new(), count: &mut records };
+                        client.export_data(&id, &options, &mut stdout, None).await?
                     }
-                }
+                };
+                // Only for the hint below: an export that worked is not failed by a DataSet that cannot be read.
+                Ok((written, client.get_dataset(&id).await.ok()))
             })?;
             if let Some(path) = &path {
                 output::note(format!(
@@ -158,9 +163,98 @@ pub(crate) fn run(args: DataArgs) -> anyhow::Result<Outcome> {
                     output::rate(written, started.elapsed())
                 ));
             }
+            let rows = records.total().saturating_sub(u64::from(header && records.total() > 0));
+            if let Some(dataset) = dataset
+                && dataset.pdp_enabled
+                && rows < dataset.rows
+            {
+                output::note(format!(
+                    "note: the export gave {rows} of the DataSet's {}: PDP filtered the rows for the user these \
+                     credentials act as; export as the owner or an Admin to get every row",
+                    output::plural(dataset.rows, "row", "rows"),
+                ));
+            }
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// Counts CSV records by their line ends outside quotes as the bytes pass (a last record without a line end counts).
+#[derive(Debug, Default)]
+struct RecordCount {
+    records: u64,
+    in_quotes: bool,
+    open: bool,
+}
+
+impl RecordCount {
+    fn feed(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            match byte {
+                b'"' => {
+                    self.in_quotes = !self.in_quotes;
+                    self.open = true;
+                }
+                b'\n' if !self.in_quotes => {
+                    self.records += 1;
+                    self.open = false;
+                }
+                b'\r' if !self.in_quotes => {}
+                _ => self.open = true,
+            }
+        }
+    }
+
+    async fn feed_file(&mut self, path: &Path) -> anyhow::Result<()> {
+        use tokio::io::AsyncReadExt as _;
+        let mut file =
+            tokio::fs::File::open(path).await.with_context(|| format!("cannot read `{}`", path.display()))?;
+        let mut buffer = vec![0; 1 << 16];
+        loop {
+            let read = file.read(&mut buffer).await.with_context(|| format!("cannot read `{}`", path.display()))?;
+            if read == 0 {
+                return Ok(());
+            }
+            self.feed(buffer.get(..read).unwrap_or_default());
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.records + u64::from(self.open)
+    }
+}
+
+/// A writer that counts the CSV records passing through it.
+struct Counting<'a, W> {
+    inner: W,
+    count: &'a mut RecordCount,
+}
+
+impl<W: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Counting<'_, W> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        let written = std::task::ready!(std::pin::Pin::new(&mut this.inner).poll_write(cx, buf))?;
+        this.count.feed(buf.get(..written).unwrap_or(buf));
+        std::task::Poll::Ready(Ok(written))
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 #[expect(clippy::too_many_arguments, reason = "one call site, each argument a flag of the command")]
@@ -269,4 +363,26 @@ fn check_first_row(path: &Path, schema: &Schema, header: Header) -> anyhow::Resu
 
 fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RecordCount;
+
+    fn check(csv: &str, records: u64) {
+        let mut count = RecordCount::default();
+        for chunk in csv.as_bytes().chunks(3) {
+            count.feed(chunk);
+        }
+        assert_eq!(count.total(), records, "{csv:?}");
+    }
+
+    #[test]
+    fn records_are_counted_by_line_ends_outside_quotes() {
+        check("", 0);
+        check("a,b\n", 1);
+        check("a,b\r\nc,d", 2);
+        check("\"two\nlines\",x\ny,z\n", 2);
+        check("\"\"\n", 1);
+    }
 }

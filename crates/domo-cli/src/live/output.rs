@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::bail;
 use domo_http::{Progress, Transferred};
 
-pub(crate) use crate::output::{Align, Format, REPORT, TABULAR, count, formats, json, note, rows, table, text};
+pub(crate) use crate::output::{Align, Format, REPORT, TABULAR, count, formats, json, note, plural, rows, table, text};
 
 /// Whether a destructive step may go ahead: `--yes`, or a `y` typed at the
 /// prompt. Without a terminal on stdin nothing can be typed, so it refuses.

@@ -3,6 +3,7 @@
 mod big;
 mod datasets;
 mod faults;
+mod output;
 mod plan;
 mod policies;
 mod pull;

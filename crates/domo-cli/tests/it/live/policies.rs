@@ -29,16 +29,26 @@ fn policies_are_created_listed_shown_updated_and_deleted() {
     let listed = json(&live.ok(&["policies", "list", &id, "--format", "json"]));
     assert_eq!(listed.as_array().unwrap().len(), 3);
 
-    let shown = json(&live.ok(&["policies", "get", &id, policy]));
+    let shown = json(&live.ok(&["policies", "get", &id, policy, "--format", "json"]));
     assert_eq!(
         (shown["name"].as_str(), shown["users"].clone()),
         (Some("Only Show Attendees"), serde_json::json!([27]))
     );
     // Fields not given keep their value.
-    let updated = json(&live.ok(&["policies", "update", &id, policy, "--user", "27", "--user", "40"]));
+    let updated =
+        json(&live.ok(&["policies", "update", &id, policy, "--user", "27", "--user", "40", "--format", "json"]));
     assert_eq!(updated["users"], serde_json::json!([27, 40]));
     assert_eq!(updated["filters"][0]["values"], serde_json::json!(["TRUE"]));
-    let renamed = json(&live.ok(&["policies", "update", &id, policy, "--filter", "Friend BEGINS_WITH [\"A\", \"G\"]"]));
+    let renamed = json(&live.ok(&[
+        "policies",
+        "update",
+        &id,
+        policy,
+        "--filter",
+        "Friend BEGINS_WITH [\"A\", \"G\"]",
+        "--format",
+        "json",
+    ]));
     assert_eq!(renamed["filters"][0]["operator"], "BEGINS_WITH");
     assert_eq!(renamed["users"], serde_json::json!([27, 40]));
 

@@ -1,0 +1,70 @@
+//! The live commands' output: a table by default (get and update too), `--format table|json|csv` with the same
+//! names as `domo pdp`, counts with the right noun, and an export that says when PDP filtered its rows.
+
+use super::support::{GUEST, GUEST_SECRET, Live, Run, json};
+
+#[test]
+fn get_and_update_default_to_a_table_and_lists_take_csv() {
+    let live = Live::start();
+    let id = live.euler_party();
+    let policy = live.only_show_attendees(&id);
+    let policy = policy.trim();
+    // The built-in All Rows policy goes, so that one policy is left.
+    live.ok(&["policies", "delete", &id, "1", "--yes"]);
+
+    // One DataSet, one policy: the singular.
+    let list = live.ok(&["datasets", "list"]);
+    assert!(list.ends_with("\n1 DataSet\n"), "{list}");
+    let shown = live.ok(&["datasets", "get", &id]);
+    assert!(shown.contains("pdp:         disabled, 1 policy\n"), "{shown}");
+    let policies = live.ok(&["policies", "list", &id]);
+    assert!(policies.ends_with("\n1 policy\n"), "{policies}");
+    // get and update print the same table as list, not JSON.
+    let one = live.ok(&["policies", "get", &id, policy]);
+    assert!(one.contains("Only Show Attendees") && one.ends_with("\n1 policy\n"), "{one}");
+    let updated = live.ok(&["policies", "update", &id, policy, "--user", "27", "--user", "31"]);
+    assert!(updated.contains("27, 31") && updated.ends_with("\n1 policy\n"), "{updated}");
+    let updated = live.ok(&["datasets", "update", &id, "--description", "guests"]);
+    assert!(updated.contains("description: guests"), "{updated}");
+
+    // CSV where the result is a table, with the table's columns.
+    let csv = live.ok(&["datasets", "list", "--format", "csv"]);
+    assert!(csv.starts_with("id,name,rows,columns,pdp,updated\n"), "{csv}");
+    assert!(csv.contains(&format!("{id},Leonhard Euler Party,6,2,")), "{csv}");
+    let users = live.ok(&["users", "list", "--format", "csv"]);
+    assert!(users.starts_with("id,name,email,role\n") && users.contains("\n31,Ada Lovelace,"), "{users}");
+    let groups = live.ok(&["groups", "list", "--format", "csv"]);
+    assert!(groups.starts_with("id,name,members,active\n1324037627,Party Planners,"), "{groups}");
+    let policies = live.ok(&["policies", "list", &id, "--format", "csv"]);
+    assert!(policies.starts_with("id,type,name,filters,users,groups,virtual users\n"), "{policies}");
+    // json is the same everywhere; csv only where the result is a table.
+    assert_eq!(json(&live.ok(&["datasets", "get", &id, "--format", "json"]))["rows"], 6);
+    live.run(&["datasets", "get", &id, "--format", "csv"]).fails_with("invalid value 'csv' for '--format <FORMAT>'");
+    assert!(live.ok(&["auth", "check", "--format", "text"]).contains("acts as:   user 1001"));
+}
+
+#[test]
+fn an_export_filtered_by_pdp_says_so() {
+    let live = Live::start();
+    let id = live.euler_party();
+    live.only_show_attendees(&id);
+    live.ok(&["pdp", "enable", &id]);
+    let export = |args: &[&str]| {
+        let mut command = live.command(args);
+        command.env("DOMO_CLIENT_ID", GUEST).env("DOMO_CLIENT_SECRET", GUEST_SECRET);
+        Run::of(command.output().unwrap())
+    };
+    let hint = "note: the export gave 4 of the DataSet's 6 rows: PDP filtered the rows for the user these \
+                credentials act as; export as the owner or an Admin to get every row";
+    let run = export(&["data", "export", &id, "--header"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(run.stdout.lines().count(), 5, "{}", run.all());
+    assert!(run.stderr.contains(hint), "{}", run.all());
+    let out = live.path("guest.csv");
+    let run = export(&["data", "export", &id, "-o", out.to_str().unwrap()]);
+    assert!(run.stderr.contains(hint), "{}", run.all());
+    // The owner gets every row, and no note.
+    let run = live.run(&["data", "export", &id]);
+    assert_eq!((run.code, run.stdout.lines().count()), (0, 6), "{}", run.all());
+    assert!(!run.stderr.contains("PDP filtered"), "{}", run.all());
+}

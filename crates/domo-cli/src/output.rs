@@ -186,6 +186,15 @@ pub(crate) fn note(text: impl std::fmt::Display) {
     let _ = writeln!(anstream::stderr().lock(), "{text}");
 }
 
+/// `none gain`, `1 gains`, `2 gain`: how many of the users just counted do something.
+pub(crate) fn how_many(count: usize, one: &str, many: &str) -> String {
+    match count {
+        0 => format!("none {many}"),
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +204,8 @@ mod tests {
         assert_eq!(plural(0u64, "row", "rows"), "0 rows");
         assert_eq!(plural(1u64, "policy", "policies"), "1 policy");
         assert_eq!(count(2, "DataSet", "DataSets"), "2 DataSets");
+        assert_eq!(how_many(0, "gains", "gain"), "none gain");
+        assert_eq!(how_many(1, "loses", "lose"), "1 loses");
     }
 
     #[test]

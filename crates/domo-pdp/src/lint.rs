@@ -400,7 +400,11 @@ fn data_findings(
                 policy: Some(this.clone()),
                 filter_index: None,
                 user: None,
-                message: format!("matches none of the {rows} rows, so it grants nothing"),
+                message: if rows == 1 {
+                    "matches not even the 1 row, so it grants nothing".to_owned()
+                } else {
+                    format!("matches none of the {rows} rows, so it grants nothing")
+                },
                 rows: Vec::new(),
             });
         }
@@ -411,7 +415,11 @@ fn data_findings(
                 policy: Some(this.clone()),
                 filter_index: None,
                 user: None,
-                message: format!("its filters admit all {rows} rows, so they restrict nothing"),
+                message: if rows == 1 {
+                    "its filters admit the 1 row, so they restrict nothing".to_owned()
+                } else {
+                    format!("its filters admit all {rows} rows, so they restrict nothing")
+                },
                 rows: Vec::new(),
             });
         }
@@ -501,8 +509,9 @@ fn data_findings(
                 filter_index: None,
                 user: None,
                 message: format!(
-                    "{} of {rows} rows are seen by no one but the owner and Admins: {}",
+                    "{} of {} seen by no one but the owner and Admins: {}",
                     hidden.len(),
+                    if rows == 1 { "1 row is".to_owned() } else { format!("{rows} rows are") },
                     row_list(&hidden)
                 ),
                 rows: hidden.into_iter().take(SAMPLE_ROWS).collect(),

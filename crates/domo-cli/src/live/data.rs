@@ -294,8 +294,10 @@ async fn import_stream(
     };
     let summary = client.upload_csv_file(stream.id, file, &options).await?;
     output::note(format!(
-        "uploaded {} parts through stream {} (execution {})",
-        summary.parts, stream.id, summary.execution
+        "uploaded {} through stream {} (execution {})",
+        output::plural(summary.parts, "part", "parts"),
+        stream.id,
+        summary.execution
     ));
     Ok(summary.bytes)
 }
@@ -347,10 +349,10 @@ fn check_first_row(path: &Path, schema: &Schema, header: Header) -> anyhow::Resu
     } else {
         if record.len() != expected.len() {
             bail!(
-                "row 1 of `{}` has {} fields but the DataSet has {} columns (`{}`)",
+                "row 1 of `{}` has {} but the DataSet has {} (`{}`)",
                 path.display(),
-                record.len(),
-                expected.len(),
+                output::count(record.len(), "field", "fields"),
+                output::count(expected.len(), "column", "columns"),
                 expected.join(",")
             );
         }

@@ -179,7 +179,7 @@ pub(crate) fn run(args: DatasetsArgs) -> anyhow::Result<Outcome> {
                 "created DataSet {} `{}` with {}",
                 dataset.id,
                 dataset.name,
-                dataset.schema.columns.len()
+                output::count(dataset.schema.columns.len(), "column", "columns")
             ));
             match format {
                 Format::Json => output::json(&dataset)?,
@@ -204,7 +204,8 @@ pub(crate) fn run(args: DatasetsArgs) -> anyhow::Result<Outcome> {
         DatasetsCommand::Delete { id, yes } => {
             let id = DatasetId::from(id);
             let dataset = super::block_on(async { Ok(client.get_dataset(&id).await?) })?;
-            let question = format!("delete DataSet {} `{}` and its {} rows", dataset.id, dataset.name, dataset.rows);
+            let rows = output::plural(dataset.rows, "row", "rows");
+            let question = format!("delete DataSet {} `{}` and its {rows}", dataset.id, dataset.name);
             if !output::confirm(&question, yes)? {
                 output::note("delete cancelled: nothing deleted");
                 return Ok(Outcome::Findings);

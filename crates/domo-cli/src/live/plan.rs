@@ -215,8 +215,8 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         );
     }
     let question = format!(
-        "apply {} changes to DataSet {} `{}`{}",
-        plan.changes.len(),
+        "apply {} to DataSet {} `{}`{}",
+        output::count(plan.changes.len(), "change", "changes"),
         plan.dataset_id,
         plan.dataset_name,
         if opens { " (PDP turns off: everyone with access sees every row)" } else { "" }
@@ -291,9 +291,9 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     match error {
         None => Ok(Outcome::Ok),
         Some(error) => Err(error.context(format!(
-            "apply stopped: {} of {} changes applied, {} not applied",
+            "apply stopped: {} of {} applied, {} not applied",
             report.applied.len(),
-            plan.changes.len(),
+            output::count(plan.changes.len(), "change", "changes"),
             report.not_applied.len() + 1
         ))),
     }

@@ -412,8 +412,12 @@ pub(crate) fn switch_pdp(args: &PdpSwitchArgs, switch: PdpSwitch) -> anyhow::Res
     if !enabled {
         let dataset = super::block_on(async { Ok(connection.client.get_dataset(&id).await?) })?;
         let question = format!(
-            "disable PDP on DataSet {id} `{}`: everyone with access sees all {} rows",
-            dataset.name, dataset.rows
+            "disable PDP on DataSet {id} `{}`: everyone with access sees {}",
+            dataset.name,
+            match dataset.rows {
+                1 => "its 1 row".to_owned(),
+                rows => format!("all {rows} rows"),
+            }
         );
         if !output::confirm(&question, args.yes)? {
             output::note("disable cancelled: PDP stays as it was");

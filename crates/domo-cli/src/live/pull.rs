@@ -100,19 +100,22 @@ fn pull(args: &PullArgs, connection: &super::config::Connection) -> anyhow::Resu
         std::fs::rename(stage.join(file), &to).with_context(|| format!("cannot write `{}`", to.display()))?;
     }
     output::note(format!(
-        "pulled DataSet {} `{}` into `{}` in {:.1?}: {rows} rows ({}), {} policies, {users} users, {groups} groups",
+        "pulled DataSet {} `{}` into `{}` in {:.1?}: {} ({}), {}, {}, {}",
         dataset.id,
         dataset.name,
         args.dir.display(),
         started.elapsed(),
+        output::plural(rows, "row", "rows"),
         output::size(bytes),
-        policies.len()
+        output::count(policies.len(), "policy", "policies"),
+        output::count(users, "user", "users"),
+        output::count(groups, "group", "groups"),
     ));
     if rows < dataset.rows {
         output::note(format!(
-            "warning: the DataSet has {} rows but the export gave {rows}: PDP hides rows from the user these \
+            "warning: the DataSet has {} but the export gave {rows}: PDP hides rows from the user these \
              credentials act as, so previews of this folder miss rows; pull as the owner or an Admin",
-            dataset.rows
+            output::plural(dataset.rows, "row", "rows")
         ));
     }
     Ok(Outcome::Ok)

@@ -226,12 +226,15 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
             writeln!(out)?;
             writeln!(
                 out,
-                "{} users change over {} rows: {gainers} gain rows, {losers} lose rows",
-                diff.users.len() + diff.virtual_users.len(),
-                table.row_count()
+                "{} over {}: {} rows, {} rows",
+                output::count(diff.users.len() + diff.virtual_users.len(), "user changes", "users change"),
+                output::count(table.row_count(), "row", "rows"),
+                output::how_many(gainers, "gains", "gain"),
+                output::how_many(losers, "loses", "lose"),
             )?;
             if args.fail_on_new_access && gainers > 0 {
-                writeln!(out, "{}: {gainers} users gain access (--fail-on-new-access)", paint(ERROR, "failed"))?;
+                let gain = output::count(gainers, "user gains", "users gain");
+                writeln!(out, "{}: {gain} access (--fail-on-new-access)", paint(ERROR, "failed"))?;
             }
             out.flush()?;
         }
@@ -244,7 +247,8 @@ fn write_rows(out: &mut impl Write, table: &Table, what: &str, rows: &[usize]) -
         writeln!(out, "    {what} row {}: {}", row + 1, common::row_text(table, row))?;
     }
     if rows.len() > SAMPLE_ROWS {
-        writeln!(out, "    … and {} more {what} rows", rows.len() - SAMPLE_ROWS)?;
+        let more = rows.len() - SAMPLE_ROWS;
+        writeln!(out, "    … and {more} more {what} {}", if more == 1 { "row" } else { "rows" })?;
     }
     Ok(())
 }

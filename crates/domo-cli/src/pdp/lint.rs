@@ -71,12 +71,12 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
             }
             writeln!(
                 out,
-                "{}: {} in `{}` over {} rows and {} users",
+                "{}: {} in `{}` over {} and {}",
                 if errors > 0 { paint(ERROR, "failed") } else { paint(output::GOOD, "ok") },
                 counts(errors, warnings, notes),
                 inputs.paths.policies.display(),
-                table.row_count(),
-                inputs.directory.users.len()
+                output::count(table.row_count(), "row", "rows"),
+                output::count(inputs.directory.users.len(), "user", "users"),
             )?;
             out.flush()?;
         }
@@ -85,12 +85,11 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
 }
 
 fn counts(errors: usize, warnings: usize, notes: usize) -> String {
-    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     format!(
         "{}, {}, {}",
-        plural(errors, "error", "errors"),
-        plural(warnings, "warning", "warnings"),
-        plural(notes, "note", "notes")
+        output::count(errors, "error", "errors"),
+        output::count(warnings, "warning", "warnings"),
+        output::count(notes, "note", "notes")
     )
 }
 

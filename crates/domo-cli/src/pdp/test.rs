@@ -119,7 +119,8 @@ fn write_outcome(out: &mut impl Write, table: &Table, outcome: &CaseOutcome) -> 
             writeln!(out, "       row {} ({what}): {}", row + 1, common::row_text(table, row))?;
         }
         if rows.len() > SAMPLE_ROWS {
-            writeln!(out, "       … and {} more rows ({what})", rows.len() - SAMPLE_ROWS)?;
+            let more = rows.len() - SAMPLE_ROWS;
+            writeln!(out, "       … and {more} more {} ({what})", if more == 1 { "row" } else { "rows" })?;
         }
     }
     Ok(())

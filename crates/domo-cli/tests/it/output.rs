@@ -59,4 +59,8 @@ fn counts_take_the_singular_for_one() {
     let policies = fixture("policies-one-row.json");
     let text = run(&["pdp", "preview", EXAMPLE, "--policies", &policies, "--user", "27", "--format", "table"]);
     assert!(text.contains("\n1 row\n"), "{text}");
+    let text = run(&["pdp", "diff", EXAMPLE, "--against", &policies]);
+    assert!(text.contains("\n3 users change over 6 rows: 3 gain rows, 1 loses rows\n"), "{text}");
+    let text = run(&["pdp", "diff", EXAMPLE, "--against", EXAMPLE]);
+    assert!(text.contains("\n0 users change over 6 rows: none gain rows, none lose rows\n"), "{text}");
 }

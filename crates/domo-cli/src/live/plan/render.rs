@@ -6,12 +6,13 @@ use domo_model::Policy;
 
 use super::{Change, Plan, Report, show_id};
 use crate::live::policies::filters_text;
-use crate::output::{BOLD, ERROR, GOOD, WARNING, paint};
+use crate::output::{self, BOLD, ERROR, GOOD, WARNING, paint};
 
 /// What an apply did, change by change.
 pub(super) fn render_report(report: &Report<'_>, total: usize) -> String {
     let mut text = String::new();
-    let _ = writeln!(text, "{}", paint(BOLD, format!("applied {} of {total} changes:", report.applied.len())));
+    let applied = format!("applied {} of {}:", report.applied.len(), output::count(total, "change", "changes"));
+    let _ = writeln!(text, "{}", paint(BOLD, applied));
     for done in &report.applied {
         let _ = writeln!(text, "  {} {done}", paint(GOOD, "done"));
     }
@@ -82,7 +83,11 @@ pub(super) fn render(plan: &Plan) -> String {
         );
     }
     let effect = &plan.effect;
-    let _ = writeln!(text, "{}", paint(BOLD, format!("effect on users, on the {} local rows:", effect.rows)));
+    let _ = writeln!(
+        text,
+        "{}",
+        paint(BOLD, format!("effect on users, on the {}:", output::count(effect.rows, "local row", "local rows")))
+    );
     if effect.users.is_empty() {
         let _ = writeln!(text, "  no user's rows change");
     }
@@ -102,9 +107,12 @@ pub(super) fn render(plan: &Plan) -> String {
     let losers = effect.users.iter().filter(|u| u.lost > 0).count();
     let _ = writeln!(
         text,
-        "{} of {} users change: {gainers} gain rows, {losers} lose rows",
+        "{} of {} {}: {} rows, {} rows",
         effect.users.len(),
-        effect.users_total
+        output::count(effect.users_total, "user", "users"),
+        if effect.users.len() == 1 { "changes" } else { "change" },
+        output::how_many(gainers, "gains", "gain"),
+        output::how_many(losers, "loses", "lose"),
     );
     for note in &plan.notes {
         let _ = writeln!(text, "{}: {note}", paint(WARNING, "note"));

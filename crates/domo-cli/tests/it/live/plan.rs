@@ -69,7 +69,7 @@ fn a_plan_creates_updates_and_deletes_and_shows_who_gains_and_loses_rows() {
         "user 31 `Ada Lovelace`: 0 -> 6 rows (+6 gained, -0 lost)",
         "user 35 `Sophie Germain`: 0 -> 2 rows (+2 gained, -0 lost)",
         "user 40 `Carl Gauss`: 2 -> 0 rows (+0 gained, -2 lost)",
-        "3 of 6 users change: 2 gain rows, 1 lose rows",
+        "3 of 6 users change: 2 gain rows, 1 loses rows",
     ] {
         assert!(text.contains(line), "missing `{line}` in:\n{text}");
     }

@@ -107,7 +107,7 @@ fn a_pulled_folder_works_with_every_offline_command() {
     let dir_arg = dir.to_str().unwrap();
     let run = live.run(&["pull", &id, dir_arg]);
     assert_eq!(run.code, 0, "{}", run.all());
-    assert!(run.stderr.contains("6 rows") && run.stderr.contains("3 policies, 6 users, 1 groups"), "{}", run.all());
+    assert!(run.stderr.contains("6 rows") && run.stderr.contains("3 policies, 6 users, 1 group"), "{}", run.all());
     assert_eq!(
         std::fs::read_to_string(dir.join("data.csv")).unwrap(),
         std::fs::read_to_string(crate::root().join(super::support::EULER_CSV)).unwrap()

@@ -38,7 +38,7 @@ struct FindingJson<'a> {
     kind: &'static str,
     policy: Option<crate::engine::PolicyRef>,
     filter: Option<usize>,
-    user: Option<u64>,
+    user: Option<crate::engine::UserRef>,
     message: &'a str,
     rows: &'a [u64],
 }
@@ -52,8 +52,12 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
         (report.count(LintSeverity::Error), report.count(LintSeverity::Warning), report.count(LintSeverity::Note));
     match args.format {
         Format::Json => {
-            let json =
-                LintJson { errors, warnings, notes, findings: report.findings.iter().map(finding_json).collect() };
+            let json = LintJson {
+                errors,
+                warnings,
+                notes,
+                findings: report.findings.iter().map(|f| finding_json(f, &inputs.directory)).collect(),
+            };
             output::json(&json)?;
         }
         Format::Table | Format::Csv => {
@@ -93,13 +97,13 @@ fn counts(errors: usize, warnings: usize, notes: usize) -> String {
     )
 }
 
-fn finding_json(finding: &LintFinding) -> FindingJson<'_> {
+fn finding_json<'a>(finding: &'a LintFinding, directory: &domo_model::Directory) -> FindingJson<'a> {
     FindingJson {
         severity: finding.severity.as_str(),
         kind: finding.kind.as_str(),
         policy: finding.policy.as_ref().map(crate::engine::PolicyRef::from_lint),
         filter: finding.filter_index,
-        user: finding.user.map(|u| u.get()),
+        user: finding.user.map(|u| crate::engine::UserRef::of(directory, u)),
         message: &finding.message,
         rows: &finding.rows,
     }

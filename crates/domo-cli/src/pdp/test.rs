@@ -45,7 +45,7 @@ struct TestJson {
 struct CaseJson {
     case: usize,
     name: Option<String>,
-    user: Option<u64>,
+    user: Option<common::UserRef>,
     passed: bool,
     summary: String,
     /// Rows seen that should not be (1-based).
@@ -78,7 +78,7 @@ pub(crate) fn run(args: &TestArgs) -> anyhow::Result<Outcome> {
                     .map(|o| CaseJson {
                         case: o.number,
                         name: o.name.clone(),
-                        user: o.user.map(|u| u.get()),
+                        user: o.user.map(|u| common::UserRef::of(&inputs.directory, u)),
                         passed: o.passed,
                         summary: o.summary.clone(),
                         unexpected: o.unexpected.iter().map(|r| r + 1).collect(),

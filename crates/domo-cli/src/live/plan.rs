@@ -126,7 +126,63 @@ impl Plan {
     }
 }
 
+/// What a change does to which policy, as data: `{"action": "create", "id": 12, "name": "…"}` (`id` null for a
+/// policy not created yet).
+#[derive(Debug, Clone, Serialize)]
+struct Step {
+    action: Action,
+    id: Option<PolicyId>,
+    name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+enum Action {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Step {
+    /// `create `Attendees``, `delete policy 9 `Regrets``: the step to do.
+    fn describe(&self) -> String {
+        let verb = match self.action {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+        };
+        match self.id {
+            Some(id) => format!("{verb} policy {id} `{}`", self.name),
+            None => format!("{verb} `{}`", self.name),
+        }
+    }
+
+    /// `created policy 12 `Attendees``: the step done.
+    fn done(&self) -> String {
+        let verb = match self.action {
+            Action::Create => "created",
+            Action::Update => "updated",
+            Action::Delete => "deleted",
+        };
+        match self.id {
+            Some(id) => format!("{verb} policy {id} `{}`", self.name),
+            None => format!("{verb} `{}`", self.name),
+        }
+    }
+}
+
 impl Change {
+    /// The change as a [`Step`].
+    fn step(&self) -> Step {
+        match self {
+            Change::Create { policy } => Step { action: Action::Create, id: None, name: policy.name.clone() },
+            Change::Update { id, policy, .. } => {
+                Step { action: Action::Update, id: Some(*id), name: policy.name.clone() }
+            }
+            Change::Delete { id, name } => Step { action: Action::Delete, id: Some(*id), name: name.clone() },
+        }
+    }
+
     fn describe(&self) -> String {
         match self {
             Change::Create { policy } => format!("create `{}`", policy.name),
@@ -248,34 +304,37 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         let mut error = None;
         for (index, change) in plan.changes.iter().enumerate() {
             if error.is_some() {
-                report.not_applied.push(change.describe());
+                report.not_applied.push(change.step());
                 continue;
             }
             // A write counts as done only when Domo's answer holds what was sent.
-            let outcome: anyhow::Result<String> = match change {
+            let outcome: anyhow::Result<Step> = match change {
                 Change::Create { policy } => match client.create_policy(&plan.dataset_id, policy).await {
-                    Ok(created) => stored_as_sent(policy, &created).map(|()| match created.id {
-                        Some(id) => format!("created policy {id} `{}`", created.name),
-                        None => format!("created `{}`", created.name),
+                    Ok(created) => stored_as_sent(policy, &created).map(|()| Step {
+                        action: Action::Create,
+                        id: created.id,
+                        name: created.name.clone(),
                     }),
                     Err(e) => Err(e.into()),
                 },
                 Change::Update { id, policy, .. } => match client.update_policy(&plan.dataset_id, *id, policy).await {
-                    Ok(updated) => {
-                        stored_as_sent(policy, &updated).map(|()| format!("updated policy {id} `{}`", updated.name))
-                    }
+                    Ok(updated) => stored_as_sent(policy, &updated).map(|()| Step {
+                        action: Action::Update,
+                        id: Some(*id),
+                        name: updated.name.clone(),
+                    }),
                     Err(e) => Err(e.into()),
                 },
                 Change::Delete { id, name } => client
                     .delete_policy(&plan.dataset_id, *id)
                     .await
-                    .map(|()| format!("deleted policy {id} `{name}`"))
+                    .map(|()| Step { action: Action::Delete, id: Some(*id), name: name.clone() })
                     .map_err(Into::into),
             };
             match outcome {
                 Ok(done) => report.applied.push(done),
                 Err(cause) => {
-                    report.failed = Some(Failed { change: change.describe(), error: chain(&cause) });
+                    report.failed = Some(Failed { change: change.step(), error: chain(&cause) });
                     let total = plan.changes.len();
                     error =
                         Some(cause.context(format!("change {} of {total} failed: {}", index + 1, change.describe())));
@@ -305,15 +364,15 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
 struct Report<'a> {
     /// The plan applied, so that a JSON report stands on its own.
     plan: &'a Plan,
-    applied: Vec<String>,
+    applied: Vec<Step>,
     #[serde(skip_serializing_if = "Option::is_none")]
     failed: Option<Failed>,
-    not_applied: Vec<String>,
+    not_applied: Vec<Step>,
 }
 
 #[derive(Debug, Serialize)]
 struct Failed {
-    change: String,
+    change: Step,
     error: String,
 }
 

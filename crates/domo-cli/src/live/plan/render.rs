@@ -14,15 +14,15 @@ pub(super) fn render_report(report: &Report<'_>, total: usize) -> String {
     let applied = format!("applied {} of {}:", report.applied.len(), output::count(total, "change", "changes"));
     let _ = writeln!(text, "{}", paint(BOLD, applied));
     for done in &report.applied {
-        let _ = writeln!(text, "  {} {done}", paint(GOOD, "done"));
+        let _ = writeln!(text, "  {} {}", paint(GOOD, "done"), done.done());
     }
     if let Some(failed) = &report.failed {
-        let _ = writeln!(text, "  {} {}: {}", paint(ERROR, "failed"), failed.change, failed.error);
+        let _ = writeln!(text, "  {} {}: {}", paint(ERROR, "failed"), failed.change.describe(), failed.error);
     }
     if !report.not_applied.is_empty() {
         let _ = writeln!(text, "{}", paint(BOLD, "not applied:"));
         for change in &report.not_applied {
-            let _ = writeln!(text, "  {} {change}", paint(WARNING, "skipped"));
+            let _ = writeln!(text, "  {} {}", paint(WARNING, "skipped"), change.describe());
         }
     }
     text

@@ -103,7 +103,7 @@ fn a_plan_creates_updates_and_deletes_and_shows_who_gains_and_loses_rows() {
     let run = live.run(&["pdp", "apply", dir, "--dataset-id", &id, "--yes", "--format", "json"]);
     assert_eq!(run.code, 0, "{}", run.all());
     let report = json(&run.stdout);
-    assert_eq!(report["applied"], j!(["deleted policy 4 `Planners See Regrets`"]));
+    assert_eq!(report["applied"], j!([{"action": "delete", "id": 4, "name": "Planners See Regrets"}]));
     assert_eq!(report["plan"]["changes"][0]["action"], "delete", "the JSON report carries its plan");
     assert_eq!(report["notApplied"], j!([]));
     assert_eq!(live_policies(&live, &id).len(), 1);

@@ -68,3 +68,52 @@ fn an_export_filtered_by_pdp_says_so() {
     assert_eq!((run.code, run.stdout.lines().count()), (0, 6), "{}", run.all());
     assert!(!run.stderr.contains("PDP filtered"), "{}", run.all());
 }
+
+/// Replaces what changes from run to run (UUIDs, times, the emulator's address) so that a snapshot holds.
+fn redact(value: &mut serde_json::Value, api: &str) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                if ["createdAt", "updatedAt", "dataCurrentAt"].contains(&key.as_str()) && !value.is_null() {
+                    *value = "[time]".into();
+                } else if key == "expiresInSeconds" {
+                    *value = "[seconds]".into();
+                } else {
+                    redact(value, api);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|item| redact(item, api)),
+        serde_json::Value::String(text) if text == api => *text = "[api]".to_owned(),
+        serde_json::Value::String(text) if text.len() == 36 && text.matches('-').count() == 4 => {
+            *text = "[uuid]".to_owned();
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_live_json_output_has_its_documented_shape() {
+    let live = Live::start();
+    let id = live.euler_party();
+    let policy = live.only_show_attendees(&id);
+    let policy = policy.trim();
+    let snapshot = |args: &[&str]| {
+        let mut value = json(&live.ok(&[args, &["--format", "json"][..]].concat()));
+        redact(&mut value, &live.url);
+        format!("$ domo {} --format json\n{}", args.join(" "), serde_json::to_string_pretty(&value).unwrap())
+    };
+    let outputs = [
+        snapshot(&["auth", "check"]),
+        snapshot(&["datasets", "list"]),
+        snapshot(&["datasets", "get", &id]),
+        snapshot(&["datasets", "update", &id, "--description", "guests"]),
+        snapshot(&["policies", "list", &id]),
+        snapshot(&["policies", "get", &id, policy]),
+        snapshot(&["policies", "update", &id, policy, "--user", "27", "--user", "31"]),
+        snapshot(&["users", "list"]),
+        snapshot(&["groups", "list"]),
+        snapshot(&["groups", "members", "1324037627"]),
+    ];
+    insta::assert_snapshot!("live_json", outputs.join("\n\n").replace(&id, "[dataset id]"));
+}

@@ -1,4 +1,5 @@
-//! Helpers the `domo pdp` commands share: compiling with readable errors, users, reasons, rows.
+//! Compiling a folder's policies with readable errors, and naming users, policies, groups, memberships,
+//! reasons and rows: in words for people, and as the JSON shapes of docs/json.md for programs.
 
 use std::io::Write;
 

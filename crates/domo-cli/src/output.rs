@@ -105,6 +105,10 @@ pub(crate) fn rows(
     rows: Vec<Vec<String>>,
     footer: &str,
 ) -> anyhow::Result<()> {
+    // An empty result says so: on stdout under a table, on stderr when stdout holds only data.
+    if rows.is_empty() && format != Format::Table {
+        note(footer);
+    }
     match format {
         Format::Json => json(value),
         Format::Csv => write_csv(plain_stdout(), header, rows),

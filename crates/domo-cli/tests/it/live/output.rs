@@ -44,6 +44,17 @@ fn get_and_update_default_to_a_table_and_lists_take_csv() {
 }
 
 #[test]
+fn an_empty_listing_says_so_on_stderr_in_machine_formats() {
+    let live = Live::start();
+    for format in ["json", "csv"] {
+        let run = live.run(&["datasets", "list", "--format", format]);
+        assert_eq!((run.code, run.stderr.as_str()), (0, "0 DataSets\n"), "{}", run.all());
+    }
+    let table = live.ok(&["datasets", "list"]);
+    assert!(table.ends_with("\n0 DataSets\n"), "{table}");
+}
+
+#[test]
 fn an_export_filtered_by_pdp_says_so() {
     let live = Live::start();
     let id = live.euler_party();

@@ -87,7 +87,7 @@ fn redact(value: &mut serde_json::Value, api: &str) {
             for (key, value) in map.iter_mut() {
                 if ["createdAt", "updatedAt", "dataCurrentAt"].contains(&key.as_str()) && !value.is_null() {
                     *value = "[time]".into();
-                } else if key == "expiresInSeconds" {
+                } else if key == "expiresInSeconds" || key == "fingerprint" {
                     *value = "[seconds]".into();
                 } else {
                     redact(value, api);
@@ -127,4 +127,35 @@ fn every_live_json_output_has_its_documented_shape() {
         snapshot(&["groups", "members", "1324037627"]),
     ];
     insta::assert_snapshot!("live_json", outputs.join("\n\n").replace(&id, "[dataset id]"));
+}
+
+#[test]
+fn plan_and_apply_json_have_their_documented_shape() {
+    let live = Live::start();
+    let id = live.euler_party();
+    live.only_show_attendees(&id);
+    live.ok(&["pdp", "enable", &id]);
+    let dir = live.path("party");
+    let dir = dir.to_str().unwrap();
+    live.ok(&["pull", &id, dir]);
+    // Locally: the attendees policy also for user 31, and a new policy for the planners.
+    let path = live.path("party/policies.json");
+    let mut policies: serde_json::Value = json(&std::fs::read_to_string(&path).unwrap());
+    for policy in policies.as_array_mut().unwrap() {
+        if policy["name"] == "Only Show Attendees" {
+            policy["users"] = serde_json::json!([27, 31]);
+        }
+    }
+    policies.as_array_mut().unwrap().push(serde_json::json!({
+        "type": "user", "name": "Planners See Regrets", "groups": [1324037627],
+        "filters": [{"column": "Attending", "operator": "EQUALS", "values": ["FALSE"], "not": false}]
+    }));
+    std::fs::write(&path, serde_json::to_string_pretty(&policies).unwrap()).unwrap();
+    let snapshot = |args: &[&str]| {
+        let mut value = json(&live.ok(&[args, &["--format", "json"][..]].concat()));
+        redact(&mut value, &live.url);
+        format!("$ domo {} --format json\n{}", args.join(" "), serde_json::to_string_pretty(&value).unwrap())
+    };
+    let outputs = [snapshot(&["pdp", "plan", dir]), snapshot(&["pdp", "apply", dir, "--yes"])];
+    insta::assert_snapshot!("plan_apply_json", outputs.join("\n\n").replace(dir, "[dir]").replace(&id, "[dataset id]"));
 }

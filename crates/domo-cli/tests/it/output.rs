@@ -64,3 +64,45 @@ fn counts_take_the_singular_for_one() {
     let text = run(&["pdp", "diff", EXAMPLE, "--against", EXAMPLE]);
     assert!(text.contains("\n0 users change over 6 rows: none gain rows, none lose rows\n"), "{text}");
 }
+
+#[test]
+fn every_format_flag_takes_the_same_names_and_says_its_default() {
+    let tabular = ["table", "json", "csv"];
+    let report = ["table", "json"];
+    let commands: [(&[&str], &[&str], &str); 21] = [
+        (&["pdp", "preview"], &tabular, "csv"),
+        (&["pdp", "matrix"], &tabular, "table"),
+        (&["pdp", "who"], &tabular, "table"),
+        (&["pdp", "explain"], &report, "table"),
+        (&["pdp", "lint"], &report, "table"),
+        (&["pdp", "diff"], &report, "table"),
+        (&["pdp", "test"], &report, "table"),
+        (&["pdp", "plan"], &report, "table"),
+        (&["pdp", "apply"], &report, "table"),
+        (&["auth", "check"], &report, "table"),
+        (&["datasets", "list"], &tabular, "table"),
+        (&["datasets", "get"], &report, "table"),
+        (&["datasets", "create"], &report, "table"),
+        (&["datasets", "update"], &report, "table"),
+        (&["policies", "list"], &tabular, "table"),
+        (&["policies", "get"], &report, "table"),
+        (&["policies", "create"], &report, "table"),
+        (&["policies", "update"], &report, "table"),
+        (&["users", "list"], &tabular, "table"),
+        (&["groups", "list"], &tabular, "table"),
+        (&["groups", "members"], &tabular, "table"),
+    ];
+    for (command, values, default) in commands {
+        let (code, help) = run_stdout(&[command, &["--help"][..]].concat());
+        assert_eq!(code, 0, "{command:?}");
+        let at = help.find("--format <FORMAT>").unwrap_or_else(|| panic!("{command:?} has no --format:\n{help}"));
+        // The flag's help runs from its name to its `[default: …]`.
+        let rest = &help[at..];
+        let end = rest.find("[default: ").and_then(|d| rest[d..].find(']').map(|e| d + e + 1));
+        let flag = &rest[..end.unwrap_or_else(|| panic!("{command:?} --format says no default:\n{help}"))];
+        assert!(flag.contains(&format!("[default: {default}]")), "{command:?}:\n{flag}");
+        for value in ["table", "json", "csv"] {
+            assert_eq!(flag.contains(&format!("- {value}")), values.contains(&value), "{command:?} `{value}`:\n{flag}");
+        }
+    }
+}

@@ -63,8 +63,10 @@ struct VirtualUserJson {
     lost_rows: Option<Vec<usize>>,
 }
 
+/// A policy reference (`index` in the new file, or in OLD for a removed policy) and its change.
 #[derive(Debug, Serialize)]
 struct PolicyJson {
+    index: Option<usize>,
     id: Option<u64>,
     name: String,
     change: &'static str,
@@ -114,7 +116,13 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
                             PolicyChangeKind::Removed => ("removed", Vec::new()),
                             PolicyChangeKind::Changed(details) => ("changed", details.clone()),
                         };
-                        PolicyJson { id: p.id.map(|id| id.get()), name: p.name.clone(), change, details }
+                        let file =
+                            if matches!(p.kind, PolicyChangeKind::Removed) { &old_policies } else { &inputs.policies };
+                        let index = file.iter().position(|policy| match p.id {
+                            Some(id) => policy.id == Some(id),
+                            None => policy.id.is_none() && policy.name == p.name,
+                        });
+                        PolicyJson { index, id: p.id.map(|id| id.get()), name: p.name.clone(), change, details }
                     })
                     .collect(),
                 users: diff

@@ -109,6 +109,7 @@ mod csv_split;
 mod diff;
 mod eval;
 mod filter;
+mod impact;
 mod like;
 mod lint;
 mod parse;
@@ -126,6 +127,10 @@ pub use compile::{
 pub use diff::{PolicyChange, PolicyChangeKind, PolicyDiff, UserChange, diff_policies};
 pub use eval::{Evaluation, Explanation, Grant, Refusal, SchemaMismatchError, VisibleCount};
 pub use filter::CompiledFilter;
+pub use impact::{
+    Admitter, Answer, ImpactError, ImpactOptions, ImpactReport, ProvenFinding, UserImpact, Verdict, Witness,
+    WitnessCell, impact, lint_for_any_row,
+};
 pub use jiff::civil::Date;
 pub use lint::{LintFinding, LintKind, LintReport, LintSeverity, PolicyRef, lint};
 pub use rowset::{RowSet, Rows};

@@ -9,6 +9,7 @@
 
 mod agreement;
 mod authority;
+mod impact;
 mod no_panic;
 mod reference;
 mod rules;

@@ -7,6 +7,8 @@ use clap::Args;
 use domo_pdp::{PolicyChangeKind, Table};
 use serde::Serialize;
 
+mod for_any_row;
+
 use super::input::{Inputs, read_policies};
 use super::output::{self, BOLD, ERROR, GOOD, WARNING, paint};
 use super::{InputArgs, ReportFormat, common};
@@ -26,9 +28,24 @@ pub(crate) struct DiffArgs {
     /// Show up to 10 sample rows gained and lost per user.
     #[arg(long)]
     pub(crate) show_rows: bool,
-    /// Exit 1 if anyone gains a row (a CI gate).
+    /// Exit 1 if anyone gains a row (a CI gate); with --for-any-row, also if a gain is undecided.
     #[arg(long)]
     pub(crate) fail_on_new_access: bool,
+    /// Judge every possible row, not the rows at hand: each user's gain or loss is proven with a
+    /// witness row, or reported unknown. The default when the folder has no data file.
+    #[arg(long)]
+    pub(crate) for_any_row: bool,
+    /// With --for-any-row and --fail-on-new-access: let undecided gains pass the gate.
+    #[arg(long, requires = "fail_on_new_access")]
+    pub(crate) allow_unknown: bool,
+    /// With --for-any-row: write each witness row to DIR as a one-row CSV
+    /// (`user-<id>-gains.csv`, `user-<id>-loses.csv`), for `domo pdp explain --data`.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) witnesses: Option<PathBuf>,
+    /// With --for-any-row: how far the search may go per question (branches, and STRING states per
+    /// column); past it the answer is "unknown", never a guess.
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    pub(crate) budget: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub(crate) format: ReportFormat,
@@ -72,6 +89,9 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     let old_policies = read_policies(&old_path)?;
     let new_set = common::compile(&inputs)?;
     let old_set = common::compile_policies(&inputs, &old_policies, &old_path)?;
+    if args.for_any_row || (args.input.data.is_none() && !inputs.paths.data.exists()) {
+        return for_any_row::run(args, &inputs, &old_path, &old_set, &new_set);
+    }
     let table = inputs.load_table()?;
     let new = new_set.evaluate(&table)?;
     let old = old_set.evaluate(&table)?;

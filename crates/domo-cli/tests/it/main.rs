@@ -1,6 +1,7 @@
 //! Tests that run the `domo` binary and snapshot what a person reads.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing, reason = "test helpers fail loudly")]
 
+mod any_row;
 mod cli;
 mod commands;
 mod errors;

@@ -14,6 +14,7 @@ use hashbrown::HashMap;
 use rust_decimal::Decimal;
 
 use crate::compile::{Access, PolicySet, Reason};
+use crate::diff::{PolicyChange, policy_changes};
 use crate::filter::CompiledFilter;
 use crate::lint::PolicyRef;
 use crate::table::{Cell, Datetime, HeaderRow, Table};
@@ -263,6 +264,8 @@ impl UserImpact {
 /// The for-any-row impact of a change: every directory user's verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ImpactReport {
+    /// Policies added, removed or changed, old order first, then the new ones (as [`crate::PolicyDiff`] lists them).
+    pub policies: Vec<PolicyChange>,
     /// Every user of the new policy set's directory, in directory order.
     pub users: Vec<UserImpact>,
     /// Distinct questions solved (users with equal policy sets share one).
@@ -403,7 +406,11 @@ pub fn impact(old: &PolicySet, new: &PolicySet, options: &ImpactOptions) -> Resu
     }
     let classes = memo.len();
     let users = confirm(old, new, &old_bodies, &new_bodies, pending);
-    Ok(ImpactReport { users, classes })
+    let policies = policy_changes(
+        &old.policies().iter().map(|p| p.source()).collect::<Vec<_>>(),
+        &new.policies().iter().map(|p| p.source()).collect::<Vec<_>>(),
+    );
+    Ok(ImpactReport { policies, users, classes })
 }
 
 fn schema_difference(old: &PolicySet, new: &PolicySet) -> String {

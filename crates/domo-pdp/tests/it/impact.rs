@@ -493,7 +493,11 @@ fn boundary_rows(columns: &[Column]) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        // `PROPTEST_CASES=20000` for a longer hunt.
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300),
+        ..ProptestConfig::default()
+    })]
 
     /// Every witness is admitted by one side and not the other (the engine checks it before it is
     /// reported, and so does this test); every "no" survives a search over every combination of

@@ -1,0 +1,108 @@
+//! `domo pdp diff --for-any-row`: the change judged on every possible row, each verdict with a witness row.
+
+use std::io::Write;
+use std::path::Path;
+
+use domo_pdp::{ImpactOptions, PolicyChangeKind, PolicySet};
+use serde::Serialize;
+
+use super::super::ReportFormat;
+use super::super::any_row::{self, Counts, UnknownIs, UserImpactJson};
+use super::super::common;
+use super::super::input::Inputs;
+use super::super::output::{self, BOLD, ERROR, GOOD, WARNING, paint};
+use super::{DiffArgs, PolicyJson};
+use crate::exit::Outcome;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ForAnyRowJson {
+    mode: &'static str,
+    policies: Vec<PolicyJson>,
+    users: Vec<UserImpactJson>,
+    counts: Counts,
+    new_access: bool,
+    gate_failed: bool,
+}
+
+pub(super) fn run(
+    args: &DiffArgs,
+    inputs: &Inputs,
+    old_path: &Path,
+    old_set: &PolicySet,
+    new_set: &PolicySet,
+) -> anyhow::Result<Outcome> {
+    let report =
+        domo_pdp::impact(old_set, new_set, &ImpactOptions { branch_budget: args.budget, string_budget: args.budget })?;
+    let changes = &report.policies;
+    let names = common::Names::new(&inputs.directory);
+    let unknown = if args.allow_unknown { UnknownIs::Allowed } else { UnknownIs::Failure };
+    let gate_failed = args.fail_on_new_access && any_row::gate_fails(&report, unknown);
+    if let Some(dir) = &args.witnesses {
+        any_row::write_witnesses(dir, &report)?;
+    }
+    match args.format {
+        ReportFormat::Json => {
+            let json = ForAnyRowJson {
+                mode: "for-any-row",
+                policies: changes
+                    .iter()
+                    .map(|p| {
+                        let (change, details) = match &p.kind {
+                            PolicyChangeKind::Added => ("added", Vec::new()),
+                            PolicyChangeKind::Removed => ("removed", Vec::new()),
+                            PolicyChangeKind::Changed(details) => ("changed", details.clone()),
+                        };
+                        PolicyJson { id: p.id.map(|id| id.get()), name: p.name.clone(), change, details }
+                    })
+                    .collect(),
+                users: any_row::users_json(&report, &names),
+                counts: any_row::counts(&report),
+                new_access: report.grants_new_access(),
+                gate_failed,
+            };
+            output::write_json(output::plain_stdout(), &json)?;
+        }
+        ReportFormat::Text => {
+            let mut out = output::stdout();
+            writeln!(
+                out,
+                "{}",
+                paint(
+                    BOLD,
+                    format!(
+                        "policies: `{}` against `{}`, for every possible row",
+                        inputs.paths.policies.display(),
+                        old_path.display()
+                    )
+                )
+            )?;
+            if changes.is_empty() {
+                writeln!(out, "  no policy changed")?;
+            }
+            for change in changes {
+                let label = match change.id {
+                    Some(id) => format!("policy {id} `{}`", change.name),
+                    None => format!("policy `{}`", change.name),
+                };
+                match &change.kind {
+                    PolicyChangeKind::Added => writeln!(out, "  {} {label}", paint(GOOD, "added"))?,
+                    PolicyChangeKind::Removed => writeln!(out, "  {} {label}", paint(ERROR, "removed"))?,
+                    PolicyChangeKind::Changed(details) => {
+                        writeln!(out, "  {} {label}", paint(WARNING, "changed"))?;
+                        for detail in details {
+                            writeln!(out, "    {detail}")?;
+                        }
+                    }
+                }
+            }
+            writeln!(out)?;
+            any_row::write_text(&mut out, &report, &names)?;
+            if args.fail_on_new_access {
+                any_row::write_gate(&mut out, &report, unknown)?;
+            }
+            out.flush()?;
+        }
+    }
+    Ok(if gate_failed { Outcome::Findings } else { Outcome::Ok })
+}

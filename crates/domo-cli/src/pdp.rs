@@ -1,6 +1,6 @@
 //! `domo pdp …`: offline previews and checks of PDP policies on a local folder.
 
-mod any_row;
+pub(crate) mod any_row;
 pub(crate) mod common;
 mod diff;
 mod explain;

@@ -2,50 +2,71 @@
 
 use std::io::Write;
 
-use domo_pdp::{Admitter, Answer, ImpactReport, UserImpact, Verdict, Witness};
-use serde::Serialize;
+use domo_pdp::{Admitter, Answer, ImpactReport, Verdict};
 use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize};
 
 use super::common::{self, Names};
 use super::output::{BOLD, ERROR, GOOD, WARNING, paint};
 
-/// One user's for-any-row verdict in JSON.
-#[derive(Debug, Serialize)]
+/// One user's for-any-row verdict in JSON (also kept in a saved plan).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct UserImpactJson {
-    id: u64,
-    name: String,
-    verdict: &'static str,
-    old_reason: &'static str,
-    new_reason: &'static str,
-    gains: AnswerJson,
-    loses: AnswerJson,
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    pub(crate) verdict: String,
+    pub(crate) old_reason: String,
+    pub(crate) new_reason: String,
+    pub(crate) gains: AnswerJson,
+    pub(crate) loses: AnswerJson,
 }
 
 /// `{"answer": "yes", "witness": {column: value|null}, "policy": {index,id,name}|null, "reason": …}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct AnswerJson {
-    answer: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    witness: Option<WitnessJson>,
+    /// `yes`, `no` or `unknown`.
+    pub(crate) answer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) witness: Option<WitnessJson>,
     /// The policy that admits the witness on the side that sees it (none when that side sees every row).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    policy: Option<PolicyJson>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) policy: Option<PolicyJson>,
     /// Why that side sees the witness without a policy, or why the answer is unknown.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) reason: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct PolicyJson {
-    index: usize,
-    id: Option<u64>,
-    name: String,
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PolicyJson {
+    pub(crate) index: usize,
+    pub(crate) id: Option<u64>,
+    pub(crate) name: String,
 }
 
 /// The witness row as a JSON object in schema order, NULL as `null`.
-#[derive(Debug)]
-pub(crate) struct WitnessJson(Vec<(String, Option<String>)>);
+#[derive(Debug, Clone)]
+pub(crate) struct WitnessJson(pub(crate) Vec<(String, Option<String>)>);
+
+impl<'de> Deserialize<'de> for WitnessJson {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Cells;
+        impl<'de> serde::de::Visitor<'de> for Cells {
+            type Value = WitnessJson;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of column names to text or null")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<WitnessJson, A::Error> {
+                let mut cells = Vec::new();
+                while let Some(entry) = map.next_entry::<String, Option<String>>()? {
+                    cells.push(entry);
+                }
+                Ok(WitnessJson(cells))
+            }
+        }
+        deserializer.deserialize_map(Cells)
+    }
+}
 
 impl Serialize for WitnessJson {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -59,9 +80,9 @@ impl Serialize for WitnessJson {
 
 fn answer_json(answer: &Answer) -> AnswerJson {
     match answer {
-        Answer::No => AnswerJson { answer: "no", witness: None, policy: None, reason: None },
+        Answer::No => AnswerJson { answer: "no".to_owned(), witness: None, policy: None, reason: None },
         Answer::Unknown(reason) => {
-            AnswerJson { answer: "unknown", witness: None, policy: None, reason: Some(reason.clone()) }
+            AnswerJson { answer: "unknown".to_owned(), witness: None, policy: None, reason: Some(reason.clone()) }
         }
         Answer::Yes(witness) => {
             let (policy, reason) = match &witness.admitted_by {
@@ -71,7 +92,7 @@ fn answer_json(answer: &Answer) -> AnswerJson {
                 Admitter::Everything(reason) => (None, Some(common::reason_word(*reason).to_owned())),
             };
             AnswerJson {
-                answer: "yes",
+                answer: "yes".to_owned(),
                 witness: Some(WitnessJson(witness.cells.iter().map(|c| (c.column.clone(), c.value.clone())).collect())),
                 policy,
                 reason,
@@ -87,9 +108,9 @@ pub(crate) fn users_json(report: &ImpactReport, names: &Names<'_>) -> Vec<UserIm
         .map(|u| UserImpactJson {
             id: u.user.get(),
             name: names.get(u.user),
-            verdict: u.verdict().as_str(),
-            old_reason: common::reason_word(u.old_reason),
-            new_reason: common::reason_word(u.new_reason),
+            verdict: u.verdict().as_str().to_owned(),
+            old_reason: common::reason_word(u.old_reason).to_owned(),
+            new_reason: common::reason_word(u.new_reason).to_owned(),
             gains: answer_json(&u.gains),
             loses: answer_json(&u.loses),
         })
@@ -97,7 +118,7 @@ pub(crate) fn users_json(report: &ImpactReport, names: &Names<'_>) -> Vec<UserIm
 }
 
 /// Counts of the verdicts that matter to a gate.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Counts {
     pub(crate) users: usize,
@@ -131,43 +152,65 @@ pub(crate) enum UnknownIs {
     Allowed,
 }
 
-fn witness_line(out: &mut impl Write, what: &str, witness: &Witness, side: &str) -> anyhow::Result<()> {
-    writeln!(out, "    {what} row: {witness}")?;
-    writeln!(out, "      {side} admits it through {}", witness.admitted_by)?;
-    Ok(())
+impl WitnessJson {
+    /// `Region=`E`, Amount=NULL`.
+    fn text(&self) -> String {
+        let cells: Vec<String> = self
+            .0
+            .iter()
+            .map(|(column, value)| match value {
+                Some(v) => format!("{column}=`{v}`"),
+                None => format!("{column}=NULL"),
+            })
+            .collect();
+        cells.join(", ")
+    }
 }
 
-fn user_lines(out: &mut impl Write, user: &UserImpact, names: &Names<'_>) -> anyhow::Result<()> {
-    let verdict = user.verdict();
-    let style = match verdict {
-        Verdict::Gains | Verdict::GainsAndLoses | Verdict::Unknown => WARNING,
-        Verdict::Loses | Verdict::Same => BOLD,
+impl AnswerJson {
+    /// What admits the witness: `policy 9 `Planners``, or `every row (owner)`.
+    fn admitter(&self) -> String {
+        match (&self.policy, &self.reason) {
+            (Some(PolicyJson { id: Some(id), name, .. }), _) => format!("policy {id} `{name}`"),
+            (Some(PolicyJson { index, name, .. }), _) => format!("policy #{} `{name}`", index + 1),
+            (None, Some(reason)) => format!("every row ({reason})"),
+            (None, None) => "every row".to_owned(),
+        }
+    }
+}
+
+fn user_lines(out: &mut impl Write, user: &UserImpactJson) -> anyhow::Result<()> {
+    let style = match user.verdict.as_str() {
+        "loses" | "same" => BOLD,
+        _ => WARNING,
     };
-    writeln!(out, "  user {} `{}`: {}", user.user, names.get(user.user), paint(style, verdict))?;
+    writeln!(out, "  user {} `{}`: {}", user.id, user.name, paint(style, &user.verdict))?;
     for (answer, what, side) in
         [(&user.gains, "gains", "the new policy set"), (&user.loses, "loses", "the old policy set")]
     {
-        match answer {
-            Answer::Yes(witness) => witness_line(out, what, witness, side)?,
-            Answer::Unknown(reason) => writeln!(out, "    {what}: unknown: {reason}")?,
-            Answer::No => {}
+        match (answer.answer.as_str(), &answer.witness) {
+            ("yes", Some(witness)) => {
+                writeln!(out, "    {what} row: {}", witness.text())?;
+                writeln!(out, "      {side} admits it through {}", answer.admitter())?;
+            }
+            ("unknown", _) => {
+                writeln!(out, "    {what}: unknown: {}", answer.reason.as_deref().unwrap_or("not decided"))?
+            }
+            _ => {}
         }
     }
     Ok(())
 }
 
 /// The users whose access changes for some possible row, with witnesses, and the summary line.
-pub(crate) fn write_text(out: &mut impl Write, report: &ImpactReport, names: &Names<'_>) -> anyhow::Result<()> {
+pub(crate) fn write_text(out: &mut impl Write, users: &[UserImpactJson], c: &Counts) -> anyhow::Result<()> {
     writeln!(out, "{}", paint(BOLD, "users whose access changes for some possible row (whatever the data):"))?;
-    let mut any = false;
-    for user in report.changed() {
-        any = true;
-        user_lines(out, user, names)?;
+    for user in users {
+        user_lines(out, user)?;
     }
-    if !any {
+    if users.is_empty() {
         writeln!(out, "  none: every user sees the same rows, for every possible row")?;
     }
-    let c = counts(report);
     writeln!(out)?;
     writeln!(
         out,

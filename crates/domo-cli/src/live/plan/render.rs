@@ -6,6 +6,7 @@ use domo_model::Policy;
 
 use super::{Change, Plan, Report, show_id};
 use crate::live::policies::filters_text;
+use crate::pdp::any_row;
 use crate::pdp::output::{BOLD, ERROR, GOOD, WARNING, paint};
 
 /// What an apply did, change by change.
@@ -106,6 +107,11 @@ pub(super) fn render(plan: &Plan) -> String {
         effect.users.len(),
         effect.users_total
     );
+    if let Some(any_row) = &plan.any_row {
+        let mut lines = Vec::new();
+        let _ = any_row::write_text(&mut lines, &any_row.users, &any_row.counts);
+        text.push_str(&String::from_utf8_lossy(&lines));
+    }
     for note in &plan.notes {
         let _ = writeln!(text, "{}: {note}", paint(WARNING, "note"));
     }

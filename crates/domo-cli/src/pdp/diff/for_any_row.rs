@@ -36,6 +36,8 @@ pub(super) fn run(
         domo_pdp::impact(old_set, new_set, &ImpactOptions { branch_budget: args.budget, string_budget: args.budget })?;
     let changes = &report.policies;
     let names = common::Names::new(&inputs.directory);
+    let users = any_row::users_json(&report, &names);
+    let counts = any_row::counts(&report);
     let unknown = if args.allow_unknown { UnknownIs::Allowed } else { UnknownIs::Failure };
     let gate_failed = args.fail_on_new_access && any_row::gate_fails(&report, unknown);
     if let Some(dir) = &args.witnesses {
@@ -56,8 +58,8 @@ pub(super) fn run(
                         PolicyJson { id: p.id.map(|id| id.get()), name: p.name.clone(), change, details }
                     })
                     .collect(),
-                users: any_row::users_json(&report, &names),
-                counts: any_row::counts(&report),
+                users,
+                counts,
                 new_access: report.grants_new_access(),
                 gate_failed,
             };
@@ -97,7 +99,7 @@ pub(super) fn run(
                 }
             }
             writeln!(out)?;
-            any_row::write_text(&mut out, &report, &names)?;
+            any_row::write_text(&mut out, &users, &counts)?;
             if args.fail_on_new_access {
                 any_row::write_gate(&mut out, &report, unknown)?;
             }

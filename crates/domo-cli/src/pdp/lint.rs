@@ -11,11 +11,17 @@ use super::output::{self, ERROR, NOTE, WARNING, paint};
 use super::{InputArgs, ReportFormat};
 use crate::exit::Outcome;
 
+mod for_any_row;
+
 /// Options of `domo pdp lint`.
 #[derive(Debug, Args)]
 pub(crate) struct LintArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
+    /// Also report what holds for every possible row: policies that can never admit a row, and
+    /// policies another with the same members covers. The only analysis when the folder has no data file.
+    #[arg(long)]
+    pub(crate) for_any_row: bool,
     /// Output format (json for CI).
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub(crate) format: ReportFormat,
@@ -49,14 +55,36 @@ struct PolicyJson<'a> {
 
 pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
     let inputs = Inputs::read(&args.input)?;
-    let table = inputs.load_table()?;
-    let report = domo_pdp::lint(&inputs.dataset, &inputs.policies, &inputs.directory, &table);
+    let no_data = args.input.data.is_none() && !inputs.paths.data.exists();
+    let proven =
+        if args.for_any_row || no_data { for_any_row::findings(&super::common::compile(&inputs)?) } else { Vec::new() };
+    let table = if no_data { None } else { Some(inputs.load_table()?) };
+    let report = match &table {
+        Some(table) => domo_pdp::lint(&inputs.dataset, &inputs.policies, &inputs.directory, table),
+        None => domo_pdp::LintReport::default(),
+    };
+    let count = |severity: LintSeverity| {
+        report.count(severity) + proven.iter().filter(|p| p.severity == severity.as_str()).count()
+    };
     let (errors, warnings, notes) =
-        (report.count(LintSeverity::Error), report.count(LintSeverity::Warning), report.count(LintSeverity::Note));
+        (count(LintSeverity::Error), count(LintSeverity::Warning), count(LintSeverity::Note));
     match args.format {
         ReportFormat::Json => {
-            let json =
-                LintJson { errors, warnings, notes, findings: report.findings.iter().map(finding_json).collect() };
+            let mut findings: Vec<FindingJson<'_>> = report.findings.iter().map(finding_json).collect();
+            findings.extend(proven.iter().map(|p| FindingJson {
+                severity: p.severity,
+                kind: p.kind,
+                policy: Some(PolicyJson {
+                    index: p.policy.index,
+                    id: p.policy.id.map(|id| id.get()),
+                    name: &p.policy.name,
+                }),
+                filter: None,
+                user: None,
+                message: &p.message,
+                rows: &[],
+            }));
+            let json = LintJson { errors, warnings, notes, findings };
             output::write_json(output::plain_stdout(), &json)?;
         }
         ReportFormat::Text => {
@@ -69,22 +97,33 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
                 };
                 writeln!(out, "{}[{}]: {finding}", paint(style, finding.severity), finding.kind)?;
             }
-            if !report.findings.is_empty() {
+            for p in &proven {
+                let style = match p.severity {
+                    "error" => ERROR,
+                    "warning" => WARNING,
+                    _ => NOTE,
+                };
+                writeln!(out, "{}[{}]: {}", paint(style, p.severity), p.kind, p.message)?;
+            }
+            if !report.findings.is_empty() || !proven.is_empty() {
                 writeln!(out)?;
             }
+            let over = match &table {
+                Some(table) => format!("{} rows", table.row_count()),
+                None => "every possible row".to_owned(),
+            };
             writeln!(
                 out,
-                "{}: {} in `{}` over {} rows and {} users",
+                "{}: {} in `{}` over {over} and {} users",
                 if errors > 0 { paint(ERROR, "failed") } else { paint(output::GOOD, "ok") },
                 counts(errors, warnings, notes),
                 inputs.paths.policies.display(),
-                table.row_count(),
                 inputs.directory.users.len()
             )?;
             out.flush()?;
         }
     }
-    Ok(if report.has_errors() { Outcome::Findings } else { Outcome::Ok })
+    Ok(if errors > 0 { Outcome::Findings } else { Outcome::Ok })
 }
 
 fn counts(errors: usize, warnings: usize, notes: usize) -> String {

@@ -91,3 +91,18 @@ fn explain_agrees_on_each_witness() {
     assert!(!explain("3", &loses, &new));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn lint_without_data_reports_what_holds_for_every_possible_row() {
+    check!("any_row_lint", &["pdp", "lint", &folder(), "--policies", &fixture("any-row/policies-lint.json")]);
+    check!(
+        "any_row_lint_json",
+        &["pdp", "lint", &folder(), "--policies", &fixture("any-row/policies-lint.json"), "--format", "json"]
+    );
+}
+
+#[test]
+fn lint_for_any_row_adds_to_the_findings_on_the_data() {
+    let policies = fixture("policies-planted-lint.json");
+    check!("any_row_lint_planted", &["pdp", "lint", crate::EXAMPLE, "--policies", &policies, "--for-any-row"]);
+}

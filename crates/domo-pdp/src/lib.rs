@@ -29,6 +29,11 @@
 //!   owner, Admins, roles holding `dataset.manage.all`), who therefore sees
 //!   every row despite PDP ([`Reason::Owner`], [`Reason::Admin`],
 //!   [`Reason::RoleGrant`]).
+//! - [`impact`]: a change judged on every possible row, not a sample: for each
+//!   user, whether the new policies admit a row the old ones do not (and the
+//!   reverse), each "yes" with a witness row checked by the engine, or
+//!   "unknown" with the reason; [`lint_for_any_row`] for policies that never
+//!   admit a row or add nothing. The procedure is in `docs/impact.md`.
 //! - [`PolicySet::write_visible_csv`]: one user's rows streamed from a CSV
 //!   reader to a writer in a single pass, each record byte-exact.
 //! - [`PolicySet::sql_predicate`], [`PolicySet::sql_select`] and

@@ -133,7 +133,7 @@ pub use diff::{PolicyChange, PolicyChangeKind, PolicyDiff, UserChange, diff_poli
 pub use eval::{Evaluation, Explanation, Grant, Refusal, SchemaMismatchError, VisibleCount};
 pub use filter::CompiledFilter;
 pub use impact::{
-    Admitter, Answer, ImpactError, ImpactOptions, ImpactReport, ProvenFinding, UserImpact, Verdict, Witness,
+    Admitter, Answer, ImpactError, ImpactOptions, ImpactReport, ProvenFinding, Subject, UserImpact, Verdict, Witness,
     WitnessCell, impact, lint_for_any_row,
 };
 pub use jiff::civil::Date;

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use domo_pdp::{Admitter, Answer, ImpactReport, Verdict};
+use domo_pdp::{Admitter, Answer, ImpactReport, Subject, Verdict};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +13,12 @@ use super::output::{BOLD, ERROR, GOOD, WARNING, paint};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct UserImpactJson {
-    pub(crate) id: u64,
+    /// The directory user's id (absent for a virtual user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) id: Option<u64>,
+    /// The virtual user's name (absent for a directory user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) virtual_user: Option<String>,
     pub(crate) name: String,
     pub(crate) verdict: String,
     pub(crate) old_reason: String,
@@ -101,13 +106,23 @@ fn answer_json(answer: &Answer) -> AnswerJson {
     }
 }
 
-/// The users whose verdict is not `same`, in directory order.
+/// The users whose verdict is not `same`, in directory order, then the virtual users.
 pub(crate) fn users_json(report: &ImpactReport, names: &Names<'_>) -> Vec<UserImpactJson> {
     report
         .changed()
         .map(|u| UserImpactJson {
-            id: u.user.get(),
-            name: names.get(u.user),
+            id: match &u.subject {
+                Subject::User(id) => Some(id.get()),
+                Subject::Virtual(_) => None,
+            },
+            virtual_user: match &u.subject {
+                Subject::User(_) => None,
+                Subject::Virtual(name) => Some(name.clone()),
+            },
+            name: match &u.subject {
+                Subject::User(id) => names.get(*id),
+                Subject::Virtual(name) => name.clone(),
+            },
             verdict: u.verdict().as_str().to_owned(),
             old_reason: common::reason_word(u.old_reason).to_owned(),
             new_reason: common::reason_word(u.new_reason).to_owned(),
@@ -184,7 +199,11 @@ fn user_lines(out: &mut impl Write, user: &UserImpactJson) -> anyhow::Result<()>
         "loses" | "same" => BOLD,
         _ => WARNING,
     };
-    writeln!(out, "  user {} `{}`: {}", user.id, user.name, paint(style, &user.verdict))?;
+    match (user.id, &user.virtual_user) {
+        (Some(id), _) => writeln!(out, "  user {id} `{}`: {}", user.name, paint(style, &user.verdict))?,
+        (None, Some(name)) => writeln!(out, "  virtual user `{name}`: {}", paint(style, &user.verdict))?,
+        (None, None) => writeln!(out, "  `{}`: {}", user.name, paint(style, &user.verdict))?,
+    }
     for (answer, what, side) in
         [(&user.gains, "gains", "the new policy set"), (&user.loses, "loses", "the old policy set")]
     {
@@ -251,14 +270,25 @@ pub(crate) fn write_gate(out: &mut impl Write, report: &ImpactReport, unknown: U
     Ok(())
 }
 
-/// Writes each witness row as a one-row CSV with a header, `user-<id>-gains.csv` or `user-<id>-loses.csv`.
+/// Writes each witness row as a one-row CSV with a header, `user-<id>-gains.csv` or `user-<id>-loses.csv`
+/// (`virtual-<name>-…` for a virtual user).
 pub(crate) fn write_witnesses(dir: &std::path::Path, report: &ImpactReport) -> anyhow::Result<()> {
     use anyhow::Context;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     for user in report.changed() {
         for (answer, what) in [(&user.gains, "gains"), (&user.loses, "loses")] {
             if let Answer::Yes(witness) = answer {
-                let path = dir.join(format!("user-{}-{what}.csv", user.user));
+                // A virtual user's name is not trusted as a path: only letters, digits, `-` and `_`.
+                let stem = match &user.subject {
+                    Subject::User(id) => format!("user-{id}"),
+                    Subject::Virtual(name) => format!(
+                        "virtual-{}",
+                        name.chars()
+                            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+                            .collect::<String>()
+                    ),
+                };
+                let path = dir.join(format!("{stem}-{what}.csv"));
                 std::fs::write(&path, witness.to_csv())
                     .with_context(|| format!("cannot write `{}`", path.display()))?;
             }

@@ -13,7 +13,7 @@ use domo_model::UserId;
 use hashbrown::HashMap;
 use rust_decimal::Decimal;
 
-use crate::compile::{Access, PolicySet, Reason};
+use crate::compile::{Access, PolicySet, Principal, Reason};
 use crate::diff::{PolicyChange, policy_changes};
 use crate::filter::CompiledFilter;
 use crate::lint::PolicyRef;
@@ -198,11 +198,30 @@ impl Answer {
     }
 }
 
+/// Whose access an impact is about: a directory user, or a virtual user named by a policy.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Subject {
+    /// A user of the directory.
+    User(UserId),
+    /// A virtual user, by the name the policies give in `virtualUsers`.
+    Virtual(String),
+}
+
+impl fmt::Display for Subject {
+    /// `user 27`, or `virtual user `kiosk``.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Subject::User(id) => write!(f, "user {id}"),
+            Subject::Virtual(name) => write!(f, "virtual user `{name}`"),
+        }
+    }
+}
+
 /// One user's change, over every possible row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserImpact {
-    /// The user.
-    pub user: UserId,
+    /// The user (or virtual user).
+    pub subject: Subject,
     /// Why they saw their rows under the old policies.
     pub old_reason: Reason,
     /// Why they see their rows under the new policies.
@@ -266,13 +285,19 @@ impl UserImpact {
 pub struct ImpactReport {
     /// Policies added, removed or changed, old order first, then the new ones (as [`crate::PolicyDiff`] lists them).
     pub policies: Vec<PolicyChange>,
-    /// Every user of the new policy set's directory, in directory order.
+    /// Every user of the new policy set's directory, in directory order, then every virtual user
+    /// named by either policy set, by name.
     pub users: Vec<UserImpact>,
     /// Distinct questions solved (users with equal policy sets share one).
     pub classes: usize,
 }
 
 impl ImpactReport {
+    /// The impact on one directory user.
+    pub fn user(&self, user: UserId) -> Option<&UserImpact> {
+        self.users.iter().find(|u| u.subject == Subject::User(user))
+    }
+
     /// Users whose verdict is not [`Verdict::Same`].
     pub fn changed(&self) -> impl Iterator<Item = &UserImpact> {
         self.users.iter().filter(|u| u.verdict() != Verdict::Same)
@@ -360,8 +385,8 @@ enum Raw {
     Unknown(String),
 }
 
-/// For every user of `new`'s directory: does the change let them see some possible row they could
-/// not see before, and does it hide one they could see? Each "yes" comes with a witness row,
+/// For every user of `new`'s directory and every virtual user either set names: does the change
+/// let them see some possible row they could not see before, and does it hide one they could see? Each "yes" comes with a witness row,
 /// checked by evaluating it with the engine under both policy sets.
 ///
 /// # Errors
@@ -387,9 +412,27 @@ pub fn impact(old: &PolicySet, new: &PolicySet, options: &ImpactOptions) -> Resu
     let mut solver = Solver::new(columns, options.branch_budget, options.string_budget);
     let mut memo: HashMap<(Side, Side), (Raw, Raw)> = HashMap::new();
     let mut pending = Vec::new();
-    for user in &new.directory().users {
-        let old_access = old.access(user.id);
-        let new_access = new.access(user.id);
+    let mut virtual_names: Vec<&str> = old
+        .policies()
+        .iter()
+        .chain(new.policies())
+        .flat_map(|p| p.source().virtual_users.iter().map(String::as_str))
+        .collect();
+    virtual_names.sort_unstable();
+    virtual_names.dedup();
+    let subjects = new
+        .directory()
+        .users
+        .iter()
+        .map(|u| Subject::User(u.id))
+        .chain(virtual_names.into_iter().map(|name| Subject::Virtual(name.to_owned())));
+    for subject in subjects {
+        let who = match &subject {
+            Subject::User(id) => Principal::User(*id),
+            Subject::Virtual(name) => Principal::Virtual(name),
+        };
+        let old_access = old.access(who);
+        let new_access = new.access(who);
         let key = (side(&old_access, &old_bodies), side(&new_access, &new_bodies));
         let (gains, loses) = match memo.get(&key) {
             Some(answer) => answer.clone(),
@@ -402,7 +445,7 @@ pub fn impact(old: &PolicySet, new: &PolicySet, options: &ImpactOptions) -> Resu
                 answer
             }
         };
-        pending.push((user.id, old_access, new_access, gains, loses));
+        pending.push((subject, old_access, new_access, gains, loses));
     }
     let classes = memo.len();
     let users = confirm(old, new, &old_bodies, &new_bodies, pending);
@@ -457,7 +500,7 @@ fn question<'a>(
     }
 }
 
-type Pending = (UserId, Access, Access, Raw, Raw);
+type Pending = (Subject, Access, Access, Raw, Raw);
 
 /// Evaluates every witness row with the engine under both sets; a witness the engine does not
 /// confirm becomes [`Answer::Unknown`].
@@ -496,7 +539,7 @@ fn confirm(
     let table = Table::from_csv(csv.as_bytes(), &new.schema, HeaderRow::Present);
     let evaluations = table.as_ref().ok().and_then(|t| Some((old.evaluate(t).ok()?, new.evaluate(t).ok()?)));
     let mut users = Vec::with_capacity(pending.len());
-    for ((user, old_access, new_access, gains, loses), (g, l)) in pending.into_iter().zip(rows_of) {
+    for ((subject, old_access, new_access, gains, loses), (g, l)) in pending.into_iter().zip(rows_of) {
         let cells = |row: &[Cand]| -> Vec<WitnessCell> {
             columns
                 .iter()
@@ -556,7 +599,7 @@ fn confirm(
         };
         let gains = settle(gains, g, &old_access, &new_access, new, new_bodies, true);
         let loses = settle(loses, l, &new_access, &old_access, old, old_bodies, false);
-        users.push(UserImpact { user, old_reason: old_access.reason, new_reason: new_access.reason, gains, loses });
+        users.push(UserImpact { subject, old_reason: old_access.reason, new_reason: new_access.reason, gains, loses });
     }
     users
 }

@@ -2,8 +2,8 @@
 
 use domo_model::{Column, ColumnType, FilterOperator, Policy, PolicyFilter, PolicyType, Schema, UserId};
 use domo_pdp::{
-    Admitter, Answer, HeaderRow, ImpactOptions, PolicySet, ProvenFinding, Table, Verdict, Witness, impact,
-    lint_for_any_row,
+    Admitter, Answer, HeaderRow, ImpactOptions, PolicySet, Principal, ProvenFinding, Subject, Table, Verdict, Witness,
+    impact, lint_for_any_row,
 };
 use proptest::prelude::*;
 
@@ -34,7 +34,7 @@ fn check(old: Vec<PolicyFilter>, new: Vec<PolicyFilter>, verdict: Verdict, witne
     let old_set = compile(&[policy(1, old, &[1], &[])]);
     let new_set = compile(&[policy(1, new, &[1], &[])]);
     let report = impact(&old_set, &new_set, &ImpactOptions::default()).unwrap();
-    let user = report.users.iter().find(|u| u.user == UserId(1)).unwrap();
+    let user = report.user(UserId(1)).unwrap();
     assert_eq!(user.verdict(), verdict, "{context}: {user:?}");
     let shown = user.gains.witness().or(user.loses.witness()).map(short);
     assert_eq!(shown.as_deref(), witness, "{context}: {user:?}");
@@ -209,7 +209,7 @@ fn the_admitting_policy_and_users_who_see_everything() {
         policy(7, vec![filter("Amount", GreaterThan, &["100"], false)], &[2, 3], &[]),
     ]);
     let report = impact(&old, &new, &ImpactOptions::default()).unwrap();
-    let verdict = |id: u64| report.users.iter().find(|u| u.user == UserId(id)).unwrap();
+    let verdict = |id: u64| report.user(UserId(id)).unwrap();
     // User 2 gains rows through policy 7: a witness with Amount 101 and no Region.
     let two = verdict(2);
     let witness = two.gains.witness().unwrap();
@@ -230,10 +230,24 @@ fn the_admitting_policy_and_users_who_see_everything() {
     // PDP turned off: everyone who was restricted gains, with the all-NULL row as witness.
     let off = PolicySet::compile(&dataset(schema(), false), &[], &directory()).unwrap();
     let report = impact(&old, &off, &ImpactOptions::default()).unwrap();
-    let one = report.users.iter().find(|u| u.user == UserId(1)).unwrap();
+    let one = report.user(UserId(1)).unwrap();
     let witness = one.gains.witness().unwrap();
     assert_eq!(short(witness), "");
     assert!(matches!(witness.admitted_by, Admitter::Everything(domo_pdp::Reason::PdpDisabled)));
+}
+
+#[test]
+fn virtual_users_are_judged_too() {
+    let mut old = policy(1, vec![filter("Region", Equals, &["East"], false)], &[], &[]);
+    old.virtual_users = vec!["kiosk".to_owned()];
+    let mut new = policy(1, vec![filter("Region", Equals, &["East", "West"], false)], &[], &[]);
+    new.virtual_users = vec!["kiosk".to_owned()];
+    let report = impact(&compile(&[old]), &compile(&[new]), &ImpactOptions::default()).unwrap();
+    let kiosk = report.users.iter().find(|u| u.subject == Subject::Virtual("kiosk".to_owned())).unwrap();
+    assert_eq!(kiosk.verdict(), Verdict::Gains);
+    assert_eq!(short(kiosk.gains.witness().unwrap()), "Region=West");
+    assert_eq!(kiosk.subject.to_string(), "virtual user `kiosk`");
+    assert!(report.grants_new_access());
 }
 
 #[test]
@@ -263,7 +277,7 @@ fn a_search_past_its_budget_is_unknown_never_a_guess() {
     let new = vec![policy(1, vec![filter("Region", Like, &["%a%"], false)], &[1], &[])];
     let options = ImpactOptions { branch_budget: 3, string_budget: 3 };
     let report = impact(&compile(&old), &compile(&new), &options).unwrap();
-    let one = report.users.iter().find(|u| u.user == UserId(1)).unwrap();
+    let one = report.user(UserId(1)).unwrap();
     match &one.gains {
         Answer::Unknown(reason) => assert!(reason.contains("budget"), "{reason}"),
         other => panic!("expected unknown, got {other:?}"),
@@ -272,7 +286,7 @@ fn a_search_past_its_budget_is_unknown_never_a_guess() {
     assert!(report.gain_unknown());
     // With the default budget the same question is decided.
     let report = impact(&compile(&old), &compile(&new), &ImpactOptions::default()).unwrap();
-    let one = report.users.iter().find(|u| u.user == UserId(1)).unwrap();
+    let one = report.user(UserId(1)).unwrap();
     assert!(!matches!(one.gains, Answer::Unknown(_)), "{:?}", one.gains);
 }
 
@@ -456,17 +470,23 @@ fn gen_filter(columns: Vec<Column>) -> impl Strategy<Value = PolicyFilter> {
 
 fn gen_policies(columns: Vec<Column>) -> impl Strategy<Value = Vec<Policy>> {
     prop::collection::vec(
-        (prop::collection::vec(gen_filter(columns), 0..4), prop::collection::vec(1u64..4, 1..3), 0u8..12),
+        (
+            prop::collection::vec(gen_filter(columns), 0..4),
+            prop::collection::vec(1u64..4, 1..3),
+            0u8..12,
+            prop::collection::vec(prop::sample::select(vec!["v1", "v2"]), 0..2),
+        ),
         0..4,
     )
     .prop_map(|list| {
         list.into_iter()
             .enumerate()
-            .map(|(i, (filters, users, kind))| {
+            .map(|(i, (filters, users, kind, virtuals))| {
                 let mut p = policy(i as u64 + 1, filters, &users, &[]);
                 if kind == 0 {
                     p.policy_type = PolicyType::Open;
                 }
+                p.virtual_users = virtuals.into_iter().map(str::to_owned).collect();
                 p
             })
             .collect()
@@ -517,8 +537,12 @@ fn check_sound(columns: &[Column], old: &[Policy], new: &[Policy], rows: &str) -
     let old_eval = old_set.evaluate(&table).unwrap();
     let new_eval = new_set.evaluate(&table).unwrap();
     for user in &report.users {
-        let before = old_eval.visible_rows(user.user);
-        let after = new_eval.visible_rows(user.user);
+        let who = match &user.subject {
+            Subject::User(id) => Principal::User(*id),
+            Subject::Virtual(name) => Principal::Virtual(name),
+        };
+        let before = old_eval.visible_rows(who);
+        let after = new_eval.visible_rows(who);
         for (answer, from, to, what) in
             [(&user.gains, &before, &after, "gains"), (&user.loses, &after, &before, "loses")]
         {
@@ -527,23 +551,22 @@ fn check_sound(columns: &[Column], old: &[Policy], new: &[Policy], rows: &str) -
                     let counter = to.iter().find(|&r| !from.contains(r));
                     prop_assert!(
                         counter.is_none(),
-                        "user {} {what}: `no`, but boundary row {:?} says yes",
-                        user.user,
+                        "{} {what}: `no`, but boundary row {:?} says yes",
+                        user.subject,
                         counter
                     );
                 }
                 Answer::Yes(witness) => {
                     let row = Table::from_csv(witness.to_csv().as_bytes(), &schema, HeaderRow::Present).unwrap();
                     let (o, n) = (old_set.evaluate(&row).unwrap(), new_set.evaluate(&row).unwrap());
-                    let (seen_old, seen_new) =
-                        (o.visible_rows(user.user).contains(0), n.visible_rows(user.user).contains(0));
+                    let (seen_old, seen_new) = (o.visible_rows(who).contains(0), n.visible_rows(who).contains(0));
                     prop_assert!(
                         if what == "gains" { seen_new && !seen_old } else { seen_old && !seen_new },
-                        "user {} {what}: witness {witness}",
-                        user.user
+                        "{} {what}: witness {witness}",
+                        user.subject
                     );
                 }
-                Answer::Unknown(reason) => prop_assert!(!reason.contains("bug"), "user {} {what}: {reason}", user.user),
+                Answer::Unknown(reason) => prop_assert!(!reason.contains("bug"), "{} {what}: {reason}", user.subject),
             }
         }
     }
@@ -640,12 +663,12 @@ proptest! {
         // Only meaningful when the shared filters admit some row.
         let base_empty = !lint_for_any_row(&make(vec![]), &ImpactOptions::default()).is_empty();
         let report = impact(&old_set, &new_set, &ImpactOptions::default()).unwrap();
-        let one = report.users.iter().find(|u| u.user == UserId(1)).unwrap();
+        let one = report.user(UserId(1)).unwrap();
         if !base_empty {
             prop_assert!(matches!(one.gains, Answer::Yes(_)), "{:?}", one.gains);
             prop_assert!(matches!(one.loses, Answer::No), "{:?}", one.loses);
         }
         let same = impact(&old_set, &make(old), &ImpactOptions::default()).unwrap();
-        prop_assert_eq!(same.users.iter().find(|u| u.user == UserId(1)).unwrap().verdict(), Verdict::Same);
+        prop_assert_eq!(same.user(UserId(1)).unwrap().verdict(), Verdict::Same);
     }
 }

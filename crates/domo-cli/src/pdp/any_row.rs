@@ -253,9 +253,9 @@ pub(crate) fn write_gate(out: &mut impl Write, report: &ImpactReport, unknown: U
     if report.grants_new_access() {
         writeln!(
             out,
-            "{}: {} gain access for some possible row (--fail-on-new-access)",
+            "{}: {} access for some possible row (--fail-on-new-access)",
             paint(ERROR, "failed"),
-            users(c.gain)
+            if c.gain == 1 { "1 user gains".to_owned() } else { format!("{} users gain", c.gain) }
         )?;
     }
     if unknown == UnknownIs::Failure && report.gain_unknown() {

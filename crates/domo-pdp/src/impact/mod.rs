@@ -27,11 +27,13 @@ pub struct ImpactOptions {
     pub branch_budget: usize,
     /// States of the STRING search per column and combination of filters.
     pub string_budget: usize,
+    /// Branches for the whole run, so that many hard questions end in bounded time.
+    pub total_budget: usize,
 }
 
 impl Default for ImpactOptions {
     fn default() -> Self {
-        Self { branch_budget: 20_000, string_budget: 20_000 }
+        Self { branch_budget: 20_000, string_budget: 20_000, total_budget: 2_000_000 }
     }
 }
 
@@ -409,7 +411,7 @@ pub fn impact(old: &PolicySet, new: &PolicySet, options: &ImpactOptions) -> Resu
                 .or_insert_with(|| if policy.all_rows { Vec::new() } else { policy.filters.iter().collect() });
         }
     }
-    let mut solver = Solver::new(columns, options.branch_budget, options.string_budget);
+    let mut solver = Solver::new(columns, options);
     let mut memo: HashMap<(Side, Side), (Raw, Raw)> = HashMap::new();
     let mut pending = Vec::new();
     let mut virtual_names: Vec<&str> = old
@@ -649,7 +651,7 @@ type Principals = (Vec<u64>, Vec<u64>, Vec<String>);
 /// Lint findings that hold for every possible row: policies that can never admit a row, and
 /// policies subsumed by another with the same users, groups and virtual users.
 pub fn lint_for_any_row(set: &PolicySet, options: &ImpactOptions) -> Vec<ProvenFinding> {
-    let mut solver = Solver::new(&set.schema().columns, options.branch_budget, options.string_budget);
+    let mut solver = Solver::new(&set.schema().columns, options);
     let reference =
         |index: usize| set.policies().get(index).map(|p| PolicyRef { index, id: p.id(), name: p.name().to_owned() });
     let filters: Vec<Vec<&CompiledFilter>> =

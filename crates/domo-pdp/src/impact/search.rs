@@ -36,6 +36,9 @@ pub(crate) struct Solver<'a> {
     columns: &'a [Column],
     branch_budget: usize,
     string_budget: usize,
+    /// Branches left for the whole run, across questions.
+    total_left: usize,
+    total_budget: usize,
     cache: HashMap<(usize, Vec<(usize, bool)>), ColumnAnswer>,
 }
 
@@ -44,8 +47,15 @@ fn id(filter: &CompiledFilter) -> usize {
 }
 
 impl<'a> Solver<'a> {
-    pub(crate) fn new(columns: &'a [Column], branch_budget: usize, string_budget: usize) -> Self {
-        Self { columns, branch_budget, string_budget, cache: HashMap::new() }
+    pub(crate) fn new(columns: &'a [Column], budget: &super::ImpactOptions) -> Self {
+        Self {
+            columns,
+            branch_budget: budget.branch_budget,
+            string_budget: budget.string_budget,
+            total_left: budget.total_budget,
+            total_budget: budget.total_budget,
+            cache: HashMap::new(),
+        }
     }
 
     /// A row admitted by every filter of `admit` and by none of the `deny` policies
@@ -84,6 +94,13 @@ impl<'a> Solver<'a> {
         if *branches > self.branch_budget {
             return Found::Unknown(format!("the search passed its budget of {} branches", self.branch_budget));
         }
+        let Some(left) = self.total_left.checked_sub(1) else {
+            return Found::Unknown(format!(
+                "the whole analysis passed its budget of {} branches; this question was not searched",
+                self.total_budget
+            ));
+        };
+        self.total_left = left;
         let mut row = vec![Cand::Null; self.columns.len()];
         for (column, lits) in literals.iter().enumerate() {
             if lits.is_empty() {
@@ -133,7 +150,7 @@ impl<'a> Solver<'a> {
                     if unknown.is_none() {
                         unknown = Some(reason);
                     }
-                    if *branches > self.branch_budget {
+                    if *branches > self.branch_budget || self.total_left == 0 {
                         break;
                     }
                 }

@@ -275,7 +275,7 @@ fn a_search_past_its_budget_is_unknown_never_a_guess() {
         .map(|(i, p)| policy(i as u64 + 1, vec![filter("Region", Like, &[p], true)], &[1], &[]))
         .collect();
     let new = vec![policy(1, vec![filter("Region", Like, &["%a%"], false)], &[1], &[])];
-    let options = ImpactOptions { branch_budget: 3, string_budget: 3 };
+    let options = ImpactOptions { branch_budget: 3, string_budget: 3, ..ImpactOptions::default() };
     let report = impact(&compile(&old), &compile(&new), &options).unwrap();
     let one = report.user(UserId(1)).unwrap();
     match &one.gains {
@@ -284,6 +284,13 @@ fn a_search_past_its_budget_is_unknown_never_a_guess() {
     }
     assert_eq!(one.verdict(), Verdict::Unknown);
     assert!(report.gain_unknown());
+    // A whole-run budget too small for anything: unknown as well.
+    let options = ImpactOptions { total_budget: 0, ..ImpactOptions::default() };
+    let report = impact(&compile(&old), &compile(&new), &options).unwrap();
+    match &report.user(UserId(1)).unwrap().gains {
+        Answer::Unknown(reason) => assert!(reason.contains("whole analysis"), "{reason}"),
+        other => panic!("expected unknown, got {other:?}"),
+    }
     // With the default budget the same question is decided.
     let report = impact(&compile(&old), &compile(&new), &ImpactOptions::default()).unwrap();
     let one = report.user(UserId(1)).unwrap();

@@ -32,8 +32,11 @@ pub(super) fn run(
     old_set: &PolicySet,
     new_set: &PolicySet,
 ) -> anyhow::Result<Outcome> {
-    let report =
-        domo_pdp::impact(old_set, new_set, &ImpactOptions { branch_budget: args.budget, string_budget: args.budget })?;
+    let report = domo_pdp::impact(
+        old_set,
+        new_set,
+        &ImpactOptions { branch_budget: args.budget, string_budget: args.budget, ..ImpactOptions::default() },
+    )?;
     let changes = &report.policies;
     let names = common::Names::new(&inputs.directory);
     let users = any_row::users_json(&report, &names);

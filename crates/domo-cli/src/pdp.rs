@@ -66,10 +66,13 @@ pub(crate) enum PdpCommand {
     Lint(lint::LintArgs),
     /// What a change of policies grants or takes away, user by user.
     #[command(after_help = concat!(
-        "--against takes the old policies.json, or a folder holding one.\n\n",
+        "--against takes the old policies.json, or a folder holding one.\n",
+        "--for-any-row (the default without a data file) judges every possible row, not\n",
+        "the rows at hand: each gain or loss comes with a witness row, or is unknown.\n\n",
         "Examples:\n",
         "  domo pdp diff examples/euler-party --against old-policies.json --show-rows\n",
-        "  domo pdp diff examples/euler-party --against ../main/examples/euler-party --fail-on-new-access",
+        "  domo pdp diff examples/euler-party --against ../main/examples/euler-party --fail-on-new-access\n",
+        "  domo pdp diff examples/euler-party --against old-policies.json --for-any-row --fail-on-new-access",
     ))]
     Diff(diff::DiffArgs),
     /// Run policy unit tests from a JSON file; exits 1 if any case fails.

@@ -153,8 +153,9 @@ impl UserImpact {
 pub struct ImpactReport {
     /// Policies added, removed or changed, old order first, then the new ones (as [`crate::PolicyDiff`] lists them).
     pub policies: Vec<PolicyChange>,
-    /// Every user of the new policy set's directory, in directory order, then every virtual user
-    /// named by either policy set, by name.
+    /// Every user of the new policy set's directory, in directory order; then the users either
+    /// policy set names directly that the directory lacks, by id; then every virtual user either
+    /// set names, by name.
     pub users: Vec<UserImpact>,
     /// Distinct questions solved (users with equal policy sets share one).
     pub classes: usize,
@@ -253,7 +254,7 @@ enum Raw {
     Unknown(String),
 }
 
-/// For every user of `new`'s directory and every virtual user either set names: does the change
+/// For every user of `new`'s directory, every user and virtual user either set names: does the change
 /// let them see some possible row they could not see before, and does it hide one they could see? Each "yes" comes with a witness row,
 /// checked by evaluating it with the engine under both policy sets.
 ///
@@ -280,19 +281,25 @@ pub fn impact(old: &PolicySet, new: &PolicySet, options: &ImpactOptions) -> Resu
     let mut solver = Solver::new(columns, options);
     let mut memo: HashMap<(Side, Side), (Raw, Raw)> = HashMap::new();
     let mut pending = Vec::new();
-    let mut virtual_names: Vec<&str> = old
-        .policies()
-        .iter()
-        .chain(new.policies())
-        .flat_map(|p| p.source().virtual_users.iter().map(String::as_str))
-        .collect();
+    let named = || old.policies().iter().chain(new.policies()).map(|p| p.source());
+    // Users a policy names directly but the directory lacks: their policies still apply to them.
+    let known: hashbrown::HashSet<UserId> = new.directory().users.iter().map(|u| u.id).collect();
+    let mut unlisted: Vec<UserId> =
+        named().flat_map(|p| p.users.iter().copied()).filter(|u| !known.contains(u)).collect();
+    unlisted.sort_unstable();
+    unlisted.dedup();
+    let mut virtual_names: Vec<&str> = named().flat_map(|p| p.virtual_users.iter().map(String::as_str)).collect();
     virtual_names.sort_unstable();
     virtual_names.dedup();
+    let mut seen_users = hashbrown::HashSet::new();
     let subjects = new
         .directory()
         .users
         .iter()
-        .map(|u| Subject::User(u.id))
+        .map(|u| u.id)
+        .filter(|id| seen_users.insert(*id))
+        .chain(unlisted)
+        .map(Subject::User)
         .chain(virtual_names.into_iter().map(|name| Subject::Virtual(name.to_owned())));
     for subject in subjects {
         let who = match &subject {

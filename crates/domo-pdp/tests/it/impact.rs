@@ -237,7 +237,7 @@ fn the_admitting_policy_and_users_who_see_everything() {
 }
 
 #[test]
-fn virtual_users_are_judged_too() {
+fn virtual_users_and_users_missing_from_the_directory_are_judged_too() {
     let mut old = policy(1, vec![filter("Region", Equals, &["East"], false)], &[], &[]);
     old.virtual_users = vec!["kiosk".to_owned()];
     let mut new = policy(1, vec![filter("Region", Equals, &["East", "West"], false)], &[], &[]);
@@ -248,6 +248,12 @@ fn virtual_users_are_judged_too() {
     assert_eq!(short(kiosk.gains.witness().unwrap()), "Region=West");
     assert_eq!(kiosk.subject.to_string(), "virtual user `kiosk`");
     assert!(report.grants_new_access());
+
+    // A user the policies name but the directory lacks is judged as well.
+    let old = policy(1, vec![filter("Region", Equals, &["East"], false)], &[77], &[]);
+    let new = policy(1, vec![filter("Region", Equals, &["East", "West"], false)], &[77], &[]);
+    let report = impact(&compile(&[old]), &compile(&[new]), &ImpactOptions::default()).unwrap();
+    assert_eq!(report.user(UserId(77)).unwrap().verdict(), Verdict::Gains);
 }
 
 #[test]

@@ -648,6 +648,31 @@ proptest! {
         check_sound(&columns, &old, &new, &rows)?;
     }
 
+    /// A policy said never to admit a row admits none of the boundary rows; a policy said to add
+    /// nothing admits no boundary row that the policy covering it does not.
+    #[test]
+    fn lint_findings_are_sound(
+        (columns, policies) in gen_columns().prop_flat_map(|c| (Just(c.clone()), gen_policies(c))),
+    ) {
+        let schema = Schema { columns: columns.clone() };
+        let set = PolicySet::compile(&dataset(schema.clone(), true), &policies, &directory()).unwrap();
+        let table = Table::from_csv(boundary_rows(&columns).as_bytes(), &schema, HeaderRow::Absent).unwrap();
+        let evaluation = set.evaluate(&table).unwrap();
+        for finding in lint_for_any_row(&set, &ImpactOptions::default()) {
+            match &finding {
+                ProvenFinding::NeverAdmits { policy } => {
+                    prop_assert!(evaluation.policy_rows(policy.index).unwrap().is_empty(), "{finding}");
+                }
+                ProvenFinding::Subsumed { policy, by } => {
+                    let covering = evaluation.policy_rows(by.index).unwrap();
+                    let extra = evaluation.policy_rows(policy.index).unwrap().iter().find(|&r| !covering.contains(r));
+                    prop_assert!(extra.is_none(), "{finding}: row {:?}", extra);
+                }
+                ProvenFinding::Unknown { .. } => prop_assert!(false, "{finding}"),
+            }
+        }
+    }
+
     /// Changes whose answer is known by construction are all found: a widened interval, an added
     /// value, a relaxed prefix, a dropped filter; and the unchanged policy is "same".
     #[test]

@@ -29,13 +29,14 @@ pub struct ImpactOptions {
     pub branch_budget: usize,
     /// States of the STRING search per column and combination of filters.
     pub string_budget: usize,
-    /// Branches for the whole run, so that many hard questions end in bounded time.
+    /// Steps (search branches and STRING states) for the whole run, so that many hard questions
+    /// end in bounded time.
     pub total_budget: usize,
 }
 
 impl Default for ImpactOptions {
     fn default() -> Self {
-        Self { branch_budget: 20_000, string_budget: 20_000, total_budget: 2_000_000 }
+        Self { branch_budget: 20_000, string_budget: 20_000, total_budget: 1_000_000 }
     }
 }
 /// Per-column answer of the column solvers.

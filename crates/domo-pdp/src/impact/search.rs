@@ -36,7 +36,7 @@ pub(crate) struct Solver<'a> {
     columns: &'a [Column],
     branch_budget: usize,
     string_budget: usize,
-    /// Branches left for the whole run, across questions.
+    /// Steps (branches and STRING states) left for the whole run, across questions.
     total_left: usize,
     total_budget: usize,
     cache: HashMap<(usize, Vec<(usize, bool)>), ColumnAnswer>,
@@ -96,7 +96,7 @@ impl<'a> Solver<'a> {
         }
         let Some(left) = self.total_left.checked_sub(1) else {
             return Found::Unknown(format!(
-                "the whole analysis passed its budget of {} branches; this question was not searched",
+                "the whole analysis passed its budget of {} steps; this question was not searched",
                 self.total_budget
             ));
         };
@@ -174,7 +174,20 @@ impl<'a> Solver<'a> {
         };
         let tests: Vec<(&Test, bool)> = lits.iter().map(|(f, raw)| (&f.test, *raw)).collect();
         let answer = match info.column_type {
-            domo_model::ColumnType::String => text::solve(&info.name, &tests, self.string_budget),
+            domo_model::ColumnType::String => {
+                // STRING states count against the whole run too.
+                let budget = self.string_budget.min(self.total_left);
+                let mut spent = 0;
+                let answer = text::solve(&info.name, &tests, budget, &mut spent);
+                self.total_left = self.total_left.saturating_sub(spent);
+                match answer {
+                    ColumnAnswer::Unknown(_) if budget < self.string_budget => ColumnAnswer::Unknown(format!(
+                        "the whole analysis passed its budget of {} steps; this question was not searched",
+                        self.total_budget
+                    )),
+                    other => other,
+                }
+            }
             other => ordered::solve(&info.name, other, &tests),
         };
         self.cache.insert((column, key), answer.clone());

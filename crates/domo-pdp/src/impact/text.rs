@@ -223,8 +223,9 @@ fn in_gap(low: Option<char>, high: Option<char>, mentioned: &[char]) -> Option<c
     (start..=u32::from(char::MAX)).take(4096).filter_map(char::from_u32).find(|&c| inside(c))
 }
 
-/// Decides a conjunction of STRING literals `(test, result wanted)` on one non-NULL cell.
-pub(crate) fn solve(column: &str, literals: &[(&Test, bool)], budget: usize) -> ColumnAnswer {
+/// Decides a conjunction of STRING literals `(test, result wanted)` on one non-NULL cell, exploring
+/// at most `budget` states; `spent` counts the states explored.
+pub(crate) fn solve(column: &str, literals: &[(&Test, bool)], budget: usize, spent: &mut usize) -> ColumnAnswer {
     let mut lits = Vec::with_capacity(literals.len());
     for (test, want) in literals {
         match literal(test, *want) {
@@ -340,6 +341,7 @@ pub(crate) fn solve(column: &str, literals: &[(&Test, bool)], budget: usize) -> 
                     "the search for a STRING value of column `{column}` passed its budget of {budget} states"
                 ));
             }
+            *spent += 1;
             let index = nodes.len();
             nodes.push((node, c));
             if verdict == Some(true) {

@@ -304,6 +304,34 @@ fn a_search_past_its_budget_is_unknown_never_a_guess() {
 }
 
 #[test]
+fn many_like_patterns_under_not_are_unknown_with_the_default_budget() {
+    // 48 old policies `NOT LIKE %x%y% AND Amount > n`: a gain needs a long cell that contains many
+    // subsequences at once; the product of the patterns' automata passes the STRING budget.
+    let letters = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"];
+    let mut old = Vec::new();
+    for (i, x) in letters.iter().enumerate() {
+        for (j, y) in letters.iter().enumerate().take(4) {
+            let pattern = format!("%{x}%{y}%");
+            let bound = (i * j).to_string();
+            let filters =
+                vec![filter("Region", Like, &[&pattern], true), filter("Amount", GreaterThan, &[&bound], false)];
+            old.push(policy((i * 10 + j) as u64 + 1, filters, &[1], &[]));
+        }
+    }
+    let new = [policy(
+        1,
+        vec![filter("Region", Like, &["%a%"], false), filter("Amount", GreaterThan, &["3"], false)],
+        &[1],
+        &[],
+    )];
+    let report = impact(&compile(&old), &compile(&new), &ImpactOptions::default()).unwrap();
+    match &report.user(UserId(1)).unwrap().gains {
+        Answer::Unknown(reason) => assert!(reason.contains("STRING value of column `Region`"), "{reason}"),
+        other => panic!("expected unknown, got {other:?}"),
+    }
+}
+
+#[test]
 fn different_schemas_are_an_error() {
     let old = compile(&[]);
     let other = Schema { columns: vec![Column::new(Str, "Region")] };

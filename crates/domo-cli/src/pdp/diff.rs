@@ -44,8 +44,9 @@ pub(crate) struct DiffArgs {
     pub(crate) witnesses: Option<PathBuf>,
     /// With --for-any-row: how far the search may go per question (branches, and STRING states per
     /// column); past it the answer is "unknown", never a guess.
-    #[arg(long, value_name = "N", default_value_t = 20_000)]
-    pub(crate) budget: usize,
+    /// [default: 20000]
+    #[arg(long, value_name = "N")]
+    pub(crate) budget: Option<usize>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub(crate) format: ReportFormat,
@@ -91,6 +92,13 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     let old_set = common::compile_policies(&inputs, &old_policies, &old_path)?;
     if args.for_any_row || (args.input.data.is_none() && !inputs.paths.data.exists()) {
         return for_any_row::run(args, &inputs, &old_path, &old_set, &new_set);
+    }
+    if args.witnesses.is_some() || args.allow_unknown || args.budget.is_some() {
+        anyhow::bail!(
+            "--witnesses, --allow-unknown and --budget apply to the for-any-row diff: add --for-any-row \
+             (the diff on the rows of `{}` has no witnesses and no unknowns)",
+            inputs.paths.data.display()
+        );
     }
     let table = inputs.load_table()?;
     let new = new_set.evaluate(&table)?;

@@ -106,3 +106,11 @@ fn lint_for_any_row_adds_to_the_findings_on_the_data() {
     let policies = fixture("policies-planted-lint.json");
     check!("any_row_lint_planted", &["pdp", "lint", crate::EXAMPLE, "--policies", &policies, "--for-any-row"]);
 }
+
+#[test]
+fn witness_options_without_the_for_any_row_diff_are_refused() {
+    check!(
+        "any_row_witnesses_need_for_any_row",
+        &["pdp", "diff", crate::EXAMPLE, "--against", crate::EXAMPLE, "--witnesses", "target/never-written"]
+    );
+}

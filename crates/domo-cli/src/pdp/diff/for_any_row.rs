@@ -25,6 +25,15 @@ struct ForAnyRowJson {
     gate_failed: bool,
 }
 
+/// The options for `--budget N`: N branches per question and N STRING states per column.
+fn budget(given: Option<usize>) -> ImpactOptions {
+    let defaults = ImpactOptions::default();
+    match given {
+        Some(n) => ImpactOptions { branch_budget: n, string_budget: n, ..defaults },
+        None => defaults,
+    }
+}
+
 pub(super) fn run(
     args: &DiffArgs,
     inputs: &Inputs,
@@ -32,11 +41,7 @@ pub(super) fn run(
     old_set: &PolicySet,
     new_set: &PolicySet,
 ) -> anyhow::Result<Outcome> {
-    let report = domo_pdp::impact(
-        old_set,
-        new_set,
-        &ImpactOptions { branch_budget: args.budget, string_budget: args.budget, ..ImpactOptions::default() },
-    )?;
+    let report = domo_pdp::impact(old_set, new_set, &budget(args.budget))?;
     let changes = &report.policies;
     let names = common::Names::new(&inputs.directory);
     let users = any_row::users_json(&report, &names);

@@ -12,9 +12,11 @@ use xshell::{Shell, cmd};
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  ci         every check CI runs, after installing what is missing (rustfmt, clippy, DuckDB in a
-             virtual environment under target/): fmt, clippy, doc, bench build, tidy, SQL conformance, tests
-  provision  only the installs `ci` starts with; prints the virtual environment's Python
+  ci         every check CI runs, after installing what is missing (rustfmt, clippy, DuckDB and pydomo
+             in a virtual environment under target/, the Node SDK under target/ci-node): fmt, clippy, doc,
+             bench build, tidy, SQL conformance, tests
+  provision  only the installs `ci` starts with; prints the virtual environment's Python and the
+             Node SDK's node_modules folder
   tidy       only the tidy checks (layering, module docs, no ignored tests)
   bench      the PDP benchmark on the generated 1M-row workload: ratios to the csv-crate baseline
              and peak memory (extra arguments go to pdp-ratios: --rows N, --seed S, --runs R)";
@@ -28,8 +30,11 @@ fn main() -> anyhow::Result<()> {
         Some("tidy") => tidy::check(&workspace_root()),
         Some("provision") => {
             provision::rust_components(&sh)?;
-            let python = provision::python_with_duckdb(&sh, &provision::target_dir(&workspace_root()))?;
+            let target = provision::target_dir(&workspace_root());
+            let python = provision::python_env(&sh, &target)?;
+            let node_modules = provision::node_sdk(&sh, &target)?;
             println!("{}", python.display());
+            println!("{}", node_modules.display());
             Ok(())
         }
         Some("bench") => bench::run(),
@@ -52,12 +57,16 @@ fn ci(sh: &Shell) -> anyhow::Result<()> {
     let started = Instant::now();
     let root = workspace_root();
     let mut python = None;
+    let mut node_modules = None;
     section("provision", || {
         provision::rust_components(sh)?;
-        python = Some(provision::python_with_duckdb(sh, &provision::target_dir(&root))?);
+        let target = provision::target_dir(&root);
+        python = Some(provision::python_env(sh, &target)?);
+        node_modules = Some(provision::node_sdk(sh, &target)?);
         Ok(())
     })?;
     let python = python.context("provisioning found no Python")?;
+    let node_modules = node_modules.context("provisioning found no Node SDK")?;
     section("fmt", || Ok(cmd!(sh, "cargo fmt --all --check").run()?))?;
     section("clippy", || Ok(cmd!(sh, "cargo clippy --workspace --all-targets --locked -- -D warnings").run()?))?;
     section("doc", || {
@@ -73,7 +82,12 @@ fn ci(sh: &Shell) -> anyhow::Result<()> {
     eprintln!("ci: all checks before the tests passed in {:.0?}; running the tests", started.elapsed());
     // No trailer after the tests: CI reads cargo test's summary as the last line.
     eprintln!("\n=== ci: test");
-    cmd!(sh, "cargo test --workspace --lib --bins --tests --locked").run().context("ci section `test` failed")?;
+    // The SDK tests (`domo-cli`'s `sdk` module) run pydomo and the Node SDK from here.
+    cmd!(sh, "cargo test --workspace --lib --bins --tests --locked")
+        .env("DOMO_TEST_PYTHON", &python)
+        .env("DOMO_TEST_NODE_MODULES", &node_modules)
+        .run()
+        .context("ci section `test` failed")?;
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! What `cargo xtask ci` installs before it runs anything: toolchain components and a Python virtual environment under `target/`.
+//! What `cargo xtask ci` installs before it runs anything: toolchain components, a Python virtual environment and the Node SDK under `target/`.
 //!
 //! A fresh machine has cargo and python3 and nothing else the checks need, so
 //! every step here checks first and installs only what is missing: a second run
@@ -12,6 +12,12 @@ use xshell::{Shell, cmd};
 /// The DuckDB Python package the SQL conformance check runs; `tests/duckdb/run_queries.py` pins the same version.
 pub(crate) const DUCKDB_VERSION: &str = "2.0.0";
 
+/// The official Python SDK that `tests/sdk/pydomo_check.py` drives against `domo serve`.
+pub(crate) const PYDOMO_VERSION: &str = "0.3.0.16";
+
+/// The official Node SDK (npm `domo-sdk`) that `tests/sdk/domo_sdk_check.js` drives against `domo serve --tls`.
+pub(crate) const NODE_SDK_VERSION: &str = "2.0.1";
+
 /// Adds `rustfmt` and `clippy` to the active toolchain when rustup has them missing.
 pub(crate) fn rust_components(sh: &Shell) -> anyhow::Result<()> {
     let installed = cmd!(sh, "rustup component list --installed").quiet().ignore_stderr().read().unwrap_or_default();
@@ -23,11 +29,11 @@ pub(crate) fn rust_components(sh: &Shell) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The Python interpreter of the CI virtual environment (`target/ci-venv`), with DuckDB installed.
+/// The Python interpreter of the CI virtual environment (`target/ci-venv`), with DuckDB and pydomo installed.
 ///
 /// Creates the environment on first use; when python3 has no `venv` module (Debian
 /// ships it separately) installs `python3-venv` with apt-get first.
-pub(crate) fn python_with_duckdb(sh: &Shell, target_dir: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn python_env(sh: &Shell, target_dir: &Path) -> anyhow::Result<PathBuf> {
     let venv = target_dir.join("ci-venv");
     let python = venv.join("bin").join("python");
     if !python.exists() {
@@ -37,13 +43,50 @@ pub(crate) fn python_with_duckdb(sh: &Shell, target_dir: &Path) -> anyhow::Resul
         cmd!(sh, "python3 -m venv {venv}").run().context("cannot create the Python virtual environment")?;
     }
     let check = format!("import duckdb, sys; sys.exit(duckdb.__version__ != '{DUCKDB_VERSION}')");
-    if cmd!(sh, "{python} -c {check}").quiet().ignore_stderr().run().is_err() {
-        let package = format!("duckdb=={DUCKDB_VERSION}");
-        cmd!(sh, "{python} -m pip install --quiet --disable-pip-version-check {package}")
-            .run()
-            .with_context(|| format!("cannot install `{package}` into {}", venv.display()))?;
-    }
+    pip_install_unless(sh, &python, &check, &format!("duckdb=={DUCKDB_VERSION}"))?;
+    // pydomo has no `__version__`; importing it also checks that pandas and requests came along.
+    let check =
+        format!("import importlib.metadata as m, sys, pydomo; sys.exit(m.version('pydomo') != '{PYDOMO_VERSION}')");
+    pip_install_unless(sh, &python, &check, &format!("pydomo=={PYDOMO_VERSION}"))?;
     Ok(python)
+}
+
+/// Installs `package` with the environment's pip unless the Python `check` exits 0.
+fn pip_install_unless(sh: &Shell, python: &Path, check: &str, package: &str) -> anyhow::Result<()> {
+    if cmd!(sh, "{python} -c {check}").quiet().ignore_stderr().run().is_ok() {
+        return Ok(());
+    }
+    cmd!(sh, "{python} -m pip install --quiet --disable-pip-version-check {package}")
+        .run()
+        .with_context(|| format!("cannot install `{package}` with {}", python.display()))
+}
+
+/// The `node_modules` folder under `target/ci-node` holding the Node SDK,
+/// installed with npm when missing or of another version.
+pub(crate) fn node_sdk(sh: &Shell, target_dir: &Path) -> anyhow::Result<PathBuf> {
+    let prefix = target_dir.join("ci-node");
+    let modules = prefix.join("node_modules");
+    let manifest = modules.join("domo-sdk").join("package.json");
+    let installed = std::fs::read_to_string(&manifest)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .is_some_and(|manifest| manifest.get("version").and_then(serde_json::Value::as_str) == Some(NODE_SDK_VERSION));
+    if installed {
+        return Ok(modules);
+    }
+    for tool in ["node", "npm"] {
+        if cmd!(sh, "{tool} --version").quiet().ignore_stdout().ignore_stderr().run().is_err() {
+            bail!(
+                "`{tool}` is not installed: the Node SDK test needs Node.js and npm (for example \
+                 `apt-get install nodejs npm`), then run `cargo xtask provision` again"
+            );
+        }
+    }
+    let package = format!("domo-sdk@{NODE_SDK_VERSION}");
+    cmd!(sh, "npm install --prefix {prefix} --no-audit --no-fund --loglevel=error {package}")
+        .run()
+        .with_context(|| format!("cannot install `{package}` into {}", prefix.display()))?;
+    Ok(modules)
 }
 
 /// Installs Debian packages, running `apt-get update` first (a fresh machine has no package lists).

@@ -18,12 +18,14 @@ pub(crate) const EXIT_FINDINGS: u8 = 1;
 pub(crate) const EXIT_ERROR: u8 = 2;
 
 /// Turns a command's result into the process exit code, printing the whole
-/// cause chain of an error. A broken pipe (`| head`) exits quietly with 0.
+/// cause chain of an error. A closed stdout (`| head`) exits quietly with 0;
+/// only a failure marked by [`crate::stdout`] counts as one, never any other
+/// broken pipe (a server that reset the connection mid-upload is an error).
 pub(crate) fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Findings) => ExitCode::from(EXIT_FINDINGS),
-        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if crate::stdout::was_closed(&err) => ExitCode::SUCCESS,
         Err(err) => {
             let mut stderr = io::stderr().lock();
             let _ = write!(stderr, "error: {err}");
@@ -34,9 +36,4 @@ pub(crate) fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
             ExitCode::from(EXIT_ERROR)
         }
     }
-}
-
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain()
-        .any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|io_err| io_err.kind() == io::ErrorKind::BrokenPipe))
 }

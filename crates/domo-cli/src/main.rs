@@ -4,6 +4,7 @@ mod exit;
 mod live;
 mod pdp;
 mod serve;
+mod stdout;
 mod units;
 
 use std::process::ExitCode;
@@ -40,10 +41,16 @@ fn main() -> ExitCode {
         Command::Pdp(command) => pdp::run(command),
         Command::Serve(args) => serve::run(args),
         Command::Live(command) => live::run(command),
-        Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "domo", &mut std::io::stdout());
-            Ok(exit::Outcome::Ok)
-        }
+        Command::Completions { shell } => completions(shell),
     };
     exit::finish(result)
+}
+
+/// Prints shell completions. clap_complete panics when its writer fails, so
+/// they are generated into memory and printed through the one stdout writer.
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<exit::Outcome> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "domo", &mut script);
+    stdout::write_all(&script)?;
+    Ok(exit::Outcome::Ok)
 }

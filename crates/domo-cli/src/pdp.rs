@@ -141,6 +141,19 @@ pub(crate) struct InputArgs {
     pub(crate) no_header: bool,
 }
 
+/// How much one input file may make a command read or hold.
+#[derive(Debug, Clone, Copy, Args)]
+pub(crate) struct LimitArgs {
+    /// Longest CSV row accepted: bytes, or a number with `K`, `M` or `G` (binary).
+    /// A longer row stops the command (a missing line break, or a file that is not CSV).
+    #[arg(long, help_heading = "Limits", value_name = "SIZE", env = "DOMO_MAX_RECORD_SIZE", default_value = "16M", value_parser = crate::units::parse_size)]
+    pub(crate) max_record_size: u64,
+    /// Largest JSON file read (DataSet, policies, directory, tests): bytes, or a
+    /// number with `K`, `M` or `G` (binary).
+    #[arg(long, help_heading = "Limits", value_name = "SIZE", env = "DOMO_MAX_JSON_SIZE", default_value = "256M", value_parser = crate::units::parse_size)]
+    pub(crate) max_json_size: u64,
+}
+
 /// Output formats of the commands that print a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {

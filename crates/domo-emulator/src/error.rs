@@ -17,11 +17,16 @@ pub(crate) struct ApiError {
     status: StatusCode,
     message: String,
     www_authenticate: Option<String>,
+    /// The trace id sent as `toe`, and logged with internal errors.
+    toe: String,
 }
+
+/// The longest message an error reply carries; longer ones are cut.
+const MAX_MESSAGE_CHARS: usize = 2000;
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), www_authenticate: None }
+        Self { status, message: message.into(), www_authenticate: None, toe: new_toe() }
     }
 
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
@@ -43,9 +48,14 @@ impl ApiError {
         )
     }
 
+    /// 500 for a failure of the emulator itself (a disk error, a crashed task).
+    /// The cause (which may name server paths) goes to the log under the reply's
+    /// `toe`; the client reads `what` and the toe, never the cause.
     pub(crate) fn internal(what: &str, err: &dyn std::error::Error) -> Self {
-        tracing::error!(error = %err, "{what}");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{what}: {err}"))
+        let toe = new_toe();
+        tracing::error!(toe = %toe, error = %err, "{what}");
+        let message = format!("Internal error: {what}; the emulator's log has the cause under toe {toe}");
+        Self { status: StatusCode::INTERNAL_SERVER_ERROR, message, www_authenticate: None, toe }
     }
 
     /// 401 for a request without a token: the header asks for one.
@@ -54,6 +64,7 @@ impl ApiError {
             status: StatusCode::UNAUTHORIZED,
             message: "Full authentication is required to access this resource".to_owned(),
             www_authenticate: Some("Bearer realm=\"domo\"".to_owned()),
+            toe: new_toe(),
         }
     }
 
@@ -63,6 +74,7 @@ impl ApiError {
             status: StatusCode::UNAUTHORIZED,
             message: format!("Invalid access token: {description}"),
             www_authenticate: Some(format!("Bearer error=\"invalid_token\", error_description=\"{description}\"")),
+            toe: new_toe(),
         }
     }
 
@@ -72,6 +84,7 @@ impl ApiError {
             status: StatusCode::FORBIDDEN,
             message: format!("The access token does not carry the `{scope}` scope this call needs"),
             www_authenticate: Some(format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\"")),
+            toe: new_toe(),
         }
     }
 
@@ -81,19 +94,49 @@ impl ApiError {
             status: StatusCode::UNAUTHORIZED,
             message: message.into(),
             www_authenticate: Some("Basic realm=\"domo\"".to_owned()),
+            toe: new_toe(),
         }
     }
+
+    /// The JSON body Domo sends with this error.
+    fn body(&self) -> ErrorBody {
+        let mut message = self.message.clone();
+        if let Some((cut, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
+            message.truncate(cut);
+            message.push('…');
+        }
+        ErrorBody {
+            status: self.status.as_u16(),
+            status_reason: Some(self.status.canonical_reason().unwrap_or("Error").to_owned()),
+            message: Some(message),
+            toe: Some(self.toe.clone()),
+            path: None,
+        }
+    }
+
+    /// The whole HTTP/1.1 reply, head and JSON body, closing the connection:
+    /// what the transport writes itself when hyper cannot parse a request.
+    pub(crate) fn to_http1_bytes(&self) -> Vec<u8> {
+        let body = serde_json::to_vec(&self.body()).unwrap_or_else(|_| b"{}".to_vec());
+        let reason = self.status.canonical_reason().unwrap_or("Error");
+        let mut bytes = format!(
+            "HTTP/1.1 {} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            self.status.as_u16(),
+            body.len()
+        )
+        .into_bytes();
+        bytes.extend_from_slice(&body);
+        bytes
+    }
+}
+
+fn new_toe() -> String {
+    random::hex(10).to_uppercase()
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            status: self.status.as_u16(),
-            status_reason: Some(self.status.canonical_reason().unwrap_or("Error").to_owned()),
-            message: Some(self.message),
-            toe: Some(random::hex(10).to_uppercase()),
-            path: None,
-        };
+        let body = self.body();
         let mut response = (self.status, Json(body)).into_response();
         if let Some(value) = self.www_authenticate.and_then(|v| HeaderValue::from_str(&v).ok()) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
@@ -129,11 +172,26 @@ pub enum StartError {
         /// The data folder.
         path: PathBuf,
     },
+    /// The directory (given, or kept in the data folder) has problems that make
+    /// it unfit to decide who sees what and who may write.
+    #[error("the directory cannot be used: {}", problems.join("; "))]
+    InvalidDirectory {
+        /// Each problem, naming its place (`users[3]`); at most twenty, then a count of the rest.
+        problems: Vec<String>,
+    },
     /// Two clients share an id.
     #[error("the client id `{id}` is given twice")]
     DuplicateClient {
         /// The id.
         id: String,
+    },
+    /// The HTTPS certificate or key could not be made, read or used.
+    #[error("cannot serve HTTPS with `{}`: {reason}", path.display())]
+    Tls {
+        /// The certificate or key file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
     },
     /// The address could not be bound.
     #[error("cannot listen on {addr}")]
@@ -144,6 +202,18 @@ pub enum StartError {
         #[source]
         source: io::Error,
     },
+}
+
+impl StartError {
+    /// At most twenty problems are named; the rest are counted.
+    pub(crate) fn invalid_directory(problems: &[domo_model::DirectoryProblem]) -> Self {
+        const SHOWN: usize = 20;
+        let mut shown: Vec<String> = problems.iter().take(SHOWN).map(ToString::to_string).collect();
+        if problems.len() > SHOWN {
+            shown.push(format!("… and {} more", problems.len() - SHOWN));
+        }
+        Self::InvalidDirectory { problems: shown }
+    }
 }
 
 /// A `--client` value that is not `ID:SECRET:USER_ID`.

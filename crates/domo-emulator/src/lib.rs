@@ -10,7 +10,10 @@
 //! policy, user, group and stream call of Domo's API with Domo's status codes,
 //! field names, paging limits (50 DataSets, 500 users or groups), `sort`,
 //! `nameLike`, `updateMethod` (exactly `APPEND` appends, anything else
-//! replaces), gzip request bodies, `includeHeader` and `fileName`. Errors come
+//! replaces), gzip request bodies, `includeHeader` and `fileName`. Every path
+//! also answers with a trailing slash (`/v1/users/`), as Domo's does; the
+//! calls of the official SDKs and the status codes they expect are listed in
+//! `docs/emulator-compat.md`. Errors come
 //! in Domo's shape, `{"status", "statusReason", "message", "toe"}`; a missing
 //! or expired token gets 401 with `WWW-Authenticate: Bearer …
 //! error="invalid_token"`, a token without the needed scope 403. The SQL
@@ -44,6 +47,15 @@
 //! - A schema change must fit the rows already there and the columns that
 //!   policies use.
 //!
+//! # HTTPS
+//!
+//! [`EmulatorBuilder::tls`] serves HTTPS instead of HTTP (the official Node
+//! SDK speaks nothing else): with [`Tls::SelfSigned`] a certificate for
+//! `localhost`, `127.0.0.1` and `::1` is made on first start and kept in the
+//! data folder, so that clients told to trust it
+//! ([`RunningEmulator::tls_cert`]) keep trusting it; [`Tls::Files`] uses one's
+//! own. rustls with the ring provider, HTTP/1.1.
+//!
 //! # Storage
 //!
 //! Plain files, written to a temporary file in the data folder, fsynced and
@@ -64,10 +76,17 @@
 //! # Limits
 //!
 //! A maximum body size ([`EmulatorBuilder::max_body_bytes`], checked while
-//! streaming and again after gunzip), a request timeout
-//! ([`EmulatorBuilder::request_timeout`]), and a cap on connections served at
-//! once ([`EmulatorBuilder::max_connections`]). It binds to loopback unless
-//! told otherwise, and no endpoint but `/oauth/token` answers without a token.
+//! streaming and again after gunzip), a deadline for the request head
+//! ([`EmulatorBuilder::header_read_timeout`]) and for the body
+//! ([`EmulatorBuilder::request_timeout`]), both answered with 408 before
+//! anything changes, an idle timeout for keep-alive connections
+//! ([`EmulatorBuilder::idle_timeout`]), and a cap on open connections
+//! ([`EmulatorBuilder::max_connections`]) at which the longest idle one is
+//! closed to admit a new client. Every error reply is Domo's JSON, also for
+//! requests the HTTP layer cannot parse; internal errors name the `toe` of the
+//! log line that holds their cause, never a server path. It binds to loopback
+//! unless told otherwise, and no endpoint but `/oauth/token` answers without a
+//! token.
 //!
 //! Each request is logged at `info` (method, path, status, time; never a
 //! query, header or body) with `tracing`.
@@ -111,8 +130,10 @@ mod random;
 mod routes;
 mod server;
 mod store;
+mod tls;
 mod upload;
 
 pub use auth::ApiClient;
 pub use error::{ParseClientError, StartError};
 pub use server::{Emulator, EmulatorBuilder, RunningEmulator};
+pub use tls::Tls;

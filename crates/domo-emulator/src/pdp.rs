@@ -5,7 +5,6 @@ use std::io::{self, Read, Write};
 
 use domo_model::{Dataset, Directory, Policy, Schema, UserId};
 use domo_pdp::{HeaderRow, PolicySet, StreamCsvError, StreamOptions};
-use http::StatusCode;
 
 use crate::error::ApiError;
 
@@ -47,12 +46,9 @@ pub(crate) fn visibility(dataset: &Dataset, directory: &Directory, user: UserId)
     if !dataset.pdp_enabled || policies.is_empty() || manages {
         return Ok(Visibility::All);
     }
-    let policies = PolicySet::compile(dataset, policies, directory).map_err(|err| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("The DataSet's policies no longer compile against the directory: {err}"),
-        )
-    })?;
+    // Fail closed, and keep the compile error (column names, user ids) in the log, not in the reply.
+    let policies = PolicySet::compile(dataset, policies, directory)
+        .map_err(|err| ApiError::internal("the DataSet's policies no longer compile against the directory", &err))?;
     Ok(Visibility::Filtered(Box::new(RowFilter { policies, user })))
 }
 

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use domo_model::{Dataset, DatasetId, Directory, Execution, StreamId, Timestamp, UpdateMethod, UserId};
+use domo_model::{Dataset, DatasetId, Directory, Execution, Secret, StreamId, Timestamp, UpdateMethod, UserId};
 use serde::{Deserialize, Serialize};
 use tempfile::NamedTempFile;
 
@@ -95,12 +95,12 @@ pub(crate) struct StoredPart {
     pub(crate) rows: u64,
 }
 
-/// A persisted client id and secret.
+/// A persisted client id and secret (kept out of `Debug`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct StoredClient {
     pub(crate) id: String,
-    pub(crate) secret: String,
+    pub(crate) secret: Secret,
     pub(crate) user: UserId,
 }
 
@@ -168,7 +168,22 @@ impl Store {
         let state = match fs::read(&state_path) {
             Ok(bytes) => serde_json::from_slice::<State>(&bytes)
                 .map_err(|err| StartError::CorruptState { path: state_path.clone(), message: err.to_string() })?,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => State::default(),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                // Row files without the state that names them: starting afresh
+                // would remove them as leftovers. Refuse instead.
+                for sub in [DATA_DIR, PARTS_DIR] {
+                    let path = root.join(sub);
+                    if fs::read_dir(&path).map_err(dir_err(&path))?.next().is_some() {
+                        return Err(StartError::CorruptState {
+                            path: state_path,
+                            message: format!(
+                                "it is missing, yet `{sub}` holds row files; restore it or empty the folder"
+                            ),
+                        });
+                    }
+                }
+                State::default()
+            }
             Err(err) => return Err(dir_err(&state_path)(err)),
         };
         let store = Self { root: root.to_owned(), state: Mutex::new(state), _lock: lock };
@@ -333,5 +348,21 @@ impl io::Read for Concat {
             self.current = self.files.next();
         }
         Ok(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_generated_client_secret_is_kept_in_the_state_file_and_out_of_debug() {
+        let client = StoredClient { id: "app".into(), secret: Secret::new("s3cret-41"), user: UserId(1) };
+        let state = State { generated_client: Some(client), ..State::default() };
+        assert!(!format!("{state:?}").contains("s3cret-41"));
+        let json = serde_json::to_value(&state).unwrap();
+        assert_eq!(json["generatedClient"]["secret"], "s3cret-41");
+        let back: State = serde_json::from_value(json).unwrap();
+        assert_eq!(back.generated_client.unwrap().secret.expose(), "s3cret-41");
     }
 }

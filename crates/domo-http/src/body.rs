@@ -5,6 +5,7 @@ use std::future::Future;
 use std::io;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 
@@ -28,10 +29,6 @@ type ReopenFn = dyn Fn() -> Pin<Box<dyn Future<Output = io::Result<BoxReader>> +
 
 /// Bytes read from a body at a time.
 const CHUNK: usize = 64 * 1024;
-
-pub(crate) fn full(bytes: Bytes) -> RequestBody {
-    http_body_util::Full::new(bytes).map_err(|never| match never {}).boxed_unsync()
-}
 
 pub(crate) fn empty() -> RequestBody {
     http_body_util::Empty::new().map_err(|never| match never {}).boxed_unsync()
@@ -176,8 +173,10 @@ impl CsvSource {
             SourceKind::File(path) => {
                 let what = || format!("cannot open `{}`", path.display());
                 let file = tokio::fs::File::open(&path).await.map_err(|e| (what(), e))?;
-                let len = file.metadata().await.map_err(|e| (what(), e))?.len();
-                Ok(Some((Box::pin(file), Some(len))))
+                let metadata = file.metadata().await.map_err(|e| (what(), e))?;
+                // A pipe or a device has no length to announce: it is sent chunked.
+                let len = metadata.is_file().then_some(metadata.len());
+                Ok(Some((Box::pin(file), len)))
             }
             SourceKind::Reader(reader) => Ok(reader.take().map(|r| (r, None))),
             SourceKind::Reopen(open) => {
@@ -188,9 +187,35 @@ impl CsvSource {
     }
 }
 
-/// Where a streamed body records a failure of the local reader, so that the
-/// error names the reader rather than the connection.
-pub(crate) type ReadFailure = Arc<Mutex<Option<io::Error>>>;
+/// What became of a streamed body: a failure of the local reader (so that the
+/// error names the reader rather than the connection), and whether all of it
+/// was handed to the connection (so that an answer that came before the end
+/// of the upload is not taken for success).
+#[derive(Debug, Default)]
+pub(crate) struct BodyState {
+    failure: Mutex<Option<io::Error>>,
+    sent: AtomicU64,
+    finished: AtomicBool,
+}
+
+impl BodyState {
+    /// The local reader's failure, if any (taken out).
+    pub(crate) fn take_failure(&self) -> Option<io::Error> {
+        self.failure.lock().ok().and_then(|mut slot| slot.take())
+    }
+
+    /// Whether the whole body was handed to the connection.
+    pub(crate) fn finished(&self) -> bool {
+        self.finished.load(Ordering::SeqCst)
+    }
+
+    /// Bytes handed to the connection (after compression).
+    pub(crate) fn sent(&self) -> u64 {
+        self.sent.load(Ordering::SeqCst)
+    }
+}
+
+pub(crate) type ReadFailure = Arc<BodyState>;
 
 /// Builds a streamed request body: the reader, counted for progress, then
 /// gzipped if asked.
@@ -228,16 +253,41 @@ impl Body for ReaderBody {
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match ready!(Pin::new(&mut self.stream).poll_next(cx)) {
-            Some(Ok(chunk)) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
+            Some(Ok(chunk)) => {
+                let sent = self.failure.sent.fetch_add(chunk.len() as u64, Ordering::SeqCst) + chunk.len() as u64;
+                if let Some(exact) = self.exact.filter(|exact| sent > *exact) {
+                    // The file grew after its length was announced: what Domo would
+                    // get is neither the old file nor the new one.
+                    let error = io::Error::other(format!(
+                        "the file grew past the {exact} bytes it had when the upload started"
+                    ));
+                    let message = error.to_string();
+                    if let Ok(mut slot) = self.failure.failure.lock() {
+                        *slot = Some(error);
+                    }
+                    return Poll::Ready(Some(Err(message.into())));
+                }
+                if self.exact == Some(sent) {
+                    self.failure.finished.store(true, Ordering::SeqCst);
+                }
+                Poll::Ready(Some(Ok(Frame::data(chunk))))
+            }
             Some(Err(error)) => {
                 let message = error.to_string();
-                if let Ok(mut slot) = self.failure.lock() {
+                if let Ok(mut slot) = self.failure.failure.lock() {
                     *slot = Some(error);
                 }
                 Poll::Ready(Some(Err(message.into())))
             }
-            None => Poll::Ready(None),
+            None => {
+                self.failure.finished.store(true, Ordering::SeqCst);
+                Poll::Ready(None)
+            }
         }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.failure.finished()
     }
 
     fn size_hint(&self) -> SizeHint {

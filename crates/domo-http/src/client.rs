@@ -4,15 +4,13 @@ use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use base64::Engine as _;
 use bytes::Bytes;
 use domo_model::{Scope, Secret, TokenResponse};
-use futures_util::{Stream, StreamExt as _, TryStreamExt as _};
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, Uri};
-use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -22,7 +20,12 @@ use tokio::time::Instant;
 
 use crate::body::{self, Compression, CsvSource, Progress, ReadFailure, RequestBody};
 use crate::config::{CreateRetry, Credentials, RetryPolicy, Timeouts};
-use crate::error::{BoxError, Error, ServiceBody};
+use crate::error::{BodyRead, Error};
+use crate::paging::MAX_LIST_ITEMS;
+use crate::response::{
+    MAX_ERROR_BODY, Redact, check, content_length, content_type, decode_json, describe_body, looks_like_html,
+    read_excerpt,
+};
 use crate::retry;
 
 type HyperClient = hyper_util::client::legacy::Client<hyper_rustls::HttpsConnector<HttpConnector>, RequestBody>;
@@ -30,18 +33,10 @@ type HyperClient = hyper_util::client::legacy::Client<hyper_rustls::HttpsConnect
 /// Domo's public API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.domo.com";
 
-/// The most bytes of a JSON response read into memory.
-const MAX_JSON_BODY: usize = 256 * 1024 * 1024;
-/// The most bytes of an error response read.
-const MAX_ERROR_BODY: usize = 64 * 1024;
-/// The most characters of a non-JSON error body kept in an error.
-const EXCERPT_CHARS: usize = 200;
-
 pub(crate) const CONNECT_FAILED: &str = "cannot connect";
 /// A TLS failure (a certificate that does not verify, a server that does not
 /// speak TLS): sending again will not help.
 pub(crate) const TLS_FAILED: &str = "TLS handshake failed";
-
 /// A client of Domo's API. Cheap to clone: clones share one connection pool
 /// and one token cache.
 ///
@@ -57,6 +52,7 @@ struct Inner {
     auth: Auth,
     timeouts: Timeouts,
     retry: RetryPolicy,
+    max_list_items: u64,
 }
 
 impl fmt::Debug for Client {
@@ -81,9 +77,30 @@ pub struct ClientBuilder {
     credentials: Credentials,
     timeouts: Timeouts,
     retry: RetryPolicy,
+    extra_roots_pem: PemText,
+    max_list_items: u64,
+}
+
+/// PEM text, shown in `Debug` by its size only.
+#[derive(Clone, Default)]
+struct PemText(Vec<u8>);
+
+impl fmt::Debug for PemText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} bytes of PEM", self.0.len())
+    }
 }
 
 impl ClientBuilder {
+    /// Also trusts the certificates in this PEM text as roots, besides the
+    /// platform's: for a server with a private or self-signed certificate,
+    /// such as `domo serve --tls`. Can be given more than once.
+    pub fn extra_root_certificates(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.extra_roots_pem.0.extend_from_slice(pem.as_ref());
+        self.extra_roots_pem.0.push(b'\n');
+        self
+    }
+
     /// The API's base URL, such as `https://api.domo.com` (the default) or
     /// `http://127.0.0.1:8080` for a local emulator. `http://` is accepted
     /// only for loopback hosts, so that tokens never cross a network in clear.
@@ -117,13 +134,22 @@ impl ClientBuilder {
         self
     }
 
+    /// The most items one list call (`list_datasets`, `list_users`, …)
+    /// returns before it fails with [`Error::Paging`]; [`MAX_LIST_ITEMS`] by
+    /// default.
+    pub fn max_list_items(mut self, limit: u64) -> Self {
+        self.max_list_items = limit;
+        self
+    }
+
     /// Builds the client: checks the base URL and sets up TLS.
     pub fn build(self) -> Result<Client, Error> {
         let base = BaseUrl::parse(&self.base_url)?;
         if self.retry.max_attempts == 0 {
             return Err(Error::build("the client", "`max_attempts` must be at least 1"));
         }
-        let http = transport(self.timeouts.connect)?;
+        let extra_roots = parse_roots(&self.extra_roots_pem.0)?;
+        let http = transport(self.timeouts.connect, extra_roots)?;
         let auth = match self.credentials {
             Credentials::Token(token) => Auth::Token(token),
             Credentials::ClientCredentials { client_id, client_secret, scopes } => {
@@ -132,21 +158,56 @@ impl ClientBuilder {
                 Auth::Grant(Grant { client_id, basic, scopes, cached: tokio::sync::Mutex::new(None) })
             }
         };
-        Ok(Client { inner: Arc::new(Inner { http, base, auth, timeouts: self.timeouts, retry: self.retry }) })
+        let (timeouts, retry, max_list_items) = (self.timeouts, self.retry, self.max_list_items);
+        Ok(Client { inner: Arc::new(Inner { http, base, auth, timeouts, retry, max_list_items }) })
     }
+}
+
+/// The certificates of [`ClientBuilder::extra_root_certificates`]; text given
+/// but holding no certificate is an error, never "trust nothing more".
+fn parse_roots(pem: &[u8]) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, Error> {
+    use rustls::pki_types::pem::PemObject as _;
+    if pem.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Vec::new());
+    }
+    let bad = |reason: String| Error::build("the client", format!("extra root certificates: {reason}"));
+    let roots = rustls::pki_types::CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| bad(format!("not PEM: {err}")))?;
+    if roots.is_empty() {
+        return Err(bad("no `BEGIN CERTIFICATE` block in the PEM text".to_owned()));
+    }
+    Ok(roots)
 }
 
 /// The pooled HTTP/1.1 and HTTP/2 client over rustls with the ring provider,
 /// verifying certificates with the platform's verifier, or Mozilla's roots
-/// where the platform has none.
-fn transport(connect_timeout: Duration) -> Result<HyperClient, Error> {
+/// where the platform has none; extra roots are trusted besides the platform's.
+fn transport(
+    connect_timeout: Duration,
+    extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+) -> Result<HyperClient, Error> {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_connect_timeout(Some(connect_timeout));
     http.set_nodelay(true);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = match hyper_rustls::HttpsConnectorBuilder::new().with_provider_and_platform_verifier(provider.clone())
-    {
+    let tls_failed = |e: rustls::Error| Error::build("the client", format!("cannot set up TLS: {e}"));
+    let platform = if extra_roots.is_empty() {
+        hyper_rustls::HttpsConnectorBuilder::new().with_provider_and_platform_verifier(provider.clone())
+    } else {
+        // With extra roots the platform verifier works even where the platform itself has no roots.
+        let verifier = rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider.clone())
+            .map_err(tls_failed)?;
+        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(tls_failed)?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth();
+        Ok(hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config))
+    };
+    let builder = match platform {
         Ok(builder) => builder,
         Err(error) => {
             tracing::debug!(%error, "platform certificate verifier unavailable, using Mozilla's roots");
@@ -205,14 +266,14 @@ impl BaseUrl {
     }
 }
 
-enum Auth {
+pub(crate) enum Auth {
     Token(Secret),
     Grant(Grant),
 }
 
-struct Grant {
+pub(crate) struct Grant {
     client_id: String,
-    basic: Secret,
+    pub(crate) basic: Secret,
     scopes: Vec<Scope>,
     cached: tokio::sync::Mutex<Option<CachedToken>>,
 }
@@ -302,10 +363,12 @@ impl<'a> Call<'a> {
     }
 }
 
-/// A response whose status said success, and the deadline of its attempt.
+/// A response whose status said success, the deadline of its attempt, and
+/// the secrets it was sent with (kept out of any excerpt of its body).
 pub(crate) struct Success {
     pub(crate) response: Response<Incoming>,
     pub(crate) deadline: Instant,
+    pub(crate) redact: Redact,
 }
 
 impl Client {
@@ -317,6 +380,8 @@ impl Client {
             credentials,
             timeouts: Timeouts::default(),
             retry: RetryPolicy::default(),
+            extra_roots_pem: PemText::default(),
+            max_list_items: MAX_LIST_ITEMS,
         }
     }
 
@@ -333,6 +398,10 @@ impl Client {
 
     pub(crate) fn retry_policy(&self) -> &RetryPolicy {
         &self.inner.retry
+    }
+
+    pub(crate) fn max_list_items(&self) -> u64 {
+        self.inner.max_list_items
     }
 
     pub(crate) fn transfer_timeout(&self) -> Duration {
@@ -358,6 +427,7 @@ impl Client {
             };
             let failure = ReadFailure::default();
             let deadline = after(limit);
+            let redact = Redact::new(token.as_ref(), &self.inner.auth);
             let attempt = async {
                 let request = self.request(call, token.as_ref(), &request_name, failure.clone()).await?;
                 let Some(request) = request else {
@@ -366,8 +436,17 @@ impl Client {
                 };
                 let response =
                     self.inner.http.request(request).await.map_err(|e| self.send_error(&request_name, e, &failure))?;
-                let response = check(&request_name, response, call.accept).await?;
-                handle(Success { response, deadline }).await
+                let response = check(&request_name, response, call.accept, &redact).await?;
+                if !matches!(call.body, CallBody::Empty) && !failure.finished() {
+                    // A success before the whole body went out acknowledges
+                    // something other than this request.
+                    return Err(Error::Connection {
+                        request: request_name.clone(),
+                        what: "Domo answered before the whole request body was sent",
+                        source: format!("{} bytes were sent", failure.sent()).into(),
+                    });
+                }
+                handle(Success { response, deadline, redact: redact.clone() }).await
             };
             let outcome = match tokio::time::timeout_at(deadline, attempt).await {
                 Ok(outcome) => outcome,
@@ -436,7 +515,9 @@ impl Client {
                 if let Some(encoding) = encoding {
                     headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
                 }
-                body::full(bytes.clone())
+                // Streamed in chunks, so that an answer before the end is noticed.
+                let reader = Box::pin(std::io::Cursor::new(bytes.clone()));
+                body::streamed(reader, Some(bytes.len() as u64), Compression::None, None, failure)
             }
             CallBody::Csv { source, compression, progress } => {
                 headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));
@@ -456,7 +537,7 @@ impl Client {
     }
 
     fn send_error(&self, request_name: &str, error: hyper_util::client::legacy::Error, failure: &ReadFailure) -> Error {
-        if let Some(source) = failure.lock().ok().and_then(|mut slot| slot.take()) {
+        if let Some(source) = failure.take_failure() {
             return Error::Io {
                 request: request_name.to_owned(),
                 what: "cannot read the CSV source".to_owned(),
@@ -529,36 +610,50 @@ impl Client {
         self.execute(&mut call, decode_json).await
     }
 
-    /// Sends a call and ignores its answer's body (any 2xx is success).
-    pub(crate) async fn no_content(&self, mut call: Call<'_>) -> Result<(), Error> {
+    /// Sends a call whose success carries no data. Any 2xx is success unless
+    /// its body says otherwise: an HTML page (a proxy's or a maintenance
+    /// page), Domo's JSON error body, or a body too large to be an
+    /// acknowledgement is an [`Error::UnexpectedBody`]; a body cut short is a
+    /// connection error.
+    pub(crate) async fn no_content(&self, call: Call<'_>) -> Result<(), Error> {
+        self.acknowledged(call, "no content", |_| false).await
+    }
+
+    /// [`Client::no_content`] for a call whose 2xx body may also say that the
+    /// work failed: `refuse` tells such a body, which is then an
+    /// [`Error::UnexpectedBody`] naming what was `expected`.
+    pub(crate) async fn acknowledged(
+        &self,
+        mut call: Call<'_>,
+        expected: &'static str,
+        refuse: fn(&[u8]) -> bool,
+    ) -> Result<(), Error> {
         let name = call.describe();
         self.execute(&mut call, |success| {
             let name = name.clone();
-            async move { read_limited(&name, success.response.into_body(), MAX_ERROR_BODY).await.map(drop) }
+            async move {
+                let status = success.response.status().as_u16();
+                let content_type = content_type(success.response.headers());
+                let total = content_length(success.response.headers());
+                let (bytes, read) =
+                    read_excerpt(Bytes::new(), success.response.into_body(), MAX_ERROR_BODY, total).await;
+                if let BodyRead::Broken { read } = read {
+                    return Err(Error::Connection {
+                        request: name,
+                        what: "the response body was cut short",
+                        source: format!("the connection failed after {read} bytes").into(),
+                    });
+                }
+                let html = looks_like_html(&bytes);
+                let error_body = serde_json::from_slice::<domo_model::ErrorBody>(&bytes).is_ok_and(|b| b.status >= 400);
+                if !(html || error_body || read != BodyRead::Whole || refuse(&bytes)) {
+                    return Ok(());
+                }
+                let body = Box::new(describe_body(&bytes, html, &success.redact));
+                Err(Error::UnexpectedBody { request: name, status, expected, content_type, body, read })
+            }
         })
         .await
-    }
-
-    /// Pages through a list endpoint: `path(offset)` for each page of `limit`
-    /// items, until an empty page.
-    pub(crate) fn paged<T, P>(&self, start: u64, path: P) -> impl Stream<Item = Result<T, Error>> + Send + 'static
-    where
-        T: DeserializeOwned + Send + 'static,
-        P: Fn(u64) -> String + Send + Sync + 'static,
-    {
-        let client = self.clone();
-        let pages =
-            futures_util::stream::try_unfold((client, Some(start), path), move |(client, offset, path)| async move {
-                let Some(offset) = offset else { return Ok(None) };
-                let page: Vec<T> = client.json(Call::new(Method::GET, path(offset))).await?;
-                let next = if page.is_empty() { None } else { Some(offset.saturating_add(page.len() as u64)) };
-                Ok(Some((page, (client, next, path))))
-            });
-        pages
-            .try_take_while(|page| futures_util::future::ready(Ok(!page.is_empty())))
-            .map_ok(|page| futures_util::stream::iter(page.into_iter().map(Ok)))
-            .try_flatten()
-            .boxed()
     }
 }
 
@@ -592,7 +687,7 @@ fn is_tls_error(error: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// Whether an I/O error of this kind is somewhere in the chain of causes.
-fn has_io_kind(error: &(dyn std::error::Error + 'static), kind: std::io::ErrorKind) -> bool {
+pub(crate) fn has_io_kind(error: &(dyn std::error::Error + 'static), kind: std::io::ErrorKind) -> bool {
     let mut cause = Some(error);
     while let Some(current) = cause {
         if current.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == kind) {
@@ -603,163 +698,19 @@ fn has_io_kind(error: &(dyn std::error::Error + 'static), kind: std::io::ErrorKi
     false
 }
 
-/// Turns an unsuccessful status, or an HTML page where JSON was expected, into
-/// a service error.
-async fn check(request: &str, response: Response<Incoming>, accept: &str) -> Result<Response<Incoming>, Error> {
-    let status = response.status();
-    let html = is_html(response.headers());
-    if status.is_success() && !(html && accept == "application/json") {
-        let mut response = response;
-        response.extensions_mut().insert(RequestName(request.to_owned()));
-        return Ok(response);
-    }
-    let retry_after = response
-        .headers()
-        .get(header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
-    // A body that cannot be read fully is described by what did arrive.
-    let bytes = match read_limited(request, response.into_body(), MAX_ERROR_BODY).await {
-        Ok(bytes) => bytes,
-        Err(_) => Bytes::new(),
-    };
-    let body = describe_body(&bytes, html);
-    Err(Error::Service { request: request.to_owned(), status: status.as_u16(), body: Box::new(body), retry_after })
-}
-
-fn is_html(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"))
-}
-
-fn describe_body(bytes: &[u8], html: bool) -> ServiceBody {
-    let text = String::from_utf8_lossy(bytes);
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        return ServiceBody::Empty;
-    }
-    if let Ok(body) = serde_json::from_str::<domo_model::ErrorBody>(trimmed) {
-        return ServiceBody::Domo(body);
-    }
-    let looks_html = html || trimmed.starts_with("<!") || trimmed.to_ascii_lowercase().starts_with("<html");
-    if looks_html { ServiceBody::Html(excerpt(&strip_tags(trimmed))) } else { ServiceBody::Text(excerpt(trimmed)) }
-}
-
-/// The visible text of an HTML page, roughly: tags, scripts and styles removed.
-fn strip_tags(html: &str) -> String {
-    // ASCII lowercasing keeps byte offsets, so positions found in `lower` cut `html`.
-    let lower = html.to_ascii_lowercase();
-    let mut text = String::with_capacity(html.len());
-    let mut at = 0;
-    while let Some(open) = lower.get(at..).and_then(|rest| rest.find('<')).map(|i| at + i) {
-        text.push_str(html.get(at..open).unwrap_or_default());
-        text.push(' ');
-        let tail = lower.get(open..).unwrap_or_default();
-        let skip = if tail.starts_with("<script") {
-            tail.find("</script>").map(|i| i + "</script>".len())
-        } else if tail.starts_with("<style") {
-            tail.find("</style>").map(|i| i + "</style>".len())
-        } else {
-            tail.find('>').map(|i| i + 1)
-        };
-        match skip {
-            Some(skip) => at = open + skip,
-            None => return text,
-        }
-    }
-    text.push_str(html.get(at..).unwrap_or_default());
-    text
-}
-
-/// Whitespace collapsed, at most [`EXCERPT_CHARS`] characters.
-fn excerpt(text: &str) -> String {
-    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if collapsed.chars().count() <= EXCERPT_CHARS {
-        return collapsed;
-    }
-    let mut short: String = collapsed.chars().take(EXCERPT_CHARS).collect();
-    short.push('…');
-    short
-}
-
-/// Reads a whole body, up to `limit` bytes.
-pub(crate) async fn read_limited(request: &str, mut body: Incoming, limit: usize) -> Result<Bytes, Error> {
-    let mut collected = bytes::BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| body_error(request, e))?;
-        if let Ok(data) = frame.into_data() {
-            if collected.len() + data.len() > limit {
-                return Err(Error::Connection {
-                    request: request.to_owned(),
-                    what: "the response body is too large",
-                    source: format!("more than {limit} bytes").into(),
-                });
-            }
-            collected.extend_from_slice(&data);
-        }
-    }
-    Ok(collected.freeze())
-}
-
-pub(crate) fn body_error(request: &str, error: hyper::Error) -> Error {
-    let what = if error.is_incomplete_message() || has_io_kind(&error, std::io::ErrorKind::UnexpectedEof) {
-        "the response body was cut short"
-    } else {
-        "reading the response body failed"
-    };
-    Error::Connection { request: request.to_owned(), what, source: Box::new(error) as BoxError }
-}
-
-async fn decode_json<T: DeserializeOwned>(success: Success) -> Result<T, Error> {
-    let request = request_name_of(&success.response);
-    let bytes = read_limited(&request, success.response.into_body(), MAX_JSON_BODY).await?;
-    decode(&request, &bytes)
-}
-
-/// The request a response answers, for error messages; `hyper` does not keep
-/// it, so the call's name is carried in an extension.
-fn request_name_of(response: &Response<Incoming>) -> String {
-    response.extensions().get::<RequestName>().map(|n| n.0.clone()).unwrap_or_else(|| "the request".to_owned())
-}
-
-#[derive(Clone)]
-struct RequestName(String);
-
-pub(crate) fn decode<T: DeserializeOwned>(request: &str, bytes: &[u8]) -> Result<T, Error> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        Error::Decode { request: request.to_owned(), path, source: Box::new(e.into_inner()) }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::response::{BODY_TOO_LARGE, UNFRAMED};
 
     #[test]
-    fn html_pages_are_reduced_to_their_text() {
-        assert_eq!(
-            excerpt(&strip_tags(
-                "<html><HEAD><Style>p {}</STYLE><script>if (a<b) {}</script></head><p>Ünïcödé</p> down<br/>"
-            )),
-            "Ünïcödé down"
-        );
-        assert_eq!(excerpt(&strip_tags("before <unclosed tag")), "before");
-        assert_eq!(excerpt(&strip_tags("<script>never closed")), "");
-    }
-
-    #[test]
-    fn bodies_are_classified_and_cut() {
-        assert_eq!(describe_body(b"  ", false), ServiceBody::Empty);
-        assert!(matches!(describe_body(br#"{"status": 503, "message": "busy"}"#, false), ServiceBody::Domo(_)));
-        assert!(matches!(describe_body(b"<!DOCTYPE html><p>x</p>", false), ServiceBody::Html(_)));
-        let long = "é".repeat(500);
-        let ServiceBody::Text(cut) = describe_body(long.as_bytes(), false) else { panic!("text") };
-        assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
-        assert!(cut.ends_with('…'));
+    fn what_will_not_change_is_not_retried() {
+        let connection = |what| Error::Connection { request: "GET /x".to_owned(), what, source: "cause".into() };
+        assert!(connection(CONNECT_FAILED).is_retryable());
+        assert!(connection("the response body was cut short").is_retryable());
+        for what in [TLS_FAILED, UNFRAMED, BODY_TOO_LARGE] {
+            assert!(!connection(what).is_retryable(), "{what}");
+        }
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub enum CreateRetry {
 /// When and how often a failed request is sent again.
 ///
 /// Retried: connection failures, timeouts, 429, 502, 503, 504, and HTML pages
-/// instead of JSON, for requests that are safe to repeat (`GET`, `PUT`,
+/// (on a success or 5xx status) instead of JSON or CSV, for requests that are safe to repeat (`GET`, `PUT`,
 /// `DELETE`, the token request, queries; creates and `APPEND` imports only
 /// with [`CreateRetry::OnFailure`]). A streamed import is retried only when its
 /// [`CsvSource`](crate::CsvSource) can be reopened.

@@ -7,14 +7,22 @@ use domo_model::{
 };
 use futures_util::{Stream, TryStreamExt as _, future};
 use http::Method;
-use http::header::{CONTENT_LENGTH, HeaderMap};
+use http::Version;
+use http::header::{CONTENT_TYPE, TRANSFER_ENCODING};
 use http_body_util::BodyExt as _;
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
 use crate::body::{CsvSource, Direction, ImportOptions, Progress, Transferred};
-use crate::client::{Call, CallBody, Client, Repeat, Success, body_error};
+use bytes::{Bytes, BytesMut};
+use hyper::body::Incoming;
+use tokio::time::Instant;
+
+use crate::client::{Call, CallBody, Client, Repeat, Success};
 use crate::error::Error;
 use crate::paths::{segment, with_query};
+use crate::response::{
+    CSV, MAX_ERROR_BODY, UNFRAMED, body_error, content_length, describe_body, looks_like_html, read_excerpt,
+};
 
 impl Client {
     /// `POST /v1/datasets`: creates a DataSet (PDP starts disabled).
@@ -44,6 +52,12 @@ impl Client {
     /// `GET /v1/datasets`: every DataSet matching `query`, fetched a page at a
     /// time (50, Domo's maximum, unless `query.limit` is smaller) until an
     /// empty page. `query.offset` is where the first page starts.
+    ///
+    /// Fails with [`Error::Paging`] when a page repeats a DataSet already
+    /// listed (a server that ignores `offset`) and past
+    /// [`MAX_LIST_PAGES`](crate::MAX_LIST_PAGES) pages or
+    /// [`ClientBuilder::max_list_items`](crate::ClientBuilder::max_list_items)
+    /// items, rather than paging for ever.
     ///
     /// Consume it with `futures_util::TryStreamExt`, for instance
     /// `.try_collect::<Vec<_>>()`.
@@ -124,16 +138,29 @@ impl Client {
         let path = dataset_path(&Method::GET, id, "/data")?;
         let path = with_query(path, options.query_pairs());
         let mut call = Call::new(Method::GET, path);
-        call.accept = "text/csv";
+        call.accept = CSV;
         call.transfer = true;
         let request = call.describe();
-        let Success { response, deadline } = self.execute(&mut call, |success| future::ready(Ok(success))).await?;
-        let total = content_length(response.headers());
+        // The start of the body is checked before anything reaches `writer`,
+        // within the retries: a proxy's or maintenance page on 200 is no CSV.
+        let (sniffed, deadline) = self.execute(&mut call, |success| sniff_csv(&request, success)).await?;
+        let Sniffed { first, mut body, total } = sniffed;
         let copy = async {
-            let mut body = response.into_body();
-            while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| body_error(&request, e))?;
-                let Ok(data) = frame.into_data() else { continue };
+            let mut next = Some(first);
+            loop {
+                let data = match next.take() {
+                    Some(first) => first,
+                    None => match body.frame().await {
+                        None => break,
+                        Some(frame) => match frame.map_err(|e| body_error(&request, e))?.into_data() {
+                            Ok(data) => data,
+                            Err(_) => continue,
+                        },
+                    },
+                };
+                if data.is_empty() {
+                    continue;
+                }
                 writer.write_all(&data).await.map_err(|source| Error::Io {
                     request: request.clone(),
                     what: "cannot write the export".to_owned(),
@@ -190,6 +217,9 @@ impl Client {
             match result {
                 Ok(written) => {
                     file.shutdown().await.map_err(io(format!("cannot write `{}`", temp.path().display())))?;
+                    // On disk before it takes the old file's place, so that a crash
+                    // cannot leave an empty or partial file under the final name.
+                    file.get_ref().sync_all().await.map_err(io(format!("cannot write `{}`", temp.path().display())))?;
                     temp.persist(path).map_err(|e| io(format!("cannot rename into `{}`", path.display()))(e.error))?;
                     return Ok(written);
                 }
@@ -213,6 +243,54 @@ pub(crate) fn dataset_path(method: &Method, id: &DatasetId, rest: &str) -> Resul
     Ok(format!("/v1/datasets/{}{rest}", segment(&request, "DataSet id", id.as_str())?))
 }
 
-fn content_length(headers: &HeaderMap) -> Option<u64> {
-    headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+/// How many bytes of an export are read before the first is written, to
+/// tell CSV from an HTML page.
+const SNIFF: usize = 512;
+
+/// An export's response whose start was checked: the first bytes, the rest of
+/// the body, and the length `Content-Length` announced.
+struct Sniffed {
+    first: Bytes,
+    body: Incoming,
+    total: Option<u64>,
+}
+
+/// Reads the first bytes of a CSV answer and refuses an HTML page.
+async fn sniff_csv(request: &str, success: Success) -> Result<(Sniffed, Instant), Error> {
+    let Success { response, deadline, redact } = success;
+    let total = content_length(response.headers());
+    let chunked = response
+        .headers()
+        .get_all(TRANSFER_ENCODING)
+        .iter()
+        .any(|v| String::from_utf8_lossy(v.as_bytes()).to_ascii_lowercase().contains("chunked"));
+    if response.version() < Version::HTTP_2 && total.is_none() && !chunked {
+        return Err(Error::Connection {
+            request: request.to_owned(),
+            what: UNFRAMED,
+            source: format!("a {:?} answer that ends when the connection closes", response.version()).into(),
+        });
+    }
+    let content_type = response.headers().get(CONTENT_TYPE).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let status = response.status().as_u16();
+    let mut body = response.into_body();
+    let mut first = BytesMut::new();
+    while first.len() < SNIFF {
+        let Some(frame) = body.frame().await else { break };
+        if let Ok(data) = frame.map_err(|e| body_error(request, e))?.into_data() {
+            first.extend_from_slice(&data);
+        }
+    }
+    if looks_like_html(&first) {
+        let (bytes, read) = read_excerpt(first.freeze(), body, MAX_ERROR_BODY, total).await;
+        return Err(Error::UnexpectedBody {
+            request: request.to_owned(),
+            status,
+            expected: "CSV",
+            content_type,
+            body: Box::new(describe_body(&bytes, true, &redact)),
+            read,
+        });
+    }
+    Ok((Sniffed { first: first.freeze(), body, total }, deadline))
 }

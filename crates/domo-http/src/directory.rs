@@ -1,4 +1,8 @@
 //! Users and groups: listing them, one user, group members, and the directory file built from them.
+//!
+//! Every list here stops with [`Error::Paging`] on a page that repeats an item
+//! already listed and past [`MAX_LIST_PAGES`](crate::MAX_LIST_PAGES) pages or
+//! [`ClientBuilder::max_list_items`](crate::ClientBuilder::max_list_items) items.
 
 use domo_model::{Directory, DirectoryGroup, Group, GroupId, User, UserId};
 use futures_util::{Stream, StreamExt as _, TryStreamExt as _};

@@ -46,17 +46,59 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
-    /// Domo answered with an error (or with an HTML page instead of JSON).
-    #[error("{request}: Domo answered {status}: {body}")]
+    /// Domo answered with an error status (or with an error in the body of a
+    /// success status).
+    #[error(
+        "{request}: Domo answered {status}{}: {}",
+        WithContentType(content_type.as_deref(), body),
+        Shown(body, read)
+    )]
     Service {
         /// The request, `METHOD /path`.
         request: String,
         /// The HTTP status.
         status: u16,
+        /// The `Content-Type` of the answer, when it had one.
+        content_type: Option<String>,
         /// What the body said.
         body: Box<ServiceBody>,
+        /// How much of the body was read (error bodies are read up to a bound).
+        read: BodyRead,
         /// The delay the `Retry-After` header asked for, if any.
         retry_after: Option<Duration>,
+    },
+    /// A success status whose body is of the wrong kind: an HTML page (a
+    /// proxy's or a maintenance page) or another content type where JSON or
+    /// CSV was expected. Nothing of it is handed on as data.
+    #[error(
+        "{request}: expected {expected}, but Domo answered {status} with {}: {}",
+        ContentType(content_type.as_deref()),
+        Shown(body, read)
+    )]
+    UnexpectedBody {
+        /// The request, `METHOD /path`.
+        request: String,
+        /// The HTTP status (a success).
+        status: u16,
+        /// What the call expects: `JSON`, `CSV` or `no content`.
+        expected: &'static str,
+        /// The `Content-Type` of the answer, when it had one.
+        content_type: Option<String>,
+        /// An excerpt of the body.
+        body: Box<ServiceBody>,
+        /// How much of the body was read.
+        read: BodyRead,
+    },
+    /// A paged list that does not end as Domo's lists do: a page repeats
+    /// items already listed (a server that ignores `offset`), or the list
+    /// goes past [`MAX_LIST_PAGES`](crate::MAX_LIST_PAGES) pages or
+    /// [`MAX_LIST_ITEMS`](crate::MAX_LIST_ITEMS) items.
+    #[error("{request}: {what}")]
+    Paging {
+        /// The request, `METHOD /path`.
+        request: String,
+        /// What went wrong, with the offset.
+        what: String,
     },
     /// A successful response whose body is not what the API documents.
     #[error("{request}: cannot decode the response body at `{path}`")]
@@ -96,6 +138,78 @@ pub enum ServiceBody {
     Empty,
 }
 
+/// How much of a response body was read into an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BodyRead {
+    /// All of it.
+    Whole,
+    /// Only the first `read` bytes: the body was longer (`total` bytes, when
+    /// its `Content-Length` said), and the rest was not read.
+    Cut {
+        /// Bytes read.
+        read: u64,
+        /// The whole body's length, when known.
+        total: Option<u64>,
+    },
+    /// The connection failed after `read` bytes of the body.
+    Broken {
+        /// Bytes read before the failure.
+        read: u64,
+    },
+}
+
+impl fmt::Display for BodyRead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BodyRead::Whole => Ok(()),
+            BodyRead::Cut { read, total: Some(total) } => {
+                write!(f, " (from the first {read} bytes of a {total}-byte body)")
+            }
+            BodyRead::Cut { read, total: None } => write!(f, " (from the first {read} bytes of a longer body)"),
+            BodyRead::Broken { read } => write!(f, " (the connection failed after {read} bytes of the body)"),
+        }
+    }
+}
+
+/// A body and how much of it was read; never "empty" for a body that could not be read.
+struct Shown<'a>(&'a ServiceBody, &'a BodyRead);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.0, self.1) {
+            (ServiceBody::Empty, BodyRead::Broken { read: 0 }) => {
+                f.write_str("no body (the connection failed before any of it arrived)")
+            }
+            (body, read) => write!(f, "{body}{read}"),
+        }
+    }
+}
+
+/// ` with `text/html``, shown unless the body is Domo's JSON or empty.
+struct WithContentType<'a>(Option<&'a str>, &'a ServiceBody);
+
+impl fmt::Display for WithContentType<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.0, self.1) {
+            (Some(content_type), ServiceBody::Html(_) | ServiceBody::Text(_)) => write!(f, " with `{content_type}`"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `` `text/html` `` or `no content type`.
+struct ContentType<'a>(Option<&'a str>);
+
+impl fmt::Display for ContentType<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(content_type) => write!(f, "`{content_type}`"),
+            None => f.write_str("no content type"),
+        }
+    }
+}
+
 impl fmt::Display for ServiceBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -118,7 +232,7 @@ impl fmt::Display for ServiceBody {
                 }
                 Ok(())
             }
-            ServiceBody::Html(excerpt) => write!(f, "an HTML page instead of JSON: `{excerpt}`"),
+            ServiceBody::Html(excerpt) => write!(f, "an HTML page: `{excerpt}`"),
             ServiceBody::Text(excerpt) => write!(f, "`{excerpt}`"),
             ServiceBody::Empty => f.write_str("an empty body"),
         }
@@ -131,18 +245,19 @@ impl Error {
         matches!(self, Error::Timeout { .. })
     }
 
-    /// The HTTP status of a service error.
+    /// The HTTP status of a service error or of a body of the wrong kind.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::Service { status, .. } => Some(*status),
+            Error::Service { status, .. } | Error::UnexpectedBody { status, .. } => Some(*status),
             _ => None,
         }
     }
 
-    /// Domo's JSON error body, when the service sent one.
+    /// Domo's JSON error body, when the service sent one (with an error
+    /// status, or in the body of a success).
     pub fn error_body(&self) -> Option<&ErrorBody> {
         match self {
-            Error::Service { body, .. } => match body.as_ref() {
+            Error::Service { body, .. } | Error::UnexpectedBody { body, .. } => match body.as_ref() {
                 ServiceBody::Domo(body) => Some(body),
                 _ => None,
             },
@@ -151,18 +266,21 @@ impl Error {
     }
 
     /// Whether the same request may succeed if sent again later: timeouts,
-    /// connection failures other than TLS, 429, 502, 503, 504, and HTML pages instead of JSON
-    /// on a success or 5xx status. Whether the client actually retries also
+    /// connection failures other than TLS, 429, 502, 503, 504, and HTML pages
+    /// (maintenance pages) on a success or 5xx status. Whether the client actually retries also
     /// depends on the request being safe to repeat.
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Timeout { .. } => true,
-            Error::Connection { what, .. } => *what != crate::client::TLS_FAILED,
+            Error::Connection { what, .. } => {
+                ![crate::client::TLS_FAILED, crate::response::UNFRAMED, crate::response::BODY_TOO_LARGE].contains(what)
+            }
             Error::Service { status, body, .. } => {
                 matches!(status, 429 | 502 | 503 | 504)
-                    || (matches!(body.as_ref(), ServiceBody::Html(_)) && (*status < 300 || *status >= 500))
+                    || (matches!(body.as_ref(), ServiceBody::Html(_)) && *status >= 500)
             }
-            Error::Build { .. } | Error::Decode { .. } | Error::Io { .. } => false,
+            Error::UnexpectedBody { body, .. } => matches!(body.as_ref(), ServiceBody::Html(_)),
+            Error::Build { .. } | Error::Decode { .. } | Error::Io { .. } | Error::Paging { .. } => false,
         }
     }
 

@@ -21,7 +21,9 @@
 //!   pages, honouring `Retry-After`, for requests that are safe to repeat.
 //! - [`CsvSource`], [`ImportOptions`], [`Progress`]: what an import reads from
 //!   (bytes, a file, a reader), gzip, and progress reports.
-//! - [`Error`]: one error type naming the stage that failed, with
+//! - [`Error`]: one error type naming the stage that failed (a success whose
+//!   body is an HTML page or otherwise not what the call expects is an error
+//!   too, never data), with
 //!   [`Error::is_timeout`], [`Error::status`] and [`Error::is_retryable`].
 //!   Tokens and the client secret never appear in `Debug`, `Display`, logs or
 //!   errors.
@@ -101,14 +103,17 @@ mod config;
 mod datasets;
 mod directory;
 mod error;
+mod paging;
 mod paths;
 mod policies;
 mod query;
+mod response;
 mod retry;
 mod streams;
 
 pub use body::{Compression, CsvSource, Direction, ImportOptions, Progress, Transferred};
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use config::{CreateRetry, Credentials, RetryPolicy};
-pub use error::{Error, ServiceBody};
+pub use error::{BodyRead, Error, ServiceBody};
+pub use paging::{MAX_LIST_ITEMS, MAX_LIST_PAGES};
 pub use streams::{PartUploadOptions, PartUploadSummary};

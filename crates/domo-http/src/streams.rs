@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use bytes::Bytes;
-use domo_model::{DatasetId, Execution, ExecutionId, Header, Stream, StreamCreate, StreamId};
+use domo_model::{DatasetId, Execution, ExecutionId, ExecutionState, Header, Stream, StreamCreate, StreamId};
 use http::Method;
 use tokio::io::{AsyncRead, AsyncReadExt as _};
 
@@ -117,10 +117,12 @@ impl Client {
         self.no_content(call).await
     }
 
-    /// `PUT /v1/streams/{id}/executions/{eid}/commit`: makes the uploaded parts the DataSet's data.
+    /// `PUT /v1/streams/{id}/executions/{eid}/commit`: makes the uploaded parts
+    /// the DataSet's data. An answer whose body is the execution in state
+    /// `ERROR` or `ABORTED` is an [`Error::UnexpectedBody`], not a commit.
     pub async fn commit_execution(&self, stream: StreamId, execution: ExecutionId) -> Result<(), Error> {
         let path = format!("/v1/streams/{stream}/executions/{execution}/commit");
-        self.no_content(Call::new(Method::PUT, path)).await
+        self.acknowledged(Call::new(Method::PUT, path), "a committed execution", failed_execution).await
     }
 
     /// `PUT /v1/streams/{id}/executions/{eid}/abort`: drops the uploaded parts.
@@ -210,6 +212,12 @@ impl Client {
         }
         Ok((number, sent))
     }
+}
+
+/// Whether a commit's answer is an execution that failed or was aborted.
+fn failed_execution(body: &[u8]) -> bool {
+    serde_json::from_slice::<Execution>(body)
+        .is_ok_and(|e| matches!(e.current_state, ExecutionState::Error | ExecutionState::Aborted))
 }
 
 fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {

@@ -163,3 +163,188 @@ impl Directory {
         self.groups.iter().find(|g| g.id == id)
     }
 }
+
+/// One thing wrong with a directory file, naming the entry by its position
+/// (`users[3]`, `groups[1].userIds[0]`) so that a person can find it.
+///
+/// A directory with problems must not be used to decide who sees what: a user
+/// listed twice could be read as either copy (a Participant listed again as an
+/// Admin), and a group that names unknown users hides a mistake.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DirectoryProblem {
+    /// The same user id appears twice in `users`.
+    #[error("users[{index}]: user {id} `{name}` is listed again (first at users[{first}])")]
+    DuplicateUser {
+        /// The later entry's position in `users`.
+        index: usize,
+        /// The first entry's position in `users`.
+        first: usize,
+        /// The user id.
+        id: UserId,
+        /// The later entry's name (shortened if very long).
+        name: String,
+    },
+    /// The same group id appears twice in `groups`.
+    #[error("groups[{index}]: group {id} `{name}` is listed again (first at groups[{first}])")]
+    DuplicateGroup {
+        /// The later entry's position in `groups`.
+        index: usize,
+        /// The first entry's position in `groups`.
+        first: usize,
+        /// The group id.
+        id: GroupId,
+        /// The later entry's name (shortened if very long).
+        name: String,
+    },
+    /// A group lists a user id that is not in `users`.
+    #[error(
+        "groups[{group_index}].userIds[{member_index}]: group {group} `{name}` lists user {user}, who is not in `users`"
+    )]
+    UnknownMember {
+        /// The group's position in `groups`.
+        group_index: usize,
+        /// The member's position in the group's `userIds`.
+        member_index: usize,
+        /// The group id.
+        group: GroupId,
+        /// The group's name (shortened if very long).
+        name: String,
+        /// The unknown user id.
+        user: UserId,
+    },
+    /// A group lists its own id among its members (groups hold users, not groups).
+    #[error(
+        "groups[{group_index}].userIds[{member_index}]: group {group} `{name}` lists its own id among its members (`userIds` holds user ids, and groups cannot hold groups)"
+    )]
+    GroupInItself {
+        /// The group's position in `groups`.
+        group_index: usize,
+        /// The member's position in the group's `userIds`.
+        member_index: usize,
+        /// The group id.
+        group: GroupId,
+        /// The group's name (shortened if very long).
+        name: String,
+    },
+    /// A `roles` entry without a name.
+    #[error("roles[{index}]: a role needs a name")]
+    UnnamedRole {
+        /// The entry's position in `roles`.
+        index: usize,
+    },
+    /// A `roles` entry that tries to redefine `Admin`.
+    #[error("roles[{index}]: `Admin` always holds every grant and cannot be redefined")]
+    AdminRedefined {
+        /// The entry's position in `roles`.
+        index: usize,
+    },
+    /// The same role defined twice in `roles`.
+    #[error("roles[{index}]: the role `{name}` is already defined at roles[{first}]")]
+    DuplicateRole {
+        /// The later entry's position in `roles`.
+        index: usize,
+        /// The first entry's position in `roles`.
+        first: usize,
+        /// The role's name (shortened if very long).
+        name: String,
+    },
+}
+
+/// Names longer than this many characters are shortened in problems.
+const NAME_SHOWN: usize = 80;
+
+fn shown_name(name: &str) -> String {
+    match name.char_indices().nth(NAME_SHOWN) {
+        Some((at, _)) => format!("{}…", name.get(..at).unwrap_or_default()),
+        None => name.to_owned(),
+    }
+}
+
+impl Directory {
+    /// Every problem that makes the directory unfit to decide who sees what:
+    /// a user id or a group id listed twice, a group listing a user that is
+    /// not in `users`, a group listing its own id, a role defined twice, without
+    /// a name, or redefining `Admin`. Empty when the directory is sound.
+    /// Problems come in file order: users, then groups, then roles.
+    ///
+    /// ```
+    /// use domo_model::{Directory, Role, User, UserId};
+    ///
+    /// let directory = Directory {
+    ///     users: vec![
+    ///         User::new(UserId(31), "Guest", Role::Participant),
+    ///         User::new(UserId(31), "Guest", Role::Admin),
+    ///     ],
+    ///     ..Directory::default()
+    /// };
+    /// let problems: Vec<String> = directory.problems().iter().map(ToString::to_string).collect();
+    /// assert_eq!(problems, ["users[1]: user 31 `Guest` is listed again (first at users[0])"]);
+    /// ```
+    pub fn problems(&self) -> Vec<DirectoryProblem> {
+        use std::collections::HashMap;
+        let mut problems = Vec::new();
+        let mut users: HashMap<UserId, usize> = HashMap::with_capacity(self.users.len());
+        for (index, user) in self.users.iter().enumerate() {
+            if let Some(&first) = users.get(&user.id) {
+                problems.push(DirectoryProblem::DuplicateUser {
+                    index,
+                    first,
+                    id: user.id,
+                    name: shown_name(&user.name),
+                });
+            } else {
+                users.insert(user.id, index);
+            }
+        }
+        let mut groups: HashMap<GroupId, usize> = HashMap::with_capacity(self.groups.len());
+        for (index, group) in self.groups.iter().enumerate() {
+            if let Some(&first) = groups.get(&group.id) {
+                problems.push(DirectoryProblem::DuplicateGroup {
+                    index,
+                    first,
+                    id: group.id,
+                    name: shown_name(&group.name),
+                });
+            } else {
+                groups.insert(group.id, index);
+            }
+        }
+        for (group_index, group) in self.groups.iter().enumerate() {
+            for (member_index, &user) in group.user_ids.iter().enumerate() {
+                if user.get() == group.id.get() {
+                    problems.push(DirectoryProblem::GroupInItself {
+                        group_index,
+                        member_index,
+                        group: group.id,
+                        name: shown_name(&group.name),
+                    });
+                } else if !users.contains_key(&user) {
+                    problems.push(DirectoryProblem::UnknownMember {
+                        group_index,
+                        member_index,
+                        group: group.id,
+                        name: shown_name(&group.name),
+                        user,
+                    });
+                }
+            }
+        }
+        let mut roles: HashMap<&str, usize> = HashMap::with_capacity(self.roles.len());
+        for (index, definition) in self.roles.iter().enumerate() {
+            if definition.name.trim().is_empty() {
+                problems.push(DirectoryProblem::UnnamedRole { index });
+                continue;
+            }
+            if definition.name == Role::Admin.as_str() {
+                problems.push(DirectoryProblem::AdminRedefined { index });
+            }
+            if let Some(&first) = roles.get(definition.name.as_str()) {
+                problems.push(DirectoryProblem::DuplicateRole { index, first, name: shown_name(&definition.name) });
+            } else {
+                roles.insert(definition.name.as_str(), index);
+            }
+        }
+        problems
+    }
+}

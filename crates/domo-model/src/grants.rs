@@ -25,7 +25,7 @@ string_enum!(strict
 ///
 /// A definition for `Privileged`, `Editor` or `Participant` replaces that
 /// role's built-in grants; `Admin` always holds every grant and cannot be
-/// redefined (see [`role_problems`]).
+/// redefined (see [`Directory::problems`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoleDefinition {
     /// The role's name, as users' `role` gives it (case-sensitive).
@@ -62,7 +62,7 @@ impl Directory {
     /// The grants of a role: every grant for `Admin`; else the directory's
     /// definition of the role if it has exactly one; else the built-in grants.
     /// A role defined more than once holds nothing (fail closed until the
-    /// file is fixed; [`role_problems`] reports it).
+    /// file is fixed; [`Directory::problems`] reports it).
     pub fn grants_of(&self, role: &Role) -> Vec<Grant> {
         if *role == Role::Admin {
             return Grant::ALL.to_vec();
@@ -79,28 +79,6 @@ impl Directory {
     pub fn role_has(&self, role: &Role, grant: Grant) -> bool {
         self.grants_of(role).contains(&grant)
     }
-}
-
-/// What is wrong with a directory file's `roles`: each problem names the
-/// entry (`roles[2]`). Empty when all is well.
-pub fn role_problems(directory: &Directory) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (index, definition) in directory.roles.iter().enumerate() {
-        if definition.name.trim().is_empty() {
-            problems.push(format!("roles[{index}]: a role needs a name"));
-            continue;
-        }
-        if definition.name == Role::Admin.as_str() {
-            problems.push(format!("roles[{index}]: `Admin` always holds every grant and cannot be redefined"));
-        }
-        if let Some(first) = directory.roles.iter().position(|d| d.name == definition.name)
-            && first < index
-        {
-            problems
-                .push(format!("roles[{index}]: the role `{}` is already defined at roles[{first}]", definition.name));
-        }
-    }
-    problems
 }
 
 #[cfg(test)]
@@ -136,11 +114,14 @@ mod tests {
     fn a_role_defined_twice_holds_nothing_and_is_reported() {
         let d = directory(r#"[{"name": "Analyst", "grants": ["dataset.manage.all"]}, {"name": "Analyst"}]"#);
         assert_eq!(d.grants_of(&Role::from("Analyst")), []);
-        assert_eq!(role_problems(&d), ["roles[1]: the role `Analyst` is already defined at roles[0]"]);
+        assert_eq!(
+            d.problems().iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["roles[1]: the role `Analyst` is already defined at roles[0]"]
+        );
         let d = directory(r#"[{"name": "Admin", "grants": []}, {"name": " "}]"#);
         assert_eq!(d.grants_of(&Role::Admin), Grant::ALL);
         assert_eq!(
-            role_problems(&d),
+            d.problems().iter().map(ToString::to_string).collect::<Vec<_>>(),
             ["roles[0]: `Admin` always holds every grant and cannot be redefined", "roles[1]: a role needs a name"]
         );
     }

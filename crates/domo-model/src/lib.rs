@@ -53,9 +53,9 @@ pub use dataset::{
     Column, ColumnType, Dataset, DatasetCreate, DatasetSummary, DatasetUpdate, ExportOptions, Header, ListDatasets,
     Owner, Schema, Sort, UpdateMethod,
 };
-pub use directory::{Directory, DirectoryGroup, Group, GroupRef, Role, User};
+pub use directory::{Directory, DirectoryGroup, DirectoryProblem, Group, GroupRef, Role, User};
 pub use error::{ErrorBody, UnknownValueError};
-pub use grants::{Grant, RoleDefinition, role_of, role_problems};
+pub use grants::{Grant, RoleDefinition, role_of};
 pub use ids::{DatasetId, ExecutionId, GroupId, PolicyId, StreamId, UserId};
 pub use jiff::Timestamp;
 pub use policy::{FilterOperator, Policy, PolicyFilter, PolicyType};

@@ -7,6 +7,7 @@ use hashbrown::{HashMap, HashSet};
 
 use crate::authority::{ManageAuthority, authority_of};
 use crate::filter::{CompiledFilter, between_reversed, compile_test};
+use crate::table::shorten;
 
 /// How serious a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -54,6 +55,10 @@ pub enum DiagnosticCode {
     AllRowsWithFilters,
     /// PDP is enabled but there are no policies, so PDP is off (warning).
     NoPolicies,
+    /// A filter names a column the schema holds more than once (error).
+    AmbiguousColumn,
+    /// A policy type other than `user`, `open` and `system`: compiled as a `user` policy (warning).
+    UnknownPolicyType,
 }
 
 /// One problem found while compiling, naming the policy and filter.
@@ -79,8 +84,10 @@ impl fmt::Display for Diagnostic {
     /// `policy 8 `Only Show Attendees`, filters[0]: unknown column `Atending` (did you mean `Attending`?)`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.policy_id, &self.policy_name, self.policy_index) {
-            (Some(id), Some(name), _) => write!(f, "policy {id} `{name}`")?,
-            (None, Some(name), Some(index)) => write!(f, "policy #{} `{name}` (no id)", index + 1)?,
+            (Some(id), Some(name), _) => write!(f, "policy {id} `{}`", shorten(name.as_bytes()))?,
+            (None, Some(name), Some(index)) => {
+                write!(f, "policy #{} `{}` (no id)", index + 1, shorten(name.as_bytes()))?
+            }
             _ => f.write_str("policies")?,
         }
         if let Some(filter) = self.filter_index {
@@ -267,14 +274,29 @@ pub struct PolicySet {
     managers: HashMap<UserId, ManageAuthority>,
 }
 
+/// At most this many candidates are weighed for a "did you mean" (the first ones given).
+const SUGGESTION_CANDIDATES: usize = 10_000;
+
 /// The closest name, for "did you mean": same name ignoring case, else the smallest edit distance.
+///
+/// Bounded work whatever the input: names over 256 bytes get no suggestion, candidates
+/// too long or too short to be within reach are skipped before any comparison, and
+/// only the first [`SUGGESTION_CANDIDATES`] candidates are weighed.
 pub(crate) fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a str> + Clone) -> Option<&'a str> {
+    // The edit distance costs the product of the lengths: a name this long is no typo.
+    if name.len() > 256 {
+        return None;
+    }
+    let chars = name.chars().count();
+    let limit = (chars / 3).max(2);
+    // A char takes 1 to 4 bytes; a candidate more than `limit` chars longer or shorter is out of reach.
+    let in_reach = move |c: &&str| c.len() <= 4 * (chars + limit) && c.len() + limit >= chars;
+    let candidates = candidates.take(SUGGESTION_CANDIDATES).filter(in_reach);
     if let Some(same) =
         candidates.clone().find(|c| c.eq_ignore_ascii_case(name) || c.to_lowercase() == name.to_lowercase())
     {
         return Some(same);
     }
-    let limit = (name.chars().count() / 3).max(2);
     candidates.map(|c| (edit_distance(name, c), c)).filter(|(d, _)| *d <= limit).min_by_key(|(d, _)| *d).map(|(_, c)| c)
 }
 
@@ -335,6 +357,22 @@ impl PolicySet {
                 message,
             };
             let all_rows = policy.policy_type == PolicyType::Open;
+            if let PolicyType::Other(other) = &policy.policy_type {
+                let hint = if other.eq_ignore_ascii_case("open") {
+                    " (types are case-sensitive: the All Rows policy is `open`)"
+                } else {
+                    ""
+                };
+                warnings.push(diagnostic(
+                    Severity::Warning,
+                    DiagnosticCode::UnknownPolicyType,
+                    None,
+                    format!(
+                        "unknown policy type `{}`: its filters apply as for a `user` policy{hint}",
+                        shorten(other.as_bytes())
+                    ),
+                ));
+            }
             let mut filters = Vec::new();
             if all_rows {
                 if !policy.filters.is_empty() {
@@ -363,10 +401,25 @@ impl PolicySet {
                             Severity::Error,
                             DiagnosticCode::UnknownColumn,
                             Some(filter_index),
-                            format!("unknown column `{}`{hint}", filter.column),
+                            format!("unknown column `{}`{hint}", shorten(filter.column.as_bytes())),
                         ));
                         continue;
                     };
+                    // Two columns of one name: the filter could test either, so it compiles to neither.
+                    if let Some(again) = schema.columns.iter().skip(column + 1).position(|c| c.name == filter.column) {
+                        errors.push(diagnostic(
+                            Severity::Error,
+                            DiagnosticCode::AmbiguousColumn,
+                            Some(filter_index),
+                            format!(
+                                "column `{}` appears more than once in the schema (columns {} and {}), so the filter is ambiguous",
+                                shorten(filter.column.as_bytes()),
+                                column + 1,
+                                column + again + 2
+                            ),
+                        ));
+                        continue;
+                    }
                     let column_type =
                         schema.columns.get(column).map_or(domo_model::ColumnType::String, |c| c.column_type);
                     match compile_test(filter, column_type) {
@@ -378,8 +431,8 @@ impl PolicySet {
                                     Some(filter_index),
                                     format!(
                                         "BETWEEN `{}` and `{}`: the low bound is above the high bound, so the filter matches no row{}",
-                                        filter.values.first().map_or("", String::as_str),
-                                        filter.values.get(1).map_or("", String::as_str),
+                                        shorten(filter.values.first().map_or("", String::as_str).as_bytes()),
+                                        shorten(filter.values.get(1).map_or("", String::as_str).as_bytes()),
                                         if filter.not { " (negated: every non-NULL row)" } else { "" }
                                     ),
                                 ));

@@ -17,6 +17,8 @@ pub(crate) enum SyntaxError {
     /// by a line feed). Readers disagree on whether it ends a row, so it is
     /// refused rather than read one way here and another way elsewhere.
     LoneCarriageReturn,
+    /// More fields than the splitter's limit (reported as [`SplitError::TooManyFields`]).
+    TooManyFields,
 }
 
 /// What went wrong while splitting.
@@ -26,6 +28,10 @@ pub(crate) enum SplitError {
     Io(io::Error),
     /// The record is not valid CSV.
     Syntax(SyntaxError),
+    /// The record is longer than the splitter's limit (the limit, in bytes).
+    RecordTooLarge(usize),
+    /// The record has more fields than the splitter's limit (the limit).
+    TooManyFields(usize),
 }
 
 /// One record's fields (quotes removed, `""` unescaped) and whether each was quoted.
@@ -93,6 +99,11 @@ impl Fields {
     pub(crate) fn is_blank(&self) -> bool {
         self.is_blank_from(0)
     }
+
+    /// How many bytes the fields hold.
+    pub(crate) fn byte_len(&self) -> usize {
+        self.data.len()
+    }
 }
 
 const INITIAL_BUFFER: usize = 256 * 1024;
@@ -111,11 +122,30 @@ pub(crate) struct Splitter<R> {
     eof: bool,
     /// 1-based number of the last record returned.
     record: u64,
+    /// The longest record accepted, terminator included, in bytes.
+    max_record: usize,
+    /// The most fields a record may have.
+    max_fields: usize,
 }
 
 impl<R: Read> Splitter<R> {
-    pub(crate) fn new(reader: R) -> Self {
-        Self { reader, buf: vec![0; INITIAL_BUFFER], start: 0, end: 0, raw_start: 0, eof: false, record: 0 }
+    /// A splitter that accepts records up to `max_record` bytes (terminator
+    /// included) and up to `max_fields` fields: memory stays bounded by the
+    /// limit whatever the input (`/dev/zero`, a file with no line break).
+    pub(crate) fn new(reader: R, max_record: usize, max_fields: usize) -> Self {
+        let max_record = max_record.max(1);
+        let initial = INITIAL_BUFFER.min(max_record.saturating_add(1));
+        Self {
+            reader,
+            buf: vec![0; initial],
+            start: 0,
+            end: 0,
+            raw_start: 0,
+            eof: false,
+            record: 0,
+            max_record,
+            max_fields: max_fields.max(1),
+        }
     }
 
     /// The 1-based number of the last record returned (or being read when an error came).
@@ -142,18 +172,36 @@ impl<R: Read> Splitter<R> {
                 return Ok(false);
             }
             if !available.is_empty() {
-                match split_record(available, self.eof, fields) {
+                let mark = fields.len();
+                match split_record(available, self.eof, fields, mark.saturating_add(self.max_fields)) {
                     Ok(Some(consumed)) => {
                         self.record += 1;
+                        if consumed > self.max_record {
+                            fields.truncate(mark);
+                            return Err(SplitError::RecordTooLarge(self.max_record));
+                        }
+                        if fields.len() - mark > self.max_fields {
+                            fields.truncate(mark);
+                            return Err(SplitError::TooManyFields(self.max_fields));
+                        }
                         self.raw_start = self.start;
                         self.start += consumed;
                         return Ok(true);
                     }
                     Ok(None) => {}
+                    Err(SyntaxError::TooManyFields) => {
+                        self.record += 1;
+                        return Err(SplitError::TooManyFields(self.max_fields));
+                    }
                     Err(e) => {
                         self.record += 1;
                         return Err(SplitError::Syntax(e));
                     }
+                }
+                // The record is not complete yet: refuse to hold more than the limit.
+                if available.len() > self.max_record {
+                    self.record += 1;
+                    return Err(SplitError::RecordTooLarge(self.max_record));
                 }
             }
             self.fill().map_err(SplitError::Io)?;
@@ -169,7 +217,8 @@ impl<R: Read> Splitter<R> {
             self.raw_start = 0;
         }
         if self.end == self.buf.len() {
-            let len = self.buf.len().max(1) * 2;
+            // One byte past the limit is enough to tell that a record exceeds it.
+            let len = self.buf.len().saturating_mul(2).min(self.max_record.saturating_add(1)).max(self.end + 1);
             self.buf.resize(len, 0);
         }
         loop {
@@ -191,9 +240,10 @@ impl<R: Read> Splitter<R> {
 }
 
 /// Splits one record from the start of `b`, appending its fields. `Ok(None)` means more bytes are needed.
-fn split_record(b: &[u8], eof: bool, fields: &mut Fields) -> Result<Option<usize>, SyntaxError> {
+/// Stops with [`SyntaxError::TooManyFields`] once `fields` would hold more than `max_len` fields.
+fn split_record(b: &[u8], eof: bool, fields: &mut Fields, max_len: usize) -> Result<Option<usize>, SyntaxError> {
     let mark = fields.len();
-    let mut result = split_fields(b, eof, fields, CarriageReturns::Unchecked);
+    let mut result = split_fields(b, eof, fields, CarriageReturns::Unchecked, max_len);
     // A record rarely holds a carriage return other than its CRLF ending; only
     // then is it split again, checking that none stands alone outside quotes.
     if let Ok(Some(consumed)) = result {
@@ -202,7 +252,7 @@ fn split_record(b: &[u8], eof: bool, fields: &mut Fields) -> Result<Option<usize
         let body = body.strip_suffix(b"\r").unwrap_or(body);
         if memchr(b'\r', body).is_some() {
             fields.truncate(mark);
-            result = split_fields(b, eof, fields, CarriageReturns::RefuseUnquoted);
+            result = split_fields(b, eof, fields, CarriageReturns::RefuseUnquoted, max_len);
         }
     }
     if !matches!(result, Ok(Some(_))) {
@@ -235,9 +285,14 @@ fn split_fields(
     eof: bool,
     fields: &mut Fields,
     check: CarriageReturns,
+    max_len: usize,
 ) -> Result<Option<usize>, SyntaxError> {
     let mut i = 0;
     loop {
+        if fields.len() >= max_len {
+            // Another field would pass the limit (a record ends with a field).
+            return Err(SyntaxError::TooManyFields);
+        }
         if b.get(i) == Some(&b'"') {
             i += 1;
             loop {
@@ -314,7 +369,7 @@ mod tests {
                 Ok(n)
             }
         }
-        let mut splitter = Splitter::new(Trickle(input));
+        let mut splitter = Splitter::new(Trickle(input), usize::MAX, usize::MAX);
         splitter.buf = vec![0; 4];
         let mut fields = Fields::default();
         let mut records = Vec::new();
@@ -330,7 +385,7 @@ mod tests {
                 ),
                 Ok(false) => return Ok(records),
                 Err(SplitError::Syntax(e)) => return Err(e),
-                Err(SplitError::Io(e)) => panic!("{e}"),
+                Err(e) => panic!("{e:?}"),
             }
         }
     }

@@ -3,7 +3,7 @@
 use domo_model::{Policy, PolicyFilter, PolicyId, UserId};
 use hashbrown::HashMap;
 
-use crate::compile::{Access, Reason};
+use crate::compile::{Access, Principal, Reason};
 use crate::eval::Evaluation;
 use crate::rowset::RowSet;
 
@@ -48,20 +48,64 @@ pub struct UserChange {
     pub lost: Vec<usize>,
 }
 
+/// How one virtual user's visible rows change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VirtualUserChange {
+    /// The virtual user, as policies name it in `virtualUsers`.
+    pub name: String,
+    /// How many rows they saw before.
+    pub old_visible: usize,
+    /// How many rows they see now.
+    pub new_visible: usize,
+    /// Rows (0-based, DataSet order) they see now and did not before.
+    pub gained: Vec<usize>,
+    /// Rows (0-based, DataSet order) they saw before and do not now.
+    pub lost: Vec<usize>,
+}
+
 /// The difference between two policy sets evaluated on the same table.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PolicyDiff {
     /// Policies added, removed or changed, old order first, then the new ones.
     pub policies: Vec<PolicyChange>,
-    /// Every directory user whose visible rows change, in directory order.
+    /// Every user whose visible rows change: the directory's users in directory
+    /// order, then users that policies or groups name but the directory's user
+    /// list lacks, by id (a change grants them rows all the same).
     pub users: Vec<UserChange>,
+    /// Every virtual user named by either side whose visible rows change, by name.
+    pub virtual_users: Vec<VirtualUserChange>,
 }
 
 impl PolicyDiff {
-    /// Whether anyone gains a row.
+    /// Whether anyone gains a row: a user or a virtual user.
     pub fn grants_new_access(&self) -> bool {
-        self.users.iter().any(|u| !u.gained.is_empty())
+        self.users.iter().any(|u| !u.gained.is_empty()) || self.virtual_users.iter().any(|v| !v.gained.is_empty())
     }
+}
+
+/// Users that either side names (in policies or group members) but the new directory's user list lacks, by id.
+fn users_beyond_directory(old: &Evaluation<'_>, new: &Evaluation<'_>) -> Vec<UserId> {
+    let known: hashbrown::HashSet<UserId> = new.policy_set().directory().users.iter().map(|u| u.id).collect();
+    let mut extra: Vec<UserId> = Vec::new();
+    for set in [old.policy_set(), new.policy_set()] {
+        extra.extend(set.policies().iter().flat_map(|p| p.source().users.iter().copied()));
+        extra.extend(set.directory().groups.iter().flat_map(|g| g.user_ids.iter().copied()));
+    }
+    extra.retain(|u| !known.contains(u));
+    extra.sort_unstable();
+    extra.dedup();
+    extra
+}
+
+/// Virtual users that either side's policies name, by name.
+fn virtual_users(old: &Evaluation<'_>, new: &Evaluation<'_>) -> Vec<String> {
+    let mut names: Vec<String> = [old.policy_set(), new.policy_set()]
+        .iter()
+        .flat_map(|set| set.policies().iter().flat_map(|p| p.source().virtual_users.iter().cloned()))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 /// Compares what each user of the new evaluation's directory sees under `old`
@@ -74,9 +118,10 @@ pub fn diff_policies(old: &Evaluation<'_>, new: &Evaluation<'_>) -> PolicyDiff {
     );
     let mut memo: HashMap<(AccessKey, AccessKey), Change> = HashMap::new();
     let mut users = Vec::new();
-    for user in &new.policy_set().directory().users {
-        let old_access = old.policy_set().access(user.id);
-        let new_access = new.policy_set().access(user.id);
+    let directory_users = new.policy_set().directory().users.iter().map(|u| u.id);
+    for user in directory_users.chain(users_beyond_directory(old, new)) {
+        let old_access = old.policy_set().access(user);
+        let new_access = new.policy_set().access(user);
         let key = (AccessKey::of(&old_access), AccessKey::of(&new_access));
         let (gained, lost, old_visible, new_visible) = memo
             .entry(key)
@@ -91,7 +136,7 @@ pub fn diff_policies(old: &Evaluation<'_>, new: &Evaluation<'_>) -> PolicyDiff {
             continue;
         }
         users.push(UserChange {
-            user: user.id,
+            user,
             old_reason: old_access.reason,
             new_reason: new_access.reason,
             old_visible,
@@ -100,7 +145,23 @@ pub fn diff_policies(old: &Evaluation<'_>, new: &Evaluation<'_>) -> PolicyDiff {
             lost,
         });
     }
-    PolicyDiff { policies, users }
+    let mut virtual_changes = Vec::new();
+    for name in virtual_users(old, new) {
+        let before = old.rows_for(&old.policy_set().access(Principal::Virtual(&name)));
+        let after = new.rows_for(&new.policy_set().access(Principal::Virtual(&name)));
+        let (gained, lost) = difference(&before, &after);
+        if gained.is_empty() && lost.is_empty() {
+            continue;
+        }
+        virtual_changes.push(VirtualUserChange {
+            name,
+            old_visible: before.len(),
+            new_visible: after.len(),
+            gained,
+            lost,
+        });
+    }
+    PolicyDiff { policies, users, virtual_users: virtual_changes }
 }
 
 /// Rows gained, rows lost, and the counts before and after.

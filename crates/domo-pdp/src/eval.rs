@@ -579,6 +579,14 @@ impl<'a> Evaluation<'a> {
         RowSet::union(n, access.policies.iter().filter_map(|m| self.rows.get(m.policy)))
     }
 
+    /// How many rows a principal sees and why: for principals that
+    /// [`Evaluation::visible_counts`] does not cover (see
+    /// [`PolicySet::users_beyond_directory`] and [`PolicySet::virtual_users`]).
+    pub fn visible_count_of<'p>(&self, who: impl Into<Principal<'p>>) -> (usize, Reason) {
+        let access = self.set.access(who);
+        (self.rows_for(&access).len(), access.reason)
+    }
+
     /// Question 2: for every directory user (in directory order), how many rows they see and why.
     ///
     /// Users whose sets of policies are equal share one computation, and the
@@ -715,5 +723,35 @@ impl<'a> Evaluation<'a> {
     /// Whether PDP restricts rows for this DataSet.
     pub fn mode(&self) -> PdpMode {
         self.set.mode
+    }
+}
+
+impl PolicySet {
+    /// Users that the policies, the directory's groups or the DataSet's owner
+    /// name but the directory's user list lacks, by id. They are in no answer
+    /// that goes over the directory's users ([`Evaluation::visible_counts`],
+    /// [`Evaluation::viewers`]), yet they see rows.
+    pub fn users_beyond_directory(&self) -> Vec<UserId> {
+        let known: hashbrown::HashSet<UserId> = self.directory.users.iter().map(|u| u.id).collect();
+        let mut extra: Vec<UserId> = self
+            .policies
+            .iter()
+            .flat_map(|p| p.policy.users.iter().copied())
+            .chain(self.directory.groups.iter().flat_map(|g| g.user_ids.iter().copied()))
+            .chain(self.owner)
+            .filter(|u| !known.contains(u))
+            .collect();
+        extra.sort_unstable();
+        extra.dedup();
+        extra
+    }
+
+    /// The virtual users the policies name, sorted and each once.
+    pub fn virtual_users(&self) -> Vec<&str> {
+        let mut names: Vec<&str> =
+            self.policies.iter().flat_map(|p| p.policy.virtual_users.iter().map(String::as_str)).collect();
+        names.sort_unstable();
+        names.dedup();
+        names
     }
 }

@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 
 use crate::like::LikePattern;
 use crate::parse;
-use crate::table::{Cell, format_hint};
+use crate::table::{Cell, format_hint, shorten};
 
 /// An order comparison with one bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,12 +151,15 @@ impl FilterProblem {
             FilterProblem::ValueCount { expected, found } => {
                 format!("`{}` takes {expected}, found {found}", filter.operator)
             }
-            FilterProblem::TextOperatorOnNonString => {
-                format!("`{}` applies to STRING columns only; `{}` is {column_type}", filter.operator, filter.column)
-            }
+            FilterProblem::TextOperatorOnNonString => format!(
+                "`{}` applies to STRING columns only; `{}` is {column_type}",
+                filter.operator,
+                shorten(filter.column.as_bytes())
+            ),
             FilterProblem::BadValue { value } => format!(
-                "`{value}` is not a valid {column_type} for column `{}`{}",
-                filter.column,
+                "`{}` is not a valid {column_type} for column `{}`{}",
+                shorten(value.as_bytes()),
+                shorten(filter.column.as_bytes()),
                 format_hint(column_type)
             ),
         }

@@ -129,7 +129,7 @@ pub use compile::{
     Access, CompilePolicyError, CompiledPolicy, Diagnostic, DiagnosticCode, Membership, PdpMode, PolicyMembership,
     PolicySet, Principal, Reason, Severity,
 };
-pub use diff::{PolicyChange, PolicyChangeKind, PolicyDiff, UserChange, diff_policies};
+pub use diff::{PolicyChange, PolicyChangeKind, PolicyDiff, UserChange, VirtualUserChange, diff_policies};
 pub use eval::{Evaluation, Explanation, Grant, Refusal, SchemaMismatchError, VisibleCount};
 pub use filter::CompiledFilter;
 pub use impact::{
@@ -142,4 +142,4 @@ pub use rowset::{RowSet, Rows};
 pub use rust_decimal::Decimal;
 pub use sql::{CountsQuery, Dialect, MembershipRow, MembershipSource, RenderSqlError, SqlOptions, sql_create_table};
 pub use stream::{StreamCsvError, StreamOptions, StreamSummary};
-pub use table::{Datetime, HeaderRow, LoadCsvError, Table, Value};
+pub use table::{CsvLimits, Datetime, EXTRA_FIELDS, HeaderRow, LoadCsvError, Table, Value};

@@ -67,6 +67,10 @@ pub enum LintKind {
     ValueNotInData,
     /// LIKE with a pattern that has no `%` or `_`: it behaves like EQUALS.
     LikeWithoutWildcards,
+    /// A policy's values exceed Domo's 255-character limit: the API rejects it (error).
+    ValuesTooLong,
+    /// The directory lists a user or group twice, or a group lists an unknown user or itself (error).
+    InvalidDirectory,
 }
 
 impl LintKind {
@@ -85,6 +89,8 @@ impl LintKind {
             LintKind::FilterNeverMatches => "filter-never-matches",
             LintKind::ValueNotInData => "value-not-in-data",
             LintKind::LikeWithoutWildcards => "like-without-wildcards",
+            LintKind::ValuesTooLong => "values-too-long",
+            LintKind::InvalidDirectory => "invalid-directory",
         }
     }
 }
@@ -188,6 +194,24 @@ pub fn lint(dataset: &Dataset, policies: &[Policy], directory: &Directory, table
     let mut findings = Vec::new();
     let schema = &dataset.schema;
 
+    // A directory that lists a user twice cannot say what that user sees.
+    for problem in directory.problems() {
+        let user = match &problem {
+            domo_model::DirectoryProblem::DuplicateUser { id, .. } => Some(*id),
+            domo_model::DirectoryProblem::UnknownMember { user, .. } => Some(*user),
+            _ => None,
+        };
+        findings.push(LintFinding {
+            severity: LintSeverity::Error,
+            kind: LintKind::InvalidDirectory,
+            policy: None,
+            filter_index: None,
+            user,
+            message: format!("directory: {problem}"),
+            rows: Vec::new(),
+        });
+    }
+
     // Compile; when some policies fail, report their errors and analyse the rest.
     let mut failed = vec![false; policies.len()];
     let set = match PolicySet::compile(dataset, policies, directory) {
@@ -287,6 +311,22 @@ pub fn lint(dataset: &Dataset, policies: &[Policy], directory: &Directory, table
 }
 
 fn diagnostic_finding(d: &crate::compile::Diagnostic, severity: LintSeverity) -> LintFinding {
+    // Domo's API refuses such a policy: compiling may go on, but lint must fail.
+    if d.code == crate::compile::DiagnosticCode::ValuesTooLong {
+        let policy = match (d.policy_index, &d.policy_name) {
+            (Some(index), Some(name)) => Some(PolicyRef { index, id: d.policy_id, name: name.clone() }),
+            _ => None,
+        };
+        return LintFinding {
+            severity: LintSeverity::Error,
+            kind: LintKind::ValuesTooLong,
+            policy,
+            filter_index: d.filter_index,
+            user: None,
+            message: format!("{} (Domo's API rejects the policy)", d.message),
+            rows: Vec::new(),
+        };
+    }
     let kind = if severity == LintSeverity::Error { LintKind::CompileError } else { LintKind::CompileWarning };
     let policy = match (d.policy_index, &d.policy_name) {
         (Some(index), Some(name)) => Some(PolicyRef { index, id: d.policy_id, name: name.clone() }),
@@ -1019,23 +1059,67 @@ mod tests {
     /// Lints `policies` over a two-column guest list and a small directory;
     /// returns `kind: message` per finding.
     fn lint_guests(policies: &str, pdp_enabled: bool) -> Vec<String> {
-        let dataset: Dataset = serde_json::from_value(serde_json::json!({
-            "id": "d", "name": "guests", "pdpEnabled": pdp_enabled, "owner": {"id": 1},
-            "schema": {"columns": [{"type": "STRING", "name": "Friend"}, {"type": "LONG", "name": "Age"}]}
-        }))
-        .unwrap();
-        let directory: Directory = serde_json::from_value(serde_json::json!({
+        let directory = serde_json::json!({
             "users": [
                 {"id": 1, "name": "Owner"}, {"id": 2, "name": "Admin", "role": "Admin"},
                 {"id": 3, "name": "Ann"}, {"id": 4, "name": "Bob"}, {"id": 5, "name": "Cy"}
             ],
             "groups": [{"id": 70, "name": "Team", "userIds": [4]}]
+        });
+        lint_guests_in(policies, pdp_enabled, directory).into_iter().map(|(_, text)| text).collect()
+    }
+
+    /// [`lint_guests`] with a given directory; returns each finding's severity and `kind: message`.
+    fn lint_guests_in(policies: &str, pdp_enabled: bool, directory: serde_json::Value) -> Vec<(LintSeverity, String)> {
+        let dataset: Dataset = serde_json::from_value(serde_json::json!({
+            "id": "d", "name": "guests", "pdpEnabled": pdp_enabled, "owner": {"id": 1},
+            "schema": {"columns": [{"type": "STRING", "name": "Friend"}, {"type": "LONG", "name": "Age"}]}
         }))
         .unwrap();
+        let directory: Directory = serde_json::from_value(directory).unwrap();
         let policies: Vec<Policy> = serde_json::from_str(policies).unwrap();
         let csv = "Friend,Age\nAnn,30\nBob,40\nCy,\n";
         let table = Table::from_csv(csv.as_bytes(), &dataset.schema, crate::HeaderRow::Present).unwrap();
-        lint(&dataset, &policies, &directory, &table).findings.iter().map(|f| format!("{}: {f}", f.kind)).collect()
+        let report = lint(&dataset, &policies, &directory, &table);
+        report.findings.iter().map(|f| (f.severity, format!("{}: {f}", f.kind))).collect()
+    }
+
+    #[test]
+    fn a_directory_with_problems_is_an_error_per_problem() {
+        // User 3 is listed again as an Admin: before, the Admin copy decided and lint said nothing.
+        let directory = serde_json::json!({
+            "users": [{"id": 1, "name": "Owner"}, {"id": 3, "name": "Ann"}, {"id": 3, "name": "Ann", "role": "Admin"}],
+            "groups": [{"id": 70, "name": "Team", "userIds": [3, 9, 70]}, {"id": 70, "name": "Again"}]
+        });
+        let policies = r#"[{"id": 1, "name": "adults", "filters": [{"column": "Age", "operator": "GREATER_THAN", "values": ["18"]}], "users": [3]}]"#;
+        let found = lint_guests_in(policies, true, directory);
+        let errors: Vec<&str> =
+            found.iter().filter(|(s, _)| *s == LintSeverity::Error).map(|(_, text)| text.as_str()).collect();
+        assert_eq!(
+            errors,
+            [
+                "invalid-directory: directory: users[2]: user 3 `Ann` is listed again (first at users[1])",
+                "invalid-directory: directory: groups[1]: group 70 `Again` is listed again (first at groups[0])",
+                "invalid-directory: directory: groups[0].userIds[1]: group 70 `Team` lists user 9, who is not in `users`",
+                "invalid-directory: directory: groups[0].userIds[2]: group 70 `Team` lists its own id among its members (`userIds` holds user ids, and groups cannot hold groups)",
+            ]
+        );
+    }
+
+    #[test]
+    fn values_over_domos_limit_are_an_error() {
+        let long = "x".repeat(300);
+        let policies = format!(
+            r#"[{{"id": 1, "name": "long", "filters": [{{"column": "Friend", "operator": "EQUALS", "values": ["{long}"]}}], "users": [3]}}]"#
+        );
+        let found = lint_guests_in(&policies, true, serde_json::json!({"users": [{"id": 3, "name": "Ann"}]}));
+        assert!(
+            found.contains(&(
+                LintSeverity::Error,
+                "values-too-long: policy 1 `long`: the values add up to 301 characters (one separator per value); Domo requires under 255 (Domo's API rejects the policy)".to_owned()
+            )),
+            "{found:#?}"
+        );
     }
 
     #[test]

@@ -5,7 +5,10 @@ use std::io::{self, Read, Write};
 use crate::compile::{PolicySet, Principal};
 use crate::csv_split::{Fields, Splitter};
 use crate::filter::CompiledFilter;
-use crate::table::{HeaderRow, LoadCsvError, cell_error, check_header, split_error, type_cell};
+use crate::table::{
+    CsvLimits, HeaderRow, LoadCsvError, cell_error, check_header, header_split_error, record_splitter, split_error,
+    type_cell,
+};
 
 /// How [`PolicySet::write_visible_csv`] reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -78,21 +81,38 @@ impl PolicySet {
         &self,
         who: impl Into<Principal<'p>>,
         input: R,
+        output: W,
+        options: StreamOptions,
+    ) -> Result<StreamSummary, StreamCsvError> {
+        self.write_visible_csv_with_limits(who, input, output, options, CsvLimits::default())
+    }
+
+    /// [`PolicySet::write_visible_csv`] with chosen [`CsvLimits`]: a record
+    /// longer than `limits.max_record_bytes` stops the pass with an error.
+    ///
+    /// # Errors
+    ///
+    /// As [`PolicySet::write_visible_csv`].
+    pub fn write_visible_csv_with_limits<'p, R: Read, W: Write>(
+        &self,
+        who: impl Into<Principal<'p>>,
+        input: R,
         mut output: W,
         options: StreamOptions,
+        limits: CsvLimits,
     ) -> Result<StreamSummary, StreamCsvError> {
         let access = self.access(who);
         let everything = access.sees_everything();
         // Each applicable policy as its list of filters; a row is visible if all filters of any policy pass.
         let policies: Vec<&[CompiledFilter]> =
             access.policies.iter().filter_map(|m| self.policies.get(m.policy)).map(|p| p.filters.as_slice()).collect();
-        let mut splitter = Splitter::new(input);
-        let mut fields = Fields::default();
         let width = self.schema.columns.len();
+        let mut splitter: Splitter<R> = record_splitter(input, width, limits);
+        let mut fields = Fields::default();
         let mut summary = StreamSummary::default();
         let mut header_written = false;
         if options.input_header == HeaderRow::Present {
-            let more = splitter.next_record(&mut fields).map_err(|e| split_error(splitter.record_number(), e))?;
+            let more = splitter.next_record(&mut fields).map_err(|e| header_split_error(1, &self.schema, e))?;
             if more {
                 check_header(&self.schema, &fields)?;
                 if options.output_header == HeaderRow::Present {
@@ -108,7 +128,8 @@ impl PolicySet {
             write_schema_header(self, &mut output).map_err(StreamCsvError::Write)?;
         }
         loop {
-            let more = splitter.next_record(&mut fields).map_err(|e| split_error(splitter.record_number(), e))?;
+            let more =
+                splitter.next_record(&mut fields).map_err(|e| split_error(splitter.record_number(), width, e))?;
             if !more {
                 break;
             }

@@ -174,6 +174,81 @@ pub enum LoadCsvError {
         /// The row (1-based).
         row: u64,
     },
+    /// A record is longer than [`CsvLimits::max_record_bytes`]: usually a
+    /// missing line break or closing quote, or a file that is not CSV.
+    #[error(
+        "row {row}: the row is longer than {}, the most one row may take (is a line break or a closing quote missing?)",
+        size_text(*limit)
+    )]
+    RecordTooLarge {
+        /// The row (1-based).
+        row: u64,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// A record has far more fields than the schema has columns (splitting stopped there).
+    #[error("row {row}: expected {expected} fields (one per schema column), found more than {limit}")]
+    TooManyFields {
+        /// The row (1-based).
+        row: u64,
+        /// The schema's column count.
+        expected: usize,
+        /// How many fields were read before splitting stopped.
+        limit: usize,
+    },
+}
+
+/// Limits on what one CSV can make the loader hold, whatever the input: the
+/// input may be `/dev/zero`, a file without line breaks, or a hostile upload.
+///
+/// Memory while loading stays bounded by the rows kept plus a few records of
+/// at most [`CsvLimits::max_record_bytes`]; a record may also have at most
+/// [`EXTRA_FIELDS`] fields more than the schema has columns before splitting
+/// stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvLimits {
+    /// The longest record (row) accepted, in bytes, quotes and line ending
+    /// included. Default: [`CsvLimits::DEFAULT_MAX_RECORD_BYTES`].
+    pub max_record_bytes: usize,
+}
+
+impl CsvLimits {
+    /// 16 MiB: far above any real row, small enough to fail fast on a file that is not CSV.
+    pub const DEFAULT_MAX_RECORD_BYTES: usize = 16 << 20;
+
+    /// Limits with this longest record, in bytes (at least 1).
+    pub fn with_max_record_bytes(max_record_bytes: usize) -> Self {
+        Self { max_record_bytes: max_record_bytes.max(1) }
+    }
+}
+
+impl Default for CsvLimits {
+    fn default() -> Self {
+        Self { max_record_bytes: Self::DEFAULT_MAX_RECORD_BYTES }
+    }
+}
+
+/// How many fields beyond the schema's width a record may have before
+/// splitting stops (an exact count is reported below this).
+pub const EXTRA_FIELDS: usize = 1024;
+
+/// A byte count for people: `16 MiB`, `512 KiB`, `100 bytes`.
+pub(crate) fn size_text(bytes: usize) -> String {
+    const KIB: usize = 1 << 10;
+    const MIB: usize = 1 << 20;
+    const GIB: usize = 1 << 30;
+    match bytes {
+        b if b >= GIB && b % GIB == 0 => format!("{} GiB", b / GIB),
+        b if b >= MIB && b % MIB == 0 => format!("{} MiB", b / MIB),
+        b if b >= KIB && b % KIB == 0 => format!("{} KiB", b / KIB),
+        1 => "1 byte".to_owned(),
+        b => format!("{b} bytes"),
+    }
+}
+
+/// A record splitter for a CSV of `width` columns, bounded by `limits`.
+pub(crate) fn record_splitter<R: Read>(reader: R, width: usize, limits: CsvLimits) -> Splitter<R> {
+    Splitter::new(reader, limits.max_record_bytes, width.saturating_add(EXTRA_FIELDS))
 }
 
 pub(crate) const NULL_CODE: u32 = u32::MAX;
@@ -445,7 +520,7 @@ pub struct Table {
 }
 
 /// Shortens a cell for an error message.
-fn shorten(bytes: &[u8]) -> String {
+pub(crate) fn shorten(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     match text.char_indices().nth(80) {
         Some((at, _)) => format!("{}…", text.get(..at).unwrap_or_default()),
@@ -453,9 +528,22 @@ fn shorten(bytes: &[u8]) -> String {
     }
 }
 
-pub(crate) fn split_error(row: u64, error: SplitError) -> LoadCsvError {
+/// The error for a header record that could not be split.
+pub(crate) fn header_split_error(row: u64, schema: &Schema, error: SplitError) -> LoadCsvError {
+    match error {
+        SplitError::TooManyFields(limit) => LoadCsvError::Header {
+            differences: format!("it has more than {limit} columns, the schema has {}", schema.columns.len()),
+        },
+        other => split_error(row, schema.columns.len(), other),
+    }
+}
+
+/// The error for a record of a CSV of `width` columns that could not be split.
+pub(crate) fn split_error(row: u64, width: usize, error: SplitError) -> LoadCsvError {
     match error {
         SplitError::Io(e) => LoadCsvError::Read(e),
+        SplitError::RecordTooLarge(limit) => LoadCsvError::RecordTooLarge { row, limit },
+        SplitError::TooManyFields(limit) => LoadCsvError::TooManyFields { row, expected: width, limit },
         SplitError::Syntax(e) => LoadCsvError::Quoting {
             row,
             problem: match e {
@@ -467,33 +555,58 @@ pub(crate) fn split_error(row: u64, error: SplitError) -> LoadCsvError {
                 SyntaxError::QuoteInUnquotedField => {
                     "a quote inside an unquoted field (quote the field and double the quote)"
                 }
+                SyntaxError::TooManyFields => "far more fields than the schema has columns",
             },
         },
     }
 }
 
-/// Checks a header record against the schema.
+/// At most this many differences between a header and the schema are spelled out.
+const DIFFERENCES_SHOWN: usize = 10;
+
+/// Checks a header record against the schema. The error spells out the first
+/// [`DIFFERENCES_SHOWN`] differences and counts the rest, so that its size
+/// stays small whatever the header.
 pub(crate) fn check_header(schema: &Schema, fields: &Fields) -> Result<(), LoadCsvError> {
     let mut differences = Vec::new();
+    let mut more = 0usize;
+    let mut add = |text: &dyn Fn() -> String| {
+        if differences.len() < DIFFERENCES_SHOWN {
+            differences.push(text());
+        } else {
+            more += 1;
+        }
+    };
     if fields.len() != schema.columns.len() {
-        differences.push(format!("it has {} columns, the schema has {}", fields.len(), schema.columns.len()));
+        add(&|| format!("it has {} columns, the schema has {}", fields.len(), schema.columns.len()));
     }
     for (index, column) in schema.columns.iter().enumerate() {
-        let found = fields.get(index).map(|(bytes, _)| String::from_utf8_lossy(bytes));
-        match found {
-            Some(found) if found == column.name => {}
-            Some(found) => {
-                differences.push(format!("column {} is `{found}`, the schema says `{}`", index + 1, column.name))
-            }
-            None => differences.push(format!("column {} (`{}`) is missing", index + 1, column.name)),
+        match fields.get(index) {
+            Some((bytes, _)) if bytes == column.name.as_bytes() => {}
+            Some((bytes, _)) => add(&|| {
+                format!(
+                    "column {} is `{}`, the schema says `{}`",
+                    index + 1,
+                    shorten(bytes),
+                    shorten(column.name.as_bytes())
+                )
+            }),
+            None => add(&|| format!("column {} (`{}`) is missing", index + 1, shorten(column.name.as_bytes()))),
         }
     }
     for index in schema.columns.len()..fields.len() {
         if let Some((bytes, _)) = fields.get(index) {
-            differences.push(format!("column {} `{}` is not in the schema", index + 1, shorten(bytes)));
+            add(&|| format!("column {} `{}` is not in the schema", index + 1, shorten(bytes)));
         }
     }
-    if differences.is_empty() { Ok(()) } else { Err(LoadCsvError::Header { differences: differences.join("; ") }) }
+    if differences.is_empty() {
+        return Ok(());
+    }
+    let mut text = differences.join("; ");
+    if more > 0 {
+        text.push_str(&format!("; … and {more} more"));
+    }
+    Err(LoadCsvError::Header { differences: text })
 }
 
 /// One field typed by its column.
@@ -550,6 +663,9 @@ struct Batch {
 }
 
 const BATCH_RECORDS: usize = 4096;
+/// A batch stops taking records past this many bytes, so that the batches in
+/// flight hold a few MiB whatever the row size.
+const BATCH_BYTES: usize = 1 << 20;
 
 /// Splits every record into batches and sends them; stops early if the typing thread is gone.
 fn split_batches<R: Read>(
@@ -582,9 +698,10 @@ fn split_batches<R: Read>(
 
 /// Fills a batch with up to [`BATCH_RECORDS`] records; `Ok(true)` at the end of input.
 fn fill_batch<R: Read>(splitter: &mut Splitter<R>, width: usize, batch: &mut Batch) -> Result<bool, LoadCsvError> {
-    while batch.rows.len() < BATCH_RECORDS {
+    while batch.rows.len() < BATCH_RECORDS && batch.fields.byte_len() < BATCH_BYTES {
         let first = batch.fields.len();
-        let more = splitter.append_record(&mut batch.fields).map_err(|e| split_error(splitter.record_number(), e))?;
+        let more =
+            splitter.append_record(&mut batch.fields).map_err(|e| split_error(splitter.record_number(), width, e))?;
         if !more {
             return Ok(true);
         }
@@ -752,13 +869,29 @@ impl Table {
     ///
     /// The same first problem [`Table::from_csv`] would report.
     pub fn validate_csv<R: Read>(reader: R, schema: &Schema, header: HeaderRow) -> Result<u64, LoadCsvError> {
-        let mut splitter = Splitter::new(reader);
-        let mut fields = Fields::default();
+        Self::validate_csv_with_limits(reader, schema, header, CsvLimits::default())
+    }
+
+    /// [`Table::validate_csv`] with chosen [`CsvLimits`].
+    ///
+    /// # Errors
+    ///
+    /// The same first problem [`Table::from_csv_with_limits`] would report.
+    pub fn validate_csv_with_limits<R: Read>(
+        reader: R,
+        schema: &Schema,
+        header: HeaderRow,
+        limits: CsvLimits,
+    ) -> Result<u64, LoadCsvError> {
         let width = schema.columns.len();
+        let mut splitter = record_splitter(reader, width, limits);
+        let mut fields = Fields::default();
         let next = |splitter: &mut Splitter<R>, fields: &mut Fields| {
-            splitter.next_record(fields).map_err(|e| split_error(splitter.record_number(), e))
+            splitter.next_record(fields).map_err(|e| split_error(splitter.record_number(), width, e))
         };
-        if header == HeaderRow::Present && next(&mut splitter, &mut fields)? {
+        if header == HeaderRow::Present
+            && splitter.next_record(&mut fields).map_err(|e| header_split_error(1, schema, e))?
+        {
             check_header(schema, &fields)?;
         }
         let mut rows: u64 = 0;
@@ -794,13 +927,30 @@ impl Table {
     /// wrong field count, broken quoting, a header that does not match the
     /// schema, or a read error.
     pub fn from_csv<R: Read>(reader: R, schema: &Schema, header: HeaderRow) -> Result<Table, LoadCsvError> {
+        Self::from_csv_with_limits(reader, schema, header, CsvLimits::default())
+    }
+
+    /// [`Table::from_csv`] with chosen [`CsvLimits`]: a record longer than
+    /// `limits.max_record_bytes` is an error naming the row and the limit, so
+    /// that memory stays bounded whatever the input.
+    ///
+    /// # Errors
+    ///
+    /// As [`Table::from_csv`], and [`LoadCsvError::RecordTooLarge`] or
+    /// [`LoadCsvError::TooManyFields`] for a record past the limits.
+    pub fn from_csv_with_limits<R: Read>(
+        reader: R,
+        schema: &Schema,
+        header: HeaderRow,
+        limits: CsvLimits,
+    ) -> Result<Table, LoadCsvError> {
         // Two stages on two threads: this one splits records (and owns the
         // reader, which need not be `Send`); a worker types them into columns.
-        let mut splitter = Splitter::new(reader);
         let width = schema.columns.len();
+        let mut splitter = record_splitter(reader, width, limits);
         if header == HeaderRow::Present {
             let mut fields = Fields::default();
-            let more = splitter.next_record(&mut fields).map_err(|e| split_error(splitter.record_number(), e))?;
+            let more = splitter.next_record(&mut fields).map_err(|e| header_split_error(1, schema, e))?;
             if more {
                 check_header(schema, &fields)?;
             }

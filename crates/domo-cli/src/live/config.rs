@@ -29,6 +29,7 @@ $XDG_CONFIG_HOME/domo/profiles.toml or ~/.config/domo/profiles.toml) is TOML:
   scopes = [\"data\", \"user\"]           # the default
   timeout = \"60s\"                     # also connect_timeout, transfer_timeout
   retries = 3
+  ca_cert = \"/home/me/.local/share/domo/emulator/tls/cert.pem\"  # domo serve --tls
 
 Secrets are never printed. Keep the file private (chmod 600): domo warns when
 others can read a file that holds a secret.";
@@ -68,6 +69,10 @@ pub(crate) struct ConnectionArgs {
     /// How many times a failed call that is safe to repeat is retried [default: 3].
     #[arg(long, env = "DOMO_RETRIES", value_name = "N", global = true)]
     pub(crate) retries: Option<u32>,
+    /// A PEM file of certificates to trust besides the system's, such as the
+    /// one `domo serve --tls` prints.
+    #[arg(long, env = "DOMO_CA_CERT", value_name = "FILE", global = true)]
+    pub(crate) ca_cert: Option<PathBuf>,
 }
 
 /// The profile file.
@@ -93,6 +98,7 @@ struct Profile {
     connect_timeout: Option<String>,
     transfer_timeout: Option<String>,
     retries: Option<u32>,
+    ca_cert: Option<PathBuf>,
 }
 
 /// A client ready to call Domo, and how it was configured (for messages).
@@ -160,6 +166,11 @@ impl ConnectionArgs {
         }
         if let Some(limit) = duration(self.transfer_timeout, &profile.transfer_timeout, "transfer_timeout")? {
             builder = builder.transfer_timeout(limit);
+        }
+        if let Some(path) = self.ca_cert.as_ref().or(profile.ca_cert.as_ref()) {
+            let pem = std::fs::read(path)
+                .with_context(|| format!("cannot read the CA certificate file `{}`", path.display()))?;
+            builder = builder.extra_root_certificates(pem);
         }
         let retries = self.retries.or(profile.retries).unwrap_or(3);
         builder = builder.retry(RetryPolicy { max_attempts: retries.saturating_add(1), ..RetryPolicy::default() });

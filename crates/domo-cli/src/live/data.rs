@@ -87,7 +87,17 @@ pub(crate) fn run(args: DataArgs) -> anyhow::Result<Outcome> {
             let method = if append { UpdateMethod::Append } else { UpdateMethod::Replace };
             let compression = if gzip { Compression::Gzip } else { Compression::None };
             let header = if header { Header::Include } else { Header::Omit };
-            let total = std::fs::metadata(&file).with_context(|| format!("cannot read `{}`", file.display()))?.len();
+            let metadata = std::fs::metadata(&file).with_context(|| format!("cannot read `{}`", file.display()))?;
+            if !metadata.is_file() {
+                // Its first row is read to check it, then the whole file is sent, and
+                // again on a retry: a pipe would lose the rows read the first time.
+                bail!(
+                    "`{}` is not a regular file (a pipe or a device): the import reads it more than once; \
+                     save it to a file first",
+                    file.display()
+                );
+            }
+            let total = metadata.len();
             let started = Instant::now();
             let sent = super::block_on(async {
                 let dataset = client.get_dataset(&id).await?;
@@ -134,7 +144,7 @@ pub(crate) fn run(args: DataArgs) -> anyhow::Result<Outcome> {
                         Ok(result?)
                     }
                     None => {
-                        let mut stdout = tokio::io::stdout();
+                        let mut stdout = crate::stdout::AsyncStdout::new();
                         Ok(client.export_data(&id, &options, &mut stdout, None).await?)
                     }
                 }

@@ -119,10 +119,15 @@ pub(crate) fn groups(args: GroupsArgs) -> anyhow::Result<Outcome> {
         GroupsCommand::Members { group, format } => {
             let members = super::block_on(async {
                 let ids: Vec<UserId> = client.list_group_members(GroupId(group)).try_collect().await?;
-                // Names need every user; a failure there (no `user` scope) still lists the ids.
+                // Names need every user; a refusal there (no `user` scope) still lists
+                // the ids, with a warning. Any other failure is an error.
                 let names: HashMap<UserId, String> = match client.list_users().try_collect::<Vec<User>>().await {
                     Ok(users) => users.into_iter().map(|u| (u.id, u.name)).collect(),
-                    Err(_) => HashMap::new(),
+                    Err(error) if matches!(error.status(), Some(401 | 403)) => {
+                        output::note(format!("warning: members listed without names: {error}"));
+                        HashMap::new()
+                    }
+                    Err(error) => return Err(error.into()),
                 };
                 Ok(ids.into_iter().map(|id| Member { id, name: names.get(&id).cloned() }).collect::<Vec<_>>())
             })?;

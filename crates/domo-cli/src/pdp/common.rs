@@ -7,6 +7,12 @@ use domo_pdp::{Membership, PolicySet, Reason};
 
 use super::input::Inputs;
 
+/// At most this many compile errors are spelled out; `domo pdp lint` lists them all.
+const ERRORS_SHOWN: usize = 20;
+
+/// At most this many compile warnings are printed before a count of the rest.
+const WARNINGS_SHOWN: usize = 20;
+
 /// Compiles the folder's policies. On failure the error lists every compile
 /// error; warnings go to stderr either way.
 pub(crate) fn compile(inputs: &Inputs) -> anyhow::Result<PolicySet> {
@@ -30,9 +36,12 @@ pub(crate) fn compile_policies(
                 1 => format!("the policies in `{}` do not compile:", file.display()),
                 n => format!("the policies in `{}` do not compile ({n} errors):", file.display()),
             };
-            for error in &err.errors {
+            for error in err.errors.iter().take(ERRORS_SHOWN) {
                 message.push_str("\n  ");
                 message.push_str(&error.to_string());
+            }
+            if err.errors.len() > ERRORS_SHOWN {
+                message.push_str(&format!("\n  … and {} more", err.errors.len() - ERRORS_SHOWN));
             }
             message.push_str("\n  (`domo pdp lint` lists every problem)");
             Err(anyhow::anyhow!(message))
@@ -42,12 +51,21 @@ pub(crate) fn compile_policies(
 
 fn print_warnings(file: &std::path::Path, warnings: &[domo_pdp::Diagnostic]) {
     let mut stderr = anstream::stderr().lock();
-    for warning in warnings {
+    for warning in warnings.iter().take(WARNINGS_SHOWN) {
         let _ = writeln!(
             stderr,
             "{}: `{}`: {warning}",
             super::output::paint(super::output::WARNING, "warning"),
             file.display()
+        );
+    }
+    if warnings.len() > WARNINGS_SHOWN {
+        let _ = writeln!(
+            stderr,
+            "{}: `{}`: … and {} more warnings (`domo pdp lint` lists every one)",
+            super::output::paint(super::output::WARNING, "warning"),
+            file.display(),
+            warnings.len() - WARNINGS_SHOWN
         );
     }
 }

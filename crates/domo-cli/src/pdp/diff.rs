@@ -11,7 +11,7 @@ mod for_any_row;
 
 use super::input::{Inputs, read_policies};
 use super::output::{self, BOLD, ERROR, GOOD, WARNING, paint};
-use super::{InputArgs, ReportFormat, common};
+use super::{InputArgs, LimitArgs, ReportFormat, common};
 use crate::exit::Outcome;
 
 /// At most this many rows are shown per user and direction with `--show-rows`.
@@ -22,6 +22,8 @@ const SAMPLE_ROWS: usize = 10;
 pub(crate) struct DiffArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
     /// The old policies: a policies.json file, or a folder holding one.
     #[arg(long, value_name = "OLD")]
     pub(crate) against: PathBuf,
@@ -58,7 +60,23 @@ struct DiffJson {
     rows: usize,
     policies: Vec<PolicyJson>,
     users: Vec<UserJson>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    virtual_users: Vec<VirtualUserJson>,
     new_access: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct VirtualUserJson {
+    name: String,
+    before: usize,
+    after: usize,
+    gained: usize,
+    lost: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gained_rows: Option<Vec<usize>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lost_rows: Option<Vec<usize>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -85,9 +103,9 @@ struct UserJson {
 }
 
 pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
-    let inputs = Inputs::read(&args.input)?;
+    let inputs = Inputs::read_limited(&args.input, &args.limits)?;
     let old_path = if args.against.is_dir() { args.against.join("policies.json") } else { args.against.clone() };
-    let old_policies = read_policies(&old_path)?;
+    let old_policies = read_policies(&old_path, inputs.limits.json_bytes)?;
     let new_set = common::compile(&inputs)?;
     let old_set = common::compile_policies(&inputs, &old_policies, &old_path)?;
     if args.for_any_row || (args.input.data.is_none() && !inputs.paths.data.exists()) {
@@ -138,6 +156,19 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
                         lost_rows: args.show_rows.then(|| sample(&u.lost)),
                     })
                     .collect(),
+                virtual_users: diff
+                    .virtual_users
+                    .iter()
+                    .map(|v| VirtualUserJson {
+                        name: v.name.clone(),
+                        before: v.old_visible,
+                        after: v.new_visible,
+                        gained: v.gained.len(),
+                        lost: v.lost.len(),
+                        gained_rows: args.show_rows.then(|| sample(&v.gained)),
+                        lost_rows: args.show_rows.then(|| sample(&v.lost)),
+                    })
+                    .collect(),
                 new_access: diff.grants_new_access(),
             };
             output::write_json(output::plain_stdout(), &json)?;
@@ -173,7 +204,7 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
             }
             writeln!(out)?;
             writeln!(out, "{}", paint(BOLD, "users whose rows change:"))?;
-            if diff.users.is_empty() {
+            if diff.users.is_empty() && diff.virtual_users.is_empty() {
                 writeln!(out, "  none: every user sees the same rows")?;
             }
             for user in &diff.users {
@@ -195,13 +226,33 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
                     write_rows(&mut out, &table, "lost", &user.lost)?;
                 }
             }
-            let gainers = diff.users.iter().filter(|u| !u.gained.is_empty()).count();
-            let losers = diff.users.iter().filter(|u| !u.lost.is_empty()).count();
+            for user in &diff.virtual_users {
+                writeln!(
+                    out,
+                    "  virtual user `{}`: {} -> {} rows ({}, -{} lost)",
+                    user.name,
+                    user.old_visible,
+                    user.new_visible,
+                    paint(
+                        if user.gained.is_empty() { BOLD } else { WARNING },
+                        format!("+{} gained", user.gained.len())
+                    ),
+                    user.lost.len(),
+                )?;
+                if args.show_rows {
+                    write_rows(&mut out, &table, "gained", &user.gained)?;
+                    write_rows(&mut out, &table, "lost", &user.lost)?;
+                }
+            }
+            let gainers = diff.users.iter().filter(|u| !u.gained.is_empty()).count()
+                + diff.virtual_users.iter().filter(|v| !v.gained.is_empty()).count();
+            let losers = diff.users.iter().filter(|u| !u.lost.is_empty()).count()
+                + diff.virtual_users.iter().filter(|v| !v.lost.is_empty()).count();
             writeln!(out)?;
             writeln!(
                 out,
                 "{} users change over {} rows: {gainers} gain rows, {losers} lose rows",
-                diff.users.len(),
+                diff.users.len() + diff.virtual_users.len(),
                 table.row_count()
             )?;
             if args.fail_on_new_access && gainers > 0 {

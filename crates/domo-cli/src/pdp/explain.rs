@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::input::Inputs;
 use super::output::{self, BOLD, ERROR, GOOD, paint};
-use super::{InputArgs, ReportFormat, common};
+use super::{InputArgs, LimitArgs, ReportFormat, common};
 use crate::exit::Outcome;
 
 /// Options of `domo pdp explain`.
@@ -17,6 +17,8 @@ use crate::exit::Outcome;
 pub(crate) struct ExplainArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
     /// The user (a user id of the directory).
     #[arg(long, value_name = "ID")]
     pub(crate) user: UserId,
@@ -57,7 +59,7 @@ struct RefusalJson {
 }
 
 pub(crate) fn run(args: &ExplainArgs) -> anyhow::Result<Outcome> {
-    let inputs = Inputs::read(&args.input)?;
+    let inputs = Inputs::read_limited(&args.input, &args.limits)?;
     let set = common::compile(&inputs)?;
     common::require_user(&inputs, args.user)?;
     let table = inputs.load_table()?;

@@ -6,9 +6,9 @@ use clap::Args;
 use domo_pdp::{LintFinding, LintSeverity};
 use serde::Serialize;
 
-use super::input::Inputs;
+use super::input::{DirectoryProblems, Inputs, Limits};
 use super::output::{self, ERROR, NOTE, WARNING, paint};
-use super::{InputArgs, ReportFormat};
+use super::{InputArgs, LimitArgs, ReportFormat};
 use crate::exit::Outcome;
 
 mod for_any_row;
@@ -18,8 +18,11 @@ mod for_any_row;
 pub(crate) struct LintArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
     /// Also report what holds for every possible row: policies that can never admit a row, and
-    /// policies another with the same members covers. The only analysis when the folder has no data file.
+    /// policies another with the same members covers. Without a data file, lint reports these and
+    /// the findings that do not depend on the rows.
     #[arg(long)]
     pub(crate) for_any_row: bool,
     /// Output format (json for CI).
@@ -54,15 +57,17 @@ struct PolicyJson<'a> {
 }
 
 pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
-    let inputs = Inputs::read(&args.input)?;
+    // Directory problems are findings here, not a refusal.
+    let inputs = Inputs::read_with(&args.input, Limits::new(&args.limits), DirectoryProblems::Keep)?;
     let no_data = args.input.data.is_none() && !inputs.paths.data.exists();
-    let proven =
-        if args.for_any_row || no_data { for_any_row::findings(&super::common::compile(&inputs)?) } else { Vec::new() };
-    let table = if no_data { None } else { Some(inputs.load_table()?) };
-    let report = match &table {
-        Some(table) => domo_pdp::lint(&inputs.dataset, &inputs.policies, &inputs.directory, table),
-        None => domo_pdp::LintReport::default(),
-    };
+    let mut proven = if args.for_any_row || no_data { for_any_row::findings(&inputs) } else { Vec::new() };
+    let table = if no_data { for_any_row::no_rows(&inputs.dataset.schema)? } else { inputs.load_table()? };
+    let mut report = domo_pdp::lint(&inputs.dataset, &inputs.policies, &inputs.directory, &table);
+    if no_data {
+        report.findings.retain(for_any_row::holds_without_rows);
+    }
+    // A policy whose filters lint already shows can never match needs no second finding.
+    proven.retain(|p| !for_any_row::already_reported(p, &report));
     let count = |severity: LintSeverity| {
         report.count(severity) + proven.iter().filter(|p| p.severity == severity.as_str()).count()
     };
@@ -108,10 +113,7 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
             if !report.findings.is_empty() || !proven.is_empty() {
                 writeln!(out)?;
             }
-            let over = match &table {
-                Some(table) => format!("{} rows", table.row_count()),
-                None => "every possible row".to_owned(),
-            };
+            let over = if no_data { "every possible row".to_owned() } else { format!("{} rows", table.row_count()) };
             writeln!(
                 out,
                 "{}: {} in `{}` over {over} and {} users",

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::input::Inputs;
 use super::output::{self, Align};
-use super::{Format, InputArgs, common};
+use super::{Format, InputArgs, LimitArgs, common};
 use crate::exit::Outcome;
 
 /// Options of `domo pdp matrix`.
@@ -15,16 +15,31 @@ use crate::exit::Outcome;
 pub(crate) struct MatrixArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub(crate) format: Format,
 }
 
-/// `{"rows": N, "users": [...]}`, fields in this order.
+/// The name shown for a user that policies or groups name but the directory does not list.
+const NOT_IN_DIRECTORY: &str = "(not in the directory)";
+
+/// `{"rows": N, "users": [...]}`, fields in this order; `virtualUsers` when policies name some.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Matrix {
     rows: usize,
     users: Vec<MatrixUser>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    virtual_users: Vec<MatrixVirtualUser>,
+}
+
+#[derive(Debug, Serialize)]
+struct MatrixVirtualUser {
+    name: String,
+    visible: usize,
+    reason: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -36,7 +51,7 @@ struct MatrixUser {
 }
 
 pub(crate) fn run(args: &MatrixArgs) -> anyhow::Result<Outcome> {
-    let inputs = Inputs::read(&args.input)?;
+    let inputs = Inputs::read_limited(&args.input, &args.limits)?;
     let set = common::compile(&inputs)?;
     let table = inputs.load_table()?;
     let evaluation = set.evaluate(&table)?;
@@ -51,16 +66,39 @@ pub(crate) fn run(args: &MatrixArgs) -> anyhow::Result<Outcome> {
             reason: common::reason_word(count.reason),
         })
         .collect();
-    let matrix = Matrix { rows: table.row_count(), users };
+    // Principals the policies grant rows to although the directory does not list them: leaving
+    // them out would under-report who sees what.
+    let mut users = users;
+    let beyond = set.users_beyond_directory();
+    for &user in &beyond {
+        let (visible, reason) = evaluation.visible_count_of(user);
+        users.push(MatrixUser {
+            id: user.get(),
+            name: NOT_IN_DIRECTORY.to_owned(),
+            visible,
+            reason: common::reason_word(reason),
+        });
+    }
+    let virtual_users: Vec<MatrixVirtualUser> = set
+        .virtual_users()
+        .into_iter()
+        .map(|name| {
+            let (visible, reason) = evaluation.visible_count_of(domo_pdp::Principal::Virtual(name));
+            MatrixVirtualUser { name: name.to_owned(), visible, reason: common::reason_word(reason) }
+        })
+        .collect();
+    let matrix = Matrix { rows: table.row_count(), users, virtual_users };
     let header = ["id", "name", "visible", "reason"];
     let cells = |u: &MatrixUser| vec![u.id.to_string(), u.name.clone(), u.visible.to_string(), u.reason.to_owned()];
+    let virtual_cells =
+        |v: &MatrixVirtualUser| vec!["virtual".to_owned(), v.name.clone(), v.visible.to_string(), v.reason.to_owned()];
+    let all_cells = || matrix.users.iter().map(cells).chain(matrix.virtual_users.iter().map(virtual_cells));
     match args.format {
         Format::Json => output::write_json(output::plain_stdout(), &matrix)?,
-        Format::Csv => output::write_csv(output::plain_stdout(), &header, matrix.users.iter().map(cells))?,
+        Format::Csv => output::write_csv(output::plain_stdout(), &header, all_cells())?,
         Format::Table => {
             let mut out = output::stdout();
-            let rows = matrix.users.iter().map(|u| {
-                let mut row = cells(u);
+            let rows = all_cells().map(|mut row| {
                 if let Some(visible) = row.get_mut(2) {
                     *visible = format!("{visible} / {}", matrix.rows);
                 }
@@ -68,7 +106,15 @@ pub(crate) fn run(args: &MatrixArgs) -> anyhow::Result<Outcome> {
             });
             let align = [Align::Right, Align::Left, Align::Right, Align::Left];
             writeln!(out, "{}", output::table(&["user", "name", "visible rows", "reason"], &align, rows))?;
-            writeln!(out, "{} rows, {} users", matrix.rows, matrix.users.len())?;
+            let mut outside = Vec::new();
+            if !beyond.is_empty() {
+                outside.push(format!("{} not in the directory", beyond.len()));
+            }
+            if !matrix.virtual_users.is_empty() {
+                outside.push(format!("{} virtual", matrix.virtual_users.len()));
+            }
+            let outside = if outside.is_empty() { String::new() } else { format!(" ({})", outside.join(", ")) };
+            writeln!(out, "{} rows, {} users{outside}", matrix.rows, matrix.users.len() + matrix.virtual_users.len())?;
             out.flush()?;
         }
     }

@@ -5,15 +5,17 @@ use std::io::{self, Write};
 use anstyle::{AnsiColor, Style};
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 
+use crate::stdout::Stdout;
+
 /// Buffered stdout. ANSI styles are stripped when `NO_COLOR` is set or stdout
-/// is not a terminal (anstream's rules).
-pub(crate) fn stdout() -> io::BufWriter<anstream::AutoStream<io::StdoutLock<'static>>> {
-    io::BufWriter::with_capacity(1 << 16, anstream::AutoStream::auto(io::stdout().lock()))
+/// is not a terminal (anstream's rules). A closed stdout is marked (see `crate::stdout`).
+pub(crate) fn stdout() -> Stdout<io::BufWriter<anstream::AutoStream<io::StdoutLock<'static>>>> {
+    Stdout::new(io::BufWriter::with_capacity(1 << 16, anstream::AutoStream::auto(io::stdout().lock())))
 }
 
 /// Plain buffered stdout for machine formats (never styled).
-pub(crate) fn plain_stdout() -> io::BufWriter<io::StdoutLock<'static>> {
-    io::BufWriter::with_capacity(1 << 16, io::stdout().lock())
+pub(crate) fn plain_stdout() -> Stdout<io::BufWriter<io::StdoutLock<'static>>> {
+    Stdout::new(io::BufWriter::with_capacity(1 << 16, io::stdout().lock()))
 }
 
 pub(crate) const ERROR: Style = AnsiColor::Red.on_default().bold();
@@ -66,7 +68,7 @@ pub(crate) fn write_csv<W: Write>(
 }
 
 /// A csv error as an anyhow error whose chain holds the `io::Error` (csv's own
-/// error type hides it, and a broken pipe must stay recognisable).
+/// error type hides it, and a closed stdout must stay recognisable).
 pub(crate) fn csv_error(err: csv::Error) -> anyhow::Error {
     if !err.is_io_error() {
         return anyhow::Error::new(err);

@@ -7,9 +7,9 @@ use clap::Args;
 use domo_model::UserId;
 use domo_pdp::{HeaderRow, StreamCsvError, StreamOptions, StreamSummary};
 
-use super::input::{Inputs, open_with_progress};
+use super::input::{Inputs, load_error, open_with_progress};
 use super::output::{self, Align};
-use super::{Format, InputArgs, common};
+use super::{Format, InputArgs, LimitArgs, common};
 use crate::exit::Outcome;
 
 /// Options of `domo pdp preview`.
@@ -17,6 +17,8 @@ use crate::exit::Outcome;
 pub(crate) struct PreviewArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
     /// The user whose rows to show (a user id of the directory).
     #[arg(long, value_name = "ID")]
     pub(crate) user: UserId,
@@ -32,7 +34,7 @@ pub(crate) struct PreviewArgs {
 }
 
 pub(crate) fn run(args: &PreviewArgs) -> anyhow::Result<Outcome> {
-    let inputs = Inputs::read(&args.input)?;
+    let inputs = Inputs::read_limited(&args.input, &args.limits)?;
     let set = common::compile(&inputs)?;
     common::require_user(&inputs, args.user)?;
     let input_header = inputs.header;
@@ -42,8 +44,14 @@ pub(crate) fn run(args: &PreviewArgs) -> anyhow::Result<Outcome> {
     if args.count {
         let options = StreamOptions { input_header, output_header: HeaderRow::Absent };
         let summary = set
-            .write_visible_csv(args.user, open_with_progress(data)?, io::sink(), options)
-            .with_context(load_context)?;
+            .write_visible_csv_with_limits(
+                args.user,
+                open_with_progress(data).with_context(load_context)?,
+                io::sink(),
+                options,
+                inputs.limits.csv,
+            )
+            .map_err(|error| load_error(data, error))?;
         let mut out = output::plain_stdout();
         writeln!(out, "{}", summary.rows_written)?;
         out.flush()?;
@@ -55,7 +63,7 @@ pub(crate) fn run(args: &PreviewArgs) -> anyhow::Result<Outcome> {
             let options = StreamOptions { input_header, output_header: HeaderRow::Present };
             let mut out = output::plain_stdout();
             let writer = LimitWriter::new(&mut out, args.limit, HeaderRow::Present, AtLimit::Stop);
-            stream(&set, args.user, &inputs, writer, options).with_context(load_context)?;
+            stream(&set, args.user, &inputs, writer, options)?;
             out.flush()?;
         }
         Format::Json => {
@@ -63,12 +71,17 @@ pub(crate) fn run(args: &PreviewArgs) -> anyhow::Result<Outcome> {
             let options = StreamOptions { input_header, output_header: HeaderRow::Absent };
             let mut buffer = Vec::new();
             let writer = LimitWriter::new(&mut buffer, args.limit, HeaderRow::Absent, AtLimit::Stop);
-            stream(&set, args.user, &inputs, writer, options).with_context(load_context)?;
+            stream(&set, args.user, &inputs, writer, options)?;
             let names: Vec<&str> = inputs.dataset.schema.columns.iter().map(|c| c.name.as_str()).collect();
             // The same rows typed by the schema tell a NULL (JSON `null`) from an
             // empty string (`""`), which the CSV text alone cannot.
-            let typed = domo_pdp::Table::from_csv(buffer.as_slice(), &inputs.dataset.schema, HeaderRow::Absent)
-                .with_context(load_context)?;
+            let typed = domo_pdp::Table::from_csv_with_limits(
+                buffer.as_slice(),
+                &inputs.dataset.schema,
+                HeaderRow::Absent,
+                inputs.limits.csv,
+            )
+            .with_context(load_context)?;
             let mut out = output::plain_stdout();
             out.write_all(b"[")?;
             let mut record = csv::StringRecord::new();
@@ -95,7 +108,7 @@ pub(crate) fn run(args: &PreviewArgs) -> anyhow::Result<Outcome> {
             let at_limit = if args.limit.is_some() { AtLimit::Stop } else { AtLimit::Discard };
             let mut buffer = Vec::new();
             let writer = LimitWriter::new(&mut buffer, Some(shown), HeaderRow::Absent, at_limit);
-            let summary = stream(&set, args.user, &inputs, writer, options).with_context(load_context)?;
+            let summary = stream(&set, args.user, &inputs, writer, options)?;
             let names: Vec<&str> = inputs.dataset.schema.columns.iter().map(|c| c.name.as_str()).collect();
             let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(buffer.as_slice());
             let mut rows: Vec<Vec<String>> = Vec::new();
@@ -152,11 +165,13 @@ fn stream<W: Write>(
     writer: LimitWriter<W>,
     options: StreamOptions,
 ) -> anyhow::Result<Option<StreamSummary>> {
-    match set.write_visible_csv(user, open_with_progress(&inputs.paths.data)?, writer, options) {
+    let data = &inputs.paths.data;
+    let input = open_with_progress(data).with_context(|| format!("cannot load `{}`", data.display()))?;
+    match set.write_visible_csv_with_limits(user, input, writer, options, inputs.limits.csv) {
         Ok(summary) => Ok(Some(summary)),
         Err(StreamCsvError::Write(err)) if LimitWriter::<W>::is_limit(&err) => Ok(None),
         Err(StreamCsvError::Write(err)) => Err(err.into()),
-        Err(err) => Err(err.into()),
+        Err(err) => Err(load_error(data, err)),
     }
 }
 

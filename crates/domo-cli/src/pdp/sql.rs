@@ -10,7 +10,7 @@ use domo_pdp::{Dialect, MembershipSource, SqlOptions};
 
 use super::input::Inputs;
 use super::output;
-use super::{InputArgs, common};
+use super::{InputArgs, LimitArgs, common};
 use crate::exit::Outcome;
 
 /// The `--dialect` values.
@@ -48,6 +48,8 @@ impl From<DialectArg> for Dialect {
 pub(crate) struct SqlArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
     /// Print the query returning the rows this user sees (a user id of the directory).
     #[arg(long, value_name = "ID", required_unless_present_any = ["counts", "create_table"])]
     pub(crate) user: Option<UserId>,
@@ -82,7 +84,7 @@ pub(crate) struct SqlArgs {
 }
 
 pub(crate) fn run(args: &SqlArgs) -> anyhow::Result<Outcome> {
-    let inputs = Inputs::read(&args.input)?;
+    let inputs = Inputs::read_limited(&args.input, &args.limits)?;
     let dialect = Dialect::from(args.dialect);
     let mut options = SqlOptions::new(dialect);
     options.decimal_scale = args.decimal_scale;

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::input::{Inputs, read_json};
 use super::output::{self, ERROR, GOOD, paint};
-use super::{InputArgs, ReportFormat, common};
+use super::{InputArgs, LimitArgs, ReportFormat, common};
 use crate::exit::Outcome;
 
 /// At most this many differing rows are listed per case and direction.
@@ -22,6 +22,8 @@ const SAMPLE_ROWS: usize = 10;
 pub(crate) struct TestArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
     /// The test file (see docs/policy-tests.md).
     #[arg(value_name = "TESTS.json")]
     pub(crate) tests: PathBuf,
@@ -51,8 +53,12 @@ struct CaseJson {
 }
 
 pub(crate) fn run(args: &TestArgs) -> anyhow::Result<Outcome> {
-    let inputs = Inputs::read(&args.input)?;
-    let file: PolicyTestFile = read_json(&args.tests)?;
+    let inputs = Inputs::read_limited(&args.input, &args.limits)?;
+    let file: PolicyTestFile = read_json(&args.tests, inputs.limits.json_bytes)?;
+    if file.cases.is_empty() {
+        // "ok: 0 passed" would claim a check that never ran.
+        anyhow::bail!("`{}` has no cases: nothing would be checked", args.tests.display());
+    }
     let set = common::compile(&inputs)?;
     let table = inputs.load_table()?;
     let evaluation = set.evaluate(&table)?;

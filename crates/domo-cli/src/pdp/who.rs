@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::input::Inputs;
 use super::output::{self, Align};
-use super::{Format, InputArgs, common};
+use super::{Format, InputArgs, LimitArgs, common};
 use crate::exit::Outcome;
 
 /// Options of `domo pdp who`.
@@ -16,6 +16,8 @@ use crate::exit::Outcome;
 pub(crate) struct WhoArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
     /// The data row, numbered from 1 (the header does not count).
     #[arg(long, value_name = "N")]
     pub(crate) row: u64,
@@ -25,9 +27,20 @@ pub(crate) struct WhoArgs {
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Who {
     row: u64,
     users: Vec<Viewer>,
+    /// Virtual users who see the row (`virtualUsers`, left out when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    virtual_users: Vec<VirtualViewer>,
+}
+
+#[derive(Debug, Serialize)]
+struct VirtualViewer {
+    name: String,
+    reason: &'static str,
+    policies: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -40,43 +53,68 @@ struct Viewer {
 }
 
 pub(crate) fn run(args: &WhoArgs) -> anyhow::Result<Outcome> {
-    let inputs = Inputs::read(&args.input)?;
+    let inputs = Inputs::read_limited(&args.input, &args.limits)?;
     let set = common::compile(&inputs)?;
     let table = inputs.load_table()?;
     let index = common::row_index(args.row, table.row_count(), &inputs.paths.data)?;
     let evaluation = set.evaluate(&table)?;
     let names = common::Names::new(&inputs.directory);
-    let users: Vec<Viewer> = evaluation
+    // Why a principal sees the row: the reason and the granting policies; `None` if they do not.
+    let grant = |who: domo_pdp::Principal<'_>| {
+        let explanation = evaluation.explain(who, index)?;
+        if !explanation.visible {
+            return None;
+        }
+        let policies = explanation.grants.iter().map(|g| common::policy_label(&set, g.policy)).collect();
+        Some((common::reason_word(explanation.reason), policies))
+    };
+    let mut users: Vec<Viewer> = evaluation
         .viewers(index)
         .into_iter()
         .map(|user| {
-            let explanation = evaluation.explain(user, index);
-            let reason = explanation.as_ref().map_or(Reason::Policies, |e| e.reason);
-            let policies = explanation
-                .map(|e| e.grants.iter().map(|g| common::policy_label(&set, g.policy)).collect())
-                .unwrap_or_default();
-            Viewer { id: user.get(), name: names.get(user), reason: common::reason_word(reason), policies }
+            let (reason, policies) = grant(user.into()).unwrap_or((common::reason_word(Reason::Policies), Vec::new()));
+            Viewer { id: user.get(), name: names.get(user), reason, policies }
         })
         .collect();
-    let who = Who { row: args.row, users };
+    let directory_seen = users.len();
+    // Users the policies name although the directory does not list them see rows all the same.
+    let beyond = set.users_beyond_directory();
+    for &user in &beyond {
+        if let Some((reason, policies)) = grant(user.into()) {
+            users.push(Viewer { id: user.get(), name: "(not in the directory)".to_owned(), reason, policies });
+        }
+    }
+    let virtual_users: Vec<VirtualViewer> = set
+        .virtual_users()
+        .into_iter()
+        .filter_map(|name| {
+            let (reason, policies) = grant(domo_pdp::Principal::Virtual(name))?;
+            Some(VirtualViewer { name: name.to_owned(), reason, policies })
+        })
+        .collect();
+    let who = Who { row: args.row, users, virtual_users };
     let header = ["id", "name", "reason", "policies"];
-    let cells = |v: &Viewer| {
-        let policies = if v.reason == "policies" { v.policies.join("; ") } else { String::new() };
-        vec![v.id.to_string(), v.name.clone(), v.reason.to_owned(), policies]
+    let row_cells = |id: String, name: &str, reason: &str, policies: &[String]| {
+        let policies = if reason == "policies" { policies.join("; ") } else { String::new() };
+        vec![id, name.to_owned(), reason.to_owned(), policies]
+    };
+    let all_cells = || {
+        who.users
+            .iter()
+            .map(|v| row_cells(v.id.to_string(), &v.name, v.reason, &v.policies))
+            .chain(who.virtual_users.iter().map(|v| row_cells("virtual".to_owned(), &v.name, v.reason, &v.policies)))
     };
     match args.format {
         Format::Json => output::write_json(output::plain_stdout(), &who)?,
-        Format::Csv => output::write_csv(output::plain_stdout(), &header, who.users.iter().map(cells))?,
+        Format::Csv => output::write_csv(output::plain_stdout(), &header, all_cells())?,
         Format::Table => {
             let mut out = output::stdout();
             let align = [Align::Right];
-            writeln!(
-                out,
-                "{}",
-                output::table(&["user", "name", "reason", "granted by"], &align, who.users.iter().map(cells))
-            )?;
+            writeln!(out, "{}", output::table(&["user", "name", "reason", "granted by"], &align, all_cells()))?;
             let total = inputs.directory.users.len();
-            writeln!(out, "row {}: seen by {} of {total} users", who.row, who.users.len())?;
+            let outside = who.users.len() + who.virtual_users.len() - directory_seen;
+            let outside = if outside > 0 { format!(", and by {outside} outside the directory") } else { String::new() };
+            writeln!(out, "row {}: seen by {directory_seen} of {total} users{outside}", who.row)?;
             out.flush()?;
         }
     }

@@ -2,6 +2,7 @@
 
 mod big;
 mod datasets;
+mod faults;
 mod plan;
 mod policies;
 mod pull;

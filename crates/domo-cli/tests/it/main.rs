@@ -5,9 +5,13 @@ mod any_row;
 mod cli;
 mod commands;
 mod errors;
+mod hostile;
 mod live;
 mod planted;
+mod sdk;
+mod serve;
 mod sql;
+mod tls;
 
 use std::path::PathBuf;
 

@@ -168,7 +168,8 @@ pub(crate) async fn export(
     })?;
     let (tx, mut rx) = mpsc::channel::<io::Result<Bytes>>(8);
     let error_tx = tx.clone();
-    tokio::task::spawn_blocking(move || {
+    let crash_tx = tx.clone();
+    let task = tokio::task::spawn_blocking(move || {
         let mut out = BufWriter::with_capacity(64 * 1024, ChannelWriter(tx));
         let result = (|| {
             if include_header {
@@ -193,6 +194,14 @@ pub(crate) async fn export(
         {
             tracing::warn!(error = %err, "export failed midway");
             let _ = error_tx.blocking_send(Err(err));
+        }
+    });
+    // A crashed export task drops its senders, which would end the body cleanly
+    // and pass a cut export off as whole: send an error instead, so the reply is aborted.
+    tokio::spawn(async move {
+        if let Err(err) = task.await {
+            tracing::error!(error = %err, "export task crashed");
+            let _ = crash_tx.send(Err(io::Error::other("the export failed midway"))).await;
         }
     });
     let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));

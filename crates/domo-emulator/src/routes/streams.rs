@@ -12,13 +12,13 @@ use domo_model::{
 };
 use http::HeaderMap;
 
-use crate::app::{App, Params, now, numeric_id, page};
+use crate::app::{App, Params, now, numeric_id, page, read_optional_json};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::permissions::require_grant;
 use crate::routes::data::{apply_rows, compact, keep};
 use crate::routes::datasets::{create_in, find, find_managed};
-use crate::routes::strict::read_strict;
+use crate::routes::strict::{parse_strict, read_strict};
 use crate::store::{FileKind, State as Stored, StoredExecution, StoredStream};
 use crate::upload::receive_csv;
 
@@ -110,34 +110,59 @@ pub(crate) async fn list(
     })
 }
 
-/// `q=dataSource.id:{datasetId}` or `q=dataSource.ownerId:{userId}`.
+/// `q=dataSource.id:{datasetId}` or `q=dataSource.owner.id:{userId}` (Domo's
+/// documented qualifiers; `dataSource.ownerId:` is read as the latter).
+/// Several qualifiers joined by `,` must all match. `fields` is ignored:
+/// every stream is shown whole.
 pub(crate) async fn search(
     State(app): State<Arc<App>>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<Stream>>, ApiError> {
     let params = Params::parse(query.as_deref());
     let q = params.get("q").unwrap_or_default();
+    let qualifiers = q.split(',').map(Qualifier::parse).collect::<Result<Vec<_>, _>>()?;
     app.store.read(|state| {
-        let matches: Vec<&StoredStream> = if let Some(id) = q.strip_prefix("dataSource.id:") {
-            state.streams.iter().filter(|s| s.dataset_id.as_str() == id).collect()
-        } else if let Some(owner) = q.strip_prefix("dataSource.ownerId:") {
-            state
-                .streams
-                .iter()
-                .filter(|s| {
-                    state
-                        .dataset(s.dataset_id.as_str())
-                        .and_then(|d| d.dataset.owner.as_ref())
-                        .is_some_and(|o| o.id.to_string() == owner)
-                })
-                .collect()
-        } else {
-            return Err(ApiError::bad_request(format!(
-                "Invalid `q`: expected `dataSource.id:{{id}}` or `dataSource.ownerId:{{id}}`, got `{q}`"
-            )));
-        };
-        matches.into_iter().map(|s| view(state, s)).collect::<Result<_, _>>().map(Json)
+        state
+            .streams
+            .iter()
+            .filter(|s| qualifiers.iter().all(|q| q.matches(state, s)))
+            .map(|s| view(state, s))
+            .collect::<Result<_, _>>()
+            .map(Json)
     })
+}
+
+/// One search qualifier of `GET /v1/streams/search`.
+enum Qualifier<'a> {
+    Dataset(&'a str),
+    Owner(&'a str),
+}
+
+impl<'a> Qualifier<'a> {
+    fn parse(text: &'a str) -> Result<Self, ApiError> {
+        let text = text.trim();
+        if let Some(id) = text.strip_prefix("dataSource.id:") {
+            Ok(Self::Dataset(id.trim()))
+        } else if let Some(id) =
+            text.strip_prefix("dataSource.owner.id:").or_else(|| text.strip_prefix("dataSource.ownerId:"))
+        {
+            Ok(Self::Owner(id.trim()))
+        } else {
+            Err(ApiError::bad_request(format!(
+                "Invalid `q`: expected `dataSource.id:{{id}}` or `dataSource.owner.id:{{id}}`, got `{text}`"
+            )))
+        }
+    }
+
+    fn matches(&self, state: &Stored, stream: &StoredStream) -> bool {
+        match self {
+            Self::Dataset(id) => stream.dataset_id.as_str() == *id,
+            Self::Owner(id) => state
+                .dataset(stream.dataset_id.as_str())
+                .and_then(|d| d.dataset.owner.as_ref())
+                .is_some_and(|o| o.id.to_string() == *id),
+        }
+    }
 }
 
 pub(crate) async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Stream>, ApiError> {
@@ -207,13 +232,28 @@ pub(crate) async fn executions(
     })
 }
 
-/// Starts an upload, aborting any other active one on the stream.
+/// Starts an upload, aborting any other active one on the stream. The body,
+/// when there is one, may set this execution's `updateMethod` (pydomo sends
+/// `{"updateMethod": null}`, the Node SDK no body: both mean the stream's).
 pub(crate) async fn start(
     State(app): State<Arc<App>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
+    body: Body,
 ) -> Result<Response, ApiError> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ExecutionCreate {
+        #[serde(default)]
+        update_method: Option<UpdateMethod>,
+    }
     let id = StreamId(numeric_id(&id, "Stream")?);
+    app.store.read(|state| find_stream_managed(state, id, caller.user, "upload into").map(|_| ()))?;
+    let asked = match read_optional_json::<serde_json::Value>(&app, body).await? {
+        None => None,
+        Some(serde_json::Value::Object(fields)) => parse_strict::<ExecutionCreate>(&fields, "execution")?.update_method,
+        Some(_) => return Err(ApiError::bad_request("Invalid execution: the request body must be a JSON object")),
+    };
     let execution = app
         .store
         .write_blocking(move |state| {
@@ -235,7 +275,7 @@ pub(crate) async fn start(
                 ended_at: None,
                 created_at: Some(at),
                 modified_at: Some(at),
-                update_method: Some(stream.update_method),
+                update_method: Some(asked.unwrap_or(stream.update_method)),
             };
             stream.executions.push(StoredExecution { execution: execution.clone(), parts: Default::default() });
             Ok(execution)
@@ -378,4 +418,30 @@ pub(crate) async fn abort(
         })
         .await?;
     Ok(Json(done))
+}
+
+/// `PUT /v1/streams/{id}/executions/abort`: aborts the stream's active
+/// execution, if any, and answers 204 as pydomo expects (aborting when none
+/// is active changes nothing and is not an error).
+pub(crate) async fn abort_current(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = StreamId(numeric_id(&id, "Stream")?);
+    app.store
+        .write_blocking(move |state| {
+            find_stream_managed(state, id, caller.user, "abort uploads into")?;
+            let stream = find_stream_mut(state, id)?;
+            let at = now();
+            for active in stream.executions.iter_mut().filter(|e| e.execution.current_state == ExecutionState::Active) {
+                active.execution.current_state = ExecutionState::Aborted;
+                active.execution.ended_at = Some(at);
+                active.execution.modified_at = Some(at);
+                active.parts.clear();
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

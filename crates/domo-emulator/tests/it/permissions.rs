@@ -167,6 +167,19 @@ fn endpoints() -> Vec<(&'static str, Call)> {
         ("abort an execution", |f, _| {
             (Method::PUT, format!("/v1/streams/{}/executions/{}/abort", f.stream, f.execution), Body::Empty)
         }),
+        ("start an execution without a body (the Node SDK)", |f, _| {
+            (Method::POST, format!("/v1/streams/{}/executions", f.stream), Body::Empty)
+        }),
+        ("abort the current execution (pydomo)", |f, _| {
+            (Method::PUT, format!("/v1/streams/{}/executions/abort", f.stream), Body::Empty)
+        }),
+        ("start an execution through the path with a trailing slash", |f, _| {
+            (
+                Method::POST,
+                format!("/v1/streams/{}/executions/", f.stream),
+                Body::Json(json!({"updateMethod": "APPEND"})),
+            )
+        }),
     ];
     calls
 }

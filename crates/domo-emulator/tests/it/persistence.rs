@@ -219,3 +219,100 @@ async fn wait_for_spooled_bytes(tmp: &Path, bytes: u64) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn a_start_that_cannot_listen_leaves_the_data_folder_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let err = builder().data_dir(dir.path()).bind(taken.local_addr().unwrap()).start().await.unwrap_err();
+    assert!(err.to_string().starts_with("cannot listen on 127.0.0.1:"), "{err}");
+    assert!(!dir.path().join("state.json").exists(), "the directory and clients of a failed start were kept");
+}
+
+#[tokio::test]
+async fn row_files_without_a_state_file_are_kept_and_the_start_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Emulator::builder().data_dir(dir.path()).start().await.unwrap();
+    first.shutdown().await;
+    let rows = dir.path().join("data/3f1e.csv");
+    std::fs::write(&rows, "kept,1\n").unwrap();
+    std::fs::remove_file(dir.path().join("state.json")).unwrap();
+    let err = Emulator::builder().data_dir(dir.path()).start().await.unwrap_err();
+    let state = dir.path().join("state.json");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the emulator state `{}` cannot be read: it is missing, yet `data` holds row files; restore it or empty the folder",
+            state.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&rows).unwrap(), "kept,1\n", "the rows are still there");
+}
+
+#[tokio::test]
+async fn policies_that_no_longer_compile_export_nothing_and_name_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_with(builder().data_dir(dir.path())).await;
+    let token = server.token("owner", "data").await;
+    let id = server.create_dataset(&token, "Regions", &[("STRING", "SecretRegion")]).await;
+    server.put_csv(&token, &format!("/v1/datasets/{id}/data"), "West\nEast\n").await;
+    let policy = json!({"name": "West team", "groups": [5], "filters": [{"column": "SecretRegion", "values": ["West"], "operator": "EQUALS"}]});
+    server.json(Method::POST, &token, &format!("/v1/datasets/{id}/policies"), &policy).await;
+    server.json(Method::PUT, &token, &format!("/v1/datasets/{id}"), &json!({"pdpEnabled": true})).await;
+    server.emulator.shutdown().await;
+
+    // Started again with a directory that no longer has group 5.
+    let mut directory = crate::support::directory();
+    directory.groups.retain(|g| g.id != domo_model::GroupId(5));
+    let server = start_with(builder().data_dir(dir.path()).directory(directory)).await;
+    let west = server.token("west", "data").await;
+    // West's only grant came through the group: it sees nothing, not everything.
+    assert_eq!(server.export(&west, &id).await, "");
+    server.emulator.shutdown().await;
+
+    // The API refuses a schema that drops a policy's column; a state file edited by hand does not ask.
+    let state_path = dir.path().join("state.json");
+    let state = std::fs::read_to_string(&state_path).unwrap();
+    let edited = state
+        .replace("\"name\":\"SecretRegion\"", "\"name\":\"Other\"")
+        .replace("\"name\": \"SecretRegion\"", "\"name\": \"Other\"");
+    assert_ne!(edited, state, "the column's name was not found in state.json");
+    std::fs::write(&state_path, edited).unwrap();
+    let server = start_with(builder().data_dir(dir.path())).await;
+    let west = server.token("west", "data").await;
+    let reply = server.get(&west, &format!("/v1/datasets/{id}/data")).await;
+    reply.assert_error(500, "no longer compile");
+    let text = reply.text();
+    for leaked in ["SecretRegion", "West", "group", "5`"] {
+        assert!(!text.contains(leaked), "the 500 names `{leaked}`: {text}");
+    }
+    server.emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_directory_with_problems_is_refused_given_or_kept() {
+    let mut directory = crate::support::directory();
+    let mut again = directory.users[4].clone();
+    again.role = Some(domo_model::Role::Admin);
+    directory.users.push(again);
+    let err = builder().directory(directory).start().await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the directory cannot be used: users[5]: user 29 `Ned Nobody` is listed again (first at users[4])"
+    );
+
+    // A kept directory is checked too: a state file edited by hand gets a group in itself.
+    let dir = tempfile::tempdir().unwrap();
+    start_with(builder().data_dir(dir.path())).await.emulator.shutdown().await;
+    let state_path = dir.path().join("state.json");
+    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+    let mut edited = state.clone();
+    let groups = edited.pointer_mut("/directory/groups").and_then(serde_json::Value::as_array_mut).unwrap();
+    groups[0]["userIds"].as_array_mut().unwrap().push(json!(5));
+    std::fs::write(&state_path, serde_json::to_vec(&edited).unwrap()).unwrap();
+    let err = Emulator::builder().data_dir(dir.path()).start().await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the directory cannot be used: groups[0].userIds[1]: group 5 `West team` lists its own id among its members (`userIds` holds user ids, and groups cannot hold groups)"
+    );
+}

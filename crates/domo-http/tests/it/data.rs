@@ -320,8 +320,10 @@ async fn an_export_to_a_file_cut_short_starts_again() {
 
 #[tokio::test]
 async fn an_export_to_a_writer_cut_short_is_an_error() {
+    // More than the first bytes the client checks before writing any.
+    let arrived = format!("{}Gott", "Alan Turing,TRUE\n".repeat(40));
     let (url, connections) = crate::errors::raw_server(
-        "HTTP/1.1 200 OK\r\ncontent-type: text/csv\r\ncontent-length: 41\r\n\r\nAlan Turing,TRUE\nGott".to_owned(),
+        format!("HTTP/1.1 200 OK\r\ncontent-type: text/csv\r\ncontent-length: 2000\r\n\r\n{arrived}"),
         String::new(),
     )
     .await;
@@ -333,6 +335,6 @@ async fn an_export_to_a_writer_cut_short_is_an_error() {
     let mut out = Vec::new();
     let error = client.export_data(&DatasetId::from(ID), &ExportOptions::default(), &mut out, None).await.unwrap_err();
     assert_eq!(error.to_string(), format!("GET /v1/datasets/{ID}/data: the response body was cut short"));
-    assert_eq!(out, b"Alan Turing,TRUE\nGott", "what arrived was written; nothing is sent twice into a writer");
+    assert_eq!(out, arrived.as_bytes(), "what arrived was written; nothing is sent twice into a writer");
     assert_eq!(connections.load(Ordering::SeqCst), 1);
 }

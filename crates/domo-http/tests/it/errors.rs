@@ -89,7 +89,8 @@ async fn an_html_error_page_is_shown_as_text() {
     assert!(error.error_body().is_none());
     assert_eq!(
         error.to_string(),
-        "GET /v1/datasets/x: Domo answered 503: an HTML page instead of JSON: `Maintenance Domo is down for maintenance We'll be back soon.`"
+        "GET /v1/datasets/x: Domo answered 503 with `text/html; charset=utf-8`: an HTML page: \
+         `Maintenance Domo is down for maintenance We'll be back soon.`"
     );
 }
 
@@ -136,7 +137,10 @@ async fn domo_error_bodies_are_parsed_and_other_bodies_excerpted() {
     );
     let error = client.get_dataset(&DatasetId::from("x")).await.unwrap_err();
     let shown = error.to_string();
-    assert!(shown.starts_with("GET /v1/datasets/x: Domo answered 500: `internal error xxx"), "{shown}");
+    assert!(
+        shown.starts_with("GET /v1/datasets/x: Domo answered 500 with `text/plain`: `internal error xxx"),
+        "{shown}"
+    );
     assert!(shown.ends_with("xx…`"), "a long body is cut to an excerpt: {shown}");
     assert!(shown.len() < 300);
 }

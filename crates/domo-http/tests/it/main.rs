@@ -12,6 +12,7 @@ mod data;
 mod datasets;
 mod directory;
 mod errors;
+mod faults;
 mod policies;
 mod query;
 mod retries;

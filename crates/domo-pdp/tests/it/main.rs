@@ -9,7 +9,9 @@
 
 mod agreement;
 mod authority;
+mod fail_closed;
 mod impact;
+mod limits;
 mod no_panic;
 mod reference;
 mod rules;

@@ -130,6 +130,9 @@ pub use jiff::civil::Date;
 pub use lint::{LintFinding, LintKind, LintReport, LintSeverity, PolicyRef, lint};
 pub use rowset::{RowSet, Rows};
 pub use rust_decimal::Decimal;
-pub use sql::{CountsQuery, Dialect, MembershipRow, MembershipSource, RenderSqlError, SqlOptions, sql_create_table};
+pub use sql::{
+    CountsQuery, CsvSource, Dialect, MembershipRow, MembershipSource, RenderSqlError, SPARK_NULL_SENTINEL, SqlOptions,
+    sql_create_table, sql_load,
+};
 pub use stream::{StreamCsvError, StreamOptions, StreamSummary};
 pub use table::{Datetime, HeaderRow, LoadCsvError, Table, Value};

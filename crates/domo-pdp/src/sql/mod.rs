@@ -14,6 +14,11 @@ use crate::compile::{PolicySet, Principal, Reason};
 use crate::filter::{Cmp, CompiledFilter, OrdTest, Test, TextTest};
 use crate::parse;
 
+mod analyses;
+mod load;
+
+pub use load::{CsvSource, SPARK_NULL_SENTINEL, sql_load};
+
 /// A SQL dialect the policies can be compiled to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dialect {
@@ -120,7 +125,7 @@ pub enum RenderSqlError {
     /// A name or value holds a NUL character, which no dialect can quote.
     #[error("{what} `{text}` holds a NUL character, which {dialect} cannot quote")]
     Nul {
-        /// What holds it: "column name", "table name", "value".
+        /// What holds it: "column name", "table name", "value", "path".
         what: &'static str,
         /// The text, with NUL shown as `\0`.
         text: String,
@@ -132,6 +137,22 @@ pub enum RenderSqlError {
     TableName {
         /// The name as given, parts joined by dots.
         name: String,
+    },
+    /// The key column of [`PolicySet::sql_viewers`] is not in the schema.
+    #[error("the key column `{column}` is not in the DataSet's schema")]
+    UnknownKeyColumn {
+        /// The name given.
+        column: String,
+    },
+    /// The key value of [`PolicySet::sql_viewers`] does not parse by its column's type.
+    #[error("the key `{value}` is not a {column_type} value, the type of column `{column}`")]
+    KeyValue {
+        /// The value given.
+        value: String,
+        /// The key column.
+        column: String,
+        /// Its type.
+        column_type: ColumnType,
     },
     /// [`SqlOptions::decimal_scale`] is above 38.
     #[error("DECIMAL scale {scale} is out of range: 0 to 38")]
@@ -343,6 +364,18 @@ impl PolicySet {
     ) -> Result<CountsQuery, RenderSqlError> {
         let w = Writer::new(options)?;
         let table = w.table(table)?;
+        self.counts_sql(&w, &table, membership, None)
+    }
+
+    /// The counts query over the rows of `table` that pass `scan_filter` (all rows when `None`);
+    /// with a filter, only the users who see at least one of those rows are listed.
+    fn counts_sql(
+        &self,
+        w: &Writer<'_>,
+        table: &str,
+        membership: MembershipSource<'_>,
+        scan_filter: Option<&str>,
+    ) -> Result<CountsQuery, RenderSqlError> {
         let mut rows = Vec::new();
         let mut used = vec![false; self.policies.len()];
         let mut classes: hashbrown::HashMap<Vec<usize>, usize> = hashbrown::HashMap::new();
@@ -373,13 +406,14 @@ impl PolicySet {
         let mut items = vec!["'#'".to_owned()];
         for &p in &used {
             // Never re-indent a condition: a newline in it may sit inside a string literal.
-            let condition = self.policy_condition(&w, p)?.unwrap_or_else(|| "FALSE".to_owned());
+            let condition = self.policy_condition(w, p)?.unwrap_or_else(|| "FALSE".to_owned());
             items.push(format!("CASE WHEN {condition} THEN ',{p}' ELSE '' END"));
         }
         let text = w.text_type();
         let mut sql = format!("WITH pdp_membership AS (\n  {membership_sql}\n),\n");
+        let scan_filter = scan_filter.map(|f| format!("\n  WHERE {f}")).unwrap_or_default();
         sql.push_str(&format!(
-            "pdp_keys AS (\n  SELECT {} AS policy_key\n  FROM {table}\n),\n",
+            "pdp_keys AS (\n  SELECT {} AS policy_key\n  FROM {table}{scan_filter}\n),\n",
             concat_all(items, "\n    ")
         ));
         sql.push_str(concat!(
@@ -417,8 +451,11 @@ impl PolicySet {
             "FROM (SELECT DISTINCT seq_no, user_id, reason, access_class FROM pdp_membership) AS u\n",
             "LEFT JOIN pdp_granted AS g\n",
             "  ON g.grantee = CASE u.reason WHEN 'policies' THEN u.access_class WHEN 'no-policy' THEN NULL ELSE -1 END\n",
-            "ORDER BY u.seq_no",
         ));
+        if !scan_filter.is_empty() {
+            sql.push_str("WHERE g.granted_rows > 0\n");
+        }
+        sql.push_str("ORDER BY u.seq_no");
         Ok(CountsQuery { sql, membership: rows })
     }
 

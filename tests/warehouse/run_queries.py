@@ -158,6 +158,8 @@ def run_spark(job, workdir):
         raise RuntimeError(err)
     from pyspark.sql import SparkSession
 
+    started = time.monotonic()
+
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if "JAVA_HOME" not in os.environ and os.path.isdir("/usr/lib/jvm/java-17-openjdk-amd64"):
@@ -167,6 +169,7 @@ def run_spark(job, workdir):
              .config("spark.driver.host", "127.0.0.1")
              .config("spark.driver.bindAddress", "127.0.0.1")
              .config("spark.sql.warehouse.dir", os.path.join(workdir, "spark-warehouse"))
+             .config("spark.local.dir", os.path.join(workdir, "spark-local"))
              .config("spark.sql.session.timeZone", SESSION_ZONE)
              .config("spark.sql.shuffle.partitions", "1")
              .config("spark.default.parallelism", "1")
@@ -175,6 +178,7 @@ def run_spark(job, workdir):
              .getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
     try:
+        print(f"spark: session started in {time.monotonic() - started:.1f}s", file=sys.stderr)
         for table in job["tables"]:
             for statement in table["load"]:
                 if not statement.startswith("--"):

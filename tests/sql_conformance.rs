@@ -1,20 +1,24 @@
-//! SQL conformance: DuckDB running the SQL that `domo-pdp` generates returns exactly the engine's rows and counts.
+//! SQL conformance: real engines running the SQL that `domo-pdp` generates, loads included, return exactly the engine's rows and counts.
 //!
 //! For each of N seeded random policy sets (all six column types, all ten
-//! operators, `not`, NULLs, empty strings, quotes, backslashes and unicode in
-//! names and values, owner, Admins, groups, All Rows, PDP off, no policies) this
-//! generates a table, policies and a directory, evaluates them with the engine,
-//! and writes the CSV and the generated DuckDB SQL: one `WHERE` per user, one
-//! full `SELECT` per set, and the whole-DataSet count query (membership inline,
-//! and loaded as a table). `tests/duckdb/run_queries.py` runs it all in one
-//! DuckDB (the Python package, pinned to 2.0.0); every user's rows and every
-//! count must equal the engine's. Exits non-zero on any difference, on a query
-//! error, or when DuckDB is not importable.
+//! operators, `not`, NULLs, quoted empty strings, quotes, backslashes and
+//! unicode in names and values, DATETIMEs near midnight and in daylight-saving
+//! gaps, DECIMALs at full scale, owner, Admins, groups, All Rows, PDP off, no
+//! policies) this generates a table, policies and a directory, evaluates them
+//! with the engine, and writes the DataSet's CSV and the generated SQL: the
+//! load of `domo pdp sql --load`, one `WHERE` per user, one full `SELECT` per
+//! set, the whole-DataSet counts (membership inline, and loaded as a table),
+//! the rows no user sees, the users who see one row (by a key column), and each
+//! user's gained and lost rows against an older policy set.
+//! `tests/warehouse/run_queries.py` runs it all in one session of the engine;
+//! every row and count must equal the engine's. Engines (`--engine`):
+//! `duckdb` (default; the Python package, pinned 2.0.0), `postgres` (a
+//! throwaway cluster of the installed server on a private port), `spark`
+//! (PySpark in local mode), and `syntax` (Snowflake, BigQuery and Trino SQL
+//! parsed by sqlglot: a syntax check only, nothing runs). Exits non-zero on any
+//! difference, on a query or load error, or when the engine cannot start.
 //!
-//! Usage: `sql-conformance [--sets N] [--seed S] [--python PATH] [--keep DIR] [--postgres CONNINFO]`.
-//!
-//! With `--postgres CONNINFO` the same check runs the PostgreSQL dialect in a
-//! PostgreSQL server through `psql` instead (not part of CI: it needs a server).
+//! Usage: `sql-conformance [--engine E] [--sets N] [--seed S] [--python PATH] [--keep DIR]`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -766,7 +770,11 @@ fn main() -> ExitCode {
     if keep.is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    eprintln!("sql-conformance: all {} checks agree with the engine", checks.len());
+    if engine == Engine::Syntax {
+        eprintln!("sql-conformance: sqlglot parses all {} statement lists (syntax only)", checks.len());
+    } else {
+        eprintln!("sql-conformance: all {} checks agree with the engine", checks.len());
+    }
     ExitCode::SUCCESS
 }
 

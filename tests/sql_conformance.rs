@@ -483,8 +483,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    // The work folder (CSV files, and PostgreSQL's throwaway cluster) lives under the
+    // cargo target folder this program was built in, else in the temporary folder.
+    let scratch = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent().map(|target| target.join("tmp")))
+        .unwrap_or_else(std::env::temp_dir);
     let dir = keep.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!("domo-sql-conformance-{}-{}", engine.runner_name(), std::process::id()))
+        scratch.join(format!("domo-sql-conformance-{}-{}", engine.runner_name(), std::process::id()))
     });
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

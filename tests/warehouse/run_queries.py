@@ -247,8 +247,8 @@ def main() -> int:
     started = time.monotonic()
     try:
         results = ENGINES[engine](job, sys.argv[4])
-    except RuntimeError as err:
-        return fail(str(err), 1)
+    except Exception as err:  # an engine that cannot start fails the check, it is never skipped
+        return fail(f"{engine}: {str(err)[:4000]}", 1)
     with open(sys.argv[3], "w", encoding="utf-8") as f:
         json.dump(results, f)
     print(f"{engine}: {len(results)} queries in {time.monotonic() - started:.1f}s", file=sys.stderr)

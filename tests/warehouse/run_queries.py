@@ -23,6 +23,7 @@ load that depended on it would show. Usage:
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -242,6 +243,8 @@ def main() -> int:
         return 0
     if len(sys.argv) != 5:
         return fail("usage: run_queries.py ENGINE JOB.json RESULTS.json WORKDIR", 2)
+    # A terminated run still stops its PostgreSQL cluster and Spark session (the `finally` blocks).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(f"{engine}: terminated"))
     with open(sys.argv[2], encoding="utf-8") as f:
         job = json.load(f)
     started = time.monotonic()

@@ -208,3 +208,73 @@ impl Writer<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use domo_model::{Dataset, Directory, Policy};
+    use serde_json::json;
+
+    use crate::{Dialect, PolicySet, RenderSqlError, SqlOptions};
+
+    fn set(pdp: bool, policies: serde_json::Value) -> PolicySet {
+        let dataset: Dataset = serde_json::from_value(json!({
+            "id": "d", "name": "Sales", "pdpEnabled": pdp, "owner": {"id": 1},
+            "schema": {"columns": [{"type": "STRING", "name": "Region"}, {"type": "DECIMAL", "name": "Amount"}]}
+        }))
+        .unwrap();
+        let policies: Vec<Policy> = serde_json::from_value(policies).unwrap();
+        let directory: Directory = serde_json::from_value(json!({"users": [
+            {"id": 1, "name": "owner", "role": "Participant"}, {"id": 2, "name": "b", "role": "Participant"}
+        ]}))
+        .unwrap();
+        PolicySet::compile(&dataset, &policies, &directory).unwrap()
+    }
+
+    fn west() -> serde_json::Value {
+        json!([{"id": 1, "name": "West", "users": [2],
+                "filters": [{"column": "Region", "operator": "EQUALS", "values": ["West"]}]}])
+    }
+
+    fn nobody() -> serde_json::Value {
+        json!([{"id": 2, "name": "Nobody", "users": [], "filters": []}])
+    }
+
+    #[test]
+    fn hidden_rows_follow_what_lint_reports() {
+        let options = SqlOptions::new(Dialect::DuckDb);
+        let check = |set: PolicySet| set.sql_hidden_rows(&["t"], &options).unwrap();
+        assert_eq!(check(set(true, west())), "SELECT *\nFROM \"t\"\nWHERE NOT COALESCE((\"Region\" = 'West'), FALSE)");
+        // PDP off: everyone sees every row, nothing is hidden.
+        assert_eq!(check(set(false, west())), "SELECT *\nFROM \"t\"\nWHERE FALSE");
+        // No policy at all turns PDP off.
+        assert_eq!(check(set(true, json!([]))), "SELECT *\nFROM \"t\"\nWHERE FALSE");
+        // A policy nobody is in: only the owner sees rows, every row is hidden from the others.
+        assert_eq!(check(set(true, nobody())), "SELECT *\nFROM \"t\"");
+    }
+
+    #[test]
+    fn viewers_read_the_key_by_its_type() {
+        let options = SqlOptions::new(Dialect::PostgreSql);
+        let s = set(true, west());
+        let sql = s.sql_viewers(&["t"], "Amount", "1.50", &options).unwrap();
+        assert!(sql.contains("WHERE \"Amount\" = 1.5\n"), "{sql}");
+        // A value finer than DECIMAL(38, 9) is in no row.
+        let sql = s.sql_viewers(&["t"], "Amount", "1.0000000001", &options).unwrap();
+        assert!(sql.contains("WHERE FALSE\n"), "{sql}");
+        let err = s.sql_viewers(&["t"], "Amount", "lots", &options).unwrap_err();
+        assert_eq!(err.to_string(), "the key `lots` is not a DECIMAL value, the type of column `Amount`");
+        let err = s.sql_viewers(&["t"], "amount", "1", &options).unwrap_err();
+        assert!(matches!(err, RenderSqlError::UnknownKeyColumn { .. }), "{err}");
+    }
+
+    #[test]
+    fn diff_keys_old_and_new_policies_apart() {
+        let options = SqlOptions::new(Dialect::SparkSql);
+        let old = set(true, west());
+        let new = set(true, nobody());
+        let sql = new.sql_diff(&old, &["t"], &options).unwrap();
+        assert!(sql.contains("CASE WHEN `Region` = 'West' THEN ',o0' ELSE '' END"), "{sql}");
+        assert!(sql.contains("(0, 1, 'owner', 'owner')"), "{sql}");
+        assert!(sql.contains("(1, 2, 'policies', 'no-policy')"), "{sql}");
+    }
+}

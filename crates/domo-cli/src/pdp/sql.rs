@@ -1,4 +1,4 @@
-//! `domo pdp sql`: the policies compiled to SQL, for one user or as whole-DataSet counts.
+//! `domo pdp sql`: the policies compiled to SQL (one user, counts, hidden rows, a row's viewers, a diff) and the load of the CSV.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use domo_model::UserId;
-use domo_pdp::{Dialect, MembershipSource, SqlOptions};
+use domo_pdp::{CsvSource, Dialect, MembershipSource, SqlOptions};
 
-use super::input::Inputs;
+use super::input::{Inputs, read_policies};
 use super::output;
 use super::{InputArgs, LimitArgs, common};
 use crate::exit::Outcome;
@@ -51,7 +51,7 @@ pub(crate) struct SqlArgs {
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
     /// Print the query returning the rows this user sees (a user id of the directory).
-    #[arg(long, value_name = "ID", required_unless_present_any = ["counts", "create_table"])]
+    #[arg(long, value_name = "ID", required_unless_present_any = ["counts", "create_table", "load", "hidden", "viewers", "diff"])]
     pub(crate) user: Option<UserId>,
     /// Print the query returning, for every user, how many rows they see and why.
     #[arg(long, conflicts_with_all = ["user", "where_only"])]
@@ -59,6 +59,23 @@ pub(crate) struct SqlArgs {
     /// Print CREATE TABLE for the DataSet's schema, with the column types the queries expect.
     #[arg(long, conflicts_with_all = ["user", "counts", "where_only"])]
     pub(crate) create_table: bool,
+    /// Print the statements that create the table and load the DataSet's CSV at PATH into
+    /// it exactly as the engine reads it (PATH as the warehouse names it; see docs/sql.md).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["user", "counts", "create_table", "where_only"])]
+    pub(crate) load: Option<String>,
+    /// Print the query returning the rows no user sees (but the owner, Admins and role grants).
+    #[arg(long, conflicts_with_all = ["user", "counts", "create_table", "load", "where_only"])]
+    pub(crate) hidden: bool,
+    /// Print the query returning the users who see the row whose --key column holds VALUE.
+    #[arg(long, value_name = "VALUE", requires = "key", conflicts_with_all = ["user", "counts", "create_table", "load", "hidden", "where_only"])]
+    pub(crate) viewers: Option<String>,
+    /// The key column of --viewers.
+    #[arg(long, value_name = "COLUMN", requires = "viewers")]
+    pub(crate) key: Option<String>,
+    /// Print the query returning each user's gained and lost rows when the policies
+    /// at OLD (a policies.json file, or a folder holding one) are replaced by these.
+    #[arg(long, value_name = "OLD", conflicts_with_all = ["user", "counts", "create_table", "load", "hidden", "viewers", "where_only"])]
+    pub(crate) diff: Option<PathBuf>,
     /// The SQL dialect.
     #[arg(long, value_enum, default_value_t = DialectArg::Duckdb)]
     pub(crate) dialect: DialectArg,
@@ -94,6 +111,22 @@ pub(crate) fn run(args: &SqlArgs) -> anyhow::Result<Outcome> {
     let table: Vec<&str> = args.table.split('.').collect();
     let sql = if args.create_table {
         domo_pdp::sql_create_table(&inputs.dataset.schema, &table, &options)? + ";"
+    } else if let Some(path) = &args.load {
+        let source = CsvSource { path, header: inputs.header };
+        let statements = domo_pdp::sql_load(&inputs.dataset.schema, &table, &source, &options)?;
+        let lines: Vec<String> =
+            statements.into_iter().map(|s| if s.starts_with("--") { s } else { s + ";" }).collect();
+        lines.join("\n")
+    } else if args.hidden {
+        common::compile(&inputs)?.sql_hidden_rows(&table, &options)? + ";"
+    } else if let (Some(value), Some(key)) = (&args.viewers, &args.key) {
+        common::compile(&inputs)?.sql_viewers(&table, key, value, &options)? + ";"
+    } else if let Some(old) = &args.diff {
+        let old_path = if old.is_dir() { old.join("policies.json") } else { old.clone() };
+        let old_policies = read_policies(&old_path)?;
+        let new_set = common::compile(&inputs)?;
+        let old_set = common::compile_policies(&inputs, &old_policies, &old_path)?;
+        new_set.sql_diff(&old_set, &table, &options)? + ";"
     } else {
         let set = common::compile(&inputs)?;
         match args.user {

@@ -123,7 +123,7 @@ pub(crate) fn run(args: &SqlArgs) -> anyhow::Result<Outcome> {
         common::compile(&inputs)?.sql_viewers(&table, key, value, &options)? + ";"
     } else if let Some(old) = &args.diff {
         let old_path = if old.is_dir() { old.join("policies.json") } else { old.clone() };
-        let old_policies = read_policies(&old_path)?;
+        let old_policies = read_policies(&old_path, inputs.limits.json_bytes)?;
         let new_set = common::compile(&inputs)?;
         let old_set = common::compile_policies(&inputs, &old_policies, &old_path)?;
         new_set.sql_diff(&old_set, &table, &options)? + ";"

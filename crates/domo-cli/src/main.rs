@@ -2,6 +2,7 @@
 
 mod exit;
 mod live;
+mod log;
 mod pdp;
 mod serve;
 mod stdout;
@@ -15,6 +16,11 @@ use clap::{CommandFactory, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "domo", version, about, propagate_version = true)]
 struct Cli {
+    /// How log lines on stderr are written: sentences for people, or JSON
+    /// lines for programs. DOMO_LOG (else RUST_LOG) filters them, such as
+    /// `DOMO_LOG=domo_http=debug` for every request.
+    #[arg(long, env = "DOMO_LOG_FORMAT", value_enum, default_value_t, global = true, value_name = "FORMAT")]
+    log_format: log::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -37,6 +43,13 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let level = match cli.command {
+        Command::Serve(_) => log::DefaultLevel::Info,
+        _ => log::DefaultLevel::Warn,
+    };
+    if let Err(err) = log::init(cli.log_format, level) {
+        return exit::finish(Err(err));
+    }
     let result = match cli.command {
         Command::Pdp(command) => pdp::run(command),
         Command::Serve(args) => serve::run(args),

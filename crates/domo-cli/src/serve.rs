@@ -89,16 +89,9 @@ const CLIENT_ENV: &str = "DOMO_SERVE_CLIENT";
 const MAX_CLIENT_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Runs the emulator until SIGINT or SIGTERM, logging requests to stderr
-/// (`DOMO_LOG` filters the log, `info` by default; `DOMO_LOG=warn` quiets it).
+/// (`DOMO_LOG` filters the log, `info` by default; `DOMO_LOG=warn` quiets it;
+/// the log is set up in `main`, as for every command).
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DOMO_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Another subscriber may already be set (tests); the log is a convenience.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
     let data_dir = match args.data_dir {
         Some(dir) => dir,
         None => default_data_dir()?,

@@ -116,7 +116,6 @@ pub(crate) struct Connection {
 impl ConnectionArgs {
     /// Resolves flags, environment and profile into a client.
     pub(crate) fn connect(&self) -> anyhow::Result<Connection> {
-        init_log();
         let (profile_name, profile) = self.load_profile()?;
         let profile = profile.unwrap_or_default();
         let host = self.api_host.clone().or(profile.api_host.clone()).unwrap_or_else(|| DEFAULT_API_HOST.to_owned());
@@ -217,19 +216,6 @@ impl ConnectionArgs {
         }
         Ok((Some(name), Some(profile)))
     }
-}
-
-/// Logs the client's warnings (retries, token renewals) to stderr; `DOMO_LOG`
-/// filters them (`warn` by default, `debug` shows every request).
-fn init_log() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DOMO_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .without_time()
-        .try_init();
 }
 
 fn parse_profile_file(path: &Path, text: &str) -> anyhow::Result<ProfileFile> {

@@ -56,7 +56,7 @@ fn main() -> ExitCode {
         Command::Live(command) => live::run(command),
         Command::Completions { shell } => completions(shell),
     };
-    exit::finish(result)
+    exit::finish_with_hint(result, live::connection_hint)
 }
 
 /// Prints shell completions. clap_complete panics when its writer fails, so

@@ -23,13 +23,14 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 /// The environment variables that filter the log, the first one set wins.
 const FILTER_VARS: [&str; 2] = ["DOMO_LOG", "RUST_LOG"];
 
-/// How log lines are written.
+/// How log lines are written. (The variants have no doc comments: clap would
+/// turn them into a long help on every command.)
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum LogFormat {
-    /// Sentences for people: `warning: retrying GET /v1/datasets in 1s (attempt 2 of 4): …`.
+    // Sentences for people: `warning: retrying GET /v1/datasets in 1s (attempt 2 of 4): …`.
     #[default]
     Human,
-    /// One JSON object a line: `time`, `level`, `target`, `message` and `fields`.
+    // One JSON object a line: `time`, `level`, `target`, `message` and `fields`.
     Json,
 }
 

@@ -16,9 +16,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "domo", version, about, propagate_version = true)]
 struct Cli {
-    /// How log lines on stderr are written: sentences for people, or JSON
-    /// lines for programs. DOMO_LOG (else RUST_LOG) filters them, such as
-    /// `DOMO_LOG=domo_http=debug` for every request.
+    /// Log lines on stderr as sentences or JSON lines (DOMO_LOG, else RUST_LOG, filters them).
     #[arg(long, env = "DOMO_LOG_FORMAT", value_enum, default_value_t, global = true, value_name = "FORMAT")]
     log_format: log::LogFormat,
     #[command(subcommand)]

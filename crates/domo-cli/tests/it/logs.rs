@@ -14,7 +14,14 @@ fn closed_port() -> u16 {
 /// `domo` with none of the caller's `DOMO_*`, `RUST_LOG` or colour settings, and a scratch home.
 fn domo(home: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_domo"));
-    command.args(args).current_dir(crate::root()).stdin(Stdio::null());
+    command.args(args);
+    clean(&mut command, home);
+    command
+}
+
+/// Runs from the workspace root without the caller's `DOMO_*`, `RUST_LOG` or colour settings, in a scratch home.
+fn clean(command: &mut Command, home: &Path) {
+    command.current_dir(crate::root()).stdin(Stdio::null());
     for (key, _) in std::env::vars_os() {
         let key_text = key.to_string_lossy();
         if key_text.starts_with("DOMO_") || ["RUST_LOG", "NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE"].contains(&&*key_text)
@@ -23,7 +30,6 @@ fn domo(home: &Path, args: &[&str]) -> Command {
         }
     }
     command.env("HOME", home).env("XDG_CONFIG_HOME", home.join(".config"));
-    command
 }
 
 /// `domo datasets list` against a closed port with one retry; returns its stderr.
@@ -134,4 +140,44 @@ fn serve_logs_requests_as_plain_lines_without_colour_under_no_color() {
     let value: serde_json::Value = serde_json::from_str(line).unwrap();
     assert_eq!(value["level"], "info");
     assert_eq!(value["target"], "domo_emulator::requests");
+}
+
+/// Runs `command` (a shell command line) on a terminal, through util-linux's `script`; returns what the terminal showed.
+fn on_a_terminal(command: &str, envs: &[(&str, &str)]) -> String {
+    let home = tempfile::tempdir().unwrap();
+    let mut script = Command::new("script");
+    script.args(["-qec", command, "/dev/null"]);
+    clean(&mut script, home.path());
+    let output = script.envs(envs.iter().copied()).output().expect("util-linux `script` runs a command on a terminal");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn on_a_terminal_log_lines_are_coloured_unless_no_color_is_set() {
+    let domo = env!("CARGO_BIN_EXE_domo");
+    let command = format!("{domo} datasets list --api-host http://127.0.0.1:{} --retries 1", closed_port());
+    let creds = [("DOMO_CLIENT_ID", "app"), ("DOMO_CLIENT_SECRET", "pw")];
+    let coloured = on_a_terminal(&command, &creds);
+    assert!(coloured.contains("\u{1b}[1m\u{1b}[33mwarning: \u{1b}[0mretrying POST /oauth/token"), "{coloured:?}");
+    let plain = on_a_terminal(&command, &[creds[0], creds[1], ("NO_COLOR", "1")]);
+    assert!(plain.contains("warning: retrying POST /oauth/token") && !plain.contains('\u{1b}'), "{plain:?}");
+
+    // domo serve's request lines: a request while it runs on the terminal, stopped by `timeout`.
+    let data = tempfile::tempdir().unwrap();
+    let port = closed_port();
+    let serve = format!("timeout -s INT 3 {domo} serve --port {port} --data-dir {}", data.path().display());
+    let request = std::thread::spawn(move || {
+        for _ in 0..100 {
+            if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+                stream.write_all(b"GET /v1/groups HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+                let _ = stream.read_to_end(&mut Vec::new());
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    });
+    let shown = on_a_terminal(&serve, &[("NO_COLOR", "1")]);
+    request.join().unwrap();
+    assert!(shown.contains("GET /v1/groups 401 "), "{shown:?}");
+    assert!(!shown.contains('\u{1b}'), "NO_COLOR leaves no ANSI codes on a terminal: {shown:?}");
 }

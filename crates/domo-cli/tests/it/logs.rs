@@ -148,7 +148,10 @@ fn on_a_terminal(command: &str, envs: &[(&str, &str)]) -> String {
     let mut script = Command::new("script");
     script.args(["-qec", command, "/dev/null"]);
     clean(&mut script, home.path());
-    let output = script.envs(envs.iter().copied()).output().expect("util-linux `script` runs a command on a terminal");
+    let output = script
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap_or_else(|e| panic!("util-linux `script` runs a command on a terminal: {e}"));
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 

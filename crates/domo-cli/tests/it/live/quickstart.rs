@@ -158,7 +158,8 @@ fn the_readme_quickstart_runs_as_written_against_domo_serve_and_again_with_the_s
 #[test]
 fn the_readme_offline_quick_start_runs_as_written() {
     let readme = std::fs::read_to_string(crate::root().join("README.md")).unwrap();
-    let section = &readme[readme.find("## Quick start\n").expect("README.md has `## Quick start`")..];
+    let section =
+        &readme[readme.find("## Quick start\n").unwrap_or_else(|| panic!("README.md has no `## Quick start`"))..];
     let block = &section[section.find("```sh\n").unwrap() + 6..];
     let block = &block[..block.find("```").unwrap()];
     let runs: Vec<&str> = block.lines().filter_map(|l| l.strip_prefix("cargo run --release -- ")).collect();

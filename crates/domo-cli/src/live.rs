@@ -15,7 +15,7 @@ use std::future::Future;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-pub(crate) use config::{CONFIG_HELP, ConnectionArgs};
+pub(crate) use config::{CONFIG_HELP, ConnectionArgs, connection_hint};
 pub(crate) use plan::{ApplyArgs, PlanArgs};
 pub(crate) use policies::{PdpSwitch, PdpSwitchArgs};
 

@@ -2,6 +2,7 @@
 
 mod exit;
 mod live;
+mod log;
 mod pdp;
 mod serve;
 mod stdout;
@@ -15,6 +16,9 @@ use clap::{CommandFactory, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "domo", version, about, propagate_version = true)]
 struct Cli {
+    /// Log lines on stderr as sentences or JSON lines (DOMO_LOG, else RUST_LOG, filters them).
+    #[arg(long, env = "DOMO_LOG_FORMAT", value_enum, default_value_t, global = true, value_name = "FORMAT")]
+    log_format: log::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -37,13 +41,20 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let level = match cli.command {
+        Command::Serve(_) => log::DefaultLevel::Info,
+        _ => log::DefaultLevel::Warn,
+    };
+    if let Err(err) = log::init(cli.log_format, level) {
+        return exit::finish(Err(err));
+    }
     let result = match cli.command {
         Command::Pdp(command) => pdp::run(command),
         Command::Serve(args) => serve::run(args),
         Command::Live(command) => live::run(command),
         Command::Completions { shell } => completions(shell),
     };
-    exit::finish(result)
+    exit::finish_with_hint(result, live::connection_hint)
 }
 
 /// Prints shell completions. clap_complete panics when its writer fails, so

@@ -9,3 +9,4 @@ mod pull;
 mod quickstart;
 mod setup;
 mod support;
+mod unreachable;

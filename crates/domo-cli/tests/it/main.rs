@@ -7,6 +7,7 @@ mod commands;
 mod errors;
 mod hostile;
 mod live;
+mod logs;
 mod planted;
 mod sdk;
 mod serve;

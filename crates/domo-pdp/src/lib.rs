@@ -109,6 +109,7 @@ mod csv_split;
 mod diff;
 mod eval;
 mod filter;
+mod header;
 mod like;
 mod lint;
 mod parse;

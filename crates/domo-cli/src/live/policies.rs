@@ -37,6 +37,11 @@ Examples:
 #[derive(Debug, Subcommand)]
 enum PoliciesCommand {
     /// List a DataSet's policies (the built-in All Rows one included).
+    #[command(visible_alias = "ls", after_help = concat!(
+        "Examples:\n",
+        "  domo policies list $ID\n",
+        "  domo policies list $ID --format json > policies.json",
+    ))]
     List {
         /// The DataSet id.
         dataset: String,
@@ -45,6 +50,11 @@ enum PoliciesCommand {
         format: Format,
     },
     /// Show one policy.
+    #[command(visible_aliases = ["show", "view"], after_help = concat!(
+        "Examples:\n",
+        "  domo policies get $ID 8\n",
+        "  domo policies get $ID 8 > policy.json   # edit, then: domo policies update $ID 8 --file policy.json",
+    ))]
     Get {
         /// The DataSet id.
         dataset: String,
@@ -79,6 +89,11 @@ enum PoliciesCommand {
         format: Format,
     },
     /// Delete a policy (asks first unless --yes). Deleting the last policy turns PDP off.
+    #[command(visible_alias = "rm", after_help = concat!(
+        "Examples:\n",
+        "  domo policies delete $ID 8\n",
+        "  domo policies rm $ID 8 --yes --turn-pdp-off   # the last policy: everyone with access sees every row",
+    ))]
     Delete {
         /// The DataSet id.
         dataset: String,

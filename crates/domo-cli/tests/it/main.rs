@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod errors;
+mod help;
 mod hostile;
 mod live;
 mod planted;

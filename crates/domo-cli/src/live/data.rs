@@ -259,6 +259,14 @@ fn decide_header(path: &Path, schema: &Schema, header: bool, no_header: bool) ->
             Header::Include
         }
         domo_pdp::HeaderRow::Absent => {
+            if let Some(first) = near_header(path, schema)? {
+                bail!(
+                    "the first row of `{}` (`{first}`) looks like a header but is not the DataSet's column names \
+                     (`{names}`): fix the names and it is left out, or pass --no-header to import it as data; \
+                     nothing was sent",
+                    path.display()
+                );
+            }
             output::note(format!(
                 "`{}` does not start with the DataSet's column names (`{names}`): every row is imported as data \
                  (--header if its first row is a header)",
@@ -267,6 +275,28 @@ fn decide_header(path: &Path, schema: &Schema, header: bool, no_header: bool) ->
             Header::Omit
         }
     })
+}
+
+/// The file's first row, when each of its fields is close to the column name
+/// at its place (`friend,attending` for `Friend,Attending`): a header with a
+/// typo, which must not slip in as a data row. Names shorter than four
+/// characters must match ignoring case (`1` is one edit from `a`).
+fn near_header(path: &Path, schema: &Schema) -> anyhow::Result<Option<String>> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(file);
+    let mut record = csv::StringRecord::new();
+    if !reader.read_record(&mut record).with_context(|| format!("cannot read `{}`", path.display()))? {
+        return Ok(None);
+    }
+    let close = record.len() == schema.columns.len()
+        && record.iter().zip(&schema.columns).all(|(cell, column)| {
+            let name = column.name.as_str();
+            cell.to_lowercase() == name.to_lowercase()
+                || (cell.chars().count() >= 4
+                    && name.chars().count() >= 4
+                    && domo_model::did_you_mean(cell, std::iter::once(name)).is_some())
+        });
+    Ok(close.then(|| record.iter().collect::<Vec<_>>().join(",")))
 }
 
 /// Checks the file's first row against the schema: the header's names with

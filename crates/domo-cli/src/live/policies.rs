@@ -53,7 +53,8 @@ enum PoliciesCommand {
     #[command(visible_aliases = ["show", "view"], after_help = concat!(
         "Examples:\n",
         "  domo policies get $ID 8\n",
-        "  domo policies get $ID 8 > policy.json   # edit, then: domo policies update $ID 8 --file policy.json",
+        "  domo policies get $ID 8 --format json > policy.json   # edit it, then:\n",
+        "  domo policies update $ID 8 --file policy.json",
     ))]
     Get {
         /// The DataSet id.

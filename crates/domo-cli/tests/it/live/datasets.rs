@@ -143,6 +143,15 @@ fn the_header_row_is_decided_from_the_schema_and_said() {
     live.ok(&["data", "import", &id, EULER_CSV, "--header"]);
     assert_eq!(count(), 6, "the header left out");
     live.run(&["data", "import", &id, EULER_CSV, "--header", "--no-header"]).fails_with("cannot be used with");
+    // A header with a typo is neither taken for the header nor slipped in as a row.
+    std::fs::write(&rows, "friend,Atending\nPascal,TRUE\n").unwrap();
+    live.run(&["data", "import", &id, rows.to_str().unwrap()]).fails_with(&format!(
+        "the first row of `{}` (`friend,Atending`) looks like a header but is not the DataSet's column names \
+         (`Friend,Attending`): fix the names and it is left out, or pass --no-header to import it as data; nothing \
+         was sent",
+        rows.display()
+    ));
+    assert_eq!(count(), 6, "nothing changed");
 }
 
 #[test]

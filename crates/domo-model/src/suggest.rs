@@ -8,7 +8,7 @@ const SUGGESTION_CANDIDATES: usize = 10_000;
 ///
 /// Bounded work whatever the input: names over 256 bytes get no suggestion, candidates
 /// too long or too short to be within reach are skipped before any comparison, and
-/// only the first [`SUGGESTION_CANDIDATES`] candidates are weighed.
+/// only the first 10,000 candidates are weighed.
 ///
 /// ```
 /// use domo_model::did_you_mean;

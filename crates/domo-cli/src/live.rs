@@ -90,6 +90,11 @@ pub(crate) struct AuthArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuthCommand {
     /// Get a token and show who the credentials act as (never the secret).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  domo auth check\n",
+        "  domo auth check --profile emulator --format json",
+    ))]
     Check {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]

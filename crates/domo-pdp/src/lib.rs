@@ -116,6 +116,7 @@ mod csv_split;
 mod diff;
 mod eval;
 mod filter;
+mod header;
 mod impact;
 mod like;
 mod lint;

@@ -111,11 +111,14 @@ fn serve_log(envs: &[(&str, &str)], args: &[&str]) -> String {
     let mut serve = domo(home.path(), &["serve", "--port", "0", "--data-dir", data.to_str().unwrap()]);
     serve.args(args).envs(envs.iter().copied()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut server = serve.spawn().unwrap();
-    let url = std::io::BufReader::new(server.stdout.take().unwrap())
-        .lines()
+    let mut lines = std::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let url = lines
+        .by_ref()
         .map_while(Result::ok)
         .find_map(|line| line.strip_prefix("Domo API emulator listening on http://").map(str::to_owned))
         .unwrap_or_else(|| panic!("domo serve did not start"));
+    // Keep reading: a closed stdout stops `domo serve` (as any command), mid-request if it comes late.
+    let drain = std::thread::spawn(move || lines.map_while(Result::ok).count());
     let mut stream = TcpStream::connect(&url).unwrap();
     stream.write_all(b"GET /v1/datasets HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
     let mut reply = String::new();
@@ -124,6 +127,7 @@ fn serve_log(envs: &[(&str, &str)], args: &[&str]) -> String {
     // SIGTERM, so that it stops as on Ctrl-C and its log is complete.
     Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
     server.wait().unwrap();
+    drain.join().unwrap();
     std::io::read_to_string(server.stderr.take().unwrap()).unwrap()
 }
 

@@ -5,6 +5,7 @@ mod any_row;
 mod cli;
 mod commands;
 mod errors;
+mod help;
 mod hostile;
 mod live;
 mod logs;

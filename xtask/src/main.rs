@@ -12,9 +12,11 @@ use xshell::{Shell, cmd};
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  ci         every check CI runs, after installing what is missing (rustfmt, clippy, DuckDB and pydomo
-             in a virtual environment under target/, the Node SDK under target/ci-node): fmt, clippy, doc,
-             bench build, tidy, SQL conformance, tests
+  ci         every check CI runs, after installing what is missing (rustfmt, clippy; DuckDB, pydomo,
+             PySpark and sqlglot in a virtual environment under target/ci-venv; the Node SDK under
+             target/ci-node; PostgreSQL and Java with apt-get): fmt, clippy, doc, bench build, tidy,
+             SQL conformance (DuckDB, PostgreSQL, Spark, and a syntax check of Snowflake, BigQuery,
+             Trino), doc tests, tests
   provision  only the installs `ci` starts with; prints the virtual environment's Python and the
              Node SDK's node_modules folder
   tidy       only the tidy checks (layering, module docs, no ignored tests)
@@ -32,6 +34,9 @@ fn main() -> anyhow::Result<()> {
             provision::rust_components(&sh)?;
             let target = provision::target_dir(&workspace_root());
             let python = provision::python_env(&sh, &target)?;
+            provision::warehouse_python_packages(&sh, &python)?;
+            provision::postgres_bin(&sh)?;
+            provision::java_runtime(&sh)?;
             let node_modules = provision::node_sdk(&sh, &target)?;
             println!("{}", python.display());
             println!("{}", node_modules.display());
@@ -58,15 +63,20 @@ fn ci(sh: &Shell) -> anyhow::Result<()> {
     let root = workspace_root();
     let mut python = None;
     let mut node_modules = None;
+    let mut postgres_bin = None;
     section("provision", || {
         provision::rust_components(sh)?;
         let target = provision::target_dir(&root);
-        python = Some(provision::python_env(sh, &target)?);
+        let venv_python = provision::python_env(sh, &target)?;
+        provision::warehouse_python_packages(sh, &venv_python)?;
+        python = Some(venv_python);
         node_modules = Some(provision::node_sdk(sh, &target)?);
-        Ok(())
+        postgres_bin = Some(provision::postgres_bin(sh)?);
+        provision::java_runtime(sh)
     })?;
     let python = python.context("provisioning found no Python")?;
     let node_modules = node_modules.context("provisioning found no Node SDK")?;
+    let postgres_bin = postgres_bin.context("provisioning found no PostgreSQL")?;
     section("fmt", || Ok(cmd!(sh, "cargo fmt --all --check").run()?))?;
     section("clippy", || Ok(cmd!(sh, "cargo clippy --workspace --all-targets --locked -- -D warnings").run()?))?;
     section("doc", || {
@@ -74,9 +84,26 @@ fn ci(sh: &Shell) -> anyhow::Result<()> {
     })?;
     section("bench-build", || Ok(cmd!(sh, "cargo bench --workspace --no-run --locked").run()?))?;
     section("tidy", || tidy::check(&root))?;
+    // The generated SQL, loads included, runs in real engines; every row and count must match the
+    // engine's. An engine that cannot start fails its section: none is skipped.
+    let conformance = ["run", "--locked", "-q", "-p", "domo-tests", "--bin", "sql-conformance", "--"];
     section("sql-conformance", || {
-        // DuckDB (the Python package in the CI virtual environment) runs the generated SQL; every row and count must match the engine.
-        Ok(cmd!(sh, "cargo run --locked -p domo-tests --bin sql-conformance -- --sets 200 --python {python}").run()?)
+        // DuckDB: the Python package in the CI virtual environment.
+        Ok(cmd!(sh, "cargo {conformance...} --engine duckdb --sets 200 --python {python}").run()?)
+    })?;
+    section("sql-conformance-postgres", || {
+        // A throwaway cluster of the distribution's PostgreSQL on a private port of 127.0.0.1.
+        Ok(cmd!(sh, "cargo {conformance...} --engine postgres --sets 200 --python {python}")
+            .env("DOMO_PG_BIN", &postgres_bin)
+            .run()?)
+    })?;
+    section("sql-conformance-spark", || {
+        // PySpark in local mode, one session for every query: start-up is slow, so fewer sets.
+        Ok(cmd!(sh, "cargo {conformance...} --engine spark --sets 4 --seed 2 --python {python}").run()?)
+    })?;
+    section("sql-syntax", || {
+        // Snowflake, BigQuery and Trino cannot run here: sqlglot parses their SQL (a syntax check only).
+        Ok(cmd!(sh, "cargo {conformance...} --engine syntax --sets 50 --python {python}").run()?)
     })?;
     section("doctest", || Ok(cmd!(sh, "cargo test --workspace --doc --locked").run()?))?;
     eprintln!("ci: all checks before the tests passed in {:.0?}; running the tests", started.elapsed());

@@ -106,3 +106,49 @@ fn apt_install(sh: &Shell, packages: &[&str]) -> anyhow::Result<()> {
 pub(crate) fn target_dir(workspace: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace.join("target"), |dir| workspace.join(dir))
 }
+
+/// PySpark for the Spark SQL conformance step; `tests/warehouse/run_queries.py` pins the same version.
+pub(crate) const PYSPARK_VERSION: &str = "4.3.0";
+/// sqlglot for the syntax check of the Snowflake, BigQuery and Trino SQL; pinned in `run_queries.py` too.
+pub(crate) const SQLGLOT_VERSION: &str = "30.30.0";
+
+/// Installs PySpark and sqlglot into the CI virtual environment (made by
+/// [`python_env`]) when they are missing or at another version.
+pub(crate) fn warehouse_python_packages(sh: &Shell, python: &Path) -> anyhow::Result<()> {
+    for (module, version) in [("pyspark", PYSPARK_VERSION), ("sqlglot", SQLGLOT_VERSION)] {
+        let check = format!("import {module}, sys; sys.exit({module}.__version__ != '{version}')");
+        pip_install_unless(sh, python, &check, &format!("{module}=={version}"))?;
+    }
+    Ok(())
+}
+
+/// The `bin` folder of the newest installed PostgreSQL server (`/usr/lib/postgresql/N/bin`),
+/// installing the distribution's `postgresql` package when none is there.
+pub(crate) fn postgres_bin(sh: &Shell) -> anyhow::Result<PathBuf> {
+    let find = || -> Option<PathBuf> {
+        let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let version: u32 = entry.file_name().to_str()?.parse().ok()?;
+                let bin = entry.path().join("bin");
+                bin.join("initdb").exists().then_some((version, bin))
+            })
+            .collect();
+        found.sort();
+        found.pop().map(|(_, bin)| bin)
+    };
+    if let Some(bin) = find() {
+        return Ok(bin);
+    }
+    apt_install(sh, &["postgresql"])?;
+    find().context("apt-get installed `postgresql` but no /usr/lib/postgresql/N/bin/initdb is there")
+}
+
+/// A Java runtime for Spark (17 or newer), installing the distribution's headless JRE when `java` is missing.
+pub(crate) fn java_runtime(sh: &Shell) -> anyhow::Result<()> {
+    if cmd!(sh, "java -version").quiet().ignore_stdout().ignore_stderr().run().is_ok() {
+        return Ok(());
+    }
+    apt_install(sh, &["openjdk-17-jre-headless"])
+}

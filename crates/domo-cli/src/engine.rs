@@ -116,6 +116,11 @@ impl<'a> Names<'a> {
         Self(directory.users.iter().map(|u| (u.id, u.name.as_str())).collect())
     }
 
+    /// The user's name, or `None` when the directory does not know them (a user reference's `name`).
+    pub(crate) fn find(&self, user: UserId) -> Option<String> {
+        self.0.get(&user).map(|name| (*name).to_owned())
+    }
+
     /// The user's display name, or `?` when the directory does not know them.
     pub(crate) fn get(&self, user: UserId) -> String {
         self.0.get(&user).map_or_else(|| "?".to_owned(), |name| (*name).to_owned())
@@ -179,7 +184,8 @@ pub(crate) fn row_text(table: &domo_pdp::Table, row: usize) -> String {
 
 /// A policy as every JSON output names it (docs/json.md): `{"index": 0, "id": 8, "name": "Only Show Attendees"}`.
 /// `index` is its 0-based place in the policies file; `id` is null for a policy not created yet.
-#[derive(Debug, Clone, serde::Serialize)]
+/// A saved plan holds some, so it reads back too.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct PolicyRef {
     pub(crate) index: usize,
     pub(crate) id: Option<u64>,

@@ -22,6 +22,14 @@ pub(crate) const EXIT_ERROR: u8 = 2;
 /// only a failure marked by [`crate::stdout`] counts as one, never any other
 /// broken pipe (a server that reset the connection mid-upload is an error).
 pub(crate) fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
+    finish_with_hint(result, |_| None)
+}
+
+/// [`finish`], with a `hint:` line after the causes when `hint` has one for the error.
+pub(crate) fn finish_with_hint(
+    result: anyhow::Result<Outcome>,
+    hint: impl Fn(&anyhow::Error) -> Option<String>,
+) -> ExitCode {
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Findings) => ExitCode::from(EXIT_FINDINGS),
@@ -31,6 +39,9 @@ pub(crate) fn finish(result: anyhow::Result<Outcome>) -> ExitCode {
             let _ = write!(stderr, "error: {err}");
             for cause in err.chain().skip(1) {
                 let _ = write!(stderr, "\n  caused by: {cause}");
+            }
+            if let Some(hint) = hint(&err) {
+                let _ = write!(stderr, "\nhint: {hint}");
             }
             let _ = writeln!(stderr);
             ExitCode::from(EXIT_ERROR)

@@ -15,7 +15,7 @@ use std::future::Future;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-pub(crate) use config::{CONFIG_HELP, ConnectionArgs};
+pub(crate) use config::{CONFIG_HELP, ConnectionArgs, connection_hint};
 pub(crate) use plan::{ApplyArgs, PlanArgs};
 pub(crate) use policies::{PdpSwitch, PdpSwitchArgs};
 
@@ -90,6 +90,11 @@ pub(crate) struct AuthArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuthCommand {
     /// Get a token and show who the credentials act as (never the secret).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  domo auth check\n",
+        "  domo auth check --profile emulator --format json",
+    ))]
     Check {
         /// Output format: table (the default) or json.
         #[arg(long, value_parser = crate::output::formats(crate::output::REPORT), default_value = "table")]

@@ -14,11 +14,11 @@ use clap::Subcommand;
 use crate::exit::Outcome;
 
 pub(crate) const INPUT_HELP: &str = "\
-Input: a folder holding dataset.json (the DataSet with its schema, owner and
-pdpEnabled), data.csv (the rows; a header row unless --no-header),
-policies.json (an array of policies as Domo lists them) and directory.json
-({\"users\": [...], \"groups\": [{\"id\", \"name\", \"userIds\"}]}). --dataset,
---data, --policies and --directory replace one path each.
+Input of the offline commands: a folder holding dataset.json (the DataSet
+with its schema, owner and pdpEnabled), data.csv (the rows; a header row
+unless --no-header), policies.json (an array of policies as Domo lists them)
+and directory.json ({\"users\": [...], \"groups\": [{\"id\", \"name\", \"userIds\"}]}).
+--dataset, --data, --policies and --directory replace one path each.
 
 Exit codes: 0 ok, 1 findings or failed tests, 2 usage or input error.";
 
@@ -60,10 +60,14 @@ pub(crate) enum PdpCommand {
     Lint(lint::LintArgs),
     /// What a change of policies grants or takes away, user by user.
     #[command(after_help = concat!(
-        "--against takes the old policies.json, or a folder holding one.\n\n",
+        "--against takes the old policies.json, or a folder holding one.\n",
+        "--for-any-row (the default without a data file) judges every possible row, not\n",
+        "the rows at hand: each gain or loss comes with a witness row, or is unknown.\n\n",
         "Examples:\n",
-        "  domo pdp diff examples/euler-party --against old-policies.json --show-rows\n",
-        "  domo pdp diff examples/euler-party --against ../main/examples/euler-party --fail-on-new-access",
+        "  domo pdp diff examples/euler-party --against examples/euler-party/policies-before.json --show-rows\n",
+        "  domo pdp diff examples/euler-party --against examples/euler-party/policies-before.json --fail-on-new-access\n",
+        "  domo pdp diff examples/euler-party --against examples/euler-party/policies-before.json --for-any-row --fail-on-new-access\n",
+        "  git show HEAD:examples/euler-party/policies.json > /tmp/old.json && domo pdp diff examples/euler-party --against /tmp/old.json",
     ))]
     Diff(diff::DiffArgs),
     /// Run policy unit tests from a JSON file; exits 1 if any case fails.
@@ -95,18 +99,39 @@ pub(crate) enum PdpCommand {
     ))]
     Sql(sql::SqlArgs),
     /// Turn PDP on for a live DataSet: its policies decide who sees which rows.
-    #[command(after_help = crate::live::CONFIG_HELP)]
+    #[command(after_help = format!("Example:\n  domo pdp enable $ID\n\n{}", crate::live::CONFIG_HELP))]
     Enable(crate::live::PdpSwitchArgs),
     /// Turn PDP off for a live DataSet: everyone with access sees every row.
-    #[command(after_help = crate::live::CONFIG_HELP)]
+    #[command(after_help = format!("Example:\n  domo pdp disable $ID --yes\n\n{}", crate::live::CONFIG_HELP))]
     Disable(crate::live::PdpSwitchArgs),
-    /// Compare policies.json with a live DataSet's policies: what would be created,
-    /// updated and deleted, and which users gain or lose rows.
+    /// Compare policies.json with a live DataSet's policies: the changes, and who gains or loses rows.
     #[command(after_help = crate::live::PLAN_HELP)]
     Plan(crate::live::PlanArgs),
     /// Apply a plan to the live DataSet: show it, ask, and stop at the first failure.
     #[command(after_help = crate::live::PLAN_HELP)]
     Apply(crate::live::ApplyArgs),
+}
+
+/// The `domo pdp` subcommands that talk to Domo's API rather than read a local folder.
+const LIVE_COMMANDS: [&str; 4] = ["enable", "disable", "plan", "apply"];
+
+/// Lists `domo pdp`'s commands in two groups in its `--help`: those that read a
+/// local folder, and those that change a live DataSet (clap has one heading only).
+pub(crate) fn group_help(command: clap::Command) -> clap::Command {
+    let width = command.get_subcommands().map(|c| c.get_name().len()).max().unwrap_or(0);
+    let (mut local, mut live) = (String::new(), String::new());
+    for sub in command.get_subcommands() {
+        let about = sub.get_about().map(ToString::to_string).unwrap_or_default();
+        let line = format!("  {:width$}  {about}\n", sub.get_name());
+        if LIVE_COMMANDS.contains(&sub.get_name()) { live.push_str(&line) } else { local.push_str(&line) }
+    }
+    let template = format!(
+        "{{about-with-newline}}\n{{usage-heading}} {{usage}}\n\n\
+         Commands on a local folder (offline):\n{local}\n\
+         Commands on a live DataSet (Domo's API, or `domo serve`):\n{live}\n\
+         Options:\n{{options}}{{after-help}}"
+    );
+    command.help_template(template)
 }
 
 /// Runs a `domo pdp` subcommand.

@@ -22,7 +22,9 @@ const DEFAULT_PORT: u16 = 8470;
 /// the data folder and prints them. Export applies PDP for the user behind the
 /// token (those who may manage the DataSet see every row: docs/permissions.md). With --tls it serves HTTPS, as
 /// the official Node SDK requires, and prints how to trust its certificate.
-/// Stops cleanly on Ctrl-C or SIGTERM.
+/// The data folder keeps DataSets, rows, policies, streams and the directory
+/// across restarts; clients given at a start serve that start only, and
+/// --ephemeral keeps nothing (docs/serve.md). Stops cleanly on Ctrl-C or SIGTERM.
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
     /// Port to listen on.
@@ -36,13 +38,20 @@ pub(crate) struct ServeArgs {
     /// [default: $XDG_DATA_HOME/domo/emulator or ~/.local/share/domo/emulator].
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Keep nothing: start from an empty temporary data folder, removed when
+    /// the emulator stops, so that every start is the same (the README's
+    /// quick start uses it).
+    #[arg(long, conflicts_with = "data_dir")]
+    ephemeral: bool,
     /// Users and groups to serve and check policies against: the same
-    /// directory.json the previews read. Kept in the data folder for later starts.
+    /// directory.json the previews read. Kept in the data folder: a later
+    /// start without --directory serves the kept one.
     #[arg(long, value_name = "FILE")]
     directory: Option<PathBuf>,
     /// An API client acting as a user (repeatable). The secret shows in the
-    /// process list (`ps`): prefer DOMO_SERVE_CLIENT or --client-file. With no
-    /// client from any of the three, the generated client is used.
+    /// process list (`ps`): prefer DOMO_SERVE_CLIENT or --client-file. Clients
+    /// serve only the start they are given to and are never written to disk;
+    /// with no client from any of the three, the generated client is used.
     #[arg(long = "client", value_name = "ID:SECRET:USER_ID")]
     clients: Vec<ApiClient>,
     /// A file of API clients, one `ID:SECRET:USER_ID` a line; blank lines and
@@ -89,22 +98,18 @@ const CLIENT_ENV: &str = "DOMO_SERVE_CLIENT";
 const MAX_CLIENT_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Runs the emulator until SIGINT or SIGTERM, logging requests to stderr
-/// (`DOMO_LOG` filters the log, `info` by default; `DOMO_LOG=warn` quiets it).
+/// (`DOMO_LOG` filters the log, `info` by default; `DOMO_LOG=warn` quiets it;
+/// the log is set up in `main`, as for every command).
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DOMO_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Another subscriber may already be set (tests); the log is a convenience.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
-    let data_dir = match args.data_dir {
-        Some(dir) => dir,
-        None => default_data_dir()?,
-    };
-    let mut builder = Emulator::builder()
-        .data_dir(&data_dir)
+    let mut builder = Emulator::builder();
+    if !args.ephemeral {
+        let data_dir = match args.data_dir {
+            Some(dir) => dir,
+            None => default_data_dir()?,
+        };
+        builder = builder.data_dir(data_dir);
+    }
+    builder = builder
         .bind(SocketAddr::new(args.bind, args.port))
         .token_ttl(args.token_ttl)
         .max_body_bytes(args.max_body)
@@ -138,6 +143,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     for client in clients {
         builder = builder.api_client(client);
     }
+    let (ephemeral, directory_file) = (args.ephemeral, args.directory.clone());
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(async move {
@@ -145,7 +151,17 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
         let base = emulator.base_url();
         let mut out = crate::stdout::Stdout::new(std::io::stdout().lock());
         writeln!(out, "Domo API emulator listening on {base}")?;
-        writeln!(out, "data folder: {}", emulator.data_dir().display())?;
+        if ephemeral {
+            writeln!(out, "data folder: {} (temporary: removed when it stops)", emulator.data_dir().display())?;
+        } else {
+            writeln!(out, "data folder: {}", emulator.data_dir().display())?;
+        }
+        match (&directory_file, ephemeral) {
+            (Some(path), true) => writeln!(out, "directory: `{}`", path.display())?,
+            (Some(path), false) => writeln!(out, "directory: `{}` (kept in the data folder)", path.display())?,
+            (None, true) => writeln!(out, "directory: none given (only the users of API clients)")?,
+            (None, false) => writeln!(out, "directory: the one kept in the data folder (none on a first start)")?,
+        }
         if let Some(cert) = emulator.tls_cert() {
             print_trust(&mut out, cert, &base)?;
         }
@@ -163,7 +179,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
             }
             None => {
                 for (id, user) in &configured {
-                    writeln!(out, "client `{id}` acts as user {user}")?;
+                    writeln!(out, "client `{id}` acts as user {user} (for this start only: clients are not kept)")?;
                 }
                 if let Some((id, _)) = configured.first() {
                     writeln!(

@@ -53,7 +53,7 @@ impl ApiError {
     /// `toe`; the client reads `what` and the toe, never the cause.
     pub(crate) fn internal(what: &str, err: &dyn std::error::Error) -> Self {
         let toe = new_toe();
-        tracing::error!(toe = %toe, error = %err, "{what}");
+        tracing::error!(toe = %toe, error = %err, "{what} (toe {toe}): {err}");
         let message = format!("Internal error: {what}; the emulator's log has the cause under toe {toe}");
         Self { status: StatusCode::INTERNAL_SERVER_ERROR, message, www_authenticate: None, toe }
     }

@@ -260,7 +260,7 @@ impl EmulatorBuilder {
         });
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(serve(listener, app, https, stopped));
-        tracing::info!(%addr, data_dir = %data_dir.display(), "emulator listening");
+        tracing::debug!(%addr, data_dir = %data_dir.display(), "listening on {addr}, data folder `{}`", data_dir.display());
         Ok(RunningEmulator { addr, data_dir, generated, tls_cert, stop, task: Some(task), _temp: temp })
     }
 }
@@ -280,7 +280,7 @@ fn first_admin(directory: &Directory) -> UserId {
 /// person running the emulator, is an Admin.
 fn add_client_user(directory: &mut Directory, user: UserId, role: Role) {
     if directory.user(user).is_none() {
-        tracing::info!(%user, %role, "adding the user of an API client to the directory");
+        tracing::info!(%user, %role, "user {user} of an API client is not in the directory: added as {role}");
         directory.users.push(User::new(user, format!("API client user {user}"), role));
     }
 }
@@ -306,7 +306,7 @@ async fn serve(listener: TcpListener, app: Arc<App>, https: Option<Https>, mut s
                 Ok((stream, _)) => stream,
                 Err(err) => {
                     // Out of file descriptors and the like: wait, do not spin.
-                    tracing::warn!(error = %err, "accept failed");
+                    tracing::warn!(error = %err, "cannot accept a connection: {err}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -341,7 +341,7 @@ async fn serve(listener: TcpListener, app: Arc<App>, https: Option<Https>, mut s
                 Some(https) => match tokio::time::timeout(timeouts.head, https.acceptor.accept(stream)).await {
                     Ok(Ok(tls)) => serve_connection(tls, state, timeouts, service, stop).await,
                     Ok(Err(err)) => {
-                        tracing::debug!(error = %err, "TLS handshake failed");
+                        tracing::debug!(error = %err, "TLS handshake failed: {err}");
                         Ok(())
                     }
                     Err(_) => {
@@ -351,7 +351,7 @@ async fn serve(listener: TcpListener, app: Arc<App>, https: Option<Https>, mut s
                 },
             };
             if let Err(err) = result {
-                tracing::debug!(error = %err, "connection ended with an error");
+                tracing::debug!(error = %err, "a connection ended with an error: {err}");
             }
             drop(permit);
         });

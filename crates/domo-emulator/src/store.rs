@@ -208,7 +208,7 @@ impl Store {
                 let name = entry?.file_name();
                 let rel = format!("{sub}/{}", name.to_string_lossy());
                 if !referenced.contains(rel.as_str()) {
-                    tracing::info!(file = %rel, "removing a file no DataSet refers to");
+                    tracing::info!(file = %rel, "removing `{rel}`, which no DataSet refers to");
                     fs::remove_file(self.root.join(&rel))?;
                 }
             }

@@ -137,6 +137,6 @@ fn make_self_signed(dir: &Path, cert_path: &Path, key_path: &Path) -> Result<(),
         .map_err(|source| StartError::DataDir { path: key_path.to_owned(), source })?;
     write(cert_path, &cert.pem(), false)
         .map_err(|source| StartError::DataDir { path: cert_path.to_owned(), source })?;
-    tracing::info!(cert = %cert_path.display(), "made a self-signed certificate");
+    tracing::info!(cert = %cert_path.display(), "made a self-signed certificate: `{}`", cert_path.display());
     Ok(())
 }

@@ -210,7 +210,7 @@ fn transport(
     let builder = match platform {
         Ok(builder) => builder,
         Err(error) => {
-            tracing::debug!(%error, "platform certificate verifier unavailable, using Mozilla's roots");
+            tracing::debug!(%error, "the platform's certificate verifier is unavailable ({error}); using Mozilla's roots");
             hyper_rustls::HttpsConnectorBuilder::new()
                 .with_provider_and_webpki_roots(provider)
                 .map_err(|e| Error::build("the client", format!("cannot set up TLS: {e}")))?
@@ -288,7 +288,7 @@ impl From<&TokenResponse> for CachedToken {
     fn from(response: &TokenResponse) -> Self {
         let lifetime = Duration::from_secs(response.expires_in);
         let margin = (lifetime / 10).min(Duration::from_secs(60));
-        tracing::debug!(expires_in = response.expires_in, "got a new access token");
+        tracing::debug!(expires_in = response.expires_in, "got a new access token for {}s", response.expires_in);
         Self { token: response.access_token.clone(), renew_at: after(lifetime.saturating_sub(margin)) }
     }
 }
@@ -459,7 +459,7 @@ impl Client {
             if let (Some(401), false, true, Some(token), Auth::Grant(grant)) =
                 (error.status(), renewed, call.replayable(), &token, &self.inner.auth)
             {
-                tracing::info!(request = %request_name, "Domo rejected the token; asking for a new one");
+                tracing::info!(request = %request_name, "Domo rejected the token for {request_name}; asking for a new one");
                 renewed = true;
                 invalidate(grant, token).await;
                 continue;
@@ -479,7 +479,17 @@ impl Client {
             if error.retry_after().is_some_and(|asked| asked > policy.max_retry_after) {
                 return Err(error);
             }
-            tracing::warn!(request = %request_name, attempt = failed_attempts, wait_ms = wait.as_millis() as u64, %error, "retrying");
+            tracing::warn!(
+                request = %request_name,
+                attempt = failed_attempts,
+                wait_ms = wait.as_millis() as u64,
+                %error,
+                "retrying {request_name} in {} (attempt {} of {}): {}",
+                crate::error::DisplayDuration(wait),
+                failed_attempts.saturating_add(1),
+                policy.max_attempts,
+                error.log_reason(&request_name),
+            );
             tokio::time::sleep(wait).await;
         }
     }

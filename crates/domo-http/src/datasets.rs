@@ -229,7 +229,12 @@ impl Client {
                 {
                     restarts += 1;
                     let wait = crate::retry::delay(policy, restarts, None);
-                    tracing::warn!(%error, written, restart = restarts, "export cut short; starting again");
+                    tracing::warn!(
+                        %error,
+                        written,
+                        restart = restarts,
+                        "the export was cut short after {written} bytes ({error}); starting again (restart {restarts})"
+                    );
                     tokio::time::sleep(wait).await;
                 }
                 Err(error) => return Err(error),

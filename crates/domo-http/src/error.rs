@@ -284,6 +284,55 @@ impl Error {
         }
     }
 
+    /// What failed, for a log line that already names the request: the
+    /// message without its `METHOD /path: ` and the innermost cause, such as
+    /// `cannot connect: Connection refused (os error 111)`.
+    pub(crate) fn log_reason(&self, request: &str) -> String {
+        let text = self.to_string();
+        let mut reason =
+            text.strip_prefix(request).and_then(|rest| rest.strip_prefix(": ")).unwrap_or(&text).to_owned();
+        let mut root = std::error::Error::source(self);
+        while let Some(next) = root.and_then(std::error::Error::source) {
+            root = Some(next);
+        }
+        if let Some(root) = root {
+            reason.push_str(": ");
+            reason.push_str(&root.to_string());
+        }
+        reason
+    }
+
+    /// Whether connecting failed before anything was sent: nothing listens
+    /// on the port, the host is unknown or cannot be reached.
+    pub fn is_connect_failure(&self) -> bool {
+        matches!(self, Error::Connection { what: crate::client::CONNECT_FAILED, .. })
+    }
+
+    /// Whether the TLS handshake failed (a certificate that does not verify,
+    /// a server that does not speak TLS).
+    pub fn is_tls_failure(&self) -> bool {
+        matches!(self, Error::Connection { what: crate::client::TLS_FAILED, .. })
+    }
+
+    /// Whether the TLS handshake failed because the server answered in plain
+    /// text: an `http://` server (such as `domo serve` without `--tls`)
+    /// reached as `https://`.
+    pub fn is_plain_text_answer_to_tls(&self) -> bool {
+        let mut cause = std::error::Error::source(self);
+        while let Some(current) = cause {
+            if let Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) =
+                current.downcast_ref::<rustls::Error>()
+            {
+                return self.is_tls_failure();
+            }
+            cause = match current.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+                Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+                None => current.source(),
+            };
+        }
+        false
+    }
+
     /// The delay a `Retry-After` header asked for.
     pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -298,7 +347,7 @@ impl Error {
 }
 
 /// Prints `1.5s`, `200ms`: a duration as a person reads it.
-struct DisplayDuration(Duration);
+pub(crate) struct DisplayDuration(pub(crate) Duration);
 
 impl fmt::Display for DisplayDuration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

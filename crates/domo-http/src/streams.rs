@@ -158,7 +158,7 @@ impl Client {
             }
             Err(error) => {
                 if let Err(abort) = self.abort_execution(stream, execution).await {
-                    tracing::warn!(%abort, "cannot abort the failed upload");
+                    tracing::warn!(%abort, "cannot abort the failed upload: {abort}");
                 }
                 Err(error)
             }

@@ -43,7 +43,7 @@ impl fmt::Display for ErrorBody {
 
 /// A string that is not one of the values an enum of Domo's accepts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {what} `{value}` (expected one of: {})", expected.join(", "))]
+#[error("unknown {what} `{value}` ({}expected one of: {})", suggestion(value, expected), expected.join(", "))]
 pub struct UnknownValueError {
     /// What kind of value it was (`operator`, `column type`, …).
     pub what: &'static str,
@@ -51,4 +51,11 @@ pub struct UnknownValueError {
     pub value: String,
     /// Every accepted value.
     pub expected: &'static [&'static str],
+}
+
+/// `did you mean `EQUALS`? ` when one accepted value is close to `value`, else nothing.
+fn suggestion(value: &str, expected: &[&str]) -> String {
+    crate::did_you_mean(value, expected.iter().copied())
+        .map(|close| format!("did you mean `{close}`? "))
+        .unwrap_or_default()
 }

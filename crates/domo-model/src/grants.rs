@@ -133,6 +133,6 @@ mod tests {
         assert!(err.to_string().contains("unknown grant `dataset.manage`"), "{err}");
         let err = read_user_file::<Directory>("d.json", r#"{"roles": [{"name": "A", "grant": []}]}"#)
             .expect_err("unknown field");
-        assert_eq!(err.to_string(), "`d.json` at `roles[0]`: unknown field `grant`");
+        assert_eq!(err.to_string(), "`d.json` at `roles[0]`: unknown field `grant` (did you mean `grants`?)");
     }
 }

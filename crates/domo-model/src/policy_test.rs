@@ -104,7 +104,10 @@ mod tests {
         let err =
             read_user_file::<PolicyTestFile>("tests.json", r#"{"cases": [{"user": 27, "seesExacly": {"rows": [1]}}]}"#)
                 .expect_err("unknown field");
-        assert_eq!(err.to_string(), "`tests.json` at `cases[0]`: unknown field `seesExacly`");
+        assert_eq!(
+            err.to_string(),
+            "`tests.json` at `cases[0]`: unknown field `seesExacly` (did you mean `seesExactly`?)"
+        );
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use serde::de::DeserializeOwned;
 
+use crate::known_fields::shape_at;
+
 /// A file a person wrote could not be read as the type it should hold.
 ///
 /// Every variant names the file; [`UserFileError::UnknownField`] and
@@ -35,7 +37,7 @@ pub enum UserFileError {
         message: String,
     },
     /// An object has a field this type does not know: usually a typo.
-    #[error("`{file}` at `{path}`: unknown field `{field}`")]
+    #[error("`{file}` at `{path}`: unknown field `{field}`{}", known_hint(.known, .suggestion.as_deref()))]
     UnknownField {
         /// The file's name as the user gave it.
         file: String,
@@ -43,6 +45,10 @@ pub enum UserFileError {
         path: String,
         /// The field's name.
         field: String,
+        /// The known field closest to it, if one is close ("did you mean").
+        suggestion: Option<String>,
+        /// Every field the object may hold (empty when they cannot be told).
+        known: Vec<String>,
     },
 }
 
@@ -58,7 +64,7 @@ pub enum UserFileError {
 ///
 /// let text = r#"[{"name": "West", "filters": [], "users": [27], "grups": [1]}]"#;
 /// let err = read_user_file::<Vec<Policy>>("policies.json", text).unwrap_err();
-/// assert_eq!(err.to_string(), "`policies.json` at `[0]`: unknown field `grups`");
+/// assert_eq!(err.to_string(), "`policies.json` at `[0]`: unknown field `grups` (did you mean `groups`?)");
 /// ```
 pub fn read_user_file<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, UserFileError> {
     let mut unknown: Option<(String, String)> = None;
@@ -72,15 +78,46 @@ pub fn read_user_file<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, 
     });
     let value: T = match result {
         Ok(value) => value,
-        Err(err) => return Err(classify(file, &track.path().to_string(), &err)),
+        Err(err) => return Err(explain_missing::<T>(classify(file, &track.path().to_string(), &err), text)),
     };
     if let Err(err) = json.end() {
         return Err(classify(file, ".", &err));
     }
     match unknown {
-        Some((path, field)) => Err(UserFileError::UnknownField { file: file.to_owned(), path, field }),
+        Some((path, field)) => {
+            let known = shape_at::<T>(text, &path).fields;
+            let suggestion = crate::did_you_mean(&field, known.iter().copied()).map(str::to_owned);
+            let known = known.iter().map(|name| (*name).to_owned()).collect();
+            Err(UserFileError::UnknownField { file: file.to_owned(), path, field, suggestion, known })
+        }
         None => Ok(value),
     }
+}
+
+/// ` (did you mean `count`?)`, else ` (known fields: a, b)`, else nothing.
+fn known_hint(known: &[String], suggestion: Option<&str>) -> String {
+    match suggestion {
+        Some(close) => format!(" (did you mean `{close}`?)"),
+        None if known.is_empty() => String::new(),
+        None => format!(" (known fields: {})", known.join(", ")),
+    }
+}
+
+/// A missing field next to an unknown key close to it (`nmae` for `name`)
+/// is a typo: the message says so.
+fn explain_missing<T: DeserializeOwned>(error: UserFileError, text: &str) -> UserFileError {
+    let UserFileError::Invalid { file, path, line, column, message } = error else { return error };
+    let missing = message.strip_prefix("missing field `").and_then(|rest| rest.strip_suffix('`'));
+    let typo = missing.and_then(|missing| {
+        let shape = shape_at::<T>(text, &path);
+        let unknown = shape.keys.iter().filter(|key| !shape.fields.contains(&key.as_str()));
+        crate::did_you_mean(missing, unknown.map(String::as_str)).map(str::to_owned)
+    });
+    let message = match typo {
+        Some(typo) => format!("{message} (is `{typo}` a typo of it?)"),
+        None => message,
+    };
+    UserFileError::Invalid { file, path, line, column, message }
 }
 
 fn classify(file: &str, path: &str, err: &serde_json::Error) -> UserFileError {
@@ -157,20 +194,74 @@ mod tests {
     fn unknown_field_in_nested_filter_names_path() {
         check_err::<Vec<Policy>>(
             r#"[{"name":"a","filters":[{"column":"c","values":["x"],"operator":"EQUALS","nott":true}]}]"#,
-            "`f.json` at `[0].filters[0]`: unknown field `nott`",
+            "`f.json` at `[0].filters[0]`: unknown field `nott` (did you mean `not`?)",
         );
     }
 
     #[test]
     fn unknown_top_level_field() {
-        check_err::<Directory>(r#"{"users":[],"group":[]}"#, "`f.json` at `.`: unknown field `group`");
+        check_err::<Directory>(
+            r#"{"users":[],"group":[]}"#,
+            "`f.json` at `.`: unknown field `group` (did you mean `groups`?)",
+        );
     }
 
     #[test]
     fn unknown_field_inside_an_option_names_the_path_without_a_question_mark() {
         check_err::<crate::DatasetUpdate>(
             r#"{"owner":{"id":27,"role":"Admin"}}"#,
-            "`f.json` at `owner`: unknown field `role`",
+            "`f.json` at `owner`: unknown field `role` (known fields: id, name)",
+        );
+    }
+
+    #[test]
+    fn every_file_a_person_writes_gets_the_closest_known_field() {
+        use crate::{PolicyTestFile, Schema};
+        check_err::<PolicyTestFile>(
+            r#"{"cases": [{"user": 27, "cout": 4}]}"#,
+            "`f.json` at `cases[0]`: unknown field `cout` (did you mean `count`?)",
+        );
+        check_err::<PolicyTestFile>(
+            r#"{"cases": [{"user": 27, "sees": {"where": [{"column": "c", "operator": "EQUALS", "values": ["x"], "nto": true}]}}]}"#,
+            "`f.json` at `cases[0].sees[0]`: unknown field `nto` (did you mean `not`?)",
+        );
+        check_err::<Vec<Policy>>(
+            r#"[{"name": "a", "filters": []}, {"name": "b", "filters": [], "virtualUser": []}]"#,
+            "`f.json` at `[1]`: unknown field `virtualUser` (did you mean `virtualUsers`?)",
+        );
+        check_err::<Directory>(
+            r#"{"users": [{"id": 27, "name": "a", "rol": "Admin"}]}"#,
+            "`f.json` at `users[0]`: unknown field `rol` (did you mean `role`?)",
+        );
+        check_err::<Schema>(
+            r#"{"columns": [{"type": "STRING", "name": "Friend", "tpye": "LONG"}]}"#,
+            "`f.json` at `columns[0]`: unknown field `tpye` (did you mean `type`?)",
+        );
+        check_err::<crate::DatasetUpdate>(
+            r#"{"pdpEnable": true}"#,
+            "`f.json` at `.`: unknown field `pdpEnable` (did you mean `pdpEnabled`?)",
+        );
+        // Nothing close: the fields that are known.
+        check_err::<Schema>(
+            r#"{"columns": [], "rows": 1}"#,
+            "`f.json` at `.`: unknown field `rows` (known fields: columns)",
+        );
+        // A misspelt required field is missing as well as unknown.
+        check_err::<Schema>(
+            r#"{"colums": []}"#,
+            "`f.json` at `.` (line 1, column 14): missing field `columns` (is `colums` a typo of it?)",
+        );
+        check_err::<PolicyTestFile>(
+            r#"{"cases": [{"user": 27, "sees": {"where": [{"column": "c", "operator": "EQUALS", "valeus": ["x"]}]}}]}"#,
+            "`f.json` at `cases[0].sees.where[0]` (line 1, column 97): missing field `values` (is `valeus` a typo of it?)",
+        );
+    }
+
+    #[test]
+    fn a_misspelt_operator_gets_the_closest_one() {
+        check_err::<Vec<Policy>>(
+            r#"[{"name":"a","filters":[{"column":"c","values":["x"],"operator":"EQUAL"}]}]"#,
+            "`f.json` at `[0].filters[0].operator` (line 1, column 72): unknown operator `EQUAL` (did you mean `EQUALS`? expected one of: EQUALS, LIKE, GREATER_THAN, LESS_THAN, GREATER_THAN_EQUAL, LESS_THAN_EQUAL, BETWEEN, BEGINS_WITH, ENDS_WITH, CONTAINS)",
         );
     }
 

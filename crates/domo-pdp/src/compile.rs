@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+pub(crate) use domo_model::did_you_mean;
 use domo_model::{Dataset, Directory, GroupId, Policy, PolicyId, PolicyType, Schema, UserId};
 use hashbrown::{HashMap, HashSet};
 
@@ -272,53 +273,6 @@ pub struct PolicySet {
     by_virtual: HashMap<String, Vec<usize>>,
     user_groups: HashMap<UserId, Vec<GroupId>>,
     managers: HashMap<UserId, ManageAuthority>,
-}
-
-/// At most this many candidates are weighed for a "did you mean" (the first ones given).
-const SUGGESTION_CANDIDATES: usize = 10_000;
-
-/// The closest name, for "did you mean": same name ignoring case, else the smallest edit distance.
-///
-/// Bounded work whatever the input: names over 256 bytes get no suggestion, candidates
-/// too long or too short to be within reach are skipped before any comparison, and
-/// only the first [`SUGGESTION_CANDIDATES`] candidates are weighed.
-pub(crate) fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a str> + Clone) -> Option<&'a str> {
-    // The edit distance costs the product of the lengths: a name this long is no typo.
-    if name.len() > 256 {
-        return None;
-    }
-    let chars = name.chars().count();
-    let limit = (chars / 3).max(2);
-    // A char takes 1 to 4 bytes; a candidate more than `limit` chars longer or shorter is out of reach.
-    let in_reach = move |c: &&str| c.len() <= 4 * (chars + limit) && c.len() + limit >= chars;
-    let candidates = candidates.take(SUGGESTION_CANDIDATES).filter(in_reach);
-    if let Some(same) =
-        candidates.clone().find(|c| c.eq_ignore_ascii_case(name) || c.to_lowercase() == name.to_lowercase())
-    {
-        return Some(same);
-    }
-    candidates.map(|c| (edit_distance(name, c), c)).filter(|(d, _)| *d <= limit).min_by_key(|(d, _)| *d).map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row.first().copied().unwrap_or(0);
-        if let Some(first) = row.first_mut() {
-            *first = i + 1;
-        }
-        for (j, cb) in b.iter().enumerate() {
-            let above = row.get(j + 1).copied().unwrap_or(usize::MAX);
-            let left = row.get(j).copied().unwrap_or(usize::MAX);
-            let cost = previous + usize::from(ca != *cb);
-            previous = above;
-            if let Some(cell) = row.get_mut(j + 1) {
-                *cell = cost.min(above.saturating_add(1)).min(left.saturating_add(1));
-            }
-        }
-    }
-    row.last().copied().unwrap_or(0)
 }
 
 impl PolicySet {

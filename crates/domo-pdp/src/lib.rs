@@ -29,13 +29,20 @@
 //!   owner, Admins, roles holding `dataset.manage.all`), who therefore sees
 //!   every row despite PDP ([`Reason::Owner`], [`Reason::Admin`],
 //!   [`Reason::RoleGrant`]).
+//! - [`impact`]: a change judged on every possible row, not a sample: for each
+//!   user, whether the new policies admit a row the old ones do not (and the
+//!   reverse), each "yes" with a witness row checked by the engine, or
+//!   "unknown" with the reason; [`lint_for_any_row`] for policies that never
+//!   admit a row or add nothing. The procedure is in `docs/impact.md`.
 //! - [`PolicySet::write_visible_csv`]: one user's rows streamed from a CSV
 //!   reader to a writer in a single pass, each record byte-exact.
-//! - [`PolicySet::sql_predicate`], [`PolicySet::sql_select`] and
-//!   [`PolicySet::sql_visible_counts`]: the same answers as SQL text for a
-//!   warehouse ([`Dialect`]: DuckDB, PostgreSQL, Spark SQL, Snowflake, BigQuery,
-//!   Trino), with [`sql_create_table`] for the column types they expect. The
-//!   rules and each dialect's choices are in `docs/sql.md`.
+//! - [`PolicySet::sql_predicate`], [`PolicySet::sql_select`],
+//!   [`PolicySet::sql_visible_counts`], [`PolicySet::sql_hidden_rows`],
+//!   [`PolicySet::sql_viewers`] and [`PolicySet::sql_diff`]: the same answers as
+//!   SQL text for a warehouse ([`Dialect`]: DuckDB, PostgreSQL, Spark SQL,
+//!   Snowflake, BigQuery, Trino), with [`sql_create_table`] for the column types
+//!   they expect and [`sql_load`] for loading the CSV into them as the engine
+//!   reads it. The rules and each dialect's choices are in `docs/sql.md`.
 //!
 //! The crate does no file or network I/O of its own and knows nothing of HTTP.
 //! The rules it follows are in `docs/semantics.md`, one rule a line, each with
@@ -109,6 +116,8 @@ mod csv_split;
 mod diff;
 mod eval;
 mod filter;
+mod header;
+mod impact;
 mod like;
 mod lint;
 mod parse;
@@ -126,10 +135,17 @@ pub use compile::{
 pub use diff::{PolicyChange, PolicyChangeKind, PolicyDiff, UserChange, VirtualUserChange, diff_policies};
 pub use eval::{Evaluation, Explanation, Grant, Refusal, SchemaMismatchError, VisibleCount};
 pub use filter::CompiledFilter;
+pub use impact::{
+    Admitter, Answer, ImpactError, ImpactOptions, ImpactReport, ProvenFinding, Subject, UserImpact, Verdict, Witness,
+    WitnessCell, impact, lint_for_any_row,
+};
 pub use jiff::civil::Date;
 pub use lint::{LintFinding, LintKind, LintReport, LintSeverity, PolicyRef, lint};
 pub use rowset::{RowSet, Rows};
 pub use rust_decimal::Decimal;
-pub use sql::{CountsQuery, Dialect, MembershipRow, MembershipSource, RenderSqlError, SqlOptions, sql_create_table};
+pub use sql::{
+    CountsQuery, CsvSource, Dialect, MembershipRow, MembershipSource, RenderSqlError, SPARK_NULL_SENTINEL, SqlOptions,
+    sql_create_table, sql_load,
+};
 pub use stream::{StreamCsvError, StreamOptions, StreamSummary};
 pub use table::{CsvLimits, Datetime, EXTRA_FIELDS, HeaderRow, LoadCsvError, Table, Value};

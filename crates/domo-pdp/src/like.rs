@@ -2,7 +2,7 @@
 
 /// One element of a compiled LIKE pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Token {
+pub(crate) enum Token {
     Literal(char),
     One,
     Any,
@@ -32,6 +32,11 @@ impl LikePattern {
             tokens.push(token);
         }
         Self { tokens }
+    }
+
+    /// The compiled tokens (runs of `%` merged), for the for-any-row analysis.
+    pub(crate) fn tokens(&self) -> &[Token] {
+        &self.tokens
     }
 
     /// Whether the whole of `text` matches, character by character (Unicode scalar values).

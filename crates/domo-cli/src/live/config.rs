@@ -75,6 +75,119 @@ pub(crate) struct ConnectionArgs {
     pub(crate) ca_cert: Option<PathBuf>,
 }
 
+/// Where the API host came from, to name it in a hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostOrigin {
+    /// `--api-host`.
+    Flag,
+    /// `DOMO_API_HOST`.
+    Env,
+    /// `api_host` in a profile.
+    Profile { name: String, file: PathBuf },
+    /// Nothing set one: `api.domo.com`.
+    Default,
+}
+
+impl std::fmt::Display for HostOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostOrigin::Flag => f.write_str("from --api-host"),
+            HostOrigin::Env => f.write_str("from DOMO_API_HOST"),
+            HostOrigin::Profile { name, file } => {
+                write!(f, "from `api_host` of profile `{name}` in `{}`", file.display())
+            }
+            HostOrigin::Default => f.write_str("the default: neither --api-host, DOMO_API_HOST nor a profile sets one"),
+        }
+    }
+}
+
+/// The host a live command connected to, as given and as used.
+#[derive(Debug, Clone)]
+struct TriedHost {
+    /// As given, such as `127.0.0.1:8470`.
+    host: String,
+    /// As used, such as `https://127.0.0.1:8470`.
+    base_url: String,
+    origin: HostOrigin,
+}
+
+/// The host of this process's connection, for [`connection_hint`]: a command
+/// connects once, and its error is printed after it returns.
+static TRIED_HOST: std::sync::Mutex<Option<TriedHost>> = std::sync::Mutex::new(None);
+
+fn remember_host(tried: TriedHost) {
+    if let Ok(mut slot) = TRIED_HOST.lock() {
+        *slot = Some(tried);
+    }
+}
+
+/// A hint for an error that is a failure to reach the API: which host was
+/// tried and where it came from, that `domo serve` may not be running, or
+/// that a plain-HTTP server wants `http://`.
+pub(crate) fn connection_hint(error: &anyhow::Error) -> Option<String> {
+    let failure = error.chain().find_map(|cause| cause.downcast_ref::<domo_http::Error>())?;
+    let tried = TRIED_HOST.lock().ok()?.clone()?;
+    hint_for(failure_kind(failure)?, &tried)
+}
+
+/// The kinds of failure to reach the API that a hint can help with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unreachable {
+    /// Nothing answered: refused, unknown host, unreachable.
+    Connect,
+    /// An `https://` URL reached a server that answers in plain HTTP.
+    PlainHttp,
+    /// Any other TLS failure, such as a certificate that does not verify.
+    Tls,
+}
+
+fn failure_kind(error: &domo_http::Error) -> Option<Unreachable> {
+    if error.is_plain_text_answer_to_tls() {
+        Some(Unreachable::PlainHttp)
+    } else if error.is_tls_failure() {
+        Some(Unreachable::Tls)
+    } else if error.is_connect_failure() {
+        Some(Unreachable::Connect)
+    } else {
+        None
+    }
+}
+
+fn hint_for(kind: Unreachable, tried: &TriedHost) -> Option<String> {
+    let TriedHost { host, base_url, origin } = tried;
+    let setting = match origin {
+        HostOrigin::Flag => "--api-host",
+        HostOrigin::Env | HostOrigin::Default => "DOMO_API_HOST",
+        HostOrigin::Profile { .. } => "the profile's `api_host`",
+    };
+    Some(match kind {
+        Unreachable::Connect if *origin == HostOrigin::Default => format!(
+            "nothing answered at {base_url} ({origin}); check the network, or for the local emulator run `domo serve` and set DOMO_API_HOST=http://127.0.0.1:8470"
+        ),
+        Unreachable::Connect => format!(
+            "nothing answered at {base_url} ({origin}); is the emulator running? Start it with `domo serve` \
+             (it prints the URL to use), or fix {setting}"
+        ),
+        Unreachable::PlainHttp => {
+            let plain = base_url.strip_prefix("https://").unwrap_or(base_url);
+            let bare = if host.contains("://") {
+                String::new()
+            } else {
+                format!("`{host}` has no scheme, so https:// was used, but ")
+            };
+            format!(
+                "{bare}{base_url} ({origin}) answers in plain HTTP, as `domo serve` does without --tls: \
+                 set {setting} to http://{plain}"
+            )
+        }
+        Unreachable::Tls if base_url.starts_with("https://") => format!(
+            "the TLS handshake with {base_url} ({origin}) failed; for `domo serve --tls`, trust the certificate \
+             it prints with DOMO_CA_CERT (or --ca-cert, or `ca_cert` in the profile)"
+        ),
+        Unreachable::Tls => return None,
+    })
+}
+
 /// The profile file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,11 +229,24 @@ pub(crate) struct Connection {
 impl ConnectionArgs {
     /// Resolves flags, environment and profile into a client.
     pub(crate) fn connect(&self) -> anyhow::Result<Connection> {
-        init_log();
         let (profile_name, profile) = self.load_profile()?;
         let profile = profile.unwrap_or_default();
-        let host = self.api_host.clone().or(profile.api_host.clone()).unwrap_or_else(|| DEFAULT_API_HOST.to_owned());
+        let (host, origin) = match (&self.api_host, &profile.api_host) {
+            (Some(host), _) => {
+                let from_env = std::env::var("DOMO_API_HOST").is_ok_and(|env| env == *host);
+                (host.clone(), if from_env { HostOrigin::Env } else { HostOrigin::Flag })
+            }
+            (None, Some(host)) => (
+                host.clone(),
+                HostOrigin::Profile {
+                    name: profile_name.clone().unwrap_or_default(),
+                    file: self.config.clone().or_else(default_config_path).unwrap_or_default(),
+                },
+            ),
+            (None, None) => (DEFAULT_API_HOST.to_owned(), HostOrigin::Default),
+        };
         let base_url = base_url(&host);
+        remember_host(TriedHost { host: host.trim().to_owned(), base_url: base_url.clone(), origin });
         let scopes: Vec<Scope> = match &profile.scopes {
             Some(scopes) => scopes.iter().map(|s| Scope::from(s.as_str())).collect(),
             None => vec![Scope::Data, Scope::User],
@@ -219,19 +345,6 @@ impl ConnectionArgs {
     }
 }
 
-/// Logs the client's warnings (retries, token renewals) to stderr; `DOMO_LOG`
-/// filters them (`warn` by default, `debug` shows every request).
-fn init_log() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DOMO_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .without_time()
-        .try_init();
-}
-
 fn parse_profile_file(path: &Path, text: &str) -> anyhow::Result<ProfileFile> {
     // toml's message quotes the offending line, which could hold a secret: keep only its first line.
     toml::from_str(text).map_err(|error| {
@@ -285,6 +398,51 @@ mod tests {
     fn hosts_become_base_urls() {
         assert_eq!(base_url("api.domo.com"), "https://api.domo.com");
         assert_eq!(base_url("http://127.0.0.1:8470/"), "http://127.0.0.1:8470");
+    }
+
+    #[test]
+    fn hints_name_the_host_tried_and_where_it_came_from() {
+        let tried = |host: &str, origin| TriedHost { host: host.to_owned(), base_url: base_url(host), origin };
+        let check = |kind, tried: TriedHost, expected: &str| assert_eq!(hint_for(kind, &tried).unwrap(), expected);
+        check(
+            Unreachable::Connect,
+            tried("http://127.0.0.1:8470", HostOrigin::Env),
+            "nothing answered at http://127.0.0.1:8470 (from DOMO_API_HOST); is the emulator running? Start it \
+             with `domo serve` (it prints the URL to use), or fix DOMO_API_HOST",
+        );
+        check(
+            Unreachable::Connect,
+            tried("http://127.0.0.1:8470", HostOrigin::Flag),
+            "nothing answered at http://127.0.0.1:8470 (from --api-host); is the emulator running? Start it \
+             with `domo serve` (it prints the URL to use), or fix --api-host",
+        );
+        check(
+            Unreachable::Connect,
+            tried("api.domo.com", HostOrigin::Default),
+            "nothing answered at https://api.domo.com (the default: neither --api-host, DOMO_API_HOST nor a \
+             profile sets one); check the network, or for the local emulator run `domo serve` and set \
+             DOMO_API_HOST=http://127.0.0.1:8470",
+        );
+        let profile = HostOrigin::Profile { name: "emu".to_owned(), file: PathBuf::from("p.toml") };
+        check(
+            Unreachable::PlainHttp,
+            tried("127.0.0.1:8470", profile),
+            "`127.0.0.1:8470` has no scheme, so https:// was used, but https://127.0.0.1:8470 (from `api_host` \
+             of profile `emu` in `p.toml`) answers in plain HTTP, as `domo serve` does without --tls: set the \
+             profile's `api_host` to http://127.0.0.1:8470",
+        );
+        check(
+            Unreachable::PlainHttp,
+            tried("https://127.0.0.1:8470", HostOrigin::Env),
+            "https://127.0.0.1:8470 (from DOMO_API_HOST) answers in plain HTTP, as `domo serve` does without \
+             --tls: set DOMO_API_HOST to http://127.0.0.1:8470",
+        );
+        check(
+            Unreachable::Tls,
+            tried("https://localhost:8470", HostOrigin::Env),
+            "the TLS handshake with https://localhost:8470 (from DOMO_API_HOST) failed; for `domo serve --tls`, \
+             trust the certificate it prints with DOMO_CA_CERT (or --ca-cert, or `ca_cert` in the profile)",
+        );
     }
 
     #[test]

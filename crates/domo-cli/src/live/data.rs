@@ -27,12 +27,14 @@ pub(crate) struct DataArgs {
 enum DataCommand {
     /// Upload a CSV file into a DataSet, streamed (replaces its rows unless --append).
     #[command(after_help = concat!(
-        "The file's columns must be in schema order. Domo expects no header row: pass\n",
-        "--header when the file has one, and it is checked against the schema and left out.\n",
+        "The file's columns must be in schema order. Domo expects no header row: a first\n",
+        "row equal to the DataSet's column names is taken as a header and left out, any\n",
+        "other first row is data (the emulator decides the same way); stderr says which.\n",
+        "--header or --no-header forces the answer.\n",
         "--stream uploads through the Streams API in parts sent in parallel; the DataSet\n",
         "must have been created as a stream (`domo datasets create --stream`).\n\n",
         "Examples:\n",
-        "  domo data import 4405ff58-1957-45f0-82bd-914d989a3ea3 guests.csv --header\n",
+        "  domo data import 4405ff58-1957-45f0-82bd-914d989a3ea3 examples/euler-party/data.csv\n",
         "  domo data import $ID big.csv --stream --gzip --parallel 4",
     ))]
     Import {
@@ -49,9 +51,13 @@ enum DataCommand {
         /// Upload through the Streams API, in parts sent in parallel.
         #[arg(long)]
         stream: bool,
-        /// The file starts with a header row (checked against the schema, then left out).
-        #[arg(long)]
+        /// The file starts with a header row (checked against the schema, then left out)
+        /// [default: decided from the schema].
+        #[arg(long, conflicts_with = "no_header")]
         header: bool,
+        /// Every row is data, even a first row equal to the column names.
+        #[arg(long)]
+        no_header: bool,
         /// With --stream: about how many bytes go in one part. Memory grows to
         /// about SIZE × (N + 1) for --parallel N.
         #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = parse_size, requires = "stream")]
@@ -82,11 +88,10 @@ pub(crate) fn run(args: DataArgs) -> anyhow::Result<Outcome> {
     let connection = args.connection.connect()?;
     let client = &connection.client;
     match args.command {
-        DataCommand::Import { id, file, append, gzip, stream, header, part_size, parallel } => {
+        DataCommand::Import { id, file, append, gzip, stream, header, no_header, part_size, parallel } => {
             let id = DatasetId::from(id);
             let method = if append { UpdateMethod::Append } else { UpdateMethod::Replace };
             let compression = if gzip { Compression::Gzip } else { Compression::None };
-            let header = if header { Header::Include } else { Header::Omit };
             let metadata = std::fs::metadata(&file).with_context(|| format!("cannot read `{}`", file.display()))?;
             if !metadata.is_file() {
                 // Its first row is read to check it, then the whole file is sent, and
@@ -101,6 +106,7 @@ pub(crate) fn run(args: DataArgs) -> anyhow::Result<Outcome> {
             let started = Instant::now();
             let sent = super::block_on(async {
                 let dataset = client.get_dataset(&id).await?;
+                let header = decide_header(&file, &dataset.schema, header, no_header)?;
                 check_first_row(&file, &dataset.schema, header)?;
                 let bar = output::progress_bar(&format!("importing {}", file_name(&file)), Some(total));
                 let progress = bar.as_ref().map(|(_, p)| p.clone());
@@ -325,6 +331,70 @@ fn skip_header_source(path: PathBuf) -> CsvSource {
     })
 }
 
+/// Whether the file's first row is left out: as forced by `--header` or
+/// `--no-header`, else decided from the schema by the rule the emulator uses
+/// (`HeaderRow::detect`), and said on stderr.
+fn decide_header(path: &Path, schema: &Schema, header: bool, no_header: bool) -> anyhow::Result<Header> {
+    if header {
+        return Ok(Header::Include);
+    }
+    if no_header {
+        return Ok(Header::Omit);
+    }
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let detected = domo_pdp::HeaderRow::detect(std::io::BufReader::new(file), schema)
+        .with_context(|| format!("cannot read the first row of `{}`", path.display()))?;
+    let names = schema.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(",");
+    Ok(match detected {
+        domo_pdp::HeaderRow::Present => {
+            output::note(format!(
+                "`{}` starts with the DataSet's column names: its first row is a header and is left out \
+                 (--no-header imports it as data)",
+                path.display()
+            ));
+            Header::Include
+        }
+        domo_pdp::HeaderRow::Absent => {
+            if let Some(first) = near_header(path, schema)? {
+                bail!(
+                    "the first row of `{}` (`{first}`) looks like a header but is not the DataSet's column names \
+                     (`{names}`): fix the names and it is left out, or pass --no-header to import it as data; \
+                     nothing was sent",
+                    path.display()
+                );
+            }
+            output::note(format!(
+                "`{}` does not start with the DataSet's column names (`{names}`): every row is imported as data \
+                 (--header if its first row is a header)",
+                path.display()
+            ));
+            Header::Omit
+        }
+    })
+}
+
+/// The file's first row, when each of its fields is close to the column name
+/// at its place (`friend,attending` for `Friend,Attending`): a header with a
+/// typo, which must not slip in as a data row. Names shorter than four
+/// characters must match ignoring case (`1` is one edit from `a`).
+fn near_header(path: &Path, schema: &Schema) -> anyhow::Result<Option<String>> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(file);
+    let mut record = csv::StringRecord::new();
+    if !reader.read_record(&mut record).with_context(|| format!("cannot read `{}`", path.display()))? {
+        return Ok(None);
+    }
+    let close = record.len() == schema.columns.len()
+        && record.iter().zip(&schema.columns).all(|(cell, column)| {
+            let name = column.name.as_str();
+            cell.to_lowercase() == name.to_lowercase()
+                || (cell.chars().count() >= 4
+                    && name.chars().count() >= 4
+                    && domo_model::did_you_mean(cell, std::iter::once(name)).is_some())
+        });
+    Ok(close.then(|| record.iter().collect::<Vec<_>>().join(",")))
+}
+
 /// Checks the file's first row against the schema: the header's names with
 /// `--header`, else the number of fields; a mistake here would otherwise
 /// surface as Domo's terse upload error.
@@ -355,9 +425,6 @@ fn check_first_row(path: &Path, schema: &Schema, header: Header) -> anyhow::Resu
                 output::count(expected.len(), "column", "columns"),
                 expected.join(",")
             );
-        }
-        if record.iter().zip(&expected).all(|(cell, name)| cell == *name) {
-            bail!("`{}` starts with a header row: pass --header so that it is left out", path.display());
         }
     }
     Ok(())

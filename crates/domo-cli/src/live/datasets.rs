@@ -29,6 +29,11 @@ pub(crate) struct DatasetsArgs {
 #[derive(Debug, Subcommand)]
 enum DatasetsCommand {
     /// List DataSets, 50 per request until the end or --limit.
+    #[command(visible_alias = "ls", after_help = concat!(
+        "Examples:\n",
+        "  domo datasets list\n",
+        "  domo datasets list --name-like party --sort lastUpdated --limit 10",
+    ))]
     List {
         /// Only DataSets whose name contains this text (case-insensitive).
         #[arg(long, value_name = "TEXT")]
@@ -47,6 +52,11 @@ enum DatasetsCommand {
         format: Format,
     },
     /// Show one DataSet: its schema, owner, PDP state and policy count.
+    #[command(visible_aliases = ["show", "view"], after_help = concat!(
+        "Examples:\n",
+        "  domo datasets get 4405ff58-1957-45f0-82bd-914d989a3ea3\n",
+        "  domo datasets show $ID --format json",
+    ))]
     Get {
         /// The DataSet id.
         id: String,
@@ -93,6 +103,11 @@ enum DatasetsCommand {
         format: Format,
     },
     /// Change a DataSet's name, description, schema or owner.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  domo datasets update $ID --name \"Leonhard Euler Party\" --description \"Who comes\"\n",
+        "  domo datasets update $ID --schema examples/euler-party/dataset.json --owner 27",
+    ))]
     Update {
         /// The DataSet id.
         id: String,
@@ -113,6 +128,11 @@ enum DatasetsCommand {
         format: Format,
     },
     /// Delete a DataSet and its rows (asks first unless --yes).
+    #[command(visible_alias = "rm", after_help = concat!(
+        "Examples:\n",
+        "  domo datasets delete $ID\n",
+        "  domo datasets rm $ID --yes",
+    ))]
     Delete {
         /// The DataSet id.
         id: String,

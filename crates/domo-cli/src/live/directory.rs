@@ -23,6 +23,11 @@ pub(crate) struct UsersArgs {
 #[derive(Debug, Subcommand)]
 enum UsersCommand {
     /// List every user, 500 per request.
+    #[command(visible_alias = "ls", after_help = concat!(
+        "Examples:\n",
+        "  domo users list\n",
+        "  domo users list --format json",
+    ))]
     List {
         /// Output format: table (the default), json or csv.
         #[arg(long, value_parser = output::formats(output::TABULAR), default_value = "table")]
@@ -42,12 +47,22 @@ pub(crate) struct GroupsArgs {
 #[derive(Debug, Subcommand)]
 enum GroupsCommand {
     /// List every group, 500 per request.
+    #[command(visible_alias = "ls", after_help = concat!(
+        "Examples:\n",
+        "  domo groups list\n",
+        "  domo groups list --format json",
+    ))]
     List {
         /// Output format: table (the default), json or csv.
         #[arg(long, value_parser = output::formats(output::TABULAR), default_value = "table")]
         format: Format,
     },
     /// List a group's members, with their names.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  domo groups members 1324037627\n",
+        "  domo groups members 1324037627 --format json",
+    ))]
     Members {
         /// The group id.
         group: u64,

@@ -16,6 +16,7 @@ use self::render::{render, render_report};
 use super::config::{Connection, ConnectionArgs};
 use super::output;
 use super::policies::stored_as_sent;
+use crate::any_row;
 use crate::engine as common;
 use crate::exit::Outcome;
 use crate::folder::{InputArgs, Inputs};
@@ -99,6 +100,9 @@ struct Plan {
     kept: Vec<Policy>,
     /// Who gains and loses rows.
     effect: Effect,
+    /// Who gains and loses access for some possible row, whatever the data, with witness rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    any_row: Option<AnyRowEffect>,
     /// Things to know about the plan.
     notes: Vec<String>,
 }
@@ -201,6 +205,14 @@ struct Effect {
     users_total: usize,
     /// The users whose rows change.
     users: Vec<UserEffect>,
+}
+
+/// The for-any-row effect: verdicts of the users whose access changes, and the counts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AnyRowEffect {
+    counts: any_row::Counts,
+    users: Vec<any_row::UserImpactJson>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -588,6 +600,11 @@ fn make_plan(input: &InputArgs, target: &Target<'_>, connection: &Connection) ->
     let before = before_set.evaluate(&table)?;
     let after_eval = after_set.evaluate(&table)?;
     let diff = domo_pdp::diff_policies(&before, &after_eval);
+    let impact = domo_pdp::impact(&before_set, &after_set, &domo_pdp::ImpactOptions::default())?;
+    let any_row = AnyRowEffect {
+        counts: any_row::counts(&impact),
+        users: any_row::users_json(&impact, &common::Names::new(&planned.directory)),
+    };
 
     let mut updates = Vec::new();
     for (id, policy) in matched {
@@ -625,6 +642,7 @@ fn make_plan(input: &InputArgs, target: &Target<'_>, connection: &Connection) ->
         changes,
         kept,
         effect: Effect { rows: table.row_count(), users_total: directory.users.len(), users },
+        any_row: Some(any_row),
         notes,
     })
 }

@@ -37,6 +37,11 @@ Examples:
 #[derive(Debug, Subcommand)]
 enum PoliciesCommand {
     /// List a DataSet's policies (the built-in All Rows one included).
+    #[command(visible_alias = "ls", after_help = concat!(
+        "Examples:\n",
+        "  domo policies list $ID\n",
+        "  domo policies list $ID --format json > policies.json",
+    ))]
     List {
         /// The DataSet id.
         dataset: String,
@@ -45,6 +50,12 @@ enum PoliciesCommand {
         format: Format,
     },
     /// Show one policy.
+    #[command(visible_aliases = ["show", "view"], after_help = concat!(
+        "Examples:\n",
+        "  domo policies get $ID 8\n",
+        "  domo policies get $ID 8 --format json > policy.json   # edit it, then:\n",
+        "  domo policies update $ID 8 --file policy.json",
+    ))]
     Get {
         /// The DataSet id.
         dataset: String,
@@ -79,6 +90,11 @@ enum PoliciesCommand {
         format: Format,
     },
     /// Delete a policy (asks first unless --yes). Deleting the last policy turns PDP off.
+    #[command(visible_alias = "rm", after_help = concat!(
+        "Examples:\n",
+        "  domo policies delete $ID 8\n",
+        "  domo policies rm $ID 8 --yes --turn-pdp-off   # the last policy: everyone with access sees every row",
+    ))]
     Delete {
         /// The DataSet id.
         dataset: String,
@@ -167,6 +183,19 @@ impl PolicyFields {
     }
 }
 
+/// Refuses a policy that applies to no one: it changes no one's rows, and is
+/// almost always a forgotten `--user` or `--group`.
+fn require_members(policy: &Policy) -> anyhow::Result<()> {
+    if policy.users.is_empty() && policy.groups.is_empty() && policy.virtual_users.is_empty() {
+        bail!(
+            "policy `{}` applies to no one: give --user, --group or --virtual-user (a policy without members \
+             changes no one's rows); nothing was sent",
+            policy.name
+        );
+    }
+    Ok(())
+}
+
 pub(crate) fn run(args: PoliciesArgs) -> anyhow::Result<Outcome> {
     let connection = args.connection.connect()?;
     let client = &connection.client;
@@ -182,7 +211,18 @@ pub(crate) fn run(args: PoliciesArgs) -> anyhow::Result<Outcome> {
         }
         PoliciesCommand::Create { dataset, fields, format } => {
             let policy = match fields.read_file()? {
-                Some(policy) => policy,
+                Some(policy) => {
+                    if let (Some(id), Some(path)) = (policy.id, &fields.file) {
+                        bail!(
+                            "`{}` holds `\"id\": {id}`: creating it would add a second policy beside policy {id}; \
+                             nothing was created. To change policy {id}: `domo policies update {dataset} {id} --file {}`; \
+                             to create a copy, remove the id",
+                            path.display(),
+                            path.display()
+                        );
+                    }
+                    policy
+                }
                 None => {
                     let Some(name) = fields.name.clone() else {
                         bail!("a new policy needs --name (or --file with a whole policy)");
@@ -201,6 +241,7 @@ pub(crate) fn run(args: PoliciesArgs) -> anyhow::Result<Outcome> {
                 }
             };
             fields.require_filters(&policy)?;
+            require_members(&policy)?;
             let dataset = DatasetId::from(dataset);
             let created = super::block_on(async { Ok(client.create_policy(&dataset, &policy).await?) })?;
             stored_as_sent(&policy, &created)?;
@@ -227,6 +268,7 @@ pub(crate) fn run(args: PoliciesArgs) -> anyhow::Result<Outcome> {
                     }
                 };
                 fields.require_filters(&policy)?;
+                require_members(&policy)?;
                 let updated = client.update_policy(&dataset, id, &policy).await?;
                 stored_as_sent(&policy, &updated)?;
                 Ok(updated)
@@ -361,8 +403,9 @@ fn parse_filter(text: &str) -> Result<PolicyFilter, String> {
         .skip(1)
         .find_map(|(index, (at, word))| word.parse::<FilterOperator>().ok().map(|op| (index, *at, word.len(), op)));
     let Some((index, at, len, operator)) = found else {
+        let hint = words.iter().skip(1).find_map(|(_, word)| operator_hint(word)).unwrap_or_default();
         return Err(format!(
-            "`{text}` has no operator: write `COLUMN [NOT] OPERATOR VALUE`, such as `Attending EQUALS TRUE`"
+            "`{text}` has no operator{hint}: write `COLUMN [NOT] OPERATOR VALUE`, such as `Attending EQUALS TRUE`"
         ));
     };
     let not = index >= 2 && words.get(index - 1).is_some_and(|(_, w)| w.eq_ignore_ascii_case("NOT"));
@@ -382,6 +425,20 @@ fn parse_filter(text: &str) -> Result<PolicyFilter, String> {
         vec![value.to_owned()]
     };
     Ok(PolicyFilter { column, values, operator, not })
+}
+
+/// What a word that is not an operator was probably meant to be: ` (`EQUAL` is
+/// not one: did you mean `EQUALS`?)`. Domo has no NOT_… and no IN operator.
+fn operator_hint(word: &str) -> Option<String> {
+    let names = || FilterOperator::ALL.iter().map(FilterOperator::as_str);
+    let upper = word.to_ascii_uppercase();
+    if let Some(negated) = upper.strip_prefix("NOT_").and_then(|rest| names().find(|name| *name == rest)) {
+        return Some(format!(" (`{word}` is not one: write `NOT {negated}`)"));
+    }
+    if upper == "IN" {
+        return Some(format!(" (`{word}` is not one: write `EQUALS` with a JSON array of values)"));
+    }
+    domo_model::did_you_mean(word, names()).map(|close| format!(" (`{word}` is not one: did you mean `{close}`?)"))
 }
 
 /// `domo pdp enable|disable ID`.
@@ -496,6 +553,33 @@ mod tests {
         let f = parse_filter("Name LIKE A%  B").unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(f.values, ["A%  B"]);
         assert!(parse_filter("Attending TRUE").unwrap_err().contains("no operator"));
+        let check = |text: &str, expected: &str| assert_eq!(parse_filter(text).map(|_| ()), Err(expected.to_owned()));
+        let usage = ": write `COLUMN [NOT] OPERATOR VALUE`, such as `Attending EQUALS TRUE`";
+        check(
+            "Attending EQUAL TRUE",
+            &format!("`Attending EQUAL TRUE` has no operator (`EQUAL` is not one: did you mean `EQUALS`?){usage}"),
+        );
+        check(
+            "Name equals Ada",
+            &format!("`Name equals Ada` has no operator (`equals` is not one: did you mean `EQUALS`?){usage}"),
+        );
+        check(
+            "Name BEGINSWITH A",
+            &format!(
+                "`Name BEGINSWITH A` has no operator (`BEGINSWITH` is not one: did you mean `BEGINS_WITH`?){usage}"
+            ),
+        );
+        check(
+            "Region NOT_EQUALS East",
+            &format!("`Region NOT_EQUALS East` has no operator (`NOT_EQUALS` is not one: write `NOT EQUALS`){usage}"),
+        );
+        check(
+            "Region IN [\"East\"]",
+            &format!(
+                "`Region IN [\"East\"]` has no operator (`IN` is not one: write `EQUALS` with a JSON array of values){usage}"
+            ),
+        );
+        check("Attending TRUE", &format!("`Attending TRUE` has no operator{usage}"));
         assert!(parse_filter("Attending EQUALS").unwrap_err().contains("no value"));
         assert!(parse_filter("EQUALS x").unwrap_err().contains("no operator"));
     }

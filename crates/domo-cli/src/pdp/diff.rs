@@ -4,8 +4,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use domo_pdp::{PolicyChangeKind, Table};
+use domo_pdp::{PolicyChange, PolicyChangeKind, Table};
 use serde::Serialize;
+
+mod for_any_row;
 
 use crate::engine as common;
 use crate::exit::Outcome;
@@ -30,9 +32,25 @@ pub(crate) struct DiffArgs {
     /// Show up to 10 sample rows gained and lost per user.
     #[arg(long)]
     pub(crate) show_rows: bool,
-    /// Exit 1 if anyone gains a row (a CI gate).
+    /// Exit 1 if anyone gains a row (a CI gate); with --for-any-row, also if a gain is undecided.
     #[arg(long)]
     pub(crate) fail_on_new_access: bool,
+    /// Judge every possible row, not the rows at hand: each user's gain or loss is proven with a
+    /// witness row, or reported unknown. The default when the folder has no data file.
+    #[arg(long)]
+    pub(crate) for_any_row: bool,
+    /// With --for-any-row and --fail-on-new-access: let undecided gains pass the gate.
+    #[arg(long, requires = "fail_on_new_access")]
+    pub(crate) allow_unknown: bool,
+    /// With --for-any-row: write each witness row to DIR as a one-row CSV
+    /// (`user-<id>-gains.csv`, `user-<id>-loses.csv`), for `domo pdp explain --data`.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) witnesses: Option<PathBuf>,
+    /// With --for-any-row: how far the search may go per question (branches, and STRING states per
+    /// column); past it the answer is "unknown", never a guess.
+    /// [default: 20000]
+    #[arg(long, value_name = "N")]
+    pub(crate) budget: Option<usize>,
     /// Output format: table (the default) or json.
     #[arg(long, value_parser = crate::output::formats(crate::output::REPORT), default_value = "table")]
     pub(crate) format: Format,
@@ -73,6 +91,24 @@ struct PolicyJson {
     details: Vec<String>,
 }
 
+impl PolicyJson {
+    /// The change of one policy, with its place in the file that holds it: the new
+    /// policies file, or OLD for a removed policy.
+    fn of(p: &PolicyChange, old_policies: &[domo_model::Policy], new_policies: &[domo_model::Policy]) -> Self {
+        let (change, details) = match &p.kind {
+            PolicyChangeKind::Added => ("added", Vec::new()),
+            PolicyChangeKind::Removed => ("removed", Vec::new()),
+            PolicyChangeKind::Changed(details) => ("changed", details.clone()),
+        };
+        let file = if matches!(p.kind, PolicyChangeKind::Removed) { old_policies } else { new_policies };
+        let index = file.iter().position(|policy| match p.id {
+            Some(id) => policy.id == Some(id),
+            None => policy.id.is_none() && policy.name == p.name,
+        });
+        Self { index, id: p.id.map(|id| id.get()), name: p.name.clone(), change, details }
+    }
+}
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct UserJson {
@@ -95,6 +131,16 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     let old_policies = read_policies(&old_path, inputs.limits.json_bytes)?;
     let new_set = common::compile(&inputs)?;
     let old_set = common::compile_policies(&inputs, &old_policies, &old_path)?;
+    if args.for_any_row || (args.input.data.is_none() && !inputs.paths.data.exists()) {
+        return for_any_row::run(args, &inputs, &old_path, &old_policies, &old_set, &new_set);
+    }
+    if args.witnesses.is_some() || args.allow_unknown || args.budget.is_some() {
+        anyhow::bail!(
+            "--witnesses, --allow-unknown and --budget apply to the for-any-row diff: add --for-any-row \
+             (the diff on the rows of `{}` has no witnesses and no unknowns)",
+            inputs.paths.data.display()
+        );
+    }
     let table = inputs.load_table()?;
     let new = new_set.evaluate(&table)?;
     let old = old_set.evaluate(&table)?;
@@ -107,24 +153,7 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         Format::Json => {
             let json = DiffJson {
                 rows: table.row_count(),
-                policies: diff
-                    .policies
-                    .iter()
-                    .map(|p| {
-                        let (change, details) = match &p.kind {
-                            PolicyChangeKind::Added => ("added", Vec::new()),
-                            PolicyChangeKind::Removed => ("removed", Vec::new()),
-                            PolicyChangeKind::Changed(details) => ("changed", details.clone()),
-                        };
-                        let file =
-                            if matches!(p.kind, PolicyChangeKind::Removed) { &old_policies } else { &inputs.policies };
-                        let index = file.iter().position(|policy| match p.id {
-                            Some(id) => policy.id == Some(id),
-                            None => policy.id.is_none() && policy.name == p.name,
-                        });
-                        PolicyJson { index, id: p.id.map(|id| id.get()), name: p.name.clone(), change, details }
-                    })
-                    .collect(),
+                policies: diff.policies.iter().map(|p| PolicyJson::of(p, &old_policies, &inputs.policies)).collect(),
                 users: diff
                     .users
                     .iter()

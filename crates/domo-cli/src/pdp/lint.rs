@@ -12,6 +12,8 @@ use crate::folder::{InputArgs, LimitArgs};
 use crate::output::Format;
 use crate::output::{self, ERROR, NOTE, WARNING, paint};
 
+mod for_any_row;
+
 /// Options of `domo pdp lint`.
 #[derive(Debug, Args)]
 pub(crate) struct LintArgs {
@@ -19,7 +21,12 @@ pub(crate) struct LintArgs {
     pub(crate) input: InputArgs,
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
-    /// Output format: table (the default) or json.
+    /// Also report what holds for every possible row: policies that can never admit a row, and
+    /// policies another with the same members covers. Without a data file, lint reports these and
+    /// the findings that do not depend on the rows.
+    #[arg(long)]
+    pub(crate) for_any_row: bool,
+    /// Output format: table (the default) or json (for CI).
     #[arg(long, value_parser = crate::output::formats(crate::output::REPORT), default_value = "table")]
     pub(crate) format: Format,
 }
@@ -46,18 +53,34 @@ struct FindingJson<'a> {
 pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
     // Directory problems are findings here, not a refusal.
     let inputs = Inputs::read_with(&args.input, Limits::new(&args.limits), DirectoryProblems::Keep)?;
-    let table = inputs.load_table()?;
-    let report = domo_pdp::lint(&inputs.dataset, &inputs.policies, &inputs.directory, &table);
+    let no_data = args.input.data.is_none() && !inputs.paths.data.exists();
+    let mut proven = if args.for_any_row || no_data { for_any_row::findings(&inputs) } else { Vec::new() };
+    let table = if no_data { for_any_row::no_rows(&inputs.dataset.schema)? } else { inputs.load_table()? };
+    let mut report = domo_pdp::lint(&inputs.dataset, &inputs.policies, &inputs.directory, &table);
+    if no_data {
+        report.findings.retain(for_any_row::holds_without_rows);
+    }
+    // A policy whose filters lint already shows can never match needs no second finding.
+    proven.retain(|p| !for_any_row::already_reported(p, &report));
+    let count = |severity: LintSeverity| {
+        report.count(severity) + proven.iter().filter(|p| p.severity == severity.as_str()).count()
+    };
     let (errors, warnings, notes) =
-        (report.count(LintSeverity::Error), report.count(LintSeverity::Warning), report.count(LintSeverity::Note));
+        (count(LintSeverity::Error), count(LintSeverity::Warning), count(LintSeverity::Note));
     match args.format {
         Format::Json => {
-            let json = LintJson {
-                errors,
-                warnings,
-                notes,
-                findings: report.findings.iter().map(|f| finding_json(f, &inputs.directory)).collect(),
-            };
+            let mut findings: Vec<FindingJson<'_>> =
+                report.findings.iter().map(|f| finding_json(f, &inputs.directory)).collect();
+            findings.extend(proven.iter().map(|p| FindingJson {
+                severity: p.severity,
+                kind: p.kind,
+                policy: Some(crate::engine::PolicyRef::from_lint(&p.policy)),
+                filter: None,
+                user: None,
+                message: &p.message,
+                rows: &[],
+            }));
+            let json = LintJson { errors, warnings, notes, findings };
             output::json(&json)?;
         }
         Format::Table | Format::Csv => {
@@ -70,22 +93,31 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
                 };
                 writeln!(out, "{}[{}]: {finding}", paint(style, finding.severity), finding.kind)?;
             }
-            if !report.findings.is_empty() {
+            for p in &proven {
+                let style = match p.severity {
+                    "error" => ERROR,
+                    "warning" => WARNING,
+                    _ => NOTE,
+                };
+                writeln!(out, "{}[{}]: {}", paint(style, p.severity), p.kind, p.message)?;
+            }
+            if !report.findings.is_empty() || !proven.is_empty() {
                 writeln!(out)?;
             }
+            let over =
+                if no_data { "every possible row".to_owned() } else { output::count(table.row_count(), "row", "rows") };
             writeln!(
                 out,
-                "{}: {} in `{}` over {} and {}",
+                "{}: {} in `{}` over {over} and {}",
                 if errors > 0 { paint(ERROR, "failed") } else { paint(output::GOOD, "ok") },
                 counts(errors, warnings, notes),
                 inputs.paths.policies.display(),
-                output::count(table.row_count(), "row", "rows"),
                 output::count(inputs.directory.users.len(), "user", "users"),
             )?;
             out.flush()?;
         }
     }
-    Ok(if report.has_errors() { Outcome::Findings } else { Outcome::Ok })
+    Ok(if errors > 0 { Outcome::Findings } else { Outcome::Ok })
 }
 
 fn counts(errors: usize, warnings: usize, notes: usize) -> String {

@@ -1,4 +1,4 @@
-//! `domo pdp sql`: the policies compiled to SQL, for one user or as whole-DataSet counts.
+//! `domo pdp sql`: the policies compiled to SQL (one user, counts, hidden rows, a row's viewers, a diff) and the load of the CSV.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use domo_model::UserId;
-use domo_pdp::{Dialect, MembershipSource, SqlOptions};
+use domo_pdp::{CsvSource, Dialect, MembershipSource, SqlOptions};
 
 use crate::engine as common;
 use crate::exit::Outcome;
-use crate::folder::Inputs;
 use crate::folder::{InputArgs, LimitArgs};
+use crate::folder::{Inputs, read_policies};
 use crate::output;
 
 /// The `--dialect` values.
@@ -44,9 +44,14 @@ impl From<DialectArg> for Dialect {
     }
 }
 
-/// Options of `domo pdp sql`: exactly one mode of --user, --counts and --create-table.
+/// Options of `domo pdp sql`: exactly one mode of --user, --counts, --create-table, --load, --hidden,
+/// --viewers and --diff.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("mode").required(true).args(["user", "counts", "create_table"])))]
+#[command(group(
+    clap::ArgGroup::new("mode")
+        .required(true)
+        .args(["user", "counts", "create_table", "load", "hidden", "viewers", "diff"])
+))]
 pub(crate) struct SqlArgs {
     #[command(flatten)]
     pub(crate) input: InputArgs,
@@ -61,6 +66,23 @@ pub(crate) struct SqlArgs {
     /// Print CREATE TABLE for the DataSet's schema, with the column types the queries expect.
     #[arg(long, conflicts_with_all = ["user", "counts", "where_only"])]
     pub(crate) create_table: bool,
+    /// Print the statements that create the table and load the DataSet's CSV at PATH into
+    /// it exactly as the engine reads it (PATH as the warehouse names it; see docs/sql.md).
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["user", "counts", "create_table", "where_only"])]
+    pub(crate) load: Option<String>,
+    /// Print the query returning the rows no user sees (but the owner, Admins and role grants).
+    #[arg(long, conflicts_with_all = ["user", "counts", "create_table", "load", "where_only"])]
+    pub(crate) hidden: bool,
+    /// Print the query returning the users who see the row whose --key column holds VALUE.
+    #[arg(long, value_name = "VALUE", requires = "key", conflicts_with_all = ["user", "counts", "create_table", "load", "hidden", "where_only"])]
+    pub(crate) viewers: Option<String>,
+    /// The key column of --viewers.
+    #[arg(long, value_name = "COLUMN", requires = "viewers")]
+    pub(crate) key: Option<String>,
+    /// Print the query returning each user's gained and lost rows when the policies
+    /// at OLD (a policies.json file, or a folder holding one) are replaced by these.
+    #[arg(long, value_name = "OLD", conflicts_with_all = ["user", "counts", "create_table", "load", "hidden", "viewers", "where_only"])]
+    pub(crate) diff: Option<PathBuf>,
     /// The SQL dialect.
     #[arg(long, value_enum, default_value_t = DialectArg::Duckdb)]
     pub(crate) dialect: DialectArg,
@@ -96,6 +118,22 @@ pub(crate) fn run(args: &SqlArgs) -> anyhow::Result<Outcome> {
     let table: Vec<&str> = args.table.split('.').collect();
     let sql = if args.create_table {
         domo_pdp::sql_create_table(&inputs.dataset.schema, &table, &options)? + ";"
+    } else if let Some(path) = &args.load {
+        let source = CsvSource { path, header: inputs.header };
+        let statements = domo_pdp::sql_load(&inputs.dataset.schema, &table, &source, &options)?;
+        let lines: Vec<String> =
+            statements.into_iter().map(|s| if s.starts_with("--") { s } else { s + ";" }).collect();
+        lines.join("\n")
+    } else if args.hidden {
+        common::compile(&inputs)?.sql_hidden_rows(&table, &options)? + ";"
+    } else if let (Some(value), Some(key)) = (&args.viewers, &args.key) {
+        common::compile(&inputs)?.sql_viewers(&table, key, value, &options)? + ";"
+    } else if let Some(old) = &args.diff {
+        let old_path = if old.is_dir() { old.join("policies.json") } else { old.clone() };
+        let old_policies = read_policies(&old_path, inputs.limits.json_bytes)?;
+        let new_set = common::compile(&inputs)?;
+        let old_set = common::compile_policies(&inputs, &old_policies, &old_path)?;
+        new_set.sql_diff(&old_set, &table, &options)? + ";"
     } else {
         let set = common::compile(&inputs)?;
         match args.user {

@@ -27,6 +27,11 @@ fn unknown_field_names_json_path() {
 }
 
 #[test]
+fn misspelt_field_in_a_test_file_suggests_the_known_one() {
+    check!("error_tests_misspelt_field", &["pdp", "test", EXAMPLE, &fixture("tests-misspelt-field.json")]);
+}
+
+#[test]
 fn unknown_column_names_policy_and_suggests() {
     check!("error_unknown_column", &["pdp", "matrix", EXAMPLE, "--policies", &fixture("policies-unknown-column.json")]);
 }

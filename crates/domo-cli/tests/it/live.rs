@@ -10,3 +10,4 @@ mod pull;
 mod quickstart;
 mod setup;
 mod support;
+mod unreachable;

@@ -1,11 +1,14 @@
 //! Tests that run the `domo` binary and snapshot what a person reads.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing, reason = "test helpers fail loudly")]
 
+mod any_row;
 mod cli;
 mod commands;
 mod errors;
+mod help;
 mod hostile;
 mod live;
+mod logs;
 mod output;
 mod planted;
 mod sdk;

@@ -157,3 +157,72 @@ fn serve_help_names_the_safe_forms_and_never_shows_the_environment_s_secret() {
     assert!(help.contains("prefer DOMO_SERVE_CLIENT or --client-file"), "{help}");
     assert!(!help.contains(ENV_SECRET), "{help}");
 }
+
+/// Starts `serve`, reads its start-up lines, and returns the process and those lines.
+fn start(mut serve: Command) -> (std::process::Child, String) {
+    let mut server = serve.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut printed = Vec::new();
+    for line in std::io::BufReader::new(server.stdout.take().unwrap()).lines().map_while(Result::ok) {
+        let done = line == "Ctrl-C stops it.";
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    (server, printed.join("\n"))
+}
+
+/// Stops a server as Ctrl-C would.
+fn stop(mut server: std::process::Child) {
+    Command::new("kill").args(["-INT", &server.id().to_string()]).status().unwrap();
+    assert!(server.wait().unwrap().success());
+}
+
+#[test]
+fn serve_keeps_the_directory_but_not_the_clients_given_at_a_start() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let directory = "examples/euler-party/directory.json";
+    let mut first = domo(temp.path(), &["serve", "--port", "0", "--data-dir", data_arg, "--directory", directory]);
+    first.env("DOMO_SERVE_CLIENT", format!("env-app:{ENV_SECRET}:1001"));
+    let (server, printed) = start(first);
+    assert!(printed.contains(&format!("directory: `{directory}` (kept in the data folder)")), "{printed}");
+    assert!(printed.contains("client `env-app` acts as user 1001 (for this start only: clients are not kept)"));
+    stop(server);
+    let state = std::fs::read_to_string(data.join("state.json")).unwrap();
+    assert!(!state.contains(ENV_SECRET), "a given client's secret is never written to disk");
+    let mode = std::fs::metadata(data.join("state.json")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "the state, which holds the generated client's secret, is private: {mode:o}");
+
+    let (server, printed) = start(domo(temp.path(), &["serve", "--port", "0", "--data-dir", data_arg]));
+    assert!(printed.contains("directory: the one kept in the data folder"), "{printed}");
+    let url = printed.lines().find_map(|l| l.strip_prefix("Domo API emulator listening on ")).unwrap().to_owned();
+    let line = |prefix: &str| printed.lines().find_map(|l| l.strip_prefix(prefix)).unwrap().trim().to_owned();
+    let (id, secret) = (line("client id:"), line("client secret:"));
+    let run = |id: &str, secret: &str, args: &[&str]| {
+        domo(temp.path(), args)
+            .env("DOMO_API_HOST", &url)
+            .env("DOMO_CLIENT_ID", id)
+            .env("DOMO_CLIENT_SECRET", secret)
+            .env("DOMO_RETRIES", "0")
+            .output()
+            .unwrap()
+    };
+    let left_out = run("env-app", ENV_SECRET, &["auth", "check"]);
+    assert_eq!(left_out.status.code(), Some(2), "a client left out of a restart is no longer let in");
+    let users = run(&id, &secret, &["users", "list"]);
+    let users_text = String::from_utf8_lossy(&users.stdout);
+    assert!(users.status.success() && users_text.contains("Leonhard Euler"), "the directory was kept: {users_text}");
+    stop(server);
+}
+
+#[test]
+fn serve_ephemeral_cannot_be_given_a_data_folder() {
+    let temp = tempfile::tempdir().unwrap();
+    let output = domo(temp.path(), &["serve", "--ephemeral", "--data-dir", "x"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the argument '--ephemeral' cannot be used with '--data-dir <DIR>'"), "{stderr}");
+    assert!(!temp.path().join("x").exists());
+}

@@ -80,3 +80,68 @@ fn errors() {
     );
     check!("sql_empty_table_part", &["pdp", "sql", EXAMPLE, "--user", "27", "--table", "a..b"]);
 }
+
+#[test]
+fn load_in_every_dialect() {
+    for dialect in ["duckdb", "postgres", "spark", "snowflake", "bigquery", "trino"] {
+        let (code, stdout) = run_stdout(&[
+            "pdp",
+            "sql",
+            EXAMPLE,
+            "--load",
+            "/data/party's.csv",
+            "--dialect",
+            dialect,
+            "--table",
+            "guests",
+        ]);
+        assert_eq!(code, 0, "{dialect}");
+        insta::assert_snapshot!(format!("sql_load_{dialect}"), stdout);
+    }
+}
+
+#[test]
+fn load_without_a_header_row_skips_nothing() {
+    let (code, stdout) = run_stdout(&["pdp", "sql", EXAMPLE, "--load", "d.csv", "--no-header"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("read_csv('d.csv', header = false,"), "{stdout}");
+    let (_, spark) = run_stdout(&["pdp", "sql", EXAMPLE, "--load", "d.csv", "--no-header", "--dialect", "spark"]);
+    assert!(spark.contains("header 'false'"), "{spark}");
+}
+
+#[test]
+fn hidden_rows_viewers_and_diff() {
+    check!("sql_hidden_postgres", &["pdp", "sql", EXAMPLE, "--hidden", "--dialect", "postgres"]);
+    check!(
+        "sql_viewers_spark",
+        &["pdp", "sql", EXAMPLE, "--viewers", "Ada Lovelace", "--key", "Friend", "--dialect", "spark"]
+    );
+    let old = crate::fixture("policies-widened.json");
+    check!("sql_diff_duckdb", &["pdp", "sql", EXAMPLE, "--diff", &old]);
+}
+
+#[test]
+fn analysis_errors() {
+    check!("sql_viewers_unknown_key", &["pdp", "sql", EXAMPLE, "--viewers", "x", "--key", "Friends"]);
+    let (dataset, policies) =
+        (crate::fixture("dataset-attending-long.json"), crate::fixture("policies-attending-long.json"));
+    check!(
+        "sql_viewers_bad_key_value",
+        &[
+            "pdp",
+            "sql",
+            EXAMPLE,
+            "--dataset",
+            &dataset,
+            "--policies",
+            &policies,
+            "--viewers",
+            "yes",
+            "--key",
+            "Attending"
+        ]
+    );
+    check!("sql_viewers_without_key", &["pdp", "sql", EXAMPLE, "--viewers", "x"]);
+    check!("sql_load_with_user", &["pdp", "sql", EXAMPLE, "--load", "d.csv", "--user", "27"]);
+    check!("sql_diff_missing", &["pdp", "sql", EXAMPLE, "--diff", "no/such/policies.json"]);
+}

@@ -89,7 +89,7 @@ pub(crate) async fn compact(app: &Arc<App>, id: &str) {
     })
     .await;
     let Ok(Ok(rel)) = written else {
-        tracing::warn!(dataset = id, "merging row files failed; they stay as they are");
+        tracing::warn!(dataset = id, "cannot merge the row files of DataSet {id}; they stay as they are");
         return;
     };
     let (store, id, kept) = (Arc::clone(&app.store), id.to_owned(), rel.clone());
@@ -192,7 +192,7 @@ pub(crate) async fn export(
         if let Err(err) = result
             && err.kind() != io::ErrorKind::BrokenPipe
         {
-            tracing::warn!(error = %err, "export failed midway");
+            tracing::warn!(error = %err, "an export failed midway: {err}");
             let _ = error_tx.blocking_send(Err(err));
         }
     });
@@ -200,7 +200,7 @@ pub(crate) async fn export(
     // and pass a cut export off as whole: send an error instead, so the reply is aborted.
     tokio::spawn(async move {
         if let Err(err) = task.await {
-            tracing::error!(error = %err, "export task crashed");
+            tracing::error!(error = %err, "an export task crashed: {err}");
             let _ = crash_tx.send(Err(io::Error::other("the export failed midway"))).await;
         }
     });

@@ -238,6 +238,13 @@ async fn secrets_never_show_in_debug_display_errors_or_logs() {
         logs.lock().unwrap().clone(),
     ];
     assert!(logs.lock().unwrap().contains("retrying"), "the test saw the logs: {}", logs.lock().unwrap());
+    // The retry warning is a sentence a person reads: the request, the wait, the attempt, and what failed.
+    let logged = logs.lock().unwrap().clone();
+    assert!(
+        logged.contains("retrying GET /v1/datasets/x in ") && logged.contains(" (attempt 2 of "),
+        "the retry warning names the request and the attempt: {logged}"
+    );
+    assert!(logged.contains("): Domo answered 503: busy"), "and what failed: {logged}");
     for text in shown {
         assert!(!text.contains(SECRET), "the client secret leaked: {text}");
         assert!(!text.contains(TOKEN), "a token leaked: {text}");

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use domo_model::Policy;
 
 use super::{Change, Plan, Report, show_id};
+use crate::any_row;
 use crate::live::policies::filters_text;
 use crate::output::{self, BOLD, ERROR, GOOD, WARNING, paint};
 
@@ -114,6 +115,11 @@ pub(super) fn render(plan: &Plan) -> String {
         output::how_many(gainers, "gains", "gain"),
         output::how_many(losers, "loses", "lose"),
     );
+    if let Some(any_row) = &plan.any_row {
+        let mut lines = Vec::new();
+        let _ = any_row::write_text(&mut lines, &any_row.users, &any_row.counts);
+        text.push_str(&String::from_utf8_lossy(&lines));
+    }
     for note in &plan.notes {
         let _ = writeln!(text, "{}: {note}", paint(WARNING, "note"));
     }

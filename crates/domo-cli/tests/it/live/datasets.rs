@@ -95,7 +95,6 @@ fn data_is_imported_and_exported_with_header_append_and_gzip() {
     assert_eq!(live.ok(&["data", "export", &id]).lines().count(), 2);
 
     // Mistakes are caught before anything is sent, with the message a person needs.
-    live.run(&["data", "import", &id, EULER_CSV]).fails_with("starts with a header row: pass --header");
     let wrong = live.path("wrong.csv");
     std::fs::write(&wrong, "Name,Coming\nx,y\n").unwrap();
     live.run(&["data", "import", &id, wrong.to_str().unwrap(), "--header"])
@@ -105,6 +104,54 @@ fn data_is_imported_and_exported_with_header_append_and_gzip() {
         .fails_with("has 3 fields but the DataSet has 2 columns");
     live.run(&["data", "import", &id, "no-such.csv"]).fails_with("cannot read `no-such.csv`");
     assert_eq!(live.ok(&["data", "export", &id]).lines().count(), 2, "nothing changed");
+}
+
+#[test]
+fn the_header_row_is_decided_from_the_schema_and_said() {
+    let live = Live::start();
+    let id = live.euler_party();
+    let count = || live.ok(&["data", "export", &id]).lines().count();
+    // A first row of the column names is a header, left out.
+    let run = live.run(&["data", "import", &id, EULER_CSV]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stderr.contains(&format!(
+            "`{EULER_CSV}` starts with the DataSet's column names: its first row is a header and is left out \
+             (--no-header imports it as data)"
+        )),
+        "{}",
+        run.all()
+    );
+    assert_eq!(count(), 6);
+    // Any other first row is data.
+    let rows = live.path("rows.csv");
+    std::fs::write(&rows, "Pascal,TRUE\nFermat,FALSE\n").unwrap();
+    let run = live.run(&["data", "import", &id, rows.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stderr.contains(
+            "does not start with the DataSet's column names (`Friend,Attending`): every row is imported as data \
+             (--header if its first row is a header)"
+        ),
+        "{}",
+        run.all()
+    );
+    assert_eq!(count(), 2);
+    // Forced either way.
+    live.ok(&["data", "import", &id, EULER_CSV, "--no-header"]);
+    assert_eq!(count(), 7, "the header imported as a row");
+    live.ok(&["data", "import", &id, EULER_CSV, "--header"]);
+    assert_eq!(count(), 6, "the header left out");
+    live.run(&["data", "import", &id, EULER_CSV, "--header", "--no-header"]).fails_with("cannot be used with");
+    // A header with a typo is neither taken for the header nor slipped in as a row.
+    std::fs::write(&rows, "friend,Atending\nPascal,TRUE\n").unwrap();
+    live.run(&["data", "import", &id, rows.to_str().unwrap()]).fails_with(&format!(
+        "the first row of `{}` (`friend,Atending`) looks like a header but is not the DataSet's column names \
+         (`Friend,Attending`): fix the names and it is left out, or pass --no-header to import it as data; nothing \
+         was sent",
+        rows.display()
+    ));
+    assert_eq!(count(), 6, "nothing changed");
 }
 
 #[test]

@@ -70,6 +70,11 @@ fn a_plan_creates_updates_and_deletes_and_shows_who_gains_and_loses_rows() {
         "user 35 `Sophie Germain`: 0 -> 2 rows (+2 gained, -0 lost)",
         "user 40 `Carl Gauss`: 2 -> 0 rows (+0 gained, -2 lost)",
         "3 of 6 users change: 2 gain rows, 1 loses rows",
+        // For every possible row, with a witness row and the policy that admits it.
+        "users whose access changes for some possible row (whatever the data):",
+        "user 31 `Ada Lovelace`: gains",
+        "gains row: Friend=NULL, Attending=`TRUE`",
+        "the new policy set admits it through policy 2 `Only Show Attendees`",
     ] {
         assert!(text.contains(line), "missing `{line}` in:\n{text}");
     }
@@ -80,6 +85,9 @@ fn a_plan_creates_updates_and_deletes_and_shows_who_gains_and_loses_rows() {
         plan["changes"].as_array().unwrap().iter().map(|c| c["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["delete", "update", "create"], "deletes first, creates last: a stopped apply narrows access");
     assert_eq!(plan["changes"][1]["id"], 2);
+    let ada = plan["anyRow"]["users"].as_array().unwrap().iter().find(|u| u["id"] == 31).unwrap().clone();
+    assert_eq!(ada["verdict"], "gains");
+    assert_eq!(ada["gains"]["witness"], j!({"Friend": null, "Attending": "TRUE"}));
 
     // Without a terminal or --yes, nothing is applied.
     live.run(&["pdp", "apply", "--plan", plan_arg]).fails_with("stdin is not a terminal; pass --yes");

@@ -289,3 +289,45 @@ fn pdp_is_not_reported_enabled_on_a_dataset_without_policies() {
     live.only_show_attendees(&id);
     assert!(live.ok(&["pdp", "enable", &id]).starts_with("PDP enabled on DataSet"));
 }
+
+#[test]
+fn policy_mistakes_are_refused_with_the_fix_and_nothing_is_created() {
+    let live = Live::start();
+    let id = live.euler_party();
+    let policy = live.only_show_attendees(&id);
+    let policy = policy.trim();
+    let count = || json(&live.ok(&["policies", "list", &id, "--format", "json"])).as_array().unwrap().len();
+    let before = count();
+
+    // A misspelt operator: the closest one is named.
+    live.run(&["policies", "create", &id, "--name", "Typo", "--filter", "Attending EQUAL TRUE", "--user", "27"])
+        .fails_with("`Attending EQUAL TRUE` has no operator (`EQUAL` is not one: did you mean `EQUALS`?)");
+    // No filters: every row to its members, unless --no-filters says it is meant.
+    live.run(&["policies", "create", &id, "--name", "Everything", "--user", "27"])
+        .fails_with("policy `Everything` has no filters: its members would see every row");
+    // No members: it changes no one's rows.
+    live.run(&["policies", "create", &id, "--name", "Nobody", "--filter", "Attending EQUALS TRUE"]).fails_with(
+        "policy `Nobody` applies to no one: give --user, --group or --virtual-user (a policy without members \
+         changes no one's rows); nothing was sent",
+    );
+    live.run(&["policies", "create", &id, "--name", "Nobody", "--no-filters"]).fails_with("applies to no one");
+    // A file with an id: a second copy of that policy, unless it goes to `update`.
+    let file = live.path("policy.json");
+    let shown = live.ok(&["policies", "get", &id, policy, "--format", "json"]);
+    std::fs::write(&file, &shown).unwrap();
+    let path = file.to_str().unwrap();
+    live.run(&["policies", "create", &id, "--file", path]).fails_with(&format!(
+        "`{path}` holds `\"id\": {policy}`: creating it would add a second policy beside policy {policy}; nothing \
+         was created. To change policy {policy}: `domo policies update {id} {policy} --file {path}`; to create a \
+         copy, remove the id"
+    ));
+    // A misspelt field in the file: the closest known one is named.
+    std::fs::write(&file, shown.replace("\"virtualUsers\"", "\"virtualUser\"")).unwrap();
+    live.run(&["policies", "update", &id, policy, "--file", path])
+        .fails_with("unknown field `virtualUser` (did you mean `virtualUsers`?)");
+    assert_eq!(count(), before, "nothing was created");
+    // The command that message names works.
+    std::fs::write(&file, shown.replace("Only Show Attendees", "Attendees Only")).unwrap();
+    live.ok(&["policies", "update", &id, policy, "--file", path]);
+    assert_eq!(count(), before);
+}

@@ -1,0 +1,108 @@
+//! `domo pdp diff --for-any-row`: the change judged on every possible row, each verdict with a witness row.
+
+use std::io::Write;
+use std::path::Path;
+
+use domo_pdp::{ImpactOptions, PolicyChangeKind, PolicySet};
+use serde::Serialize;
+
+use super::{DiffArgs, PolicyJson};
+use crate::any_row::{self, Counts, UnknownIs, UserImpactJson};
+use crate::engine as common;
+use crate::exit::Outcome;
+use crate::folder::Inputs;
+use crate::output::{self, BOLD, ERROR, Format, GOOD, WARNING, paint};
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ForAnyRowJson {
+    mode: &'static str,
+    policies: Vec<PolicyJson>,
+    users: Vec<UserImpactJson>,
+    counts: Counts,
+    new_access: bool,
+    gate_failed: bool,
+}
+
+/// The options for `--budget N`: N branches per question and N STRING states per column.
+fn budget(given: Option<usize>) -> ImpactOptions {
+    let defaults = ImpactOptions::default();
+    match given {
+        Some(n) => ImpactOptions { branch_budget: n, string_budget: n, ..defaults },
+        None => defaults,
+    }
+}
+
+pub(super) fn run(
+    args: &DiffArgs,
+    inputs: &Inputs,
+    old_path: &Path,
+    old_policies: &[domo_model::Policy],
+    old_set: &PolicySet,
+    new_set: &PolicySet,
+) -> anyhow::Result<Outcome> {
+    let report = domo_pdp::impact(old_set, new_set, &budget(args.budget))?;
+    let changes = &report.policies;
+    let names = common::Names::new(&inputs.directory);
+    let users = any_row::users_json(&report, &names);
+    let counts = any_row::counts(&report);
+    let unknown = if args.allow_unknown { UnknownIs::Allowed } else { UnknownIs::Failure };
+    let gate_failed = args.fail_on_new_access && any_row::gate_fails(&report, unknown);
+    if let Some(dir) = &args.witnesses {
+        any_row::write_witnesses(dir, &report)?;
+    }
+    match args.format {
+        Format::Json => {
+            let json = ForAnyRowJson {
+                mode: "for-any-row",
+                policies: changes.iter().map(|p| PolicyJson::of(p, old_policies, &inputs.policies)).collect(),
+                users,
+                counts,
+                new_access: report.grants_new_access(),
+                gate_failed,
+            };
+            output::json(&json)?;
+        }
+        Format::Table | Format::Csv => {
+            let mut out = output::stdout();
+            writeln!(
+                out,
+                "{}",
+                paint(
+                    BOLD,
+                    format!(
+                        "policies: `{}` against `{}`, for every possible row",
+                        inputs.paths.policies.display(),
+                        old_path.display()
+                    )
+                )
+            )?;
+            if changes.is_empty() {
+                writeln!(out, "  no policy changed")?;
+            }
+            for change in changes {
+                let label = match change.id {
+                    Some(id) => format!("policy {id} `{}`", change.name),
+                    None => format!("policy `{}`", change.name),
+                };
+                match &change.kind {
+                    PolicyChangeKind::Added => writeln!(out, "  {} {label}", paint(GOOD, "added"))?,
+                    PolicyChangeKind::Removed => writeln!(out, "  {} {label}", paint(ERROR, "removed"))?,
+                    PolicyChangeKind::Changed(details) => {
+                        writeln!(out, "  {} {label}", paint(WARNING, "changed"))?;
+                        for detail in details {
+                            writeln!(out, "    {detail}")?;
+                        }
+                    }
+                }
+            }
+            writeln!(out)?;
+            any_row::write_text(&mut out, &users, &counts)?;
+            if args.fail_on_new_access {
+                any_row::write_gate(&mut out, &report, unknown)?;
+            }
+            out.flush()?;
+        }
+    }
+    Ok(if gate_failed { Outcome::Findings } else { Outcome::Ok })
+}

@@ -1,0 +1,68 @@
+//! `domo pdp lint --for-any-row`: findings that hold for every possible row, whatever the data.
+
+use domo_model::Schema;
+use domo_pdp::{ImpactOptions, LintFinding, LintKind, LintReport, PolicyRef, PolicySet, ProvenFinding, Table};
+
+use crate::folder::Inputs;
+
+/// One proven finding, ready to print.
+#[derive(Debug)]
+pub(super) struct Proven {
+    pub(super) severity: &'static str,
+    pub(super) kind: &'static str,
+    pub(super) policy: PolicyRef,
+    pub(super) message: String,
+}
+
+/// Policies that can never admit a row (errors), policies another with the same principals covers
+/// (warnings), and questions past the budget (notes). Nothing when the policies do not compile:
+/// lint reports the compile errors as its own findings.
+pub(super) fn findings(inputs: &Inputs) -> Vec<Proven> {
+    let Ok(set) = PolicySet::compile(&inputs.dataset, &inputs.policies, &inputs.directory) else {
+        return Vec::new();
+    };
+    domo_pdp::lint_for_any_row(&set, &ImpactOptions::default())
+        .into_iter()
+        .map(|finding| {
+            let message = finding.to_string();
+            match finding {
+                ProvenFinding::NeverAdmits { policy } => {
+                    Proven { severity: "error", kind: "never-admits-any-row", policy, message }
+                }
+                ProvenFinding::Subsumed { policy, .. } => {
+                    Proven { severity: "warning", kind: "subsumed-for-any-row", policy, message }
+                }
+                ProvenFinding::Unknown { policy, .. } => {
+                    Proven { severity: "note", kind: "not-decided-for-any-row", policy, message }
+                }
+            }
+        })
+        .collect()
+}
+
+/// A table with the schema and no rows, for the findings that do not depend on the rows.
+pub(super) fn no_rows(schema: &Schema) -> anyhow::Result<Table> {
+    let header: Vec<String> = schema.columns.iter().map(|c| format!("\"{}\"", c.name.replace('"', "\"\""))).collect();
+    Ok(Table::from_csv(format!("{}\n", header.join(",")).as_bytes(), schema, domo_pdp::HeaderRow::Present)?)
+}
+
+/// Whether a finding holds without looking at rows (on a table of no rows, the others say nothing true).
+pub(super) fn holds_without_rows(finding: &LintFinding) -> bool {
+    !matches!(
+        finding.kind,
+        LintKind::RowsOnlyPrivileged
+            | LintKind::UserSeesNothing
+            | LintKind::PolicyMatchesNoRow
+            | LintKind::PolicyMatchesEveryRow
+            | LintKind::RedundantPolicy
+            | LintKind::ValueNotInData
+    )
+}
+
+/// Whether lint's own `filter-never-matches` already says this policy can never admit a row.
+pub(super) fn already_reported(proven: &Proven, report: &LintReport) -> bool {
+    proven.kind == "never-admits-any-row"
+        && report.findings.iter().any(|f| {
+            f.kind == LintKind::FilterNeverMatches && f.policy.as_ref().is_some_and(|p| p.index == proven.policy.index)
+        })
+}

@@ -2,7 +2,7 @@
 
 use domo_model::ColumnType;
 
-use super::{Cond, MembershipSource, RenderSqlError, SqlOptions, Writer, concat_all, reason_name};
+use super::{Cond, MembershipSource, RenderSqlError, SqlOptions, Writer, key_group_ctes, reason_name};
 use crate::compile::{PolicySet, Reason};
 use crate::filter::{OrdTest, Test};
 use crate::parse;
@@ -149,17 +149,7 @@ impl PolicySet {
         let grants_sql =
             w.values("pdp_grant_values", &[("seq_no", int), ("side", text), ("policy_text", text)], &grants);
         let mut sql = format!("WITH pdp_users AS (\n  {users_sql}\n),\npdp_grants AS (\n  {grants_sql}\n),\n");
-        sql.push_str(&format!(
-            "pdp_keys AS (\n  SELECT {} AS policy_key\n  FROM {table}\n),\n",
-            concat_all(items, "\n    ")
-        ));
-        sql.push_str(concat!(
-            "pdp_groups AS (\n",
-            "  SELECT ROW_NUMBER() OVER (ORDER BY policy_key) AS group_id, policy_key, row_count\n",
-            "  FROM (SELECT policy_key, COUNT(*) AS row_count FROM pdp_keys GROUP BY policy_key) AS pdp_grouped\n",
-            "),\n",
-        ));
-        sql.push_str(&format!("pdp_group_policies AS (\n  {}\n),\n", w.split_keys()));
+        sql.push_str(&key_group_ctes(&w, items, &table));
         sql.push_str(concat!(
             "pdp_user_groups AS (\n",
             "  SELECT seq_no, group_id, MAX(row_count) AS row_count,\n",

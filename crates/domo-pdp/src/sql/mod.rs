@@ -17,7 +17,7 @@ mod load;
 mod writer;
 
 use grid::Cond;
-use writer::{Writer, concat_all};
+use writer::{Writer, key_group_ctes};
 
 pub use load::{CsvSource, SPARK_NULL_SENTINEL, sql_load};
 
@@ -414,17 +414,7 @@ impl PolicySet {
         let text = w.text_type();
         let mut sql = format!("WITH pdp_membership AS (\n  {membership_sql}\n),\n");
         let scan_filter = scan_filter.map(|f| format!("\n  WHERE {f}")).unwrap_or_default();
-        sql.push_str(&format!(
-            "pdp_keys AS (\n  SELECT {} AS policy_key\n  FROM {table}{scan_filter}\n),\n",
-            concat_all(items, "\n    ")
-        ));
-        sql.push_str(concat!(
-            "pdp_groups AS (\n",
-            "  SELECT ROW_NUMBER() OVER (ORDER BY policy_key) AS group_id, policy_key, row_count\n",
-            "  FROM (SELECT policy_key, COUNT(*) AS row_count FROM pdp_keys GROUP BY policy_key) AS pdp_grouped\n",
-            "),\n",
-        ));
-        sql.push_str(&format!("pdp_group_policies AS (\n  {}\n),\n", w.split_keys()));
+        sql.push_str(&key_group_ctes(w, items, &format!("{table}{scan_filter}")));
         // Users who see every row share one grantee, -1, granted `#`: the
         // groups are joined once for all of them, not once per user.
         sql.push_str(&format!(

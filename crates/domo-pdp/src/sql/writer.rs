@@ -368,7 +368,22 @@ impl<'a> Writer<'a> {
 
 /// `CONCAT` of the items, nested by fifties: PostgreSQL takes at most 100
 /// arguments, Trino 254 and at least two.
-pub(super) fn concat_all(mut items: Vec<String>, separator: &str) -> String {
+/// The common tables of every one-scan query: `pdp_keys` (each row's key of the
+/// policies that admit it, from `items`), `pdp_groups` (rows grouped by key, counted)
+/// and `pdp_group_policies` (each group's key split into policy numbers).
+pub(super) fn key_group_ctes(w: &Writer<'_>, items: Vec<String>, from: &str) -> String {
+    let mut sql = format!("pdp_keys AS (\n  SELECT {} AS policy_key\n  FROM {from}\n),\n", concat_all(items, "\n    "));
+    sql.push_str(concat!(
+        "pdp_groups AS (\n",
+        "  SELECT ROW_NUMBER() OVER (ORDER BY policy_key) AS group_id, policy_key, row_count\n",
+        "  FROM (SELECT policy_key, COUNT(*) AS row_count FROM pdp_keys GROUP BY policy_key) AS pdp_grouped\n",
+        "),\n",
+    ));
+    sql.push_str(&format!("pdp_group_policies AS (\n  {}\n),\n", w.split_keys()));
+    sql
+}
+
+fn concat_all(mut items: Vec<String>, separator: &str) -> String {
     while items.len() > 1 {
         items = items
             .chunks(50)

@@ -18,6 +18,20 @@ use crate::error::ApiError;
 use crate::routes::{data, datasets, directory, policies, streams};
 use crate::store::{State as Stored, Store};
 
+/// How fully the emulator fills its answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResponseShapes {
+    /// Every field the emulator knows (the default).
+    #[default]
+    Full,
+    /// Only what the published reference's examples show, typed as they show
+    /// it: a stream listed or searched carries only its DataSet's `id` and
+    /// `pdpEnabled`, and a user's digits-only `employeeNumber` is a JSON
+    /// number. Clients tested against this mode decode what Domo documents,
+    /// not what the emulator happens to add.
+    ReferenceMinimal,
+}
+
 /// Resource limits of a running emulator.
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
@@ -44,6 +58,7 @@ pub(crate) struct App {
     pub(crate) store: Arc<Store>,
     pub(crate) auth: Auth,
     pub(crate) limits: Limits,
+    pub(crate) shapes: ResponseShapes,
     /// Held while row files are merged, so that merges do not pile up.
     pub(crate) compacting: tokio::sync::Mutex<()>,
 }

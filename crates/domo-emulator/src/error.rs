@@ -111,6 +111,10 @@ impl ApiError {
             message: Some(message),
             toe: Some(self.toe.clone()),
             path: None,
+            title: None,
+            detail: None,
+            error: None,
+            error_description: None,
         }
     }
 

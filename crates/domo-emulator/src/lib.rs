@@ -133,6 +133,7 @@ mod store;
 mod tls;
 mod upload;
 
+pub use app::ResponseShapes;
 pub use auth::ApiClient;
 pub use error::{ParseClientError, StartError};
 pub use server::{Emulator, EmulatorBuilder, RunningEmulator};

@@ -218,13 +218,14 @@ impl fmt::Display for ServiceBody {
                 if let Some(reason) = &body.status_reason {
                     write!(f, "{reason}")?;
                 }
-                if let Some(message) = &body.message {
+                let text = body.text();
+                if let Some(text) = &text {
                     if body.status_reason.is_some() {
                         f.write_str(": ")?;
                     }
-                    write!(f, "{message}")?;
+                    write!(f, "{text}")?;
                 }
-                if body.status_reason.is_none() && body.message.is_none() {
+                if body.status_reason.is_none() && text.is_none() {
                     f.write_str("no message")?;
                 }
                 if let Some(toe) = &body.toe {

@@ -7,5 +7,6 @@ mod plan;
 mod policies;
 mod pull;
 mod quickstart;
+mod reference_shapes;
 mod setup;
 mod support;

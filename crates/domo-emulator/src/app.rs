@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::{self, Auth};
 use crate::error::ApiError;
-use crate::routes::{data, datasets, directory, policies, streams};
+use crate::routes::{data, datasets, directory, directory_writes, policies, streams};
 use crate::store::{State as Stored, Store};
 
 /// How fully the emulator fills its answers.
@@ -84,11 +84,21 @@ fn routes(app: Arc<App>) -> Router {
         .route("/v1/datasets/{id}/data", get(data::export).put(data::import))
         .route("/v1/datasets/{id}/policies", get(policies::list).post(policies::create))
         .route("/v1/datasets/{id}/policies/{policy}", get(policies::get).put(policies::update).delete(policies::delete))
-        .route("/v1/users", get(directory::users))
-        .route("/v1/users/{id}", get(directory::user))
-        .route("/v1/groups", get(directory::groups))
-        .route("/v1/groups/{id}", get(directory::group))
+        .route("/v1/users", get(directory::users).post(directory_writes::create_user))
+        .route(
+            "/v1/users/{id}",
+            get(directory::user).put(directory_writes::update_user).delete(directory_writes::delete_user),
+        )
+        .route("/v1/groups", get(directory::groups).post(directory_writes::create_group))
+        .route(
+            "/v1/groups/{id}",
+            get(directory::group).put(directory_writes::update_group).delete(directory_writes::delete_group),
+        )
         .route("/v1/groups/{id}/users", get(directory::group_users))
+        .route(
+            "/v1/groups/{id}/users/{user}",
+            put(directory_writes::add_member).delete(directory_writes::remove_member),
+        )
         .route("/v1/streams", get(streams::list).post(streams::create))
         .route("/v1/streams/search", get(streams::search))
         .route("/v1/streams/{id}", get(streams::get).patch(streams::update).delete(streams::delete))

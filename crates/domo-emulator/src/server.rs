@@ -226,6 +226,9 @@ impl EmulatorBuilder {
         if !problems.is_empty() {
             return Err(StartError::invalid_directory(&problems));
         }
+        if directory.is_some() && store.read(|state| state.directory_changed) {
+            return Err(StartError::DirectoryChanged);
+        }
         let make_client = clients.is_empty();
         let client_users: Vec<UserId> = clients.iter().map(|c| c.user).collect();
         // Listen before the state changes, so that a start that cannot listen

@@ -40,6 +40,11 @@ pub(crate) struct State {
     /// The last ids handed out.
     #[serde(default)]
     pub(crate) last_id: LastIds,
+    /// Whether users or groups were changed through the API since the
+    /// directory was seeded: a later start with a directory file is then
+    /// refused rather than losing those changes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) directory_changed: bool,
 }
 
 /// The last numeric ids handed out; ids are never reused.
@@ -52,6 +57,10 @@ pub(crate) struct LastIds {
     pub(crate) stream: u64,
     #[serde(default)]
     pub(crate) execution: u64,
+    #[serde(default)]
+    pub(crate) user: u64,
+    #[serde(default)]
+    pub(crate) group: u64,
 }
 
 /// A DataSet and the files holding its rows, in order.

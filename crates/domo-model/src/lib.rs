@@ -37,6 +37,7 @@
 mod auth;
 mod dataset;
 mod directory;
+mod directory_writes;
 mod error;
 mod grants;
 mod ids;
@@ -55,6 +56,7 @@ pub use dataset::{
     Owner, Schema, Sort, UpdateMethod,
 };
 pub use directory::{Directory, DirectoryGroup, DirectoryProblem, Group, GroupRef, Role, User};
+pub use directory_writes::{GroupCreate, GroupUpdate, UserCreate, UserUpdate};
 pub use error::{ErrorBody, UnknownValueError};
 pub use grants::{Grant, RoleDefinition, role_of};
 pub use ids::{DatasetId, ExecutionId, GroupId, PolicyId, StreamId, UserId};

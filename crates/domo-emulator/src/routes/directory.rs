@@ -28,7 +28,7 @@ pub(crate) async fn users(
 /// A user as the API shows it. In the reference's minimal shape a
 /// digits-only `employeeNumber` is a JSON number, as the reference's examples
 /// show it (its schema says string).
-fn shown_user(app: &App, user: &User) -> Result<Value, ApiError> {
+pub(crate) fn shown_user(app: &App, user: &User) -> Result<Value, ApiError> {
     let mut value = serde_json::to_value(user).map_err(|e| ApiError::internal("user", &e))?;
     if app.shapes == ResponseShapes::ReferenceMinimal
         && let Some(slot) = value.get_mut("employeeNumber")
@@ -55,7 +55,7 @@ pub(crate) async fn user(State(app): State<Arc<App>>, Path(id): Path<String>) ->
     })
 }
 
-fn group_of(g: &domo_model::DirectoryGroup) -> Group {
+pub(crate) fn group_of(g: &domo_model::DirectoryGroup) -> Group {
     Group {
         id: g.id,
         name: g.name.clone(),

@@ -11,6 +11,7 @@ mod auth;
 mod data;
 mod datasets;
 mod directory;
+mod directory_writes;
 mod limits;
 mod pdp;
 mod permissions;

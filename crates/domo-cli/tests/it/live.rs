@@ -2,6 +2,7 @@
 
 mod big;
 mod datasets;
+mod directory_writes;
 mod faults;
 mod plan;
 mod policies;

@@ -107,3 +107,46 @@ async fn the_seed_steps_and_the_rest_through_domo_http() {
     let err = owner.get_dataset(&dataset.id).await.unwrap_err();
     assert_eq!(err.status(), Some(404));
 }
+
+#[tokio::test]
+async fn users_groups_and_members_are_written_through_domo_http() {
+    use domo_model::{GroupCreate, GroupId, GroupUpdate, Role, UserCreate, UserUpdate};
+
+    let server = start_with(builder()).await;
+    let admin = client(&server.base(), "admin");
+    let create = UserCreate {
+        name: "Emmy Noether".to_owned(),
+        email: "noether@example.com".to_owned(),
+        role: Role::Participant,
+        send_invite: None,
+        title: None,
+        alternate_email: None,
+        phone: None,
+        location: None,
+        timezone: None,
+        locale: None,
+        employee_number: Some("7".to_owned()),
+    };
+    let user = admin.create_user(&create).await.unwrap();
+    assert_eq!((user.name.as_str(), user.employee_number.as_deref()), ("Emmy Noether", Some("7")));
+    let update = UserUpdate { title: Some("Professor".to_owned()), ..Default::default() };
+    assert_eq!(admin.update_user(user.id, &update).await.unwrap().title.as_deref(), Some("Professor"));
+
+    let group = admin.create_group(&GroupCreate { name: "Algebraists".to_owned(), default: None }).await.unwrap();
+    admin.add_group_member(group.id, user.id).await.unwrap();
+    let members: Vec<UserId> = admin.list_group_members(group.id).try_collect().await.unwrap();
+    assert_eq!(members, [user.id]);
+    let renamed = GroupUpdate { name: Some("Ring theorists".to_owned()), active: None };
+    assert_eq!(admin.update_group(group.id, &renamed).await.unwrap().name, "Ring theorists");
+    admin.remove_group_member(group.id, user.id).await.unwrap();
+    assert_eq!(admin.get_group(group.id).await.unwrap().member_count, Some(0));
+    admin.delete_group(group.id).await.unwrap();
+    admin.delete_user(user.id).await.unwrap();
+    assert_eq!(admin.get_user(user.id).await.unwrap_err().status(), Some(404));
+
+    // A Participant is refused, and the error says why.
+    let owner = client(&server.base(), "owner");
+    let error = owner.add_group_member(GroupId(5), UserId(29)).await.unwrap_err();
+    assert_eq!(error.status(), Some(403));
+    assert!(error.to_string().contains("does not hold the `directory.manage` grant"), "{error}");
+}

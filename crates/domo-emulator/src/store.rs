@@ -45,6 +45,37 @@ pub(crate) struct State {
     /// refused rather than losing those changes.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) directory_changed: bool,
+    /// What is left of deleted DataSets and their streams: a GET of one
+    /// answers 200 with these fields and `deleted: true`, as Domo documents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) deleted: Vec<Tombstone>,
+}
+
+/// A deleted DataSet: the fields a GET still shows, and its streams. Its rows and policies are gone.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Tombstone {
+    pub(crate) id: DatasetId,
+    pub(crate) name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) owner: Option<domo_model::Owner>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) created_at: Option<Timestamp>,
+    pub(crate) deleted_at: Timestamp,
+    /// The streams that fed it: id, update method and creation time.
+    #[serde(default)]
+    pub(crate) streams: Vec<DeletedStream>,
+}
+
+/// A stream whose DataSet was deleted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeletedStream {
+    pub(crate) id: StreamId,
+    pub(crate) update_method: UpdateMethod,
+    pub(crate) created_at: Timestamp,
 }
 
 /// The last numeric ids handed out; ids are never reused.

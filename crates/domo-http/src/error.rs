@@ -111,6 +111,13 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// Domo answered that the DataSet (or the stream's DataSet) was deleted:
+    /// `deleted: true` with a subset of its fields. It is gone, not live.
+    #[error("{request}: it was deleted (Domo answered with `deleted: true`)")]
+    Deleted {
+        /// The request, `METHOD /path`.
+        request: String,
+    },
     /// Reading the local file or reader being imported, or writing the export.
     #[error("{request}: {what}")]
     Io {
@@ -246,6 +253,11 @@ impl Error {
         matches!(self, Error::Timeout { .. })
     }
 
+    /// Whether Domo answered that the object was deleted (`deleted: true`).
+    pub fn is_deleted(&self) -> bool {
+        matches!(self, Error::Deleted { .. })
+    }
+
     /// The HTTP status of a service error or of a body of the wrong kind.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -281,7 +293,11 @@ impl Error {
                     || (matches!(body.as_ref(), ServiceBody::Html(_)) && *status >= 500)
             }
             Error::UnexpectedBody { body, .. } => matches!(body.as_ref(), ServiceBody::Html(_)),
-            Error::Build { .. } | Error::Decode { .. } | Error::Io { .. } | Error::Paging { .. } => false,
+            Error::Build { .. }
+            | Error::Decode { .. }
+            | Error::Io { .. }
+            | Error::Paging { .. }
+            | Error::Deleted { .. } => false,
         }
     }
 

@@ -64,9 +64,9 @@ impl Client {
         self.json(Call::new(Method::POST, "/v1/streams".to_owned()).json_body(stream)?).await
     }
 
-    /// `GET /v1/streams/{id}`.
+    /// `GET /v1/streams/{id}`. A stream whose DataSet was deleted is [`Error::Deleted`].
     pub async fn get_stream(&self, id: StreamId) -> Result<Stream, Error> {
-        self.json(Call::new(Method::GET, format!("/v1/streams/{id}"))).await
+        self.execute(&mut Call::new(Method::GET, format!("/v1/streams/{id}")), crate::response::decode_live_json).await
     }
 
     /// `GET /v1/streams/search?q=dataSource.id:{id}`: the streams that feed a DataSet.

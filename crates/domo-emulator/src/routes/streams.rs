@@ -175,9 +175,26 @@ impl<'a> Qualifier<'a> {
     }
 }
 
-pub(crate) async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Stream>, ApiError> {
+/// One stream; one whose DataSet was deleted answers 200 with what is left of
+/// it and `deleted: true`, as Domo documents.
+pub(crate) async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = StreamId(numeric_id(&id, "Stream")?);
-    app.store.read(|state| view(state, find_stream(state, id)?).map(Json))
+    app.store.read(|state| match find_stream(state, id) {
+        Ok(stream) => Ok(Json(view(state, stream)?).into_response()),
+        Err(not_found) => {
+            let found = state.deleted.iter().find_map(|t| t.streams.iter().find(|s| s.id == id).map(|s| (t, s)));
+            let Some((tombstone, stream)) = found else { return Err(not_found) };
+            Ok(Json(serde_json::json!({
+                "id": stream.id,
+                "dataSet": crate::routes::datasets::deleted_view(tombstone),
+                "updateMethod": stream.update_method,
+                "createdAt": stream.created_at,
+                "modifiedAt": tombstone.deleted_at,
+                "deleted": true,
+            }))
+            .into_response())
+        }
+    })
 }
 
 /// `PATCH /v1/streams/{id}` `{"updateMethod": …}`.

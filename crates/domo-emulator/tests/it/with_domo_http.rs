@@ -104,7 +104,20 @@ async fn the_seed_steps_and_the_rest_through_domo_http() {
 
     owner.delete_policy(&dataset.id, policy.id.unwrap()).await.unwrap();
     owner.delete_dataset(&dataset.id).await.unwrap();
+    // Domo answers a deleted DataSet with `deleted: true`: the client calls it gone, never live.
     let err = owner.get_dataset(&dataset.id).await.unwrap_err();
+    assert!(err.is_deleted(), "{err}");
+    assert_eq!(
+        err.to_string(),
+        format!("GET /v1/datasets/{}: it was deleted (Domo answered with `deleted: true`)", dataset.id)
+    );
+    owner.delete_dataset(&stream.dataset.id).await.unwrap();
+    let err = owner.get_stream(stream.id).await.unwrap_err();
+    assert!(err.is_deleted(), "{err}");
+    let err = owner
+        .export_data(&dataset.id, &ExportOptions { header: Header::Omit, file_name: None }, &mut Vec::new(), None)
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(404));
 }
 

@@ -38,3 +38,19 @@ fn a_stream_import_finds_its_stream_when_the_search_answer_has_no_dataset_name()
     let exported = live.ok(&["data", "export", id, "--header"]);
     assert_eq!(exported, std::fs::read_to_string(crate::root().join(EULER_CSV)).unwrap());
 }
+
+/// Domo answers a GET of a deleted DataSet with 200 and `deleted: true`: `domo` says it was deleted and
+/// never treats it as a live DataSet.
+#[test]
+fn a_deleted_dataset_is_gone_for_get_pull_and_plan() {
+    let live = Live::start();
+    let id = live.euler_party();
+    live.ok(&["datasets", "delete", &id, "--yes"]);
+    let deleted = format!("GET /v1/datasets/{id}: it was deleted (Domo answered with `deleted: true`)");
+    live.run(&["datasets", "get", &id]).fails_with(&deleted);
+    let dir = live.path("pulled");
+    live.run(&["pull", &id, dir.to_str().unwrap()]).fails_with(&deleted);
+    assert!(!dir.join("dataset.json").exists(), "nothing was pulled");
+    live.run(&["pdp", "plan", "examples/euler-party", "--dataset-id", &id, "--target-other-dataset"])
+        .fails_with(&deleted);
+}

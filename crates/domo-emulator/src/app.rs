@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::{self, Auth};
 use crate::error::ApiError;
-use crate::routes::{data, datasets, directory, directory_writes, policies, streams};
+use crate::routes::{data, datasets, directory, directory_writes, policies, query, streams};
 use crate::store::{State as Stored, Store};
 
 /// How fully the emulator fills its answers.
@@ -79,7 +79,7 @@ fn routes(app: Arc<App>) -> Router {
     Router::new()
         .route("/oauth/token", get(auth::token).post(auth::token))
         .route("/v1/datasets", get(datasets::list).post(datasets::create))
-        .route("/v1/datasets/query/execute/{id}", post(datasets::query))
+        .route("/v1/datasets/query/execute/{id}", post(query::execute))
         .route("/v1/datasets/{id}", get(datasets::get).put(datasets::update).delete(datasets::delete))
         .route("/v1/datasets/{id}/data", get(data::export).put(data::import))
         .route("/v1/datasets/{id}/policies", get(policies::list).post(policies::create))

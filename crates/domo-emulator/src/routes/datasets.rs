@@ -313,18 +313,3 @@ pub(crate) async fn delete(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
-
-/// The emulator does not run SQL: 501 in Domo's error shape, after the usual
-/// checks so that a wrong id still says 404.
-pub(crate) async fn query(
-    State(app): State<Arc<App>>,
-    Path(id): Path<String>,
-    body: Body,
-) -> Result<Response, ApiError> {
-    app.store.read(|state| find(state, &id).map(|_| ()))?;
-    let _: (domo_model::QueryRequest, _) = read_strict(&app, body, "query").await?;
-    Err(ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "This emulator does not run SQL queries; export the rows with GET /v1/datasets/{id}/data instead",
-    ))
-}

@@ -158,18 +158,6 @@ async fn bad_json_and_bad_schemas_get_400_and_create_nothing() {
 }
 
 #[tokio::test]
-async fn query_answers_501_in_domo_shape() {
-    let server = start().await;
-    let token = server.token("owner", "data").await;
-    let id = server.create_dataset(&token, "Q", &[("STRING", "a")]).await;
-    let sql = json!({"sql": "SELECT * FROM table"});
-    let reply = server.json(Method::POST, &token, &format!("/v1/datasets/query/execute/{id}"), &sql).await;
-    reply.assert_error(501, "does not run SQL");
-    let reply = server.json(Method::POST, &token, "/v1/datasets/query/execute/nope", &sql).await;
-    reply.assert_error(404, "DataSet not found");
-}
-
-#[tokio::test]
 async fn unknown_endpoints_and_methods_answer_in_domo_shape() {
     let server = start().await;
     let token = server.token("owner", "data").await;

@@ -17,6 +17,7 @@ mod pdp;
 mod permissions;
 mod persistence;
 mod policies;
+mod query;
 mod sdk_calls;
 mod streams;
 mod strict;

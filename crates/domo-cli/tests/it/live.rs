@@ -7,6 +7,7 @@ mod faults;
 mod plan;
 mod policies;
 mod pull;
+mod query;
 mod quickstart;
 mod reference_shapes;
 mod setup;

@@ -163,3 +163,41 @@ async fn users_groups_and_members_are_written_through_domo_http() {
     assert_eq!(error.status(), Some(403));
     assert!(error.to_string().contains("does not hold the `directory.manage` grant"), "{error}");
 }
+
+#[tokio::test]
+async fn a_query_through_domo_http_sees_only_the_callers_rows() {
+    let server = start_with(builder()).await;
+    let owner = client(&server.base(), "owner");
+    let schema =
+        Schema { columns: vec![Column::new(ColumnType::String, "Region"), Column::new(ColumnType::Long, "Amount")] };
+    let create = DatasetCreate { name: "Sales".to_owned(), description: None, rows: None, schema };
+    let dataset = owner.create_dataset(&create).await.unwrap();
+    let rows = CsvSource::bytes("West,10\nWest,20\nEast,300\n");
+    owner.import_data(&dataset.id, UpdateMethod::Replace, rows, &ImportOptions::default()).await.unwrap();
+    let filter = PolicyFilter {
+        column: "Region".to_owned(),
+        values: vec!["West".to_owned()],
+        operator: FilterOperator::Equals,
+        not: false,
+    };
+    let policy = Policy {
+        id: None,
+        policy_type: PolicyType::User,
+        name: "West".to_owned(),
+        filters: vec![filter],
+        users: vec![UserId(WEST)],
+        virtual_users: Vec::new(),
+        groups: Vec::new(),
+    };
+    owner.create_policy(&dataset.id, &policy).await.unwrap();
+    owner.update_dataset(&dataset.id, &DatasetUpdate { pdp_enabled: Some(true), ..Default::default() }).await.unwrap();
+
+    let sql = "SELECT SUM(Amount) FROM table";
+    let all = owner.query(&dataset.id, sql).await.unwrap();
+    let west = client(&server.base(), "west").query(&dataset.id, sql).await.unwrap();
+    assert_eq!((all.rows[0][0].as_i64(), west.rows[0][0].as_i64()), (Some(330), Some(30)));
+    assert_eq!(west.metadata[0].column_type.as_deref(), Some("LONG"));
+    let error = owner.query(&dataset.id, "SELECT FROM").await.unwrap_err();
+    assert_eq!(error.status(), Some(400));
+    assert!(error.to_string().contains("Invalid SQL"), "{error}");
+}

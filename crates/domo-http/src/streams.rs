@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use bytes::Bytes;
-use domo_model::{DatasetId, Execution, ExecutionId, ExecutionState, Header, Stream, StreamCreate, StreamId};
+use domo_model::{DatasetId, Execution, ExecutionId, ExecutionState, Header, Stream, StreamCreate, StreamId, UserId};
 use http::Method;
 use tokio::io::{AsyncRead, AsyncReadExt as _};
 
@@ -75,6 +75,12 @@ impl Client {
         self.json(Call::new(Method::GET, path)).await
     }
 
+    /// `GET /v1/streams/search?q=dataSource.owner.id:{id}`: the streams whose DataSet this user owns.
+    pub async fn find_streams_by_owner(&self, owner: UserId) -> Result<Vec<Stream>, Error> {
+        let path = with_query("/v1/streams/search".to_owned(), [("q", format!("dataSource.owner.id:{owner}"))]);
+        self.json(Call::new(Method::GET, path)).await
+    }
+
     /// `POST /v1/streams/{id}/executions`: starts an upload (Domo aborts any
     /// other active one).
     pub async fn create_execution(&self, stream: StreamId) -> Result<Execution, Error> {
@@ -129,6 +135,12 @@ impl Client {
     pub async fn abort_execution(&self, stream: StreamId, execution: ExecutionId) -> Result<(), Error> {
         let path = format!("/v1/streams/{stream}/executions/{execution}/abort");
         self.no_content(Call::new(Method::PUT, path)).await
+    }
+
+    /// `PUT /v1/streams/{id}/executions/abort`: aborts the stream's current
+    /// execution, whatever its id (Domo answers 204).
+    pub async fn abort_current_execution(&self, stream: StreamId) -> Result<(), Error> {
+        self.no_content(Call::new(Method::PUT, format!("/v1/streams/{stream}/executions/abort"))).await
     }
 
     /// Uploads a CSV file through a stream: starts an execution, cuts the file

@@ -201,3 +201,25 @@ async fn a_query_through_domo_http_sees_only_the_callers_rows() {
     assert_eq!(error.status(), Some(400));
     assert!(error.to_string().contains("Invalid SQL"), "{error}");
 }
+
+#[tokio::test]
+async fn streams_are_searched_by_owner_and_the_current_execution_aborted_through_domo_http() {
+    use domo_model::{ExecutionState, StreamId};
+
+    let server = start_with(builder()).await;
+    let owner = client(&server.base(), "owner");
+    let schema = Schema { columns: vec![Column::new(ColumnType::String, "k")] };
+    let dataset = DatasetCreate { name: "S".to_owned(), description: None, rows: None, schema };
+    let stream = owner.create_stream(&StreamCreate { dataset, update_method: UpdateMethod::Append }).await.unwrap();
+    let found = owner.find_streams_by_owner(UserId(crate::support::OWNER)).await.unwrap();
+    assert_eq!(found.iter().map(|s| s.id).collect::<Vec<_>>(), [stream.id]);
+    assert!(owner.find_streams_by_owner(UserId(crate::support::ADMIN)).await.unwrap().is_empty());
+
+    let execution = owner.create_execution(stream.id).await.unwrap();
+    owner.abort_current_execution(stream.id).await.unwrap();
+    let aborted = owner.get_execution(stream.id, execution.id).await.unwrap();
+    assert_eq!(aborted.current_state, ExecutionState::Aborted);
+    // Nothing active: still a success, and nothing changes.
+    owner.abort_current_execution(stream.id).await.unwrap();
+    assert_eq!(owner.abort_current_execution(StreamId(999)).await.unwrap_err().status(), Some(404));
+}

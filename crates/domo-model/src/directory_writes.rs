@@ -85,6 +85,9 @@ pub struct GroupCreate {
     /// Whether it is the default group (Domo's own example sends `false`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<bool>,
+    /// Whether it is active (pydomo sends the text `"true"`; both forms are read).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::lenient::bool_or_text")]
+    pub active: Option<bool>,
 }
 
 /// `PUT /v1/groups/{id}`: fields left out keep their value.
@@ -94,7 +97,7 @@ pub struct GroupUpdate {
     /// A new name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Whether the group is active.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Whether the group is active (`true`, `false`, or that as text).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::lenient::bool_or_text")]
     pub active: Option<bool>,
 }

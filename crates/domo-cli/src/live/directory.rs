@@ -348,8 +348,9 @@ fn write_groups(client: &domo_http::Client, command: GroupsCommand) -> anyhow::R
     match command {
         GroupsCommand::List { .. } | GroupsCommand::Members { .. } => {}
         GroupsCommand::Create { name, format } => {
-            let group =
-                super::block_on(async { Ok(client.create_group(&GroupCreate { name, default: None }).await?) })?;
+            let group = super::block_on(async {
+                Ok(client.create_group(&GroupCreate { name, default: None, active: None }).await?)
+            })?;
             output::note(format!("created group {} `{}`", group.id, group.name));
             print_group(&group, format)?;
         }

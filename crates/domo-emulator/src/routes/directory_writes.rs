@@ -250,6 +250,11 @@ pub(crate) async fn create_group(
         .write_blocking(move |state| {
             require_manage_directory(state, caller.user)?;
             let name = text_field(&create.name, "name", "group")?;
+            if create.active == Some(false) {
+                return Err(ApiError::bad_request(
+                    "Invalid group: the emulator keeps every group active (`active` must be true)",
+                ));
+            }
             if create.default == Some(true) {
                 return Err(ApiError::bad_request(
                     "Invalid group: the emulator makes no default groups (`default` must be false)",

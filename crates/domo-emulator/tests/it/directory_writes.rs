@@ -63,7 +63,9 @@ async fn users_and_groups_are_created_changed_and_deleted() {
     assert!(id > 29, "a new id: {user}");
     assert_eq!((user["name"].as_str(), user["employeeNumber"].as_str()), (Some("Emmy Noether"), Some("7")));
 
-    let reply = server.json(Method::POST, &admin, "/v1/groups", &json!({"name": "Algebraists"})).await;
+    // pydomo's groups_create sends `active` as the text "true".
+    let reply =
+        server.json(Method::POST, &admin, "/v1/groups", &json!({"name": "Algebraists", "active": "true"})).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let group = reply.json();
     let gid = group["id"].as_u64().unwrap();
@@ -144,6 +146,14 @@ async fn bad_bodies_and_unknown_ids_are_refused_with_the_field_named() {
         (Method::POST, "/v1/groups", json!({"title": "G"}), 400, "Invalid group: missing field `name`"),
         (Method::POST, "/v1/groups", json!({"name": "West team"}), 409, "A group named `West team` already exists"),
         (Method::PUT, "/v1/groups/5", json!({"active": false}), 400, "`active` must be true"),
+        (Method::POST, "/v1/groups", json!({"name": "G", "active": "false"}), 400, "`active` must be true"),
+        (
+            Method::POST,
+            "/v1/groups",
+            json!({"name": "G", "active": "maybe"}),
+            400,
+            "Invalid group: `active`: invalid value: string \"maybe\"",
+        ),
         (Method::PUT, "/v1/groups/999", json!({"name": "X"}), 404, "Group not found: `999`"),
         (Method::PUT, "/v1/users/999", json!({"name": "X"}), 404, "User not found: `999`"),
         (Method::PUT, "/v1/groups/5/users/999", Value::Null, 404, "User not found: `999`"),

@@ -145,7 +145,8 @@ async fn users_groups_and_members_are_written_through_domo_http() {
     let update = UserUpdate { title: Some("Professor".to_owned()), ..Default::default() };
     assert_eq!(admin.update_user(user.id, &update).await.unwrap().title.as_deref(), Some("Professor"));
 
-    let group = admin.create_group(&GroupCreate { name: "Algebraists".to_owned(), default: None }).await.unwrap();
+    let group =
+        admin.create_group(&GroupCreate { name: "Algebraists".to_owned(), default: None, active: None }).await.unwrap();
     admin.add_group_member(group.id, user.id).await.unwrap();
     let members: Vec<UserId> = admin.list_group_members(group.id).try_collect().await.unwrap();
     assert_eq!(members, [user.id]);

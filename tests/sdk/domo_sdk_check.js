@@ -152,7 +152,9 @@ async function main(argv) {
   for (const id of [datasetId, streamDataset]) {
     await admin.datasets.delete(id);
   }
-  await expectError(() => admin.datasets.get(datasetId), 404, 'datasets.delete deletes the DataSets');
+  // Domo documents a GET of a deleted DataSet as 200 with a subset of fields and `deleted: true`.
+  const gone = await admin.datasets.get(datasetId);
+  check(gone.deleted === true && gone.schema === undefined, 'datasets.delete deletes the DataSets', gone);
 
   console.log('domo-sdk: every check passed');
   return 0;

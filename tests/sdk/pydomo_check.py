@@ -74,6 +74,23 @@ def main(argv):
         members = admin.groups_list_users(group["id"])
         check(sorted(members) == sorted(group["userIds"]), f"groups_list_users({group['id']})", str(members))
 
+    # Users and groups as code: the User and Group APIs' writes.
+    user = admin.users_add("Sofia Kovalevskaya", "kovalevskaya@example.com", "Participant")
+    check(isinstance(user["id"], int) and user["name"] == "Sofia Kovalevskaya", "users_add creates a user", str(user))
+    changed = admin.users_update(user["id"], {"title": "Professor"})
+    check(changed["title"] == "Professor" and changed["email"] == "kovalevskaya@example.com",
+          "users_update changes only the fields given", str(changed))
+    group = admin.groups_create("pydomo group", [user["id"]])
+    check(isinstance(group["id"], int), "groups_create creates a group", str(group))
+    members = admin.groups_list_users(group["id"])
+    check(list(members) == [user["id"]], "groups_create adds its users with groups_add_users", str(members))
+    admin.groups.update(group["id"], {"name": "pydomo group, renamed"})
+    check(admin.groups_get(group["id"])["name"] == "pydomo group, renamed", "groups.update renames the group")
+    admin.groups_delete(group["id"])
+    expect_error(lambda: admin.groups_get(group["id"]), "404", "groups_delete removes the members and the group")
+    admin.users_delete(user["id"])
+    expect_error(lambda: admin.users_get(user["id"]), "404", "users_delete deletes the user")
+
     # DataSets: ds_create goes through a stream (create, search, execution, part, commit).
     party = pandas.DataFrame(
         {
@@ -167,6 +184,11 @@ def main(argv):
         [r["Friend"] for r in rows_of(viewer, dataset_id)] == ["Alan Turing", "Ada Lovelace"],
         "after pdp_update the viewer sees the rows with 2 or more guests",
     )
+    # ds_query: SQL over the rows the caller may see. pydomo wraps the text in {"sql": …} itself
+    # (its docstring's example passes a dict, which Domo would refuse too).
+    sql = "SELECT COUNT(*) AS n FROM table"
+    check(int(admin.ds_query(dataset_id, sql)["n"][0]) == len(expected), "ds_query counts every row for the Admin")
+    check(int(viewer.ds_query(dataset_id, sql)["n"][0]) == 2, "ds_query counts only the viewer's rows under PDP")
     expect_error(
         lambda: admin.pdp_create(
             dataset_id,

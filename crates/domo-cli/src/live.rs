@@ -9,6 +9,7 @@ mod output;
 mod plan;
 mod policies;
 mod pull;
+mod query;
 
 use std::future::Future;
 
@@ -67,6 +68,14 @@ pub(crate) enum LiveCommand {
     /// List groups and their members.
     #[command(after_help = config::CONFIG_HELP)]
     Groups(directory::GroupsArgs),
+    /// Run SQL on a DataSet through Domo's query API (the DataSet is called `table`).
+    #[command(after_help = concat!(
+        "The rows are those the credentials' user may see: PDP applies.\n\n",
+        "Examples:\n",
+        "  domo query 4405ff58-1957-45f0-82bd-914d989a3ea3 \"SELECT Attending, COUNT(*) FROM table GROUP BY Attending\"\n",
+        "  domo query $ID \"SELECT * FROM table\" --format csv > rows.csv",
+    ))]
+    Query(query::QueryArgs),
     /// Download a DataSet into a folder that every `domo pdp` command reads.
     #[command(after_help = concat!(
         "Writes DIR/dataset.json, DIR/policies.json, DIR/data.csv (with a header row)\n",
@@ -114,6 +123,7 @@ pub(crate) fn run(command: LiveCommand) -> anyhow::Result<Outcome> {
         LiveCommand::Users(args) => directory::users(args),
         LiveCommand::Groups(args) => directory::groups(args),
         LiveCommand::Pull(args) => pull::run(&args),
+        LiveCommand::Query(args) => query::run(args),
     }
 }
 

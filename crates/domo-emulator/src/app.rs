@@ -15,8 +15,22 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::{self, Auth};
 use crate::error::ApiError;
-use crate::routes::{data, datasets, directory, policies, streams};
+use crate::routes::{data, datasets, directory, directory_writes, policies, query, streams};
 use crate::store::{State as Stored, Store};
+
+/// How fully the emulator fills its answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResponseShapes {
+    /// Every field the emulator knows (the default).
+    #[default]
+    Full,
+    /// Only what the published reference's examples show, typed as they show
+    /// it: a stream listed or searched carries only its DataSet's `id` and
+    /// `pdpEnabled`, and a user's digits-only `employeeNumber` is a JSON
+    /// number. Clients tested against this mode decode what Domo documents,
+    /// not what the emulator happens to add.
+    ReferenceMinimal,
+}
 
 /// Resource limits of a running emulator.
 #[derive(Debug, Clone)]
@@ -44,6 +58,7 @@ pub(crate) struct App {
     pub(crate) store: Arc<Store>,
     pub(crate) auth: Auth,
     pub(crate) limits: Limits,
+    pub(crate) shapes: ResponseShapes,
     /// Held while row files are merged, so that merges do not pile up.
     pub(crate) compacting: tokio::sync::Mutex<()>,
 }
@@ -64,16 +79,26 @@ fn routes(app: Arc<App>) -> Router {
     Router::new()
         .route("/oauth/token", get(auth::token).post(auth::token))
         .route("/v1/datasets", get(datasets::list).post(datasets::create))
-        .route("/v1/datasets/query/execute/{id}", post(datasets::query))
+        .route("/v1/datasets/query/execute/{id}", post(query::execute))
         .route("/v1/datasets/{id}", get(datasets::get).put(datasets::update).delete(datasets::delete))
         .route("/v1/datasets/{id}/data", get(data::export).put(data::import))
         .route("/v1/datasets/{id}/policies", get(policies::list).post(policies::create))
         .route("/v1/datasets/{id}/policies/{policy}", get(policies::get).put(policies::update).delete(policies::delete))
-        .route("/v1/users", get(directory::users))
-        .route("/v1/users/{id}", get(directory::user))
-        .route("/v1/groups", get(directory::groups))
-        .route("/v1/groups/{id}", get(directory::group))
+        .route("/v1/users", get(directory::users).post(directory_writes::create_user))
+        .route(
+            "/v1/users/{id}",
+            get(directory::user).put(directory_writes::update_user).delete(directory_writes::delete_user),
+        )
+        .route("/v1/groups", get(directory::groups).post(directory_writes::create_group))
+        .route(
+            "/v1/groups/{id}",
+            get(directory::group).put(directory_writes::update_group).delete(directory_writes::delete_group),
+        )
         .route("/v1/groups/{id}/users", get(directory::group_users))
+        .route(
+            "/v1/groups/{id}/users/{user}",
+            put(directory_writes::add_member).delete(directory_writes::remove_member),
+        )
         .route("/v1/streams", get(streams::list).post(streams::create))
         .route("/v1/streams/search", get(streams::search))
         .route("/v1/streams/{id}", get(streams::get).patch(streams::update).delete(streams::delete))

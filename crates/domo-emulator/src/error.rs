@@ -111,6 +111,10 @@ impl ApiError {
             message: Some(message),
             toe: Some(self.toe.clone()),
             path: None,
+            title: None,
+            detail: None,
+            error: None,
+            error_description: None,
         }
     }
 
@@ -172,6 +176,14 @@ pub enum StartError {
         /// The data folder.
         path: PathBuf,
     },
+    /// A directory was given, but the data folder's users and groups were
+    /// changed through the API since it was seeded: replacing them would lose
+    /// those changes.
+    #[error(
+        "the data folder's users and groups were changed through the API since the directory was seeded: \
+         start without a directory to keep them, or with an empty data folder to seed it again"
+    )]
+    DirectoryChanged,
     /// The directory (given, or kept in the data folder) has problems that make
     /// it unfit to decide who sees what and who may write.
     #[error("the directory cannot be used: {}", problems.join("; "))]

@@ -17,7 +17,9 @@
 //! in Domo's shape, `{"status", "statusReason", "message", "toe"}`; a missing
 //! or expired token gets 401 with `WWW-Authenticate: Bearer …
 //! error="invalid_token"`, a token without the needed scope 403. The SQL
-//! query endpoint answers 501: the emulator does not run SQL.
+//! query endpoint runs one read-only query on an in-memory SQLite loaded with
+//! only the caller's visible rows (`docs/sql-query.md`). A deleted DataSet
+//! answers GET with 200, a subset of its fields and `deleted: true`.
 //!
 //! Its documented assumptions where Domo documents nothing:
 //!
@@ -133,6 +135,7 @@ mod store;
 mod tls;
 mod upload;
 
+pub use app::ResponseShapes;
 pub use auth::ApiClient;
 pub use error::{ParseClientError, StartError};
 pub use server::{Emulator, EmulatorBuilder, RunningEmulator};

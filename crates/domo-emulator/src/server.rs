@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, TryAcquireError, watch};
 use tokio::task::JoinHandle;
 
-use crate::app::{App, Limits, router};
+use crate::app::{App, Limits, ResponseShapes, router};
 use crate::auth::{ApiClient, Auth};
 use crate::error::{ApiError, StartError};
 use crate::random;
@@ -52,6 +52,7 @@ impl Emulator {
                 header_read_timeout: Duration::from_secs(5),
                 idle_timeout: Duration::from_secs(60),
             },
+            shapes: ResponseShapes::Full,
         }
     }
 }
@@ -66,9 +67,18 @@ pub struct EmulatorBuilder {
     bind: Result<SocketAddr, String>,
     tls: Option<Tls>,
     limits: Limits,
+    shapes: ResponseShapes,
 }
 
 impl EmulatorBuilder {
+    /// How fully answers are filled (default [`ResponseShapes::Full`]);
+    /// tests use [`ResponseShapes::ReferenceMinimal`] to meet the variations
+    /// the published reference allows.
+    pub fn response_shapes(mut self, shapes: ResponseShapes) -> Self {
+        self.shapes = shapes;
+        self
+    }
+
     /// Keeps DataSets, rows, policies and streams in this folder, created if
     /// missing, across restarts. Without it the emulator uses a temporary
     /// folder that is removed when it shuts down.
@@ -216,6 +226,9 @@ impl EmulatorBuilder {
         if !problems.is_empty() {
             return Err(StartError::invalid_directory(&problems));
         }
+        if directory.is_some() && store.read(|state| state.directory_changed) {
+            return Err(StartError::DirectoryChanged);
+        }
         let make_client = clients.is_empty();
         let client_users: Vec<UserId> = clients.iter().map(|c| c.user).collect();
         // Listen before the state changes, so that a start that cannot listen
@@ -256,6 +269,7 @@ impl EmulatorBuilder {
             store,
             auth: Auth::new(clients, self.token_ttl),
             limits: self.limits,
+            shapes: self.shapes,
             compacting: tokio::sync::Mutex::new(()),
         });
         let (stop, stopped) = watch::channel(false);

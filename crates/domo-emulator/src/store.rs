@@ -40,6 +40,42 @@ pub(crate) struct State {
     /// The last ids handed out.
     #[serde(default)]
     pub(crate) last_id: LastIds,
+    /// Whether users or groups were changed through the API since the
+    /// directory was seeded: a later start with a directory file is then
+    /// refused rather than losing those changes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) directory_changed: bool,
+    /// What is left of deleted DataSets and their streams: a GET of one
+    /// answers 200 with these fields and `deleted: true`, as Domo documents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) deleted: Vec<Tombstone>,
+}
+
+/// A deleted DataSet: the fields a GET still shows, and its streams. Its rows and policies are gone.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Tombstone {
+    pub(crate) id: DatasetId,
+    pub(crate) name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) owner: Option<domo_model::Owner>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) created_at: Option<Timestamp>,
+    pub(crate) deleted_at: Timestamp,
+    /// The streams that fed it: id, update method and creation time.
+    #[serde(default)]
+    pub(crate) streams: Vec<DeletedStream>,
+}
+
+/// A stream whose DataSet was deleted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeletedStream {
+    pub(crate) id: StreamId,
+    pub(crate) update_method: UpdateMethod,
+    pub(crate) created_at: Timestamp,
 }
 
 /// The last numeric ids handed out; ids are never reused.
@@ -52,6 +88,10 @@ pub(crate) struct LastIds {
     pub(crate) stream: u64,
     #[serde(default)]
     pub(crate) execution: u64,
+    #[serde(default)]
+    pub(crate) user: u64,
+    #[serde(default)]
+    pub(crate) group: u64,
 }
 
 /// A DataSet and the files holding its rows, in order.

@@ -21,7 +21,8 @@ use crate::client::{Call, CallBody, Client, Repeat, Success};
 use crate::error::Error;
 use crate::paths::{segment, with_query};
 use crate::response::{
-    CSV, MAX_ERROR_BODY, UNFRAMED, body_error, content_length, describe_body, looks_like_html, read_excerpt,
+    CSV, MAX_ERROR_BODY, UNFRAMED, body_error, content_length, decode_live_json, describe_body, looks_like_html,
+    read_excerpt,
 };
 
 impl Client {
@@ -34,7 +35,7 @@ impl Client {
     /// `GET /v1/datasets/{id}`: one DataSet with its schema, `pdpEnabled` and policies.
     pub async fn get_dataset(&self, id: &DatasetId) -> Result<Dataset, Error> {
         let path = dataset_path(&Method::GET, id, "")?;
-        self.json(Call::new(Method::GET, path)).await
+        self.execute(&mut Call::new(Method::GET, path), decode_live_json).await
     }
 
     /// `PUT /v1/datasets/{id}`: changes the fields that are set; the others keep their value.

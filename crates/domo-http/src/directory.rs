@@ -1,10 +1,13 @@
-//! Users and groups: listing them, one user, group members, and the directory file built from them.
+//! Users and groups: listing them, one user, group members, the directory file built from them, and
+//! the User and Group APIs' writes.
 //!
 //! Every list here stops with [`Error::Paging`] on a page that repeats an item
 //! already listed and past [`MAX_LIST_PAGES`](crate::MAX_LIST_PAGES) pages or
 //! [`ClientBuilder::max_list_items`](crate::ClientBuilder::max_list_items) items.
 
-use domo_model::{Directory, DirectoryGroup, Group, GroupId, User, UserId};
+use domo_model::{
+    Directory, DirectoryGroup, Group, GroupCreate, GroupId, GroupUpdate, User, UserCreate, UserId, UserUpdate,
+};
 use futures_util::{Stream, StreamExt as _, TryStreamExt as _};
 use http::Method;
 
@@ -36,6 +39,53 @@ impl Client {
     /// `GET /v1/groups/{id}/users`: the ids of a group's members, 500 at a time.
     pub fn list_group_members(&self, group: GroupId) -> impl Stream<Item = Result<UserId, Error>> + Send + 'static {
         self.paged(0, move |offset| page(format!("/v1/groups/{group}/users"), offset))
+    }
+
+    /// `POST /v1/users`: creates a user and returns it with its new id.
+    pub async fn create_user(&self, user: &UserCreate) -> Result<User, Error> {
+        self.json(Call::new(Method::POST, "/v1/users".to_owned()).json_body(user)?).await
+    }
+
+    /// `PUT /v1/users/{id}`: changes the fields given; the others keep their value.
+    pub async fn update_user(&self, id: UserId, update: &UserUpdate) -> Result<User, Error> {
+        self.json(Call::new(Method::PUT, format!("/v1/users/{id}")).json_body(update)?).await
+    }
+
+    /// `DELETE /v1/users/{id}`.
+    pub async fn delete_user(&self, id: UserId) -> Result<(), Error> {
+        self.no_content(Call::new(Method::DELETE, format!("/v1/users/{id}"))).await
+    }
+
+    /// `POST /v1/groups`: creates a group and returns it with its new id.
+    pub async fn create_group(&self, group: &GroupCreate) -> Result<Group, Error> {
+        self.json(Call::new(Method::POST, "/v1/groups".to_owned()).json_body(group)?).await
+    }
+
+    /// `PUT /v1/groups/{id}`: changes the fields given. Domo's answer carries
+    /// no documented body, so the group is read again after the change.
+    pub async fn update_group(&self, id: GroupId, update: &GroupUpdate) -> Result<Group, Error> {
+        self.no_content(Call::new(Method::PUT, format!("/v1/groups/{id}")).json_body(update)?).await?;
+        self.get_group(id).await
+    }
+
+    /// `GET /v1/groups/{id}`.
+    pub async fn get_group(&self, id: GroupId) -> Result<Group, Error> {
+        self.json(Call::new(Method::GET, format!("/v1/groups/{id}"))).await
+    }
+
+    /// `DELETE /v1/groups/{id}`.
+    pub async fn delete_group(&self, id: GroupId) -> Result<(), Error> {
+        self.no_content(Call::new(Method::DELETE, format!("/v1/groups/{id}"))).await
+    }
+
+    /// `PUT /v1/groups/{group}/users/{user}`: adds a member (a member already there stays).
+    pub async fn add_group_member(&self, group: GroupId, user: UserId) -> Result<(), Error> {
+        self.no_content(Call::new(Method::PUT, format!("/v1/groups/{group}/users/{user}"))).await
+    }
+
+    /// `DELETE /v1/groups/{group}/users/{user}`: removes a member.
+    pub async fn remove_group_member(&self, group: GroupId, user: UserId) -> Result<(), Error> {
+        self.no_content(Call::new(Method::DELETE, format!("/v1/groups/{group}/users/{user}"))).await
     }
 
     /// The directory file that local previews read: every user, and every

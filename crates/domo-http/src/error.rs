@@ -111,6 +111,13 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// Domo answered that the DataSet (or the stream's DataSet) was deleted:
+    /// `deleted: true` with a subset of its fields. It is gone, not live.
+    #[error("{request}: it was deleted (Domo answered with `deleted: true`)")]
+    Deleted {
+        /// The request, `METHOD /path`.
+        request: String,
+    },
     /// Reading the local file or reader being imported, or writing the export.
     #[error("{request}: {what}")]
     Io {
@@ -218,13 +225,14 @@ impl fmt::Display for ServiceBody {
                 if let Some(reason) = &body.status_reason {
                     write!(f, "{reason}")?;
                 }
-                if let Some(message) = &body.message {
+                let text = body.text();
+                if let Some(text) = &text {
                     if body.status_reason.is_some() {
                         f.write_str(": ")?;
                     }
-                    write!(f, "{message}")?;
+                    write!(f, "{text}")?;
                 }
-                if body.status_reason.is_none() && body.message.is_none() {
+                if body.status_reason.is_none() && text.is_none() {
                     f.write_str("no message")?;
                 }
                 if let Some(toe) = &body.toe {
@@ -243,6 +251,11 @@ impl Error {
     /// Whether a time limit ran out (connect or whole request).
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Timeout { .. })
+    }
+
+    /// Whether Domo answered that the object was deleted (`deleted: true`).
+    pub fn is_deleted(&self) -> bool {
+        matches!(self, Error::Deleted { .. })
     }
 
     /// The HTTP status of a service error or of a body of the wrong kind.
@@ -280,7 +293,11 @@ impl Error {
                     || (matches!(body.as_ref(), ServiceBody::Html(_)) && *status >= 500)
             }
             Error::UnexpectedBody { body, .. } => matches!(body.as_ref(), ServiceBody::Html(_)),
-            Error::Build { .. } | Error::Decode { .. } | Error::Io { .. } | Error::Paging { .. } => false,
+            Error::Build { .. }
+            | Error::Decode { .. }
+            | Error::Io { .. }
+            | Error::Paging { .. }
+            | Error::Deleted { .. } => false,
         }
     }
 

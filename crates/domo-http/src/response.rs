@@ -269,6 +269,19 @@ pub(crate) async fn decode_json<T: DeserializeOwned>(success: Success) -> Result
     decode(&request, &bytes)
 }
 
+/// [`decode_json`] for a single DataSet or stream: an answer with
+/// `"deleted": true` (Domo's documented answer for a deleted one, a subset of
+/// its fields) is [`Error::Deleted`], never a live object.
+pub(crate) async fn decode_live_json<T: DeserializeOwned>(success: Success) -> Result<T, Error> {
+    let request = request_name_of(&success.response);
+    let value: serde_json::Value = decode_json(success).await?;
+    if value.get("deleted").and_then(serde_json::Value::as_bool) == Some(true) {
+        return Err(Error::Deleted { request });
+    }
+    let text = value.to_string();
+    decode(&request, text.as_bytes())
+}
+
 /// The request a response answers, for error messages; `hyper` does not keep
 /// it, so the call's name is carried in an extension.
 fn request_name_of(response: &Response<Incoming>) -> String {

@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use bytes::Bytes;
-use domo_model::{DatasetId, Execution, ExecutionId, ExecutionState, Header, Stream, StreamCreate, StreamId};
+use domo_model::{DatasetId, Execution, ExecutionId, ExecutionState, Header, Stream, StreamCreate, StreamId, UserId};
 use http::Method;
 use tokio::io::{AsyncRead, AsyncReadExt as _};
 
@@ -64,14 +64,20 @@ impl Client {
         self.json(Call::new(Method::POST, "/v1/streams".to_owned()).json_body(stream)?).await
     }
 
-    /// `GET /v1/streams/{id}`.
+    /// `GET /v1/streams/{id}`. A stream whose DataSet was deleted is [`Error::Deleted`].
     pub async fn get_stream(&self, id: StreamId) -> Result<Stream, Error> {
-        self.json(Call::new(Method::GET, format!("/v1/streams/{id}"))).await
+        self.execute(&mut Call::new(Method::GET, format!("/v1/streams/{id}")), crate::response::decode_live_json).await
     }
 
     /// `GET /v1/streams/search?q=dataSource.id:{id}`: the streams that feed a DataSet.
     pub async fn find_streams_by_dataset(&self, dataset: &DatasetId) -> Result<Vec<Stream>, Error> {
         let path = with_query("/v1/streams/search".to_owned(), [("q", format!("dataSource.id:{dataset}"))]);
+        self.json(Call::new(Method::GET, path)).await
+    }
+
+    /// `GET /v1/streams/search?q=dataSource.owner.id:{id}`: the streams whose DataSet this user owns.
+    pub async fn find_streams_by_owner(&self, owner: UserId) -> Result<Vec<Stream>, Error> {
+        let path = with_query("/v1/streams/search".to_owned(), [("q", format!("dataSource.owner.id:{owner}"))]);
         self.json(Call::new(Method::GET, path)).await
     }
 
@@ -129,6 +135,12 @@ impl Client {
     pub async fn abort_execution(&self, stream: StreamId, execution: ExecutionId) -> Result<(), Error> {
         let path = format!("/v1/streams/{stream}/executions/{execution}/abort");
         self.no_content(Call::new(Method::PUT, path)).await
+    }
+
+    /// `PUT /v1/streams/{id}/executions/abort`: aborts the stream's current
+    /// execution, whatever its id (Domo answers 204).
+    pub async fn abort_current_execution(&self, stream: StreamId) -> Result<(), Error> {
+        self.no_content(Call::new(Method::PUT, format!("/v1/streams/{stream}/executions/abort"))).await
     }
 
     /// Uploads a CSV file through a stream: starts an execution, cuts the file

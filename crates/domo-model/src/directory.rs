@@ -1,6 +1,5 @@
 //! Users, groups, and the directory file that local previews read.
 
-use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{GroupId, UserId};
@@ -61,15 +60,18 @@ pub struct User {
     /// A locale.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
-    /// An employee number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// An employee number. The reference types it as a string and its examples
+    /// show a number: both are read, and kept as text.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "crate::lenient::text_or_number")]
     pub employee_number: Option<String>,
-    /// When the user was created.
+    /// When the user was created, as Domo wrote it. Kept as text: nothing
+    /// decides on it, and one malformed date (the reference's own example has
+    /// `017-06-12T20:23:57Z`) must not make a whole user list unreadable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<Timestamp>,
-    /// When the user was last changed.
+    pub created_at: Option<String>,
+    /// When the user was last changed, as Domo wrote it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<Timestamp>,
+    pub updated_at: Option<String>,
     /// The groups the user is in (only `GET /v1/users/{id}` fills this).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<GroupRef>>,

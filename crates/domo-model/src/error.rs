@@ -23,6 +23,39 @@ pub struct ErrorBody {
     /// The request path, sometimes present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// A short summary, in bodies shaped as RFC 9457 problem details
+    /// (`title`/`detail`) rather than Domo's `message`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// What went wrong, in problem-details bodies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// A short error code or reason (`invalid_client`, `Method Not Allowed`),
+    /// as OAuth and Spring error bodies carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What went wrong, in OAuth error bodies.
+    #[serde(rename = "error_description", default, skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+}
+
+impl ErrorBody {
+    /// What went wrong, from whichever field the body carries: `message`,
+    /// then `detail`, `error_description`, `title`, `error`. `None` when
+    /// the body names nothing.
+    pub fn text(&self) -> Option<String> {
+        let said =
+            |field: &Option<String>| field.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
+        if let Some(message) = said(&self.message) {
+            return Some(message);
+        }
+        let summary = said(&self.title).or_else(|| said(&self.error));
+        let detail = said(&self.detail).or_else(|| said(&self.error_description));
+        match (summary, detail) {
+            (Some(summary), Some(detail)) if summary != detail => Some(format!("{summary}: {detail}")),
+            (summary, detail) => detail.or(summary),
+        }
+    }
 }
 
 impl fmt::Display for ErrorBody {
@@ -31,8 +64,8 @@ impl fmt::Display for ErrorBody {
         if let Some(reason) = &self.status_reason {
             write!(f, " {reason}")?;
         }
-        if let Some(message) = &self.message {
-            write!(f, ": {message}")?;
+        if let Some(text) = self.text() {
+            write!(f, ": {text}")?;
         }
         if let Some(toe) = &self.toe {
             write!(f, " (toe {toe})")?;

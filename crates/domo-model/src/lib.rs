@@ -37,10 +37,12 @@
 mod auth;
 mod dataset;
 mod directory;
+mod directory_writes;
 mod error;
 mod grants;
 mod ids;
 mod known_fields;
+mod lenient;
 mod policy;
 mod policy_test;
 mod query;
@@ -56,6 +58,7 @@ pub use dataset::{
     Owner, Schema, Sort, UpdateMethod,
 };
 pub use directory::{Directory, DirectoryGroup, DirectoryProblem, Group, GroupRef, Role, User};
+pub use directory_writes::{GroupCreate, GroupUpdate, UserCreate, UserUpdate};
 pub use error::{ErrorBody, UnknownValueError};
 pub use grants::{Grant, RoleDefinition, role_of};
 pub use ids::{DatasetId, ExecutionId, GroupId, PolicyId, StreamId, UserId};
@@ -64,6 +67,6 @@ pub use policy::{FilterOperator, Policy, PolicyFilter, PolicyType};
 pub use policy_test::{PolicyTestCase, PolicyTestFile, RowSelector};
 pub use query::{QueryColumnMetadata, QueryRequest, QueryResponse};
 pub use secret::Secret;
-pub use stream::{Execution, ExecutionState, Stream, StreamCreate};
+pub use stream::{Execution, ExecutionState, Stream, StreamCreate, StreamDataset};
 pub use suggest::did_you_mean;
 pub use user_file::{UserFileError, read_user_file};

@@ -3,8 +3,8 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::{DatasetCreate, DatasetSummary, UpdateMethod};
-use crate::ids::{ExecutionId, StreamId};
+use crate::dataset::{DatasetCreate, DatasetSummary, Owner, UpdateMethod};
+use crate::ids::{DatasetId, ExecutionId, StreamId};
 use crate::string_enum::string_enum;
 
 /// `POST /v1/streams`: creates a stream and its DataSet.
@@ -24,9 +24,10 @@ pub struct StreamCreate {
 pub struct Stream {
     /// The stream's id.
     pub id: StreamId,
-    /// The DataSet it feeds.
+    /// The DataSet it feeds. Domo's list and search answers carry only its id
+    /// and `pdpEnabled`; a single stream carries the DataSet's summary.
     #[serde(rename = "dataSet")]
-    pub dataset: DatasetSummary,
+    pub dataset: StreamDataset,
     /// How a committed execution treats the rows already there.
     pub update_method: UpdateMethod,
     /// When it was created.
@@ -35,6 +36,72 @@ pub struct Stream {
     /// When it was last changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modified_at: Option<Timestamp>,
+}
+
+/// The DataSet a stream feeds, as a stream shows it. Only `id` is guaranteed:
+/// the reference's list and search examples carry nothing else but `pdpEnabled`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamDataset {
+    /// The DataSet's id.
+    pub id: DatasetId,
+    /// Its name, when the answer carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// How many rows it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+    /// How many columns it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<u64>,
+    /// Its owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
+    /// When it was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Timestamp>,
+    /// When it was last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<Timestamp>,
+    /// Whether PDP is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pdp_enabled: Option<bool>,
+}
+
+impl StreamDataset {
+    /// Only the fields the reference's list and search examples show: the id and `pdpEnabled`.
+    pub fn minimal(&self) -> Self {
+        Self {
+            id: self.id.clone(),
+            name: None,
+            description: None,
+            rows: None,
+            columns: None,
+            owner: None,
+            created_at: None,
+            updated_at: None,
+            pdp_enabled: self.pdp_enabled,
+        }
+    }
+}
+
+impl From<DatasetSummary> for StreamDataset {
+    fn from(d: DatasetSummary) -> Self {
+        Self {
+            id: d.id,
+            name: Some(d.name),
+            description: d.description,
+            rows: Some(d.rows),
+            columns: Some(d.columns),
+            owner: d.owner,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+            pdp_enabled: d.pdp_enabled,
+        }
+    }
 }
 
 string_enum!(open

@@ -52,9 +52,18 @@ pub(crate) fn check(connection: &ConnectionArgs, format: Format) -> anyhow::Resu
                 identity.customer = answer.customer.clone();
                 identity.scopes = Some(answer.scope.clone());
                 identity.expires_in_seconds = Some(answer.expires_in);
-                if let Some(user) = answer.user_id {
-                    // The name needs the `user` scope; without it the id is enough.
-                    identity.user_name = client.get_user(user).await.ok().map(|u| u.name);
+                // The name needs the `user` scope; without it the id is enough.
+                let user_scope = domo_model::Scope::parse_list(&answer.scope).contains(&domo_model::Scope::User);
+                if let Some(user) = answer.user_id.filter(|_| user_scope) {
+                    identity.user_name = match client.get_user(user).await {
+                        Ok(found) => Some(found.name),
+                        // Refused or unknown: the id alone is still true.
+                        Err(error) if matches!(error.status(), Some(403 | 404)) => None,
+                        // An answer that does not decode, or no answer, is an error, never a missing name.
+                        Err(error) => {
+                            return Err(anyhow::Error::new(error).context(format!("reading the name of user {user}")));
+                        }
+                    };
                 }
             }
             None => {

@@ -2,12 +2,15 @@
 
 mod big;
 mod datasets;
+mod directory_writes;
 mod faults;
 mod output;
 mod plan;
 mod policies;
 mod pull;
+mod query;
 mod quickstart;
+mod reference_shapes;
 mod setup;
 mod support;
 mod unreachable;

@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::permissions::{require_grant, require_manage};
 use crate::routes::policies::check_policy;
 use crate::routes::strict::read_strict;
-use crate::store::{Concat, State as Stored, Store, StoredDataset};
+use crate::store::{Concat, DeletedStream, State as Stored, Store, StoredDataset, Tombstone};
 
 /// Domo's default and largest page of DataSets.
 const MAX_PAGE: u64 = 50;
@@ -171,8 +171,38 @@ fn sort_summaries(items: &mut [DatasetSummary], sort: Option<Sort>) {
     }
 }
 
-pub(crate) async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Dataset>, ApiError> {
-    app.store.read(|state| find(state, &id).map(|d| Json(d.dataset.clone())))
+/// One DataSet; a deleted one answers 200 with what is left of it and
+/// `deleted: true`, as Domo documents.
+pub(crate) async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    app.store.read(|state| match find(state, &id) {
+        Ok(d) => Ok(Json(d.dataset.clone()).into_response()),
+        Err(not_found) => match state.deleted.iter().find(|t| t.id.as_str() == id) {
+            Some(tombstone) => Ok(Json(deleted_view(tombstone)).into_response()),
+            None => Err(not_found),
+        },
+    })
+}
+
+/// The subset of a deleted DataSet's fields that a GET shows, with `deleted: true`.
+pub(crate) fn deleted_view(tombstone: &Tombstone) -> serde_json::Value {
+    let mut view = serde_json::json!({
+        "id": tombstone.id,
+        "name": tombstone.name,
+        "updatedAt": tombstone.deleted_at,
+        "deleted": true,
+    });
+    if let Some(fields) = view.as_object_mut() {
+        if let Some(description) = &tombstone.description {
+            fields.insert("description".to_owned(), description.clone().into());
+        }
+        if let Some(owner) = tombstone.owner.as_ref().and_then(|o| serde_json::to_value(o).ok()) {
+            fields.insert("owner".to_owned(), owner);
+        }
+        if let Some(created_at) = tombstone.created_at {
+            fields.insert("createdAt".to_owned(), created_at.to_string().into());
+        }
+    }
+    view
 }
 
 /// `PUT /v1/datasets/{id}`: only those who may manage the DataSet (this
@@ -260,26 +290,26 @@ pub(crate) async fn delete(
 ) -> Result<StatusCode, ApiError> {
     app.store
         .write_blocking(move |state| {
-            find_managed(state, &id, caller.user, "delete")?;
+            let dataset = find_managed(state, &id, caller.user, "delete")?.dataset.clone();
+            let streams = state
+                .streams
+                .iter()
+                .filter(|s| s.dataset_id.as_str() == id)
+                .map(|s| DeletedStream { id: s.id, update_method: s.update_method, created_at: s.created_at })
+                .collect();
+            state.deleted.push(Tombstone {
+                id: dataset.id,
+                name: dataset.name,
+                description: dataset.description,
+                owner: dataset.owner,
+                created_at: dataset.created_at,
+                deleted_at: now(),
+                streams,
+            });
             state.datasets.retain(|d| d.dataset.id.as_str() != id);
             state.streams.retain(|s| s.dataset_id.as_str() != id);
             Ok(())
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The emulator does not run SQL: 501 in Domo's error shape, after the usual
-/// checks so that a wrong id still says 404.
-pub(crate) async fn query(
-    State(app): State<Arc<App>>,
-    Path(id): Path<String>,
-    body: Body,
-) -> Result<Response, ApiError> {
-    app.store.read(|state| find(state, &id).map(|_| ()))?;
-    let _: (domo_model::QueryRequest, _) = read_strict(&app, body, "query").await?;
-    Err(ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "This emulator does not run SQL queries; export the rows with GET /v1/datasets/{id}/data instead",
-    ))
 }

@@ -6,7 +6,9 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use domo_model::{Group, GroupId, GroupRef, User, UserId};
 
-use crate::app::{App, Params, numeric_id, page};
+use serde_json::Value;
+
+use crate::app::{App, Params, ResponseShapes, numeric_id, page};
 use crate::error::ApiError;
 
 /// Domo's default page of users and groups.
@@ -14,14 +16,31 @@ const DEFAULT_PAGE: u64 = 50;
 /// Domo's largest page of users and groups.
 const MAX_PAGE: u64 = 500;
 
-pub(crate) async fn users(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Result<Json<Vec<User>>, ApiError> {
+pub(crate) async fn users(
+    State(app): State<Arc<App>>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<Value>>, ApiError> {
     let window = Params::parse(query.as_deref()).page(DEFAULT_PAGE, MAX_PAGE)?;
     let users = app.store.read(|state| page(&state.directory.users, window));
-    Ok(Json(users.into_iter().map(|u| User { groups: None, ..u }).collect()))
+    users.into_iter().map(|u| shown_user(&app, &User { groups: None, ..u })).collect::<Result<_, _>>().map(Json)
+}
+
+/// A user as the API shows it. In the reference's minimal shape a
+/// digits-only `employeeNumber` is a JSON number, as the reference's examples
+/// show it (its schema says string).
+pub(crate) fn shown_user(app: &App, user: &User) -> Result<Value, ApiError> {
+    let mut value = serde_json::to_value(user).map_err(|e| ApiError::internal("user", &e))?;
+    if app.shapes == ResponseShapes::ReferenceMinimal
+        && let Some(slot) = value.get_mut("employeeNumber")
+        && let Some(number) = slot.as_str().and_then(|text| text.parse::<u64>().ok())
+    {
+        *slot = Value::from(number);
+    }
+    Ok(value)
 }
 
 /// One user, with the groups they are in.
-pub(crate) async fn user(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<User>, ApiError> {
+pub(crate) async fn user(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = UserId(numeric_id(&id, "User")?);
     app.store.read(|state| {
         let directory = &state.directory;
@@ -32,11 +51,11 @@ pub(crate) async fn user(State(app): State<Arc<App>>, Path(id): Path<String>) ->
             .filter(|g| g.user_ids.contains(&id))
             .map(|g| GroupRef { id: g.id, name: Some(g.name.clone()) })
             .collect();
-        Ok(Json(User { groups: Some(groups), ..user.clone() }))
+        shown_user(&app, &User { groups: Some(groups), ..user.clone() }).map(Json)
     })
 }
 
-fn group_of(g: &domo_model::DirectoryGroup) -> Group {
+pub(crate) fn group_of(g: &domo_model::DirectoryGroup) -> Group {
     Group {
         id: g.id,
         name: g.name.clone(),

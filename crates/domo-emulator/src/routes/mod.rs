@@ -3,6 +3,8 @@
 pub(crate) mod data;
 pub(crate) mod datasets;
 pub(crate) mod directory;
+pub(crate) mod directory_writes;
 pub(crate) mod policies;
+pub(crate) mod query;
 pub(crate) mod streams;
 pub(crate) mod strict;

@@ -12,7 +12,7 @@ use domo_model::{
 };
 use http::HeaderMap;
 
-use crate::app::{App, Params, now, numeric_id, page, read_optional_json};
+use crate::app::{App, Params, ResponseShapes, now, numeric_id, page, read_optional_json};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::permissions::require_grant;
@@ -59,11 +59,21 @@ fn view(state: &Stored, stream: &StoredStream) -> Result<Stream, ApiError> {
     let dataset = find(state, stream.dataset_id.as_str())?;
     Ok(Stream {
         id: stream.id,
-        dataset: DatasetSummary::from(&dataset.dataset),
+        dataset: DatasetSummary::from(&dataset.dataset).into(),
         update_method: stream.update_method,
         created_at: Some(stream.created_at),
         modified_at: Some(stream.modified_at),
     })
+}
+
+/// A stream as a list or a search shows it: whole, or in the reference's
+/// minimal shape (the DataSet's id and `pdpEnabled` only).
+fn listed(app: &App, state: &Stored, stream: &StoredStream) -> Result<Stream, ApiError> {
+    let mut shown = view(state, stream)?;
+    if app.shapes == ResponseShapes::ReferenceMinimal {
+        shown.dataset = shown.dataset.minimal();
+    }
+    Ok(shown)
 }
 
 fn ids(path: &(String, String)) -> Result<(StreamId, ExecutionId), ApiError> {
@@ -106,7 +116,7 @@ pub(crate) async fn list(
     let window = Params::parse(query.as_deref()).page(DEFAULT_PAGE, MAX_PAGE)?;
     app.store.read(|state| {
         let streams = page(&state.streams, window);
-        streams.iter().map(|s| view(state, s)).collect::<Result<_, _>>().map(Json)
+        streams.iter().map(|s| listed(&app, state, s)).collect::<Result<_, _>>().map(Json)
     })
 }
 
@@ -126,7 +136,7 @@ pub(crate) async fn search(
             .streams
             .iter()
             .filter(|s| qualifiers.iter().all(|q| q.matches(state, s)))
-            .map(|s| view(state, s))
+            .map(|s| listed(&app, state, s))
             .collect::<Result<_, _>>()
             .map(Json)
     })
@@ -165,9 +175,26 @@ impl<'a> Qualifier<'a> {
     }
 }
 
-pub(crate) async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Json<Stream>, ApiError> {
+/// One stream; one whose DataSet was deleted answers 200 with what is left of
+/// it and `deleted: true`, as Domo documents.
+pub(crate) async fn get(State(app): State<Arc<App>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = StreamId(numeric_id(&id, "Stream")?);
-    app.store.read(|state| view(state, find_stream(state, id)?).map(Json))
+    app.store.read(|state| match find_stream(state, id) {
+        Ok(stream) => Ok(Json(view(state, stream)?).into_response()),
+        Err(not_found) => {
+            let found = state.deleted.iter().find_map(|t| t.streams.iter().find(|s| s.id == id).map(|s| (t, s)));
+            let Some((tombstone, stream)) = found else { return Err(not_found) };
+            Ok(Json(serde_json::json!({
+                "id": stream.id,
+                "dataSet": crate::routes::datasets::deleted_view(tombstone),
+                "updateMethod": stream.update_method,
+                "createdAt": stream.created_at,
+                "modifiedAt": tombstone.deleted_at,
+                "deleted": true,
+            }))
+            .into_response())
+        }
+    })
 }
 
 /// `PATCH /v1/streams/{id}` `{"updateMethod": …}`.

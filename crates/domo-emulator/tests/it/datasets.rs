@@ -119,7 +119,7 @@ async fn schema_change_must_fit_the_rows_already_there() {
 }
 
 #[tokio::test]
-async fn delete_answers_204_then_404() {
+async fn delete_answers_204_then_a_tombstone_and_404() {
     let server = start().await;
     let token = server.token("owner", "data").await;
     let id = server.create_dataset(&token, "Doomed", &[("STRING", "a")]).await;
@@ -127,7 +127,8 @@ async fn delete_answers_204_then_404() {
     let reply = server.delete(&token, &path).await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     assert!(reply.body.is_empty());
-    server.get(&token, &path).await.assert_error(404, "DataSet not found");
+    // Domo documents a GET of a deleted DataSet as 200 with `deleted: true`.
+    assert_eq!(server.get(&token, &path).await.json()["deleted"], true);
     server.delete(&token, &path).await.assert_error(404, "DataSet not found");
     server.get(&token, &format!("{path}/data")).await.assert_error(404, "DataSet not found");
 }
@@ -157,21 +158,46 @@ async fn bad_json_and_bad_schemas_get_400_and_create_nothing() {
 }
 
 #[tokio::test]
-async fn query_answers_501_in_domo_shape() {
-    let server = start().await;
-    let token = server.token("owner", "data").await;
-    let id = server.create_dataset(&token, "Q", &[("STRING", "a")]).await;
-    let sql = json!({"sql": "SELECT * FROM table"});
-    let reply = server.json(Method::POST, &token, &format!("/v1/datasets/query/execute/{id}"), &sql).await;
-    reply.assert_error(501, "does not run SQL");
-    let reply = server.json(Method::POST, &token, "/v1/datasets/query/execute/nope", &sql).await;
-    reply.assert_error(404, "DataSet not found");
-}
-
-#[tokio::test]
 async fn unknown_endpoints_and_methods_answer_in_domo_shape() {
     let server = start().await;
     let token = server.token("owner", "data").await;
     server.get(&token, "/v1/nothing-here").await.assert_error(404, "No such endpoint");
     server.delete(&token, "/v1/datasets").await.assert_error(405, "DELETE is not supported");
+}
+
+/// A deleted DataSet answers GET with 200, a subset of its fields and `deleted: true`, as Domo
+/// documents; so does a stream that fed it. Everything else about it is gone (404).
+#[tokio::test]
+async fn a_deleted_dataset_and_its_stream_answer_get_with_deleted_true() {
+    let server = crate::support::start().await;
+    let owner = server.token("owner", "data").await;
+    let create = serde_json::json!({"dataSet": {"name": "Gone", "description": "soon", "schema": {"columns": [{"type": "STRING", "name": "k"}]}}, "updateMethod": "APPEND"});
+    let stream = server.json(http::Method::POST, &owner, "/v1/streams", &create).await.json();
+    let (stream_id, id) = (stream["id"].as_u64().unwrap(), stream["dataSet"]["id"].as_str().unwrap().to_owned());
+    server.put_csv(&owner, &format!("/v1/datasets/{id}/data"), "secret-row\n").await;
+    assert_eq!(server.delete(&owner, &format!("/v1/datasets/{id}")).await.status, http::StatusCode::NO_CONTENT);
+
+    let reply = server.get(&owner, &format!("/v1/datasets/{id}")).await;
+    assert_eq!(reply.status, http::StatusCode::OK, "{}", reply.text());
+    let gone = reply.json();
+    assert_eq!(
+        (gone["id"].as_str(), gone["name"].as_str(), gone["deleted"].as_bool()),
+        (Some(id.as_str()), Some("Gone"), Some(true))
+    );
+    assert!(gone.get("schema").is_none() && gone.get("policies").is_none() && gone.get("rows").is_none(), "{gone}");
+    let stream = server.get(&owner, &format!("/v1/streams/{stream_id}")).await.json();
+    assert_eq!(
+        (stream["deleted"].as_bool(), stream["dataSet"]["deleted"].as_bool()),
+        (Some(true), Some(true)),
+        "{stream}"
+    );
+
+    // Nothing else answers for it: no rows, no policies, no listing, no second delete.
+    server.get(&owner, &format!("/v1/datasets/{id}/data")).await.assert_error(404, "DataSet not found");
+    server.get(&owner, &format!("/v1/datasets/{id}/policies")).await.assert_error(404, "DataSet not found");
+    server.delete(&owner, &format!("/v1/datasets/{id}")).await.assert_error(404, "DataSet not found");
+    server.put_csv(&owner, &format!("/v1/datasets/{id}/data"), "x\n").await.assert_error(404, "DataSet not found");
+    let listed = server.get(&owner, "/v1/datasets").await.json();
+    assert!(!listed.to_string().contains(&id), "{listed}");
+    server.get(&owner, "/v1/datasets/no-such-id").await.assert_error(404, "DataSet not found");
 }

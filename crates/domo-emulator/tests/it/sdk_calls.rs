@@ -174,3 +174,32 @@ async fn a_gzip_part_is_recognised_without_content_encoding() {
     server.call(Method::PUT, &format!("{executions}/{id}/commit"), &[("authorization", &auth)], "").await;
     assert_eq!(server.export(&token, &dataset).await, "zipped\n");
 }
+
+/// In the reference's minimal shapes, streams listed and searched carry only their DataSet's id and
+/// `pdpEnabled`, a single stream still carries its DataSet's summary, and a digits-only
+/// `employeeNumber` is a JSON number, as the reference's examples show them.
+#[tokio::test]
+async fn reference_minimal_shapes_answer_as_the_reference_examples() {
+    let mut directory = crate::support::directory();
+    for user in &mut directory.users {
+        user.employee_number = Some("23532".to_owned());
+    }
+    let builder =
+        crate::support::builder().directory(directory).response_shapes(domo_emulator::ResponseShapes::ReferenceMinimal);
+    let server = crate::support::start_with(builder).await;
+    let owner = server.token("owner", "data").await;
+    let (stream, dataset) = create_stream(&server, &owner, "Minimal").await;
+    let expected = json!({"id": dataset, "pdpEnabled": false});
+    for path in ["/v1/streams".to_owned(), format!("/v1/streams/search?q=dataSource.id:{dataset}")] {
+        let listed = server.get(&owner, &path).await.json();
+        assert_eq!(listed[0]["dataSet"], expected, "{path}");
+    }
+    let one = server.get(&owner, &format!("/v1/streams/{stream}")).await.json();
+    assert_eq!(one["dataSet"]["name"], "Minimal");
+
+    let user = server.token("owner", "user").await;
+    let users = server.get(&user, "/v1/users").await.json();
+    assert_eq!(users[0]["employeeNumber"], 23532);
+    let one = server.get(&user, "/v1/users/27").await.json();
+    assert_eq!(one["employeeNumber"], 23532);
+}

@@ -145,6 +145,31 @@ async fn domo_error_bodies_are_parsed_and_other_bodies_excerpted() {
     assert!(shown.len() < 300);
 }
 
+/// Error bodies shaped as problem details or OAuth errors, not Domo's `message`, still say what went wrong.
+#[tokio::test]
+async fn error_bodies_without_a_message_show_their_title_and_detail() {
+    let cases = [
+        (json!({"status": 405, "title": "Method Not Allowed"}), "Domo answered 405: Method Not Allowed"),
+        (
+            json!({"status": 404, "title": "Not Found", "detail": "No DataSet `x`"}),
+            "Domo answered 404: Not Found: No DataSet `x`",
+        ),
+        (
+            json!({"status": 400, "statusReason": "Bad Request", "detail": "bad sql"}),
+            "Domo answered 400: Bad Request: bad sql",
+        ),
+        (json!({"status": 403, "error": "Forbidden"}), "Domo answered 403: Forbidden"),
+        (json!({"status": 409}), "Domo answered 409: no message"),
+    ];
+    for (body, expected) in cases {
+        let status = body["status"].as_u64().unwrap() as u16;
+        let reply = body.clone();
+        let server = TestServer::start(move |_| Reply::json(status, reply.clone())).await;
+        let error = once(&server.url).get_dataset(&DatasetId::from("x")).await.unwrap_err();
+        assert_eq!(error.to_string(), format!("GET /v1/datasets/x: {expected}"), "{body}");
+    }
+}
+
 #[tokio::test]
 async fn a_success_body_that_does_not_decode_names_the_json_path() {
     let server = TestServer::start(|_| {

@@ -15,6 +15,7 @@ mod errors;
 mod faults;
 mod policies;
 mod query;
+mod reference;
 mod retries;
 mod streams;
 mod support;

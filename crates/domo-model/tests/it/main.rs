@@ -3,4 +3,5 @@
 
 mod directory;
 mod examples;
+mod reference;
 mod roundtrip;

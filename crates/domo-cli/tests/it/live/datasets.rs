@@ -70,7 +70,7 @@ fn datasets_are_created_listed_shown_updated_and_deleted() {
     live.ok(&["datasets", "get", numbers]);
     let run = live.run(&["datasets", "delete", numbers, "--yes"]);
     assert!(run.stderr.contains("deleted DataSet"), "{}", run.all());
-    live.run(&["datasets", "get", numbers]).fails_with("404");
+    live.run(&["datasets", "get", numbers]).fails_with("it was deleted (Domo answered with `deleted: true`)");
 }
 
 #[test]

@@ -147,6 +147,8 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        // Listen for Ctrl-C before saying that it stops the emulator.
+        let signals = domo_emulator::StopSignals::listen().context("cannot listen for stop signals")?;
         let emulator = builder.start().await.context("cannot start the emulator")?;
         let base = emulator.base_url();
         let mut out = crate::stdout::Stdout::new(std::io::stdout().lock());
@@ -195,7 +197,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<Outcome> {
         if !emulator.addr().ip().is_loopback() {
             eprintln!("warning: listening beyond loopback on {}: anyone who can reach it can ask for tokens", emulator.addr());
         }
-        emulator.run_until_signal().await.context("cannot wait for a stop signal")?;
+        emulator.run_until(signals).await.context("cannot wait for a stop signal")?;
         eprintln!("emulator stopped");
         Ok(Outcome::Ok)
     })

@@ -138,5 +138,5 @@ mod upload;
 pub use app::ResponseShapes;
 pub use auth::ApiClient;
 pub use error::{ParseClientError, StartError};
-pub use server::{Emulator, EmulatorBuilder, RunningEmulator};
+pub use server::{Emulator, EmulatorBuilder, RunningEmulator, StopSignals};
 pub use tls::Tls;

@@ -35,10 +35,11 @@ fn run() -> Result<(), String> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async {
+        let signals = domo_emulator::StopSignals::listen().map_err(|e| e.to_string())?;
         let emulator = builder.start().await.map_err(|e| e.to_string())?;
         let mut stdout = std::io::stdout();
         let _ = writeln!(stdout, "listening on {}", emulator.base_url());
         let _ = stdout.flush();
-        emulator.run_until_signal().await.map_err(|e| e.to_string())
+        emulator.run_until(signals).await.map_err(|e| e.to_string())
     })
 }

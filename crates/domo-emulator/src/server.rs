@@ -519,10 +519,56 @@ impl RunningEmulator {
 
     /// Serves until SIGINT (Ctrl-C) or, on Unix, SIGTERM, then shuts down.
     pub async fn run_until_signal(self) -> std::io::Result<()> {
-        wait_for_signal().await?;
+        let signals = StopSignals::listen()?;
+        self.run_until(signals).await
+    }
+
+    /// Serves until one of `signals` arrives, then shuts down gracefully.
+    /// Listen first (before telling anyone that Ctrl-C stops the server), so
+    /// that a signal sent right away stops it cleanly instead of killing it.
+    pub async fn run_until(self, mut signals: StopSignals) -> std::io::Result<()> {
+        signals.recv().await?;
         tracing::info!("signal received, shutting down");
         self.shutdown().await;
         Ok(())
+    }
+}
+
+/// Ctrl-C (SIGINT) and SIGTERM, caught from the moment [`StopSignals::listen`] returns.
+#[derive(Debug)]
+pub struct StopSignals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Starts listening: from now on these signals no longer end the process
+    /// at once. Must be called inside a Tokio runtime.
+    pub fn listen() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Self {})
+        }
+    }
+
+    #[cfg(unix)]
+    async fn recv(&mut self) -> std::io::Result<()> {
+        tokio::select! {
+            _ = self.interrupt.recv() => Ok(()),
+            _ = self.terminate.recv() => Ok(()),
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn recv(&mut self) -> std::io::Result<()> {
+        tokio::signal::ctrl_c().await
     }
 }
 
@@ -530,18 +576,4 @@ impl Drop for RunningEmulator {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
-}
-
-#[cfg(unix)]
-async fn wait_for_signal() -> std::io::Result<()> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result,
-        _ = terminate.recv() => Ok(()),
-    }
-}
-
-#[cfg(not(unix))]
-async fn wait_for_signal() -> std::io::Result<()> {
-    tokio::signal::ctrl_c().await
 }

@@ -16,6 +16,18 @@ use crate::csv_check::{CsvCheckError, check_csv};
 use crate::error::ApiError;
 use crate::store::Store;
 
+/// Whether an upload's first row may be a header row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FirstRow {
+    /// A first row equal to the schema's column names, in order, is a header
+    /// and is dropped (`domo_pdp::HeaderRow::detect`, the rule `domo data
+    /// import` uses too): DataSet imports, whose documented example starts
+    /// with one.
+    Detect,
+    /// Every row is data: stream parts, which Domo documents as header-less.
+    Data,
+}
+
 /// A checked upload in a temporary file, ending in a newline unless empty.
 #[derive(Debug)]
 pub(crate) struct Upload {
@@ -31,6 +43,7 @@ pub(crate) async fn receive_csv(
     body: Body,
     limit: u64,
     columns: Vec<Column>,
+    first_row: FirstRow,
 ) -> Result<Upload, ApiError> {
     let io_err = |err: io::Error| ApiError::internal("cannot write the upload to disk", &err);
     let raw = store.temp_file().map_err(io_err)?;
@@ -54,7 +67,7 @@ pub(crate) async fn receive_csv(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().contains("gzip"));
     let store = Arc::clone(store);
-    tokio::task::spawn_blocking(move || check_upload(&store, raw, gzip_header, limit, &columns))
+    tokio::task::spawn_blocking(move || check_upload(&store, raw, gzip_header, limit, &columns, first_row))
         .await
         .unwrap_or_else(|err| Err(ApiError::internal("checking the upload failed", &err)))
 }
@@ -65,12 +78,17 @@ fn check_upload(
     gzip_header: bool,
     limit: u64,
     columns: &[Column],
+    first_row: FirstRow,
 ) -> Result<Upload, ApiError> {
     let io_err = |err: io::Error| ApiError::internal("cannot read the upload back", &err);
     let mut magic = [0u8; 2];
     let sniffed = raw.reopen().and_then(|mut f| f.read(&mut magic)).map_err(io_err)?;
     let gzip = gzip_header || (sniffed == 2 && magic == [0x1f, 0x8b]);
     let file = if gzip { gunzip(store, &raw, limit)? } else { raw };
+    let file = match first_row {
+        FirstRow::Detect => drop_header_row(store, file, columns)?,
+        FirstRow::Data => file,
+    };
     let rows = match check_csv(BufReader::new(file.reopen().map_err(io_err)?), columns) {
         Ok(rows) => rows,
         Err(CsvCheckError::Invalid(message)) => return Err(ApiError::bad_request(message)),
@@ -78,6 +96,39 @@ fn check_upload(
     };
     end_with_newline(file.as_file()).map_err(io_err)?;
     Ok(Upload { file, rows })
+}
+
+/// The upload without its first row when that row is a header (the schema's
+/// column names, in order). A first row that cannot be read is left for the
+/// schema check to report.
+fn drop_header_row(store: &Store, file: NamedTempFile, columns: &[Column]) -> Result<NamedTempFile, ApiError> {
+    let io_err = |err: io::Error| ApiError::internal("cannot read the upload back", &err);
+    let schema = domo_model::Schema { columns: columns.to_vec() };
+    let detected = domo_pdp::HeaderRow::detect(BufReader::new(file.reopen().map_err(io_err)?), &schema);
+    if detected.ok() != Some(domo_pdp::HeaderRow::Present) {
+        return Ok(file);
+    }
+    // Where the header record ends; the rows after it are checked as data
+    // like any upload, so a reader that disagreed on it fails the check.
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(file.reopen().map_err(io_err)?);
+    let mut record = csv::ByteRecord::new();
+    reader
+        .read_byte_record(&mut record)
+        .map_err(|err| ApiError::bad_request(format!("Invalid CSV provided during upload. msg={err}")))?;
+    let mut end = reader.position().byte();
+    let mut rest = file.reopen().map_err(io_err)?;
+    // The csv crate's position after a CRLF-ended record sits between CR and LF.
+    let mut around = [0u8; 2];
+    rest.seek(SeekFrom::Start(end.saturating_sub(1))).map_err(io_err)?;
+    let read = rest.read(&mut around).map_err(io_err)?;
+    if end > 0 && read == 2 && around == *b"\r\n" {
+        end += 1;
+    }
+    rest.seek(SeekFrom::Start(end)).map_err(io_err)?;
+    let mut out = store.temp_file().map_err(|err| ApiError::internal("cannot write the upload to disk", &err))?;
+    io::copy(&mut rest, out.as_file_mut()).map_err(io_err)?;
+    Ok(out)
 }
 
 fn gunzip(store: &Store, raw: &NamedTempFile, limit: u64) -> Result<NamedTempFile, ApiError> {

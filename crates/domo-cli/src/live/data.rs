@@ -338,18 +338,25 @@ fn decide_header(path: &Path, schema: &Schema, header: bool, no_header: bool) ->
     if header {
         return Ok(Header::Include);
     }
-    if no_header {
-        return Ok(Header::Omit);
-    }
     let file = std::fs::File::open(path).with_context(|| format!("cannot read `{}`", path.display()))?;
     let detected = domo_pdp::HeaderRow::detect(std::io::BufReader::new(file), schema)
         .with_context(|| format!("cannot read the first row of `{}`", path.display()))?;
+    if no_header {
+        // The server applies the same rule to what it receives: such a row would be dropped as a header.
+        if detected == domo_pdp::HeaderRow::Present {
+            bail!(
+                "the first row of `{}` is the DataSet's column names, which the server takes for a header row                  and leaves out: it cannot be imported as data; nothing was sent",
+                path.display()
+            );
+        }
+        return Ok(Header::Omit);
+    }
     let names = schema.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(",");
     Ok(match detected {
         domo_pdp::HeaderRow::Present => {
             output::note(format!(
                 "`{}` starts with the DataSet's column names: its first row is a header and is left out \
-                 (--no-header imports it as data)",
+                 (the server decides the same way)",
                 path.display()
             ));
             Header::Include

@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::pdp::{self, Visibility};
 use crate::routes::datasets::{find, find_managed, find_mut};
 use crate::store::{Concat, FileKind, State as Stored, Store};
-use crate::upload::{Upload, receive_csv};
+use crate::upload::{FirstRow, Upload, receive_csv};
 
 /// `PUT /v1/datasets/{id}/data?updateMethod=…`: `APPEND` exactly appends,
 /// anything else replaces, as in Domo. Only those who may manage the DataSet
@@ -38,7 +38,8 @@ pub(crate) async fn import(
     let columns = app
         .store
         .read(|state| find_managed(state, &id, caller.user, "import into").map(|d| d.dataset.schema.columns.clone()))?;
-    let upload = receive_csv(&app.store, &headers, body, app.limits.max_body_bytes, columns.clone()).await?;
+    let upload =
+        receive_csv(&app.store, &headers, body, app.limits.max_body_bytes, columns.clone(), FirstRow::Detect).await?;
     let kept = keep(&app.store, upload, FileKind::Segment).await?;
     let store = Arc::clone(&app.store);
     let rel = kept.0.clone();

@@ -20,7 +20,7 @@ use crate::routes::data::{apply_rows, compact, keep};
 use crate::routes::datasets::{create_in, find, find_managed};
 use crate::routes::strict::{parse_strict, read_strict};
 use crate::store::{FileKind, State as Stored, StoredExecution, StoredStream};
-use crate::upload::receive_csv;
+use crate::upload::{FirstRow, receive_csv};
 
 /// Domo's default page of streams.
 const DEFAULT_PAGE: u64 = 50;
@@ -360,7 +360,7 @@ pub(crate) async fn upload_part(
         require_active(found)?;
         find(state, stream.dataset_id.as_str()).map(|d| d.dataset.schema.columns.clone())
     })?;
-    let upload = receive_csv(&app.store, &headers, body, app.limits.max_body_bytes, columns).await?;
+    let upload = receive_csv(&app.store, &headers, body, app.limits.max_body_bytes, columns, FirstRow::Data).await?;
     let (file, rows) = keep(&app.store, upload, FileKind::Part).await?;
     let store = Arc::clone(&app.store);
     let rel = file.clone();

@@ -192,3 +192,45 @@ async fn many_appends_are_merged_into_few_files() {
     let files = std::fs::read_dir(dir.path().join("data")).unwrap().count();
     assert!(files <= 33, "{files} row files after 100 appends");
 }
+
+#[tokio::test]
+async fn a_first_row_of_the_column_names_is_a_header_on_import_but_data_in_a_stream_part() {
+    let server = start().await;
+    let token = server.token("owner", "data").await;
+    let id = server.create_dataset(&token, "Guests", &[("STRING", "Friend"), ("STRING", "Attending")]).await;
+    let data = format!("/v1/datasets/{id}/data");
+    // The reference's example import starts with the column names: a header, left out.
+    for (csv, stored) in [
+        ("Friend,Attending\nPascal,TRUE\n", "Pascal,TRUE\n"),
+        ("\"Friend\",\"Attending\"\r\nPascal,TRUE\r\n", "Pascal,TRUE\r\n"),
+        ("Friend,Attending\n", ""),
+        // Anything else is data: other case, other order, a data row first.
+        ("friend,attending\nPascal,TRUE\n", "friend,attending\nPascal,TRUE\n"),
+        ("Attending,Friend\n", "Attending,Friend\n"),
+        ("Pascal,TRUE\nFriend,Attending\n", "Pascal,TRUE\nFriend,Attending\n"),
+    ] {
+        let reply = server.put_csv(&token, &data, csv).await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{csv:?}: {}", reply.text());
+        assert_eq!(server.export(&token, &id).await, stored, "{csv:?}");
+        assert_eq!(rows_of(&server, &token, &id).await, stored.lines().count() as u64, "{csv:?}");
+    }
+    // A header followed by a row that does not fit is refused whole, the row named by its place in the upload.
+    let reply = server.put_csv(&token, &data, "Friend,Attending\nPascal\n").await;
+    reply.assert_error(400, "There are too few columns");
+    assert_eq!(server.export(&token, &id).await, "Pascal,TRUE\nFriend,Attending\n", "nothing changed");
+
+    // Stream parts are header-less by Domo's documentation: every row is data.
+    let stream = serde_json::json!({"dataSet": {"name": "S", "schema": {"columns": [{"type": "STRING", "name": "Friend"}]}}, "updateMethod": "REPLACE"});
+    let created = server.json(Method::POST, &token, "/v1/streams", &stream).await.json();
+    let (stream_id, dataset) = (created["id"].as_u64().unwrap(), created["dataSet"]["id"].as_str().unwrap().to_owned());
+    let exec = server
+        .json(Method::POST, &token, &format!("/v1/streams/{stream_id}/executions"), &serde_json::json!({}))
+        .await
+        .json();
+    let exec = format!("/v1/streams/{stream_id}/executions/{}", exec["id"]);
+    assert_eq!(server.put_csv(&token, &format!("{exec}/part/1"), "Friend\nPascal\n").await.status, StatusCode::OK);
+    let bearer = format!("Bearer {token}");
+    let reply = server.call(Method::PUT, &format!("{exec}/commit"), &[("authorization", &bearer)], "").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(server.export(&token, &dataset).await, "Friend\nPascal\n");
+}

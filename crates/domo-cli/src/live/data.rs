@@ -345,7 +345,7 @@ fn decide_header(path: &Path, schema: &Schema, header: bool, no_header: bool) ->
         // The server applies the same rule to what it receives: such a row would be dropped as a header.
         if detected == domo_pdp::HeaderRow::Present {
             bail!(
-                "the first row of `{}` is the DataSet's column names, which the server takes for a header row                  and leaves out: it cannot be imported as data; nothing was sent",
+                "the first row of `{}` is the DataSet's column names, which the server takes for a header row and leaves out: it cannot be imported as data; nothing was sent",
                 path.display()
             );
         }

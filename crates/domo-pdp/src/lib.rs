@@ -110,7 +110,6 @@
 #![deny(missing_docs)]
 
 mod authority;
-mod check;
 mod compile;
 mod csv_split;
 mod diff;
@@ -121,13 +120,13 @@ mod impact;
 mod like;
 mod lint;
 mod parse;
+mod policy_tests;
 mod rowset;
 mod sql;
-mod stream;
 mod table;
+mod visible_csv;
 
 pub use authority::{ManageAuthority, grant_holder, manage_authority};
-pub use check::{CaseOutcome, Expectation, PolicyTestError, run_policy_tests};
 pub use compile::{
     Access, CompilePolicyError, CompiledPolicy, Diagnostic, DiagnosticCode, Membership, PdpMode, PolicyMembership,
     PolicySet, Principal, Reason, Severity,
@@ -141,11 +140,12 @@ pub use impact::{
 };
 pub use jiff::civil::Date;
 pub use lint::{LintFinding, LintKind, LintReport, LintSeverity, PolicyRef, lint};
+pub use policy_tests::{CaseOutcome, Expectation, PolicyTestError, run_policy_tests};
 pub use rowset::{RowSet, Rows};
 pub use rust_decimal::Decimal;
 pub use sql::{
     CountsQuery, CsvSource, Dialect, MembershipRow, MembershipSource, RenderSqlError, SPARK_NULL_SENTINEL, SqlOptions,
     sql_create_table, sql_load,
 };
-pub use stream::{StreamCsvError, StreamOptions, StreamSummary};
 pub use table::{CsvLimits, Datetime, EXTRA_FIELDS, HeaderRow, LoadCsvError, Table, Value};
+pub use visible_csv::{StreamCsvError, StreamOptions, StreamSummary};

@@ -500,7 +500,7 @@ fn data_findings(
     // Rows that only the owner and Admins see.
     if set.mode() == crate::compile::PdpMode::Enabled && rows > 0 {
         let hidden: Vec<u64> =
-            crate::check::rows_only_privileged(&evaluation).into_iter().map(|r| r as u64 + 1).collect();
+            crate::policy_tests::rows_only_privileged(&evaluation).into_iter().map(|r| r as u64 + 1).collect();
         if !hidden.is_empty() {
             findings.push(LintFinding {
                 severity: LintSeverity::Warning,

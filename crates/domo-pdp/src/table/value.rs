@@ -1,0 +1,105 @@
+//! Value types: a typed cell as the API shows it, DATETIME instants, and whether a CSV has a header row.
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+
+/// Whether a CSV starts with a header row of column names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HeaderRow {
+    /// The first record names the columns; the names must match the schema, in order.
+    #[default]
+    Present,
+    /// Every record is data; columns are in schema order (as Domo imports and exports).
+    Absent,
+}
+
+/// One typed cell.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value<'a> {
+    /// No value: an unquoted empty field, or an empty field in a non-STRING column.
+    Null,
+    /// A STRING cell (possibly the empty string).
+    String(&'a str),
+    /// A LONG cell.
+    Long(i64),
+    /// A DOUBLE cell (always finite).
+    Double(f64),
+    /// A DECIMAL cell, exact, keeping the scale it was written with (`1.50`).
+    Decimal(Decimal),
+    /// A DATE cell.
+    Date(jiff::civil::Date),
+    /// A DATETIME cell, as an instant in UTC.
+    Datetime(Datetime),
+}
+
+/// A DATETIME cell: nanoseconds since 1970-01-01T00:00:00Z.
+///
+/// It holds every instant the loader accepts (years 0000 to 9999 with any
+/// offset), which reaches past [`jiff::Timestamp`]'s range at both ends: the
+/// common "end of time" cell `9999-12-31 23:59:59` is one such value. It
+/// displays in RFC 3339 form in UTC (`2024-05-01T12:30:00.25Z`), as
+/// `jiff::Timestamp` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Datetime(pub(crate) i128);
+
+impl Datetime {
+    /// The instant `nanos` nanoseconds after 1970-01-01T00:00:00Z.
+    pub fn from_nanosecond(nanos: i128) -> Self {
+        Self(nanos)
+    }
+
+    /// Nanoseconds since 1970-01-01T00:00:00Z.
+    pub fn as_nanosecond(self) -> i128 {
+        self.0
+    }
+
+    /// The same instant as a [`jiff::Timestamp`], when it is within jiff's range.
+    pub fn to_timestamp(self) -> Option<jiff::Timestamp> {
+        jiff::Timestamp::from_nanosecond(self.0).ok()
+    }
+}
+
+impl fmt::Display for Datetime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const NANOS_PER_DAY: i128 = 86_400 * 1_000_000_000;
+        let days = self.0.div_euclid(NANOS_PER_DAY);
+        let in_day = self.0.rem_euclid(NANOS_PER_DAY);
+        let (year, month, day) = crate::parse::civil_from_days(i64::try_from(days).map_err(|_| fmt::Error)?);
+        let seconds = in_day / 1_000_000_000;
+        let nanos = in_day % 1_000_000_000;
+        if (0..=9999).contains(&year) {
+            write!(f, "{year:04}")?;
+        } else {
+            write!(f, "{}{:06}", if year < 0 { '-' } else { '+' }, year.unsigned_abs())?;
+        }
+        write!(f, "-{month:02}-{day:02}T{:02}:{:02}:{:02}", seconds / 3600, seconds / 60 % 60, seconds % 60)?;
+        if nanos != 0 {
+            let fraction = format!("{nanos:09}");
+            write!(f, ".{}", fraction.trim_end_matches('0'))?;
+        }
+        f.write_str("Z")
+    }
+}
+
+impl Value<'_> {
+    /// Whether the cell is NULL.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+}
+
+impl fmt::Display for Value<'_> {
+    /// The cell as text: STRING as is, NULL as `NULL`, numbers and dates in canonical form.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("NULL"),
+            Value::String(s) => f.write_str(s),
+            Value::Long(v) => write!(f, "{v}"),
+            Value::Double(v) => write!(f, "{v}"),
+            Value::Decimal(v) => write!(f, "{v}"),
+            Value::Date(v) => write!(f, "{v}"),
+            Value::Datetime(v) => write!(f, "{v}"),
+        }
+    }
+}

@@ -129,14 +129,16 @@ mod error;
 mod pdp;
 mod permissions;
 mod random;
+mod request;
 mod routes;
 mod server;
+mod state;
 mod store;
 mod tls;
 mod upload;
 
-pub use app::ResponseShapes;
 pub use auth::ApiClient;
 pub use error::{ParseClientError, StartError};
 pub use server::{Emulator, EmulatorBuilder, RunningEmulator};
+pub use state::ResponseShapes;
 pub use tls::Tls;

@@ -10,12 +10,13 @@ use axum::{Extension, Json};
 use domo_model::{Directory, FilterOperator, Policy, PolicyId, PolicyType, Schema};
 use serde_json::Value;
 
-use crate::app::{App, now, numeric_id};
 use crate::auth::Caller;
 use crate::csv_check::cell_fits;
 use crate::error::ApiError;
+use crate::request::{now, numeric_id};
 use crate::routes::datasets::{find, find_managed, find_managed_mut};
 use crate::routes::strict::{parse_strict, read_strict};
+use crate::state::App;
 
 /// Whether a policy can apply to this DataSet and directory: its columns exist,
 /// each operator has the number of values it takes, the values parse by the

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 
 use crate::body::{self, Compression, CsvSource, Progress, ReadFailure, RequestBody};
 use crate::config::{CreateRetry, Credentials, RetryPolicy, Timeouts};
-use crate::error::{BodyRead, Error};
+use crate::error::{BodyRead, ConnectionFailure, Error};
 use crate::paging::MAX_LIST_ITEMS;
 use crate::response::{
     MAX_ERROR_BODY, Redact, check, content_length, content_type, decode_json, describe_body, looks_like_html,
@@ -33,10 +33,6 @@ type HyperClient = hyper_util::client::legacy::Client<hyper_rustls::HttpsConnect
 /// Domo's public API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.domo.com";
 
-pub(crate) const CONNECT_FAILED: &str = "cannot connect";
-/// A TLS failure (a certificate that does not verify, a server that does not
-/// speak TLS): sending again will not help.
-pub(crate) const TLS_FAILED: &str = "TLS handshake failed";
 /// A client of Domo's API. Cheap to clone: clones share one connection pool
 /// and one token cache.
 ///
@@ -442,7 +438,7 @@ impl Client {
                     // something other than this request.
                     return Err(Error::Connection {
                         request: request_name.clone(),
-                        what: "Domo answered before the whole request body was sent",
+                        what: ConnectionFailure::AnsweredEarly,
                         source: format!("{} bytes were sent", failure.sent()).into(),
                     });
                 }
@@ -469,7 +465,7 @@ impl Client {
                 Repeat::Safe => true,
                 Repeat::Create => {
                     policy.creates == CreateRetry::OnFailure
-                        || matches!(error, Error::Connection { what: CONNECT_FAILED, .. })
+                        || matches!(error, Error::Connection { what: ConnectionFailure::Connect, .. })
                 }
             };
             if failed_attempts >= policy.max_attempts || !error.is_retryable() || !may_repeat || !call.replayable() {
@@ -558,11 +554,11 @@ impl Client {
             return Error::Timeout { request: request_name.to_owned(), after: self.inner.timeouts.connect };
         }
         let what = if is_tls_error(&error) {
-            TLS_FAILED
+            ConnectionFailure::Tls
         } else if error.is_connect() {
-            CONNECT_FAILED
+            ConnectionFailure::Connect
         } else {
-            "the connection failed"
+            ConnectionFailure::Connection
         };
         Error::Connection { request: request_name.to_owned(), what, source: Box::new(error) }
     }
@@ -663,7 +659,7 @@ impl Client {
                 if let BodyRead::Broken { read } = read {
                     return Err(Error::Connection {
                         request: name,
-                        what: "the response body was cut short",
+                        what: ConnectionFailure::BodyCutShort,
                         source: format!("the connection failed after {read} bytes").into(),
                     });
                 }
@@ -724,14 +720,13 @@ pub(crate) fn has_io_kind(error: &(dyn std::error::Error + 'static), kind: std::
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::response::{BODY_TOO_LARGE, UNFRAMED};
 
     #[test]
     fn what_will_not_change_is_not_retried() {
         let connection = |what| Error::Connection { request: "GET /x".to_owned(), what, source: "cause".into() };
-        assert!(connection(CONNECT_FAILED).is_retryable());
-        assert!(connection("the response body was cut short").is_retryable());
-        for what in [TLS_FAILED, UNFRAMED, BODY_TOO_LARGE] {
+        assert!(connection(ConnectionFailure::Connect).is_retryable());
+        assert!(connection(ConnectionFailure::BodyCutShort).is_retryable());
+        for what in [ConnectionFailure::Tls, ConnectionFailure::Unframed, ConnectionFailure::BodyTooLarge] {
             assert!(!connection(what).is_retryable(), "{what}");
         }
     }

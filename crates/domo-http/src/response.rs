@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
 
 use crate::client::{Auth, Success, has_io_kind};
-use crate::error::{BodyRead, BoxError, Error, ServiceBody};
+use crate::error::{BodyRead, BoxError, ConnectionFailure, Error, ServiceBody};
 use crate::retry;
 
 /// The most bytes of a JSON response read into memory.
@@ -22,14 +22,6 @@ const MAX_JSON_BODY: usize = 256 * 1024 * 1024;
 pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
 /// The most characters of a non-JSON error body kept in an error.
 const EXCERPT_CHARS: usize = 200;
-
-/// A JSON answer past the size this client reads: sending again gets the same.
-pub(crate) const BODY_TOO_LARGE: &str = "the response body is too large";
-/// An HTTP/1 export with neither `Content-Length` nor chunked framing: its end
-/// is the connection closing, so a body cut short would pass for a whole one.
-/// Sending again gets the same framing.
-pub(crate) const UNFRAMED: &str =
-    "the export has neither a length nor chunked framing, so a cut could pass for the end";
 
 /// The secrets a request carried, replaced by `[redacted]` in excerpts of
 /// answers: a server or proxy that echoes the request (a debug page) must not
@@ -236,7 +228,7 @@ pub(crate) async fn read_limited(request: &str, mut body: Incoming, limit: usize
             if collected.len() + data.len() > limit {
                 return Err(Error::Connection {
                     request: request.to_owned(),
-                    what: BODY_TOO_LARGE,
+                    what: ConnectionFailure::BodyTooLarge,
                     source: format!("more than {limit} bytes").into(),
                 });
             }
@@ -248,9 +240,9 @@ pub(crate) async fn read_limited(request: &str, mut body: Incoming, limit: usize
 
 pub(crate) fn body_error(request: &str, error: hyper::Error) -> Error {
     let what = if error.is_incomplete_message() || has_io_kind(&error, std::io::ErrorKind::UnexpectedEof) {
-        "the response body was cut short"
+        ConnectionFailure::BodyCutShort
     } else {
-        "reading the response body failed"
+        ConnectionFailure::ReadBody
     };
     Error::Connection { request: request.to_owned(), what, source: Box::new(error) as BoxError }
 }

@@ -57,10 +57,10 @@ pub use dataset::{
     Column, ColumnType, Dataset, DatasetCreate, DatasetSummary, DatasetUpdate, ExportOptions, Header, ListDatasets,
     Owner, Schema, Sort, UpdateMethod,
 };
-pub use directory::{Directory, DirectoryGroup, DirectoryProblem, Group, GroupRef, Role, User};
+pub use directory::{Directory, DirectoryGroup, DirectoryProblem, Group, GroupRef, Role, User, role_of};
 pub use directory_writes::{GroupCreate, GroupUpdate, UserCreate, UserUpdate};
 pub use error::{ErrorBody, UnknownValueError};
-pub use grants::{Grant, RoleDefinition, role_of};
+pub use grants::{Grant, RoleDefinition};
 pub use ids::{DatasetId, ExecutionId, GroupId, PolicyId, StreamId, UserId};
 pub use jiff::Timestamp;
 pub use policy::{FilterOperator, Policy, PolicyFilter, PolicyType};

@@ -5,6 +5,7 @@ use hashbrown::HashMap;
 use rayon::prelude::*;
 
 use crate::compile::{Access, CompiledPolicy, Membership, PdpMode, PolicySet, Principal, Reason};
+use crate::filter::CompiledFilter;
 use crate::rowset::RowSet;
 use crate::table::Table;
 
@@ -115,7 +116,7 @@ impl PolicySet {
             return Err(SchemaMismatchError { difference });
         }
         // Policies with equal filters share one evaluation and one row set.
-        let mut first_with_key: HashMap<String, usize> = HashMap::new();
+        let mut first_with_key: HashMap<Vec<&CompiledFilter>, usize> = HashMap::new();
         let mut alias: Vec<Option<usize>> = Vec::with_capacity(self.policies.len());
         for (index, policy) in self.policies.iter().enumerate() {
             alias.push(filters_key(policy).and_then(|key| match first_with_key.get(&key) {
@@ -146,13 +147,13 @@ impl PolicySet {
 }
 
 /// A key for policies whose filters are equal (ANDed filters in any order).
-fn filters_key(policy: &CompiledPolicy) -> Option<String> {
+fn filters_key(policy: &CompiledPolicy) -> Option<Vec<&CompiledFilter>> {
     if policy.all_rows || policy.filters.is_empty() {
         return None;
     }
-    let mut parts: Vec<String> = policy.filters.iter().map(|f| format!("{:?}", f.filter)).collect();
+    let mut parts: Vec<&CompiledFilter> = policy.filters.iter().collect();
     parts.sort();
-    Some(parts.join("\u{1}"))
+    Some(parts)
 }
 
 impl<'a> Evaluation<'a> {

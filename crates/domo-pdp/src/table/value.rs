@@ -2,7 +2,12 @@
 
 use std::fmt;
 
+use domo_model::ColumnType;
 use rust_decimal::Decimal;
+
+use super::cell::{Cell, format_hint, type_cell};
+use super::column::date_of_days;
+use super::error::shorten;
 
 /// Whether a CSV starts with a header row of column names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -79,6 +84,52 @@ impl fmt::Display for Datetime {
             write!(f, ".{}", fraction.trim_end_matches('0'))?;
         }
         f.write_str("Z")
+    }
+}
+
+/// A text that is not a value of a column type ([`Value::parse`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not a valid {column_type}{hint}", hint = format_hint(*column_type))]
+pub struct ParseValueError {
+    /// The column type asked for.
+    pub column_type: ColumnType,
+    /// The text, shortened for display.
+    pub text: String,
+}
+
+impl<'a> Value<'a> {
+    /// Parses `text` as a value of `column_type` by the rules of a cell of
+    /// that type (`crates/domo-pdp/docs/semantics.md`): the value a policy filter compares
+    /// with, or a cell read from CSV. The result is never [`Value::Null`]: an
+    /// empty text is the empty STRING, and an error for the other types.
+    ///
+    /// # Errors
+    ///
+    /// [`ParseValueError`] when the text is not a value of the type, such as
+    /// `12x` for LONG or `2024-02-30` for DATE.
+    ///
+    /// ```
+    /// use domo_model::ColumnType;
+    /// use domo_pdp::Value;
+    ///
+    /// assert_eq!(Value::parse(ColumnType::Long, "-42"), Ok(Value::Long(-42)));
+    /// let err = Value::parse(ColumnType::Date, "2024-02-30").unwrap_err();
+    /// assert_eq!(err.to_string(), "`2024-02-30` is not a valid DATE (expected `YYYY-MM-DD`)");
+    /// ```
+    pub fn parse(column_type: ColumnType, text: &'a str) -> Result<Value<'a>, ParseValueError> {
+        let error = || ParseValueError { column_type, text: shorten(text.as_bytes()) };
+        if text.is_empty() && column_type != ColumnType::String {
+            return Err(error());
+        }
+        Ok(match type_cell(column_type, text.as_bytes(), true).map_err(|_| error())? {
+            Cell::Null => return Err(error()),
+            Cell::Str(s) => Value::String(s),
+            Cell::Long(v) => Value::Long(v),
+            Cell::Double(v) => Value::Double(v),
+            Cell::Decimal(v) => Value::Decimal(v),
+            Cell::Date(days) => Value::Date(date_of_days(days).ok_or_else(error)?),
+            Cell::Datetime(nanos) => Value::Datetime(Datetime(nanos)),
+        })
     }
 }
 

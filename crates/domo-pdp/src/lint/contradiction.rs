@@ -2,65 +2,14 @@
 
 use std::cmp::Ordering;
 
-use domo_model::{ColumnType, FilterOperator, Policy};
-use rust_decimal::Decimal;
+use domo_model::{FilterOperator, Policy};
 
-use crate::parse;
 use crate::table::Value;
-
-/// A filter value or cell parsed by column type, ordered within its type.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum Key {
-    Str(String),
-    Long(i64),
-    Double(f64),
-    Decimal(Decimal),
-    Date(i32),
-    Datetime(i128),
-}
-
-impl PartialOrd for Key {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        match (self, other) {
-            (Key::Str(a), Key::Str(b)) => a.partial_cmp(b),
-            (Key::Long(a), Key::Long(b)) => a.partial_cmp(b),
-            (Key::Double(a), Key::Double(b)) => a.partial_cmp(b),
-            (Key::Decimal(a), Key::Decimal(b)) => a.partial_cmp(b),
-            (Key::Date(a), Key::Date(b)) => a.partial_cmp(b),
-            (Key::Datetime(a), Key::Datetime(b)) => a.partial_cmp(b),
-            _ => None,
-        }
-    }
-}
-
-pub(super) fn key(column_type: ColumnType, text: &str) -> Option<Key> {
-    let bytes = text.as_bytes();
-    Some(match column_type {
-        ColumnType::String => Key::Str(text.to_owned()),
-        ColumnType::Long => Key::Long(parse::parse_long(bytes)?),
-        ColumnType::Double => Key::Double(parse::parse_double(bytes)?),
-        ColumnType::Decimal => Key::Decimal(parse::parse_decimal(bytes)?),
-        ColumnType::Date => Key::Date(parse::parse_date(bytes)?),
-        ColumnType::Datetime => Key::Datetime(parse::parse_datetime(bytes)?),
-    })
-}
-
-pub(super) fn value_key(value: &Value<'_>) -> Option<Key> {
-    Some(match value {
-        Value::Null => return None,
-        Value::String(s) => Key::Str((*s).to_owned()),
-        Value::Long(v) => Key::Long(*v),
-        Value::Double(v) => Key::Double(*v),
-        Value::Decimal(v) => Key::Decimal(*v),
-        Value::Date(_) => Key::Date(parse::parse_date(value.to_string().as_bytes())?),
-        Value::Datetime(v) => Key::Datetime(v.as_nanosecond()),
-    })
-}
 
 /// One side of an interval: the bound and whether it is included.
 #[derive(Debug, Clone)]
-pub(super) struct Bound {
-    key: Key,
+pub(super) struct Bound<'a> {
+    key: Value<'a>,
     inclusive: bool,
     filter: usize,
 }
@@ -77,16 +26,17 @@ pub(super) fn contradictions(policy: &Policy, schema: &domo_model::Schema) -> Ve
         let Some(column_type) = schema.columns.iter().find(|c| c.name == column).map(|c| c.column_type) else {
             continue;
         };
-        let mut lower: Option<Bound> = None;
-        let mut upper: Option<Bound> = None;
-        let mut allowed: Option<(Vec<Key>, usize)> = None;
-        let mut excluded: Vec<Key> = Vec::new();
+        let mut lower: Option<Bound<'_>> = None;
+        let mut upper: Option<Bound<'_>> = None;
+        let mut allowed: Option<(Vec<Value<'_>>, usize)> = None;
+        let mut excluded: Vec<Value<'_>> = Vec::new();
         let mut disjoint: Option<(usize, usize)> = None;
         for (index, filter) in policy.filters.iter().enumerate().filter(|(_, f)| f.column == column) {
-            let keys: Option<Vec<Key>> = filter.values.iter().map(|v| key(column_type, v)).collect();
+            let keys: Option<Vec<Value<'_>>> =
+                filter.values.iter().map(|v| Value::parse(column_type, v).ok()).collect();
             let Some(keys) = keys else { continue };
             let one = keys.first().cloned();
-            let (lo, hi): (Option<Bound>, Option<Bound>) = match (filter.operator, filter.not) {
+            let (lo, hi): (Option<Bound<'_>>, Option<Bound<'_>>) = match (filter.operator, filter.not) {
                 (Op::GreaterThan, false) | (Op::LessThanEqual, true) => {
                     (one.map(|k| Bound { key: k, inclusive: false, filter: index }), None)
                 }
@@ -112,8 +62,8 @@ pub(super) fn contradictions(policy: &Policy, schema: &domo_model::Schema) -> Ve
                             ));
                         }
                         (
-                            Some(Bound { key: low.clone(), inclusive: true, filter: index }),
-                            Some(Bound { key: high.clone(), inclusive: true, filter: index }),
+                            Some(Bound { key: *low, inclusive: true, filter: index }),
+                            Some(Bound { key: *high, inclusive: true, filter: index }),
                         )
                     }
                     _ => (None, None),
@@ -122,7 +72,7 @@ pub(super) fn contradictions(policy: &Policy, schema: &domo_model::Schema) -> Ve
                     allowed = Some(match allowed.take() {
                         None => (keys, index),
                         Some((previous, first)) => {
-                            let common: Vec<Key> =
+                            let common: Vec<Value<'_>> =
                                 previous.into_iter().filter(|k| keys.iter().any(|n| n == k)).collect();
                             if common.is_empty() && disjoint.is_none() {
                                 disjoint = Some((first, index));
@@ -165,7 +115,7 @@ pub(super) fn contradictions(policy: &Policy, schema: &domo_model::Schema) -> Ve
                 }
             }
         }
-        let in_range = |k: &Key| {
+        let in_range = |k: &Value<'_>| {
             let above = lower.as_ref().is_none_or(|b| match k.partial_cmp(&b.key) {
                 Some(Ordering::Greater) => true,
                 Some(Ordering::Equal) => b.inclusive,

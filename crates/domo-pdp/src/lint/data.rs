@@ -2,11 +2,10 @@
 
 use domo_model::{ColumnType, Directory, FilterOperator, Policy, UserId};
 
-use super::contradiction::{Key, key, value_key};
 use super::finding::{LintFinding, LintKind, LintSeverity, PolicyRef};
 use crate::compile::{PolicySet, Reason, did_you_mean};
 use crate::rowset::RowSet;
-use crate::table::Table;
+use crate::table::{Table, Value};
 
 /// At most this many sample rows are listed in a finding.
 const SAMPLE_ROWS: usize = 10;
@@ -372,14 +371,15 @@ pub(super) struct ColumnValues {
 }
 
 /// A typed value as text that is equal exactly when the values are equal (`1.50` and `1.5` agree).
-pub(super) fn canonical(key: &Key) -> String {
-    match key {
-        Key::Str(s) => s.clone(),
-        Key::Long(v) => v.to_string(),
-        Key::Double(v) => v.to_string(),
-        Key::Decimal(v) => v.normalize().to_string(),
-        Key::Date(v) => v.to_string(),
-        Key::Datetime(v) => v.to_string(),
+pub(super) fn canonical(value: &Value<'_>) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => (*s).to_owned(),
+        Value::Long(v) => v.to_string(),
+        Value::Double(v) => v.to_string(),
+        Value::Decimal(v) => v.normalize().to_string(),
+        Value::Date(v) => v.to_string(),
+        Value::Datetime(v) => v.to_string(),
     }
 }
 
@@ -392,12 +392,12 @@ pub(super) fn value_not_in_data(
     column_type: ColumnType,
     value: &str,
 ) -> Option<String> {
-    let wanted = canonical(&key(column_type, value)?);
+    let wanted = canonical(&Value::parse(column_type, value).ok()?);
     let values = cache.entry(column).or_insert_with(|| {
         let mut values = ColumnValues::default();
         for (v, _) in table.distinct_values(column).unwrap_or_default() {
-            if let Some(k) = value_key(&v) {
-                values.canonical.insert(canonical(&k));
+            if !v.is_null() {
+                values.canonical.insert(canonical(&v));
             }
             values.texts.push(v.to_string());
         }

@@ -140,6 +140,23 @@ impl Value<'_> {
     }
 }
 
+/// Values of one type are ordered as the engine compares them (STRING by
+/// bytes, numbers by value, dates and instants in time); values of two types,
+/// and NULL, are not ordered.
+impl PartialOrd for Value<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        match (self, other) {
+            (Value::String(a), Value::String(b)) => a.partial_cmp(b),
+            (Value::Long(a), Value::Long(b)) => a.partial_cmp(b),
+            (Value::Double(a), Value::Double(b)) => a.partial_cmp(b),
+            (Value::Decimal(a), Value::Decimal(b)) => a.partial_cmp(b),
+            (Value::Date(a), Value::Date(b)) => a.partial_cmp(b),
+            (Value::Datetime(a), Value::Datetime(b)) => a.partial_cmp(b),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Value<'_> {
     /// The cell as text: STRING as is, NULL as `NULL`, numbers and dates in canonical form.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -21,7 +21,8 @@ async fn main() {
 
 async fn run() -> Result<(), Box<dyn Error>> {
     let var = |name: &str| std::env::var(name).map_err(|_| format!("set `{name}`"));
-    let credentials = Credentials::client_credentials(var("DOMO_CLIENT_ID")?, var("DOMO_CLIENT_SECRET")?, [Scope::Data]);
+    let credentials =
+        Credentials::client_credentials(var("DOMO_CLIENT_ID")?, var("DOMO_CLIENT_SECRET")?, [Scope::Data]);
     let domo = Client::new(var("DOMO_BASE_URL")?, credentials)?;
     let created = domo
         .create_dataset(&DatasetCreate {

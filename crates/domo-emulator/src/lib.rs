@@ -128,6 +128,7 @@ mod csv_check;
 mod error;
 mod pdp;
 mod permissions;
+mod policy_check;
 mod random;
 mod request;
 mod routes;

@@ -10,8 +10,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use domo_model::{Scope, Secret, TokenResponse};
 use http::header::{self, HeaderValue};
-use http::{Method, Request, Response, Uri};
-use hyper::body::Incoming;
+use http::{Method, Request, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde::Serialize;
@@ -19,11 +18,10 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 use crate::body::{self, Compression, CsvSource, Progress, ReadFailure, RequestBody};
-use crate::config::{CreateRetry, Credentials, RetryPolicy, Timeouts};
-use crate::error::{BodyRead, ConnectionFailure, Error};
-use crate::paging::MAX_LIST_ITEMS;
+use crate::config::{CreateRetry, Credentials, MAX_LIST_ITEMS, RetryPolicy, Timeouts};
+use crate::error::{BodyRead, ConnectionFailure, Error, has_io_kind};
 use crate::response::{
-    MAX_ERROR_BODY, Redact, check, content_length, content_type, decode_json, describe_body, looks_like_html,
+    MAX_ERROR_BODY, Redact, Success, check, content_length, content_type, decode_json, describe_body, looks_like_html,
     read_excerpt,
 };
 use crate::retry;
@@ -359,14 +357,6 @@ impl<'a> Call<'a> {
     }
 }
 
-/// A response whose status said success, the deadline of its attempt, and
-/// the secrets it was sent with (kept out of any excerpt of its body).
-pub(crate) struct Success {
-    pub(crate) response: Response<Incoming>,
-    pub(crate) deadline: Instant,
-    pub(crate) redact: Redact,
-}
-
 impl Client {
     /// A builder for a client with these credentials, talking to
     /// [`DEFAULT_BASE_URL`] unless told otherwise.
@@ -423,7 +413,11 @@ impl Client {
             };
             let failure = ReadFailure::default();
             let deadline = after(limit);
-            let redact = Redact::new(token.as_ref(), &self.inner.auth);
+            let basic = match &self.inner.auth {
+                Auth::Grant(grant) => Some(&grant.basic),
+                Auth::Token(_) => None,
+            };
+            let redact = Redact::new(token.as_ref(), basic);
             let attempt = async {
                 let request = self.request(call, token.as_ref(), &request_name, failure.clone()).await?;
                 let Some(request) = request else {
@@ -701,18 +695,6 @@ fn is_tls_error(error: &(dyn std::error::Error + 'static)) -> bool {
             Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
             None => current.source(),
         };
-    }
-    false
-}
-
-/// Whether an I/O error of this kind is somewhere in the chain of causes.
-pub(crate) fn has_io_kind(error: &(dyn std::error::Error + 'static), kind: std::io::ErrorKind) -> bool {
-    let mut cause = Some(error);
-    while let Some(current) = cause {
-        if current.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == kind) {
-            return true;
-        }
-        cause = current.source();
     }
     false
 }

@@ -17,9 +17,10 @@ use bytes::{Bytes, BytesMut};
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
-use crate::client::{Call, CallBody, Client, Repeat, Success};
+use crate::client::{Call, CallBody, Client, Repeat};
 use crate::error::{ConnectionFailure, Error};
 use crate::paths::{segment, with_query};
+use crate::response::Success;
 use crate::response::{
     CSV, MAX_ERROR_BODY, body_error, content_length, decode_live_json, describe_body, looks_like_html, read_excerpt,
 };

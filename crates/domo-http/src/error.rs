@@ -421,3 +421,15 @@ impl fmt::Display for DisplayDuration {
         if millis < 1000 { write!(f, "{millis}ms") } else { write!(f, "{}s", self.0.as_secs_f64()) }
     }
 }
+
+/// Whether an I/O error of this kind is somewhere in the chain of causes.
+pub(crate) fn has_io_kind(error: &(dyn std::error::Error + 'static), kind: std::io::ErrorKind) -> bool {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if current.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == kind) {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
+}

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's automation, one entry point for every check.
 
 mod bench;
+mod cycles;
 mod embed;
 mod provision;
 mod tidy;
@@ -21,7 +22,8 @@ commands:
              doc tests, tests
   provision  only the installs `ci` starts with; prints the virtual environment's Python and the
              Node SDK's node_modules folder
-  tidy       only the tidy checks (layering, dependency trees, module docs, no ignored tests)
+  tidy       only the tidy checks (layering, dependency trees, module cycles, module docs, no
+             ignored tests)
   embed      only the embedding programs of examples/embed
   bench      the PDP benchmark on the generated 1M-row workload: ratios to the csv-crate baseline
              and peak memory (extra arguments go to pdp-ratios: --rows N, --seed S, --runs R)";

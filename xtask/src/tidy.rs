@@ -1,4 +1,5 @@
-//! Tidy checks: layers point one way, the libraries' dependency trees hold what they should, every
+//! Tidy checks: layers point one way, the libraries' dependency trees hold what they should, no module
+//! cycles, every
 //! module says what it holds, no ignored tests.
 
 use std::collections::BTreeSet;
@@ -73,6 +74,14 @@ const MODEL_DEPENDENCIES: &[&str] = &[
 pub(crate) fn check(root: &Path) -> anyhow::Result<()> {
     let mut problems = Vec::new();
     problems.extend(check_layers(root)?);
+    for entry in fs::read_dir(root.join("crates")).context("listing `crates`")? {
+        let dir = entry?.path();
+        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        if dir.join("src").is_dir() {
+            problems.extend(crate::cycles::module_cycles(&name, &dir.join("src"))?);
+        }
+    }
+    problems.extend(crate::cycles::module_cycles("xtask", &root.join("xtask/src"))?);
     let pdp = dependency_tree(root, "domo-pdp")?;
     problems.extend(forbidden_dependencies(
         "domo-pdp",

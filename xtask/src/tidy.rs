@@ -1,6 +1,5 @@
-//! Tidy checks: layers point one way, the libraries' dependency trees hold what they should, no module
-//! cycles, every
-//! module says what it holds, no ignored tests.
+//! Tidy checks: layers point one way, the libraries' dependency trees hold what they should, no
+//! module cycles, every module says what it holds, no ignored tests.
 
 use std::collections::BTreeSet;
 use std::fs;

@@ -1,6 +1,8 @@
 //! `cargo xtask`: the project's automation, one entry point for every check.
 
 mod bench;
+mod cycles;
+mod embed;
 mod provision;
 mod tidy;
 
@@ -16,10 +18,13 @@ commands:
              PySpark and sqlglot in a virtual environment under target/ci-venv; the Node SDK under
              target/ci-node; PostgreSQL and Java with apt-get): fmt, clippy, doc, bench build, tidy,
              SQL conformance (DuckDB, PostgreSQL, Spark, and a syntax check of Snowflake, BigQuery,
-             Trino), doc tests, tests
+             Trino), embedding (examples/embed: domo-pdp alone, domo-http alone against domo serve),
+             doc tests, tests
   provision  only the installs `ci` starts with; prints the virtual environment's Python and the
              Node SDK's node_modules folder
-  tidy       only the tidy checks (layering, module docs, no ignored tests)
+  tidy       only the tidy checks (layering, dependency trees, module cycles, module docs, no
+             ignored tests)
+  embed      only the embedding programs of examples/embed
   bench      the PDP benchmark on the generated 1M-row workload: ratios to the csv-crate baseline
              and peak memory (extra arguments go to pdp-ratios: --rows N, --seed S, --runs R)";
 
@@ -43,6 +48,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some("bench") => bench::run(),
+        Some("embed") => embed::run(&sh, &workspace_root(), &provision::target_dir(&workspace_root())),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             Ok(())
@@ -105,6 +111,7 @@ fn ci(sh: &Shell) -> anyhow::Result<()> {
         // Snowflake, BigQuery and Trino cannot run here: sqlglot parses their SQL (a syntax check only).
         Ok(cmd!(sh, "cargo {conformance...} --engine syntax --sets 50 --python {python}").run()?)
     })?;
+    section("embed", || embed::run(sh, &root, &provision::target_dir(&root)))?;
     section("doctest", || Ok(cmd!(sh, "cargo test --workspace --doc --locked").run()?))?;
     eprintln!("ci: all checks before the tests passed in {:.0?}; running the tests", started.elapsed());
     // No trailer after the tests: CI reads cargo test's summary as the last line.

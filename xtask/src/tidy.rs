@@ -1,4 +1,5 @@
-//! Tidy checks: layers point one way, every module says what it holds, no ignored tests.
+//! Tidy checks: layers point one way, the libraries' dependency trees hold what they should, no
+//! module cycles, every module says what it holds, no ignored tests.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -15,10 +16,85 @@ const LAYERS: &[(&str, u8)] =
 /// Packages that sit above every layer: they may use any crate, and none may use them.
 const TOOLS: &[&str] = &["xtask", "domo-tests", "domo-benches"];
 
+/// Crates that speak HTTP or run async code: `domo-pdp` does no I/O of its own
+/// and has no async, so none may appear in its dependency tree.
+const HTTP_OR_ASYNC: &[&str] = &[
+    "async-compression",
+    "async-std",
+    "async-trait",
+    "axum",
+    "futures",
+    "futures-core",
+    "futures-util",
+    "h2",
+    "http",
+    "http-body",
+    "hyper",
+    "hyper-rustls",
+    "hyper-util",
+    "mio",
+    "reqwest",
+    "rustls",
+    "smol",
+    "tokio",
+    "tokio-rustls",
+    "tokio-util",
+    "tower",
+    "tower-http",
+    "ureq",
+];
+
+/// What `domo-model` may depend on: serde and its helpers (JSON, paths of
+/// errors, unknown fields, the derive's proc-macro crates, number formatting),
+/// `jiff` for timestamps and `thiserror`. A new entry is a decision, not a habit.
+const MODEL_DEPENDENCIES: &[&str] = &[
+    "domo-model",
+    "itoa",
+    "jiff",
+    "jiff-core",
+    "memchr",
+    "proc-macro2",
+    "quote",
+    "ryu",
+    "serde",
+    "serde_core",
+    "serde_derive",
+    "serde_ignored",
+    "serde_json",
+    "serde_path_to_error",
+    "syn",
+    "thiserror",
+    "thiserror-impl",
+    "unicode-ident",
+    "zmij",
+];
+
 /// Runs every tidy check on the workspace at `root` and reports all problems at once.
 pub(crate) fn check(root: &Path) -> anyhow::Result<()> {
     let mut problems = Vec::new();
     problems.extend(check_layers(root)?);
+    for entry in fs::read_dir(root.join("crates")).context("listing `crates`")? {
+        let dir = entry?.path();
+        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        if dir.join("src").is_dir() {
+            problems.extend(crate::cycles::module_cycles(&name, &dir.join("src"))?);
+        }
+    }
+    problems.extend(crate::cycles::module_cycles("xtask", &root.join("xtask/src"))?);
+    let pdp = dependency_tree(root, "domo-pdp")?;
+    problems.extend(forbidden_dependencies(
+        "domo-pdp",
+        &pdp,
+        |name| HTTP_OR_ASYNC.contains(&name),
+        "an HTTP or async crate",
+    ));
+    let model = dependency_tree(root, "domo-model")?;
+    problems.extend(forbidden_dependencies(
+        "domo-model",
+        &model,
+        |name| !MODEL_DEPENDENCIES.contains(&name),
+        "neither serde nor one of its helpers",
+    ));
     for file in rust_files(root)? {
         let text = fs::read_to_string(&file).with_context(|| format!("reading `{}`", file.display()))?;
         let shown = file.strip_prefix(root).unwrap_or(&file).display().to_string();
@@ -32,6 +108,30 @@ pub(crate) fn check(root: &Path) -> anyhow::Result<()> {
         eprintln!("tidy: {problem}");
     }
     bail!("{} tidy problem(s)", problems.len())
+}
+
+/// The names of the packages in `package`'s normal (non-dev, non-build) dependency tree.
+fn dependency_tree(root: &Path, package: &str) -> anyhow::Result<BTreeSet<String>> {
+    let output = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+        .args(["tree", "--offline", "--locked", "-e", "normal", "--prefix", "none", "--format", "{p}", "-p", package])
+        .current_dir(root)
+        .output()
+        .with_context(|| format!("running `cargo tree -p {package}`"))?;
+    if !output.status.success() {
+        bail!("`cargo tree -p {package}` failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    Ok(text.lines().filter_map(|line| line.split_whitespace().next()).map(str::to_owned).collect())
+}
+
+/// One problem for each package of `tree` that `forbidden` refuses.
+fn forbidden_dependencies(
+    package: &str,
+    tree: &BTreeSet<String>,
+    forbidden: impl Fn(&str) -> bool,
+    what: &str,
+) -> Vec<String> {
+    tree.iter().filter(|name| forbidden(name)).map(|name| format!("`{package}` depends on `{name}`, {what}")).collect()
 }
 
 /// Reads every workspace manifest (through `cargo metadata`) and reports
@@ -164,6 +264,29 @@ mod tests {
         assert_eq!(
             layers("domo-http", &[("domo-tests", Some("dev"))]),
             ["`domo-http` depends on the tool package `domo-tests`"]
+        );
+    }
+
+    #[test]
+    fn http_or_async_crates_in_the_engine_fail_and_model_dependencies_are_listed() {
+        let tree = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<BTreeSet<_>>();
+        let pdp = tree(&["domo-pdp", "rayon", "tokio", "hyper"]);
+        assert_eq!(
+            forbidden_dependencies("domo-pdp", &pdp, |n| HTTP_OR_ASYNC.contains(&n), "an HTTP or async crate"),
+            [
+                "`domo-pdp` depends on `hyper`, an HTTP or async crate",
+                "`domo-pdp` depends on `tokio`, an HTTP or async crate"
+            ]
+        );
+        let model = tree(&["domo-model", "serde", "regex"]);
+        assert_eq!(
+            forbidden_dependencies(
+                "domo-model",
+                &model,
+                |n| !MODEL_DEPENDENCIES.contains(&n),
+                "neither serde nor one of its helpers"
+            ),
+            ["`domo-model` depends on `regex`, neither serde nor one of its helpers"]
         );
     }
 

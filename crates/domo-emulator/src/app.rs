@@ -1,73 +1,19 @@
-//! The router, the shared state of a running emulator, and request helpers.
+//! The router: every route, trailing slashes, Domo-shaped errors for replies axum writes, and the request deadline and log.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use domo_model::{Owner, Timestamp, UserId};
+use domo_model::Scope;
 use http::StatusCode;
-use serde::de::DeserializeOwned;
 
-use crate::auth::{self, Auth};
 use crate::error::ApiError;
-use crate::routes::{data, datasets, directory, directory_writes, policies, query, streams};
-use crate::store::{State as Stored, Store};
-
-/// How fully the emulator fills its answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ResponseShapes {
-    /// Every field the emulator knows (the default).
-    #[default]
-    Full,
-    /// Only what the published reference's examples show, typed as they show
-    /// it: a stream listed or searched carries only its DataSet's `id` and
-    /// `pdpEnabled`, and a user's digits-only `employeeNumber` is a JSON
-    /// number. Clients tested against this mode decode what Domo documents,
-    /// not what the emulator happens to add.
-    ReferenceMinimal,
-}
-
-/// Resource limits of a running emulator.
-#[derive(Debug, Clone)]
-pub(crate) struct Limits {
-    /// Largest request body, and largest CSV after gunzip.
-    pub(crate) max_body_bytes: u64,
-    /// Longest a request body may take to arrive, from the end of the head.
-    pub(crate) request_timeout: Duration,
-    /// Most connections served at once; at the cap, the longest idle one is
-    /// closed to admit a new one, and with none idle new ones wait.
-    pub(crate) max_connections: usize,
-    /// Longest a client may take to send a request head, from its first byte.
-    pub(crate) header_read_timeout: Duration,
-    /// Longest a keep-alive connection may wait for its next request.
-    pub(crate) idle_timeout: Duration,
-}
-
-/// JSON bodies (DataSets, policies, streams) are small; they are read whole,
-/// up to this size or the body limit, whichever is smaller.
-const MAX_JSON_BYTES: u64 = 1024 * 1024;
-
-/// What every handler shares.
-#[derive(Debug)]
-pub(crate) struct App {
-    pub(crate) store: Arc<Store>,
-    pub(crate) auth: Auth,
-    pub(crate) limits: Limits,
-    pub(crate) shapes: ResponseShapes,
-    /// Held while row files are merged, so that merges do not pile up.
-    pub(crate) compacting: tokio::sync::Mutex<()>,
-}
-
-impl App {
-    pub(crate) fn max_json_bytes(&self) -> u64 {
-        self.limits.max_body_bytes.min(MAX_JSON_BYTES)
-    }
-}
+use crate::request::timed_body;
+use crate::routes::{data, datasets, directory, directory_writes, policies, query, streams, token};
+use crate::state::App;
 
 /// Every route of the API, each also under its path with a trailing slash
 /// (`/v1/users/`), as Domo serves them and the official SDKs call some.
@@ -77,7 +23,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
 
 fn routes(app: Arc<App>) -> Router {
     Router::new()
-        .route("/oauth/token", get(auth::token).post(auth::token))
+        .route("/oauth/token", get(token::token).post(token::token))
         .route("/v1/datasets", get(datasets::list).post(datasets::create))
         .route("/v1/datasets/query/execute/{id}", post(query::execute))
         .route("/v1/datasets/{id}", get(datasets::get).put(datasets::update).delete(datasets::delete))
@@ -110,7 +56,7 @@ fn routes(app: Arc<App>) -> Router {
         .route("/v1/streams/{id}/executions/{execution}/abort", put(streams::abort))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(from_fn_with_state(Arc::clone(&app), auth::require_token))
+        .layer(from_fn_with_state(Arc::clone(&app), require_token))
         .layer(from_fn_with_state(Arc::clone(&app), time_limit))
         .layer(axum::middleware::from_fn(domo_shaped_errors))
         .with_state(app)
@@ -202,129 +148,20 @@ async fn time_limit(State(app): State<Arc<App>>, request: Request, next: Next) -
     response
 }
 
-/// The request body took longer than `request_timeout` to arrive.
-#[derive(Debug, thiserror::Error)]
-#[error("the request body took longer than {} s to arrive", .0.as_secs_f64())]
-struct BodyTimedOut(Duration);
-
-/// `body`, failing with [`BodyTimedOut`] once `limit` has passed.
-fn timed_body(body: Body, limit: Duration) -> Body {
-    use futures_util::StreamExt as _;
-    let mut data = body.into_data_stream();
-    let mut deadline = Box::pin(tokio::time::sleep(limit));
-    let mut timed_out = false;
-    Body::from_stream(futures_util::stream::poll_fn(move |cx| {
-        if timed_out {
-            return std::task::Poll::Ready(None);
+/// Lets `/oauth/token` through and requires a valid token with the right scope
+/// everywhere else (`user` for users and groups, `data` for the rest), even for
+/// paths that do not exist.
+pub(crate) async fn require_token(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if path == "/oauth/token" {
+        return next.run(request).await;
+    }
+    let needs = if path.starts_with("/v1/users") || path.starts_with("/v1/groups") { Scope::User } else { Scope::Data };
+    match app.auth.check(request.headers(), needs) {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
         }
-        if deadline.as_mut().poll(cx).is_ready() {
-            timed_out = true;
-            return std::task::Poll::Ready(Some(Err(axum::BoxError::from(BodyTimedOut(limit)))));
-        }
-        data.poll_next_unpin(cx).map(|item| item.map(|chunk| chunk.map_err(axum::BoxError::from)))
-    }))
-}
-
-/// The reply to a request body that could not be read: 408 when it came too
-/// slowly, 413 past `limit`, else 400.
-pub(crate) fn body_error(err: &axum::Error, limit: u64) -> ApiError {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(current) = cause {
-        if let Some(timed_out) = current.downcast_ref::<BodyTimedOut>() {
-            return ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                format!(
-                    "The request took longer than this emulator allows ({} s) to send its body",
-                    timed_out.0.as_secs_f64()
-                ),
-            );
-        }
-        if current.is::<http_body_util::LengthLimitError>() {
-            return ApiError::too_large(limit);
-        }
-        cause = current.source();
+        Err(err) => err.into_response(),
     }
-    ApiError::bad_request(format!("The request body could not be read: {err}"))
-}
-
-/// Reads a JSON body whole (it is small) and parses it, answering 400 with
-/// serde's message and position for bad JSON and 413 for a large body.
-pub(crate) async fn read_json<T: DeserializeOwned>(app: &App, body: Body) -> Result<T, ApiError> {
-    parse_json(&read_body(app, body).await?)
-}
-
-async fn read_body(app: &App, body: Body) -> Result<bytes::Bytes, ApiError> {
-    let limit = app.max_json_bytes();
-    let bytes = axum::body::to_bytes(body, usize::try_from(limit).unwrap_or(usize::MAX))
-        .await
-        .map_err(|err| body_error(&err, limit))?;
-    Ok(bytes)
-}
-
-fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes)
-        .map_err(|err| ApiError::bad_request(format!("Invalid JSON in the request body: {err}")))
-}
-
-/// Reads a JSON body that may be missing: an empty body is `None`; anything
-/// else must parse, as in [`read_json`].
-pub(crate) async fn read_optional_json<T: DeserializeOwned>(app: &App, body: Body) -> Result<Option<T>, ApiError> {
-    let bytes = read_body(app, body).await?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    parse_json(&bytes).map(Some)
-}
-
-/// Query parameters, decoded.
-#[derive(Debug, Default)]
-pub(crate) struct Params(Vec<(String, String)>);
-
-impl Params {
-    pub(crate) fn parse(query: Option<&str>) -> Self {
-        Self(query.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default())
-    }
-
-    pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-
-    /// A non-negative integer parameter; anything else is a 400.
-    pub(crate) fn number(&self, name: &str) -> Result<Option<u64>, ApiError> {
-        self.get(name)
-            .map(|v| {
-                v.trim()
-                    .parse::<u64>()
-                    .map_err(|_| ApiError::bad_request(format!("`{name}` must be a non-negative integer, got `{v}`")))
-            })
-            .transpose()
-    }
-
-    /// `limit` (default and largest value `max`; larger values are clamped) and `offset`.
-    pub(crate) fn page(&self, default: u64, max: u64) -> Result<(usize, usize), ApiError> {
-        let limit = self.number("limit")?.unwrap_or(default).min(max);
-        let offset = self.number("offset")?.unwrap_or(0);
-        Ok((usize::try_from(offset).unwrap_or(usize::MAX), usize::try_from(limit).unwrap_or(usize::MAX)))
-    }
-}
-
-/// One page of a listing.
-pub(crate) fn page<T: Clone>(items: &[T], (offset, limit): (usize, usize)) -> Vec<T> {
-    items.iter().skip(offset).take(limit).cloned().collect()
-}
-
-/// Now, to the millisecond as Domo writes times.
-pub(crate) fn now() -> Timestamp {
-    let now = Timestamp::now();
-    now.round(jiff::Unit::Millisecond).unwrap_or(now)
-}
-
-/// The owner as DataSets show it: id and the directory's name for it.
-pub(crate) fn owner(state: &Stored, user: UserId) -> Owner {
-    Owner { id: user, name: state.directory.user(user).map(|u| u.name.clone()) }
-}
-
-/// A path id that must be a number; anything else names nothing, so 404.
-pub(crate) fn numeric_id(text: &str, what: &str) -> Result<u64, ApiError> {
-    text.parse().map_err(|_| ApiError::not_found(format!("{what} not found: `{text}`")))
 }

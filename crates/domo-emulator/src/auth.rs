@@ -1,21 +1,15 @@
-//! OAuth client credentials, the tokens handed out, `/oauth/token`, and the
-//! check every other request passes through.
+//! OAuth client credentials and the tokens handed out: issuing one for
+//! `/oauth/token` and checking the one every other request carries.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::Json;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use domo_model::{Role, Scope, Secret, TokenResponse, UserId};
-use http::{HeaderMap, Method, header};
+use http::{HeaderMap, header};
 
-use crate::app::App;
 use crate::error::ApiError;
 use crate::random;
 
@@ -78,7 +72,7 @@ pub(crate) struct Auth {
 }
 
 /// The scopes a token gets when the request names none.
-const DEFAULT_SCOPES: [Scope; 2] = [Scope::Data, Scope::User];
+pub(crate) const DEFAULT_SCOPES: [Scope; 2] = [Scope::Data, Scope::User];
 
 impl Auth {
     pub(crate) fn new(clients: Vec<ApiClient>, ttl: Duration) -> Self {
@@ -90,7 +84,7 @@ impl Auth {
         self.tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn client(&self, headers: &HeaderMap) -> Result<&ApiClient, ApiError> {
+    pub(crate) fn client(&self, headers: &HeaderMap) -> Result<&ApiClient, ApiError> {
         let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
             ApiError::bad_client("HTTP Basic authentication with the client id and secret is required")
         })?;
@@ -109,7 +103,7 @@ impl Auth {
         }
     }
 
-    fn issue(&self, client: &ApiClient, scopes: Vec<Scope>, role: Option<&Role>) -> TokenResponse {
+    pub(crate) fn issue(&self, client: &ApiClient, scopes: Vec<Scope>, role: Option<&Role>) -> TokenResponse {
         let now = Instant::now();
         let jti = random::uuid();
         let expires_in = self.ttl.as_secs_f64().ceil() as u64;
@@ -143,7 +137,7 @@ impl Auth {
     }
 
     /// Checks a bearer token and the scope a call needs.
-    fn check(&self, headers: &HeaderMap, needs: Scope) -> Result<Caller, ApiError> {
+    pub(crate) fn check(&self, headers: &HeaderMap, needs: Scope) -> Result<Caller, ApiError> {
         let Some(value) = headers.get(header::AUTHORIZATION) else {
             return Err(ApiError::missing_token());
         };
@@ -176,57 +170,6 @@ fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// `GET` or `POST /oauth/token`: parameters in the query or in a form body.
-pub(crate) async fn token(State(app): State<Arc<App>>, request: Request) -> Result<Response, ApiError> {
-    let (parts, body) = request.into_parts();
-    let mut params: Vec<(String, String)> =
-        parts.uri.query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
-    if parts.method == Method::POST {
-        let bytes = axum::body::to_bytes(Body::new(body), 64 * 1024)
-            .await
-            .map_err(|_| ApiError::bad_request("The token request body is too large or was cut off"))?;
-        params.extend(form_urlencoded::parse(&bytes).into_owned());
-    }
-    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let client = app.auth.client(&parts.headers)?;
-    match param("grant_type") {
-        None | Some("client_credentials") => {}
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "Unsupported grant type `{other}`: this emulator grants `client_credentials` only"
-            )));
-        }
-    }
-    let scopes = match param("scope").map(Scope::parse_list) {
-        Some(list) if !list.is_empty() => list,
-        _ => DEFAULT_SCOPES.to_vec(),
-    };
-    if let Some(Scope::Other(unknown)) = scopes.iter().find(|s| matches!(s, Scope::Other(_))) {
-        return Err(ApiError::bad_request(format!("Invalid scope: `{unknown}`")));
-    }
-    let role = app.store.read(|state| state.directory.user(client.user).and_then(|u| u.role.clone()));
-    let response = app.auth.issue(client, scopes, role.as_ref());
-    Ok(Json(response).into_response())
-}
-
-/// Lets `/oauth/token` through and requires a valid token with the right scope
-/// everywhere else (`user` for users and groups, `data` for the rest), even for
-/// paths that do not exist.
-pub(crate) async fn require_token(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    if path == "/oauth/token" {
-        return next.run(request).await;
-    }
-    let needs = if path.starts_with("/v1/users") || path.starts_with("/v1/groups") { Scope::User } else { Scope::Data };
-    match app.auth.check(request.headers(), needs) {
-        Ok(caller) => {
-            request.extensions_mut().insert(caller);
-            next.run(request).await
-        }
-        Err(err) => err.into_response(),
-    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use domo_model::{Column, ColumnType, Schema};
-use domo_pdp::{HeaderRow, LoadCsvError, Table};
+use domo_pdp::{HeaderRow, LoadCsvError, Table, Value};
 
 /// Why an upload does not fit the schema.
 #[derive(Debug)]
@@ -55,15 +55,10 @@ fn domo_message(error: LoadCsvError, columns: &[Column]) -> CsvCheckError {
     }
 }
 
-/// Whether a non-empty policy value parses as a value of `column_type`, by the
-/// same rules as a cell: the value is checked as a one-cell CSV.
+/// Whether a policy value parses as a value of `column_type`, by the same
+/// rules as a cell ([`Value::parse`]); an empty value fits only STRING.
 pub(crate) fn cell_fits(column_type: ColumnType, text: &str) -> bool {
-    if column_type == ColumnType::String {
-        return true;
-    }
-    let schema = Schema { columns: vec![Column::new(column_type, "value")] };
-    let quoted = format!("\"{}\"\n", text.replace('"', "\"\""));
-    !text.is_empty() && matches!(Table::validate_csv(quoted.as_bytes(), &schema, HeaderRow::Absent), Ok(1))
+    Value::parse(column_type, text).is_ok()
 }
 
 #[cfg(test)]

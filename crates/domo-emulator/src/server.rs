@@ -20,10 +20,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, TryAcquireError, watch};
 use tokio::task::JoinHandle;
 
-use crate::app::{App, Limits, ResponseShapes, router};
+use crate::app::router;
 use crate::auth::{ApiClient, Auth};
 use crate::error::{ApiError, StartError};
 use crate::random;
+use crate::state::{App, Limits, ResponseShapes};
 use crate::store::{Store, StoredClient};
 use crate::tls::{Https, Tls};
 use conn::{ConnState, Timeouts, Tracked};

@@ -51,7 +51,7 @@ pub(crate) async fn receive_csv(
     let mut body = body;
     let mut received: u64 = 0;
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|err| crate::app::body_error(&err, limit))?;
+        let frame = frame.map_err(|err| crate::request::body_error(&err, limit))?;
         if let Ok(data) = frame.into_data() {
             received = received.saturating_add(data.len() as u64);
             if received > limit {

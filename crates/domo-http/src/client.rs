@@ -10,8 +10,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use domo_model::{Scope, Secret, TokenResponse};
 use http::header::{self, HeaderValue};
-use http::{Method, Request, Response, Uri};
-use hyper::body::Incoming;
+use http::{Method, Request, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde::Serialize;
@@ -19,11 +18,10 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 use crate::body::{self, Compression, CsvSource, Progress, ReadFailure, RequestBody};
-use crate::config::{CreateRetry, Credentials, RetryPolicy, Timeouts};
-use crate::error::{BodyRead, Error};
-use crate::paging::MAX_LIST_ITEMS;
+use crate::config::{CreateRetry, Credentials, MAX_LIST_ITEMS, RetryPolicy, Timeouts};
+use crate::error::{BodyRead, ConnectionFailure, Error, has_io_kind};
 use crate::response::{
-    MAX_ERROR_BODY, Redact, check, content_length, content_type, decode_json, describe_body, looks_like_html,
+    MAX_ERROR_BODY, Redact, Success, check, content_length, content_type, decode_json, describe_body, looks_like_html,
     read_excerpt,
 };
 use crate::retry;
@@ -33,10 +31,6 @@ type HyperClient = hyper_util::client::legacy::Client<hyper_rustls::HttpsConnect
 /// Domo's public API host.
 pub const DEFAULT_BASE_URL: &str = "https://api.domo.com";
 
-pub(crate) const CONNECT_FAILED: &str = "cannot connect";
-/// A TLS failure (a certificate that does not verify, a server that does not
-/// speak TLS): sending again will not help.
-pub(crate) const TLS_FAILED: &str = "TLS handshake failed";
 /// A client of Domo's API. Cheap to clone: clones share one connection pool
 /// and one token cache.
 ///
@@ -363,14 +357,6 @@ impl<'a> Call<'a> {
     }
 }
 
-/// A response whose status said success, the deadline of its attempt, and
-/// the secrets it was sent with (kept out of any excerpt of its body).
-pub(crate) struct Success {
-    pub(crate) response: Response<Incoming>,
-    pub(crate) deadline: Instant,
-    pub(crate) redact: Redact,
-}
-
 impl Client {
     /// A builder for a client with these credentials, talking to
     /// [`DEFAULT_BASE_URL`] unless told otherwise.
@@ -427,7 +413,11 @@ impl Client {
             };
             let failure = ReadFailure::default();
             let deadline = after(limit);
-            let redact = Redact::new(token.as_ref(), &self.inner.auth);
+            let basic = match &self.inner.auth {
+                Auth::Grant(grant) => Some(&grant.basic),
+                Auth::Token(_) => None,
+            };
+            let redact = Redact::new(token.as_ref(), basic);
             let attempt = async {
                 let request = self.request(call, token.as_ref(), &request_name, failure.clone()).await?;
                 let Some(request) = request else {
@@ -442,7 +432,7 @@ impl Client {
                     // something other than this request.
                     return Err(Error::Connection {
                         request: request_name.clone(),
-                        what: "Domo answered before the whole request body was sent",
+                        what: ConnectionFailure::AnsweredEarly,
                         source: format!("{} bytes were sent", failure.sent()).into(),
                     });
                 }
@@ -469,7 +459,7 @@ impl Client {
                 Repeat::Safe => true,
                 Repeat::Create => {
                     policy.creates == CreateRetry::OnFailure
-                        || matches!(error, Error::Connection { what: CONNECT_FAILED, .. })
+                        || matches!(error, Error::Connection { what: ConnectionFailure::Connect, .. })
                 }
             };
             if failed_attempts >= policy.max_attempts || !error.is_retryable() || !may_repeat || !call.replayable() {
@@ -558,11 +548,11 @@ impl Client {
             return Error::Timeout { request: request_name.to_owned(), after: self.inner.timeouts.connect };
         }
         let what = if is_tls_error(&error) {
-            TLS_FAILED
+            ConnectionFailure::Tls
         } else if error.is_connect() {
-            CONNECT_FAILED
+            ConnectionFailure::Connect
         } else {
-            "the connection failed"
+            ConnectionFailure::Connection
         };
         Error::Connection { request: request_name.to_owned(), what, source: Box::new(error) }
     }
@@ -663,7 +653,7 @@ impl Client {
                 if let BodyRead::Broken { read } = read {
                     return Err(Error::Connection {
                         request: name,
-                        what: "the response body was cut short",
+                        what: ConnectionFailure::BodyCutShort,
                         source: format!("the connection failed after {read} bytes").into(),
                     });
                 }
@@ -709,29 +699,16 @@ fn is_tls_error(error: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// Whether an I/O error of this kind is somewhere in the chain of causes.
-pub(crate) fn has_io_kind(error: &(dyn std::error::Error + 'static), kind: std::io::ErrorKind) -> bool {
-    let mut cause = Some(error);
-    while let Some(current) = cause {
-        if current.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == kind) {
-            return true;
-        }
-        cause = current.source();
-    }
-    false
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::response::{BODY_TOO_LARGE, UNFRAMED};
 
     #[test]
     fn what_will_not_change_is_not_retried() {
         let connection = |what| Error::Connection { request: "GET /x".to_owned(), what, source: "cause".into() };
-        assert!(connection(CONNECT_FAILED).is_retryable());
-        assert!(connection("the response body was cut short").is_retryable());
-        for what in [TLS_FAILED, UNFRAMED, BODY_TOO_LARGE] {
+        assert!(connection(ConnectionFailure::Connect).is_retryable());
+        assert!(connection(ConnectionFailure::BodyCutShort).is_retryable());
+        for what in [ConnectionFailure::Tls, ConnectionFailure::Unframed, ConnectionFailure::BodyTooLarge] {
             assert!(!connection(what).is_retryable(), "{what}");
         }
     }

@@ -118,3 +118,10 @@ impl Default for Timeouts {
         }
     }
 }
+
+/// The most pages one list call reads (a server that never sends an empty
+/// page cannot keep a list going for ever).
+pub const MAX_LIST_PAGES: u64 = 20_000;
+/// The most items one list call returns unless
+/// [`ClientBuilder::max_list_items`](crate::ClientBuilder::max_list_items) says otherwise.
+pub const MAX_LIST_ITEMS: u64 = 1_000_000;

@@ -17,12 +17,12 @@ use bytes::{Bytes, BytesMut};
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
-use crate::client::{Call, CallBody, Client, Repeat, Success};
-use crate::error::Error;
+use crate::client::{Call, CallBody, Client, Repeat};
+use crate::error::{ConnectionFailure, Error};
 use crate::paths::{segment, with_query};
+use crate::response::Success;
 use crate::response::{
-    CSV, MAX_ERROR_BODY, UNFRAMED, body_error, content_length, decode_live_json, describe_body, looks_like_html,
-    read_excerpt,
+    CSV, MAX_ERROR_BODY, body_error, content_length, decode_live_json, describe_body, looks_like_html, read_excerpt,
 };
 
 impl Client {
@@ -273,7 +273,7 @@ async fn sniff_csv(request: &str, success: Success) -> Result<(Sniffed, Instant)
     if response.version() < Version::HTTP_2 && total.is_none() && !chunked {
         return Err(Error::Connection {
             request: request.to_owned(),
-            what: UNFRAMED,
+            what: ConnectionFailure::Unframed,
             source: format!("a {:?} answer that ends when the connection closes", response.version()).into(),
         });
     }

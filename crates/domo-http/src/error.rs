@@ -8,6 +8,57 @@ use domo_model::ErrorBody;
 /// A boxed cause, reached through [`std::error::Error::source`].
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// What failed in [`Error::Connection`]: the stage of the connection, each
+/// with the sentence the error shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConnectionFailure {
+    /// Connecting failed before anything was sent: nothing listens on the
+    /// port, the host is unknown or cannot be reached.
+    Connect,
+    /// The TLS handshake failed (a certificate that does not verify, a server
+    /// that does not speak TLS): sending again will not help.
+    Tls,
+    /// The connection failed after it was made.
+    Connection,
+    /// Domo answered before the whole request body was sent.
+    AnsweredEarly,
+    /// The response body was cut short.
+    BodyCutShort,
+    /// Reading the response body failed.
+    ReadBody,
+    /// A JSON answer past the size this client reads: sending again gets the same.
+    BodyTooLarge,
+    /// An HTTP/1 export with neither `Content-Length` nor chunked framing: its
+    /// end is the connection closing, so a body cut short would pass for a
+    /// whole one. Sending again gets the same framing.
+    Unframed,
+}
+
+impl ConnectionFailure {
+    /// Whether sending the same request again may succeed.
+    fn may_pass_on_retry(self) -> bool {
+        !matches!(self, ConnectionFailure::Tls | ConnectionFailure::BodyTooLarge | ConnectionFailure::Unframed)
+    }
+}
+
+impl fmt::Display for ConnectionFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConnectionFailure::Connect => "cannot connect",
+            ConnectionFailure::Tls => "TLS handshake failed",
+            ConnectionFailure::Connection => "the connection failed",
+            ConnectionFailure::AnsweredEarly => "Domo answered before the whole request body was sent",
+            ConnectionFailure::BodyCutShort => "the response body was cut short",
+            ConnectionFailure::ReadBody => "reading the response body failed",
+            ConnectionFailure::BodyTooLarge => "the response body is too large",
+            ConnectionFailure::Unframed => {
+                "the export has neither a length nor chunked framing, so a cut could pass for the end"
+            }
+        })
+    }
+}
+
 /// Why a call to Domo failed, by the stage that failed.
 ///
 /// Every variant names the request as `METHOD /path` (never a token, a secret
@@ -40,8 +91,8 @@ pub enum Error {
     Connection {
         /// The request, `METHOD /path`.
         request: String,
-        /// What failed, such as `connection failed` or `the response body was cut short`.
-        what: &'static str,
+        /// What failed, such as [`ConnectionFailure::Connect`] or [`ConnectionFailure::BodyCutShort`].
+        what: ConnectionFailure,
         /// The cause.
         #[source]
         source: BoxError,
@@ -285,9 +336,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Timeout { .. } => true,
-            Error::Connection { what, .. } => {
-                ![crate::client::TLS_FAILED, crate::response::UNFRAMED, crate::response::BODY_TOO_LARGE].contains(what)
-            }
+            Error::Connection { what, .. } => what.may_pass_on_retry(),
             Error::Service { status, body, .. } => {
                 matches!(status, 429 | 502 | 503 | 504)
                     || (matches!(body.as_ref(), ServiceBody::Html(_)) && *status >= 500)
@@ -322,13 +371,13 @@ impl Error {
     /// Whether connecting failed before anything was sent: nothing listens
     /// on the port, the host is unknown or cannot be reached.
     pub fn is_connect_failure(&self) -> bool {
-        matches!(self, Error::Connection { what: crate::client::CONNECT_FAILED, .. })
+        matches!(self, Error::Connection { what: ConnectionFailure::Connect, .. })
     }
 
     /// Whether the TLS handshake failed (a certificate that does not verify,
     /// a server that does not speak TLS).
     pub fn is_tls_failure(&self) -> bool {
-        matches!(self, Error::Connection { what: crate::client::TLS_FAILED, .. })
+        matches!(self, Error::Connection { what: ConnectionFailure::Tls, .. })
     }
 
     /// Whether the TLS handshake failed because the server answered in plain
@@ -371,4 +420,16 @@ impl fmt::Display for DisplayDuration {
         let millis = self.0.as_millis();
         if millis < 1000 { write!(f, "{millis}ms") } else { write!(f, "{}s", self.0.as_secs_f64()) }
     }
+}
+
+/// Whether an I/O error of this kind is somewhere in the chain of causes.
+pub(crate) fn has_io_kind(error: &(dyn std::error::Error + 'static), kind: std::io::ErrorKind) -> bool {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if current.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == kind) {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
 }

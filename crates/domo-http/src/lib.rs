@@ -113,7 +113,6 @@ mod streams;
 
 pub use body::{Compression, CsvSource, Direction, ImportOptions, Progress, Transferred};
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
-pub use config::{CreateRetry, Credentials, RetryPolicy};
-pub use error::{BodyRead, Error, ServiceBody};
-pub use paging::{MAX_LIST_ITEMS, MAX_LIST_PAGES};
+pub use config::{CreateRetry, Credentials, MAX_LIST_ITEMS, MAX_LIST_PAGES, RetryPolicy};
+pub use error::{BodyRead, ConnectionFailure, Error, ServiceBody};
 pub use streams::{PartUploadOptions, PartUploadSummary};

@@ -7,6 +7,7 @@ use http::Method;
 use serde::de::DeserializeOwned;
 
 use crate::client::{Call, Client};
+use crate::config::MAX_LIST_PAGES;
 use crate::error::Error;
 
 impl Client {
@@ -56,13 +57,6 @@ impl Client {
             .boxed()
     }
 }
-
-/// The most pages one list call reads (a server that never sends an empty
-/// page cannot keep a list going for ever).
-pub const MAX_LIST_PAGES: u64 = 20_000;
-/// The most items one list call returns unless
-/// [`ClientBuilder::max_list_items`](crate::ClientBuilder::max_list_items) says otherwise.
-pub const MAX_LIST_ITEMS: u64 = 1_000_000;
 
 /// Where a paged list is.
 struct Paging<P> {

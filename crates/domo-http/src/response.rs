@@ -11,9 +11,9 @@ use http::header::{self, HeaderMap};
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use serde::de::DeserializeOwned;
+use tokio::time::Instant;
 
-use crate::client::{Auth, Success, has_io_kind};
-use crate::error::{BodyRead, BoxError, Error, ServiceBody};
+use crate::error::{BodyRead, BoxError, ConnectionFailure, Error, ServiceBody, has_io_kind};
 use crate::retry;
 
 /// The most bytes of a JSON response read into memory.
@@ -23,13 +23,13 @@ pub(crate) const MAX_ERROR_BODY: usize = 64 * 1024;
 /// The most characters of a non-JSON error body kept in an error.
 const EXCERPT_CHARS: usize = 200;
 
-/// A JSON answer past the size this client reads: sending again gets the same.
-pub(crate) const BODY_TOO_LARGE: &str = "the response body is too large";
-/// An HTTP/1 export with neither `Content-Length` nor chunked framing: its end
-/// is the connection closing, so a body cut short would pass for a whole one.
-/// Sending again gets the same framing.
-pub(crate) const UNFRAMED: &str =
-    "the export has neither a length nor chunked framing, so a cut could pass for the end";
+/// A response whose status said success, the deadline of its attempt, and
+/// the secrets it was sent with (kept out of any excerpt of its body).
+pub(crate) struct Success {
+    pub(crate) response: Response<Incoming>,
+    pub(crate) deadline: Instant,
+    pub(crate) redact: Redact,
+}
 
 /// The secrets a request carried, replaced by `[redacted]` in excerpts of
 /// answers: a server or proxy that echoes the request (a debug page) must not
@@ -38,11 +38,12 @@ pub(crate) const UNFRAMED: &str =
 pub(crate) struct Redact(Arc<Vec<String>>);
 
 impl Redact {
-    pub(crate) fn new(token: Option<&Secret>, auth: &Auth) -> Self {
+    /// `token` is the bearer token sent; `basic` the `Basic …` header of the
+    /// client-credentials grant, if the client has one.
+    pub(crate) fn new(token: Option<&Secret>, basic: Option<&Secret>) -> Self {
         let mut secrets: Vec<String> = token.map(|t| t.expose().to_owned()).into_iter().collect();
-        if let Auth::Grant(grant) = auth {
-            let basic = grant.basic.expose();
-            secrets.push(basic.trim_start_matches("Basic ").to_owned());
+        if let Some(basic) = basic {
+            secrets.push(basic.expose().trim_start_matches("Basic ").to_owned());
         }
         secrets.retain(|s| !s.is_empty());
         Self(Arc::new(secrets))
@@ -236,7 +237,7 @@ pub(crate) async fn read_limited(request: &str, mut body: Incoming, limit: usize
             if collected.len() + data.len() > limit {
                 return Err(Error::Connection {
                     request: request.to_owned(),
-                    what: BODY_TOO_LARGE,
+                    what: ConnectionFailure::BodyTooLarge,
                     source: format!("more than {limit} bytes").into(),
                 });
             }
@@ -248,9 +249,9 @@ pub(crate) async fn read_limited(request: &str, mut body: Incoming, limit: usize
 
 pub(crate) fn body_error(request: &str, error: hyper::Error) -> Error {
     let what = if error.is_incomplete_message() || has_io_kind(&error, std::io::ErrorKind::UnexpectedEof) {
-        "the response body was cut short"
+        ConnectionFailure::BodyCutShort
     } else {
-        "reading the response body failed"
+        ConnectionFailure::ReadBody
     };
     Error::Connection { request: request.to_owned(), what, source: Box::new(error) as BoxError }
 }

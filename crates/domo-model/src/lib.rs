@@ -44,7 +44,7 @@ mod ids;
 mod known_fields;
 mod lenient;
 mod policy;
-mod policy_test;
+mod policy_test_file;
 mod query;
 mod secret;
 mod stream;
@@ -57,14 +57,14 @@ pub use dataset::{
     Column, ColumnType, Dataset, DatasetCreate, DatasetSummary, DatasetUpdate, ExportOptions, Header, ListDatasets,
     Owner, Schema, Sort, UpdateMethod,
 };
-pub use directory::{Directory, DirectoryGroup, DirectoryProblem, Group, GroupRef, Role, User};
+pub use directory::{Directory, DirectoryGroup, DirectoryProblem, Group, GroupRef, Role, User, role_of};
 pub use directory_writes::{GroupCreate, GroupUpdate, UserCreate, UserUpdate};
 pub use error::{ErrorBody, UnknownValueError};
-pub use grants::{Grant, RoleDefinition, role_of};
+pub use grants::{Grant, RoleDefinition};
 pub use ids::{DatasetId, ExecutionId, GroupId, PolicyId, StreamId, UserId};
 pub use jiff::Timestamp;
 pub use policy::{FilterOperator, Policy, PolicyFilter, PolicyType};
-pub use policy_test::{PolicyTestCase, PolicyTestFile, RowSelector};
+pub use policy_test_file::{PolicyTestCase, PolicyTestFile, RowSelector};
 pub use query::{QueryColumnMetadata, QueryRequest, QueryResponse};
 pub use secret::Secret;
 pub use stream::{Execution, ExecutionState, Stream, StreamCreate, StreamDataset};

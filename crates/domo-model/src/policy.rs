@@ -54,7 +54,7 @@ string_enum!(strict
 );
 
 /// One filter of a policy: `column operator values`, optionally negated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct PolicyFilter {
     /// The column the filter reads.
     pub column: String,

@@ -100,12 +100,51 @@ impl Test {
 }
 
 /// A filter compiled against the schema.
+///
+/// Two compiled filters are equal when they read the same column of the same
+/// type with the same filter as written (operator, values, `not`): compiled
+/// against one schema, such filters admit the same rows. They hash and order
+/// by the same parts, so that equal filters can be found without comparing
+/// their text.
 #[derive(Debug, Clone)]
 pub struct CompiledFilter {
     pub(crate) column: usize,
     pub(crate) column_type: ColumnType,
     pub(crate) filter: PolicyFilter,
     pub(crate) test: Test,
+}
+
+impl CompiledFilter {
+    /// What equality, hashing and ordering look at.
+    fn identity(&self) -> (usize, ColumnType, &PolicyFilter) {
+        (self.column, self.column_type, &self.filter)
+    }
+}
+
+impl PartialEq for CompiledFilter {
+    fn eq(&self, other: &Self) -> bool {
+        self.identity() == other.identity()
+    }
+}
+
+impl Eq for CompiledFilter {}
+
+impl std::hash::Hash for CompiledFilter {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.identity().hash(state);
+    }
+}
+
+impl PartialOrd for CompiledFilter {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for CompiledFilter {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.identity().cmp(&other.identity())
+    }
 }
 
 impl CompiledFilter {

@@ -33,7 +33,8 @@
 //!   user, whether the new policies admit a row the old ones do not (and the
 //!   reverse), each "yes" with a witness row checked by the engine, or
 //!   "unknown" with the reason; [`lint_for_any_row`] for policies that never
-//!   admit a row or add nothing. The procedure is in `docs/impact.md`.
+//!   admit a row or add nothing. The procedure is in
+//!   `crates/domo-pdp/docs/impact.md`.
 //! - [`PolicySet::write_visible_csv`]: one user's rows streamed from a CSV
 //!   reader to a writer in a single pass, each record byte-exact.
 //! - [`PolicySet::sql_predicate`], [`PolicySet::sql_select`],
@@ -42,12 +43,14 @@
 //!   SQL text for a warehouse ([`Dialect`]: DuckDB, PostgreSQL, Spark SQL,
 //!   Snowflake, BigQuery, Trino), with [`sql_create_table`] for the column types
 //!   they expect and [`sql_load`] for loading the CSV into them as the engine
-//!   reads it. The rules and each dialect's choices are in `docs/sql.md`.
+//!   reads it. The rules and each dialect's choices are in
+//!   `docs/sql.md`.
 //!
 //! The crate does no file or network I/O of its own and knows nothing of HTTP.
-//! The rules it follows are in `docs/semantics.md`, one rule a line, each with
+//! The rules it follows are in `crates/domo-pdp/docs/semantics.md`, one rule a line, each with
 //! the test that backs it; how it is fast (posting lists, bitmaps, shared row
-//! sets, a two-thread load) and what it measures is in `docs/engine.md`.
+//! sets, a two-thread load) and what it measures is in
+//! `crates/domo-pdp/docs/engine.md` (paths from the workspace root).
 //!
 //! # Example
 //!
@@ -110,7 +113,6 @@
 #![deny(missing_docs)]
 
 mod authority;
-mod check;
 mod compile;
 mod csv_split;
 mod diff;
@@ -121,13 +123,13 @@ mod impact;
 mod like;
 mod lint;
 mod parse;
+mod policy_tests;
 mod rowset;
 mod sql;
-mod stream;
 mod table;
+mod visible_csv;
 
 pub use authority::{ManageAuthority, grant_holder, manage_authority};
-pub use check::{CaseOutcome, Expectation, PolicyTestError, run_policy_tests};
 pub use compile::{
     Access, CompilePolicyError, CompiledPolicy, Diagnostic, DiagnosticCode, Membership, PdpMode, PolicyMembership,
     PolicySet, Principal, Reason, Severity,
@@ -141,11 +143,12 @@ pub use impact::{
 };
 pub use jiff::civil::Date;
 pub use lint::{LintFinding, LintKind, LintReport, LintSeverity, PolicyRef, lint};
+pub use policy_tests::{CaseOutcome, Expectation, PolicyTestError, run_policy_tests};
 pub use rowset::{RowSet, Rows};
 pub use rust_decimal::Decimal;
 pub use sql::{
     CountsQuery, CsvSource, Dialect, MembershipRow, MembershipSource, RenderSqlError, SPARK_NULL_SENTINEL, SqlOptions,
     sql_create_table, sql_load,
 };
-pub use stream::{StreamCsvError, StreamOptions, StreamSummary};
-pub use table::{CsvLimits, Datetime, EXTRA_FIELDS, HeaderRow, LoadCsvError, Table, Value};
+pub use table::{CsvLimits, Datetime, EXTRA_FIELDS, HeaderRow, LoadCsvError, ParseValueError, Table, Value};
+pub use visible_csv::{StreamCsvError, StreamOptions, StreamSummary};

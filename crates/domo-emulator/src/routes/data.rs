@@ -13,11 +13,12 @@ use domo_model::UpdateMethod;
 use http::{HeaderMap, HeaderValue, header};
 use tokio::sync::mpsc;
 
-use crate::app::{App, Params, now};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::pdp::{self, Visibility};
+use crate::request::{Params, now};
 use crate::routes::datasets::{find, find_managed, find_mut};
+use crate::state::App;
 use crate::store::{Concat, FileKind, State as Stored, Store};
 use crate::upload::{FirstRow, Upload, receive_csv};
 

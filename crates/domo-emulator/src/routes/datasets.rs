@@ -15,13 +15,14 @@ use domo_model::{
     Sort, UserId,
 };
 
-use crate::app::{App, Params, now, owner, page};
 use crate::auth::Caller;
 use crate::csv_check::{CsvCheckError, check_csv};
 use crate::error::ApiError;
 use crate::permissions::{require_grant, require_manage};
-use crate::routes::policies::check_policy;
+use crate::policy_check::check_policy;
+use crate::request::{Params, now, owner, page};
 use crate::routes::strict::read_strict;
+use crate::state::App;
 use crate::store::{Concat, DeletedStream, State as Stored, Store, StoredDataset, Tombstone};
 
 /// Domo's default and largest page of DataSets.

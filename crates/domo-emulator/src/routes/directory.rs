@@ -8,8 +8,9 @@ use domo_model::{Group, GroupId, GroupRef, User, UserId};
 
 use serde_json::Value;
 
-use crate::app::{App, Params, ResponseShapes, numeric_id, page};
 use crate::error::ApiError;
+use crate::request::{Params, numeric_id, page};
+use crate::state::{App, ResponseShapes};
 
 /// Domo's default page of users and groups.
 const DEFAULT_PAGE: u64 = 50;

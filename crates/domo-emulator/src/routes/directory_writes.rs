@@ -17,12 +17,13 @@ use domo_model::{
     role_of,
 };
 
-use crate::app::{App, numeric_id};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::permissions::require_grant;
+use crate::request::numeric_id;
 use crate::routes::directory::{group_of, shown_user};
 use crate::routes::strict::read_strict;
+use crate::state::App;
 use crate::store::State as Stored;
 
 const ACTION: &str = "manage users and groups";
@@ -132,7 +133,7 @@ pub(crate) async fn create_user(
             user.timezone = create.timezone;
             user.locale = create.locale;
             user.employee_number = create.employee_number;
-            let at = crate::app::now().to_string();
+            let at = crate::request::now().to_string();
             user.created_at = Some(at.clone());
             user.updated_at = Some(at);
             state.directory.users.push(user.clone());
@@ -182,7 +183,7 @@ pub(crate) async fn update_user(
             user.timezone = keep(update.timezone, user.timezone);
             user.locale = keep(update.locale, user.locale);
             user.employee_number = keep(update.employee_number, user.employee_number);
-            user.updated_at = Some(crate::app::now().to_string());
+            user.updated_at = Some(crate::request::now().to_string());
             if let Some(slot) = state.directory.users.iter_mut().find(|u| u.id == id) {
                 *slot = user.clone();
             }

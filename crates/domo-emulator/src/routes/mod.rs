@@ -8,3 +8,4 @@ pub(crate) mod policies;
 pub(crate) mod query;
 pub(crate) mod streams;
 pub(crate) mod strict;
+pub(crate) mod token;

@@ -17,12 +17,12 @@ use domo_model::{ColumnType, Dataset, DatasetId, QueryColumnMetadata, QueryReque
 use rusqlite::types::ValueRef;
 use serde_json::Value;
 
-use crate::app::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::pdp::{self, Visibility};
 use crate::routes::datasets::find;
 use crate::routes::strict::read_strict;
+use crate::state::App;
 use crate::store::Concat;
 
 /// The most rows a query may answer; past it the query is refused, never cut silently.

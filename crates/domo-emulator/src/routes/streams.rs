@@ -12,13 +12,14 @@ use domo_model::{
 };
 use http::HeaderMap;
 
-use crate::app::{App, Params, ResponseShapes, now, numeric_id, page, read_optional_json};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::permissions::require_grant;
+use crate::request::{Params, now, numeric_id, page, read_optional_json};
 use crate::routes::data::{apply_rows, compact, keep};
 use crate::routes::datasets::{create_in, find, find_managed};
 use crate::routes::strict::{parse_strict, read_strict};
+use crate::state::{App, ResponseShapes};
 use crate::store::{FileKind, State as Stored, StoredExecution, StoredStream};
 use crate::upload::{FirstRow, receive_csv};
 

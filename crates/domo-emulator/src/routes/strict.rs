@@ -6,8 +6,9 @@ use domo_model::{UserFileError, read_user_file};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::app::{App, read_json};
 use crate::error::ApiError;
+use crate::request::read_json;
+use crate::state::App;
 
 /// Reads a JSON object and parses it as `T`, rejecting unknown fields.
 /// Returns the object too, for checks on which fields were given.

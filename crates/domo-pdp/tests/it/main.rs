@@ -16,3 +16,4 @@ mod no_panic;
 mod reference;
 mod rules;
 mod sql;
+mod values;

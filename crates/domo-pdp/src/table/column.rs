@@ -1,0 +1,257 @@
+//! Column storage: dictionary-encoded STRING columns with posting lists, fixed-width columns with a NULL mask.
+
+use std::sync::OnceLock;
+
+use domo_model::ColumnType;
+use fixedbitset::FixedBitSet;
+use hashbrown::HashTable;
+use rust_decimal::Decimal;
+
+use crate::parse;
+
+use super::cell::{CellError, cell_error};
+use super::error::LoadCsvError;
+
+pub(crate) const NULL_CODE: u32 = u32::MAX;
+
+/// Distinct strings of one column, each stored once.
+#[derive(Debug, Default)]
+pub(crate) struct Dictionary {
+    text: String,
+    ends: Vec<usize>,
+    index: HashTable<u32>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl Dictionary {
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub(crate) fn get(&self, code: u32) -> Option<&str> {
+        dict_get(&self.text, &self.ends, code)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.ends.len()).filter_map(|code| u32::try_from(code).ok().and_then(|code| self.get(code)))
+    }
+
+    /// The code of a string, if the column holds it.
+    pub(crate) fn lookup(&self, s: &str) -> Option<u32> {
+        use std::hash::BuildHasher;
+        let hash = self.hasher.hash_one(s.as_bytes());
+        self.index.find(hash, |&code| dict_is(&self.text, &self.ends, code, s)).copied()
+    }
+
+    pub(super) fn intern(&mut self, s: &str) -> Option<u32> {
+        use std::hash::BuildHasher;
+        let hash = self.hasher.hash_one(s.as_bytes());
+        let (text, ends) = (&self.text, &self.ends);
+        if let Some(&code) = self.index.find(hash, |&code| dict_is(text, ends, code, s)) {
+            return Some(code);
+        }
+        let code = u32::try_from(self.ends.len()).ok().filter(|&c| c != NULL_CODE)?;
+        self.text.push_str(s);
+        self.ends.push(self.text.len());
+        let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
+        self.index.insert_unique(hash, code, |&c| hasher.hash_one(dict_get(text, ends, c).unwrap_or("").as_bytes()));
+        Some(code)
+    }
+}
+
+fn dict_get<'a>(text: &'a str, ends: &[usize], code: u32) -> Option<&'a str> {
+    let code = usize::try_from(code).ok()?;
+    let end = *ends.get(code)?;
+    let start = match code.checked_sub(1) {
+        Some(previous) => *ends.get(previous)?,
+        None => 0,
+    };
+    text.get(start..end)
+}
+
+/// Whether entry `code` is `s`, comparing bytes (no character-boundary checks).
+fn dict_is(text: &str, ends: &[usize], code: u32, s: &str) -> bool {
+    let Some(end) = ends.get(code as usize) else { return false };
+    let start = match (code as usize).checked_sub(1) {
+        Some(previous) => ends.get(previous).copied().unwrap_or(0),
+        None => 0,
+    };
+    text.as_bytes().get(start..*end) == Some(s.as_bytes())
+}
+
+/// For each code, the rows holding it, in row order: one array, sliced by code.
+#[derive(Debug)]
+pub(crate) struct Postings {
+    offsets: Vec<u32>,
+    pub(crate) rows: std::sync::Arc<Vec<u32>>,
+}
+
+impl Postings {
+    /// Where a code's rows start and end in [`Postings::rows`].
+    pub(crate) fn range(&self, code: u32) -> (usize, usize) {
+        let code = code as usize;
+        match (self.offsets.get(code), self.offsets.get(code + 1)) {
+            (Some(&start), Some(&end)) => (start as usize, end as usize),
+            _ => (0, 0),
+        }
+    }
+
+    pub(crate) fn rows(&self, code: u32) -> &[u32] {
+        let (start, end) = self.range(code);
+        self.rows.get(start..end).unwrap_or_default()
+    }
+}
+
+/// A dictionary-encoded STRING column.
+#[derive(Debug, Default)]
+pub(crate) struct StringColumn {
+    pub(crate) codes: Vec<u32>,
+    pub(crate) dict: Dictionary,
+    /// How many rows hold each code.
+    pub(crate) counts: Vec<u32>,
+    postings: OnceLock<Postings>,
+}
+
+impl StringColumn {
+    /// The posting lists, built on first use.
+    pub(crate) fn postings(&self) -> &Postings {
+        self.postings.get_or_init(|| {
+            let mut offsets = Vec::with_capacity(self.counts.len() + 1);
+            let mut total = 0u32;
+            offsets.push(0);
+            for &count in &self.counts {
+                total = total.saturating_add(count);
+                offsets.push(total);
+            }
+            let mut cursor: Vec<u32> = offsets.clone();
+            let mut rows = vec![0u32; total as usize];
+            for (row, &code) in self.codes.iter().enumerate() {
+                if let Some(slot) = cursor.get_mut(code as usize)
+                    && let Some(target) = rows.get_mut(*slot as usize)
+                {
+                    *target = u32::try_from(row).unwrap_or(u32::MAX);
+                    *slot += 1;
+                }
+            }
+            Postings { offsets, rows: std::sync::Arc::new(rows) }
+        })
+    }
+
+    pub(super) fn push(&mut self, s: Option<&str>) -> Option<()> {
+        let code = match s {
+            Some(s) => {
+                let code = self.dict.intern(s)?;
+                match self.counts.get_mut(code as usize) {
+                    Some(count) => *count += 1,
+                    None => self.counts.push(1),
+                }
+                code
+            }
+            None => NULL_CODE,
+        };
+        self.codes.push(code);
+        Some(())
+    }
+}
+
+/// A fixed-width column with a NULL mask.
+#[derive(Debug, Default)]
+pub(crate) struct Typed<T> {
+    pub(crate) values: Vec<T>,
+    pub(crate) nulls: FixedBitSet,
+}
+
+impl<T: Copy + Default> Typed<T> {
+    pub(super) fn push(&mut self, value: Option<T>) -> Option<()> {
+        let row = self.values.len();
+        self.values.push(value.unwrap_or_default());
+        if value.is_none() {
+            self.nulls.grow(row + 1);
+            self.nulls.insert(row);
+        }
+        Some(())
+    }
+
+    pub(crate) fn get(&self, row: usize) -> Option<T> {
+        if self.nulls.contains(row) { None } else { self.values.get(row).copied() }
+    }
+
+    /// Pushes a column's cells from a batch (an empty field is NULL); stops at the first bad one.
+    pub(super) fn push_cells<'b>(
+        &mut self,
+        cells: impl Iterator<Item = (u64, &'b [u8], bool)>,
+        column: &domo_model::Column,
+        index: usize,
+        parse: impl Fn(&[u8]) -> Option<T>,
+    ) -> Result<(), (u64, usize, LoadCsvError)> {
+        for (row, bytes, _) in cells {
+            if bytes.is_empty() {
+                self.push(None);
+            } else {
+                match parse(bytes) {
+                    Some(value) => self.values.push(value),
+                    None => return Err((row, index, cell_error(row, column, bytes, CellError::Type))),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn finish(&mut self, rows: usize) {
+        self.nulls.grow(rows);
+        self.values.shrink_to_fit();
+    }
+}
+
+/// One column's data.
+#[derive(Debug)]
+pub(crate) enum ColumnData {
+    String(StringColumn),
+    Long(Typed<i64>),
+    Double(Typed<f64>),
+    /// DECIMAL as parsed (only while loading, or when values do not fit the scaled form).
+    Decimal(Typed<Decimal>),
+    /// DECIMAL as integers at one scale for the whole column (the largest scale seen):
+    /// `1.5` and `1.50` are both 150 at scale 2. Compares as fast as a LONG.
+    ScaledDecimal {
+        scale: u32,
+        data: Typed<i64>,
+    },
+    /// Days since 1970-01-01.
+    Date(Typed<i32>),
+    /// Nanoseconds since 1970-01-01T00:00:00Z (while loading, or when some value is
+    /// outside the years 1677 to 2262).
+    Datetime(Typed<i128>),
+    /// Nanoseconds since 1970-01-01T00:00:00Z, when every value fits in an `i64`.
+    NarrowDatetime(Typed<i64>),
+}
+
+impl ColumnData {
+    pub(super) fn new(column_type: ColumnType) -> Self {
+        match column_type {
+            ColumnType::String => ColumnData::String(StringColumn::default()),
+            ColumnType::Long => ColumnData::Long(Typed::default()),
+            ColumnType::Double => ColumnData::Double(Typed::default()),
+            ColumnType::Decimal => ColumnData::Decimal(Typed::default()),
+            ColumnType::Date => ColumnData::Date(Typed::default()),
+            ColumnType::Datetime => ColumnData::Datetime(Typed::default()),
+        }
+    }
+}
+
+/// The column as integers at its largest scale, if every value fits in an `i64` that way.
+pub(super) fn scale_decimals(column: &Typed<Decimal>) -> Option<ColumnData> {
+    let scale = column.values.iter().map(Decimal::scale).max().unwrap_or(0);
+    let mut values = Vec::with_capacity(column.values.len());
+    for value in &column.values {
+        let factor = 10i128.checked_pow(scale - value.scale())?;
+        values.push(i64::try_from(value.mantissa().checked_mul(factor)?).ok()?);
+    }
+    Some(ColumnData::ScaledDecimal { scale, data: Typed { values, nulls: column.nulls.clone() } })
+}
+
+/// A date as `jiff`'s civil date (days since 1970-01-01 in, `None` if out of range).
+pub(crate) fn date_of_days(days: i32) -> Option<jiff::civil::Date> {
+    let (y, m, d) = parse::civil_from_days(i64::from(days));
+    jiff::civil::Date::new(i16::try_from(y).ok()?, i8::try_from(m).ok()?, i8::try_from(d).ok()?).ok()
+}

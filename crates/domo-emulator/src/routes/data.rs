@@ -15,9 +15,9 @@ use tokio::sync::mpsc;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::pdp::{self, Visibility};
+use crate::pdp::Visibility;
 use crate::request::{Params, now};
-use crate::routes::datasets::{find, find_managed, find_mut};
+use crate::routes::datasets::{find_managed, find_mut, open_visible};
 use crate::state::App;
 use crate::store::{Concat, FileKind, State as Stored, Store};
 use crate::upload::{FirstRow, Upload, receive_csv};
@@ -159,15 +159,7 @@ pub(crate) async fn export(
     let params = Params::parse(query.as_deref());
     let include_header = params.get("includeHeader").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let file_name = params.get("fileName").map(str::to_owned);
-    let (dataset, files, visibility) = app.store.read(|state| {
-        let stored = find(state, &id)?;
-        let visibility = pdp::visibility(&stored.dataset, &state.directory, caller.user)?;
-        let files = app
-            .store
-            .open_files(&stored.segments)
-            .map_err(|err| ApiError::internal("cannot read the DataSet", &err))?;
-        Ok::<_, ApiError>((stored.dataset.clone(), files, visibility))
-    })?;
+    let (dataset, files, visibility) = open_visible(&app, &id, caller.user)?;
     let (tx, mut rx) = mpsc::channel::<io::Result<Bytes>>(8);
     let error_tx = tx.clone();
     let crash_tx = tx.clone();

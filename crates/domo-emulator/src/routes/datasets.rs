@@ -32,6 +32,25 @@ pub(crate) fn not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("DataSet not found: `{id}`"))
 }
 
+/// What an export or a query reads: the DataSet, its row files opened under
+/// the state lock (so a concurrent write cannot swap them), and what `user`
+/// may see of them.
+pub(crate) fn open_visible(
+    app: &App,
+    id: &str,
+    user: domo_model::UserId,
+) -> Result<(domo_model::Dataset, Vec<std::fs::File>, crate::pdp::Visibility), ApiError> {
+    app.store.read(|state| {
+        let stored = find(state, id)?;
+        let visibility = crate::pdp::visibility(&stored.dataset, &state.directory, user)?;
+        let files = app
+            .store
+            .open_files(&stored.segments)
+            .map_err(|err| ApiError::internal("cannot read the DataSet", &err))?;
+        Ok((stored.dataset.clone(), files, visibility))
+    })
+}
+
 /// Looks a DataSet up or answers 404.
 pub(crate) fn find<'a>(state: &'a Stored, id: &str) -> Result<&'a StoredDataset, ApiError> {
     state.dataset(id).ok_or_else(|| not_found(id))

@@ -19,8 +19,8 @@ use serde_json::Value;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::pdp::{self, Visibility};
-use crate::routes::datasets::find;
+use crate::pdp::Visibility;
+use crate::routes::datasets::open_visible;
 use crate::routes::strict::read_strict;
 use crate::state::App;
 use crate::store::Concat;
@@ -38,15 +38,7 @@ pub(crate) async fn execute(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Json<QueryResponse>, ApiError> {
-    let (dataset, files, visibility) = app.store.read(|state| {
-        let stored = find(state, &id)?;
-        let visibility = pdp::visibility(&stored.dataset, &state.directory, caller.user)?;
-        let files = app
-            .store
-            .open_files(&stored.segments)
-            .map_err(|err| ApiError::internal("cannot read the DataSet", &err))?;
-        Ok::<_, ApiError>((stored.dataset.clone(), files, visibility))
-    })?;
+    let (dataset, files, visibility) = open_visible(&app, &id, caller.user)?;
     let (request, _): (QueryRequest, _) = read_strict(&app, body, "query").await?;
     let answer = tokio::task::spawn_blocking(move || {
         let mut visible = Vec::new();

@@ -101,7 +101,7 @@ pub(crate) fn run(args: &MatrixArgs) -> anyhow::Result<Outcome> {
     match args.format {
         Format::Json => output::json(&matrix)?,
         Format::Csv => output::write_csv(output::plain_stdout(), &header, all_cells())?,
-        Format::Table => {
+        Format::Table | Format::Markdown => {
             let mut out = output::stdout();
             let rows = all_cells().map(|mut row| {
                 if let Some(visible) = row.get_mut(2) {

@@ -4,6 +4,7 @@
 mod any_row;
 mod cli;
 mod commands;
+mod comment;
 mod errors;
 mod help;
 mod hostile;

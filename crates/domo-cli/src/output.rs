@@ -167,14 +167,19 @@ pub(crate) fn json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 /// Writes a value as JSON to a temporary file beside `path`, then renames it
 /// into place, so that `path` is never left half-written.
 pub(crate) fn json_file(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
-    let text = json_bytes(value)?;
+    text_file(path, &json_bytes(value)?)
+}
+
+/// Writes `text` to a temporary file beside `path`, then renames it into place, so that `path` is
+/// never left half-written.
+pub(crate) fn text_file(path: &Path, text: &[u8]) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
     let mut temp =
         tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in `{}`", dir.display()))?;
-    temp.write_all(&text).with_context(|| format!("cannot write `{}`", path.display()))?;
+    temp.write_all(text).with_context(|| format!("cannot write `{}`", path.display()))?;
     temp.persist(path).with_context(|| format!("cannot write `{}`", path.display()))?;
     Ok(())
 }

@@ -12,6 +12,7 @@ mod live;
 mod logs;
 mod output;
 mod planted;
+mod report;
 mod sdk;
 mod serve;
 mod sql;

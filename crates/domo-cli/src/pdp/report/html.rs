@@ -26,7 +26,7 @@ article.policy h3{margin:.2rem 0;font-size:1.05rem}article.policy ul{margin:.2re
 /// Hides every element with `data-search` whose text does not hold the query (also taken from `#q=…`).
 const SCRIPT: &str = "\
 const find=document.getElementById('find'),q=document.getElementById('search'),n=document.getElementById('shown');find.hidden=false;
-function apply(){const t=q.value.trim().toLowerCase();let shown=0;for(const e of document.querySelectorAll('[data-search]')){e.hidden=t!==''&&!e.dataset.search.includes(t);if(!e.hidden&&e.closest('#matrix'))shown++;}n.textContent=t===''?'':shown+' users shown';}
+function apply(){const t=q.value.trim().toLowerCase();let shown=0;for(const e of document.querySelectorAll('[data-search]')){e.hidden=t!==''&&!e.dataset.search.includes(t);if(!e.hidden&&e.closest('#matrix'))shown++;}n.textContent=t===''?'':shown+(shown===1?' user':' users')+' shown';}
 q.addEventListener('input',apply);
 if(location.hash.startsWith('#q=')){q.value=decodeURIComponent(location.hash.slice(3));apply();}
 ";

@@ -240,22 +240,72 @@ fn filters_words(filters: &[PolicyFilter]) -> String {
         .iter()
         .map(|f| {
             let not = if f.not { "not " } else { "" };
+            // `matches` or `does not match`.
+            let verb = |does: &str, plain: &str| if f.not { format!("does not {does}") } else { plain.to_owned() };
             let values = |joiner: &str| f.values.join(joiner);
             let many = f.values.len() > 1;
             match f.operator {
                 FilterOperator::Equals if many => format!("{} is {not}one of {}", f.column, values(", ")),
                 FilterOperator::Equals => format!("{} is {not}{}", f.column, values("")),
-                FilterOperator::Like => format!("{} does {not}match {}", f.column, values(" or ")),
+                FilterOperator::Like => format!("{} {} {}", f.column, verb("match", "matches"), values(" or ")),
                 FilterOperator::GreaterThan => format!("{} is {not}greater than {}", f.column, values(", ")),
                 FilterOperator::LessThan => format!("{} is {not}less than {}", f.column, values(", ")),
                 FilterOperator::GreaterThanEqual => format!("{} is {not}at least {}", f.column, values(", ")),
                 FilterOperator::LessThanEqual => format!("{} is {not}at most {}", f.column, values(", ")),
                 FilterOperator::Between => format!("{} is {not}between {}", f.column, values(" and ")),
-                FilterOperator::BeginsWith => format!("{} does {not}begin with {}", f.column, values(" or ")),
-                FilterOperator::EndsWith => format!("{} does {not}end with {}", f.column, values(" or ")),
-                FilterOperator::Contains => format!("{} does {not}contain {}", f.column, values(" or ")),
+                FilterOperator::BeginsWith => {
+                    format!("{} {} {}", f.column, verb("begin with", "begins with"), values(" or "))
+                }
+                FilterOperator::EndsWith => {
+                    format!("{} {} {}", f.column, verb("end with", "ends with"), values(" or "))
+                }
+                FilterOperator::Contains => format!("{} {} {}", f.column, verb("contain", "contains"), values(" or ")),
             }
         })
         .collect();
     words.join(" and ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checks a policy's filters, written as `column OPERATOR [NOT] value|value`, read in words.
+    #[track_caller]
+    fn check(filters: &[(&str, FilterOperator, bool, &[&str])], words: &str) {
+        let filters: Vec<PolicyFilter> = filters
+            .iter()
+            .map(|(column, operator, not, values)| PolicyFilter {
+                column: (*column).to_owned(),
+                values: values.iter().map(|v| (*v).to_owned()).collect(),
+                operator: *operator,
+                not: *not,
+            })
+            .collect();
+        assert_eq!(filters_words(&filters), words);
+    }
+
+    #[test]
+    fn filters_read_in_words() {
+        use FilterOperator::*;
+        check(&[], "every row (no filters)");
+        check(&[("Attending", Equals, false, &["TRUE"])], "Attending is TRUE");
+        check(&[("Region", Equals, true, &["East", "West"])], "Region is not one of East, West");
+        check(&[("Amount", Between, false, &["1", "9"])], "Amount is between 1 and 9");
+        check(&[("Name", Like, false, &["A%"])], "Name matches A%");
+        check(&[("Name", Contains, false, &["x"])], "Name contains x");
+        check(&[("Name", BeginsWith, true, &["A", "B"])], "Name does not begin with A or B");
+        check(
+            &[("Amount", GreaterThanEqual, false, &["5"]), ("Amount", LessThan, false, &["9"])],
+            "Amount is at least 5 and Amount is less than 9",
+        );
+    }
+
+    #[test]
+    fn long_lists_of_names_say_how_many_more() {
+        let names = (0..60).map(|i| format!("u{i}"));
+        let text = shown(names, 60);
+        assert!(text.starts_with("u0, u1, "));
+        assert!(text.ends_with("u49, and 10 more"), "{text}");
+    }
 }

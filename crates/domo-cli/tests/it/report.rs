@@ -31,7 +31,11 @@ fn matrix_rows(page: &str) -> Vec<(String, u64, String)> {
 
 /// `domo pdp matrix --format json` as `(id, visible, reason)`, most rows first, like the page.
 fn matrix_json(folder: &str) -> Vec<(String, u64, String)> {
-    let (code, json) = run_stdout(&["pdp", "matrix", folder, "--format", "json"]);
+    matrix_json_with(&[folder])
+}
+
+fn matrix_json_with(args: &[&str]) -> Vec<(String, u64, String)> {
+    let (code, json) = run_stdout(&[&["pdp", "matrix"][..], args, &["--format", "json"]].concat());
     assert_eq!(code, 0);
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     let mut users: Vec<(String, u64, String)> = json["users"]
@@ -114,6 +118,65 @@ fn bad_paths_are_errors_that_name_them_and_leave_no_file() {
     let text = run(&["pdp", "report", EXAMPLE, "--against", "no-such-old.json", "--out", out.to_str().unwrap()]);
     assert!(text.contains("exit: 2") && text.contains("`no-such-old.json`"), "{text}");
     assert!(!out.exists(), "no page is written when the input is bad");
+}
+
+#[test]
+fn pdp_off_and_a_policy_that_does_not_compile_read_as_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let off = crate::fixture("dataset-pdp-off.json");
+    let page = check(dir.path(), &[EXAMPLE, "--dataset", &off]);
+    assert!(page.contains("<dd id=\"pdp\">off: everyone with access sees every row</dd>"));
+    assert_eq!(sorted(matrix_rows(&page)), sorted(matrix_json_with(&[EXAMPLE, "--dataset", &off])));
+    // Fail closed: a policy that does not compile is an error, and no page is written.
+    let out = dir.path().join("broken.html");
+    let bad = crate::fixture("policies-unknown-column.json");
+    let text = run(&["pdp", "report", EXAMPLE, "--policies", &bad, "--out", out.to_str().unwrap()]);
+    assert!(text.contains("exit: 2") && text.contains("do not compile"), "{text}");
+    assert!(!out.exists());
+}
+
+/// A folder of `users` users and `policies` policies, each policy naming 5 users and one group of 40.
+fn large(users: u64, policies: u64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
+    write(
+        "dataset.json",
+        serde_json::json!({"id": "d", "name": "Sales", "owner": {"id": 1, "name": "Owner"}, "pdpEnabled": true,
+            "schema": {"columns": [{"type": "STRING", "name": "Region"}, {"type": "LONG", "name": "Amount"}]}})
+        .to_string(),
+    );
+    let mut csv = String::from("Region,Amount\n");
+    for row in 0..2_000 {
+        csv.push_str(&format!("Region-{},{row}\n", row % 500));
+    }
+    write("data.csv", csv);
+    let people: Vec<_> = (1..=users)
+        .map(|id| serde_json::json!({"id": id, "name": format!("Person Number {id}"), "role": "Participant"}))
+        .collect();
+    let groups: Vec<_> = (1..=200u64)
+        .map(|g| serde_json::json!({"id": g, "name": format!("Group {g}"), "userIds": (0..40).map(|i| 1 + (g * 37 + i * 101) % users).collect::<Vec<_>>()}))
+        .collect();
+    write("directory.json", serde_json::json!({"users": people, "groups": groups}).to_string());
+    let list: Vec<_> = (1..=policies)
+        .map(|p| {
+            serde_json::json!({"id": p, "type": "user", "name": format!("Region {} for team {p}", p % 500),
+                "users": (0..5).map(|i| 1 + (p * 5 + i) % users).collect::<Vec<_>>(), "groups": [1 + p % 200],
+                "virtualUsers": [], "filters": [{"column": "Region", "operator": "EQUALS", "values": [format!("Region-{}", p % 500)]}]})
+        })
+        .collect();
+    write("policies.json", serde_json::Value::from(list).to_string());
+    dir
+}
+
+#[test]
+fn ten_thousand_users_and_two_thousand_policies_make_a_page_under_ten_megabytes() {
+    let folder = large(10_000, 2_000);
+    let dir = tempfile::tempdir().unwrap();
+    let page = check(dir.path(), &[folder.path().to_str().unwrap()]);
+    assert!(page.len() < 10_000_000, "{} bytes", page.len());
+    assert_eq!(matrix_rows(&page).len(), 10_000, "every user, the owner (user 1) among them");
+    assert_eq!(page.matches("<article class=\"policy\"").count(), 2_000);
+    assert!(page.contains("40 members: Person Number "), "groups are expanded");
 }
 
 /// The Chromium the page test drives: `DOMO_TEST_CHROMIUM` (set by `cargo xtask ci`), else /usr/bin/chromium.

@@ -1,8 +1,13 @@
 //! `domo pdp report`: the access review page, its numbers against `domo pdp matrix`, names that cannot become
 //! markup, bad paths, and the page opened in headless Chromium (search, no console errors, a screenshot).
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use crate::{EXAMPLE, root, run, run_stdout};
 
@@ -255,4 +260,223 @@ fn the_page_renders_in_chromium_without_console_errors_and_its_search_filters_us
     assert_eq!(console, Vec::<String>::new(), "console messages");
     let png = std::fs::read(&shot).unwrap();
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{} bytes", png.len());
+}
+
+/// Headless Chromium driven over the DevTools protocol: a minimal WebSocket client (text frames,
+/// no fragmentation: what DevTools sends) talking to one page on 127.0.0.1.
+struct Browser {
+    _child: KillOnDrop,
+    socket: TcpStream,
+    next_id: u64,
+    /// Every line Chromium wrote on stderr, console messages among them.
+    log: Arc<Mutex<Vec<String>>>,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn open(url: &str) -> Self {
+        let profile = tempfile::tempdir().unwrap();
+        let mut child = Command::new(chromium())
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            .args(["--disable-component-update", "--disable-sync", "--no-first-run", "--enable-logging=stderr"])
+            .args(["--v=0", "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1"])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(url)
+            // Its own process group, so that the helpers it starts stop with it.
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        // Stopped however the test ends, even by a failed assertion below.
+        let child = KillOnDrop(child);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (found, endpoint) = mpsc::channel();
+        let lines = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("DevTools listening on ws://") {
+                    let _ = found.send(rest.split('/').next().unwrap_or_default().to_owned());
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let Ok(address) = endpoint.recv_timeout(Duration::from_secs(30)) else {
+            panic!("Chromium printed no DevTools address: {:?}", log.lock().unwrap())
+        };
+        // The page's WebSocket, from the target list (plain HTTP on the same port).
+        let started = Instant::now();
+        let path = loop {
+            let list = http_get(&address, "/json/list");
+            let targets: serde_json::Value = serde_json::from_str(&list).unwrap_or_default();
+            let page = targets.as_array().into_iter().flatten().find(|t| t["type"] == "page");
+            if let Some(ws) = page.and_then(|t| t["webSocketDebuggerUrl"].as_str()) {
+                break ws.split_once(address.as_str()).unwrap().1.to_owned();
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "no page target: {list}");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let mut socket = TcpStream::connect(&address).unwrap();
+        socket.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        write!(
+            socket,
+            "GET {path} HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8];
+            socket.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        assert!(head.starts_with(b"HTTP/1.1 101"), "{}", String::from_utf8_lossy(&head));
+        let mut browser = Browser { _child: child, socket, next_id: 0, log, _profile: profile };
+        // Wait for the page and its script.
+        let started = Instant::now();
+        let ready = "String(location.protocol === 'file:' && document.readyState === 'complete' && !!window.apply)";
+        while browser.eval(ready) != "true" {
+            assert!(started.elapsed() < Duration::from_secs(30), "the page did not finish loading");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        browser
+    }
+
+    /// Runs `expression` in the page (`Runtime.evaluate`); returns its value as text, or panics
+    /// with the exception it threw.
+    fn eval(&mut self, expression: &str) -> String {
+        self.next_id += 1;
+        let id = self.next_id;
+        let call = serde_json::json!({"id": id, "method": "Runtime.evaluate",
+            "params": {"expression": expression, "returnByValue": true}});
+        self.send(&call.to_string());
+        loop {
+            let message: serde_json::Value = serde_json::from_str(&self.receive()).unwrap();
+            if message["id"] != id {
+                continue;
+            }
+            let result = &message["result"];
+            assert!(result.get("exceptionDetails").is_none(), "`{expression}` threw: {result}");
+            let value = &result["result"]["value"];
+            return value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+        }
+    }
+
+    fn send(&mut self, text: &str) {
+        // A masked text frame; a zero mask leaves the payload as it is.
+        let mut frame = vec![0x81u8];
+        match text.len() {
+            n if n < 126 => frame.push(0x80 | n as u8),
+            n if n < 65_536 => {
+                frame.push(0x80 | 126);
+                frame.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                frame.push(0x80 | 127);
+                frame.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        frame.extend_from_slice(&[0, 0, 0, 0]);
+        frame.extend_from_slice(text.as_bytes());
+        self.socket.write_all(&frame).unwrap();
+    }
+
+    fn receive(&mut self) -> String {
+        let mut head = [0u8; 2];
+        self.socket.read_exact(&mut head).unwrap();
+        assert_eq!(head[0] & 0x0f, 1, "a text frame");
+        let len = match head[1] & 0x7f {
+            126 => {
+                let mut n = [0u8; 2];
+                self.socket.read_exact(&mut n).unwrap();
+                u16::from_be_bytes(n) as usize
+            }
+            127 => {
+                let mut n = [0u8; 8];
+                self.socket.read_exact(&mut n).unwrap();
+                u64::from_be_bytes(n) as usize
+            }
+            n => n as usize,
+        };
+        let mut payload = vec![0u8; len];
+        self.socket.read_exact(&mut payload).unwrap();
+        String::from_utf8(payload).unwrap()
+    }
+
+    /// The console messages (and uncaught errors) Chromium logged so far.
+    fn console(&self) -> Vec<String> {
+        self.log.lock().unwrap().iter().filter(|l| l.contains(":CONSOLE")).cloned().collect()
+    }
+}
+
+/// A Chromium this test started, asked to stop (SIGTERM to its process group, by id) when dropped.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let stopped = Command::new("kill").args(["-TERM", "--", &group]).status().is_ok_and(|s| s.success());
+        if !stopped {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
+fn http_get(address: &str, path: &str) -> String {
+    let Ok(mut stream) = TcpStream::connect(address) else { return String::new() };
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    if write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n").is_err() {
+        return String::new();
+    }
+    // The server keeps the connection open: read the head, then Content-Length bytes.
+    let mut reader = BufReader::new(stream);
+    let mut length = 0;
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = value.trim().parse().unwrap_or(0);
+        }
+        line.clear();
+    }
+    let mut body = vec![0u8; length];
+    if reader.read_exact(&mut body).is_err() {
+        return String::new();
+    }
+    String::from_utf8(body).unwrap_or_default()
+}
+
+#[test]
+fn typing_in_the_search_box_filters_users_and_policies_through_devtools() {
+    let dir = tempfile::tempdir().unwrap();
+    check(dir.path(), &[EXAMPLE, "--against", BEFORE]);
+    let mut browser = Browser::open(&file_url(&dir.path().join("report.html")));
+    // What the browser shows in the table equals matrix's JSON.
+    let shown = browser.eval(
+        "JSON.stringify([...document.querySelectorAll('#matrix tbody tr')].map(r => [r.cells[1].textContent, \
+         Number(r.cells[3].textContent), r.dataset.reason]))",
+    );
+    let shown: Vec<(String, u64, String)> = serde_json::from_str(&shown).unwrap();
+    assert_eq!(sorted(shown), sorted(matrix_json(EXAMPLE)));
+    assert_eq!(browser.eval("String(document.getElementById('find').hidden)"), "false", "the search box shows");
+
+    let search = |browser: &mut Browser, text: &str| {
+        browser.eval(&format!(
+            "(() => {{ const box = document.getElementById('search'); box.value = {text:?}; \
+             box.dispatchEvent(new Event('input')); \
+             return JSON.stringify([[...document.querySelectorAll('#matrix tbody tr')].filter(r => !r.hidden) \
+             .map(r => r.dataset.id), [...document.querySelectorAll('article.policy')].filter(a => !a.hidden) \
+             .map(a => a.querySelector('h3').textContent), document.getElementById('shown').textContent]) }})()"
+        ))
+    };
+    assert_eq!(search(&mut browser, "Ada"), r#"[["31"],["policy 9 `Planners See Regrets`"],"1 user shown"]"#);
+    assert_eq!(search(&mut browser, "attendees"), r#"[[],["policy 8 `Only Show Attendees`"],"0 users shown"]"#);
+    assert_eq!(search(&mut browser, "1001"), r#"[["1001"],[],"1 user shown"]"#);
+    let all = search(&mut browser, "");
+    assert!(all.starts_with(r#"[["50","1001","27","31","35","40"],["#), "{all}");
+    assert_eq!(browser.console(), Vec::<String>::new(), "console messages");
 }

@@ -16,12 +16,12 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   ci         every check CI runs, after installing what is missing (rustfmt, clippy; DuckDB, pydomo,
              PySpark and sqlglot in a virtual environment under target/ci-venv; the Node SDK under
-             target/ci-node; PostgreSQL and Java with apt-get): fmt, clippy, doc, bench build, tidy,
+             target/ci-node; PostgreSQL, Java and headless Chromium with apt-get): fmt, clippy, doc, bench build, tidy,
              SQL conformance (DuckDB, PostgreSQL, Spark, and a syntax check of Snowflake, BigQuery,
              Trino), embedding (examples/embed: domo-pdp alone, domo-http alone against domo serve),
-             doc tests, tests
-  provision  only the installs `ci` starts with; prints the virtual environment's Python and the
-             Node SDK's node_modules folder
+             doc tests, tests (headless Chromium for the report page)
+  provision  only the installs `ci` starts with; prints the virtual environment's Python, the
+             Node SDK's node_modules folder and Chromium's path
   tidy       only the tidy checks (layering, dependency trees, module cycles, module docs, no
              ignored tests)
   embed      only the embedding programs of examples/embed
@@ -43,8 +43,10 @@ fn main() -> anyhow::Result<()> {
             provision::postgres_bin(&sh)?;
             provision::java_runtime(&sh)?;
             let node_modules = provision::node_sdk(&sh, &target)?;
+            let chromium = provision::chromium(&sh)?;
             println!("{}", python.display());
             println!("{}", node_modules.display());
+            println!("{}", chromium.display());
             Ok(())
         }
         Some("bench") => bench::run(),
@@ -70,6 +72,7 @@ fn ci(sh: &Shell) -> anyhow::Result<()> {
     let mut python = None;
     let mut node_modules = None;
     let mut postgres_bin = None;
+    let mut chromium = None;
     section("provision", || {
         provision::rust_components(sh)?;
         let target = provision::target_dir(&root);
@@ -78,11 +81,13 @@ fn ci(sh: &Shell) -> anyhow::Result<()> {
         python = Some(venv_python);
         node_modules = Some(provision::node_sdk(sh, &target)?);
         postgres_bin = Some(provision::postgres_bin(sh)?);
+        chromium = Some(provision::chromium(sh)?);
         provision::java_runtime(sh)
     })?;
     let python = python.context("provisioning found no Python")?;
     let node_modules = node_modules.context("provisioning found no Node SDK")?;
     let postgres_bin = postgres_bin.context("provisioning found no PostgreSQL")?;
+    let chromium = chromium.context("provisioning found no Chromium")?;
     section("fmt", || Ok(cmd!(sh, "cargo fmt --all --check").run()?))?;
     section("clippy", || Ok(cmd!(sh, "cargo clippy --workspace --all-targets --locked -- -D warnings").run()?))?;
     section("doc", || {
@@ -116,9 +121,11 @@ fn ci(sh: &Shell) -> anyhow::Result<()> {
     eprintln!("ci: all checks before the tests passed in {:.0?}; running the tests", started.elapsed());
     // No trailer after the tests: CI reads cargo test's summary as the last line.
     eprintln!("\n=== ci: test");
-    // The SDK tests (`domo-cli`'s `sdk` module) run pydomo and the Node SDK from here.
+    // The SDK tests (`domo-cli`'s `sdk` module) run pydomo and the Node SDK from here; the report
+    // test (`report` module) opens the page in this Chromium.
     cmd!(sh, "cargo test --workspace --lib --bins --tests --locked")
         .env("DOMO_TEST_PYTHON", &python)
+        .env("DOMO_TEST_CHROMIUM", &chromium)
         .env("DOMO_TEST_NODE_MODULES", &node_modules)
         .run()
         .context("ci section `test` failed")?;

@@ -1,4 +1,4 @@
-//! What `cargo xtask ci` installs before it runs anything: toolchain components, a Python virtual environment and the Node SDK under `target/`.
+//! What `cargo xtask ci` installs before it runs anything: toolchain components, a Python virtual environment and the Node SDK under `target/`, headless Chromium.
 //!
 //! A fresh machine has cargo and python3 and nothing else the checks need, so
 //! every step here checks first and installs only what is missing: a second run
@@ -151,4 +151,17 @@ pub(crate) fn java_runtime(sh: &Shell) -> anyhow::Result<()> {
         return Ok(());
     }
     apt_install(sh, &["openjdk-17-jre-headless"])
+}
+
+/// Headless Chromium for the report page test (`domo-cli`'s `report` module), installing the
+/// distribution's `chromium` and `chromium-driver` with apt-get when `chromium` is missing.
+/// Returns the browser's path, which the tests read from `DOMO_TEST_CHROMIUM`.
+pub(crate) fn chromium(sh: &Shell) -> anyhow::Result<PathBuf> {
+    let find =
+        || ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().map(PathBuf::from).find(|p| p.exists());
+    if let Some(path) = find() {
+        return Ok(path);
+    }
+    apt_install(sh, &["chromium", "chromium-driver"])?;
+    find().context("apt-get installed `chromium` but no /usr/bin/chromium is there")
 }

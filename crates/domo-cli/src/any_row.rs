@@ -216,6 +216,44 @@ fn user_lines(out: &mut impl Write, user: &UserImpactJson) -> anyhow::Result<()>
     Ok(())
 }
 
+/// The for-any-row verdict of a pull-request comment: `2 users gain access, 1 loses access, 0 unknown`.
+pub(crate) fn markdown_verdict(c: &Counts) -> String {
+    format!(
+        "{}, {}, {} unknown (for every possible row)",
+        output::count(c.gain, "user gains access", "users gain access"),
+        output::count(c.lose, "user loses access", "users lose access"),
+        c.unknown
+    )
+}
+
+/// One collapsible block per user whose access changes for some possible row, gains first, each
+/// with its witness rows as the text output shows them.
+pub(crate) fn markdown_sections(users: &[UserImpactJson]) -> Vec<output::Section> {
+    let mut users: Vec<&UserImpactJson> = users.iter().collect();
+    users.sort_by_key(|u| u.gains.answer != "yes");
+    users
+        .into_iter()
+        .map(|user| {
+            let mut lines = Vec::new();
+            let _ = user_lines(&mut lines, user);
+            let text = anstream::adapter::strip_str(&String::from_utf8_lossy(&lines)).to_string();
+            let name = output::md_code(user.name.as_deref().unwrap_or("?"));
+            let who = match (user.id, &user.virtual_user) {
+                (Some(id), _) => format!("user {id} `{name}`"),
+                (None, Some(v)) => format!("virtual user `{}`", output::md_code(v)),
+                (None, None) => format!("`{name}`"),
+            };
+            let sign = if user.gains.answer == "yes" { "+" } else { "-" };
+            // A fence longer than any run of backticks in the text, so that no cell can close it.
+            let fence = "`".repeat(text.split(|c| c != '`').map(str::len).max().unwrap_or(0).max(2) + 1);
+            output::Section {
+                summary: format!("{sign} {who}: {} for some possible row", user.verdict),
+                body: format!("{fence}text\n{}\n{fence}", text.trim_end()),
+            }
+        })
+        .collect()
+}
+
 /// The users whose access changes for some possible row, with witnesses, and the summary line.
 pub(crate) fn write_text(out: &mut impl Write, users: &[UserImpactJson], c: &Counts) -> anyhow::Result<()> {
     writeln!(out, "{}", paint(BOLD, "users whose access changes for some possible row (whatever the data):"))?;

@@ -25,6 +25,8 @@ pub(crate) enum Format {
     Json,
     /// CSV with a header row.
     Csv,
+    /// GitHub-flavoured Markdown for a pull-request comment (`diff`, `plan`, `lint`).
+    Markdown,
 }
 
 /// The formats of a command whose result is a table: table, json, csv.
@@ -32,6 +34,9 @@ pub(crate) const TABULAR: &[Format] = &[Format::Table, Format::Json, Format::Csv
 
 /// The formats of a command whose result is a report or one object: table, json.
 pub(crate) const REPORT: &[Format] = &[Format::Table, Format::Json];
+
+/// The formats of a command whose result a pull-request comment shows: table, json, markdown.
+pub(crate) const COMMENT: &[Format] = &[Format::Table, Format::Json, Format::Markdown];
 
 /// A `--format` parser that accepts only `allowed` (and lists only those in `--help`).
 pub(crate) fn formats(allowed: &'static [Format]) -> impl TypedValueParser<Value = Format> {
@@ -112,7 +117,7 @@ pub(crate) fn rows(
     match format {
         Format::Json => json(value),
         Format::Csv => write_csv(plain_stdout(), header, rows),
-        Format::Table => text(&format!("{}\n{footer}", table(header, align, rows))),
+        Format::Table | Format::Markdown => text(&format!("{}\n{footer}", table(header, align, rows))),
     }
 }
 
@@ -162,14 +167,19 @@ pub(crate) fn json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 /// Writes a value as JSON to a temporary file beside `path`, then renames it
 /// into place, so that `path` is never left half-written.
 pub(crate) fn json_file(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
-    let text = json_bytes(value)?;
+    text_file(path, &json_bytes(value)?)
+}
+
+/// Writes `text` to a temporary file beside `path`, then renames it into place, so that `path` is
+/// never left half-written.
+pub(crate) fn text_file(path: &Path, text: &[u8]) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
     let mut temp =
         tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write in `{}`", dir.display()))?;
-    temp.write_all(&text).with_context(|| format!("cannot write `{}`", path.display()))?;
+    temp.write_all(text).with_context(|| format!("cannot write `{}`", path.display()))?;
     temp.persist(path).with_context(|| format!("cannot write `{}`", path.display()))?;
     Ok(())
 }
@@ -199,6 +209,100 @@ pub(crate) fn how_many(count: usize, one: &str, many: &str) -> String {
     }
 }
 
+/// GitHub's limit on the length of a comment, in characters.
+pub(crate) const COMMENT_LIMIT: usize = 65_536;
+
+/// A pull-request comment in GitHub-flavoured Markdown, in the manner of terraform plan comments:
+/// a one-line verdict, a few lines of context, then one collapsible `<details>` block per change.
+#[derive(Debug, Default)]
+pub(crate) struct Comment {
+    /// The first line: what the change does, in a few words (`3 users gain rows, 1 loses rows`).
+    pub(crate) verdict: String,
+    /// Lines under the verdict (what was compared, the counts).
+    pub(crate) context: Vec<String>,
+    /// One collapsible block per change.
+    pub(crate) sections: Vec<Section>,
+    /// What to run to see everything, named when sections are left out.
+    pub(crate) full_command: String,
+}
+
+/// A collapsible block of a [`Comment`]: its one-line summary and its Markdown body.
+#[derive(Debug)]
+pub(crate) struct Section {
+    pub(crate) summary: String,
+    pub(crate) body: String,
+}
+
+impl Comment {
+    /// The comment as Markdown, at most [`COMMENT_LIMIT`] characters: when the blocks do not all
+    /// fit, the first ones that do are kept and a last line says how many were left out.
+    pub(crate) fn render(&self) -> String {
+        self.render_within(COMMENT_LIMIT)
+    }
+
+    fn render_within(&self, limit: usize) -> String {
+        let mut head = format!("### {}\n\n", self.verdict);
+        for line in &self.context {
+            head.push_str(line);
+            head.push('\n');
+        }
+        // Room kept for the line that says what was left out.
+        let reserve = 300 + self.full_command.chars().count();
+        let mut text = head;
+        let mut shown = 0;
+        for section in &self.sections {
+            let block = format!(
+                "\n<details><summary>{}</summary>\n\n{}\n</details>\n",
+                md_html(&section.summary),
+                section.body.trim_end()
+            );
+            if text.chars().count() + block.chars().count() + reserve > limit {
+                break;
+            }
+            text.push_str(&block);
+            shown += 1;
+        }
+        let left = self.sections.len() - shown;
+        if left > 0 {
+            text.push_str(&format!(
+                "\n**{} not shown**: the whole comment would pass GitHub's limit of {limit} characters. \
+                 Run `{}` to see every one.\n",
+                count(left, "more change", "more changes"),
+                md_code(&self.full_command)
+            ));
+        }
+        text
+    }
+}
+
+/// Text for a Markdown table cell or a line: `|`, `<`, `>`, `&` and line breaks cannot break the layout.
+pub(crate) fn md_cell(text: &str) -> String {
+    md_html(text).replace('|', "\\|")
+}
+
+/// Text inside HTML (a `<summary>`) or Markdown: `<`, `>`, `&` escaped, line breaks as spaces.
+pub(crate) fn md_html(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace(['\n', '\r'], " ")
+}
+
+/// Text for a code span (backticks): backticks and line breaks cannot end it early.
+pub(crate) fn md_code(text: &str) -> String {
+    text.replace('`', "'").replace(['\n', '\r'], " ")
+}
+
+/// A Markdown table: a header, right-aligned columns where `align` says so, escaped cells.
+pub(crate) fn md_table(header: &[&str], align: &[Align], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    let mut text = format!("| {} |\n|", header.iter().map(|h| md_cell(h)).collect::<Vec<_>>().join(" | "));
+    for index in 0..header.len() {
+        text.push_str(if align.get(index) == Some(&Align::Right) { " ---: |" } else { " --- |" });
+    }
+    text.push('\n');
+    for row in rows {
+        text.push_str(&format!("| {} |\n", row.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | ")));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,5 +326,31 @@ mod tests {
         assert_eq!(parse(REPORT, "json"), Ok(Format::Json));
         assert_eq!(parse(TABULAR, "csv"), Ok(Format::Csv));
         assert_eq!(parse(REPORT, "csv"), Err(clap::error::ErrorKind::InvalidValue));
+    }
+
+    #[test]
+    fn a_comment_past_the_limit_keeps_the_first_blocks_and_says_how_many_are_left_out() {
+        let comment = Comment {
+            verdict: "3 users gain rows".to_owned(),
+            context: vec!["over 4 rows".to_owned()],
+            sections: (0..3).map(|i| Section { summary: format!("user {i} <b>"), body: "x".repeat(400) }).collect(),
+            full_command: "domo pdp diff dir --against old".to_owned(),
+        };
+        let whole = comment.render_within(COMMENT_LIMIT);
+        assert!(whole.starts_with("### 3 users gain rows\n"), "{whole}");
+        assert_eq!(whole.matches("<details>").count(), 3);
+        assert!(whole.contains("<summary>user 0 &lt;b&gt;</summary>"), "{whole}");
+        let cut = comment.render_within(1_500);
+        assert!(cut.chars().count() <= 1_500, "{} characters", cut.chars().count());
+        assert_eq!(cut.matches("<details>").count(), 2);
+        assert!(cut.contains("**1 more change not shown**"), "{cut}");
+        assert!(cut.contains("`domo pdp diff dir --against old`"), "{cut}");
+    }
+
+    #[test]
+    fn markdown_cells_cannot_break_a_table() {
+        assert_eq!(md_cell("a|b\n<c>"), "a\\|b &lt;c&gt;");
+        let table = md_table(&["user", "rows"], &[Align::Left, Align::Right], [vec!["x|y".to_owned(), "3".to_owned()]]);
+        assert_eq!(table, "| user | rows |\n| --- | ---: |\n| x\\|y | 3 |\n");
     }
 }

@@ -5,6 +5,7 @@ mod explain;
 mod lint;
 mod matrix;
 mod preview;
+mod report;
 mod sql;
 mod test;
 mod who;
@@ -70,6 +71,18 @@ pub(crate) enum PdpCommand {
         "  git show HEAD:examples/euler-party/policies.json > /tmp/old.json && domo pdp diff examples/euler-party --against /tmp/old.json",
     ))]
     Diff(diff::DiffArgs),
+    /// Write an access review of the folder as one self-contained HTML page.
+    #[command(after_help = concat!(
+        "The page shows the summary (rows, users, policies, PDP, owner, Admins, lint findings), every\n",
+        "user's share of the rows and why (the numbers of `domo pdp matrix`), each policy in words with\n",
+        "its members and rows, and with --against the users who gain or lose rows. It needs no network\n",
+        "and reads without script; a search box filters users and policies. One DataSet folder only.\n",
+        "Details: docs/report.md\n\n",
+        "Examples:\n",
+        "  domo pdp report examples/euler-party --out report.html\n",
+        "  domo pdp report examples/euler-party --against examples/euler-party/policies-before.json --out report.html",
+    ))]
+    Report(report::ReportArgs),
     /// Run policy unit tests from a JSON file; exits 1 if any case fails.
     #[command(after_help = concat!(
         "A test file holds {\"cases\": [...]}; each case has an optional \"name\", a \"user\"\n",
@@ -143,6 +156,7 @@ pub(crate) fn run(command: PdpCommand) -> anyhow::Result<Outcome> {
         PdpCommand::Explain(args) => explain::run(&args),
         PdpCommand::Lint(args) => lint::run(&args),
         PdpCommand::Diff(args) => diff::run(&args),
+        PdpCommand::Report(args) => report::run(&args),
         PdpCommand::Test(args) => test::run(&args),
         PdpCommand::Sql(args) => sql::run(&args),
         PdpCommand::Enable(args) => crate::live::switch_pdp(&args, crate::live::PdpSwitch::Enable),

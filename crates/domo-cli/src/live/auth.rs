@@ -77,7 +77,7 @@ pub(crate) fn check(connection: &ConnectionArgs, format: Format) -> anyhow::Resu
     })?;
     match format {
         Format::Json => output::json(&identity)?,
-        Format::Table | Format::Csv => {
+        Format::Table | Format::Csv | Format::Markdown => {
             let mut lines = vec![format!("api:       {}", identity.api)];
             if let Some(profile) = &identity.profile {
                 lines.push(format!("profile:   {profile}"));

@@ -203,7 +203,7 @@ pub(crate) fn run(args: DatasetsArgs) -> anyhow::Result<Outcome> {
             ));
             match format {
                 Format::Json => output::json(&dataset)?,
-                Format::Table | Format::Csv => output::text(dataset.id.as_str())?,
+                Format::Table | Format::Csv | Format::Markdown => output::text(dataset.id.as_str())?,
             }
         }
         DatasetsCommand::Update { id, name, description, schema, owner, format } => {

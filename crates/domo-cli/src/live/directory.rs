@@ -289,14 +289,14 @@ pub(crate) fn groups(args: GroupsArgs) -> anyhow::Result<Outcome> {
 fn print_user(user: &User, format: Format) -> anyhow::Result<()> {
     match format {
         Format::Json => output::json(user),
-        Format::Table | Format::Csv => output::text(&user.id.to_string()),
+        Format::Table | Format::Csv | Format::Markdown => output::text(&user.id.to_string()),
     }
 }
 
 fn print_group(group: &Group, format: Format) -> anyhow::Result<()> {
     match format {
         Format::Json => output::json(group),
-        Format::Table | Format::Csv => output::text(&group.id.to_string()),
+        Format::Table | Format::Csv | Format::Markdown => output::text(&group.id.to_string()),
     }
 }
 

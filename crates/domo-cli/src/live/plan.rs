@@ -12,7 +12,7 @@ use domo_pdp::PolicyChangeKind;
 use serde::{Deserialize, Serialize};
 
 use self::check::{OtherDataset, Written};
-use self::render::{render, render_report};
+use self::render::{markdown, render, render_report};
 use super::config::{Connection, ConnectionArgs};
 use super::output;
 use super::policies::stored_as_sent;
@@ -43,8 +43,8 @@ pub(crate) struct PlanArgs {
     /// Also save the plan to this file, for `domo pdp apply --plan FILE`.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
-    /// Output format: table (the default) or json.
-    #[arg(long, value_parser = crate::output::formats(crate::output::REPORT), default_value = "table")]
+    /// Output format: table (the default), json, or markdown (a pull-request comment).
+    #[arg(long, value_parser = crate::output::formats(crate::output::COMMENT), default_value = "table")]
     format: Format,
     #[command(flatten)]
     connection: ConnectionArgs,
@@ -241,6 +241,7 @@ pub(crate) fn plan(args: &PlanArgs) -> anyhow::Result<Outcome> {
     }
     match args.format {
         Format::Json => output::json(&plan)?,
+        Format::Markdown => output::text(&markdown(&plan))?,
         Format::Table | Format::Csv => output::text(&render(&plan))?,
     }
     Ok(Outcome::Ok)
@@ -357,7 +358,7 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     })?;
     match args.format {
         Format::Json => output::json(&report)?,
-        Format::Table | Format::Csv => output::text(&render_report(&report, plan.changes.len()))?,
+        Format::Table | Format::Csv | Format::Markdown => output::text(&render_report(&report, plan.changes.len()))?,
     }
     match error {
         None => Ok(Outcome::Ok),

@@ -249,7 +249,7 @@ pub(crate) fn run(args: PoliciesArgs) -> anyhow::Result<Outcome> {
             output::note(format!("created policy {id} `{}` on DataSet {dataset}", created.name));
             match format {
                 Format::Json => output::json(&created)?,
-                Format::Table | Format::Csv => output::text(&id)?,
+                Format::Table | Format::Csv | Format::Markdown => output::text(&id)?,
             }
         }
         PoliciesCommand::Update { dataset, policy, fields, format } => {
@@ -331,7 +331,7 @@ fn print_list(policies: &[Policy], format: Format) -> anyhow::Result<()> {
 fn print_one(policy: &Policy, format: Format) -> anyhow::Result<()> {
     match format {
         Format::Json => output::json(policy),
-        Format::Table | Format::Csv => print_list(std::slice::from_ref(policy), Format::Table),
+        Format::Table | Format::Csv | Format::Markdown => print_list(std::slice::from_ref(policy), Format::Table),
     }
 }
 

@@ -36,7 +36,7 @@ pub(crate) fn run(args: QueryArgs) -> anyhow::Result<Outcome> {
     match args.format {
         Format::Json => output::json(&answer)?,
         Format::Csv => output::text(csv(&answer).trim_end_matches('\n'))?,
-        Format::Table => {
+        Format::Table | Format::Markdown => {
             let align: Vec<Align> = (0..answer.columns.len())
                 .map(|i| {
                     if answer.rows.iter().any(|r| r.get(i).is_some_and(Value::is_number)) {

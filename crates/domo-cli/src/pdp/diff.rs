@@ -51,8 +51,8 @@ pub(crate) struct DiffArgs {
     /// [default: 20000]
     #[arg(long, value_name = "N")]
     pub(crate) budget: Option<usize>,
-    /// Output format: table (the default) or json.
-    #[arg(long, value_parser = crate::output::formats(crate::output::REPORT), default_value = "table")]
+    /// Output format: table (the default), json, or markdown (a pull-request comment).
+    #[arg(long, value_parser = crate::output::formats(crate::output::COMMENT), default_value = "table")]
     pub(crate) format: Format,
 }
 
@@ -150,6 +150,10 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     let sample = |rows: &[usize]| rows.iter().take(SAMPLE_ROWS).map(|r| r + 1).collect::<Vec<_>>();
 
     match args.format {
+        Format::Markdown => {
+            let comment = markdown(&diff, &table, &names, &inputs, &args.input.dir, &old_path, args.show_rows);
+            output::text(&comment.render())?;
+        }
         Format::Json => {
             let json = DiffJson {
                 rows: table.row_count(),
@@ -277,6 +281,105 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         }
     }
     Ok(if args.fail_on_new_access && diff.grants_new_access() { Outcome::Findings } else { Outcome::Ok })
+}
+
+/// A user whose rows change: label, rows before, rows after, rows gained, rows lost.
+type ChangedUser<'a> = (String, usize, usize, &'a [usize], &'a [usize]);
+
+/// The diff as a pull-request comment: the verdict, then a block per policy change and per user
+/// whose rows change, users who gain rows first.
+fn markdown(
+    diff: &domo_pdp::PolicyDiff,
+    table: &Table,
+    names: &common::Names<'_>,
+    inputs: &Inputs,
+    inputs_dir: &std::path::Path,
+    old_path: &std::path::Path,
+    show_rows: bool,
+) -> output::Comment {
+    use output::{Align, Section, md_code, md_table};
+    // (label, before, after, gained rows, lost rows) of every user whose rows change.
+    let mut users: Vec<ChangedUser<'_>> = diff
+        .users
+        .iter()
+        .map(|u| {
+            let label = format!("user {} `{}`", u.user, md_code(&names.get(u.user)));
+            (label, u.old_visible, u.new_visible, u.gained.as_slice(), u.lost.as_slice())
+        })
+        .chain(diff.virtual_users.iter().map(|v| {
+            let label = format!("virtual user `{}`", md_code(&v.name));
+            (label, v.old_visible, v.new_visible, v.gained.as_slice(), v.lost.as_slice())
+        }))
+        .collect();
+    // Gains first, the largest first: they are what a reviewer must look at.
+    users.sort_by_key(|u| (u.3.is_empty(), std::cmp::Reverse(u.3.len()), std::cmp::Reverse(u.4.len())));
+    let gainers = users.iter().filter(|u| !u.3.is_empty()).count();
+    let losers = users.iter().filter(|u| !u.4.is_empty()).count();
+    let verdict = if users.is_empty() {
+        format!("No user's rows change ({})", output::count(diff.policies.len(), "policy changes", "policies change"))
+    } else {
+        format!(
+            "{}, {}",
+            output::count(gainers, "user gains rows", "users gain rows"),
+            output::count(losers, "user loses rows", "users lose rows")
+        )
+    };
+    let mut context = vec![format!(
+        "`domo pdp diff` of `{}` against `{}` over {}: {}, {}.",
+        md_code(&inputs.paths.policies.display().to_string()),
+        md_code(&old_path.display().to_string()),
+        output::count(table.row_count(), "row", "rows"),
+        output::count(diff.policies.len(), "policy changes", "policies change"),
+        output::count(users.len(), "user's rows change", "users' rows change"),
+    )];
+    if !users.is_empty() {
+        context.push(String::new());
+        context.push(md_table(
+            &["user", "before", "after", "gained", "lost"],
+            &[Align::Left, Align::Right, Align::Right, Align::Right, Align::Right],
+            // The summary table lists the first users; every one has its own block below.
+            users.iter().take(50).map(|u| {
+                vec![
+                    u.0.clone(),
+                    u.1.to_string(),
+                    u.2.to_string(),
+                    format!("+{}", u.3.len()),
+                    format!("-{}", u.4.len()),
+                ]
+            }),
+        ));
+    }
+    let mut sections = Vec::new();
+    sections.extend(diff.policies.iter().map(for_any_row::policy_section));
+    for (label, before, after, gained, lost) in &users {
+        let mut body = md_table(
+            &["before", "after", "gained", "lost"],
+            &[Align::Right; 4],
+            [vec![before.to_string(), after.to_string(), gained.len().to_string(), lost.len().to_string()]],
+        );
+        if show_rows {
+            for (what, rows) in [("gained", gained), ("lost", lost)] {
+                for &row in rows.iter().take(SAMPLE_ROWS) {
+                    body.push_str(&format!("\n- {what} row {}: `{}`", row + 1, md_code(&common::row_text(table, row))));
+                }
+                if rows.len() > SAMPLE_ROWS {
+                    body.push_str(&format!(
+                        "\n- … and {} more {what}",
+                        output::count(rows.len() - SAMPLE_ROWS, "row", "rows")
+                    ));
+                }
+            }
+        }
+        let sign = if gained.is_empty() { "-" } else { "+" };
+        let summary = format!("{sign} {label}: {before} → {after} rows (+{}, -{})", gained.len(), lost.len());
+        sections.push(Section { summary, body });
+    }
+    output::Comment {
+        verdict,
+        context,
+        sections,
+        full_command: format!("domo pdp diff {} --against {}", inputs_dir.display(), old_path.display()),
+    }
 }
 
 fn write_rows(out: &mut impl Write, table: &Table, what: &str, rows: &[usize]) -> anyhow::Result<()> {

@@ -103,7 +103,7 @@ pub(crate) fn run(args: &ExplainArgs) -> anyhow::Result<Outcome> {
             };
             output::json(&json)?;
         }
-        Format::Table | Format::Csv => {
+        Format::Table | Format::Csv | Format::Markdown => {
             let mut out = output::stdout();
             writeln!(out, "row {}: {}", args.row, common::row_text(&table, index))?;
             write_text(&mut out, &set, args, directory, &explanation)?;

@@ -26,8 +26,8 @@ pub(crate) struct LintArgs {
     /// the findings that do not depend on the rows.
     #[arg(long)]
     pub(crate) for_any_row: bool,
-    /// Output format: table (the default) or json (for CI).
-    #[arg(long, value_parser = crate::output::formats(crate::output::REPORT), default_value = "table")]
+    /// Output format: table (the default), json (for CI), or markdown (a pull-request comment).
+    #[arg(long, value_parser = crate::output::formats(crate::output::COMMENT), default_value = "table")]
     pub(crate) format: Format,
 }
 
@@ -68,6 +68,38 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
     let (errors, warnings, notes) =
         (count(LintSeverity::Error), count(LintSeverity::Warning), count(LintSeverity::Note));
     match args.format {
+        Format::Markdown => {
+            let mut findings: Vec<(&str, &str, String)> = report
+                .findings
+                .iter()
+                .map(|f| (f.severity.as_str(), f.kind.as_str(), f.to_string()))
+                .chain(proven.iter().map(|p| (p.severity, p.kind, p.message.clone())))
+                .collect();
+            let rank = |severity: &str| match severity {
+                "error" => 0,
+                "warning" => 1,
+                _ => 2,
+            };
+            findings.sort_by_key(|f| (rank(f.0), f.1));
+            let verdict = format!(
+                "{}: {}",
+                if errors > 0 { "Lint failed" } else { "Lint passed" },
+                counts(errors, warnings, notes)
+            );
+            let over =
+                if no_data { "every possible row".to_owned() } else { output::count(table.row_count(), "row", "rows") };
+            let comment = output::Comment {
+                verdict,
+                context: vec![format!(
+                    "`domo pdp lint` of `{}` over {over} and {}.",
+                    output::md_code(&inputs.paths.policies.display().to_string()),
+                    output::count(inputs.directory.users.len(), "user", "users"),
+                )],
+                sections: markdown_sections(&findings),
+                full_command: format!("domo pdp lint {}", args.input.dir.display()),
+            };
+            output::text(&comment.render())?;
+        }
         Format::Json => {
             let mut findings: Vec<FindingJson<'_>> =
                 report.findings.iter().map(|f| finding_json(f, &inputs.directory)).collect();
@@ -118,6 +150,27 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
         }
     }
     Ok(if errors > 0 { Outcome::Findings } else { Outcome::Ok })
+}
+
+/// At most this many findings of one kind are listed in a pull-request comment.
+const FINDINGS_PER_KIND: usize = 100;
+
+/// One block per severity and kind of finding (errors first), each a list of its messages.
+fn markdown_sections(findings: &[(&str, &str, String)]) -> Vec<output::Section> {
+    let mut sections = Vec::new();
+    for group in findings.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
+        let Some(&(severity, kind, _)) = group.first() else { continue };
+        let mut body: Vec<String> =
+            group.iter().take(FINDINGS_PER_KIND).map(|f| format!("- {}", output::md_cell(&f.2))).collect();
+        if group.len() > FINDINGS_PER_KIND {
+            body.push(format!("- … and {} more", group.len() - FINDINGS_PER_KIND));
+        }
+        sections.push(output::Section {
+            summary: format!("{severity}[{kind}]: {}", output::count(group.len(), "finding", "findings")),
+            body: body.join("\n"),
+        });
+    }
+    sections
 }
 
 fn counts(errors: usize, warnings: usize, notes: usize) -> String {

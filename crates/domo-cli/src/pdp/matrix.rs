@@ -30,27 +30,27 @@ const NOT_IN_DIRECTORY: &str = "(not in the directory)";
 /// `{"rows": N, "users": [...]}`, fields in this order; `virtualUsers` when policies name some.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Matrix {
-    rows: usize,
-    users: Vec<MatrixUser>,
+pub(super) struct Matrix {
+    pub(super) rows: usize,
+    pub(super) users: Vec<MatrixUser>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    virtual_users: Vec<MatrixVirtualUser>,
+    pub(super) virtual_users: Vec<MatrixVirtualUser>,
 }
 
 #[derive(Debug, Serialize)]
-struct MatrixVirtualUser {
-    name: String,
-    visible: usize,
-    reason: &'static str,
+pub(super) struct MatrixVirtualUser {
+    pub(super) name: String,
+    pub(super) visible: usize,
+    pub(super) reason: &'static str,
 }
 
 #[derive(Debug, Serialize)]
-struct MatrixUser {
-    id: u64,
+pub(super) struct MatrixUser {
+    pub(super) id: u64,
     /// Null for a user the policies name but the directory does not list.
-    name: Option<String>,
-    visible: usize,
-    reason: &'static str,
+    pub(super) name: Option<String>,
+    pub(super) visible: usize,
+    pub(super) reason: &'static str,
 }
 
 pub(crate) fn run(args: &MatrixArgs) -> anyhow::Result<Outcome> {
@@ -58,6 +58,13 @@ pub(crate) fn run(args: &MatrixArgs) -> anyhow::Result<Outcome> {
     let set = common::compile(&inputs)?;
     let table = inputs.load_table()?;
     let evaluation = set.evaluate(&table)?;
+    let matrix = matrix(&inputs, &set, &evaluation);
+    let beyond = set.users_beyond_directory();
+    print(args.format, &matrix, &beyond)
+}
+
+/// Every user's visible rows and why: the numbers of `domo pdp matrix`, which `domo pdp report` shows too.
+pub(super) fn matrix(inputs: &Inputs, set: &domo_pdp::PolicySet, evaluation: &domo_pdp::Evaluation<'_>) -> Matrix {
     let names = common::Names::new(&inputs.directory);
     let users: Vec<MatrixUser> = evaluation
         .visible_counts()
@@ -85,7 +92,10 @@ pub(crate) fn run(args: &MatrixArgs) -> anyhow::Result<Outcome> {
             MatrixVirtualUser { name: name.to_owned(), visible, reason: common::reason_word(reason) }
         })
         .collect();
-    let matrix = Matrix { rows: table.row_count(), users, virtual_users };
+    Matrix { rows: evaluation.table().row_count(), users, virtual_users }
+}
+
+fn print(format: Format, matrix: &Matrix, beyond: &[domo_model::UserId]) -> anyhow::Result<Outcome> {
     let header = ["id", "name", "visible", "reason"];
     let cells = |u: &MatrixUser| {
         vec![
@@ -98,10 +108,10 @@ pub(crate) fn run(args: &MatrixArgs) -> anyhow::Result<Outcome> {
     let virtual_cells =
         |v: &MatrixVirtualUser| vec!["virtual".to_owned(), v.name.clone(), v.visible.to_string(), v.reason.to_owned()];
     let all_cells = || matrix.users.iter().map(cells).chain(matrix.virtual_users.iter().map(virtual_cells));
-    match args.format {
+    match format {
         Format::Json => output::json(&matrix)?,
         Format::Csv => output::write_csv(output::plain_stdout(), &header, all_cells())?,
-        Format::Table => {
+        Format::Table | Format::Markdown => {
             let mut out = output::stdout();
             let rows = all_cells().map(|mut row| {
                 if let Some(visible) = row.get_mut(2) {

@@ -106,7 +106,7 @@ pub(crate) fn run(args: &PreviewArgs) -> anyhow::Result<Outcome> {
             out.flush()?;
             note_rows(args, summary);
         }
-        Format::Table => {
+        Format::Table | Format::Markdown => {
             // A table is for reading: without --limit it stops at TABLE_ROWS and says how many more there are.
             let options = StreamOptions { input_header, output_header: HeaderRow::Absent };
             let shown = args.limit.unwrap_or(TABLE_ROWS);

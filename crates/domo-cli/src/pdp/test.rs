@@ -88,7 +88,7 @@ pub(crate) fn run(args: &TestArgs) -> anyhow::Result<Outcome> {
             };
             output::json(&json)?;
         }
-        Format::Table | Format::Csv => {
+        Format::Table | Format::Csv | Format::Markdown => {
             let mut out = output::stdout();
             for outcome in &outcomes {
                 write_outcome(&mut out, &table, outcome)?;

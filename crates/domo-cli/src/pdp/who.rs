@@ -117,7 +117,7 @@ pub(crate) fn run(args: &WhoArgs) -> anyhow::Result<Outcome> {
     match args.format {
         Format::Json => output::json(&who)?,
         Format::Csv => output::write_csv(output::plain_stdout(), &header, all_cells())?,
-        Format::Table => {
+        Format::Table | Format::Markdown => {
             let mut out = output::stdout();
             let align = [Align::Right];
             writeln!(out, "{}", output::table(&["user", "name", "reason", "granted by"], &align, all_cells()))?;

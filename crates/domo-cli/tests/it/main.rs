@@ -4,6 +4,7 @@
 mod any_row;
 mod cli;
 mod commands;
+mod comment;
 mod errors;
 mod help;
 mod hostile;
@@ -11,6 +12,7 @@ mod live;
 mod logs;
 mod output;
 mod planted;
+mod report;
 mod sdk;
 mod serve;
 mod sql;

@@ -126,6 +126,102 @@ pub(super) fn render(plan: &Plan) -> String {
     text
 }
 
+/// The plan as a pull-request comment: the verdict, the counts, then a block per change to the
+/// live policies and per user whose rows change, gains first.
+pub(super) fn markdown(plan: &Plan) -> String {
+    use output::{Align, Section, md_cell, md_code, md_table};
+    let effect = &plan.effect;
+    let gainers = effect.users.iter().filter(|u| u.gained > 0).count();
+    let losers = effect.users.iter().filter(|u| u.lost > 0).count();
+    let count = |f: fn(&Change) -> bool| plan.changes.iter().filter(|c| f(c)).count();
+    let (creates, updates, deletes) = (
+        count(|c| matches!(c, Change::Create { .. })),
+        count(|c| matches!(c, Change::Update { .. })),
+        count(|c| matches!(c, Change::Delete { .. })),
+    );
+    let verdict = if plan.changes.is_empty() {
+        "No changes: the live policies match policies.json".to_owned()
+    } else {
+        format!(
+            "{}, {} ({creates} to create, {updates} to update, {deletes} to delete)",
+            output::count(gainers, "user gains rows", "users gain rows"),
+            output::count(losers, "user loses rows", "users lose rows"),
+        )
+    };
+    let mut context = vec![format!(
+        "`domo pdp plan` for DataSet {} `{}` at {}: {} live, effect on the {} and {}.",
+        plan.dataset_id,
+        md_code(&plan.dataset_name),
+        md_code(&plan.api),
+        output::count(plan.live.len(), "policy", "policies"),
+        output::count(effect.rows, "local row", "local rows"),
+        output::count(effect.users_total, "user", "users"),
+    )];
+    for note in &plan.notes {
+        context.push(format!("\n> **Note**: {}", md_cell(note)));
+    }
+    if plan.leaves_no_policy() {
+        context.push(
+            "\n> **Warning**: the plan deletes every policy: Domo then turns PDP off and everyone with access \
+             sees every row."
+                .to_owned(),
+        );
+    }
+    let mut sections = Vec::new();
+    for change in &plan.changes {
+        sections.push(match change {
+            Change::Create { policy } => Section {
+                summary: format!("+ create `{}`", md_code(&policy.name)),
+                body: format!(
+                    "- filters: {}\n- applies to: {}",
+                    md_cell(&filters_text(&policy.filters)),
+                    md_cell(&principals(policy))
+                ),
+            },
+            Change::Update { id, details, policy } => Section {
+                summary: format!("~ update policy {id} `{}`", md_code(&policy.name)),
+                body: details.iter().map(|d| format!("- {}", md_cell(d))).collect::<Vec<_>>().join("\n"),
+            },
+            Change::Delete { id, name } => Section {
+                summary: format!("- delete policy {id} `{}`", md_code(name)),
+                body: "The live policy is deleted.".to_owned(),
+            },
+        });
+    }
+    let mut users: Vec<_> = effect.users.iter().collect();
+    users.sort_by_key(|u| (u.gained == 0, std::cmp::Reverse(u.gained), std::cmp::Reverse(u.lost)));
+    for user in users {
+        sections.push(Section {
+            summary: format!(
+                "{} user {} `{}`: {} → {} rows (+{}, -{})",
+                if user.gained > 0 { "+" } else { "-" },
+                user.id,
+                md_code(&user.name),
+                user.before,
+                user.after,
+                user.gained,
+                user.lost
+            ),
+            body: md_table(
+                &["before", "after", "gained", "lost"],
+                &[Align::Right; 4],
+                [vec![user.before.to_string(), user.after.to_string(), user.gained.to_string(), user.lost.to_string()]],
+            ),
+        });
+    }
+    if let Some(any_row) = &plan.any_row {
+        context.push(format!("\n{}.", any_row::markdown_verdict(&any_row.counts)));
+        sections.extend(any_row::markdown_sections(&any_row.users));
+    }
+    output::Comment {
+        verdict,
+        context,
+        sections,
+        full_command: format!("domo pdp plan DIR --dataset-id {}", plan.dataset_id),
+    }
+    .render()
+}
+
 fn principals(policy: &Policy) -> String {
     let mut parts = Vec::new();
     if !policy.users.is_empty() {

@@ -63,6 +63,27 @@ pub(super) fn run(
             };
             output::json(&json)?;
         }
+        Format::Markdown => {
+            let mut sections: Vec<output::Section> = changes.iter().map(policy_section).collect();
+            sections.extend(any_row::markdown_sections(&users));
+            let comment = output::Comment {
+                verdict: any_row::markdown_verdict(&counts),
+                context: vec![format!(
+                    "`domo pdp diff --for-any-row` of `{}` against `{}`: {}, {} checked.",
+                    output::md_code(&inputs.paths.policies.display().to_string()),
+                    output::md_code(&old_path.display().to_string()),
+                    output::count(changes.len(), "policy changes", "policies change"),
+                    output::count(counts.users, "user", "users"),
+                )],
+                sections,
+                full_command: format!(
+                    "domo pdp diff {} --against {} --for-any-row",
+                    args.input.dir.display(),
+                    old_path.display()
+                ),
+            };
+            output::text(&comment.render())?;
+        }
         Format::Table | Format::Csv => {
             let mut out = output::stdout();
             writeln!(
@@ -105,4 +126,21 @@ pub(super) fn run(
         }
     }
     Ok(if gate_failed { Outcome::Findings } else { Outcome::Ok })
+}
+
+/// A policy change as a block of a pull-request comment: `+ added policy 3 `Attendees``.
+pub(crate) fn policy_section(change: &domo_pdp::PolicyChange) -> output::Section {
+    let label = match change.id {
+        Some(id) => format!("policy {id} `{}`", output::md_code(&change.name)),
+        None => format!("policy `{}`", output::md_code(&change.name)),
+    };
+    let (summary, body) = match &change.kind {
+        PolicyChangeKind::Added => (format!("+ added {label}"), "The policy is added.".to_owned()),
+        PolicyChangeKind::Removed => (format!("- removed {label}"), "The policy is removed.".to_owned()),
+        PolicyChangeKind::Changed(details) => (
+            format!("~ changed {label}"),
+            details.iter().map(|d| format!("- {}", output::md_cell(d))).collect::<Vec<_>>().join("\n"),
+        ),
+    };
+    output::Section { summary, body }
 }

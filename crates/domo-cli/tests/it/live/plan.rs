@@ -490,3 +490,14 @@ fn a_plan_needs_the_live_directory_to_check_its_policies() {
     assert!(run.stderr.contains("(the credentials need the `user` scope)"), "{}", run.all());
     assert_eq!(live_policies(&live, &id).len(), 2, "nothing written");
 }
+
+#[test]
+fn a_plan_as_markdown_is_a_pull_request_comment() {
+    let live = Live::start();
+    let id = pulled_party(&live);
+    let dir = live.path("party");
+    let dir = dir.to_str().unwrap();
+    write_policies(&live, &edited(&live));
+    let comment = live.ok(&["pdp", "plan", dir, "--dataset-id", &id, "--format", "markdown"]);
+    insta::assert_snapshot!("plan_markdown", comment.replace(&id, "[dataset id]").replace(&live.url, "[api]"));
+}

@@ -199,25 +199,7 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
                     format!("policies: `{}` against `{}`", inputs.paths.policies.display(), old_path.display())
                 )
             )?;
-            if diff.policies.is_empty() {
-                writeln!(out, "  no policy changed")?;
-            }
-            for change in &diff.policies {
-                let label = match change.id {
-                    Some(id) => format!("policy {id} `{}`", change.name),
-                    None => format!("policy `{}`", change.name),
-                };
-                match &change.kind {
-                    PolicyChangeKind::Added => writeln!(out, "  {} {label}", paint(GOOD, "added"))?,
-                    PolicyChangeKind::Removed => writeln!(out, "  {} {label}", paint(ERROR, "removed"))?,
-                    PolicyChangeKind::Changed(details) => {
-                        writeln!(out, "  {} {label}", paint(WARNING, "changed"))?;
-                        for detail in details {
-                            writeln!(out, "    {detail}")?;
-                        }
-                    }
-                }
-            }
+            write_policy_changes(&mut out, &diff.policies)?;
             writeln!(out)?;
             writeln!(out, "{}", paint(BOLD, "users whose rows change:"))?;
             if diff.users.is_empty() && diff.virtual_users.is_empty() {
@@ -389,6 +371,30 @@ fn write_rows(out: &mut impl Write, table: &Table, what: &str, rows: &[usize]) -
     if rows.len() > SAMPLE_ROWS {
         let more = rows.len() - SAMPLE_ROWS;
         writeln!(out, "    … and {more} more {what} {}", if more == 1 { "row" } else { "rows" })?;
+    }
+    Ok(())
+}
+
+/// The policy changes for people: added, removed, or changed with what changed.
+fn write_policy_changes(out: &mut impl Write, changes: &[domo_pdp::PolicyChange]) -> std::io::Result<()> {
+    if changes.is_empty() {
+        writeln!(out, "  no policy changed")?;
+    }
+    for change in changes {
+        let label = match change.id {
+            Some(id) => format!("policy {id} `{}`", change.name),
+            None => format!("policy `{}`", change.name),
+        };
+        match &change.kind {
+            PolicyChangeKind::Added => writeln!(out, "  {} {label}", paint(GOOD, "added"))?,
+            PolicyChangeKind::Removed => writeln!(out, "  {} {label}", paint(ERROR, "removed"))?,
+            PolicyChangeKind::Changed(details) => {
+                writeln!(out, "  {} {label}", paint(WARNING, "changed"))?;
+                for detail in details {
+                    writeln!(out, "    {detail}")?;
+                }
+            }
+        }
     }
     Ok(())
 }

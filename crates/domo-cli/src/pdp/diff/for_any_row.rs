@@ -11,7 +11,7 @@ use crate::any_row::{self, Counts, UnknownIs, UserImpactJson};
 use crate::engine as common;
 use crate::exit::Outcome;
 use crate::folder::Inputs;
-use crate::output::{self, BOLD, ERROR, Format, GOOD, WARNING, paint};
+use crate::output::{self, BOLD, Format, paint};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -98,25 +98,7 @@ pub(super) fn run(
                     )
                 )
             )?;
-            if changes.is_empty() {
-                writeln!(out, "  no policy changed")?;
-            }
-            for change in changes {
-                let label = match change.id {
-                    Some(id) => format!("policy {id} `{}`", change.name),
-                    None => format!("policy `{}`", change.name),
-                };
-                match &change.kind {
-                    PolicyChangeKind::Added => writeln!(out, "  {} {label}", paint(GOOD, "added"))?,
-                    PolicyChangeKind::Removed => writeln!(out, "  {} {label}", paint(ERROR, "removed"))?,
-                    PolicyChangeKind::Changed(details) => {
-                        writeln!(out, "  {} {label}", paint(WARNING, "changed"))?;
-                        for detail in details {
-                            writeln!(out, "    {detail}")?;
-                        }
-                    }
-                }
-            }
+            super::write_policy_changes(&mut out, changes)?;
             writeln!(out)?;
             any_row::write_text(&mut out, &users, &counts)?;
             if args.fail_on_new_access {

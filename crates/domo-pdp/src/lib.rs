@@ -124,6 +124,7 @@ mod like;
 mod lint;
 mod parse;
 mod policy_tests;
+mod reconcile;
 mod rowset;
 mod sql;
 mod table;
@@ -144,6 +145,9 @@ pub use impact::{
 pub use jiff::civil::Date;
 pub use lint::{LintFinding, LintKind, LintReport, LintSeverity, PolicyRef, lint};
 pub use policy_tests::{CaseOutcome, Expectation, PolicyTestError, run_policy_tests};
+pub use reconcile::{
+    Matched, ReconcileError, Reconciliation, Unmatched, fingerprint, live_changes, order_changes, reconcile,
+};
 pub use rowset::{RowSet, Rows};
 pub use rust_decimal::Decimal;
 pub use sql::{

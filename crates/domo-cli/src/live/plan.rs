@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use domo_model::{DatasetId, Policy, PolicyId, PolicyType, Schema, read_user_file};
+use domo_model::{DatasetId, Policy, PolicyId, Schema, read_user_file};
 use domo_pdp::PolicyChangeKind;
 use serde::{Deserialize, Serialize};
 
@@ -298,9 +298,9 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let client = &connection.client;
     let (report, error) = super::block_on(async {
         let live = client.list_policies(&plan.dataset_id).await?;
-        let now = fingerprint(&live);
+        let now = domo_pdp::fingerprint(&live);
         if now != plan.fingerprint {
-            let what = live_changes(&plan.live, &live);
+            let what = domo_pdp::live_changes(&plan.live, &live);
             bail!(
                 "the live policies of DataSet {} changed since the plan (fingerprint {} then, {now} now): {}; \
                  nothing was applied: plan again",
@@ -518,65 +518,21 @@ fn make_plan(input: &InputArgs, target: &Target<'_>, connection: &Connection) ->
     }
 
     // Match each local policy to a live one: by id, else by name.
-    let mut used = vec![false; live.len()];
-    let mut after: Vec<Policy> = Vec::new();
-    let mut matched: Vec<(PolicyId, Policy)> = Vec::new();
-    let mut creates = Vec::new();
-    for policy in &local {
-        let by_id =
-            policy.id.and_then(|id| live.iter().enumerate().position(|(i, l)| l.id == Some(id) && !is_used(&used, i)));
-        let index = match by_id {
-            Some(index) => Some(index),
-            None => {
-                let same_name: Vec<usize> = live
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, l)| !is_used(&used, *i) && l.name == policy.name)
-                    .map(|(i, _)| i)
-                    .collect();
-                if same_name.len() > 1 {
-                    bail!(
-                        "policy `{}` of `{}` has no id matching a live policy, and {} live policies have that name: \
-                         give it the id of the one it is",
-                        policy.name,
-                        inputs.paths.policies.display(),
-                        same_name.len()
-                    );
-                }
-                same_name.first().copied()
-            }
-        };
-        match index.and_then(|i| live.get(i).map(|l| (i, l))) {
-            Some((i, live_policy)) => {
-                if let Some(slot) = used.get_mut(i) {
-                    *slot = true;
-                }
-                let id = live_policy.id.context("a live policy has no id")?;
-                let target = Policy { id: Some(id), ..policy.clone() };
-                matched.push((id, target.clone()));
-                after.push(target);
-            }
-            None => {
-                let target = Policy { id: None, ..policy.clone() };
-                creates.push(Change::Create { policy: target.clone() });
-                after.push(target);
-            }
+    let reconciled = domo_pdp::reconcile(&local, &live).map_err(|error| match error {
+        domo_pdp::ReconcileError::AmbiguousName { name, count } => anyhow::anyhow!(
+            "policy `{name}` of `{}` has no id matching a live policy, and {count} live policies have that name: \
+             give it the id of the one it is",
+            inputs.paths.policies.display(),
+        ),
+        domo_pdp::ReconcileError::DuplicateId { id } => {
+            anyhow::anyhow!("`{}` has two policies with id {id}", inputs.paths.policies.display())
         }
-    }
-    let mut deletes = Vec::new();
-    let mut kept = Vec::new();
-    for (i, policy) in live.iter().enumerate() {
-        if is_used(&used, i) {
-            continue;
-        }
-        if policy.policy_type != PolicyType::User {
-            // The built-in All Rows (and system) policies are Domo's: never deleted by a plan.
-            kept.push(policy.clone());
-            after.push(policy.clone());
-        } else if let Some(id) = policy.id {
-            deletes.push(Change::Delete { id, name: policy.name.clone() });
-        }
-    }
+        other => anyhow::Error::new(other),
+    })?;
+    let domo_pdp::Reconciliation { matched, creates, deletes, kept, after } = reconciled;
+    let creates: Vec<Change> = creates.into_iter().map(|policy| Change::Create { policy }).collect();
+    let deletes: Vec<Change> =
+        deletes.into_iter().map(|domo_pdp::Unmatched { id, name }| Change::Delete { id, name }).collect();
     if after.is_empty() && !live.is_empty() {
         notes.push("no policy is left: Domo turns PDP off and everyone with access sees every row".to_owned());
     }
@@ -608,7 +564,7 @@ fn make_plan(input: &InputArgs, target: &Target<'_>, connection: &Connection) ->
     };
 
     let mut updates = Vec::new();
-    for (id, policy) in matched {
+    for domo_pdp::Matched { id, policy } in matched {
         let details = diff.policies.iter().find_map(|change| match &change.kind {
             PolicyChangeKind::Changed(details) if change.id == Some(id) => Some(details.clone()),
             _ => None,
@@ -630,7 +586,7 @@ fn make_plan(input: &InputArgs, target: &Target<'_>, connection: &Connection) ->
             lost: u.lost.len(),
         })
         .collect();
-    let changes = order_changes(live.len(), creates, updates, deletes);
+    let changes = domo_pdp::order_changes(live.len(), creates, updates, deletes);
     refuse_problems(&changes, &live_dataset, &live_directory)?;
     Ok(Plan {
         version: PLAN_VERSION,
@@ -638,7 +594,7 @@ fn make_plan(input: &InputArgs, target: &Target<'_>, connection: &Connection) ->
         dataset_id: dataset_id.clone(),
         dataset_name: live_dataset.name,
         schema: live_dataset.schema,
-        fingerprint: fingerprint(&live),
+        fingerprint: domo_pdp::fingerprint(&live),
         live,
         changes,
         kept,
@@ -648,104 +604,6 @@ fn make_plan(input: &InputArgs, target: &Target<'_>, connection: &Connection) ->
     })
 }
 
-/// The order that fails closed: an apply that stops half-way must leave access
-/// narrower, not wider. Deletes run first and creates last, so a user moved from
-/// one policy to another loses the old rows before gaining the new ones. The one
-/// exception: deleting every live policy would turn PDP off and show every row,
-/// so when the deletes would leave none, the last of them runs after the creates.
-fn order_changes(live: usize, creates: Vec<Change>, updates: Vec<Change>, mut deletes: Vec<Change>) -> Vec<Change> {
-    let kept_through = live.saturating_sub(deletes.len()) > 0 || creates.is_empty();
-    let deferred = if kept_through { None } else { deletes.pop() };
-    let mut changes = deletes;
-    changes.extend(updates);
-    changes.extend(creates);
-    changes.extend(deferred);
-    changes
-}
-
-fn is_used(used: &[bool], index: usize) -> bool {
-    used.get(index).copied().unwrap_or(true)
-}
-
-/// A short hash of the live policies (sorted by id): FNV-1a over their JSON.
-fn fingerprint(policies: &[Policy]) -> String {
-    let mut sorted: Vec<&Policy> = policies.iter().collect();
-    sorted.sort_by_key(|p| p.id);
-    let bytes = serde_json::to_vec(&sorted).unwrap_or_default();
-    let hash = bytes
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3));
-    format!("{hash:016x}")
-}
-
-/// What differs between the live policies of the plan and those of now.
-fn live_changes(then: &[Policy], now: &[Policy]) -> Vec<String> {
-    let mut changes = Vec::new();
-    for policy in now {
-        match then.iter().find(|p| p.id == policy.id) {
-            None => changes.push(format!("policy {} `{}` was added", show_id(policy.id), policy.name)),
-            Some(old) if old != policy => {
-                changes.push(format!("policy {} `{}` was changed", show_id(policy.id), policy.name));
-            }
-            Some(_) => {}
-        }
-    }
-    for policy in then {
-        if !now.iter().any(|p| p.id == policy.id) {
-            changes.push(format!("policy {} `{}` was deleted", show_id(policy.id), policy.name));
-        }
-    }
-    if changes.is_empty() {
-        changes.push("their order or form changed".to_owned());
-    }
-    changes
-}
-
 fn show_id(id: Option<PolicyId>) -> String {
     id.map_or_else(|| "?".to_owned(), |id| id.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn create(name: &str) -> Change {
-        Change::Create {
-            policy: Policy {
-                id: None,
-                policy_type: PolicyType::User,
-                name: name.to_owned(),
-                filters: vec![],
-                users: vec![],
-                virtual_users: vec![],
-                groups: vec![],
-            },
-        }
-    }
-
-    fn delete(id: u64) -> Change {
-        Change::Delete { id: PolicyId(id), name: format!("p{id}") }
-    }
-
-    fn order(live: usize, creates: Vec<Change>, deletes: Vec<Change>) -> Vec<String> {
-        order_changes(live, creates, vec![], deletes).iter().map(Change::describe).collect()
-    }
-
-    #[test]
-    fn deletes_run_before_creates_so_a_stopped_apply_narrows_access() {
-        assert_eq!(
-            order(3, vec![create("new")], vec![delete(1), delete(2)]),
-            ["delete policy 1 `p1`", "delete policy 2 `p2`", "create `new`"]
-        );
-    }
-
-    #[test]
-    fn the_last_policy_is_deleted_only_after_the_creates() {
-        // Deleting every live policy first would turn PDP off and show every row.
-        assert_eq!(
-            order(2, vec![create("new")], vec![delete(1), delete(2)]),
-            ["delete policy 1 `p1`", "create `new`", "delete policy 2 `p2`"]
-        );
-        assert_eq!(order(1, vec![], vec![delete(1)]), ["delete policy 1 `p1`"]);
-    }
 }

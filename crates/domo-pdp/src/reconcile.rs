@@ -1,0 +1,416 @@
+//! Reconciling local policies with live ones, without I/O: which local policy
+//! is which live one (by id, else by name), what is created, updated, deleted
+//! or kept, the order that fails closed, and a fingerprint of the live set.
+//!
+//! `domo pdp plan` reads the files and the live policies, calls these, and adds
+//! the effect on users; the functions here decide nothing about the network.
+
+use domo_model::{Policy, PolicyId, PolicyType};
+
+/// Why local policies cannot be matched to live ones.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReconcileError {
+    /// Two local policies carry the same id.
+    #[error("two policies with id {id}")]
+    DuplicateId {
+        /// The id given twice.
+        id: PolicyId,
+    },
+    /// A local policy without a matching id has the name of several live policies.
+    #[error(
+        "policy `{name}` has no id matching a live policy, and {count} live policies have that name: give it the id of \
+         the one it is"
+    )]
+    AmbiguousName {
+        /// The local policy's name.
+        name: String,
+        /// How many unmatched live policies have that name.
+        count: usize,
+    },
+    /// A live policy was listed without an id.
+    #[error("a live policy has no id")]
+    LiveWithoutId,
+}
+
+/// A local policy matched to a live one: the local fields, the live id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched {
+    /// The live policy's id.
+    pub id: PolicyId,
+    /// The local policy, its id set to `id`.
+    pub policy: Policy,
+}
+
+/// A live user policy that the local policies leave out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unmatched {
+    /// The live policy's id.
+    pub id: PolicyId,
+    /// The live policy's name.
+    pub name: String,
+}
+
+/// Local policies matched to live ones ([`reconcile`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Reconciliation {
+    /// Local policies that match a live one, in local order (to be updated when they differ).
+    pub matched: Vec<Matched>,
+    /// Local policies that match no live one, their id cleared, in local order.
+    pub creates: Vec<Policy>,
+    /// Live user policies no local policy matches, in live order.
+    pub deletes: Vec<Unmatched>,
+    /// Live policies no local policy matches that are Domo's own (All Rows,
+    /// system): never deleted.
+    pub kept: Vec<Policy>,
+    /// The live policies once everything is applied: the local ones (matched
+    /// with their live id, created without one), then the kept ones.
+    pub after: Vec<Policy>,
+}
+
+impl Reconciliation {
+    /// Whether applying leaves no policy on a DataSet that had some, which turns
+    /// PDP off: everyone with access then sees every row.
+    pub fn leaves_no_policy(&self, live: usize) -> bool {
+        live > 0 && self.after.is_empty()
+    }
+}
+
+/// Matches each local policy to a live one: by id, else by name (an error
+/// when several unmatched live policies have that name). Unmatched live user
+/// policies are deleted; unmatched built-in ones are kept.
+///
+/// # Errors
+///
+/// [`ReconcileError`] when two local policies share an id, a name is
+/// ambiguous, or a matched live policy has no id.
+pub fn reconcile(local: &[Policy], live: &[Policy]) -> Result<Reconciliation, ReconcileError> {
+    let mut seen = std::collections::HashSet::new();
+    for policy in local {
+        if let Some(id) = policy.id
+            && !seen.insert(id)
+        {
+            return Err(ReconcileError::DuplicateId { id });
+        }
+    }
+    let mut used = vec![false; live.len()];
+    let mut out = Reconciliation::default();
+    for policy in local {
+        let by_id =
+            policy.id.and_then(|id| live.iter().enumerate().position(|(i, l)| l.id == Some(id) && !is_used(&used, i)));
+        let index = match by_id {
+            Some(index) => Some(index),
+            None => {
+                let same_name: Vec<usize> = live
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, l)| !is_used(&used, *i) && l.name == policy.name)
+                    .map(|(i, _)| i)
+                    .collect();
+                if same_name.len() > 1 {
+                    return Err(ReconcileError::AmbiguousName { name: policy.name.clone(), count: same_name.len() });
+                }
+                same_name.first().copied()
+            }
+        };
+        match index.and_then(|i| live.get(i).map(|l| (i, l))) {
+            Some((i, live_policy)) => {
+                if let Some(slot) = used.get_mut(i) {
+                    *slot = true;
+                }
+                let id = live_policy.id.ok_or(ReconcileError::LiveWithoutId)?;
+                let target = Policy { id: Some(id), ..policy.clone() };
+                out.matched.push(Matched { id, policy: target.clone() });
+                out.after.push(target);
+            }
+            None => {
+                let target = Policy { id: None, ..policy.clone() };
+                out.creates.push(target.clone());
+                out.after.push(target);
+            }
+        }
+    }
+    for (i, policy) in live.iter().enumerate() {
+        if is_used(&used, i) {
+            continue;
+        }
+        if policy.policy_type != PolicyType::User {
+            // The built-in All Rows (and system) policies are Domo's: never deleted by a plan.
+            out.kept.push(policy.clone());
+            out.after.push(policy.clone());
+        } else if let Some(id) = policy.id {
+            out.deletes.push(Unmatched { id, name: policy.name.clone() });
+        }
+    }
+    Ok(out)
+}
+
+fn is_used(used: &[bool], index: usize) -> bool {
+    used.get(index).copied().unwrap_or(true)
+}
+
+/// The order that fails closed: an apply that stops half-way must leave access
+/// narrower, not wider. Deletes run first and creates last, so a user moved from
+/// one policy to another loses the old rows before gaining the new ones. The one
+/// exception: deleting every live policy would turn PDP off and show every row,
+/// so when the deletes would leave none (of `live` policies), the last of them
+/// runs after the creates.
+pub fn order_changes<T>(live: usize, creates: Vec<T>, updates: Vec<T>, mut deletes: Vec<T>) -> Vec<T> {
+    let kept_through = live.saturating_sub(deletes.len()) > 0 || creates.is_empty();
+    let deferred = if kept_through { None } else { deletes.pop() };
+    let mut changes = deletes;
+    changes.extend(updates);
+    changes.extend(creates);
+    changes.extend(deferred);
+    changes
+}
+
+/// A short hash of policies, whatever their order (sorted by id): FNV-1a over
+/// their JSON, 16 hex digits.
+pub fn fingerprint(policies: &[Policy]) -> String {
+    let mut sorted: Vec<&Policy> = policies.iter().collect();
+    sorted.sort_by_key(|p| p.id);
+    let bytes = serde_json::to_vec(&sorted).unwrap_or_default();
+    let hash = bytes
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3));
+    format!("{hash:016x}")
+}
+
+/// What differs between the live policies `then` and `now`, in words
+/// (`policy 9 `Regrets` was deleted`).
+pub fn live_changes(then: &[Policy], now: &[Policy]) -> Vec<String> {
+    let mut changes = Vec::new();
+    for policy in now {
+        match then.iter().find(|p| p.id == policy.id) {
+            None => changes.push(format!("policy {} `{}` was added", show_id(policy.id), policy.name)),
+            Some(old) if old != policy => {
+                changes.push(format!("policy {} `{}` was changed", show_id(policy.id), policy.name));
+            }
+            Some(_) => {}
+        }
+    }
+    for policy in then {
+        if !now.iter().any(|p| p.id == policy.id) {
+            changes.push(format!("policy {} `{}` was deleted", show_id(policy.id), policy.name));
+        }
+    }
+    if changes.is_empty() {
+        changes.push("their order or form changed".to_owned());
+    }
+    changes
+}
+
+fn show_id(id: Option<PolicyId>) -> String {
+    id.map_or_else(|| "?".to_owned(), |id| id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(id: Option<u64>, name: &str) -> Policy {
+        Policy {
+            id: id.map(PolicyId),
+            policy_type: PolicyType::User,
+            name: name.to_owned(),
+            filters: vec![],
+            users: vec![],
+            virtual_users: vec![],
+            groups: vec![],
+        }
+    }
+
+    fn all_rows(id: u64) -> Policy {
+        Policy { policy_type: PolicyType::Open, ..policy(Some(id), "All Rows") }
+    }
+
+    /// One change, as the plan applies it.
+    #[derive(Debug, Clone, PartialEq)]
+    enum Change {
+        Create(Policy),
+        Update(Matched),
+        Delete(Unmatched),
+    }
+
+    fn describe(change: &Change) -> String {
+        match change {
+            Change::Create(p) => format!("create `{}`", p.name),
+            Change::Update(m) => format!("update policy {} `{}`", m.id, m.policy.name),
+            Change::Delete(u) => format!("delete policy {} `{}`", u.id, u.name),
+        }
+    }
+
+    /// The changes of a reconciliation in the order they are applied (every matched policy updated).
+    fn ordered(live: usize, r: &Reconciliation) -> Vec<Change> {
+        order_changes(
+            live,
+            r.creates.iter().cloned().map(Change::Create).collect(),
+            r.matched.iter().cloned().map(Change::Update).collect(),
+            r.deletes.iter().cloned().map(Change::Delete).collect(),
+        )
+    }
+
+    fn apply(set: &mut Vec<Policy>, change: &Change) {
+        match change {
+            Change::Create(p) => set.push(p.clone()),
+            Change::Update(m) => {
+                if let Some(slot) = set.iter_mut().find(|p| p.id == Some(m.id)) {
+                    *slot = m.policy.clone();
+                }
+            }
+            Change::Delete(u) => set.retain(|p| p.id != Some(u.id)),
+        }
+    }
+
+    fn sorted(mut set: Vec<Policy>) -> Vec<String> {
+        set.sort_by_key(|p| p.id);
+        let mut out: Vec<String> = set.iter().map(|p| serde_json::to_string(p).unwrap_or_default()).collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_local_policy_matches_by_id_before_name() {
+        let live = [policy(Some(1), "East"), policy(Some(2), "West")];
+        // Named like 1 but carrying 2's id: it is 2, renamed; 1 is deleted.
+        let r = reconcile(&[policy(Some(2), "East")], &live).unwrap_or_default();
+        assert_eq!(r.matched, [Matched { id: PolicyId(2), policy: policy(Some(2), "East") }]);
+        assert_eq!(r.deletes, [Unmatched { id: PolicyId(1), name: "East".to_owned() }]);
+        assert!(r.creates.is_empty());
+    }
+
+    #[test]
+    fn a_local_policy_without_id_matches_by_name_and_takes_the_live_id() {
+        let live = [policy(Some(7), "East")];
+        let r = reconcile(&[policy(None, "East"), policy(Some(99), "North")], &live).unwrap_or_default();
+        assert_eq!(r.matched, [Matched { id: PolicyId(7), policy: policy(Some(7), "East") }]);
+        // An id Domo does not know is cleared: Domo assigns one on create.
+        assert_eq!(r.creates, [policy(None, "North")]);
+        assert_eq!(r.after, [policy(Some(7), "East"), policy(None, "North")]);
+    }
+
+    #[test]
+    fn a_name_shared_by_two_live_policies_is_refused() {
+        let live = [policy(Some(1), "East"), policy(Some(2), "East")];
+        let error = reconcile(&[policy(None, "East")], &live).err();
+        assert_eq!(error, Some(ReconcileError::AmbiguousName { name: "East".to_owned(), count: 2 }));
+        assert_eq!(
+            error.map(|e| e.to_string()).unwrap_or_default(),
+            "policy `East` has no id matching a live policy, and 2 live policies have that name: give it the id of \
+             the one it is"
+        );
+    }
+
+    #[test]
+    fn two_local_policies_with_one_id_are_refused() {
+        let error = reconcile(&[policy(Some(3), "A"), policy(Some(3), "B")], &[]).err();
+        assert_eq!(error.map(|e| e.to_string()).unwrap_or_default(), "two policies with id 3");
+    }
+
+    #[test]
+    fn built_in_policies_are_kept_not_deleted() {
+        let live = [all_rows(1), policy(Some(2), "East")];
+        let r = reconcile(&[], &live).unwrap_or_default();
+        assert_eq!(r.kept, [all_rows(1)]);
+        assert_eq!(r.deletes, [Unmatched { id: PolicyId(2), name: "East".to_owned() }]);
+        assert!(!r.leaves_no_policy(live.len()));
+        let only_user = reconcile(&[], &live[1..]).unwrap_or_default();
+        assert!(only_user.leaves_no_policy(1));
+    }
+
+    #[test]
+    fn deletes_run_before_creates_so_a_stopped_apply_narrows_access() {
+        let live = [policy(Some(1), "p1"), policy(Some(2), "p2"), all_rows(3)];
+        let r = reconcile(&[policy(None, "new")], &live).unwrap_or_default();
+        let order: Vec<String> = ordered(live.len(), &r).iter().map(describe).collect();
+        assert_eq!(order, ["delete policy 1 `p1`", "delete policy 2 `p2`", "create `new`"]);
+    }
+
+    #[test]
+    fn the_last_policy_is_deleted_only_after_the_creates() {
+        // Deleting every live policy first would turn PDP off and show every row.
+        let live = [policy(Some(1), "p1"), policy(Some(2), "p2")];
+        let r = reconcile(&[policy(None, "new")], &live).unwrap_or_default();
+        let order: Vec<String> = ordered(live.len(), &r).iter().map(describe).collect();
+        assert_eq!(order, ["delete policy 1 `p1`", "create `new`", "delete policy 2 `p2`"]);
+        let r = reconcile(&[], &live[..1]).unwrap_or_default();
+        let order: Vec<String> = ordered(1, &r).iter().map(describe).collect();
+        assert_eq!(order, ["delete policy 1 `p1`"]);
+    }
+
+    #[test]
+    fn the_fingerprint_ignores_order_and_sees_any_change() {
+        let a = [policy(Some(1), "East"), policy(Some(2), "West")];
+        let b = [policy(Some(2), "West"), policy(Some(1), "East")];
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        assert_eq!(fingerprint(&a).len(), 16);
+        assert_ne!(fingerprint(&a), fingerprint(&[policy(Some(1), "East"), policy(Some(2), "West ")]));
+        assert_ne!(fingerprint(&a), fingerprint(&a[..1]));
+    }
+
+    #[test]
+    fn live_changes_name_each_policy_added_changed_or_deleted() {
+        let then = [policy(Some(1), "East"), policy(Some(2), "West")];
+        let now = [policy(Some(1), "East "), policy(Some(3), "North")];
+        assert_eq!(
+            live_changes(&then, &now),
+            ["policy 1 `East ` was changed", "policy 3 `North` was added", "policy 2 `West` was deleted"]
+        );
+        assert_eq!(live_changes(&then, &then), ["their order or form changed"]);
+    }
+
+    fn arb_policy(ids: std::ops::Range<u64>) -> impl proptest::strategy::Strategy<Value = Policy> {
+        use proptest::prelude::*;
+        (proptest::option::of(ids), 0..4usize, proptest::bool::weighted(0.15), 0..3u64).prop_map(
+            |(id, name, built_in, user)| Policy {
+                policy_type: if built_in { PolicyType::Open } else { PolicyType::User },
+                users: vec![domo_model::UserId(user)],
+                ..policy(id, ["East", "West", "North", "South"].get(name).copied().unwrap_or("East"))
+            },
+        )
+    }
+
+    proptest::proptest! {
+        /// Applying the ordered changes to the live set yields the planned set,
+        /// the local policies and the kept ones; and no prefix of the order
+        /// leaves zero policies unless the plan ends with none.
+        #[test]
+        fn applying_the_order_yields_the_local_set_and_never_turns_pdp_off_midway(
+            live in proptest::collection::vec(arb_policy(1..8), 0..6),
+            local in proptest::collection::vec(arb_policy(1..12), 0..6),
+        ) {
+            // Live policies have distinct ids, local ones are user policies.
+            let mut live_ids = std::collections::HashSet::new();
+            let live: Vec<Policy> = live
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| Policy { id: Some(p.id.unwrap_or(PolicyId(100 + i as u64))), ..p })
+                .filter(|p| live_ids.insert(p.id))
+                .collect();
+            let local: Vec<Policy> = local.into_iter().map(|p| Policy { policy_type: PolicyType::User, ..p }).collect();
+            let r = match reconcile(&local, &live) {
+                Ok(r) => r,
+                Err(ReconcileError::AmbiguousName { .. } | ReconcileError::DuplicateId { .. }) => return Ok(()),
+                Err(e) => { proptest::prop_assert!(false, "{e}"); return Ok(()); }
+            };
+            let changes = ordered(live.len(), &r);
+            let mut set = live.clone();
+            let ends_empty = r.after.is_empty();
+            for change in &changes {
+                apply(&mut set, change);
+                proptest::prop_assert!(
+                    !set.is_empty() || ends_empty || live.is_empty(),
+                    "PDP off after {change:?}"
+                );
+            }
+            proptest::prop_assert_eq!(sorted(set), sorted(r.after.clone()));
+            // The planned set is the local policies (names and fields) plus the kept ones.
+            let mut expected: Vec<Policy> =
+                local.iter().map(|p| Policy { id: None, ..p.clone() }).collect();
+            expected.extend(r.kept.iter().map(|p| Policy { id: None, ..p.clone() }));
+            let planned: Vec<Policy> = r.after.iter().map(|p| Policy { id: None, ..p.clone() }).collect();
+            proptest::prop_assert_eq!(sorted(planned), sorted(expected));
+        }
+    }
+}

@@ -252,3 +252,40 @@ pub(crate) fn membership_refs(directory: &Directory, via: &[Membership]) -> Vec<
         })
         .collect()
 }
+
+/// One user whose rows change, as JSON: `domo pdp diff --format json` and a plan's effect
+/// (`{"id": 27, "name": "Ana", "before": 3, "after": 5, "gained": 2, "lost": 0}`). The name is
+/// `N`: `Option<String>` in a diff (null for a user the directory does not list), `String` in a
+/// plan (`?` then), so that both keep the shape they always had.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct UserEffect<N> {
+    pub(crate) id: u64,
+    pub(crate) name: N,
+    pub(crate) before: usize,
+    pub(crate) after: usize,
+    pub(crate) gained: usize,
+    pub(crate) lost: usize,
+    /// The first gained rows (1-based), with `--show-rows`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) gained_rows: Option<Vec<usize>>,
+    /// The first lost rows (1-based), with `--show-rows`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) lost_rows: Option<Vec<usize>>,
+}
+
+impl<N> UserEffect<N> {
+    /// The counts of one user's change, named `name`, without rows.
+    pub(crate) fn of(change: &domo_pdp::UserChange, name: N) -> Self {
+        Self {
+            id: change.user.get(),
+            name,
+            before: change.old_visible,
+            after: change.new_visible,
+            gained: change.gained.len(),
+            lost: change.lost.len(),
+            gained_rows: None,
+            lost_rows: None,
+        }
+    }
+}

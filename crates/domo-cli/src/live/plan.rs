@@ -17,7 +17,7 @@ use super::config::{Connection, ConnectionArgs};
 use super::output;
 use super::policies::stored_as_sent;
 use crate::any_row;
-use crate::engine as common;
+use crate::engine::{self as common, UserEffect};
 use crate::exit::Outcome;
 use crate::folder::{InputArgs, Inputs};
 use crate::output::Format;
@@ -204,7 +204,7 @@ struct Effect {
     /// Users in the directory.
     users_total: usize,
     /// The users whose rows change.
-    users: Vec<UserEffect>,
+    users: Vec<UserEffect<String>>,
 }
 
 /// The for-any-row effect: verdicts of the users whose access changes, and the counts.
@@ -213,17 +213,6 @@ struct Effect {
 struct AnyRowEffect {
     counts: any_row::Counts,
     users: Vec<any_row::UserImpactJson>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UserEffect {
-    id: u64,
-    name: String,
-    before: usize,
-    after: usize,
-    gained: usize,
-    lost: usize,
 }
 
 pub(crate) fn plan(args: &PlanArgs) -> anyhow::Result<Outcome> {
@@ -574,18 +563,7 @@ fn make_plan(input: &InputArgs, target: &Target<'_>, connection: &Connection) ->
         }
     }
     let directory = &planned.directory;
-    let users = diff
-        .users
-        .iter()
-        .map(|u| UserEffect {
-            id: u.user.get(),
-            name: common::user_name(directory, u.user),
-            before: u.old_visible,
-            after: u.new_visible,
-            gained: u.gained.len(),
-            lost: u.lost.len(),
-        })
-        .collect();
+    let users = diff.users.iter().map(|u| UserEffect::of(u, common::user_name(directory, u.user))).collect();
     let changes = domo_pdp::order_changes(live.len(), creates, updates, deletes);
     refuse_problems(&changes, &live_dataset, &live_directory)?;
     Ok(Plan {

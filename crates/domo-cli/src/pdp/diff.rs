@@ -9,7 +9,7 @@ use serde::Serialize;
 
 mod for_any_row;
 
-use crate::engine as common;
+use crate::engine::{self as common, UserEffect};
 use crate::exit::Outcome;
 use crate::folder::{InputArgs, LimitArgs};
 use crate::folder::{Inputs, read_policies};
@@ -61,7 +61,7 @@ pub(crate) struct DiffArgs {
 struct DiffJson {
     rows: usize,
     policies: Vec<PolicyJson>,
-    users: Vec<UserJson>,
+    users: Vec<UserEffect<Option<String>>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     virtual_users: Vec<VirtualUserJson>,
     new_access: bool,
@@ -109,22 +109,6 @@ impl PolicyJson {
     }
 }
 
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct UserJson {
-    id: u64,
-    /// Null for a user the policies name but the directory does not list.
-    name: Option<String>,
-    before: usize,
-    after: usize,
-    gained: usize,
-    lost: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    gained_rows: Option<Vec<usize>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    lost_rows: Option<Vec<usize>>,
-}
-
 pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     let inputs = Inputs::read_limited(&args.input, &args.limits)?;
     let old_path = if args.against.is_dir() { args.against.join("policies.json") } else { args.against.clone() };
@@ -161,15 +145,10 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
                 users: diff
                     .users
                     .iter()
-                    .map(|u| UserJson {
-                        id: u.user.get(),
-                        name: directory.user(u.user).map(|user| user.name.clone()),
-                        before: u.old_visible,
-                        after: u.new_visible,
-                        gained: u.gained.len(),
-                        lost: u.lost.len(),
+                    .map(|u| UserEffect {
                         gained_rows: args.show_rows.then(|| sample(&u.gained)),
                         lost_rows: args.show_rows.then(|| sample(&u.lost)),
+                        ..UserEffect::of(u, directory.user(u.user).map(|user| user.name.clone()))
                     })
                     .collect(),
                 virtual_users: diff

@@ -44,6 +44,7 @@ pub(super) fn data_findings(
                 user: None,
                 message: who.why_empty(compiled.source()),
                 rows: Vec::new(),
+                diagnostic: None,
             });
         }
         if matched.is_empty() && rows > 0 && !never_matches(index) {
@@ -59,6 +60,7 @@ pub(super) fn data_findings(
                     format!("matches none of the {rows} rows, so it grants nothing")
                 },
                 rows: Vec::new(),
+                diagnostic: None,
             });
         }
         if matched.is_all() && rows > 0 && !compiled.filters().is_empty() {
@@ -74,6 +76,7 @@ pub(super) fn data_findings(
                     format!("its filters admit all {rows} rows, so they restrict nothing")
                 },
                 rows: Vec::new(),
+                diagnostic: None,
             });
         }
     }
@@ -102,6 +105,7 @@ pub(super) fn data_findings(
                         user: None,
                         message: format!("is identical to {ra} (same filters, same members); keep one"),
                         rows: Vec::new(),
+                        diagnostic: None,
                     });
                 }
             }
@@ -143,6 +147,7 @@ pub(super) fn data_findings(
                             plural(rows_a.len(), "row", "rows")
                         ),
                         rows: Vec::new(),
+                        diagnostic: None,
                     });
                 }
                 break;
@@ -168,6 +173,7 @@ pub(super) fn data_findings(
                     row_list(&hidden)
                 ),
                 rows: hidden.into_iter().take(SAMPLE_ROWS).collect(),
+                diagnostic: None,
             });
         }
     }
@@ -243,6 +249,7 @@ pub(super) fn data_findings(
                 user: Some(user.id),
                 message,
                 rows: Vec::new(),
+                diagnostic: None,
             });
         }
     }

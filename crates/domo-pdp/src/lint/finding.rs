@@ -4,6 +4,8 @@ use std::fmt;
 
 use domo_model::{Policy, PolicyId, UserId};
 
+use crate::compile::Diagnostic;
+
 /// How serious a lint finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LintSeverity {
@@ -109,6 +111,14 @@ impl PolicyRef {
     pub(super) fn new(index: usize, policy: &Policy) -> Self {
         Self { index, id: policy.id, name: policy.name.clone() }
     }
+
+    /// The policy a compile diagnostic is about; `None` when it is about the policies as a whole.
+    pub fn of_diagnostic(diagnostic: &Diagnostic) -> Option<Self> {
+        match (diagnostic.policy_index, &diagnostic.policy_name) {
+            (Some(index), Some(name)) => Some(Self { index, id: diagnostic.policy_id, name: name.clone() }),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for PolicyRef {
@@ -138,6 +148,10 @@ pub struct LintFinding {
     pub message: String,
     /// Data rows involved (1-based), when the finding is about rows; at most a sample.
     pub rows: Vec<u64>,
+    /// The compile diagnostic this finding reports (kinds `compile-error`,
+    /// `compile-warning` and `values-too-long`), with its own code; `None` for
+    /// the findings of lint's own analyses.
+    pub diagnostic: Option<Diagnostic>,
 }
 
 impl fmt::Display for LintFinding {

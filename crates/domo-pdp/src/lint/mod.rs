@@ -41,6 +41,7 @@ pub fn lint(dataset: &Dataset, policies: &[Policy], directory: &Directory, table
             user,
             message: format!("directory: {problem}"),
             rows: Vec::new(),
+            diagnostic: None,
         });
     }
 
@@ -86,6 +87,7 @@ pub fn lint(dataset: &Dataset, policies: &[Policy], directory: &Directory, table
                 user: None,
                 message,
                 rows: Vec::new(),
+                diagnostic: None,
             });
         }
         for (filter_index, filter) in policy.filters.iter().enumerate() {
@@ -104,6 +106,7 @@ pub fn lint(dataset: &Dataset, policies: &[Policy], directory: &Directory, table
                             "LIKE `{value}` has no `%` or `_`, so it only matches the exact text `{value}` (use EQUALS, or add `%` for CONTAINS-like matching)"
                         ),
                         rows: Vec::new(),
+                        diagnostic: None,
                     });
                 }
             }
@@ -124,6 +127,7 @@ pub fn lint(dataset: &Dataset, policies: &[Policy], directory: &Directory, table
                         user: None,
                         message,
                         rows: Vec::new(),
+                        diagnostic: None,
                     });
                 }
             }
@@ -157,26 +161,14 @@ pub fn lint(dataset: &Dataset, policies: &[Policy], directory: &Directory, table
 }
 
 fn diagnostic_finding(d: &crate::compile::Diagnostic, severity: LintSeverity) -> LintFinding {
+    let policy = PolicyRef::of_diagnostic(d);
     // Domo's API refuses such a policy: compiling may go on, but lint must fail.
-    if d.code == crate::compile::DiagnosticCode::ValuesTooLong {
-        let policy = match (d.policy_index, &d.policy_name) {
-            (Some(index), Some(name)) => Some(PolicyRef { index, id: d.policy_id, name: name.clone() }),
-            _ => None,
-        };
-        return LintFinding {
-            severity: LintSeverity::Error,
-            kind: LintKind::ValuesTooLong,
-            policy,
-            filter_index: d.filter_index,
-            user: None,
-            message: format!("{} (Domo's API rejects the policy)", d.message),
-            rows: Vec::new(),
-        };
-    }
-    let kind = if severity == LintSeverity::Error { LintKind::CompileError } else { LintKind::CompileWarning };
-    let policy = match (d.policy_index, &d.policy_name) {
-        (Some(index), Some(name)) => Some(PolicyRef { index, id: d.policy_id, name: name.clone() }),
-        _ => None,
+    let (severity, kind, message) = if d.code == crate::compile::DiagnosticCode::ValuesTooLong {
+        (LintSeverity::Error, LintKind::ValuesTooLong, format!("{} (Domo's API rejects the policy)", d.message))
+    } else if severity == LintSeverity::Error {
+        (severity, LintKind::CompileError, d.message.clone())
+    } else {
+        (severity, LintKind::CompileWarning, d.message.clone())
     };
     LintFinding {
         severity,
@@ -184,8 +176,9 @@ fn diagnostic_finding(d: &crate::compile::Diagnostic, severity: LintSeverity) ->
         policy,
         filter_index: d.filter_index,
         user: None,
-        message: d.message.clone(),
+        message,
         rows: Vec::new(),
+        diagnostic: Some(d.clone()),
     }
 }
 

@@ -114,3 +114,21 @@ fn an_unknown_policy_type_is_a_warning_and_its_filters_still_apply() {
     );
     assert_eq!(set.access(domo_model::UserId(1)).reason, domo_pdp::Reason::Policies);
 }
+
+#[test]
+fn a_lint_finding_of_a_compile_problem_carries_the_diagnostic_and_its_code() {
+    use domo_pdp::{HeaderRow, LintKind, Table};
+    let schema = Schema { columns: vec![Column::new(ColumnType::String, "Region")] };
+    let table = Table::from_csv("East\n".as_bytes(), &schema, HeaderRow::Absent).unwrap();
+    let typo = policy(1, vec![filter("Regoin", FilterOperator::Equals, &["East"], false)], &[1], &[]);
+    let fine = policy(2, vec![filter("Region", FilterOperator::Equals, &["West"], false)], &[1], &[]);
+    let report = domo_pdp::lint(&dataset(schema, true), &[typo, fine], &directory(), &table);
+    let compile = report.findings.iter().find(|f| f.kind == LintKind::CompileError).unwrap();
+    let diagnostic = compile.diagnostic.as_ref().unwrap();
+    assert_eq!(diagnostic.code, DiagnosticCode::UnknownColumn);
+    assert_eq!(compile.message, diagnostic.message);
+    assert_eq!((compile.filter_index, diagnostic.filter_index), (Some(0), Some(0)));
+    assert_eq!(compile.policy.as_ref().map(|p| p.index), diagnostic.policy_index);
+    // Lint's own analyses have no compile diagnostic behind them.
+    assert!(report.findings.iter().filter(|f| f.kind != LintKind::CompileError).all(|f| f.diagnostic.is_none()));
+}

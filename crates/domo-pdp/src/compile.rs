@@ -186,11 +186,29 @@ impl fmt::Display for Membership {
     }
 }
 
+/// A policy of a [`PolicySet`]: its position in [`PolicySet::policies`], which is
+/// its position in the list compiled. A type of its own so that it is never
+/// taken for a row number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PolicyHandle(usize);
+
+impl PolicyHandle {
+    /// The handle of the policy at `index` (0-based) in the list compiled.
+    pub fn from_index(index: usize) -> Self {
+        Self(index)
+    }
+
+    /// The policy's 0-based position in [`PolicySet::policies`].
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
+
 /// A policy that applies to a principal, and every path by which it does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyMembership {
-    /// The policy's index in [`PolicySet::policies`].
-    pub policy: usize,
+    /// The policy.
+    pub policy: PolicyHandle,
     /// Each way the principal is in it (directly, via one or more groups).
     pub via: Vec<Membership>,
 }
@@ -568,13 +586,13 @@ impl PolicySet {
     pub fn access<'a>(&self, who: impl Into<Principal<'a>>) -> Access {
         let who = who.into();
         let mut memberships: Vec<PolicyMembership> = Vec::new();
-        let mut add = |policy: usize, via: Membership| match memberships.iter_mut().find(|m| m.policy == policy) {
+        let mut add = |index: usize, via: Membership| match memberships.iter_mut().find(|m| m.policy.index() == index) {
             Some(m) => {
                 if !m.via.contains(&via) {
                     m.via.push(via);
                 }
             }
-            None => memberships.push(PolicyMembership { policy, via: vec![via] }),
+            None => memberships.push(PolicyMembership { policy: PolicyHandle(index), via: vec![via] }),
         };
         match who {
             Principal::User(user) => {
@@ -608,7 +626,7 @@ impl PolicySet {
             }
         } else if memberships
             .iter()
-            .any(|m| self.policies.get(m.policy).is_some_and(|p| p.all_rows || p.filters.is_empty()))
+            .any(|m| self.policies.get(m.policy.index()).is_some_and(|p| p.all_rows || p.filters.is_empty()))
         {
             Reason::AllRows
         } else if memberships.is_empty() {

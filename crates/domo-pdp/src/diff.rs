@@ -179,7 +179,7 @@ impl AccessKey {
         if access.sees_everything() {
             AccessKey::Everything
         } else {
-            AccessKey::Policies(access.policies.iter().map(|m| m.policy).collect())
+            AccessKey::Policies(access.policies.iter().map(|m| m.policy.index()).collect())
         }
     }
 }

@@ -132,8 +132,8 @@ mod visible_csv;
 
 pub use authority::{ManageAuthority, grant_holder, manage_authority};
 pub use compile::{
-    Access, CompilePolicyError, CompiledPolicy, Diagnostic, DiagnosticCode, Membership, PdpMode, PolicyMembership,
-    PolicySet, Principal, Reason, Severity,
+    Access, CompilePolicyError, CompiledPolicy, Diagnostic, DiagnosticCode, Membership, PdpMode, PolicyHandle,
+    PolicyMembership, PolicySet, Principal, Reason, Severity,
 };
 pub use diff::{PolicyChange, PolicyChangeKind, PolicyDiff, UserChange, VirtualUserChange, diff_policies};
 pub use eval::{Evaluation, Explanation, Grant, Refusal, SchemaMismatchError, VisibleCount};

@@ -2,7 +2,7 @@
 
 use domo_model::{Dataset, Directory, Policy, PolicyTestCase, PolicyTestFile, PolicyType, RowSelector, UserId};
 
-use crate::compile::{PolicySet, Reason};
+use crate::compile::{PolicyHandle, PolicySet, Reason};
 use crate::eval::Evaluation;
 use crate::rowset::RowSet;
 
@@ -265,7 +265,10 @@ fn select(selector: &RowSelector, dataset: &Dataset, evaluation: &Evaluation<'_>
                     messages.join("; ")
                 })?;
             let probe_evaluation = set.evaluate(evaluation.table()).map_err(|e| e.to_string())?;
-            Ok(probe_evaluation.policy_rows(0).cloned().unwrap_or_else(|| RowSet::empty(rows)))
+            Ok(probe_evaluation
+                .policy_rows(PolicyHandle::from_index(0))
+                .cloned()
+                .unwrap_or_else(|| RowSet::empty(rows)))
         }
     }
 }
@@ -280,11 +283,12 @@ pub(crate) fn rows_only_privileged(evaluation: &Evaluation<'_>) -> Vec<usize> {
         match access.reason {
             Reason::Owner | Reason::Admin | Reason::RoleGrant | Reason::NoPolicy => {}
             Reason::PdpDisabled | Reason::AllRows => return Vec::new(),
-            Reason::Policies => policies.extend(access.policies.iter().map(|m| m.policy)),
+            Reason::Policies => policies.extend(access.policies.iter().map(|m| m.policy.index())),
         }
     }
     policies.sort_unstable();
     policies.dedup();
-    let union = RowSet::union(rows, policies.iter().filter_map(|p| evaluation.policy_rows(*p)));
+    let union =
+        RowSet::union(rows, policies.iter().filter_map(|p| evaluation.policy_rows(PolicyHandle::from_index(*p))));
     (0..rows).filter(|r| !union.contains(*r)).collect()
 }

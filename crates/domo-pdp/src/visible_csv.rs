@@ -104,8 +104,12 @@ impl PolicySet {
         let access = self.access(who);
         let everything = access.sees_everything();
         // Each applicable policy as its list of filters; a row is visible if all filters of any policy pass.
-        let policies: Vec<&[CompiledFilter]> =
-            access.policies.iter().filter_map(|m| self.policies.get(m.policy)).map(|p| p.filters.as_slice()).collect();
+        let policies: Vec<&[CompiledFilter]> = access
+            .policies
+            .iter()
+            .filter_map(|m| self.policies.get(m.policy.index()))
+            .map(|p| p.filters.as_slice())
+            .collect();
         let width = self.schema.columns.len();
         let mut splitter: Splitter<R> = record_splitter(input, width, limits);
         let mut fields = Fields::default();

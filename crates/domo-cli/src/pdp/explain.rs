@@ -82,7 +82,7 @@ pub(crate) fn run(args: &ExplainArgs) -> anyhow::Result<Outcome> {
                     .grants
                     .iter()
                     .map(|g| GrantJson {
-                        policy: common::PolicyRef::of(&set, g.policy),
+                        policy: common::PolicyRef::of(&set, g.policy.index()),
                         via: common::membership_refs(directory, &g.via),
                     })
                     .collect(),
@@ -90,7 +90,7 @@ pub(crate) fn run(args: &ExplainArgs) -> anyhow::Result<Outcome> {
                     .refusals
                     .iter()
                     .map(|r| RefusalJson {
-                        policy: common::PolicyRef::of(&set, r.policy),
+                        policy: common::PolicyRef::of(&set, r.policy.index()),
                         via: common::membership_refs(directory, &r.via),
                         filter: r.filter,
                         column: r.column.clone(),
@@ -138,13 +138,14 @@ fn write_text(
         writeln!(out, "  because {because}")?;
     }
     for grant in &explanation.grants {
-        let policy = common::policy_label(set, grant.policy);
-        let all_rows = set.policies().get(grant.policy).is_some_and(|p| p.is_all_rows() || p.filters().is_empty());
+        let policy = common::policy_label(set, grant.policy.index());
+        let all_rows =
+            set.policies().get(grant.policy.index()).is_some_and(|p| p.is_all_rows() || p.filters().is_empty());
         let what = if all_rows { "it admits every row" } else { "every filter passes" };
         writeln!(out, "  granted by {policy} ({}): {what}", common::membership_text(directory, &grant.via))?;
     }
     for refusal in &explanation.refusals {
-        let policy = common::policy_label(set, refusal.policy);
+        let policy = common::policy_label(set, refusal.policy.index());
         let expected: Vec<String> = refusal.expected.iter().map(|v| format!("`{v}`")).collect();
         let not = if refusal.not { "NOT " } else { "" };
         let cell = match &refusal.cell {

@@ -114,7 +114,7 @@ pub(crate) fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
         let access = set.access(Principal::User(UserId(user.id)));
         if access.reason == Reason::Policies
             && let [only] = access.policies.as_slice()
-            && let Some(list) = sole.get_mut(only.policy)
+            && let Some(list) = sole.get_mut(only.policy.index())
         {
             list.push(UserId(user.id));
         }
@@ -156,7 +156,9 @@ pub(crate) fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
                 label: common::policy_label(&set, index),
                 filters: filters_words(&source.filters),
                 principals,
-                rows: evaluation.policy_rows(index).map_or(0, domo_pdp::RowSet::len),
+                rows: evaluation
+                    .policy_rows(domo_pdp::PolicyHandle::from_index(index))
+                    .map_or(0, domo_pdp::RowSet::len),
                 sole: sole_users.iter().take(NAMES_SHOWN).map(|&u| label(u)).collect(),
                 sole_count: sole_users.len(),
             }

@@ -71,7 +71,7 @@ pub(crate) fn run(args: &WhoArgs) -> anyhow::Result<Outcome> {
         if !explanation.visible {
             return None;
         }
-        let policies = explanation.grants.iter().map(|g| common::PolicyRef::of(&set, g.policy)).collect();
+        let policies = explanation.grants.iter().map(|g| common::PolicyRef::of(&set, g.policy.index())).collect();
         Some((common::reason_word(explanation.reason), policies))
     };
     let mut users: Vec<Viewer> = evaluation

@@ -4,7 +4,7 @@ use domo_model::{FilterOperator, UserId};
 use hashbrown::HashMap;
 use rayon::prelude::*;
 
-use crate::compile::{Access, CompiledPolicy, Membership, PdpMode, PolicySet, Principal, Reason};
+use crate::compile::{Access, CompiledPolicy, Membership, PdpMode, PolicyHandle, PolicySet, Principal, Reason};
 use crate::filter::CompiledFilter;
 use crate::rowset::RowSet;
 use crate::table::Table;
@@ -46,8 +46,8 @@ pub struct VisibleCount {
 /// A policy that admits the row, and how the principal is in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
-    /// The policy's index in [`PolicySet::policies`].
-    pub policy: usize,
+    /// The policy.
+    pub policy: PolicyHandle,
     /// Each way the principal is in it.
     pub via: Vec<Membership>,
 }
@@ -55,8 +55,8 @@ pub struct Grant {
 /// A policy that does not admit the row: its first failing filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    /// The policy's index in [`PolicySet::policies`].
-    pub policy: usize,
+    /// The policy.
+    pub policy: PolicyHandle,
     /// Each way the principal is in it.
     pub via: Vec<Membership>,
     /// The failing filter's 0-based index in the policy's `filters`.
@@ -168,8 +168,8 @@ impl<'a> Evaluation<'a> {
     }
 
     /// The rows a policy admits (its filters only, whoever is in it); `None` if out of range.
-    pub fn policy_rows(&self, policy: usize) -> Option<&RowSet> {
-        self.rows.get(policy)
+    pub fn policy_rows(&self, policy: PolicyHandle) -> Option<&RowSet> {
+        self.rows.get(policy.index())
     }
 
     /// Question 1: the rows a principal sees, in DataSet order.
@@ -184,7 +184,7 @@ impl<'a> Evaluation<'a> {
         if access.sees_everything() {
             return RowSet::all(n);
         }
-        RowSet::union(n, access.policies.iter().filter_map(|m| self.rows.get(m.policy)))
+        RowSet::union(n, access.policies.iter().filter_map(|m| self.rows.get(m.policy.index())))
     }
 
     /// How many rows a principal sees and why: for principals that
@@ -212,7 +212,7 @@ impl<'a> Evaluation<'a> {
                 user_key.push(None);
                 continue;
             }
-            let key: Vec<usize> = access.policies.iter().map(|m| m.policy).collect();
+            let key: Vec<usize> = access.policies.iter().map(|m| m.policy.index()).collect();
             let index = *key_index.entry(key.clone()).or_insert_with(|| {
                 let anchor = self
                     .set
@@ -283,7 +283,7 @@ impl<'a> Evaluation<'a> {
             .filter(|user| {
                 let access = self.set.access(user.id);
                 access.sees_everything()
-                    || access.policies.iter().any(|m| admits.get(m.policy).copied().unwrap_or(false))
+                    || access.policies.iter().any(|m| admits.get(m.policy.index()).copied().unwrap_or(false))
             })
             .map(|user| user.id)
             .collect()
@@ -298,7 +298,7 @@ impl<'a> Evaluation<'a> {
         let mut grants = Vec::new();
         let mut refusals = Vec::new();
         for membership in &access.policies {
-            let Some(policy) = self.set.policies.get(membership.policy) else { continue };
+            let Some(policy) = self.set.policies.get(membership.policy.index()) else { continue };
             let failing = policy
                 .filters
                 .iter()

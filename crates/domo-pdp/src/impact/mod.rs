@@ -241,7 +241,7 @@ fn side(access: &Access, bodies: &[usize]) -> Side {
     if access.sees_everything() {
         return Side::Everything;
     }
-    let mut ids: Vec<usize> = access.policies.iter().filter_map(|m| bodies.get(m.policy).copied()).collect();
+    let mut ids: Vec<usize> = access.policies.iter().filter_map(|m| bodies.get(m.policy.index()).copied()).collect();
     ids.sort_unstable();
     ids.dedup();
     Side::Bodies(ids)

@@ -215,10 +215,12 @@ pub(super) fn confirm(
                         None => Admitter::Everything(to.reason),
                         Some(body) => {
                             let found = to.policies.iter().find(|m| {
-                                to_bodies.get(m.policy) == Some(&body)
+                                to_bodies.get(m.policy.index()) == Some(&body)
                                     && to_eval.policy_rows(m.policy).is_some_and(|r| r.contains(line))
                             });
-                            match found.and_then(|m| to_set.policies().get(m.policy).map(|p| (m.policy, p))) {
+                            match found
+                                .and_then(|m| to_set.policies().get(m.policy.index()).map(|p| (m.policy.index(), p)))
+                            {
                                 Some((index, p)) => {
                                     Admitter::Policy(PolicyRef { index, id: p.id(), name: p.name().to_owned() })
                                 }

@@ -3,7 +3,7 @@
 use domo_model::{ColumnType, Directory, FilterOperator, Policy, UserId};
 
 use super::finding::{LintFinding, LintKind, LintSeverity, PolicyRef};
-use crate::compile::{PolicySet, Reason, did_you_mean};
+use crate::compile::{PolicyHandle, PolicySet, Reason, did_you_mean};
 use crate::rowset::RowSet;
 use crate::table::{Table, Value};
 
@@ -22,7 +22,8 @@ pub(super) fn data_findings(
     let mut findings = Vec::new();
     let rows = table.row_count();
     let Ok(evaluation) = set.evaluate(table) else { return findings };
-    let policy_rows: Vec<&RowSet> = (0..set.policies().len()).filter_map(|i| evaluation.policy_rows(i)).collect();
+    let policy_rows: Vec<&RowSet> =
+        (0..set.policies().len()).filter_map(|i| evaluation.policy_rows(PolicyHandle::from_index(i))).collect();
     let members: Vec<Members> = (0..set.policies().len()).map(|i| Members::of(set, i)).collect();
     let never_matches = |index: usize| {
         let Some(policy) = policy_ref(index) else { return false };
@@ -217,12 +218,19 @@ pub(super) fn data_findings(
                     message
                 }
                 Reason::Policies => {
-                    let sees = access.policies.iter().any(|m| policy_rows.get(m.policy).is_some_and(|r| !r.is_empty()));
+                    let sees = access
+                        .policies
+                        .iter()
+                        .any(|m| policy_rows.get(m.policy.index()).is_some_and(|r| !r.is_empty()));
                     if sees {
                         continue;
                     }
-                    let names: Vec<String> =
-                        access.policies.iter().filter_map(|m| policy_ref(m.policy)).map(|p| p.to_string()).collect();
+                    let names: Vec<String> = access
+                        .policies
+                        .iter()
+                        .filter_map(|m| policy_ref(m.policy.index()))
+                        .map(|p| p.to_string())
+                        .collect();
                     let mut message = format!(
                         "user {} `{}` sees no row: their only policies match nothing ({})",
                         user.id,

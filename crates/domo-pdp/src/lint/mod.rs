@@ -491,7 +491,7 @@ mod tests {
             let table = Table::from_csv(csv.as_bytes(), &dataset.schema, crate::HeaderRow::Present).unwrap();
             let set = PolicySet::compile(&dataset, std::slice::from_ref(&policy), &Directory::default()).unwrap();
             let evaluation = set.evaluate(&table).unwrap();
-            let admitted = evaluation.policy_rows(0).map_or(0, RowSet::len);
+            let admitted = evaluation.policy_rows(crate::compile::PolicyHandle::from_index(0)).map_or(0, RowSet::len);
             if !contradictions(&policy, &dataset.schema).is_empty() {
                 proptest::prop_assert_eq!(admitted, 0, "flagged as impossible but admits rows: {:?}", policy.filters);
             }

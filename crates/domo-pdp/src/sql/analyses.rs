@@ -26,7 +26,7 @@ impl PolicySet {
             match access.reason {
                 Reason::Owner | Reason::Admin | Reason::RoleGrant | Reason::NoPolicy => {}
                 Reason::PdpDisabled | Reason::AllRows => nothing_hidden = true,
-                Reason::Policies => policies.extend(access.policies.iter().map(|m| m.policy)),
+                Reason::Policies => policies.extend(access.policies.iter().map(|m| m.policy.index())),
             }
         }
         if nothing_hidden {
@@ -121,8 +121,12 @@ impl PolicySet {
                     grants.push(vec![seq.to_string(), side_sql, w.string("#")?]);
                 } else {
                     for m in &access.policies {
-                        grants.push(vec![seq.to_string(), side_sql.clone(), w.string(&format!("{tag}{}", m.policy))?]);
-                        if let Some(flag) = used.get_mut(side).and_then(|u| u.get_mut(m.policy)) {
+                        grants.push(vec![
+                            seq.to_string(),
+                            side_sql.clone(),
+                            w.string(&format!("{tag}{}", m.policy.index()))?,
+                        ]);
+                        if let Some(flag) = used.get_mut(side).and_then(|u| u.get_mut(m.policy.index())) {
                             *flag = true;
                         }
                     }

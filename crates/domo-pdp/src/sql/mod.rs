@@ -9,7 +9,7 @@ use std::fmt;
 
 use domo_model::{ColumnType, Schema, UserId};
 
-use crate::compile::{PolicySet, Principal, Reason};
+use crate::compile::{PolicyHandle, PolicySet, Principal, Reason};
 
 mod analyses;
 mod grid;
@@ -306,7 +306,7 @@ impl PolicySet {
         }
         let mut parts = Vec::new();
         for membership in &access.policies {
-            if let Some(part) = self.policy_condition(&w, membership.policy)? {
+            if let Some(part) = self.policy_condition(&w, membership.policy.index())? {
                 parts.push(part);
             }
         }
@@ -339,9 +339,13 @@ impl PolicySet {
     /// # Errors
     ///
     /// A NUL character in a column name or value, options out of range.
-    pub fn sql_policy_predicate(&self, policy: usize, options: &SqlOptions) -> Result<Option<String>, RenderSqlError> {
+    pub fn sql_policy_predicate(
+        &self,
+        policy: PolicyHandle,
+        options: &SqlOptions,
+    ) -> Result<Option<String>, RenderSqlError> {
         let w = Writer::new(options)?;
-        self.policy_condition(&w, policy)
+        self.policy_condition(&w, policy.index())
     }
 
     /// A query returning, for every directory user in directory order, how many
@@ -384,13 +388,13 @@ impl PolicySet {
         for (seq, user) in self.directory.users.iter().enumerate() {
             let access = self.access(user.id);
             if access.reason == Reason::Policies {
-                let key: Vec<usize> = access.policies.iter().map(|m| m.policy).collect();
+                let key: Vec<usize> = access.policies.iter().map(|m| m.policy.index()).collect();
                 let next = classes.len();
                 let class = *classes.entry(key).or_insert(next);
                 for m in &access.policies {
-                    let (reason, policy) = (access.reason, Some(m.policy));
+                    let (reason, policy) = (access.reason, Some(m.policy.index()));
                     rows.push(MembershipRow { seq, user: user.id, reason, class: Some(class), policy });
-                    if let Some(flag) = used.get_mut(m.policy) {
+                    if let Some(flag) = used.get_mut(m.policy.index()) {
                         *flag = true;
                     }
                 }

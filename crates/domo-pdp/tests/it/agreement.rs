@@ -285,9 +285,12 @@ fn check_case(case: &Case) {
                     refusals.push((*p, sorted_via(via), failing, cell_is_null));
                 }
             }
-            let got_grants: Vec<_> = why.grants.iter().map(|g| (g.policy, sorted_via(&g.via))).collect();
-            let got_refusals: Vec<_> =
-                why.refusals.iter().map(|r| (r.policy, sorted_via(&r.via), r.filter, r.cell.is_none())).collect();
+            let got_grants: Vec<_> = why.grants.iter().map(|g| (g.policy.index(), sorted_via(&g.via))).collect();
+            let got_refusals: Vec<_> = why
+                .refusals
+                .iter()
+                .map(|r| (r.policy.index(), sorted_via(&r.via), r.filter, r.cell.is_none()))
+                .collect();
             assert_eq!(got_grants, grants, "grants, user {user} row {row}");
             assert_eq!(got_refusals, refusals, "refusals, user {user} row {row}");
         }
@@ -309,7 +312,7 @@ fn check_case(case: &Case) {
     // Each policy's row set.
     for (p, policy) in case.policies.iter().enumerate() {
         let expected: Vec<usize> = (0..case.rows.len()).filter(|&r| reference.policy_admits(policy, r)).collect();
-        let got: Vec<usize> = evaluation.policy_rows(p).unwrap().iter().collect();
+        let got: Vec<usize> = evaluation.policy_rows(domo_pdp::PolicyHandle::from_index(p)).unwrap().iter().collect();
         if policy.filters.is_empty() || policy.policy_type == PolicyType::Open {
             assert_eq!(got.len(), case.rows.len());
         } else {

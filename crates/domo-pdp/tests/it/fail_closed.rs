@@ -132,3 +132,21 @@ fn a_lint_finding_of_a_compile_problem_carries_the_diagnostic_and_its_code() {
     // Lint's own analyses have no compile diagnostic behind them.
     assert!(report.findings.iter().filter(|f| f.kind != LintKind::CompileError).all(|f| f.diagnostic.is_none()));
 }
+
+#[test]
+fn a_grants_policy_handle_names_the_policy_and_its_rows() {
+    use domo_pdp::{HeaderRow, PolicyHandle, Table};
+    let schema = Schema { columns: vec![Column::new(ColumnType::String, "Region")] };
+    let table = Table::from_csv("East\nWest\nWest\n".as_bytes(), &schema, HeaderRow::Absent).unwrap();
+    let east = policy(7, vec![filter("Region", FilterOperator::Equals, &["East"], false)], &[2], &[]);
+    let west = policy(9, vec![filter("Region", FilterOperator::Equals, &["West"], false)], &[1], &[]);
+    let set = PolicySet::compile(&dataset(schema, true), &[east, west], &directory()).unwrap();
+    let evaluation = set.evaluate(&table).unwrap();
+    let why = evaluation.explain(domo_model::UserId(1), 2).unwrap();
+    let handle = why.grants.first().unwrap().policy;
+    assert_eq!(handle, PolicyHandle::from_index(1));
+    assert_eq!(set.policies().get(handle.index()).map(|p| p.name()), Some("policy 9"));
+    assert_eq!(evaluation.policy_rows(handle).map(|rows| rows.iter().collect::<Vec<_>>()), Some(vec![1, 2]));
+    // A handle beyond the set names nothing rather than panicking.
+    assert!(evaluation.policy_rows(PolicyHandle::from_index(5)).is_none());
+}

@@ -689,11 +689,11 @@ proptest! {
         for finding in lint_for_any_row(&set, &ImpactOptions::default()) {
             match &finding {
                 ProvenFinding::NeverAdmits { policy } => {
-                    prop_assert!(evaluation.policy_rows(policy.index).unwrap().is_empty(), "{finding}");
+                    prop_assert!(evaluation.policy_rows(domo_pdp::PolicyHandle::from_index(policy.index)).unwrap().is_empty(), "{finding}");
                 }
                 ProvenFinding::Subsumed { policy, by } => {
-                    let covering = evaluation.policy_rows(by.index).unwrap();
-                    let extra = evaluation.policy_rows(policy.index).unwrap().iter().find(|&r| !covering.contains(r));
+                    let covering = evaluation.policy_rows(domo_pdp::PolicyHandle::from_index(by.index)).unwrap();
+                    let extra = evaluation.policy_rows(domo_pdp::PolicyHandle::from_index(policy.index)).unwrap().iter().find(|&r| !covering.contains(r));
                     prop_assert!(extra.is_none(), "{finding}: row {:?}", extra);
                 }
                 ProvenFinding::Unknown { .. } => prop_assert!(false, "{finding}"),

@@ -305,7 +305,11 @@ fn policies_are_ored_and_filters_anded() {
         set.sql_select(UserId(2), &["lake", "sales data"], &options).unwrap(),
         format!("SELECT *\nFROM \"lake\".\"sales data\"\nWHERE {predicate}")
     );
-    assert_eq!(set.sql_policy_predicate(2, &options).unwrap(), None, "a policy that admits no row");
+    assert_eq!(
+        set.sql_policy_predicate(domo_pdp::PolicyHandle::from_index(2), &options).unwrap(),
+        None,
+        "a policy that admits no row"
+    );
 }
 
 #[test]

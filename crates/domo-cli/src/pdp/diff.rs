@@ -184,42 +184,28 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
             if diff.users.is_empty() && diff.virtual_users.is_empty() {
                 writeln!(out, "  none: every user sees the same rows")?;
             }
+            let show_rows = args.show_rows.then_some(&table);
             for user in &diff.users {
-                writeln!(
-                    out,
-                    "  user {} `{}`: {} -> {} rows ({}, -{} lost)",
-                    user.user,
-                    names.get(user.user),
-                    user.old_visible,
-                    user.new_visible,
-                    paint(
-                        if user.gained.is_empty() { BOLD } else { WARNING },
-                        format!("+{} gained", user.gained.len())
-                    ),
-                    user.lost.len(),
+                let who = format!("user {} `{}`", user.user, names.get(user.user));
+                write_user_change(
+                    &mut out,
+                    &who,
+                    (user.old_visible, user.new_visible),
+                    &user.gained,
+                    &user.lost,
+                    show_rows,
                 )?;
-                if args.show_rows {
-                    write_rows(&mut out, &table, "gained", &user.gained)?;
-                    write_rows(&mut out, &table, "lost", &user.lost)?;
-                }
             }
             for user in &diff.virtual_users {
-                writeln!(
-                    out,
-                    "  virtual user `{}`: {} -> {} rows ({}, -{} lost)",
-                    user.name,
-                    user.old_visible,
-                    user.new_visible,
-                    paint(
-                        if user.gained.is_empty() { BOLD } else { WARNING },
-                        format!("+{} gained", user.gained.len())
-                    ),
-                    user.lost.len(),
+                let who = format!("virtual user `{}`", user.name);
+                write_user_change(
+                    &mut out,
+                    &who,
+                    (user.old_visible, user.new_visible),
+                    &user.gained,
+                    &user.lost,
+                    show_rows,
                 )?;
-                if args.show_rows {
-                    write_rows(&mut out, &table, "gained", &user.gained)?;
-                    write_rows(&mut out, &table, "lost", &user.lost)?;
-                }
             }
             let gainers = diff.users.iter().filter(|u| !u.gained.is_empty()).count()
                 + diff.virtual_users.iter().filter(|v| !v.gained.is_empty()).count();
@@ -341,6 +327,26 @@ fn markdown(
         sections,
         full_command: format!("domo pdp diff {} --against {}", inputs_dir.display(), old_path.display()),
     }
+}
+
+/// One user's change for people: `user 27 `Ada`: 2 -> 4 rows (+2 gained, -0 lost)`,
+/// with samples of the rows gained and lost when `show_rows` holds the table.
+fn write_user_change(
+    out: &mut impl Write,
+    who: &str,
+    (before, after): (usize, usize),
+    gained: &[usize],
+    lost: &[usize],
+    show_rows: Option<&Table>,
+) -> anyhow::Result<()> {
+    let style = if gained.is_empty() { BOLD } else { WARNING };
+    let gained_text = paint(style, format!("+{} gained", gained.len()));
+    writeln!(out, "  {who}: {before} -> {after} rows ({gained_text}, -{} lost)", lost.len())?;
+    if let Some(table) = show_rows {
+        write_rows(out, table, "gained", gained)?;
+        write_rows(out, table, "lost", lost)?;
+    }
+    Ok(())
 }
 
 fn write_rows(out: &mut impl Write, table: &Table, what: &str, rows: &[usize]) -> anyhow::Result<()> {

@@ -104,28 +104,13 @@ fn check_upload(
 fn drop_header_row(store: &Store, file: NamedTempFile, columns: &[Column]) -> Result<NamedTempFile, ApiError> {
     let io_err = |err: io::Error| ApiError::internal("cannot read the upload back", &err);
     let schema = domo_model::Schema { columns: columns.to_vec() };
-    let detected = domo_pdp::HeaderRow::detect(BufReader::new(file.reopen().map_err(io_err)?), &schema);
-    if detected.ok() != Some(domo_pdp::HeaderRow::Present) {
+    // The engine's own splitter says where the header ends, so the rows kept are the rows it reads.
+    let Ok(Some(header)) = domo_pdp::HeaderRow::header_len(BufReader::new(file.reopen().map_err(io_err)?), &schema)
+    else {
         return Ok(file);
-    }
-    // Where the header record ends; the rows after it are checked as data
-    // like any upload, so a reader that disagreed on it fails the check.
-    let mut reader =
-        csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(file.reopen().map_err(io_err)?);
-    let mut record = csv::ByteRecord::new();
-    reader
-        .read_byte_record(&mut record)
-        .map_err(|err| ApiError::bad_request(format!("Invalid CSV provided during upload. msg={err}")))?;
-    let mut end = reader.position().byte();
+    };
     let mut rest = file.reopen().map_err(io_err)?;
-    // The csv crate's position after a CRLF-ended record sits between CR and LF.
-    let mut around = [0u8; 2];
-    rest.seek(SeekFrom::Start(end.saturating_sub(1))).map_err(io_err)?;
-    let read = rest.read(&mut around).map_err(io_err)?;
-    if end > 0 && read == 2 && around == *b"\r\n" {
-        end += 1;
-    }
-    rest.seek(SeekFrom::Start(end)).map_err(io_err)?;
+    rest.seek(SeekFrom::Start(header as u64)).map_err(io_err)?;
     let mut out = store.temp_file().map_err(|err| ApiError::internal("cannot write the upload to disk", &err))?;
     io::copy(&mut rest, out.as_file_mut()).map_err(io_err)?;
     Ok(out)

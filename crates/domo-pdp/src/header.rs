@@ -35,11 +35,23 @@ impl HeaderRow {
     /// The first record cannot be split: bad quoting, or longer than the
     /// default [`CsvLimits`] allow.
     pub fn detect<R: Read>(reader: R, schema: &Schema) -> Result<HeaderRow, LoadCsvError> {
+        Ok(if Self::header_len(reader, schema)?.is_some() { HeaderRow::Present } else { HeaderRow::Absent })
+    }
+
+    /// [`HeaderRow::detect`], answering with where the header ends: the byte
+    /// length of the first record, its line ending included, when it is a
+    /// header; `None` when every record is data. A reader that drops the
+    /// header skips exactly these bytes, as the engine splits them.
+    ///
+    /// # Errors
+    ///
+    /// As [`HeaderRow::detect`].
+    pub fn header_len<R: Read>(reader: R, schema: &Schema) -> Result<Option<usize>, LoadCsvError> {
         let width = schema.columns.len();
         let mut splitter = record_splitter(reader, width, CsvLimits::default());
         let mut fields = Fields::default();
         if !splitter.next_record(&mut fields).map_err(|e| header_split_error(1, schema, e))? {
-            return Ok(HeaderRow::Absent);
+            return Ok(None);
         }
         let names_match = fields.len() == width
             && schema
@@ -47,7 +59,7 @@ impl HeaderRow {
                 .iter()
                 .enumerate()
                 .all(|(index, column)| fields.get(index).is_some_and(|(bytes, _)| bytes == column.name.as_bytes()));
-        Ok(if names_match { HeaderRow::Present } else { HeaderRow::Absent })
+        Ok(names_match.then(|| splitter.raw().len()))
     }
 }
 
@@ -69,6 +81,18 @@ mod tests {
         check("Friend,Seats Taken\nPascal,2\n", HeaderRow::Present);
         check("\"Friend\",\"Seats Taken\"\r\nPascal,2\r\n", HeaderRow::Present);
         check("Friend,Seats Taken", HeaderRow::Present);
+    }
+
+    #[test]
+    fn the_header_length_covers_its_line_ending() {
+        let schema = Schema {
+            columns: vec![Column::new(ColumnType::String, "Friend"), Column::new(ColumnType::Long, "Seats Taken")],
+        };
+        let len = |csv: &str| HeaderRow::header_len(csv.as_bytes(), &schema).map_err(|e| e.to_string());
+        assert_eq!(len("Friend,Seats Taken\nPascal,2\n"), Ok(Some(19)));
+        assert_eq!(len("\"Friend\",\"Seats Taken\"\r\nPascal,2\r\n"), Ok(Some(24)));
+        assert_eq!(len("Friend,Seats Taken"), Ok(Some(18)));
+        assert_eq!(len("Pascal,2\n"), Ok(None));
     }
 
     #[test]

@@ -112,7 +112,8 @@ pub(crate) struct Inputs {
     pub(crate) paths: Paths,
     pub(crate) dataset: Dataset,
     pub(crate) policies: Vec<Policy>,
-    pub(crate) directory: Directory,
+    /// Shared (an instance tree's DataSets all read its one directory).
+    pub(crate) directory: std::sync::Arc<Directory>,
     pub(crate) header: domo_pdp::HeaderRow,
     pub(crate) limits: Limits,
 }
@@ -132,14 +133,14 @@ impl Inputs {
     /// [`Inputs::read`] within `limits`, keeping or refusing a directory with problems.
     pub(crate) fn read_with(args: &InputArgs, limits: Limits, problems: DirectoryProblems) -> anyhow::Result<Self> {
         let paths = Paths::new(args);
-        let dataset: Dataset = read_json_explicit(&paths.dataset, limits.json_bytes, Explicit::PdpSwitch)?;
+        let dataset = read_dataset(&paths.dataset, limits.json_bytes)?;
         let policies = read_policies(&paths.policies, limits.json_bytes)?;
         let directory: Directory = read_json(&paths.directory, limits.json_bytes)?;
         if problems == DirectoryProblems::Refuse {
             check_directory(&paths.directory, &directory)?;
         }
         let header = if args.no_header { domo_pdp::HeaderRow::Absent } else { domo_pdp::HeaderRow::Present };
-        Ok(Self { paths, dataset, policies, directory, header, limits })
+        Ok(Self { paths, dataset, policies, directory: std::sync::Arc::new(directory), header, limits })
     }
 
     /// Loads the CSV into the engine's typed table, with a progress bar for large files.
@@ -200,6 +201,16 @@ pub(crate) fn read_directory(path: &Path, max_bytes: u64) -> anyhow::Result<Dire
     Ok(directory)
 }
 
+/// Reads a dataset.json, which must say `pdpEnabled`.
+pub(crate) fn read_dataset(path: &Path, max_bytes: u64) -> anyhow::Result<Dataset> {
+    read_json_explicit(path, max_bytes, Explicit::PdpSwitch)
+}
+
+/// Reads a file of one policy (a shared policy), which must say `filters`.
+pub(crate) fn read_policy(path: &Path, max_bytes: u64) -> anyhow::Result<Policy> {
+    read_json_explicit(path, max_bytes, Explicit::Filter)
+}
+
 /// Reads a policies file: a bare array of policies, as Domo lists them.
 pub(crate) fn read_policies(path: &Path, max_bytes: u64) -> anyhow::Result<Vec<Policy>> {
     read_json_explicit(path, max_bytes, Explicit::Filters)
@@ -221,6 +232,8 @@ enum Explicit {
     /// policies.json: each policy's `filters`, but the All Rows policy's (left out, they
     /// read as none: the policy's members see every row).
     Filters,
+    /// A file of one policy (a shared policy): its `filters`.
+    Filter,
 }
 
 /// Whether dataset.json says `pdpEnabled`, reading nothing else.
@@ -253,6 +266,15 @@ fn read_json_explicit<T: DeserializeOwned>(path: &Path, max_bytes: u64, explicit
             if probe.pdp_enabled.is_none() {
                 anyhow::bail!(
                     "`{}` at `.`: missing field `pdpEnabled` (write `true` or `false`: left out, it would mean PDP off and every user shown every row)",
+                    path.display()
+                );
+            }
+        }
+        Explicit::Filter => {
+            let probe: PolicyProbe = serde_json::from_str(&text)?;
+            if probe.filters.is_none() {
+                anyhow::bail!(
+                    "`{}` at `.`: missing field `filters` (a policy without filters shows its members every row; write `\"filters\": []` if that is meant)",
                     path.display()
                 );
             }

@@ -10,6 +10,7 @@ mod output;
 mod pdp;
 mod serve;
 mod stdout;
+mod tree;
 mod units;
 
 use std::process::ExitCode;

@@ -126,6 +126,7 @@ mod parse;
 mod policy_tests;
 mod reconcile;
 mod rowset;
+mod shared;
 mod sql;
 mod table;
 mod visible_csv;
@@ -150,6 +151,7 @@ pub use reconcile::{
 };
 pub use rowset::{RowSet, Rows};
 pub use rust_decimal::Decimal;
+pub use shared::{SharedPolicyError, expand_shared};
 pub use sql::{
     CountsQuery, CsvSource, Dialect, MembershipRow, MembershipSource, RenderSqlError, SPARK_NULL_SENTINEL, SqlOptions,
     sql_create_table, sql_load,

@@ -8,6 +8,7 @@ mod preview;
 mod report;
 mod sql;
 mod test;
+mod tree;
 mod who;
 
 use clap::Subcommand;

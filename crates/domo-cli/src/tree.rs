@@ -7,8 +7,6 @@
 //! ROOT/shared/<name>.json
 //! ```
 
-#![allow(dead_code, reason = "the whole-tree commands are being wired to it")]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,6 +25,66 @@ pub(crate) const USES: &str = "uses.json";
 
 /// At most this many problems are listed when a tree cannot be read.
 const PROBLEMS_SHOWN: usize = 20;
+
+/// A copy of `dir` as git revision `rev` holds it, in a temporary folder (removed when dropped);
+/// the working copy is not touched.
+pub(crate) fn git_snapshot(dir: &Path, rev: &str) -> anyhow::Result<tempfile::TempDir> {
+    if rev.starts_with('-') || rev.is_empty() {
+        anyhow::bail!("`{rev}` is not a git revision");
+    }
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .with_context(|| format!("cannot run git for --against-git `{rev}` (is git installed?)"))
+    };
+    let prefix = git(&["rev-parse", "--show-prefix"])?;
+    if !prefix.status.success() {
+        anyhow::bail!(
+            "`{}` is not in a git repository: --against-git needs one ({})",
+            dir.display(),
+            String::from_utf8_lossy(&prefix.stderr).trim()
+        );
+    }
+    let prefix = String::from_utf8_lossy(&prefix.stdout).trim().to_owned();
+    let commit = format!("{rev}^{{commit}}");
+    if !git(&["rev-parse", "--verify", "--quiet", &commit])?.status.success() {
+        anyhow::bail!("`{rev}` is not a revision of the git repository holding `{}`", dir.display());
+    }
+    let tree = if prefix.is_empty() { rev.to_owned() } else { format!("{rev}:{}", prefix.trim_end_matches('/')) };
+    // Run from a subfolder, `git archive` keeps only that subfolder's path inside the tree given.
+    let top = git(&["rev-parse", "--show-toplevel"])?;
+    let top = std::path::PathBuf::from(String::from_utf8_lossy(&top.stdout).trim());
+    let archive = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&top)
+        .args(["archive", "--format=tar", &tree])
+        .output()
+        .with_context(|| format!("cannot run git for --against-git `{rev}`"))?;
+    if !archive.status.success() {
+        anyhow::bail!(
+            "`{}` is not in git revision `{rev}` (`{prefix}` is not there): nothing to compare with",
+            dir.display()
+        );
+    }
+    let snapshot = tempfile::Builder::new().prefix("domo-git-").tempdir().context("cannot make a temporary folder")?;
+    let mut tar = std::process::Command::new("tar")
+        .arg("-x")
+        .arg("-C")
+        .arg(snapshot.path())
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot run tar to unpack the git revision")?;
+    if let Some(mut stdin) = tar.stdin.take() {
+        std::io::Write::write_all(&mut stdin, &archive.stdout).context("cannot unpack the git revision")?;
+    }
+    if !tar.wait().context("cannot unpack the git revision")?.success() {
+        anyhow::bail!("cannot unpack `{}` at git revision `{rev}`", dir.display());
+    }
+    Ok(snapshot)
+}
 
 /// Whether `dir` is the root of an instance tree (it has a `datasets/` folder).
 pub(crate) fn is_tree(dir: &Path) -> bool {

@@ -219,7 +219,7 @@ fn difference(before: &RowSet, after: &RowSet) -> (Vec<usize>, Vec<usize>) {
 }
 
 /// Matches policies by id (or by name when either has no id) and lists what changed.
-pub(crate) fn policy_changes(old: &[&Policy], new: &[&Policy]) -> Vec<PolicyChange> {
+pub fn policy_changes(old: &[&Policy], new: &[&Policy]) -> Vec<PolicyChange> {
     let find = |list: &[&Policy], p: &Policy| -> Option<usize> {
         match p.id {
             Some(id) => list.iter().position(|q| q.id == Some(id)),

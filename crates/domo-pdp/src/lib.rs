@@ -136,7 +136,9 @@ pub use compile::{
     Access, CompilePolicyError, CompiledPolicy, Diagnostic, DiagnosticCode, Membership, PdpMode, PolicyHandle,
     PolicyMembership, PolicySet, Principal, Reason, Severity,
 };
-pub use diff::{PolicyChange, PolicyChangeKind, PolicyDiff, UserChange, VirtualUserChange, diff_policies};
+pub use diff::{
+    PolicyChange, PolicyChangeKind, PolicyDiff, UserChange, VirtualUserChange, diff_policies, policy_changes,
+};
 pub use eval::{Evaluation, Explanation, Grant, Refusal, SchemaMismatchError, VisibleCount};
 pub use filter::CompiledFilter;
 pub use impact::{

@@ -26,9 +26,14 @@ pub(crate) struct DiffArgs {
     pub(crate) input: InputArgs,
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
-    /// The old policies: a policies.json file, or a folder holding one.
-    #[arg(long, value_name = "OLD")]
-    pub(crate) against: PathBuf,
+    /// The old policies: a policies.json file, or a folder holding one (on an instance tree,
+    /// the old tree's root).
+    #[arg(long, value_name = "OLD", required_unless_present = "against_git", conflicts_with = "against_git")]
+    pub(crate) against: Option<PathBuf>,
+    /// The old policies are DIR as a git revision holds it (`HEAD`, `origin/main`, a commit): the
+    /// pull-request gate on exactly what the change does. The working copy is not touched.
+    #[arg(long, value_name = "REF")]
+    pub(crate) against_git: Option<String>,
     /// Show up to 10 sample rows gained and lost per user.
     #[arg(long)]
     pub(crate) show_rows: bool,
@@ -110,8 +115,23 @@ impl PolicyJson {
 }
 
 pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
+    // The revision's copy of DIR lives as long as the comparison.
+    let mut _snapshot = None;
+    let (against, label) = match (&args.against, &args.against_git) {
+        (Some(path), _) => (path.clone(), format!("`{}`", path.display())),
+        (None, Some(rev)) => {
+            let snapshot = crate::tree::git_snapshot(&args.input.dir, rev)?;
+            let path = snapshot.path().to_path_buf();
+            _snapshot = Some(snapshot);
+            (path, format!("git revision `{rev}`"))
+        }
+        (None, None) => anyhow::bail!("give the old policies with --against OLD or --against-git REF"),
+    };
+    if crate::tree::is_tree(&args.input.dir) {
+        return super::tree::diff(args, &against, &label);
+    }
     let inputs = Inputs::read_limited(&args.input, &args.limits)?;
-    let old_path = if args.against.is_dir() { args.against.join("policies.json") } else { args.against.clone() };
+    let old_path = if against.is_dir() { against.join("policies.json") } else { against.clone() };
     let old_policies = read_policies(&old_path, inputs.limits.json_bytes)?;
     let new_set = common::compile(&inputs)?;
     let old_set = common::compile_policies(&inputs, &old_policies, &old_path)?;

@@ -12,7 +12,7 @@ use crate::folder::{InputArgs, LimitArgs};
 use crate::output::Format;
 use crate::output::{self, ERROR, NOTE, WARNING, paint};
 
-mod for_any_row;
+pub(super) mod for_any_row;
 
 /// Options of `domo pdp lint`.
 #[derive(Debug, Args)]
@@ -50,11 +50,32 @@ struct FindingJson<'a> {
     rows: &'a [u64],
 }
 
-pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
-    // Directory problems are findings here, not a refusal.
-    let inputs = Inputs::read_with(&args.input, Limits::new(&args.limits), DirectoryProblems::Keep)?;
-    let no_data = args.input.data.is_none() && !inputs.paths.data.exists();
-    let mut proven = if args.for_any_row || no_data { for_any_row::findings(&inputs) } else { Vec::new() };
+/// The findings of one folder: the engine's, and with `--for-any-row` (or without rows) the proven ones.
+pub(super) struct Linted {
+    pub(super) report: domo_pdp::LintReport,
+    pub(super) proven: Vec<for_any_row::Proven>,
+    /// The rows linted over; `None` when the folder has no rows (every possible row is judged).
+    pub(super) rows: Option<usize>,
+}
+
+impl Linted {
+    pub(super) fn count(&self, severity: LintSeverity) -> usize {
+        self.report.count(severity) + self.proven.iter().filter(|p| p.severity == severity.as_str()).count()
+    }
+
+    /// Every finding as (severity, kind, message), the engine's first.
+    pub(super) fn messages(&self) -> impl Iterator<Item = (&'static str, &'static str, String)> + '_ {
+        self.report
+            .findings
+            .iter()
+            .map(|f| (f.severity.as_str(), f.kind.as_str(), f.to_string()))
+            .chain(self.proven.iter().map(|p| (p.severity, p.kind, p.message.clone())))
+    }
+}
+
+/// Lints one folder's inputs; `no_data` when there are no rows to read.
+pub(super) fn lint_folder(inputs: &Inputs, for_any_row: bool, no_data: bool) -> anyhow::Result<Linted> {
+    let mut proven = if for_any_row || no_data { for_any_row::findings(inputs) } else { Vec::new() };
     let table = if no_data { for_any_row::no_rows(&inputs.dataset.schema)? } else { inputs.load_table()? };
     let mut report = domo_pdp::lint(&inputs.dataset, &inputs.policies, &inputs.directory, &table);
     if no_data {
@@ -62,32 +83,31 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
     }
     // A policy whose filters lint already shows can never match needs no second finding.
     proven.retain(|p| !for_any_row::already_reported(p, &report));
-    let count = |severity: LintSeverity| {
-        report.count(severity) + proven.iter().filter(|p| p.severity == severity.as_str()).count()
-    };
+    Ok(Linted { report, proven, rows: (!no_data).then(|| table.row_count()) })
+}
+
+pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
+    if crate::tree::is_tree(&args.input.dir) {
+        return super::tree::lint(args);
+    }
+    // Directory problems are findings here, not a refusal.
+    let inputs = Inputs::read_with(&args.input, Limits::new(&args.limits), DirectoryProblems::Keep)?;
+    let no_data = args.input.data.is_none() && !inputs.paths.data.exists();
+    let linted = lint_folder(&inputs, args.for_any_row, no_data)?;
     let (errors, warnings, notes) =
-        (count(LintSeverity::Error), count(LintSeverity::Warning), count(LintSeverity::Note));
+        (linted.count(LintSeverity::Error), linted.count(LintSeverity::Warning), linted.count(LintSeverity::Note));
+    let Linted { report, proven, rows } = &linted;
+    let row_count = rows.unwrap_or(0);
     match args.format {
         Format::Markdown => {
-            let mut findings: Vec<(&str, &str, String)> = report
-                .findings
-                .iter()
-                .map(|f| (f.severity.as_str(), f.kind.as_str(), f.to_string()))
-                .chain(proven.iter().map(|p| (p.severity, p.kind, p.message.clone())))
-                .collect();
-            let rank = |severity: &str| match severity {
-                "error" => 0,
-                "warning" => 1,
-                _ => 2,
-            };
-            findings.sort_by_key(|f| (rank(f.0), f.1));
+            let mut findings: Vec<(&str, &str, String)> = linted.messages().collect();
+            findings.sort_by_key(|f| (severity_rank(f.0), f.1));
             let verdict = format!(
                 "{}: {}",
                 if errors > 0 { "Lint failed" } else { "Lint passed" },
                 counts(errors, warnings, notes)
             );
-            let over =
-                if no_data { "every possible row".to_owned() } else { output::count(table.row_count(), "row", "rows") };
+            let over = if no_data { "every possible row".to_owned() } else { output::count(row_count, "row", "rows") };
             let comment = output::Comment {
                 verdict,
                 context: vec![format!(
@@ -125,7 +145,7 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
                 };
                 writeln!(out, "{}[{}]: {finding}", paint(style, finding.severity), finding.kind)?;
             }
-            for p in &proven {
+            for p in proven {
                 let style = match p.severity {
                     "error" => ERROR,
                     "warning" => WARNING,
@@ -136,8 +156,7 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
             if !report.findings.is_empty() || !proven.is_empty() {
                 writeln!(out)?;
             }
-            let over =
-                if no_data { "every possible row".to_owned() } else { output::count(table.row_count(), "row", "rows") };
+            let over = if no_data { "every possible row".to_owned() } else { output::count(row_count, "row", "rows") };
             writeln!(
                 out,
                 "{}: {} in `{}` over {over} and {}",
@@ -152,11 +171,20 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
     Ok(if errors > 0 { Outcome::Findings } else { Outcome::Ok })
 }
 
+/// Errors first, then warnings, then notes.
+pub(super) fn severity_rank(severity: &str) -> u8 {
+    match severity {
+        "error" => 0,
+        "warning" => 1,
+        _ => 2,
+    }
+}
+
 /// At most this many findings of one kind are listed in a pull-request comment.
 const FINDINGS_PER_KIND: usize = 100;
 
 /// One block per severity and kind of finding (errors first), each a list of its messages.
-fn markdown_sections(findings: &[(&str, &str, String)]) -> Vec<output::Section> {
+pub(super) fn markdown_sections(findings: &[(&str, &str, String)]) -> Vec<output::Section> {
     let mut sections = Vec::new();
     for group in findings.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
         let Some(&(severity, kind, _)) = group.first() else { continue };
@@ -173,7 +201,7 @@ fn markdown_sections(findings: &[(&str, &str, String)]) -> Vec<output::Section> 
     sections
 }
 
-fn counts(errors: usize, warnings: usize, notes: usize) -> String {
+pub(super) fn counts(errors: usize, warnings: usize, notes: usize) -> String {
     format!(
         "{}, {}, {}",
         output::count(errors, "error", "errors"),

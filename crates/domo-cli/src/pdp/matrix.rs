@@ -54,6 +54,9 @@ pub(super) struct MatrixUser {
 }
 
 pub(crate) fn run(args: &MatrixArgs) -> anyhow::Result<Outcome> {
+    if crate::tree::is_tree(&args.input.dir) {
+        return super::tree::matrix(args);
+    }
     let inputs = Inputs::read_limited(&args.input, &args.limits)?;
     let set = common::compile(&inputs)?;
     let table = inputs.load_table()?;

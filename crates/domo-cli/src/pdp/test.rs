@@ -26,9 +26,10 @@ pub(crate) struct TestArgs {
     pub(crate) input: InputArgs,
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
-    /// The test file (see docs/policy-tests.md).
+    /// The test file (see docs/policy-tests.md) [default: DIR/tests.json; on an instance
+    /// tree, each DataSet folder's tests.json].
     #[arg(value_name = "TESTS.json")]
-    pub(crate) tests: PathBuf,
+    pub(crate) tests: Option<PathBuf>,
     /// Output format: table (the default) or json.
     #[arg(long, value_parser = crate::output::formats(crate::output::REPORT), default_value = "table")]
     pub(crate) format: Format,
@@ -55,17 +56,19 @@ struct CaseJson {
 }
 
 pub(crate) fn run(args: &TestArgs) -> anyhow::Result<Outcome> {
-    let inputs = Inputs::read_limited(&args.input, &args.limits)?;
-    let file: PolicyTestFile = read_json(&args.tests, inputs.limits.json_bytes)?;
-    if file.cases.is_empty() {
-        // "ok: 0 passed" would claim a check that never ran.
-        anyhow::bail!("`{}` has no cases: nothing would be checked", args.tests.display());
+    if crate::tree::is_tree(&args.input.dir) {
+        if let Some(tests) = &args.tests {
+            anyhow::bail!(
+                "`{}` is an instance tree: its tests are each DataSet folder's tests.json, not `{}`",
+                args.input.dir.display(),
+                tests.display()
+            );
+        }
+        return super::tree::test(args);
     }
-    let set = common::compile(&inputs)?;
-    let table = inputs.load_table()?;
-    let evaluation = set.evaluate(&table)?;
-    let outcomes = domo_pdp::run_policy_tests(&file, &inputs.dataset, &evaluation)
-        .with_context(|| format!("`{}` has a case that cannot run", args.tests.display()))?;
+    let inputs = Inputs::read_limited(&args.input, &args.limits)?;
+    let tests = args.tests.clone().unwrap_or_else(|| args.input.dir.join("tests.json"));
+    let (table, outcomes) = run_tests(&inputs, &tests)?;
     let failed = outcomes.iter().filter(|o| !o.passed).count();
     let passed = outcomes.len() - failed;
     match args.format {
@@ -95,11 +98,31 @@ pub(crate) fn run(args: &TestArgs) -> anyhow::Result<Outcome> {
             }
             writeln!(out)?;
             let verdict = if failed == 0 { paint(GOOD, "ok") } else { paint(ERROR, "failed") };
-            writeln!(out, "{verdict}: {passed} passed, {failed} failed ({})", args.tests.display())?;
+            writeln!(out, "{verdict}: {passed} passed, {failed} failed ({})", tests.display())?;
             out.flush()?;
         }
     }
     Ok(if failed == 0 { Outcome::Ok } else { Outcome::Findings })
+}
+
+/// Runs the cases of the test file at `tests` on the folder's rows.
+fn run_tests(inputs: &Inputs, tests: &std::path::Path) -> anyhow::Result<(Table, Vec<CaseOutcome>)> {
+    let file: PolicyTestFile = read_json(tests, inputs.limits.json_bytes)?;
+    if file.cases.is_empty() {
+        // "ok: 0 passed" would claim a check that never ran.
+        anyhow::bail!("`{}` has no cases: nothing would be checked", tests.display());
+    }
+    let set = common::compile(inputs)?;
+    let table = inputs.load_table()?;
+    let evaluation = set.evaluate(&table)?;
+    let outcomes = domo_pdp::run_policy_tests(&file, &inputs.dataset, &evaluation)
+        .with_context(|| format!("`{}` has a case that cannot run", tests.display()))?;
+    Ok((table, outcomes))
+}
+
+/// The outcomes of the test file at `tests` on a tree DataSet's sample.
+pub(super) fn run_file(inputs: &Inputs, tests: &std::path::Path) -> anyhow::Result<Vec<CaseOutcome>> {
+    Ok(run_tests(inputs, tests)?.1)
 }
 
 fn write_outcome(out: &mut impl Write, table: &Table, outcome: &CaseOutcome) -> anyhow::Result<()> {

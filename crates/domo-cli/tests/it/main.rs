@@ -17,6 +17,7 @@ mod sdk;
 mod serve;
 mod sql;
 mod tls;
+mod tree;
 
 use std::path::PathBuf;
 

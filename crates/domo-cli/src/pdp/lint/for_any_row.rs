@@ -7,17 +7,17 @@ use crate::folder::Inputs;
 
 /// One proven finding, ready to print.
 #[derive(Debug)]
-pub(super) struct Proven {
-    pub(super) severity: &'static str,
-    pub(super) kind: &'static str,
-    pub(super) policy: PolicyRef,
-    pub(super) message: String,
+pub(in crate::pdp) struct Proven {
+    pub(in crate::pdp) severity: &'static str,
+    pub(in crate::pdp) kind: &'static str,
+    pub(in crate::pdp) policy: PolicyRef,
+    pub(in crate::pdp) message: String,
 }
 
 /// Policies that can never admit a row (errors), policies another with the same principals covers
 /// (warnings), and questions past the budget (notes). Nothing when the policies do not compile:
 /// lint reports the compile errors as its own findings.
-pub(super) fn findings(inputs: &Inputs) -> Vec<Proven> {
+pub(in crate::pdp) fn findings(inputs: &Inputs) -> Vec<Proven> {
     let Ok(set) = PolicySet::compile(&inputs.dataset, &inputs.policies, &inputs.directory) else {
         return Vec::new();
     };
@@ -41,13 +41,13 @@ pub(super) fn findings(inputs: &Inputs) -> Vec<Proven> {
 }
 
 /// A table with the schema and no rows, for the findings that do not depend on the rows.
-pub(super) fn no_rows(schema: &Schema) -> anyhow::Result<Table> {
+pub(in crate::pdp) fn no_rows(schema: &Schema) -> anyhow::Result<Table> {
     let header: Vec<String> = schema.columns.iter().map(|c| format!("\"{}\"", c.name.replace('"', "\"\""))).collect();
     Ok(Table::from_csv(format!("{}\n", header.join(",")).as_bytes(), schema, domo_pdp::HeaderRow::Present)?)
 }
 
 /// Whether a finding holds without looking at rows (on a table of no rows, the others say nothing true).
-pub(super) fn holds_without_rows(finding: &LintFinding) -> bool {
+pub(in crate::pdp) fn holds_without_rows(finding: &LintFinding) -> bool {
     !matches!(
         finding.kind,
         LintKind::RowsOnlyPrivileged
@@ -60,7 +60,7 @@ pub(super) fn holds_without_rows(finding: &LintFinding) -> bool {
 }
 
 /// Whether lint's own `filter-never-matches` already says this policy can never admit a row.
-pub(super) fn already_reported(proven: &Proven, report: &LintReport) -> bool {
+pub(in crate::pdp) fn already_reported(proven: &Proven, report: &LintReport) -> bool {
     proven.kind == "never-admits-any-row"
         && report.findings.iter().any(|f| {
             f.kind == LintKind::FilterNeverMatches && f.policy.as_ref().is_some_and(|p| p.index == proven.policy.index)

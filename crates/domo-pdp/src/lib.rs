@@ -135,7 +135,10 @@ pub use compile::{
     Access, CompilePolicyError, CompiledPolicy, Diagnostic, DiagnosticCode, Membership, PdpMode, PolicyHandle,
     PolicyMembership, PolicySet, Principal, Reason, Severity,
 };
-pub use diff::{PolicyChange, PolicyChangeKind, PolicyDiff, UserChange, VirtualUserChange, diff_policies};
+pub use diff::{
+    ChangedRows, DiffAccumulator, DiffOptions, MergeDiffError, PolicyChange, PolicyChangeKind, PolicyDiff, UserChange,
+    VirtualUserChange, diff_policies, diff_policies_with,
+};
 pub use eval::{Evaluation, Explanation, Grant, Refusal, SchemaMismatchError, VisibleCount};
 pub use filter::CompiledFilter;
 pub use impact::{

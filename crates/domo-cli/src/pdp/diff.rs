@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use domo_pdp::{PolicyChange, PolicyChangeKind, Table};
+use domo_pdp::{ChangedRows, DiffAccumulator, DiffOptions, PolicyChange, PolicyChangeKind, Table};
 use serde::Serialize;
 
 mod for_any_row;
@@ -126,12 +126,14 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
         );
     }
     let table = inputs.load_table()?;
-    let new = new_set.evaluate(&table)?;
-    let old = old_set.evaluate(&table)?;
-    let diff = domo_pdp::diff_policies(&old, &new);
+    // Only the policies of users whose policies change are evaluated, and only the first rows
+    // gained and lost are kept.
+    let mut accumulator = DiffAccumulator::new(&old_set, &new_set, DiffOptions { example_rows: SAMPLE_ROWS });
+    accumulator.add_batch(&table)?;
+    let diff = accumulator.finish();
     let directory = &inputs.directory;
     let names = common::Names::new(directory);
-    let sample = |rows: &[usize]| rows.iter().take(SAMPLE_ROWS).map(|r| r + 1).collect::<Vec<_>>();
+    let sample = |rows: &ChangedRows| rows.first.iter().take(SAMPLE_ROWS).map(|r| r + 1).collect::<Vec<_>>();
 
     match args.format {
         Format::Markdown => {
@@ -231,7 +233,7 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
 }
 
 /// A user whose rows change: label, rows before, rows after, rows gained, rows lost.
-type ChangedUser<'a> = (String, usize, usize, &'a [usize], &'a [usize]);
+type ChangedUser<'a> = (String, usize, usize, &'a ChangedRows, &'a ChangedRows);
 
 /// The diff as a pull-request comment: the verdict, then a block per policy change and per user
 /// whose rows change, users who gain rows first.
@@ -251,11 +253,11 @@ fn markdown(
         .iter()
         .map(|u| {
             let label = format!("user {} `{}`", u.user, md_code(&names.get(u.user)));
-            (label, u.old_visible, u.new_visible, u.gained.as_slice(), u.lost.as_slice())
+            (label, u.old_visible, u.new_visible, &u.gained, &u.lost)
         })
         .chain(diff.virtual_users.iter().map(|v| {
             let label = format!("virtual user `{}`", md_code(&v.name));
-            (label, v.old_visible, v.new_visible, v.gained.as_slice(), v.lost.as_slice())
+            (label, v.old_visible, v.new_visible, &v.gained, &v.lost)
         }))
         .collect();
     // Gains first, the largest first: they are what a reviewer must look at.
@@ -306,7 +308,7 @@ fn markdown(
         );
         if show_rows {
             for (what, rows) in [("gained", gained), ("lost", lost)] {
-                for &row in rows.iter().take(SAMPLE_ROWS) {
+                for &row in rows.first.iter().take(SAMPLE_ROWS) {
                     body.push_str(&format!("\n- {what} row {}: `{}`", row + 1, md_code(&common::row_text(table, row))));
                 }
                 if rows.len() > SAMPLE_ROWS {
@@ -335,8 +337,8 @@ fn write_user_change(
     out: &mut impl Write,
     who: &str,
     (before, after): (usize, usize),
-    gained: &[usize],
-    lost: &[usize],
+    gained: &ChangedRows,
+    lost: &ChangedRows,
     show_rows: Option<&Table>,
 ) -> anyhow::Result<()> {
     let style = if gained.is_empty() { BOLD } else { WARNING };
@@ -349,8 +351,8 @@ fn write_user_change(
     Ok(())
 }
 
-fn write_rows(out: &mut impl Write, table: &Table, what: &str, rows: &[usize]) -> anyhow::Result<()> {
-    for &row in rows.iter().take(SAMPLE_ROWS) {
+fn write_rows(out: &mut impl Write, table: &Table, what: &str, rows: &ChangedRows) -> anyhow::Result<()> {
+    for &row in rows.first.iter().take(SAMPLE_ROWS) {
         writeln!(out, "    {what} row {}: {}", row + 1, common::row_text(table, row))?;
     }
     if rows.len() > SAMPLE_ROWS {

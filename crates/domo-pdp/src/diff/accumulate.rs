@@ -328,6 +328,23 @@ impl<'a> DiffAccumulator<'a> {
         self.rows += n;
     }
 
+    /// The example rows kept so far ([`ChangedRows::first`] of every principal) numbered `first` or
+    /// later, sorted and each once. Called with [`DiffAccumulator::rows`] before a batch and right
+    /// after it, these are the rows of that batch whose text a report may show: a streaming caller
+    /// copies them out while the batch is at hand, then lets the batch go.
+    pub fn example_rows_from(&self, first: usize) -> Vec<usize> {
+        let mut rows: Vec<usize> = self
+            .totals
+            .iter()
+            .flat_map(|t| t.gained.first.iter().chain(&t.lost.first))
+            .copied()
+            .filter(|&row| row >= first)
+            .collect();
+        rows.sort_unstable();
+        rows.dedup();
+        rows
+    }
+
     /// Appends `later`, an accumulator [forked](DiffAccumulator::fork) from this one (or from a fork
     /// of it) that holds the rows right after this one's.
     ///

@@ -179,11 +179,23 @@ fn child(scenario: &str, rows: u64, runs: u32, batch: usize, path: &Path) -> Res
                 format!("changed_users={users} gained_rows={gained}")
             }
             "whole" => {
+                let cpu = cpu_seconds();
                 let table = Table::from_csv(File::open(path)?, schema, HeaderRow::Present)?;
+                let loaded = cpu_seconds();
                 let (old, new) = (compile(&workload.policies)?, compile(&new_policies)?);
+                let compiled = cpu_seconds();
                 let mut diff = DiffAccumulator::new(&old, &new, DiffOptions::default());
+                let planned = cpu_seconds();
                 diff.add_batch(&table)?;
+                let added = cpu_seconds();
                 let diff = diff.finish();
+                eprintln!(
+                    "cpu: load {:.2} s, compile both {:.2} s, plan {:.2} s, accumulate {:.2} s",
+                    loaded - cpu,
+                    compiled - loaded,
+                    planned - compiled,
+                    added - planned
+                );
                 format!(
                     "changed_users={} gained_rows={}",
                     diff.users.len(),
@@ -253,6 +265,7 @@ fn main() -> Result<()> {
             return Err(format!("`{scenario}` failed: {}", String::from_utf8_lossy(&output.stderr)).into());
         }
         let text = String::from_utf8(output.stdout)?;
+        eprint!("{}", String::from_utf8_lossy(&output.stderr));
         let field = |key: &str| {
             text.split_whitespace().find_map(|p| p.strip_prefix(key).and_then(|v| v.strip_prefix('='))).unwrap_or("?")
         };

@@ -143,12 +143,27 @@ fn check(case: &Case, ops: &[u8], cuts: &[usize], examples: usize) {
     bounds.sort_unstable();
     let batches: Vec<Table> = bounds.windows(2).map(|w| batch(case, w[0], w[1])).collect();
 
-    // One accumulator fed every batch in order.
+    // One accumulator fed every batch in order, the example rows of each batch read right after it.
     let mut streamed = DiffAccumulator::new(&old, &new, options);
+    let mut seen_examples = Vec::new();
     for b in &batches {
+        let start = streamed.rows();
         streamed.add_batch(b).unwrap();
+        let rows = streamed.example_rows_from(start);
+        assert!(rows.iter().all(|&row| row >= start && row < start + b.row_count()), "{rows:?} outside the batch");
+        seen_examples.extend(rows);
     }
     assert_eq!(streamed.rows(), case.rows.len());
+    let mut examples: Vec<usize> = whole
+        .users
+        .iter()
+        .flat_map(|u| u.gained.first.iter().chain(&u.lost.first))
+        .chain(whole.virtual_users.iter().flat_map(|v| v.gained.first.iter().chain(&v.lost.first)))
+        .copied()
+        .collect();
+    examples.sort_unstable();
+    examples.dedup();
+    assert_eq!(seen_examples, examples, "each example row is read while its batch is at hand");
     assert_eq!(streamed.finish(), whole, "batches {bounds:?}");
 
     // Every batch in its own fork, merged in order as a parallel reader would.

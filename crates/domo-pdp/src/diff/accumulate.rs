@@ -90,11 +90,18 @@ enum Side {
     Keys(Vec<usize>),
 }
 
-/// The policy whose rows stand for a key: one of the old set's or one of the new set's.
+/// Which of the two policy sets.
 #[derive(Debug, Clone, Copy)]
-enum Source {
-    Old(usize),
-    New(usize),
+enum Version {
+    Old,
+    New,
+}
+
+/// The policy whose rows stand for a key: its set and its index there.
+#[derive(Debug, Clone, Copy)]
+struct Source {
+    version: Version,
+    policy: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -136,11 +143,14 @@ struct Keys<'a> {
 
 impl<'a> Keys<'a> {
     /// The side of an access: every row, or the keys of its policies.
-    fn side(&mut self, access: &Access, set_is_new: bool) -> Side {
+    fn side(&mut self, access: &Access, version: Version) -> Side {
         if access.sees_everything() {
             return Side::Everything;
         }
-        let set = if set_is_new { self.new } else { self.old };
+        let set = match version {
+            Version::Old => self.old,
+            Version::New => self.new,
+        };
         let mut keys = Vec::with_capacity(access.policies.len());
         for membership in &access.policies {
             let index = membership.policy.index();
@@ -150,7 +160,7 @@ impl<'a> Keys<'a> {
             let next = self.sources.len();
             let key = *self.by_filters.entry(filters).or_insert(next);
             if key == next {
-                self.sources.push(if set_is_new { Source::New(index) } else { Source::Old(index) });
+                self.sources.push(Source { version, policy: index });
             }
             keys.push(key);
         }
@@ -200,8 +210,8 @@ impl<'a> Plan<'a> {
                 Who::Virtual(name) => Principal::Virtual(name),
             };
             let (old_access, new_access) = (old.access(principal()), new.access(principal()));
-            let before = keys.side(&old_access, false);
-            let after = keys.side(&new_access, true);
+            let before = keys.side(&old_access, Version::Old);
+            let after = keys.side(&new_access, Version::New);
             if before == after {
                 // The same filters on both sides admit the same rows: nothing to compute.
                 continue;
@@ -213,26 +223,21 @@ impl<'a> Plan<'a> {
             }
             principals.push(Changing { who, old_reason: old_access.reason, new_reason: new_access.reason, pair });
         }
-        // Only the keys some pair uses are computed per batch: renumber them densely.
-        let mut used = vec![None; keys.sources.len()];
+        // Only the keys some pair uses are computed per batch: renumber them densely, in first use order.
+        let mut dense: HashMap<usize, usize> = HashMap::new();
         let mut sources = Vec::new();
         for (before, after) in &mut pairs {
             for side in [before, after] {
-                if let Side::Keys(list) = side {
-                    for key in list.iter_mut() {
-                        let slot = used.get_mut(*key);
-                        let dense = match slot {
-                            Some(Some(dense)) => *dense,
-                            Some(slot) => {
-                                let dense = sources.len();
-                                sources.push(keys.sources.get(*key).copied().unwrap_or(Source::Old(usize::MAX)));
-                                *slot = Some(dense);
-                                dense
-                            }
-                            None => usize::MAX,
-                        };
-                        *key = dense;
-                    }
+                let Side::Keys(list) = side else { continue };
+                for key in list.iter_mut() {
+                    *key = match keys.sources.get(*key) {
+                        Some(&source) => *dense.entry(*key).or_insert_with(|| {
+                            sources.push(source);
+                            sources.len() - 1
+                        }),
+                        // Never: every key was interned into `keys.sources`.
+                        None => usize::MAX,
+                    };
                 }
             }
         }
@@ -277,9 +282,9 @@ impl<'a> DiffAccumulator<'a> {
             .sources
             .par_iter()
             .map(|source| {
-                match *source {
-                    Source::Old(index) => old.policy_rows_on(batch, index),
-                    Source::New(index) => new.policy_rows_on(batch, index),
+                match source.version {
+                    Version::Old => old.policy_rows_on(batch, source.policy),
+                    Version::New => new.policy_rows_on(batch, source.policy),
                 }
                 // Never reached (sources index their set); no rows is the safe answer.
                 .unwrap_or_else(|| RowSet::empty(n))
@@ -298,9 +303,10 @@ impl<'a> DiffAccumulator<'a> {
             .sources
             .iter()
             .map(|source| {
-                match *source {
-                    Source::Old(index) => old.policy_rows(PolicyHandle::from_index(index)),
-                    Source::New(index) => new.policy_rows(PolicyHandle::from_index(index)),
+                let handle = PolicyHandle::from_index(source.policy);
+                match source.version {
+                    Version::Old => old.policy_rows(handle),
+                    Version::New => new.policy_rows(handle),
                 }
                 .unwrap_or(&empty)
             })

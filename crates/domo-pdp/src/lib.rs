@@ -137,7 +137,8 @@ pub use compile::{
     PolicyMembership, PolicySet, Principal, Reason, Severity,
 };
 pub use diff::{
-    PolicyChange, PolicyChangeKind, PolicyDiff, UserChange, VirtualUserChange, diff_policies, policy_changes,
+    ChangedRows, DiffAccumulator, DiffOptions, MergeDiffError, PolicyChange, PolicyChangeKind, PolicyDiff, UserChange,
+    VirtualUserChange, diff_policies, diff_policies_with, policy_changes,
 };
 pub use eval::{Evaluation, Explanation, Grant, Refusal, SchemaMismatchError, VisibleCount};
 pub use filter::CompiledFilter;

@@ -1,10 +1,11 @@
 //! `domo pdp diff`: what a change of policies grants or takes away, user by user.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use domo_pdp::{PolicyChange, PolicyChangeKind, Table};
+use domo_pdp::{ChangedRows, DiffAccumulator, DiffOptions, PolicyChange, PolicyChangeKind, PolicyDiff, Table};
 use serde::Serialize;
 
 mod for_any_row;
@@ -145,22 +146,25 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
             inputs.paths.data.display()
         );
     }
-    let table = inputs.load_table()?;
-    let new = new_set.evaluate(&table)?;
-    let old = old_set.evaluate(&table)?;
-    let diff = domo_pdp::diff_policies(&old, &new);
+    // Only the policies of users whose policies change are evaluated, and only the first rows
+    // gained and lost are kept, with their text when they are shown.
+    let mut accumulator = DiffAccumulator::new(&old_set, &new_set, DiffOptions { example_rows: SAMPLE_ROWS });
+    let mut texts = args.show_rows.then(RowTexts::new);
+    accumulate(&mut accumulator, &inputs.load_table()?, texts.as_mut())?;
+    let rows = accumulator.rows();
+    let diff = accumulator.finish();
     let directory = &inputs.directory;
     let names = common::Names::new(directory);
-    let sample = |rows: &[usize]| rows.iter().take(SAMPLE_ROWS).map(|r| r + 1).collect::<Vec<_>>();
+    let sample = |rows: &ChangedRows| rows.first.iter().take(SAMPLE_ROWS).map(|r| r + 1).collect::<Vec<_>>();
 
     match args.format {
         Format::Markdown => {
-            let comment = markdown(&diff, &table, &names, &inputs, &args.input.dir, &old_path, args.show_rows);
+            let comment = markdown(&diff, rows, &names, &inputs, &args.input.dir, &old_path, texts.as_ref());
             output::text(&comment.render())?;
         }
         Format::Json => {
             let json = DiffJson {
-                rows: table.row_count(),
+                rows,
                 policies: diff.policies.iter().map(|p| PolicyJson::of(p, &old_policies, &inputs.policies)).collect(),
                 users: diff
                     .users
@@ -204,7 +208,7 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
             if diff.users.is_empty() && diff.virtual_users.is_empty() {
                 writeln!(out, "  none: every user sees the same rows")?;
             }
-            let show_rows = args.show_rows.then_some(&table);
+            let show_rows = texts.as_ref();
             for user in &diff.users {
                 let who = format!("user {} `{}`", user.user, names.get(user.user));
                 write_user_change(
@@ -236,7 +240,7 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
                 out,
                 "{} over {}: {} rows, {} rows",
                 output::count(diff.users.len() + diff.virtual_users.len(), "user changes", "users change"),
-                output::count(table.row_count(), "row", "rows"),
+                output::count(rows, "row", "rows"),
                 output::how_many(gainers, "gains", "gain"),
                 output::how_many(losers, "loses", "lose"),
             )?;
@@ -250,19 +254,44 @@ pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
     Ok(if args.fail_on_new_access && diff.grants_new_access() { Outcome::Findings } else { Outcome::Ok })
 }
 
+/// The text of the rows shown with `--show-rows`, by row (0-based).
+type RowTexts = HashMap<usize, String>;
+
+/// Accumulates the diff over one batch of rows; with `texts`, copies out the text of the batch's
+/// rows kept as examples while the batch is at hand.
+fn accumulate(
+    accumulator: &mut DiffAccumulator<'_>,
+    batch: &Table,
+    texts: Option<&mut RowTexts>,
+) -> anyhow::Result<()> {
+    let start = accumulator.rows();
+    accumulator.add_batch(batch)?;
+    if let Some(texts) = texts {
+        for row in accumulator.example_rows_from(start) {
+            texts.insert(row, common::row_text(batch, row - start));
+        }
+    }
+    Ok(())
+}
+
+/// The text of a row shown as an example.
+fn text_of(texts: &RowTexts, row: usize) -> &str {
+    texts.get(&row).map_or("", String::as_str)
+}
+
 /// A user whose rows change: label, rows before, rows after, rows gained, rows lost.
-type ChangedUser<'a> = (String, usize, usize, &'a [usize], &'a [usize]);
+type ChangedUser<'a> = (String, usize, usize, &'a ChangedRows, &'a ChangedRows);
 
 /// The diff as a pull-request comment: the verdict, then a block per policy change and per user
 /// whose rows change, users who gain rows first.
 fn markdown(
-    diff: &domo_pdp::PolicyDiff,
-    table: &Table,
+    diff: &PolicyDiff,
+    rows: usize,
     names: &common::Names<'_>,
     inputs: &Inputs,
     inputs_dir: &std::path::Path,
     old_path: &std::path::Path,
-    show_rows: bool,
+    show_rows: Option<&RowTexts>,
 ) -> output::Comment {
     use output::{Align, Section, md_code, md_table};
     // (label, before, after, gained rows, lost rows) of every user whose rows change.
@@ -271,11 +300,11 @@ fn markdown(
         .iter()
         .map(|u| {
             let label = format!("user {} `{}`", u.user, md_code(&names.get(u.user)));
-            (label, u.old_visible, u.new_visible, u.gained.as_slice(), u.lost.as_slice())
+            (label, u.old_visible, u.new_visible, &u.gained, &u.lost)
         })
         .chain(diff.virtual_users.iter().map(|v| {
             let label = format!("virtual user `{}`", md_code(&v.name));
-            (label, v.old_visible, v.new_visible, v.gained.as_slice(), v.lost.as_slice())
+            (label, v.old_visible, v.new_visible, &v.gained, &v.lost)
         }))
         .collect();
     // Gains first, the largest first: they are what a reviewer must look at.
@@ -295,7 +324,7 @@ fn markdown(
         "`domo pdp diff` of `{}` against `{}` over {}: {}, {}.",
         md_code(&inputs.paths.policies.display().to_string()),
         md_code(&old_path.display().to_string()),
-        output::count(table.row_count(), "row", "rows"),
+        output::count(rows, "row", "rows"),
         output::count(diff.policies.len(), "policy changes", "policies change"),
         output::count(users.len(), "user's rows change", "users' rows change"),
     )];
@@ -324,10 +353,10 @@ fn markdown(
             &[Align::Right; 4],
             [vec![before.to_string(), after.to_string(), gained.len().to_string(), lost.len().to_string()]],
         );
-        if show_rows {
+        if let Some(texts) = show_rows {
             for (what, rows) in [("gained", gained), ("lost", lost)] {
-                for &row in rows.iter().take(SAMPLE_ROWS) {
-                    body.push_str(&format!("\n- {what} row {}: `{}`", row + 1, md_code(&common::row_text(table, row))));
+                for &row in rows.first.iter().take(SAMPLE_ROWS) {
+                    body.push_str(&format!("\n- {what} row {}: `{}`", row + 1, md_code(text_of(texts, row))));
                 }
                 if rows.len() > SAMPLE_ROWS {
                     body.push_str(&format!(
@@ -350,28 +379,28 @@ fn markdown(
 }
 
 /// One user's change for people: `user 27 `Ada`: 2 -> 4 rows (+2 gained, -0 lost)`,
-/// with samples of the rows gained and lost when `show_rows` holds the table.
+/// with samples of the rows gained and lost when `show_rows` holds their text.
 fn write_user_change(
     out: &mut impl Write,
     who: &str,
     (before, after): (usize, usize),
-    gained: &[usize],
-    lost: &[usize],
-    show_rows: Option<&Table>,
+    gained: &ChangedRows,
+    lost: &ChangedRows,
+    show_rows: Option<&RowTexts>,
 ) -> anyhow::Result<()> {
     let style = if gained.is_empty() { BOLD } else { WARNING };
     let gained_text = paint(style, format!("+{} gained", gained.len()));
     writeln!(out, "  {who}: {before} -> {after} rows ({gained_text}, -{} lost)", lost.len())?;
-    if let Some(table) = show_rows {
-        write_rows(out, table, "gained", gained)?;
-        write_rows(out, table, "lost", lost)?;
+    if let Some(texts) = show_rows {
+        write_rows(out, texts, "gained", gained)?;
+        write_rows(out, texts, "lost", lost)?;
     }
     Ok(())
 }
 
-fn write_rows(out: &mut impl Write, table: &Table, what: &str, rows: &[usize]) -> anyhow::Result<()> {
-    for &row in rows.iter().take(SAMPLE_ROWS) {
-        writeln!(out, "    {what} row {}: {}", row + 1, common::row_text(table, row))?;
+fn write_rows(out: &mut impl Write, texts: &RowTexts, what: &str, rows: &ChangedRows) -> anyhow::Result<()> {
+    for &row in rows.first.iter().take(SAMPLE_ROWS) {
+        writeln!(out, "    {what} row {}: {}", row + 1, text_of(texts, row))?;
     }
     if rows.len() > SAMPLE_ROWS {
         let more = rows.len() - SAMPLE_ROWS;

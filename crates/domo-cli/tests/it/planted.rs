@@ -93,3 +93,22 @@ fn test_reports_every_kind_of_failure() {
         &["pdp", "test", EXAMPLE, &fixture("tests-every-kind-fails.json"), "--policies", &policies]
     );
 }
+
+#[test]
+fn diff_shows_the_first_ten_rows_and_counts_them_all() {
+    // 30 rows, 15 of them attending: user 40 gains 15 rows, of which the first 10 are shown.
+    let policies = fixture("policies-widened.json");
+    let data = fixture("data-thirty-rows.csv");
+    let args = ["pdp", "diff", EXAMPLE, "--data", &data, "--policies", &policies, "--against", EXAMPLE, "--show-rows"];
+    check!("diff_widened_thirty_rows", &args);
+    let (code, stdout) = run_stdout(&[&args[..], &["--format", "json"]].concat());
+    assert_eq!(code, 0);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let carl = report["users"].as_array().unwrap().iter().find(|u| u["id"] == 40).unwrap();
+    assert_eq!(
+        (carl["before"].as_u64(), carl["after"].as_u64(), carl["gained"].as_u64()),
+        (Some(0), Some(15), Some(15))
+    );
+    let shown: Vec<u64> = carl["gainedRows"].as_array().unwrap().iter().map(|r| r.as_u64().unwrap()).collect();
+    assert_eq!(shown, [2, 4, 6, 8, 10, 12, 14, 16, 18, 20]);
+}

@@ -94,27 +94,7 @@ impl PolicySet {
     /// When the table's columns (names and types, in order) differ from the schema
     /// the policies were compiled against.
     pub fn evaluate<'a>(&'a self, table: &'a Table) -> Result<Evaluation<'a>, SchemaMismatchError> {
-        let ours = &self.schema.columns;
-        let theirs = &table.schema().columns;
-        if ours != theirs {
-            let difference = ours
-                .iter()
-                .zip(theirs.iter())
-                .enumerate()
-                .find(|(_, (a, b))| a != b)
-                .map(|(i, (a, b))| {
-                    format!(
-                        "column {} is `{}` {} in the table, `{}` {} in the DataSet",
-                        i + 1,
-                        b.name,
-                        b.column_type,
-                        a.name,
-                        a.column_type
-                    )
-                })
-                .unwrap_or_else(|| format!("the table has {} columns, the DataSet {}", theirs.len(), ours.len()));
-            return Err(SchemaMismatchError { difference });
-        }
+        self.check_schema(table)?;
         // Policies with equal filters share one evaluation and one row set.
         let mut first_with_key: HashMap<Vec<&CompiledFilter>, usize> = HashMap::new();
         let mut alias: Vec<Option<usize>> = Vec::with_capacity(self.policies.len());
@@ -144,10 +124,42 @@ impl PolicySet {
         }
         Ok(Evaluation { table, set: self, rows })
     }
+
+    /// Fails unless `table`'s columns (names and types, in order) are the schema the policies were compiled against.
+    pub(crate) fn check_schema(&self, table: &Table) -> Result<(), SchemaMismatchError> {
+        let ours = &self.schema.columns;
+        let theirs = &table.schema().columns;
+        if ours != theirs {
+            let difference = ours
+                .iter()
+                .zip(theirs.iter())
+                .enumerate()
+                .find(|(_, (a, b))| a != b)
+                .map(|(i, (a, b))| {
+                    format!(
+                        "column {} is `{}` {} in the table, `{}` {} in the DataSet",
+                        i + 1,
+                        b.name,
+                        b.column_type,
+                        a.name,
+                        a.column_type
+                    )
+                })
+                .unwrap_or_else(|| format!("the table has {} columns, the DataSet {}", theirs.len(), ours.len()));
+            return Err(SchemaMismatchError { difference });
+        }
+        Ok(())
+    }
+
+    /// The rows one policy admits on `table` (its filters only), for analyses that need only a few policies
+    /// of each batch; `None` if the policy is out of range. The table's schema must have been checked.
+    pub(crate) fn policy_rows_on(&self, table: &Table, policy: usize) -> Option<RowSet> {
+        self.policies.get(policy).map(|policy| policy_rows(table, policy))
+    }
 }
 
-/// A key for policies whose filters are equal (ANDed filters in any order).
-fn filters_key(policy: &CompiledPolicy) -> Option<Vec<&CompiledFilter>> {
+/// A key for policies whose filters are equal (ANDed filters in any order); `None` for a policy that admits every row.
+pub(crate) fn filters_key(policy: &CompiledPolicy) -> Option<Vec<&CompiledFilter>> {
     if policy.all_rows || policy.filters.is_empty() {
         return None;
     }

@@ -69,10 +69,10 @@ fn diff_sees_users_beyond_the_directory_and_virtual_users() {
     let (old_eval, new_eval) = (old_set.evaluate(&table).unwrap(), new_set.evaluate(&table).unwrap());
     let diff = domo_pdp::diff_policies(&old_eval, &new_eval);
     assert!(diff.grants_new_access());
-    let users: Vec<(UserId, Vec<usize>)> = diff.users.iter().map(|u| (u.user, u.gained.clone())).collect();
+    let users: Vec<(UserId, Vec<usize>)> = diff.users.iter().map(|u| (u.user, u.gained.first.clone())).collect();
     assert_eq!(users, [(UserId(777), vec![0])]);
     let virtual_users: Vec<(&str, Vec<usize>)> =
-        diff.virtual_users.iter().map(|v| (v.name.as_str(), v.gained.clone())).collect();
+        diff.virtual_users.iter().map(|v| (v.name.as_str(), v.gained.first.clone())).collect();
     assert_eq!(virtual_users, [("portal", vec![0])]);
 }
 

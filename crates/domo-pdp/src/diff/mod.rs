@@ -1,11 +1,13 @@
 //! Diff of two policy sets over the same data: per user rows gained and lost, and which policies changed.
 
 use domo_model::{Policy, PolicyFilter, PolicyId, UserId};
-use hashbrown::HashMap;
 
-use crate::compile::{Access, Principal, Reason};
+use crate::compile::Reason;
 use crate::eval::Evaluation;
-use crate::rowset::RowSet;
+
+mod accumulate;
+
+pub use accumulate::{DiffAccumulator, MergeDiffError};
 
 /// How one policy differs between the old and the new set.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +31,27 @@ pub struct PolicyChange {
     pub kind: PolicyChangeKind,
 }
 
+/// Rows (0-based, DataSet order) gained or lost: how many, and the first of them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChangedRows {
+    /// How many rows.
+    pub count: usize,
+    /// The first rows, in DataSet order: at most [`DiffOptions::example_rows`] of them.
+    pub first: Vec<usize>,
+}
+
+impl ChangedRows {
+    /// How many rows (all of them, not only the [`ChangedRows::first`] kept).
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether there is no row.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
 /// How one user's visible rows change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserChange {
@@ -42,10 +65,10 @@ pub struct UserChange {
     pub old_visible: usize,
     /// How many rows they see now.
     pub new_visible: usize,
-    /// Rows (0-based, DataSet order) they see now and did not before.
-    pub gained: Vec<usize>,
-    /// Rows (0-based, DataSet order) they saw before and do not now.
-    pub lost: Vec<usize>,
+    /// Rows they see now and did not before.
+    pub gained: ChangedRows,
+    /// Rows they saw before and do not now.
+    pub lost: ChangedRows,
 }
 
 /// How one virtual user's visible rows change.
@@ -57,10 +80,10 @@ pub struct VirtualUserChange {
     pub old_visible: usize,
     /// How many rows they see now.
     pub new_visible: usize,
-    /// Rows (0-based, DataSet order) they see now and did not before.
-    pub gained: Vec<usize>,
-    /// Rows (0-based, DataSet order) they saw before and do not now.
-    pub lost: Vec<usize>,
+    /// Rows they see now and did not before.
+    pub gained: ChangedRows,
+    /// Rows they saw before and do not now.
+    pub lost: ChangedRows,
 }
 
 /// The difference between two policy sets evaluated on the same table.
@@ -83,139 +106,37 @@ impl PolicyDiff {
     }
 }
 
-/// Users that either side names (in policies or group members) but the new directory's user list lacks, by id.
-fn users_beyond_directory(old: &Evaluation<'_>, new: &Evaluation<'_>) -> Vec<UserId> {
-    let known: hashbrown::HashSet<UserId> = new.policy_set().directory().users.iter().map(|u| u.id).collect();
-    let mut extra: Vec<UserId> = Vec::new();
-    for set in [old.policy_set(), new.policy_set()] {
-        extra.extend(set.policies().iter().flat_map(|p| p.source().users.iter().copied()));
-        extra.extend(set.directory().groups.iter().flat_map(|g| g.user_ids.iter().copied()));
-    }
-    extra.retain(|u| !known.contains(u));
-    extra.sort_unstable();
-    extra.dedup();
-    extra
+/// How a diff is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiffOptions {
+    /// How many of each principal's gained rows, and of their lost rows, to keep as examples
+    /// ([`ChangedRows::first`]): the first ones in DataSet order. Memory grows with this, never with the rows.
+    pub example_rows: usize,
 }
 
-/// Virtual users that either side's policies name, by name.
-fn virtual_users(old: &Evaluation<'_>, new: &Evaluation<'_>) -> Vec<String> {
-    let mut names: Vec<String> = [old.policy_set(), new.policy_set()]
-        .iter()
-        .flat_map(|set| set.policies().iter().flat_map(|p| p.source().virtual_users.iter().cloned()))
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    names
+impl Default for DiffOptions {
+    /// Ten example rows each way.
+    fn default() -> Self {
+        Self { example_rows: 10 }
+    }
 }
 
 /// Compares what each user of the new evaluation's directory sees under `old`
-/// and under `new`. Both must be evaluated on the same table; users with the
-/// same policies on both sides share one computation.
+/// and under `new`, keeping the first ten rows gained and lost of each
+/// ([`DiffOptions::default`]). Both must be evaluated on the same table.
+///
+/// Only principals whose policies differ between the sets are computed, and
+/// those with equal (before, after) policies share one computation. To diff a
+/// table too large to hold, feed it batch by batch to a [`DiffAccumulator`].
 pub fn diff_policies(old: &Evaluation<'_>, new: &Evaluation<'_>) -> PolicyDiff {
-    let policies = policy_changes(
-        &old.policy_set().policies().iter().map(|p| p.source()).collect::<Vec<_>>(),
-        &new.policy_set().policies().iter().map(|p| p.source()).collect::<Vec<_>>(),
-    );
-    let mut memo: HashMap<(AccessKey, AccessKey), Change> = HashMap::new();
-    let mut users = Vec::new();
-    let directory_users = new.policy_set().directory().users.iter().map(|u| u.id);
-    for user in directory_users.chain(users_beyond_directory(old, new)) {
-        let old_access = old.policy_set().access(user);
-        let new_access = new.policy_set().access(user);
-        let key = (AccessKey::of(&old_access), AccessKey::of(&new_access));
-        let (gained, lost, old_visible, new_visible) = memo
-            .entry(key)
-            .or_insert_with(|| {
-                let before = old.rows_for(&old_access);
-                let after = new.rows_for(&new_access);
-                let (gained, lost) = difference(&before, &after);
-                (gained, lost, before.len(), after.len())
-            })
-            .clone();
-        if gained.is_empty() && lost.is_empty() {
-            continue;
-        }
-        users.push(UserChange {
-            user,
-            old_reason: old_access.reason,
-            new_reason: new_access.reason,
-            old_visible,
-            new_visible,
-            gained,
-            lost,
-        });
-    }
-    let mut virtual_changes = Vec::new();
-    for name in virtual_users(old, new) {
-        let before = old.rows_for(&old.policy_set().access(Principal::Virtual(&name)));
-        let after = new.rows_for(&new.policy_set().access(Principal::Virtual(&name)));
-        let (gained, lost) = difference(&before, &after);
-        if gained.is_empty() && lost.is_empty() {
-            continue;
-        }
-        virtual_changes.push(VirtualUserChange {
-            name,
-            old_visible: before.len(),
-            new_visible: after.len(),
-            gained,
-            lost,
-        });
-    }
-    PolicyDiff { policies, users, virtual_users: virtual_changes }
+    diff_policies_with(old, new, DiffOptions::default())
 }
 
-/// Rows gained, rows lost, and the counts before and after.
-type Change = (Vec<usize>, Vec<usize>, usize, usize);
-
-/// What decides a user's rows: everything, or a set of policies.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum AccessKey {
-    Everything,
-    Policies(Vec<usize>),
-}
-
-impl AccessKey {
-    fn of(access: &Access) -> Self {
-        if access.sees_everything() {
-            AccessKey::Everything
-        } else {
-            AccessKey::Policies(access.policies.iter().map(|m| m.policy.index()).collect())
-        }
-    }
-}
-
-/// Rows only in `after` (gained) and only in `before` (lost), both in order.
-fn difference(before: &RowSet, after: &RowSet) -> (Vec<usize>, Vec<usize>) {
-    let mut gained = Vec::new();
-    let mut lost = Vec::new();
-    let mut a = before.iter().peekable();
-    let mut b = after.iter().peekable();
-    loop {
-        match (a.peek().copied(), b.peek().copied()) {
-            (Some(x), Some(y)) if x == y => {
-                a.next();
-                b.next();
-            }
-            (Some(x), Some(y)) if x < y => {
-                lost.push(x);
-                a.next();
-            }
-            (Some(_), Some(y)) => {
-                gained.push(y);
-                b.next();
-            }
-            (Some(x), None) => {
-                lost.push(x);
-                a.next();
-            }
-            (None, Some(y)) => {
-                gained.push(y);
-                b.next();
-            }
-            (None, None) => break,
-        }
-    }
-    (gained, lost)
+/// [`diff_policies`] with options.
+pub fn diff_policies_with(old: &Evaluation<'_>, new: &Evaluation<'_>, options: DiffOptions) -> PolicyDiff {
+    let mut accumulator = DiffAccumulator::new(old.policy_set(), new.policy_set(), options);
+    accumulator.add_evaluated(old, new);
+    accumulator.finish()
 }
 
 /// Matches policies by id (or by name when either has no id) and lists what changed.
@@ -297,13 +218,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn difference_of_sorted_sets() {
-        let before = RowSet::from_sorted(10, vec![1, 3, 5]);
-        let after = RowSet::from_sorted(10, vec![3, 4, 5, 9]);
-        assert_eq!(difference(&before, &after), (vec![4, 9], vec![1]));
-    }
-
-    #[test]
     fn policies_match_by_id_then_name() {
         let p = |json: &str| -> Policy { serde_json::from_str(json).unwrap() };
         let a = p(r#"{"id": 1, "name": "a", "users": [1]}"#);
@@ -358,7 +272,8 @@ mod tests {
             let lost: Vec<usize> = before.iter().copied().filter(|r| !after.contains(r)).collect();
             match diff.users.iter().find(|u| u.user == user.id) {
                 Some(change) => {
-                    assert_eq!((&change.gained, &change.lost), (&gained, &lost), "user {}", user.id);
+                    assert_eq!((&change.gained.first, &change.lost.first), (&gained, &lost), "user {}", user.id);
+                    assert_eq!((change.gained.count, change.lost.count), (gained.len(), lost.len()));
                     assert_eq!((change.old_visible, change.new_visible), (before.len(), after.len()));
                 }
                 None => assert!(gained.is_empty() && lost.is_empty(), "user {} changed but is not listed", user.id),

@@ -33,27 +33,26 @@ pub(crate) struct PullArgs {
     #[arg(long, value_name = "DIR")]
     all: Option<PathBuf>,
     /// With --all: only DataSets whose name contains TEXT, ignoring case (Domo's `nameLike`).
-    #[arg(long, value_name = "TEXT", requires = "all")]
+    #[arg(long, value_name = "TEXT")]
     name_like: Option<String>,
     /// With --all: only DataSets with PDP on or with policies of their own (besides All Rows).
-    #[arg(long, requires = "all")]
+    #[arg(long)]
     pdp_only: bool,
     /// With --all: only DataSets owned by this user id.
-    #[arg(long, value_name = "USER_ID", requires = "all")]
+    #[arg(long, value_name = "USER_ID")]
     owner: Option<u64>,
     /// With --all: at most N DataSets, the first N that the listing gives and --name-like and --owner select.
-    #[arg(long, value_name = "N", requires = "all")]
+    #[arg(long, value_name = "N")]
     limit: Option<u64>,
     /// With --all: write data.csv with the first N rows of each DataSet (with a header row); the download stops
     /// there. Without it no data.csv is written.
-    #[arg(long, value_name = "N", requires = "all")]
+    #[arg(long, value_name = "N")]
     sample: Option<u64>,
-    /// With --all: how many DataSets are pulled at once (each sends one request at a time).
-    #[arg(long, value_name = "N", requires = "all", default_value_t = 8,
-          value_parser = clap::value_parser!(u16).range(1..=64))]
-    jobs: u16,
+    /// With --all: how many DataSets are pulled at once, each sending one request at a time [default: 8].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: Option<u16>,
     /// With --all: remove the folders of DataSets that were deleted live (without it they are kept and reported).
-    #[arg(long, requires = "all")]
+    #[arg(long)]
     prune: bool,
     /// Overwrite local edits: the files of an earlier pull (one DataSet), or a policies.json edited since the last
     /// pull (--all; without --force such a DataSet is reported and skipped).
@@ -69,6 +68,9 @@ pub(crate) fn run(args: &PullArgs) -> anyhow::Result<Outcome> {
         (None, Some(id), Some(dir)) => (id, dir),
         _ => bail!("give a DataSet id and a folder, or --all DIR"),
     };
+    if let Some(flag) = args.all_only_flag() {
+        bail!("{flag} is an option of `domo pull --all DIR`: a one-DataSet pull writes the whole DataSet");
+    }
     let existing: Vec<&str> = FILES.iter().copied().filter(|f| dir.join(f).exists()).collect();
     if !existing.is_empty() && !args.force {
         bail!(
@@ -90,6 +92,23 @@ pub(crate) fn run(args: &PullArgs) -> anyhow::Result<Outcome> {
         let _ = std::fs::remove_dir_all(created);
     }
     pulled
+}
+
+impl PullArgs {
+    /// The first option given that only `--all` takes.
+    fn all_only_flag(&self) -> Option<&'static str> {
+        [
+            ("--name-like", self.name_like.is_some()),
+            ("--pdp-only", self.pdp_only),
+            ("--owner", self.owner.is_some()),
+            ("--limit", self.limit.is_some()),
+            ("--sample", self.sample.is_some()),
+            ("--jobs", self.jobs.is_some()),
+            ("--prune", self.prune),
+        ]
+        .into_iter()
+        .find_map(|(flag, given)| given.then_some(flag))
+    }
 }
 
 /// The outermost folder of `dir` (itself included) that does not exist yet.

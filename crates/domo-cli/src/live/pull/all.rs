@@ -20,6 +20,9 @@ use super::{PullArgs, output};
 use crate::exit::Outcome;
 use crate::live::config::ConnectionArgs;
 
+/// DataSets pulled at once unless `--jobs` says otherwise.
+const DEFAULT_JOBS: u16 = 8;
+
 /// What `domo pull --all` was asked to do.
 #[derive(Debug)]
 pub(crate) struct PullAll<'a> {
@@ -44,7 +47,7 @@ impl<'a> PullAll<'a> {
             owner: args.owner.map(UserId),
             limit: args.limit,
             sample: args.sample,
-            jobs: usize::from(args.jobs.max(1)),
+            jobs: usize::from(args.jobs.unwrap_or(DEFAULT_JOBS).max(1)),
             prune: args.prune,
             force: args.force,
             connection: &args.connection,
@@ -317,11 +320,16 @@ fn commit_dataset(
     let dataset_bytes = crate::output::json_bytes(&listed)?;
     let policies_bytes = crate::output::json_bytes(&kept)?;
     let mut changes = Vec::new();
+    let mut details = Vec::new();
     let mut staged = Vec::new();
     if std::fs::read(folder.join("dataset.json")).ok().as_deref() != Some(dataset_bytes.as_slice()) {
         if let Some(old) = &local.dataset {
             let said = dataset_changes(old, &serde_json::to_value(&listed)?);
-            changes.extend(if said.is_empty() { vec!["dataset.json reformatted".to_owned()] } else { said });
+            if said.main.is_empty() && said.details.is_empty() {
+                details.push("dataset.json reformatted".to_owned());
+            }
+            changes.extend(said.main);
+            details.extend(said.details);
         }
         staged.push(local::stage(folder, "dataset.json", &dataset_bytes)?);
     }
@@ -354,6 +362,7 @@ fn commit_dataset(
             ));
         }
     }
+    changes.extend(details);
     staged.push(local::stage_state(folder, kept)?);
     local::commit(folder, staged)?;
     let (id, name) = (dataset.id, dataset.name);

@@ -88,18 +88,27 @@ fn quote(text: &str) -> String {
     format!("`{text}`")
 }
 
-/// The fields of dataset.json said first, in this order; others follow by name.
-const FIRST: [&str; 5] = ["name", "owner", "pdpEnabled", "schema", "description"];
+/// The fields of dataset.json that decide who sees what, said first and in this order.
+const MAIN: [&str; 5] = ["name", "owner", "pdpEnabled", "schema", "description"];
 
-/// What differs between an old and a new dataset.json, field by field:
-/// `pdpEnabled false → true`, `owner 1001 → 27`, `schema: column `Region` added`.
-pub(crate) fn dataset_changes(old: &Value, new: &Value) -> Vec<String> {
+/// What differs between an old and a new dataset.json, in words.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct DatasetChanges {
+    /// Name, owner, PDP switch, schema, description: `pdpEnabled false → true`,
+    /// `owner 1001 → 27`, `schema: column `Region` added (STRING)`.
+    pub(crate) main: Vec<String>,
+    /// Every other field, by name: `rows 6 → 8`, `updatedAt changed`.
+    pub(crate) details: Vec<String>,
+}
+
+/// What differs between an old and a new dataset.json, field by field.
+pub(crate) fn dataset_changes(old: &Value, new: &Value) -> DatasetChanges {
     let empty = serde_json::Map::new();
     let (old, new) = (old.as_object().unwrap_or(&empty), new.as_object().unwrap_or(&empty));
     let keys: BTreeSet<&str> = old.keys().chain(new.keys()).map(String::as_str).collect();
-    let mut ordered: Vec<&str> = FIRST.iter().copied().filter(|k| keys.contains(k)).collect();
-    ordered.extend(keys.iter().copied().filter(|k| !FIRST.contains(k)));
-    let mut changes = Vec::new();
+    let mut ordered: Vec<&str> = MAIN.iter().copied().filter(|k| keys.contains(k)).collect();
+    ordered.extend(keys.iter().copied().filter(|k| !MAIN.contains(k)));
+    let mut changes = DatasetChanges::default();
     for key in ordered {
         let (before, after) = (old.get(key), new.get(key));
         if before == after {
@@ -113,7 +122,7 @@ pub(crate) fn dataset_changes(old: &Value, new: &Value) -> Vec<String> {
             "name" | "pdpEnabled" | "rows" | "columns" => format!("{key} {} → {}", show(before), show(after)),
             _ => format!("{key} changed"),
         };
-        changes.push(change);
+        if MAIN.contains(&key) { &mut changes.main } else { &mut changes.details }.push(change);
     }
     changes
 }
@@ -230,28 +239,32 @@ mod tests {
         }
     }
 
-    fn check(old: &[Policy], new: &[Policy], expected: Option<&str>) {
-        assert_eq!(policy_changes(old, new).describe().as_deref(), expected);
+    fn check(old: Vec<Policy>, new: Vec<Policy>, expected: Option<&str>) {
+        assert_eq!(policy_changes(&old, &new).describe().as_deref(), expected);
     }
 
     #[test]
     fn policies_are_matched_by_id_then_by_name() {
         let east = policy(Some(1), "East", "East");
         let west = policy(Some(2), "West", "West");
-        check(&[east.clone(), west.clone()], &[east.clone(), west.clone()], None);
-        check(&[east.clone()], &[east.clone(), west.clone()], Some("policies added `West`"));
-        check(&[east.clone(), west.clone()], &[west.clone()], Some("policies removed `East`"));
-        check(&[east.clone()], &[policy(Some(1), "East", "North")], Some("policies changed `East`"));
-        check(&[east.clone()], &[policy(Some(1), "Eastern", "East")], Some("policies changed `East` → `Eastern`"));
-        // Recreated live under a new id: the same name, so a change, not a removal and an addition.
-        check(&[east.clone()], &[policy(Some(9), "East", "East")], Some("policies changed `East`"));
+        check(vec![east.clone(), west.clone()], vec![east.clone(), west.clone()], None);
+        check(vec![east.clone()], vec![east.clone(), west.clone()], Some("policies added `West`"));
+        check(vec![east.clone(), west.clone()], vec![west.clone()], Some("policies removed `East`"));
+        check(vec![east.clone()], vec![policy(Some(1), "East", "North")], Some("policies changed `East`"));
         check(
-            &[east.clone(), west],
-            &[policy(Some(1), "East", "North"), policy(Some(3), "South", "South")],
+            vec![east.clone()],
+            vec![policy(Some(1), "Eastern", "East")],
+            Some("policies changed `East` → `Eastern`"),
+        );
+        // Recreated live under a new id: the same name, so a change, not a removal and an addition.
+        check(vec![east.clone()], vec![policy(Some(9), "East", "East")], Some("policies changed `East`"));
+        check(
+            vec![east.clone(), west],
+            vec![policy(Some(1), "East", "North"), policy(Some(3), "South", "South")],
             Some("policies added `South`; changed `East`; removed `West`"),
         );
         // A local file without ids (written by hand or generated) matches by name.
-        check(&[policy(None, "East", "East")], &[east], Some("policies changed `East`"));
+        check(vec![policy(None, "East", "East")], vec![east], Some("policies changed `East`"));
     }
 
     #[test]
@@ -259,28 +272,28 @@ mod tests {
         let old = json!({"id": "d", "name": "Sales", "rows": 6, "pdpEnabled": false, "owner": {"id": 1001, "name": "Euler"},
             "schema": {"columns": [{"type": "STRING", "name": "Region"}, {"type": "LONG", "name": "Amount"}]},
             "updatedAt": "2026-01-01T00:00:00Z"});
-        assert!(dataset_changes(&old, &old).is_empty());
+        assert_eq!(dataset_changes(&old, &old), DatasetChanges::default());
         let new = json!({"id": "d", "name": "Sales EMEA", "rows": 8, "pdpEnabled": true, "owner": {"id": 27, "name": "Support"},
             "schema": {"columns": [{"type": "STRING", "name": "Region"}, {"type": "DOUBLE", "name": "Amount"},
                                    {"type": "DATE", "name": "Day"}]},
             "updatedAt": "2026-01-02T00:00:00Z"});
+        let changes = dataset_changes(&old, &new);
         assert_eq!(
-            dataset_changes(&old, &new),
+            changes.main,
             [
                 "name `Sales` → `Sales EMEA`",
                 "owner 1001 → 27",
                 "pdpEnabled false → true",
                 "schema: column `Amount` LONG → DOUBLE, column `Day` added (DATE)",
-                "rows 6 → 8",
-                "updatedAt changed",
             ]
         );
+        assert_eq!(changes.details, ["rows 6 → 8", "updatedAt changed"]);
         let reordered =
             json!({"schema": {"columns": [{"type": "LONG", "name": "Amount"}, {"type": "STRING", "name": "Region"}]}});
         let dropped = json!({"schema": {"columns": [{"type": "STRING", "name": "Region"}]}});
         let only = |v: &Value| json!({"schema": v["schema"].clone()});
-        assert_eq!(dataset_changes(&only(&old), &reordered), ["schema: columns reordered"]);
-        assert_eq!(dataset_changes(&only(&old), &dropped), ["schema: column `Amount` removed"]);
+        assert_eq!(dataset_changes(&only(&old), &reordered).main, ["schema: columns reordered"]);
+        assert_eq!(dataset_changes(&only(&old), &dropped).main, ["schema: column `Amount` removed"]);
     }
 
     #[test]

@@ -303,7 +303,6 @@ async fn export_sample(
     let options = ExportOptions { header: Header::Include, file_name: None };
     let head = client.export_data_head(id, &options, rows, &mut writer, None).await?;
     writer.flush().await.with_context(|| format!("cannot write `{}`", path.display()))?;
-    writer.get_ref().sync_all().await.with_context(|| format!("cannot write `{}`", path.display()))?;
     Ok((staged, head))
 }
 
@@ -351,6 +350,7 @@ fn commit_dataset(
             if local.dataset.is_some() {
                 changes.push(if path.exists() { "sample changed" } else { "sample written" }.to_owned());
             }
+            sample.sync()?;
             staged.push(sample);
         }
         if !head.stopped && head.rows < dataset.rows {
@@ -363,7 +363,9 @@ fn commit_dataset(
         }
     }
     changes.extend(details);
-    staged.push(local::stage_state(folder, kept)?);
+    if local.recorded() != Some(domo_pdp::fingerprint(kept).as_str()) {
+        staged.push(local::stage_state(folder, kept)?);
+    }
     local::commit(folder, staged)?;
     let (id, name) = (dataset.id, dataset.name);
     if local.dataset.is_none() {

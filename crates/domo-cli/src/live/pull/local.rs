@@ -89,6 +89,11 @@ impl Local {
         Ok(Self { folder, dataset, policies, recorded, shared })
     }
 
+    /// The fingerprint of the policies the last pull wrote, if a pull is recorded.
+    pub(crate) fn recorded(&self) -> Option<&str> {
+        self.recorded.as_deref()
+    }
+
     /// Why policies.json must not be overwritten without `--force`: it
     /// differs both from what the last pull wrote and from `live` (the
     /// policies this pull would write). `None` when it may be.
@@ -167,6 +172,11 @@ pub(crate) fn temp_in(folder: &Path, name: &'static str) -> anyhow::Result<Stage
 impl Staged {
     pub(crate) fn path(&self) -> &Path {
         self.temp.path()
+    }
+
+    /// Puts what was written on disk, before it takes the old file's place.
+    pub(crate) fn sync(&self) -> anyhow::Result<()> {
+        self.temp.as_file().sync_all().with_context(|| format!("cannot write `{}`", self.temp.path().display()))
     }
 
     /// The file to write into.

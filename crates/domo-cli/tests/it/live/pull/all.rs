@@ -454,3 +454,43 @@ fn a_failing_dataset_is_reported_the_others_go_on_and_429_is_retried_after_retry
         run.all()
     );
 }
+
+#[test]
+fn a_dataset_whose_sample_fails_is_left_as_it_was() {
+    let live = Live::start();
+    let changed = dataset(&live, "Changed");
+    let steady = dataset(&live, "Steady");
+    let tree = live.path("tree");
+    assert_eq!(pull(&live, &tree, &["--sample", "2"]).code, 0);
+    let before = snapshot(&tree.join("datasets").join(&changed));
+
+    policy(&live, &changed, "Attendees", "TRUE");
+    let new = dataset(&live, "New");
+    let failing = [format!("/v1/datasets/{changed}/data"), format!("/v1/datasets/{new}/data")];
+    let proxy = FaultProxy::start(&live.url, move |line| {
+        failing
+            .iter()
+            .any(|path| line.contains(path.as_str()))
+            .then(|| error_response(500, "Internal Server Error", ""))
+    });
+    let run = Run::of(
+        live.command(&["pull", "--all", tree.to_str().unwrap(), "--sample", "3"])
+            .env("DOMO_API_HOST", &proxy.url)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr.contains(&format!("failed: DataSet {changed} `Changed`: GET /v1/datasets/{changed}/data")),
+        "{}",
+        run.all()
+    );
+    assert_eq!(snapshot(&tree.join("datasets").join(&changed)), before, "policies.json and data.csv as they were");
+    assert!(!tree.join("datasets").join(&new).exists(), "no folder for a new DataSet that failed");
+    assert_eq!(
+        std::fs::read_to_string(tree.join("datasets").join(&steady).join("data.csv")).unwrap().lines().count(),
+        4,
+        "the others go on"
+    );
+    assert!(run.stdout.contains(&format!("updated  {steady} `Steady`: sample changed")), "{}", run.all());
+}

@@ -105,6 +105,12 @@ enum Task {
 }
 
 pub(crate) fn run(args: &PullAll<'_>) -> anyhow::Result<Outcome> {
+    if let Some(file) = ["dataset.json", "policies.json"].into_iter().find(|f| args.root.join(f).exists()) {
+        anyhow::bail!(
+            "`{}` holds {file}: it is a one-DataSet folder, not an instance tree; give --all a folder of its own",
+            args.root.display()
+        );
+    }
     let connection = args.connection.connect()?;
     let started = Instant::now();
     let created = super::first_missing(args.root);

@@ -257,6 +257,32 @@ fn bad_arguments_are_refused() {
     live.run(&["pull", "--all", "dir", "--jobs", "0"]).fails_with("--jobs <N>");
     live.run(&["pull"]).fails_with("required");
     assert!(!crate::root().join("dir").exists(), "nothing written");
+
+    let id = dataset(&live, "Party");
+    let party = live.path("party");
+    live.ok(&["pull", &id, party.to_str().unwrap()]);
+    pull(&live, &party, &[]).fails_with(&format!(
+        "error: `{}` holds dataset.json: it is a one-DataSet folder, not an instance tree; give --all a folder of its own",
+        party.display()
+    ));
+    assert!(!party.join("datasets").exists());
+}
+
+#[test]
+fn a_listing_that_fails_writes_nothing() {
+    let live = Live::start();
+    dataset(&live, "Party");
+    let proxy = FaultProxy::start(&live.url, |line| {
+        line.starts_with("GET /v1/datasets?").then(|| error_response(403, "Forbidden", ""))
+    });
+    let tree = live.path("new/tree");
+    let run = Run::of(
+        live.command(&["pull", "--all", tree.to_str().unwrap()]).env("DOMO_API_HOST", &proxy.url).output().unwrap(),
+    );
+    run.fails_with(
+        "error: cannot list the DataSets\n  caused by: GET /v1/datasets: Domo answered 403: Forbidden",
+    );
+    assert!(!live.path("new").exists(), "the folders this run created are removed");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -279,9 +279,7 @@ fn a_listing_that_fails_writes_nothing() {
     let run = Run::of(
         live.command(&["pull", "--all", tree.to_str().unwrap()]).env("DOMO_API_HOST", &proxy.url).output().unwrap(),
     );
-    run.fails_with(
-        "error: cannot list the DataSets\n  caused by: GET /v1/datasets: Domo answered 403: Forbidden",
-    );
+    run.fails_with("error: cannot list the DataSets\n  caused by: GET /v1/datasets: Domo answered 403: Forbidden");
     assert!(!live.path("new").exists(), "the folders this run created are removed");
 }
 
@@ -326,28 +324,49 @@ fn shared_policy_uses_stay_out_of_policies_json_and_a_bad_use_is_located() {
 struct FaultProxy {
     url: String,
     seen: Arc<Mutex<Vec<String>>>,
+    flights: Arc<Flights>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
+/// The requests of one DataSet (`/v1/datasets/…`) relayed at the same time: now, and the most seen.
+#[derive(Default)]
+struct Flights {
+    now: AtomicUsize,
+    most: AtomicUsize,
+    /// How long each is held before it is relayed, so that those sent together overlap.
+    hold: Duration,
+}
+
 impl FaultProxy {
     fn start(upstream: &str, fault: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+        Self::holding(upstream, Duration::ZERO, fault)
+    }
+
+    /// [`FaultProxy::start`], holding each DataSet's request for `hold` before it is relayed.
+    fn holding(upstream: &str, hold: Duration, fault: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let upstream = upstream.trim_start_matches("http://").to_owned();
         let (stop, seen) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::new(Vec::new())));
-        let (stopped, log, fault) = (stop.clone(), seen.clone(), Arc::new(fault));
+        let flights = Arc::new(Flights { hold, ..Flights::default() });
+        let (stopped, log, fault, counted) = (stop.clone(), seen.clone(), Arc::new(fault), flights.clone());
         let thread = std::thread::spawn(move || {
             for socket in listener.incoming() {
                 if stopped.load(Ordering::SeqCst) {
                     return;
                 }
                 let Ok(socket) = socket else { continue };
-                let (upstream, log, fault) = (upstream.clone(), log.clone(), fault.clone());
-                std::thread::spawn(move || serve(socket, &upstream, &log, &*fault));
+                let (upstream, log, fault, counted) = (upstream.clone(), log.clone(), fault.clone(), counted.clone());
+                std::thread::spawn(move || serve(socket, &upstream, &log, &counted, &*fault));
             }
         });
-        Self { url, seen, stop, thread: Some(thread) }
+        Self { url, seen, flights, stop, thread: Some(thread) }
+    }
+
+    /// The most requests of DataSets that were relayed at once.
+    fn most_in_flight(&self) -> usize {
+        self.flights.most.load(Ordering::SeqCst)
     }
 
     fn seen(&self, needle: &str) -> usize {
@@ -366,7 +385,13 @@ impl Drop for FaultProxy {
 }
 
 /// Serves one client connection: faults answered in place, anything else relayed and the connection closed.
-fn serve(mut client: TcpStream, upstream: &str, log: &Mutex<Vec<String>>, fault: &dyn Fn(&str) -> Option<String>) {
+fn serve(
+    mut client: TcpStream,
+    upstream: &str,
+    log: &Mutex<Vec<String>>,
+    flights: &Flights,
+    fault: &dyn Fn(&str) -> Option<String>,
+) {
     loop {
         let mut head = Vec::new();
         let mut byte = [0u8; 1];
@@ -402,11 +427,20 @@ fn serve(mut client: TcpStream, upstream: &str, log: &Mutex<Vec<String>>, fault:
             .map(|l| format!("{l}\r\n"))
             .collect();
         relayed.push_str("connection: close\r\n\r\n");
-        let Ok(mut server) = TcpStream::connect(upstream) else { return };
-        if server.write_all(relayed.as_bytes()).and_then(|()| server.write_all(&body)).is_err() {
-            return;
+        let counted = line.contains(" /v1/datasets/");
+        if counted {
+            let now = flights.now.fetch_add(1, Ordering::SeqCst) + 1;
+            flights.most.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(flights.hold);
         }
-        let _ = std::io::copy(&mut server, &mut client);
+        if let Ok(mut server) = TcpStream::connect(upstream)
+            && server.write_all(relayed.as_bytes()).and_then(|()| server.write_all(&body)).is_ok()
+        {
+            let _ = std::io::copy(&mut server, &mut client);
+        }
+        if counted {
+            flights.now.fetch_sub(1, Ordering::SeqCst);
+        }
         return;
     }
 }
@@ -519,4 +553,25 @@ fn a_dataset_whose_sample_fails_is_left_as_it_was() {
         "the others go on"
     );
     assert!(run.stdout.contains(&format!("updated  {steady} `Steady`: sample changed")), "{}", run.all());
+}
+
+#[test]
+fn no_more_than_jobs_requests_are_in_flight() {
+    let live = Live::start();
+    let ids: Vec<String> = (0..8).map(|n| dataset(&live, &format!("Set {n}"))).collect();
+    for (jobs, expected) in [("1", 1), ("3", 3)] {
+        let proxy = FaultProxy::holding(&live.url, Duration::from_millis(40), |_| None);
+        let tree = live.path(&format!("tree-{jobs}"));
+        let run = Run::of(
+            live.command(&["pull", "--all", tree.to_str().unwrap(), "--sample", "1", "--jobs", jobs])
+                .env("DOMO_API_HOST", &proxy.url)
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(run.code, 0, "{}", run.all());
+        assert_eq!(std::fs::read_dir(tree.join("datasets")).unwrap().count(), ids.len());
+        // Each DataSet's two requests (its details, its sample) are held 40 ms: with 8 of them, 3 at a time overlap.
+        assert!(proxy.most_in_flight() <= expected, "--jobs {jobs}: {} at once", proxy.most_in_flight());
+        assert!(proxy.most_in_flight() >= expected.min(2), "--jobs {jobs}: {} at once", proxy.most_in_flight());
+    }
 }

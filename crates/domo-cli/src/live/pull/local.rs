@@ -251,3 +251,64 @@ pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
         Ok(filled)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use domo_model::{PolicyId, PolicyType};
+
+    use super::*;
+
+    fn policy(id: u64, name: &str) -> Policy {
+        Policy {
+            id: Some(PolicyId(id)),
+            policy_type: PolicyType::User,
+            name: name.to_owned(),
+            filters: vec![],
+            users: vec![],
+            virtual_users: vec![],
+            groups: vec![],
+        }
+    }
+
+    /// Whether a policies.json holding `local`, after a pull that wrote `recorded`, may be overwritten with `live`.
+    fn check(local: LocalPolicies, recorded: Option<&[Policy]>, live: &[Policy], expected: Option<&str>) {
+        let folder = Local {
+            folder: PathBuf::from("tree/datasets/d"),
+            dataset: None,
+            policies: local,
+            recorded: recorded.map(domo_pdp::fingerprint),
+            shared: BTreeSet::new(),
+        };
+        assert_eq!(folder.edited(live).as_deref(), expected);
+    }
+
+    #[test]
+    fn policies_edited_since_the_last_pull_are_kept() {
+        let (a, b) = (policy(1, "A"), policy(2, "B"));
+        let both = [a.clone(), b.clone()];
+        check(LocalPolicies::Missing, None, &both, None);
+        // As the last pull wrote it: overwritten with live, whatever live holds now.
+        check(LocalPolicies::Parsed(vec![a.clone()]), Some(&[a.clone()]), &both, None);
+        // Equal to live (an edit applied since, or a run stopped before its state file): no conflict.
+        check(LocalPolicies::Parsed(both.to_vec()), Some(&[a.clone()]), &both, None);
+        check(LocalPolicies::Parsed(both.to_vec()), None, &both, None);
+        check(
+            LocalPolicies::Parsed(vec![b.clone()]),
+            Some(&[a.clone()]),
+            &both,
+            Some("policies.json was edited since the last pull: against live it removes `A`"),
+        );
+        check(
+            LocalPolicies::Parsed(vec![policy(3, "C")]),
+            None,
+            &[a],
+            Some("policies.json was not written by a pull: against live it adds `C`; removes `A`"),
+        );
+        check(
+            LocalPolicies::Unreadable("EOF while parsing a list at line 1 column 2".to_owned()),
+            None,
+            &both,
+            Some("policies.json does not parse (EOF while parsing a list at line 1 column 2)"),
+        );
+    }
+}

@@ -103,8 +103,9 @@ fn an_instance_is_pulled_into_a_tree_and_a_rerun_says_what_changed() {
     assert!(matrix.contains("27,DomoSupport"), "{matrix}");
     std::fs::remove_file(folder.join("directory.json")).unwrap();
 
-    // Nothing changed live: nothing changes on disk.
+    // Nothing changed live: nothing changes on disk, but for what a killed run left behind.
     let before = snapshot(&tree);
+    std::fs::write(folder.join(".domo-pull-tmp-killed"), "half a file").unwrap();
     let run = pull(&live, &tree, &["--sample", "2"]);
     assert_eq!((run.code, run.stdout.as_str()), (0, ""), "{}", run.all());
     assert!(run.stderr.trim_end().ends_with(": no changes, 3 unchanged"), "{}", run.all());

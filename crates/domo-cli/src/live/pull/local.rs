@@ -288,13 +288,13 @@ mod tests {
         let both = [a.clone(), b.clone()];
         check(LocalPolicies::Missing, None, &both, None);
         // As the last pull wrote it: overwritten with live, whatever live holds now.
-        check(LocalPolicies::Parsed(vec![a.clone()]), Some(&[a.clone()]), &both, None);
+        check(LocalPolicies::Parsed(vec![a.clone()]), Some(std::slice::from_ref(&a)), &both, None);
         // Equal to live (an edit applied since, or a run stopped before its state file): no conflict.
-        check(LocalPolicies::Parsed(both.to_vec()), Some(&[a.clone()]), &both, None);
+        check(LocalPolicies::Parsed(both.to_vec()), Some(std::slice::from_ref(&a)), &both, None);
         check(LocalPolicies::Parsed(both.to_vec()), None, &both, None);
         check(
             LocalPolicies::Parsed(vec![b.clone()]),
-            Some(&[a.clone()]),
+            Some(std::slice::from_ref(&a)),
             &both,
             Some("policies.json was edited since the last pull: against live it removes `A`"),
         );

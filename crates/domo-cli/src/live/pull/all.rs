@@ -192,6 +192,7 @@ async fn pull_tree(args: &PullAll<'_>, client: &Client) -> anyhow::Result<Report
 
 /// Writes directory.json when it differs; its changes (`None`: it is new).
 fn write_directory(root: &Path, directory: &Directory) -> anyhow::Result<Option<Vec<String>>> {
+    local::clean_temporaries(root);
     let path = root.join("directory.json");
     let bytes = crate::output::json_bytes(directory)?;
     let old = std::fs::read(&path).ok();

@@ -76,12 +76,20 @@ pub(crate) enum LiveCommand {
         "  domo query $ID \"SELECT * FROM table\" --format csv > rows.csv",
     ))]
     Query(query::QueryArgs),
-    /// Download a DataSet into a folder that every `domo pdp` command reads.
+    /// Download a DataSet into a folder that every `domo pdp` command reads, or the whole instance into a tree.
     #[command(after_help = concat!(
         "Writes DIR/dataset.json, DIR/policies.json, DIR/data.csv (with a header row)\n",
         "and DIR/directory.json (users, and groups with their members). The export\n",
         "applies PDP for the user the credentials act as: pull as the owner or an Admin.\n\n",
-        "Example:\n  domo pull 4405ff58-1957-45f0-82bd-914d989a3ea3 party && domo pdp matrix party",
+        "With --all DIR: DIR/directory.json and DIR/datasets/<id>/ (dataset.json,\n",
+        "policies.json, and data.csv with --sample N) for every DataSet the filters\n",
+        "select, --jobs at a time. Run again, it updates the tree in place and prints\n",
+        "what changed; a policies.json edited since the last pull is kept (the DataSet\n",
+        "is skipped, exit 1) unless --force; a DataSet that fails is reported and the\n",
+        "others go on (exit 2). See docs/live.md, \"Pulling a whole instance\".\n\n",
+        "Examples:\n",
+        "  domo pull 4405ff58-1957-45f0-82bd-914d989a3ea3 party && domo pdp matrix party\n",
+        "  domo pull --all instance --name-like sales --pdp-only --sample 1000",
     ))]
     Pull(pull::PullArgs),
 }

@@ -149,7 +149,7 @@ pub(crate) fn csv_error(err: csv::Error) -> anyhow::Error {
 }
 
 /// A JSON value as every command writes it: pretty, with a trailing newline.
-fn json_bytes(value: &impl serde::Serialize) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn json_bytes(value: &impl serde::Serialize) -> anyhow::Result<Vec<u8>> {
     let mut text = serde_json::to_vec_pretty(value)?;
     text.push(b'\n');
     Ok(text)

@@ -93,7 +93,8 @@
 //! ```
 //!
 //! Exports stream into any `tokio::io::AsyncWrite` ([`Client::export_data`]) or
-//! a file ([`Client::export_data_to_file`]); pass a [`Progress`] to either, or
+//! a file ([`Client::export_data_to_file`]), or stop after their first rows
+//! ([`Client::export_data_head`], for a sample); pass a [`Progress`] to either, or
 //! in [`ImportOptions::progress`], to draw a progress bar.
 #![deny(missing_docs)]
 
@@ -103,6 +104,7 @@ mod config;
 mod datasets;
 mod directory;
 mod error;
+mod head;
 mod paging;
 mod paths;
 mod policies;
@@ -114,5 +116,6 @@ mod streams;
 pub use body::{Compression, CsvSource, Direction, ImportOptions, Progress, Transferred};
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
 pub use config::{CreateRetry, Credentials, MAX_LIST_ITEMS, MAX_LIST_PAGES, RetryPolicy};
+pub use datasets::ExportedHead;
 pub use error::{BodyRead, ConnectionFailure, Error, ServiceBody};
 pub use streams::{PartUploadOptions, PartUploadSummary};

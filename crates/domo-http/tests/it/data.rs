@@ -338,3 +338,64 @@ async fn an_export_to_a_writer_cut_short_is_an_error() {
     assert_eq!(out, arrived.as_bytes(), "what arrived was written; nothing is sent twice into a writer");
     assert_eq!(connections.load(Ordering::SeqCst), 1);
 }
+
+/// An export that never ends: the server streams numbered rows (one with a quoted newline) for as long as it is
+/// read, so only a client that stops at the rows it wants returns at all.
+#[tokio::test]
+async fn a_head_export_stops_after_the_rows_wanted() {
+    let sent = Arc::new(AtomicU64::new(0));
+    let counted = sent.clone();
+    let server = TestServer::start_raw(move |request| {
+        let sent = counted.clone();
+        async move {
+            let header = request.uri().query() == Some("includeHeader=true");
+            let rows = futures_util::stream::iter(0u64..).map(move |row| {
+                let mut chunk = String::new();
+                if row == 0 && header {
+                    chunk.push_str("Friend,Note\n");
+                }
+                chunk.push_str(&format!("friend {row},\"line one\nline two\"\n"));
+                sent.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, std::io::Error>(http_body::Frame::data(Bytes::from(chunk)))
+            });
+            let mut response = Response::new(StreamBody::new(rows).boxed_unsync());
+            response.headers_mut().insert("content-type", "text/csv".parse().unwrap());
+            response.headers_mut().insert("transfer-encoding", "chunked".parse().unwrap());
+            response
+        }
+    })
+    .await;
+    let client = server.client();
+    let id = DatasetId::from(ID);
+
+    let mut out = Vec::new();
+    let options = ExportOptions { header: Header::Include, file_name: None };
+    let head = client.export_data_head(&id, &options, 3, &mut out, None).await.unwrap();
+    let expected = "Friend,Note\nfriend 0,\"line one\nline two\"\nfriend 1,\"line one\nline two\"\n\
+                    friend 2,\"line one\nline two\"\n";
+    assert_eq!(String::from_utf8(out).unwrap(), expected);
+    assert_eq!(head, domo_http::ExportedHead { bytes: expected.len() as u64, rows: 3, stopped: true });
+
+    let mut out = Vec::new();
+    let head = client.export_data_head(&id, &ExportOptions::default(), 1, &mut out, None).await.unwrap();
+    assert_eq!(String::from_utf8(out).unwrap(), "friend 0,\"line one\nline two\"\n", "no header row asked for");
+    assert_eq!((head.rows, head.stopped), (1, true));
+    assert!(sent.load(Ordering::SeqCst) < 100_000, "the server stopped sending when the client stopped reading");
+}
+
+#[tokio::test]
+async fn a_head_export_of_fewer_rows_than_wanted_is_all_of_it() {
+    let server =
+        TestServer::start(|_| Reply::text(200, "text/csv", "Friend,Attending\nAlan Turing,TRUE\nPythagoras,FALSE"))
+            .await;
+    let mut out = Vec::new();
+    let options = ExportOptions { header: Header::Include, file_name: None };
+    let head = server.client().export_data_head(&DatasetId::from(ID), &options, 10, &mut out, None).await.unwrap();
+    assert_eq!(out, b"Friend,Attending\nAlan Turing,TRUE\nPythagoras,FALSE");
+    assert_eq!(head, domo_http::ExportedHead { bytes: 50, rows: 2, stopped: false });
+
+    let mut out = Vec::new();
+    let head = server.client().export_data_head(&DatasetId::from(ID), &options, 0, &mut out, None).await.unwrap();
+    assert_eq!(out, b"Friend,Attending\n", "zero rows: the header row alone");
+    assert_eq!(head, domo_http::ExportedHead { bytes: 17, rows: 0, stopped: true });
+}

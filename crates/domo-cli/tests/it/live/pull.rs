@@ -1,4 +1,6 @@
-//! `domo pull`: a pull that fails leaves nothing behind, and an earlier pull untouched.
+//! `domo pull`: a pull that fails leaves nothing behind, and an earlier pull untouched; `--all` in `all`.
+
+mod all;
 
 use super::support::Live;
 

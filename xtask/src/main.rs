@@ -25,8 +25,9 @@ commands:
   tidy       only the tidy checks (layering, dependency trees, module cycles, module docs, no
              ignored tests)
   embed      only the embedding programs of examples/embed
-  bench      the PDP benchmark on the generated 1M-row workload: ratios to the csv-crate baseline
-             and peak memory (extra arguments go to pdp-ratios: --rows N, --seed S, --runs R)";
+  bench      the PDP benchmark of issue 14 on the generated workload: ratios to the csv-crate scan and
+             DuckDB's load, peak memory, pass/fail against the targets (extra arguments go to pdp-ratios:
+             --rows 1M|10M|100M (several allowed), --seed S, --runs R, --json, --max-memory MB)";
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

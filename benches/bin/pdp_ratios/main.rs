@@ -169,7 +169,9 @@ fn run() -> Result<()> {
     let mut reports = Vec::new();
     for &rows in &options.sizes {
         let path = path_of(rows);
-        let origin = workload_file::ensure(&path, options.seed, rows, threads)?;
+        let existing =
+            if options.file.is_some() { workload_file::Existing::Keep } else { workload_file::Existing::Replace };
+        let origin = workload_file::ensure(&path, options.seed, rows, threads, existing)?;
         match origin {
             workload_file::Origin::Reused => {
                 eprintln!("reused {} (its record matches seed {} and {rows} rows)", path.display(), options.seed);

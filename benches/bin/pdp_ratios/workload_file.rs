@@ -47,11 +47,31 @@ pub(crate) enum Origin {
     Generated(f64),
 }
 
+/// What may happen to a file at the workload's path that is not the workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Existing {
+    /// Our own directory: a stale workload file is written again.
+    Replace,
+    /// A path the user named (`--file`): never overwritten.
+    Keep,
+}
+
 /// Reuses `csv` if its record matches `seed` and `rows`, else generates it
 /// (with `threads` threads typing rows), after checking the free disk space.
-pub(crate) fn ensure(csv: &Path, seed: u64, rows: u64, threads: usize) -> Result<Origin> {
+pub(crate) fn ensure(csv: &Path, seed: u64, rows: u64, threads: usize, existing: Existing) -> Result<Origin> {
     if matches_record(csv, seed, rows) {
         return Ok(Origin::Reused);
+    }
+    if let Ok(metadata) = std::fs::symlink_metadata(csv)
+        && (existing == Existing::Keep || !metadata.is_file())
+    {
+        return Err(format!(
+            "`{}` is there but is not the workload of seed {seed} and {rows} rows (`{}` does not say so): \
+             it is left alone; remove it or name another file",
+            csv.display(),
+            record_path(csv).display()
+        )
+        .into());
     }
     let dir = csv.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
@@ -150,15 +170,28 @@ mod tests {
     fn a_file_is_reused_only_with_its_own_record() {
         let dir = std::env::temp_dir().join(format!("domo-bench-test-{}", std::process::id()));
         let csv = default_path(&dir, 5, 100);
-        assert!(matches!(ensure(&csv, 5, 100, 2).unwrap(), Origin::Generated(_)));
-        assert_eq!(ensure(&csv, 5, 100, 2).unwrap(), Origin::Reused);
+        assert!(matches!(ensure(&csv, 5, 100, 2, Existing::Replace).unwrap(), Origin::Generated(_)));
+        assert_eq!(ensure(&csv, 5, 100, 2, Existing::Keep).unwrap(), Origin::Reused);
         let mut expected = Vec::new();
         Workload::generate(5, 100).write_csv(&mut expected).unwrap();
         assert!(std::fs::read(&csv).unwrap() == expected);
         // Another seed is another file name; the same name with a changed file is written again.
         std::fs::write(&csv, b"order_id\n1\n").unwrap();
-        assert!(matches!(ensure(&csv, 5, 100, 1).unwrap(), Origin::Generated(_)));
+        let error = ensure(&csv, 5, 100, 1, Existing::Keep).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            format!(
+                "`{}` is there but is not the workload of seed 5 and 100 rows (`{}.meta` does not say so): it is left alone; remove it or name another file",
+                csv.display(),
+                csv.display()
+            )
+        );
+        assert_eq!(std::fs::read(&csv).unwrap(), b"order_id\n1\n", "a file the user named stays");
+        assert!(matches!(ensure(&csv, 5, 100, 1, Existing::Replace).unwrap(), Origin::Generated(_)));
         assert!(std::fs::read(&csv).unwrap() == expected);
+        // Not a regular file: never removed, even in our own directory.
+        let error = ensure(Path::new("/dev/null"), 5, 100, 1, Existing::Replace).unwrap_err().to_string();
+        assert!(error.starts_with("`/dev/null` is there but is not the workload"), "{error}");
         assert!(!matches_record(&csv, 6, 100));
         assert!(!matches_record(&csv, 5, 101));
         std::fs::remove_dir_all(&dir).unwrap();

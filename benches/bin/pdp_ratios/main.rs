@@ -101,7 +101,13 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options> {
                 options.runs = Some(u32::try_from(runs).ok().filter(|r| *r > 0).ok_or("runs must be 1 or more")?);
             }
             "--json" => options.json = true,
-            "--max-memory" => options.max_memory = Some(number(value()?, "memory cap")?.saturating_mul(1 << 20)),
+            "--max-memory" => {
+                let mb = number(value()?, "memory cap")?;
+                if mb < 64 {
+                    return Err(format!("a memory cap of `{mb}` MB stops every scenario: give 64 or more").into());
+                }
+                options.max_memory = Some(mb.saturating_mul(1 << 20));
+            }
             "--generate-only" => options.generate_only = true,
             "--file" => options.file = Some(PathBuf::from(value()?)),
             "--child" => options.child = Some(value()?),
@@ -166,6 +172,15 @@ fn run() -> Result<()> {
         .max_memory
         .unwrap_or_else(|| watch::available_memory().map_or(DEFAULT_CAP / 4, |a| a / 2).min(DEFAULT_CAP));
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let markdown = !options.json && !options.generate_only;
+    let header = || {
+        println!("## PDP benchmark (issue 14)\n");
+        println!(
+            "9 columns of all six types, 2% NULL; 2,000 policies, 10,000 users, 200 groups. Each scenario runs end to end \
+             from the file in its own process, each run after a csv-crate scan of the file (the ratio uses the best of each); \
+             peak memory is the process's `VmHWM` after its first run. Targets from 10M rows on are issue 14's 10M targets.\n"
+        );
+    };
     let mut reports = Vec::new();
     for &rows in &options.sizes {
         let path = path_of(rows);
@@ -181,24 +196,19 @@ fn run() -> Result<()> {
         if options.generate_only {
             continue;
         }
-        reports.push(measure(&options, &path, rows, origin, cap)?);
-    }
-    if options.generate_only {
-        return Ok(());
+        let report = measure(&options, &path, rows, origin, cap)?;
+        if markdown {
+            if reports.is_empty() {
+                header();
+            }
+            // Each size as soon as it is measured: a long run shows its first sizes early.
+            println!("{}", report.markdown());
+        }
+        reports.push(report);
     }
     if options.json {
         let reports: Vec<serde_json::Value> = reports.iter().map(SizeReport::json).collect();
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "sizes": reports }))?);
-    } else {
-        println!("## PDP benchmark (issue 14)\n");
-        println!(
-            "9 columns of all six types, 2% NULL; 2,000 policies, 10,000 users, 200 groups. Each scenario runs end to end \
-             from the file in its own process, each run after a csv-crate scan of the file (the ratio uses the best of each); \
-             peak memory is the process's `VmHWM` after its first run. Targets from 10M rows on are issue 14's 10M targets.\n"
-        );
-        for report in &reports {
-            println!("{}", report.markdown());
-        }
     }
     if reports.iter().any(|r| r.lines.iter().any(|l| matches!(l.outcome, Outcome::Failed(_)))) {
         return Err("a scenario failed (see its line)".into());
@@ -342,6 +352,8 @@ mod tests {
         assert_eq!(check("--rows 0"), "`0` rows: the engine counts rows in 32 bits, say 1 to 4,294,967,295");
         assert_eq!(check("--rows"), "`--rows` needs a value");
         assert_eq!(check("--runs 0"), "runs must be 1 or more");
+        assert_eq!(check("--max-memory 10"), "a memory cap of `10` MB stops every scenario: give 64 or more");
+        assert_eq!(check("--max-memory lots"), "memory cap `lots` is not a number");
         assert_eq!(check("--seed x"), "seed `x` is not a number");
         assert_eq!(check("--rowz 1M"), "unknown argument `--rowz`");
         assert_eq!(check("--rows 1M,10M --file a.csv"), "`--file` names one workload: give one `--rows` with it");

@@ -168,8 +168,15 @@ mod tests {
 
     #[test]
     fn a_file_is_reused_only_with_its_own_record() {
-        let dir = std::env::temp_dir().join(format!("domo-bench-test-{}", std::process::id()));
-        let csv = default_path(&dir, 5, 100);
+        /// Removes the folder however the test ends.
+        struct Scratch(PathBuf);
+        impl Drop for Scratch {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+        let dir = Scratch(std::env::temp_dir().join(format!("domo-bench-test-{}", std::process::id())));
+        let csv = default_path(&dir.0, 5, 100);
         assert!(matches!(ensure(&csv, 5, 100, 2, Existing::Replace).unwrap(), Origin::Generated(_)));
         assert_eq!(ensure(&csv, 5, 100, 2, Existing::Keep).unwrap(), Origin::Reused);
         let mut expected = Vec::new();
@@ -194,6 +201,5 @@ mod tests {
         assert!(error.starts_with("`/dev/null` is there but is not the workload"), "{error}");
         assert!(!matches_record(&csv, 6, 100));
         assert!(!matches_record(&csv, 5, 101));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -302,65 +302,242 @@ impl Workload {
         }
     }
 
+    /// The header row's text, without its line end.
+    pub fn header(&self) -> String {
+        let names: Vec<&str> = self.dataset.schema.columns.iter().map(|c| c.name.as_str()).collect();
+        names.join(",")
+    }
+
+    /// How many chunks of [`CHUNK_ROWS`] rows the CSV has (the last one may be shorter).
+    pub fn chunks(&self) -> u64 {
+        self.rows.div_ceil(CHUNK_ROWS)
+    }
+
     /// Writes the rows as CSV with a header row. 2% of cells are NULL (empty, unquoted).
     pub fn write_csv(&self, out: impl Write) -> io::Result<()> {
+        self.write_csv_parallel(out, 1)
+    }
+
+    /// [`Workload::write_csv`] with the rows typed out by `threads` threads
+    /// (chunks handed out in turn, written in order): the same bytes whatever
+    /// the number of threads, so a 100M-row file streams to disk at the speed
+    /// of both cores with a few chunks in memory.
+    pub fn write_csv_parallel(&self, out: impl Write, threads: usize) -> io::Result<()> {
         let mut out = io::BufWriter::with_capacity(1 << 20, out);
-        let mut rng = Rng::new(self.seed);
-        let names: Vec<&str> = self.dataset.schema.columns.iter().map(|c| c.name.as_str()).collect();
-        writeln!(out, "{}", names.join(","))?;
-        let mut line = String::with_capacity(256);
-        for row in 0..self.rows {
-            use std::fmt::Write as _;
-            line.clear();
+        writeln!(out, "{}", self.header())?;
+        let texts = Texts::new();
+        let threads = threads.max(1) as u64;
+        if threads == 1 {
+            let mut chunk = Vec::new();
+            for index in 0..self.chunks() {
+                chunk.clear();
+                self.write_chunk(&texts, index, &mut chunk);
+                out.write_all(&chunk)?;
+            }
+            return out.flush();
+        }
+        std::thread::scope(|scope| {
+            let mut receivers = Vec::new();
+            for worker in 0..threads {
+                // Two chunks queued per worker: enough to keep the writer busy, little memory.
+                let (send, receive) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+                receivers.push(receive);
+                let texts = &texts;
+                scope.spawn(move || {
+                    let mut index = worker;
+                    while index < self.chunks() {
+                        let mut chunk = Vec::with_capacity((CHUNK_ROWS * 100) as usize);
+                        self.write_chunk(texts, index, &mut chunk);
+                        if send.send(chunk).is_err() {
+                            // The writer stopped (a write failed): nothing more to do.
+                            return;
+                        }
+                        index += threads;
+                    }
+                });
+            }
+            for index in 0..self.chunks() {
+                let receiver =
+                    receivers.get((index % threads) as usize).ok_or_else(|| io::Error::other("no worker"))?;
+                let chunk = receiver.recv().map_err(|_| io::Error::other("a row writer thread stopped"))?;
+                out.write_all(&chunk)?;
+            }
+            out.flush()
+        })
+    }
+
+    /// Appends chunk `index`'s rows to `out`. Each chunk draws from its own
+    /// generator, seeded by the seed and the index.
+    fn write_chunk(&self, texts: &Texts, index: u64, out: &mut Vec<u8>) {
+        let mut rng = Rng::new(self.seed ^ index.wrapping_add(1).wrapping_mul(0xD1B5_4A32_D192_ED03));
+        let first = index.saturating_mul(CHUNK_ROWS);
+        let end = first.saturating_add(CHUNK_ROWS).min(self.rows);
+        let mut digits = itoa_buffer();
+        for row in first..end {
             for column in 0..9 {
                 if column > 0 {
-                    line.push(',');
+                    out.push(b',');
                 }
                 if rng.per_mille(20) {
                     continue;
                 }
-                let _ = match column {
-                    0 => write!(line, "{}", row + 1),
-                    1 => write!(line, "sp-{:04}", rng.below(SALESPEOPLE)),
+                match column {
+                    0 => out.extend_from_slice(decimal(&mut digits, row + 1)),
+                    1 => out.extend_from_slice(texts.salesperson(rng.below(SALESPEOPLE))),
                     2 => {
                         let c = rng.below(COUNTRIES);
-                        line.push_str(REGIONS.get((c % 12) as usize).copied().unwrap_or("North"));
-                        Ok(())
+                        out.extend_from_slice(REGIONS.get((c % 12) as usize).copied().unwrap_or("North").as_bytes());
                     }
-                    3 => write!(line, "Country-{:02}", rng.below(COUNTRIES)),
+                    3 => out.extend_from_slice(texts.country(rng.below(COUNTRIES))),
                     4 => {
                         let p = rng.below(PRODUCTS);
                         if p.is_multiple_of(97) {
-                            write!(line, "\"{}, special\"", product(p))
+                            out.push(b'"');
+                            out.extend_from_slice(texts.product(p));
+                            out.extend_from_slice(b", special\"");
                         } else {
-                            line.push_str(&product(p));
-                            Ok(())
+                            out.extend_from_slice(texts.product(p));
                         }
                     }
-                    5 => write!(line, "{}.{:02}", rng.below(10_000), rng.below(100)),
-                    6 => write!(line, "0.{:02}", rng.below(100)),
-                    7 => {
-                        line.push_str(&date(rng.below(DATE_SPAN)));
-                        Ok(())
+                    5 => {
+                        out.extend_from_slice(decimal(&mut digits, rng.below(10_000)));
+                        out.push(b'.');
+                        out.extend_from_slice(two_digits(rng.below(100)));
                     }
+                    6 => {
+                        out.extend_from_slice(b"0.");
+                        out.extend_from_slice(two_digits(rng.below(100)));
+                    }
+                    7 => out.extend_from_slice(texts.date(rng.below(DATE_SPAN))),
                     _ => {
-                        let sep = if rng.percent(50) { 'T' } else { ' ' };
-                        write!(
-                            line,
-                            "{}{sep}{:02}:{:02}:{:02}Z",
-                            date(rng.below(DATE_SPAN)),
-                            rng.below(24),
-                            rng.below(60),
-                            rng.below(60)
-                        )
+                        let sep = if rng.percent(50) { b'T' } else { b' ' };
+                        out.extend_from_slice(texts.date(rng.below(DATE_SPAN)));
+                        out.push(sep);
+                        out.extend_from_slice(two_digits(rng.below(24)));
+                        out.push(b':');
+                        out.extend_from_slice(two_digits(rng.below(60)));
+                        out.push(b':');
+                        out.extend_from_slice(two_digits(rng.below(60)));
+                        out.push(b'Z');
                     }
-                };
+                }
             }
-            line.push('\n');
-            out.write_all(line.as_bytes())?;
+            out.push(b'\n');
         }
-        out.flush()
     }
+
+    /// The policies after a review that changed `count` of them (spread over
+    /// every kind of policy, deterministic by seed): some given to another user
+    /// or group, some narrowed by one more filter, some with another value.
+    /// Ids and names stay, so each shows as a changed policy in a diff.
+    pub fn changed_policies(&self, count: usize) -> Vec<Policy> {
+        let mut rng = Rng::new(self.seed ^ 0x00C4_A56E);
+        let mut policies = self.policies.clone();
+        let stride = (policies.len() / count.max(1)).max(1);
+        for i in 0..count.min(policies.len()) {
+            let Some(policy) = policies.get_mut(i * stride + stride / 2) else { continue };
+            match i % 3 {
+                0 if policy.groups.is_empty() => policy.users = vec![UserId(1_201 + rng.below(USERS - 1_201))],
+                0 => policy.groups = vec![GroupId(1 + rng.below(GROUPS))],
+                1 => policy.filters.push(filter("amount", FilterOperator::GreaterThan, vec!["5000.00".into()], false)),
+                _ => {
+                    if let Some(first) = policy.filters.first_mut() {
+                        match first.column.as_str() {
+                            // A salesperson no policy grants (only 0..1,200 have one).
+                            "salesperson" => first.values = vec![salesperson(1_200 + rng.below(SALESPEOPLE - 1_200))],
+                            "region" => {
+                                let region = REGIONS.get(rng.below(12) as usize).copied().unwrap_or("North");
+                                first.values = vec![region.to_owned()];
+                            }
+                            "country" => first.values = vec![country(rng.below(COUNTRIES))],
+                            "product" => {
+                                let category = CATEGORIES.get(rng.below(8) as usize).copied().unwrap_or("HW");
+                                first.operator = FilterOperator::BeginsWith;
+                                first.values = vec![format!("{category}-")];
+                            }
+                            _ => first.not = !first.not,
+                        }
+                    }
+                }
+            }
+        }
+        policies
+    }
+}
+
+/// The version of the CSV's bytes for a seed and size: a workload file kept
+/// from an older version is written again, not reused.
+pub const CSV_VERSION: u32 = 2;
+
+/// Rows per chunk of the CSV: each chunk has its own random generator, so
+/// chunks can be typed out by several threads into the same bytes.
+pub const CHUNK_ROWS: u64 = 1 << 16;
+
+/// The texts of the columns with few distinct values, made once.
+#[derive(Debug)]
+struct Texts {
+    salespeople: Vec<String>,
+    countries: Vec<String>,
+    products: Vec<String>,
+    dates: Vec<String>,
+}
+
+impl Texts {
+    fn new() -> Self {
+        Self {
+            salespeople: (0..SALESPEOPLE).map(salesperson).collect(),
+            countries: (0..COUNTRIES).map(country).collect(),
+            products: (0..PRODUCTS).map(product).collect(),
+            dates: (0..DATE_SPAN).map(date).collect(),
+        }
+    }
+
+    fn salesperson(&self, i: u64) -> &[u8] {
+        self.salespeople.get(i as usize).map_or(b"", |s| s.as_bytes())
+    }
+
+    fn country(&self, i: u64) -> &[u8] {
+        self.countries.get(i as usize).map_or(b"", |s| s.as_bytes())
+    }
+
+    fn product(&self, i: u64) -> &[u8] {
+        self.products.get(i as usize).map_or(b"", |s| s.as_bytes())
+    }
+
+    fn date(&self, days: u64) -> &[u8] {
+        self.dates.get(days as usize).map_or(b"", |s| s.as_bytes())
+    }
+}
+
+/// `00` to `99`, for two-digit fields.
+fn two_digits(n: u64) -> &'static [u8] {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    let at = (n % 100) as usize * 2;
+    PAIRS.get(at..at + 2).unwrap_or(b"00")
+}
+
+fn itoa_buffer() -> [u8; 20] {
+    [0; 20]
+}
+
+/// `n` in decimal, written into the end of `buffer`.
+fn decimal(buffer: &mut [u8; 20], mut n: u64) -> &[u8] {
+    let mut at = buffer.len();
+    loop {
+        at -= 1;
+        if let Some(digit) = buffer.get_mut(at) {
+            *digit = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    buffer.get(at..).unwrap_or(b"0")
 }
 
 #[cfg(test)]
@@ -394,5 +571,55 @@ mod tests {
         let nulls: usize = text.lines().skip(1).map(|l| l.split(',').filter(|c| c.is_empty()).count()).sum();
         let share = nulls as f64 / cells as f64;
         assert!((0.01..0.03).contains(&share), "{share}");
+    }
+
+    #[test]
+    fn threads_type_out_the_same_bytes_in_the_same_order() {
+        // Three chunks and a short one: every thread count must give one file.
+        let workload = Workload::generate(3, 3 * CHUNK_ROWS + 17);
+        let mut one = Vec::new();
+        workload.write_csv(&mut one).unwrap();
+        for threads in [2, 3, 5] {
+            let mut many = Vec::new();
+            workload.write_csv_parallel(&mut many, threads).unwrap();
+            assert!(one == many, "{threads} threads wrote other bytes");
+        }
+        let text = String::from_utf8(one).unwrap();
+        let mut ids = text.lines().skip(1).filter_map(|l| l.split(',').next()).filter(|id| !id.is_empty());
+        assert_eq!(ids.next(), Some("1"));
+        assert_eq!(text.lines().count() as u64, 3 * CHUNK_ROWS + 18);
+        assert!(text.ends_with('\n'));
+        let last = text.lines().last().unwrap();
+        assert!(last.starts_with(&format!("{},", 3 * CHUNK_ROWS + 17)) || last.starts_with(','), "{last}");
+    }
+
+    #[test]
+    fn a_failed_write_stops_the_threads_with_the_error() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let error = Workload::generate(3, 4 * CHUNK_ROWS).write_csv_parallel(Full, 2).unwrap_err();
+        assert_eq!(error.to_string(), "disk full");
+    }
+
+    #[test]
+    fn fifty_changed_policies_change_fifty_policies_of_every_kind() {
+        let workload = Workload::generate(7, 2_000);
+        let after = workload.changed_policies(50);
+        assert_eq!(after, workload.changed_policies(50), "deterministic");
+        assert_eq!(after.len(), workload.policies.len());
+        let changed: Vec<&Policy> =
+            after.iter().zip(&workload.policies).filter(|(a, b)| a != b).map(|(a, _)| a).collect();
+        assert_eq!(changed.len(), 50);
+        for kind in ["Salesperson", "Region", "Country", "Product", "Mixed"] {
+            assert!(changed.iter().any(|p| p.name.starts_with(kind)), "no {kind} policy changed");
+        }
+        assert!(after.iter().zip(&workload.policies).all(|(a, b)| a.id == b.id && a.name == b.name));
     }
 }

@@ -26,8 +26,9 @@ commands:
   tidy       only the tidy checks (layering, dependency trees, module cycles, module docs, no
              ignored tests)
   embed      only the embedding programs of examples/embed
-  bench      the PDP benchmark on the generated 1M-row workload: ratios to the csv-crate baseline
-             and peak memory (extra arguments go to pdp-ratios: --rows N, --seed S, --runs R)
+  bench      the PDP benchmark of issue 14 on the generated workload: ratios to the csv-crate scan and
+             DuckDB's load, peak memory, pass/fail against the targets (extra arguments go to pdp-ratios:
+             --rows 1M|10M|100M (several allowed), --seed S, --runs R, --json, --max-memory MB)
   scale      a whole instance against `domo serve` (1,000 DataSets, 10,000 users, 300 groups, 50
              policies each): times lint, plan, apply, pull --all and generate (--datasets N, --users N,
              --groups N, --policies N, --rows N, --entitlements N, --jobs N)";

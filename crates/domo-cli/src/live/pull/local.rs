@@ -10,10 +10,7 @@ use domo_model::{DatasetId, Policy};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The tree's folder of DataSet folders.
-pub(crate) const DATASETS: &str = "datasets";
-/// The tree's folder of shared policies.
-pub(crate) const SHARED: &str = "shared";
+pub(crate) use crate::tree::{DATASETS, SHARED};
 /// What the last pull wrote into a DataSet folder (hidden: no `domo pdp` command reads it).
 pub(crate) const STATE: &str = ".domo-pull.json";
 /// The start of the temporary files a pull writes beside the files it replaces.
@@ -47,12 +44,6 @@ pub(crate) struct Local {
     /// The names of the shared policies this DataSet uses (uses.json), whose
     /// live copies policies.json leaves out.
     pub(crate) shared: BTreeSet<String>,
-}
-
-/// One entry of uses.json; only `policy` matters to a pull.
-#[derive(Debug, Deserialize)]
-struct Use {
-    policy: String,
 }
 
 /// The only field of a shared policy file that a pull reads.
@@ -133,7 +124,7 @@ fn shared_names(root: &Path, folder: &Path) -> anyhow::Result<BTreeSet<String>> 
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
         other => other.with_context(|| format!("cannot read `{}`", path.display()))?,
     };
-    let uses: Vec<Use> =
+    let uses: Vec<domo_model::PolicyUse> =
         serde_json::from_slice(&bytes).with_context(|| format!("`{}` is not a list of uses", path.display()))?;
     let mut names = BTreeSet::new();
     for (index, used) in uses.iter().enumerate() {

@@ -396,13 +396,14 @@ fn write_tree(tree: &Path, directory: &Path, ids: &[String], size: Size) -> anyh
 /// Entitlement rows in the PDP Automation layout, spread over the DataSets.
 fn write_entitlements(path: &Path, ids: &[String], size: Size) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
-    writeln!(out, "Dataset ID,Policy Name,User or Group,Column,Operator,Values")?;
+    writeln!(out, "target_ds,policy_name,policy_column,user_group,value")?;
     for e in 0..size.entitlements {
         let Some(id) = ids.get(e % ids.len().max(1)) else { break };
         let user = (e / ids.len().max(1)) % size.users.max(1);
+        // One policy per rep and DataSet; a second row for the same policy adds a value.
         writeln!(
             out,
-            "{id},Rep {user:05},{},Rep,EQUALS,User {user:05}|User {:05}",
+            "{id},Rep {user:05},Rep,{},User {user:05}|User {:05}",
             user_id(user),
             (user + 1) % size.users.max(1)
         )?;

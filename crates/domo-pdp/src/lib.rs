@@ -133,7 +133,7 @@ mod visible_csv;
 pub use authority::{ManageAuthority, grant_holder, manage_authority};
 pub use compile::{
     Access, CompilePolicyError, CompiledPolicy, Diagnostic, DiagnosticCode, Membership, PdpMode, PolicyHandle,
-    PolicyMembership, PolicySet, Principal, Reason, Severity,
+    PolicyMembership, PolicyRef, PolicySet, Principal, Reason, Severity,
 };
 pub use diff::{PolicyChange, PolicyChangeKind, PolicyDiff, UserChange, VirtualUserChange, diff_policies};
 pub use eval::{Evaluation, Explanation, Grant, Refusal, SchemaMismatchError, VisibleCount};
@@ -143,7 +143,7 @@ pub use impact::{
     WitnessCell, impact, lint_for_any_row,
 };
 pub use jiff::civil::Date;
-pub use lint::{LintFinding, LintKind, LintReport, LintSeverity, PolicyRef, lint};
+pub use lint::{LintReport, LintRows, Linter, lint};
 pub use policy_tests::{CaseOutcome, Expectation, PolicyTestError, run_policy_tests};
 pub use reconcile::{
     Matched, ReconcileError, Reconciliation, Unmatched, fingerprint, live_changes, order_changes, reconcile,

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use clap::Args;
-use domo_pdp::{LintFinding, LintSeverity};
+use domo_pdp::{Diagnostic, Severity};
 use serde::Serialize;
 
 use crate::exit::Outcome;
@@ -62,17 +62,15 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
     }
     // A policy whose filters lint already shows can never match needs no second finding.
     proven.retain(|p| !for_any_row::already_reported(p, &report));
-    let count = |severity: LintSeverity| {
-        report.count(severity) + proven.iter().filter(|p| p.severity == severity.as_str()).count()
-    };
-    let (errors, warnings, notes) =
-        (count(LintSeverity::Error), count(LintSeverity::Warning), count(LintSeverity::Note));
+    let count =
+        |severity: Severity| report.count(severity) + proven.iter().filter(|p| p.severity == severity.as_str()).count();
+    let (errors, warnings, notes) = (count(Severity::Error), count(Severity::Warning), count(Severity::Note));
     match args.format {
         Format::Markdown => {
             let mut findings: Vec<(&str, &str, String)> = report
                 .findings
                 .iter()
-                .map(|f| (f.severity.as_str(), f.kind.as_str(), f.to_string()))
+                .map(|f| (f.severity.as_str(), f.kind(), f.to_string()))
                 .chain(proven.iter().map(|p| (p.severity, p.kind, p.message.clone())))
                 .collect();
             let rank = |severity: &str| match severity {
@@ -119,11 +117,11 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
             let mut out = output::stdout();
             for finding in &report.findings {
                 let style = match finding.severity {
-                    LintSeverity::Error => ERROR,
-                    LintSeverity::Warning => WARNING,
-                    LintSeverity::Note => NOTE,
+                    Severity::Error => ERROR,
+                    Severity::Warning => WARNING,
+                    Severity::Note => NOTE,
                 };
-                writeln!(out, "{}[{}]: {finding}", paint(style, finding.severity), finding.kind)?;
+                writeln!(out, "{}[{}]: {finding}", paint(style, finding.severity), finding.kind())?;
             }
             for p in &proven {
                 let style = match p.severity {
@@ -182,10 +180,10 @@ fn counts(errors: usize, warnings: usize, notes: usize) -> String {
     )
 }
 
-fn finding_json<'a>(finding: &'a LintFinding, directory: &domo_model::Directory) -> FindingJson<'a> {
+fn finding_json<'a>(finding: &'a Diagnostic, directory: &domo_model::Directory) -> FindingJson<'a> {
     FindingJson {
         severity: finding.severity.as_str(),
-        kind: finding.kind.as_str(),
+        kind: finding.kind(),
         policy: finding.policy.as_ref().map(crate::engine::PolicyRef::from_lint),
         filter: finding.filter_index,
         user: finding.user.map(|u| crate::engine::UserRef::of(directory, u)),

@@ -116,21 +116,29 @@ fn an_unknown_policy_type_is_a_warning_and_its_filters_still_apply() {
 }
 
 #[test]
-fn a_lint_finding_of_a_compile_problem_carries_the_diagnostic_and_its_code() {
-    use domo_pdp::{HeaderRow, LintKind, Table};
+fn a_lint_finding_of_a_compile_problem_is_the_compile_diagnostic() {
+    use domo_pdp::{HeaderRow, PolicyHandle, Severity, Table};
     let schema = Schema { columns: vec![Column::new(ColumnType::String, "Region")] };
     let table = Table::from_csv("East\n".as_bytes(), &schema, HeaderRow::Absent).unwrap();
     let typo = policy(1, vec![filter("Regoin", FilterOperator::Equals, &["East"], false)], &[1], &[]);
     let fine = policy(2, vec![filter("Region", FilterOperator::Equals, &["West"], false)], &[1], &[]);
-    let report = domo_pdp::lint(&dataset(schema, true), &[typo, fine], &directory(), &table);
-    let compile = report.findings.iter().find(|f| f.kind == LintKind::CompileError).unwrap();
-    let diagnostic = compile.diagnostic.as_ref().unwrap();
-    assert_eq!(diagnostic.code, DiagnosticCode::UnknownColumn);
-    assert_eq!(compile.message, diagnostic.message);
-    assert_eq!((compile.filter_index, diagnostic.filter_index), (Some(0), Some(0)));
-    assert_eq!(compile.policy.as_ref().map(|p| p.index), diagnostic.policy_index);
-    // Lint's own analyses have no compile diagnostic behind them.
-    assert!(report.findings.iter().filter(|f| f.kind != LintKind::CompileError).all(|f| f.diagnostic.is_none()));
+    let policies = [typo, fine];
+    let err = PolicySet::compile(&dataset(schema.clone(), true), &policies, &directory()).unwrap_err();
+    let report = domo_pdp::lint(&dataset(schema, true), &policies, &directory(), &table);
+    let compile = report.findings.iter().find(|f| f.code.is_compile()).unwrap();
+    assert_eq!(compile, &err.errors[0]);
+    assert_eq!(
+        (compile.severity, compile.code, compile.kind()),
+        (Severity::Error, DiagnosticCode::UnknownColumn, "compile-error")
+    );
+    assert_eq!(compile.policy.as_ref().map(|p| p.handle), Some(PolicyHandle::from_index(0)));
+    assert_eq!(
+        compile.to_string(),
+        "policy 1 `policy 1`, filters[0]: unknown column `Regoin` (did you mean `Region`?)"
+    );
+    // Lint's own analyses have codes of their own, named as their kind.
+    let value = report.findings.iter().find(|f| f.code == DiagnosticCode::ValueNotInData).unwrap();
+    assert_eq!((value.kind(), value.policy.as_ref().map(|p| p.handle.index())), ("value-not-in-data", Some(1)));
 }
 
 #[test]

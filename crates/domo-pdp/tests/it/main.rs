@@ -12,6 +12,7 @@ mod authority;
 mod fail_closed;
 mod impact;
 mod limits;
+mod lint_batches;
 mod no_panic;
 mod reference;
 mod rules;

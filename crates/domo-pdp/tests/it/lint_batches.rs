@@ -1,0 +1,121 @@
+//! Lint's data findings gathered batch by batch (and merged) are those of the whole table.
+
+use domo_pdp::{HeaderRow, LintReport, Linter, Table};
+use proptest::prelude::*;
+
+use crate::agreement::{Case, case_with_rows, to_csv};
+
+/// The rows `range` of the case as a table of their own, loaded from CSV with a header.
+fn batch(case: &Case, range: std::ops::Range<usize>) -> Table {
+    let part = Case { rows: case.rows[range].to_vec(), ..case.clone() };
+    let csv = to_csv(&part, HeaderRow::Present);
+    Table::from_csv(csv.as_bytes(), &case.dataset.schema, HeaderRow::Present).unwrap()
+}
+
+/// Cuts `0..rows` at the given points (each taken modulo `rows + 1`), batches possibly empty.
+fn ranges(rows: usize, cuts: &[usize]) -> Vec<std::ops::Range<usize>> {
+    let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (rows + 1)).collect();
+    cuts.sort_unstable();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for cut in cuts.into_iter().chain([rows]) {
+        out.push(start..cut);
+        start = cut;
+    }
+    out
+}
+
+fn whole(case: &Case) -> LintReport {
+    let csv = to_csv(case, HeaderRow::Present);
+    let table = Table::from_csv(csv.as_bytes(), &case.dataset.schema, HeaderRow::Present).unwrap();
+    domo_pdp::lint(&case.dataset, &case.policies, &case.directory, &table)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// In random batches, one after the other: the same report as the whole table.
+    #[test]
+    fn batches_give_the_findings_of_the_whole_table(
+        case in case_with_rows(0..40, 0..4),
+        cuts in prop::collection::vec(0usize..41, 0..6),
+    ) {
+        let linter = Linter::new(&case.dataset, &case.policies, &case.directory);
+        let mut rows = linter.rows();
+        for range in ranges(case.rows.len(), &cuts) {
+            rows.add(&batch(&case, range)).unwrap();
+        }
+        prop_assert_eq!(rows.row_count(), case.rows.len() as u64);
+        prop_assert_eq!(linter.finish(rows), whole(&case));
+    }
+
+    /// Two accumulators, each over its own run of batches, merged in order: the same report.
+    #[test]
+    fn merged_accumulators_give_the_findings_of_the_whole_table(
+        case in case_with_rows(0..40, 0..4),
+        cuts in prop::collection::vec(0usize..41, 1..6),
+        split in 0usize..6,
+    ) {
+        let linter = Linter::new(&case.dataset, &case.policies, &case.directory);
+        let (mut first, mut second) = (linter.rows(), linter.rows());
+        let ranges = ranges(case.rows.len(), &cuts);
+        let split = split % (ranges.len() + 1);
+        for (i, range) in ranges.into_iter().enumerate() {
+            let part = if i < split { &mut first } else { &mut second };
+            part.add(&batch(&case, range)).unwrap();
+        }
+        first.merge(second);
+        prop_assert_eq!(linter.finish(first), whole(&case));
+    }
+}
+
+/// More hidden rows than the sample holds, spread over batches: the count is every row, the
+/// sample the first ten in DataSet order, as for the whole table.
+#[test]
+fn hidden_rows_are_counted_across_batches_and_sampled_in_order() {
+    let dataset: domo_model::Dataset = serde_json::from_value(serde_json::json!({
+        "id": "d", "name": "n", "pdpEnabled": true, "owner": {"id": 1},
+        "schema": {"columns": [{"type": "LONG", "name": "n"}, {"type": "STRING", "name": "s"}]}
+    }))
+    .unwrap();
+    let policies: Vec<domo_model::Policy> = serde_json::from_value(serde_json::json!([
+        {"id": 1, "name": "small", "filters": [{"column": "n", "operator": "LESS_THAN", "values": ["3"]}], "users": [2]},
+        {"id": 2, "name": "named", "filters": [{"column": "s", "operator": "EQUALS", "values": ["Bobb", "x"]}], "users": [2]}
+    ]))
+    .unwrap();
+    let directory: domo_model::Directory =
+        serde_json::from_value(serde_json::json!({"users": [{"id": 1, "name": "Owner"}, {"id": 2, "name": "Ann"}]}))
+            .unwrap();
+    let csv = |range: std::ops::Range<u32>| {
+        let mut out = String::from("n,s\n");
+        for n in range {
+            out.push_str(&format!("{n},\"Bob\nby {n}\"\n"));
+        }
+        out.push_str("99,Bob\n");
+        Table::from_csv(out.as_bytes(), &dataset.schema, HeaderRow::Present).unwrap()
+    };
+    let linter = Linter::new(&dataset, &policies, &directory);
+    let mut rows = linter.rows();
+    for range in [0..5, 5..9, 9..30] {
+        rows.add(&csv(range)).unwrap();
+    }
+    let report = linter.finish(rows);
+    let texts: Vec<String> = report.findings.iter().map(|f| format!("{}: {f}", f.kind())).collect();
+    // Rows 1 to 3 are `small`'s; each batch ends with a `99,Bob` row, so 33 rows in all.
+    assert!(
+        texts.contains(
+            &"rows-only-privileged: 30 of 33 rows are seen by no one but the owner and Admins: rows 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, …"
+                .to_owned()
+        ),
+        "{texts:#?}"
+    );
+    assert!(
+        texts.contains(
+            &"value-not-in-data: policy 2 `named`, filters[0]: EQUALS `Bobb`: no row has this value in `s` (did you mean `Bob`?)"
+                .to_owned()
+        ),
+        "{texts:#?}"
+    );
+    let hidden = report.findings.iter().find(|f| f.kind() == "rows-only-privileged").unwrap();
+    assert_eq!(hidden.rows, [4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+}

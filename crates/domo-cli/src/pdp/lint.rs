@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use clap::Args;
-use domo_pdp::{Diagnostic, Severity};
+use domo_pdp::{Diagnostic, Linter, Severity};
 use serde::Serialize;
 
 use crate::exit::Outcome;
@@ -55,8 +55,16 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
     let inputs = Inputs::read_with(&args.input, Limits::new(&args.limits), DirectoryProblems::Keep)?;
     let no_data = args.input.data.is_none() && !inputs.paths.data.exists();
     let mut proven = if args.for_any_row || no_data { for_any_row::findings(&inputs) } else { Vec::new() };
-    let table = if no_data { for_any_row::no_rows(&inputs.dataset.schema)? } else { inputs.load_table()? };
-    let mut report = domo_pdp::lint(&inputs.dataset, &inputs.policies, &inputs.directory, &table);
+    // The data findings are gathered by an accumulator whose memory does not grow with the rows;
+    // without a data file it takes no rows, and only the findings that hold without rows are kept.
+    let linter = Linter::new(&inputs.dataset, &inputs.policies, &inputs.directory);
+    let mut rows = linter.rows();
+    if !no_data {
+        // One batch: the whole table. A batch reader of the CSV file feeds `rows.add` the same way.
+        rows.add(&inputs.load_table()?)?;
+    }
+    let row_count = rows.row_count();
+    let mut report = linter.finish(rows);
     if no_data {
         report.findings.retain(for_any_row::holds_without_rows);
     }
@@ -84,8 +92,7 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
                 if errors > 0 { "Lint failed" } else { "Lint passed" },
                 counts(errors, warnings, notes)
             );
-            let over =
-                if no_data { "every possible row".to_owned() } else { output::count(table.row_count(), "row", "rows") };
+            let over = if no_data { "every possible row".to_owned() } else { output::plural(row_count, "row", "rows") };
             let comment = output::Comment {
                 verdict,
                 context: vec![format!(
@@ -134,8 +141,7 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
             if !report.findings.is_empty() || !proven.is_empty() {
                 writeln!(out)?;
             }
-            let over =
-                if no_data { "every possible row".to_owned() } else { output::count(table.row_count(), "row", "rows") };
+            let over = if no_data { "every possible row".to_owned() } else { output::plural(row_count, "row", "rows") };
             writeln!(
                 out,
                 "{}: {} in `{}` over {over} and {}",

@@ -1,7 +1,6 @@
 //! `domo pdp lint --for-any-row`: findings that hold for every possible row, whatever the data.
 
-use domo_model::Schema;
-use domo_pdp::{Diagnostic, DiagnosticCode, ImpactOptions, LintReport, PolicyRef, PolicySet, ProvenFinding, Table};
+use domo_pdp::{Diagnostic, DiagnosticCode, ImpactOptions, LintReport, PolicyRef, PolicySet, ProvenFinding};
 
 use crate::folder::Inputs;
 
@@ -38,12 +37,6 @@ pub(super) fn findings(inputs: &Inputs) -> Vec<Proven> {
             }
         })
         .collect()
-}
-
-/// A table with the schema and no rows, for the findings that do not depend on the rows.
-pub(super) fn no_rows(schema: &Schema) -> anyhow::Result<Table> {
-    let header: Vec<String> = schema.columns.iter().map(|c| format!("\"{}\"", c.name.replace('"', "\"\""))).collect();
-    Ok(Table::from_csv(format!("{}\n", header.join(",")).as_bytes(), schema, domo_pdp::HeaderRow::Present)?)
 }
 
 /// Whether a finding holds without looking at rows (on a table of no rows, the others say nothing true).

@@ -1,6 +1,8 @@
 //! Data findings: what the policies, evaluated on the data, do to rows and users, gathered as the
 //! rows stream by in batches.
 
+use std::cmp::Ordering;
+
 use domo_model::{ColumnType, FilterOperator, Policy, UserId};
 use hashbrown::{HashMap, HashSet};
 
@@ -163,14 +165,6 @@ fn owned(value: Value<'_>) -> Option<Value<'static>> {
     })
 }
 
-/// Whether a cell holds the wanted value, as EQUALS compares (`1.50` equals `1.5`).
-fn holds(cell: &Value<'_>, wanted: &Value<'_>) -> bool {
-    match (cell, wanted) {
-        (Value::Double(a), Value::Double(b)) => a == b || (a.is_nan() && b.is_nan()),
-        _ => cell == wanted,
-    }
-}
-
 /// The data findings of rows that arrive in batches: per-policy counts, which policies still cover
 /// which, the rows only the owner and Admins see (a count and a sample), the EQUALS values seen,
 /// and the first distinct values of the columns those read. Its memory grows with the policies
@@ -310,28 +304,47 @@ impl<'a> LintRows<'a> {
         columns.sort_unstable();
         columns.dedup();
         for column in columns {
-            let mut open: Vec<usize> = typed
-                .iter()
-                .copied()
-                .filter(|i| self.plan.wanted.get(*i).is_some_and(|w| w.column == column))
-                .collect();
+            // The values not yet seen, sorted, each with its place in the plan: a cell finds its
+            // equals by binary search (`1.5` and `1.50` compare equal). NaN, equal to no value,
+            // is looked for apart.
+            let mut open: Vec<(Value<'static>, usize)> = Vec::new();
+            let mut nan: Vec<usize> = Vec::new();
+            for index in typed.iter().copied() {
+                let Some(wanted) = self.plan.wanted.get(index).filter(|w| w.column == column) else { continue };
+                match wanted.value {
+                    Some(Value::Double(v)) if v.is_nan() => nan.push(index),
+                    Some(value) => open.push((value, index)),
+                    None => {}
+                }
+            }
+            open.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(Ordering::Equal));
             for row in 0..batch.row_count() {
-                if open.is_empty() {
+                if open.is_empty() && nan.is_empty() {
                     break;
                 }
                 let Some(cell) = batch.value(row, column) else { break };
                 if cell.is_null() {
                     continue;
                 }
-                let plan = self.plan;
-                let found = &mut self.found;
-                open.retain(|i| {
-                    let hit = plan.wanted.get(*i).and_then(|w| w.value.as_ref()).is_some_and(|v| holds(&cell, v));
-                    if hit && let Some(slot) = found.get_mut(*i) {
-                        *slot = true;
+                if let Value::Double(v) = cell
+                    && v.is_nan()
+                {
+                    for index in nan.drain(..) {
+                        if let Some(slot) = self.found.get_mut(index) {
+                            *slot = true;
+                        }
                     }
-                    !hit
-                });
+                    continue;
+                }
+                let low = open.partition_point(|(v, _)| v.partial_cmp(&cell) == Some(Ordering::Less));
+                let high = open.partition_point(|(v, _)| v.partial_cmp(&cell) != Some(Ordering::Greater));
+                if low < high {
+                    for (_, index) in open.drain(low..high) {
+                        if let Some(slot) = self.found.get_mut(index) {
+                            *slot = true;
+                        }
+                    }
+                }
             }
         }
     }

@@ -119,3 +119,39 @@ fn hidden_rows_are_counted_across_batches_and_sampled_in_order() {
     let hidden = report.findings.iter().find(|f| f.kind() == "rows-only-privileged").unwrap();
     assert_eq!(hidden.rows, [4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
 }
+
+/// EQUALS values of typed columns are found in whichever batch holds them, as the column's type
+/// compares (`1.50` is `1.5`); only the values no batch holds are reported.
+#[test]
+fn typed_equals_values_are_looked_for_in_every_batch() {
+    let dataset: domo_model::Dataset = serde_json::from_value(serde_json::json!({
+        "id": "d", "name": "n", "pdpEnabled": true, "owner": {"id": 1},
+        "schema": {"columns": [{"type": "DECIMAL", "name": "x"}, {"type": "DATE", "name": "d"}, {"type": "LONG", "name": "n"}]}
+    }))
+    .unwrap();
+    let policies: Vec<domo_model::Policy> = serde_json::from_value(serde_json::json!([
+        {"id": 1, "name": "x", "filters": [{"column": "x", "operator": "EQUALS", "values": ["1.50", "2", "9.9"]}], "users": [2]},
+        {"id": 2, "name": "d", "filters": [{"column": "d", "operator": "EQUALS", "values": ["2024-02-29", "2024-03-01"]}], "users": [2]},
+        {"id": 3, "name": "n", "filters": [{"column": "n", "operator": "EQUALS", "values": ["7", "-1"]}], "users": [2]}
+    ]))
+    .unwrap();
+    let directory: domo_model::Directory =
+        serde_json::from_value(serde_json::json!({"users": [{"id": 2, "name": "Ann"}]})).unwrap();
+    let batches = ["x,d,n\n2,2024-01-01,1\n,,\n", "x,d,n\n1.5,2024-02-29,\n", "x,d,n\n0,,-1\n"];
+    let linter = Linter::new(&dataset, &policies, &directory);
+    let mut rows = linter.rows();
+    for csv in batches {
+        rows.add(&Table::from_csv(csv.as_bytes(), &dataset.schema, HeaderRow::Present).unwrap()).unwrap();
+    }
+    let report = linter.finish(rows);
+    let missing: Vec<String> =
+        report.findings.iter().filter(|f| f.kind() == "value-not-in-data").map(ToString::to_string).collect();
+    assert_eq!(
+        missing,
+        [
+            "policy 1 `x`, filters[0]: EQUALS `9.9`: no row has this value in `x`",
+            "policy 2 `d`, filters[0]: EQUALS `2024-03-01`: no row has this value in `d`",
+            "policy 3 `n`, filters[0]: EQUALS `7`: no row has this value in `n`",
+        ]
+    );
+}

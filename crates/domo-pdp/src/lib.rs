@@ -35,6 +35,10 @@
 //!   "unknown" with the reason; [`lint_for_any_row`] for policies that never
 //!   admit a row or add nothing. The procedure is in
 //!   `crates/domo-pdp/docs/impact.md`.
+//! - [`lint`]: compile problems and what the policies do to the data and the
+//!   users, each a [`Diagnostic`] (the one type of compile and lint findings);
+//!   [`Linter`] and [`LintRows`] take the rows in batches, keeping counts and
+//!   samples only, so that lint's memory does not grow with the rows.
 //! - [`PolicySet::write_visible_csv`]: one user's rows streamed from a CSV
 //!   reader to a writer in a single pass, each record byte-exact.
 //! - [`PolicySet::sql_predicate`], [`PolicySet::sql_select`],

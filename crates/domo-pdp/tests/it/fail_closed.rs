@@ -158,3 +158,29 @@ fn a_grants_policy_handle_names_the_policy_and_its_rows() {
     // A handle beyond the set names nothing rather than panicking.
     assert!(evaluation.policy_rows(PolicyHandle::from_index(5)).is_none());
 }
+
+/// One diagnostic, one text: a policy without an id is named by its place (`#2`), a long name is
+/// cut, and a diagnostic about no policy is its message alone, in compile errors as in lint.
+#[test]
+fn diagnostics_name_a_policy_the_same_way_in_compile_and_lint() {
+    use domo_pdp::{HeaderRow, Table};
+    let schema = Schema { columns: vec![Column::new(ColumnType::String, "Region")] };
+    let table = Table::from_csv("East\n".as_bytes(), &schema, HeaderRow::Absent).unwrap();
+    let fine = policy(1, vec![filter("Region", FilterOperator::Equals, &["East"], false)], &[1], &[]);
+    let mut unsaved = policy(2, vec![filter("Regoin", FilterOperator::Equals, &["East"], false)], &[1], &[]);
+    unsaved.id = None;
+    unsaved.name = "n".repeat(100);
+    let policies = [fine, unsaved];
+    let err = PolicySet::compile(&dataset(schema.clone(), true), &policies, &directory()).unwrap_err();
+    let expected =
+        format!("policy #2 `{}…`, filters[0]: unknown column `Regoin` (did you mean `Region`?)", "n".repeat(80));
+    assert_eq!(err.to_string(), expected);
+    let report = domo_pdp::lint(&dataset(schema.clone(), true), &policies, &directory(), &table);
+    assert_eq!(report.findings[0].to_string(), expected);
+
+    let set = PolicySet::compile(&dataset(schema, true), &[], &directory()).unwrap();
+    assert_eq!(
+        set.warnings()[0].to_string(),
+        "PDP is enabled but there are no policies: PDP is off and everyone sees every row"
+    );
+}

@@ -49,7 +49,8 @@ proptest! {
         prop_assert_eq!(linter.finish(rows), whole(&case));
     }
 
-    /// Two accumulators, each over its own run of batches, merged in order: the same report.
+    /// Two accumulators, each over its own run of batches on its own thread, merged in order: the
+    /// same report.
     #[test]
     fn merged_accumulators_give_the_findings_of_the_whole_table(
         case in case_with_rows(0..40, 0..4),
@@ -57,13 +58,21 @@ proptest! {
         split in 0usize..6,
     ) {
         let linter = Linter::new(&case.dataset, &case.policies, &case.directory);
-        let (mut first, mut second) = (linter.rows(), linter.rows());
         let ranges = ranges(case.rows.len(), &cuts);
         let split = split % (ranges.len() + 1);
-        for (i, range) in ranges.into_iter().enumerate() {
-            let part = if i < split { &mut first } else { &mut second };
-            part.add(&batch(&case, range)).unwrap();
-        }
+        let (head, tail) = ranges.split_at(split);
+        // Each part on a thread of its own, as two cores would share the rows.
+        let take = |part: &[std::ops::Range<usize>]| {
+            let mut rows = linter.rows();
+            for range in part {
+                rows.add(&batch(&case, range.clone())).unwrap();
+            }
+            rows
+        };
+        let (mut first, second) = std::thread::scope(|scope| {
+            let tail = scope.spawn(|| take(tail));
+            (take(head), tail.join().unwrap())
+        });
         first.merge(second);
         prop_assert_eq!(linter.finish(first), whole(&case));
     }

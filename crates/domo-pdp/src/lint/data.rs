@@ -31,9 +31,9 @@ pub(super) struct DataPlan {
     members: Vec<Members>,
     /// The earlier policy a policy is identical to (same filters, same members).
     identical_to: Vec<Option<usize>>,
-    /// Ordered pairs `(a, b)` whose members `a`'s are a non-empty subset of: is `a` redundant by `b`?
-    pairs: Vec<(usize, usize)>,
-    pair_at: HashMap<(usize, usize), usize>,
+    /// Ordered pairs `(a, b)` whose members `a`'s are a non-empty subset of: is `a` redundant by
+    /// `b`? Sorted, to be found by binary search (policies squared at worst, so kept small).
+    pairs: Vec<(u32, u32)>,
     /// The policies of the users who see rows through policies, when every row some of them see
     /// is what the owner and Admins share; `None` when no row can be theirs alone.
     hidden_policies: Option<Vec<usize>>,
@@ -89,12 +89,15 @@ impl DataPlan {
                 continue;
             }
             for (b, members_b) in members.iter().enumerate() {
-                if a != b && members_a.len() <= members_b.len() && members_a.is_subset(members_b) {
+                if a != b
+                    && members_a.len() <= members_b.len()
+                    && members_a.is_subset(members_b)
+                    && let (Ok(a), Ok(b)) = (u32::try_from(a), u32::try_from(b))
+                {
                     pairs.push((a, b));
                 }
             }
         }
-        let pair_at = pairs.iter().enumerate().map(|(k, pair)| (*pair, k)).collect();
         let mut wanted = Vec::new();
         for (policy, compiled) in set.policies().iter().enumerate() {
             if compiled.is_all_rows() {
@@ -127,7 +130,6 @@ impl DataPlan {
             members,
             identical_to,
             pairs,
-            pair_at,
             hidden_policies: hidden_policies(set),
             wanted,
             text_columns,
@@ -235,7 +237,8 @@ impl<'a> LintRows<'a> {
         }
         for (still, (a, b)) in self.subset.iter_mut().zip(&self.plan.pairs) {
             if *still {
-                *still = match (policy_rows.get(*a).copied().flatten(), policy_rows.get(*b).copied().flatten()) {
+                let rows_of = |p: u32| usize::try_from(p).ok().and_then(|p| policy_rows.get(p).copied().flatten());
+                *still = match (rows_of(*a), rows_of(*b)) {
                     (Some(ra), Some(rb)) => is_subset(ra, rb),
                     _ => false,
                 };
@@ -468,8 +471,12 @@ impl<'a> LintRows<'a> {
                 );
             }
         }
-        let subset =
-            |a: usize, b: usize| plan.pair_at.get(&(a, b)).and_then(|k| self.subset.get(*k)).copied().unwrap_or(false);
+        let subset = |a: usize, b: usize| match (u32::try_from(a), u32::try_from(b)) {
+            (Ok(a), Ok(b)) => {
+                plan.pairs.binary_search(&(a, b)).ok().and_then(|k| self.subset.get(k)).copied().unwrap_or(false)
+            }
+            _ => false,
+        };
         let count = plan.refs.len();
         for a in 0..count {
             let identical_to = |i: usize| plan.identical_to.get(i).copied().flatten();

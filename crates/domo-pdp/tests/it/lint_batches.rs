@@ -164,3 +164,60 @@ fn typed_equals_values_are_looked_for_in_every_batch() {
         ]
     );
 }
+
+/// A policy is redundant only if another with its members covers its rows in every batch: one
+/// row of a later batch that only it admits is enough to keep it.
+#[test]
+fn redundancy_holds_only_if_it_holds_in_every_batch() {
+    let dataset: domo_model::Dataset = serde_json::from_value(serde_json::json!({
+        "id": "d", "name": "n", "pdpEnabled": true, "owner": {"id": 1},
+        "schema": {"columns": [{"type": "LONG", "name": "age"}]}
+    }))
+    .unwrap();
+    let policies: Vec<domo_model::Policy> = serde_json::from_value(serde_json::json!([
+        {"id": 1, "name": "adults", "filters": [{"column": "age", "operator": "GREATER_THAN", "values": ["18"]}], "users": [2]},
+        {"id": 2, "name": "over ten", "filters": [{"column": "age", "operator": "GREATER_THAN", "values": ["10"]}], "users": [2, 3]},
+        {"id": 3, "name": "under fifty", "filters": [{"column": "age", "operator": "LESS_THAN", "values": ["50"]}], "users": [2, 3]}
+    ]))
+    .unwrap();
+    let directory: domo_model::Directory = serde_json::from_value(
+        serde_json::json!({"users": [{"id": 1, "name": "Owner"}, {"id": 2, "name": "Ann"}, {"id": 3, "name": "Bob"}]}),
+    )
+    .unwrap();
+    let redundant = |batches: &[&str]| {
+        let linter = Linter::new(&dataset, &policies, &directory);
+        let mut rows = linter.rows();
+        for csv in batches {
+            rows.add(&Table::from_csv(csv.as_bytes(), &dataset.schema, HeaderRow::Absent).unwrap()).unwrap();
+        }
+        let report = linter.finish(rows);
+        report.findings.iter().filter(|f| f.kind() == "redundant-policy").map(ToString::to_string).collect::<Vec<_>>()
+    };
+    // 20, 30, 40: `adults` sits inside `over ten`, and `over ten` and `under fifty` cover each
+    // other (the later one is reported).
+    assert_eq!(
+        redundant(&["20\n30\n", "40\n"]),
+        [
+            "policy 1 `adults`: is redundant: policy 2 `over ten` already grants its members (1 principal) every row it admits (3 rows)",
+            "policy 3 `under fifty`: is redundant: policy 2 `over ten` already grants its members (2 principals) every row it admits (3 rows)",
+        ]
+    );
+    // A 5 in a later batch is `under fifty`'s alone: it is no longer redundant, `over ten` is.
+    let split = redundant(&["20\n30\n", "5\n"]);
+    assert_eq!(
+        split,
+        [
+            "policy 1 `adults`: is redundant: policy 2 `over ten` already grants its members (1 principal) every row it admits (2 rows)",
+            "policy 2 `over ten`: is redundant: policy 3 `under fifty` already grants its members (2 principals) every row it admits (2 rows)",
+        ]
+    );
+    let whole = domo_pdp::lint(
+        &dataset,
+        &policies,
+        &directory,
+        &Table::from_csv("20\n30\n5\n".as_bytes(), &dataset.schema, HeaderRow::Absent).unwrap(),
+    );
+    let whole: Vec<String> =
+        whole.findings.iter().filter(|f| f.kind() == "redundant-policy").map(ToString::to_string).collect();
+    assert_eq!(whole, split);
+}

@@ -205,7 +205,7 @@ impl PolicyRef {
 
     /// A policy as the engine's lint names it.
     pub(crate) fn from_lint(policy: &domo_pdp::PolicyRef) -> Self {
-        Self { index: policy.index, id: policy.id.map(|id| id.get()), name: policy.name.clone() }
+        Self { index: policy.handle.index(), id: policy.id.map(|id| id.get()), name: policy.name.clone() }
     }
 }
 

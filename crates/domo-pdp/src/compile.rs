@@ -10,93 +10,9 @@ use crate::authority::{ManageAuthority, authority_of};
 use crate::filter::{CompiledFilter, between_reversed, compile_test};
 use crate::table::shorten;
 
-/// How serious a diagnostic is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    /// The policy set does not compile.
-    Error,
-    /// The policy set compiles, but something is probably wrong.
-    Warning,
-}
+mod diagnostic;
 
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        })
-    }
-}
-
-/// What a diagnostic is about, for tools that sort or count them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[non_exhaustive]
-pub enum DiagnosticCode {
-    /// A filter names a column the schema does not have (error).
-    UnknownColumn,
-    /// A filter has no values (error).
-    EmptyValues,
-    /// A filter has the wrong number of values for its operator (error).
-    ValueCount,
-    /// A value does not parse as the column's type (error).
-    BadValue,
-    /// LIKE, BEGINS_WITH, ENDS_WITH or CONTAINS on a non-STRING column (error).
-    TextOperatorOnNonString,
-    /// BETWEEN with low > high: the filter matches nothing (warning).
-    BetweenReversed,
-    /// The policy's values exceed Domo's 255-character limit (warning).
-    ValuesTooLong,
-    /// A policy names a user the directory does not know (warning).
-    UnknownUser,
-    /// A policy names a group the directory does not know (warning).
-    UnknownGroup,
-    /// A non-All-Rows policy without filters: its members see every row (warning).
-    NoFilters,
-    /// The All Rows policy has filters; they are ignored (warning).
-    AllRowsWithFilters,
-    /// PDP is enabled but there are no policies, so PDP is off (warning).
-    NoPolicies,
-    /// A filter names a column the schema holds more than once (error).
-    AmbiguousColumn,
-    /// A policy type other than `user`, `open` and `system`: compiled as a `user` policy (warning).
-    UnknownPolicyType,
-}
-
-/// One problem found while compiling, naming the policy and filter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    /// Error or warning.
-    pub severity: Severity,
-    /// What kind of problem.
-    pub code: DiagnosticCode,
-    /// The policy's position in the list given to [`PolicySet::compile`], if about one policy.
-    pub policy_index: Option<usize>,
-    /// The policy's id, if it has one.
-    pub policy_id: Option<PolicyId>,
-    /// The policy's name.
-    pub policy_name: Option<String>,
-    /// The filter's 0-based index in the policy's `filters`, if about one filter.
-    pub filter_index: Option<usize>,
-    /// What is wrong, in words (user input in backticks).
-    pub message: String,
-}
-
-impl fmt::Display for Diagnostic {
-    /// `policy 8 `Only Show Attendees`, filters[0]: unknown column `Atending` (did you mean `Attending`?)`
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.policy_id, &self.policy_name, self.policy_index) {
-            (Some(id), Some(name), _) => write!(f, "policy {id} `{}`", shorten(name.as_bytes()))?,
-            (None, Some(name), Some(index)) => {
-                write!(f, "policy #{} `{}` (no id)", index + 1, shorten(name.as_bytes()))?
-            }
-            _ => f.write_str("policies")?,
-        }
-        if let Some(filter) = self.filter_index {
-            write!(f, ", filters[{filter}]")?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
+pub use diagnostic::*;
 
 /// The policies do not compile. Holds every error and every warning found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -319,14 +235,10 @@ impl PolicySet {
         let known_groups: HashSet<GroupId> = directory.groups.iter().map(|g| g.id).collect();
         let mut compiled = Vec::with_capacity(policies.len());
         for (index, policy) in policies.iter().enumerate() {
-            let diagnostic = |severity, code, filter_index, message| Diagnostic {
-                severity,
-                code,
-                policy_index: Some(index),
-                policy_id: policy.id,
-                policy_name: Some(policy.name.clone()),
-                filter_index,
-                message,
+            let diagnostic = |severity, code, filter_index, message| {
+                Diagnostic::new(severity, code, message)
+                    .on_policy(PolicyRef::new(PolicyHandle(index), policy))
+                    .on_filter(filter_index)
             };
             let all_rows = policy.policy_type == PolicyType::Open;
             if let PolicyType::Other(other) = &policy.policy_type {
@@ -469,15 +381,11 @@ impl PolicySet {
         let mode = if !dataset.pdp_enabled {
             PdpMode::Disabled
         } else if policies.is_empty() {
-            warnings.push(Diagnostic {
-                severity: Severity::Warning,
-                code: DiagnosticCode::NoPolicies,
-                policy_index: None,
-                policy_id: None,
-                policy_name: None,
-                filter_index: None,
-                message: "PDP is enabled but there are no policies: PDP is off and everyone sees every row".to_owned(),
-            });
+            warnings.push(Diagnostic::new(
+                Severity::Warning,
+                DiagnosticCode::NoPolicies,
+                "PDP is enabled but there are no policies: PDP is off and everyone sees every row".to_owned(),
+            ));
             PdpMode::Disabled
         } else {
             PdpMode::Enabled

@@ -35,6 +35,10 @@
 //!   "unknown" with the reason; [`lint_for_any_row`] for policies that never
 //!   admit a row or add nothing. The procedure is in
 //!   `crates/domo-pdp/docs/impact.md`.
+//! - [`lint`]: compile problems and what the policies do to the data and the
+//!   users, each a [`Diagnostic`] (the one type of compile and lint findings);
+//!   [`Linter`] and [`LintRows`] take the rows in batches, keeping counts and
+//!   samples only, so that lint's memory does not grow with the rows.
 //! - [`PolicySet::write_visible_csv`]: one user's rows streamed from a CSV
 //!   reader to a writer in a single pass, each record byte-exact.
 //! - [`PolicySet::sql_predicate`], [`PolicySet::sql_select`],
@@ -134,7 +138,7 @@ mod visible_csv;
 pub use authority::{ManageAuthority, grant_holder, manage_authority};
 pub use compile::{
     Access, CompilePolicyError, CompiledPolicy, Diagnostic, DiagnosticCode, Membership, PdpMode, PolicyHandle,
-    PolicyMembership, PolicySet, Principal, Reason, Severity,
+    PolicyMembership, PolicyRef, PolicySet, Principal, Reason, Severity,
 };
 pub use diff::{
     ChangedRows, DiffAccumulator, DiffOptions, MergeDiffError, PolicyChange, PolicyChangeKind, PolicyDiff, UserChange,
@@ -147,7 +151,7 @@ pub use impact::{
     WitnessCell, impact, lint_for_any_row,
 };
 pub use jiff::civil::Date;
-pub use lint::{LintFinding, LintKind, LintReport, LintSeverity, PolicyRef, lint};
+pub use lint::{LintReport, LintRows, Linter, lint};
 pub use policy_tests::{CaseOutcome, Expectation, PolicyTestError, run_policy_tests};
 pub use reconcile::{
     Matched, ReconcileError, Reconciliation, Unmatched, fingerprint, live_changes, order_changes, reconcile,

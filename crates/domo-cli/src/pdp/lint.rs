@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use clap::Args;
-use domo_pdp::{LintFinding, LintSeverity};
+use domo_pdp::{Diagnostic, Linter, Severity};
 use serde::Serialize;
 
 use crate::exit::Outcome;
@@ -55,11 +55,11 @@ pub(super) struct Linted {
     pub(super) report: domo_pdp::LintReport,
     pub(super) proven: Vec<for_any_row::Proven>,
     /// The rows linted over; `None` when the folder has no rows (every possible row is judged).
-    pub(super) rows: Option<usize>,
+    pub(super) rows: Option<u64>,
 }
 
 impl Linted {
-    pub(super) fn count(&self, severity: LintSeverity) -> usize {
+    pub(super) fn count(&self, severity: Severity) -> usize {
         self.report.count(severity) + self.proven.iter().filter(|p| p.severity == severity.as_str()).count()
     }
 
@@ -68,7 +68,7 @@ impl Linted {
         self.report
             .findings
             .iter()
-            .map(|f| (f.severity.as_str(), f.kind.as_str(), f.to_string()))
+            .map(|f| (f.severity.as_str(), f.kind(), f.to_string()))
             .chain(self.proven.iter().map(|p| (p.severity, p.kind, p.message.clone())))
     }
 }
@@ -76,14 +76,22 @@ impl Linted {
 /// Lints one folder's inputs; `no_data` when there are no rows to read.
 pub(super) fn lint_folder(inputs: &Inputs, for_any_row: bool, no_data: bool) -> anyhow::Result<Linted> {
     let mut proven = if for_any_row || no_data { for_any_row::findings(inputs) } else { Vec::new() };
-    let table = if no_data { for_any_row::no_rows(&inputs.dataset.schema)? } else { inputs.load_table()? };
-    let mut report = domo_pdp::lint(&inputs.dataset, &inputs.policies, &inputs.directory, &table);
+    // The data findings are gathered by an accumulator whose memory does not grow with the rows;
+    // without a data file it takes no rows, and only the findings that hold without rows are kept.
+    let linter = Linter::new(&inputs.dataset, &inputs.policies, &inputs.directory);
+    let mut rows = linter.rows();
+    if !no_data {
+        // One batch: the whole table. A batch reader of the CSV file feeds `rows.add` the same way.
+        rows.add(&inputs.load_table()?)?;
+    }
+    let row_count = rows.row_count();
+    let mut report = linter.finish(rows);
     if no_data {
         report.findings.retain(for_any_row::holds_without_rows);
     }
     // A policy whose filters lint already shows can never match needs no second finding.
     proven.retain(|p| !for_any_row::already_reported(p, &report));
-    Ok(Linted { report, proven, rows: (!no_data).then(|| table.row_count()) })
+    Ok(Linted { report, proven, rows: (!no_data).then_some(row_count) })
 }
 
 pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
@@ -95,7 +103,7 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
     let no_data = args.input.data.is_none() && !inputs.paths.data.exists();
     let linted = lint_folder(&inputs, args.for_any_row, no_data)?;
     let (errors, warnings, notes) =
-        (linted.count(LintSeverity::Error), linted.count(LintSeverity::Warning), linted.count(LintSeverity::Note));
+        (linted.count(Severity::Error), linted.count(Severity::Warning), linted.count(Severity::Note));
     let Linted { report, proven, rows } = &linted;
     let row_count = rows.unwrap_or(0);
     match args.format {
@@ -107,7 +115,7 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
                 if errors > 0 { "Lint failed" } else { "Lint passed" },
                 counts(errors, warnings, notes)
             );
-            let over = if no_data { "every possible row".to_owned() } else { output::count(row_count, "row", "rows") };
+            let over = if no_data { "every possible row".to_owned() } else { output::plural(row_count, "row", "rows") };
             let comment = output::Comment {
                 verdict,
                 context: vec![format!(
@@ -139,11 +147,11 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
             let mut out = output::stdout();
             for finding in &report.findings {
                 let style = match finding.severity {
-                    LintSeverity::Error => ERROR,
-                    LintSeverity::Warning => WARNING,
-                    LintSeverity::Note => NOTE,
+                    Severity::Error => ERROR,
+                    Severity::Warning => WARNING,
+                    Severity::Note => NOTE,
                 };
-                writeln!(out, "{}[{}]: {finding}", paint(style, finding.severity), finding.kind)?;
+                writeln!(out, "{}[{}]: {finding}", paint(style, finding.severity), finding.kind())?;
             }
             for p in proven {
                 let style = match p.severity {
@@ -156,7 +164,7 @@ pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
             if !report.findings.is_empty() || !proven.is_empty() {
                 writeln!(out)?;
             }
-            let over = if no_data { "every possible row".to_owned() } else { output::count(row_count, "row", "rows") };
+            let over = if no_data { "every possible row".to_owned() } else { output::plural(row_count, "row", "rows") };
             writeln!(
                 out,
                 "{}: {} in `{}` over {over} and {}",
@@ -210,10 +218,10 @@ pub(super) fn counts(errors: usize, warnings: usize, notes: usize) -> String {
     )
 }
 
-fn finding_json<'a>(finding: &'a LintFinding, directory: &domo_model::Directory) -> FindingJson<'a> {
+fn finding_json<'a>(finding: &'a Diagnostic, directory: &domo_model::Directory) -> FindingJson<'a> {
     FindingJson {
         severity: finding.severity.as_str(),
-        kind: finding.kind.as_str(),
+        kind: finding.kind(),
         policy: finding.policy.as_ref().map(crate::engine::PolicyRef::from_lint),
         filter: finding.filter_index,
         user: finding.user.map(|u| crate::engine::UserRef::of(directory, u)),

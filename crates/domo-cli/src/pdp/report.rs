@@ -87,11 +87,11 @@ pub(crate) fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
     };
 
     let lint = domo_pdp::lint(&inputs.dataset, &inputs.policies, &inputs.directory, &table);
-    let findings = lint.findings.iter().map(|f| (f.severity.as_str(), f.kind.as_str(), f.to_string())).collect();
+    let findings = lint.findings.iter().map(|f| (f.severity.as_str(), f.kind(), f.to_string())).collect();
     let hidden_rows = lint
         .findings
         .iter()
-        .filter(|f| f.kind == domo_pdp::LintKind::RowsOnlyPrivileged)
+        .filter(|f| f.code == domo_pdp::DiagnosticCode::RowsOnlyPrivileged)
         .map(|f| f.message.clone())
         .collect();
     let see_nothing = matrix

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 
-use domo_pdp::LintSeverity;
+use domo_pdp::Severity;
 use serde::Serialize;
 
 use super::diff::DiffArgs;
@@ -270,9 +270,8 @@ pub(super) fn lint(args: &LintArgs) -> anyhow::Result<Outcome> {
         }
     }
     findings.sort_by_key(|f| (f.dataset.is_some(), super::lint::severity_rank(f.severity)));
-    let count = |severity: LintSeverity| findings.iter().filter(|f| f.severity == severity.as_str()).count();
-    let (errors, warnings, notes) =
-        (count(LintSeverity::Error), count(LintSeverity::Warning), count(LintSeverity::Note));
+    let count = |severity: Severity| findings.iter().filter(|f| f.severity == severity.as_str()).count();
+    let (errors, warnings, notes) = (count(Severity::Error), count(Severity::Warning), count(Severity::Note));
     let verdict_counts = super::lint::counts(errors, warnings, notes);
     let scope = format!(
         "{} and {} of `{}`",

@@ -6,9 +6,9 @@ use hashbrown::HashMap;
 
 use super::ImpactOptions;
 use super::search::{Found, Solver};
+use crate::compile::PolicyRef;
 use crate::compile::PolicySet;
 use crate::filter::CompiledFilter;
-use crate::lint::PolicyRef;
 
 /// A finding of the for-any-row lint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,8 +56,9 @@ type Principals = (Vec<u64>, Vec<u64>, Vec<String>);
 /// policies subsumed by another with the same users, groups and virtual users.
 pub fn lint_for_any_row(set: &PolicySet, options: &ImpactOptions) -> Vec<ProvenFinding> {
     let mut solver = Solver::new(&set.schema().columns, options);
-    let reference =
-        |index: usize| set.policies().get(index).map(|p| PolicyRef { index, id: p.id(), name: p.name().to_owned() });
+    let reference = |index: usize| {
+        set.policies().get(index).map(|p| PolicyRef::new(crate::compile::PolicyHandle::from_index(index), p.source()))
+    };
     let filters: Vec<Vec<&CompiledFilter>> =
         set.policies().iter().map(|p| if p.all_rows { Vec::new() } else { p.filters.iter().collect() }).collect();
     let mut findings = Vec::new();

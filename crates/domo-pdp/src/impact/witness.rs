@@ -7,8 +7,8 @@ use hashbrown::HashMap;
 use rust_decimal::Decimal;
 
 use super::{Answer, Raw, Subject, UserImpact, ordered};
+use crate::compile::PolicyRef;
 use crate::compile::{Access, PolicySet, Reason};
-use crate::lint::PolicyRef;
 use crate::table::{Cell, Datetime, HeaderRow, Table};
 
 /// A candidate cell, typed as the engine holds it.
@@ -221,9 +221,10 @@ pub(super) fn confirm(
                             match found
                                 .and_then(|m| to_set.policies().get(m.policy.index()).map(|p| (m.policy.index(), p)))
                             {
-                                Some((index, p)) => {
-                                    Admitter::Policy(PolicyRef { index, id: p.id(), name: p.name().to_owned() })
-                                }
+                                Some((index, p)) => Admitter::Policy(PolicyRef::new(
+                                    crate::compile::PolicyHandle::from_index(index),
+                                    p.source(),
+                                )),
                                 None => {
                                     return Answer::Unknown(
                                         "the engine does not admit the witness row by the policy found (a bug; please report it)".to_owned(),

@@ -2,9 +2,11 @@
 
 use std::cmp::Ordering;
 
-use domo_model::{FilterOperator, Policy};
+use domo_model::FilterOperator;
 
-use crate::table::Value;
+use crate::compile::CompiledPolicy;
+use crate::filter::{CompiledFilter, OrdTest, Test};
+use crate::table::{Datetime, Value, date_of_days};
 
 /// One side of an interval: the bound and whether it is included.
 #[derive(Debug, Clone)]
@@ -14,16 +16,42 @@ pub(super) struct Bound<'a> {
     filter: usize,
 }
 
-/// Why the filters of a policy can never all pass, whatever the data: per column,
+/// The typed values of an EQUALS, comparison or BETWEEN filter, as compiled (in the order
+/// written); `None` for the text operators (LIKE, BEGINS_WITH, ENDS_WITH, CONTAINS).
+pub(super) fn typed_values(filter: &CompiledFilter) -> Option<Vec<Value<'_>>> {
+    fn of<'a, T>(test: &'a OrdTest<T>, value: impl Fn(&'a T) -> Option<Value<'a>>) -> Option<Vec<Value<'a>>> {
+        match test {
+            OrdTest::AnyOf(values) => values.iter().map(value).collect(),
+            OrdTest::Cmp(_, bound) => Some(vec![value(bound)?]),
+            OrdTest::Between(low, high) => Some(vec![value(low)?, value(high)?]),
+        }
+    }
+    match &filter.test {
+        Test::String(t) => of(t, |s| Some(Value::String(s.as_str()))),
+        Test::Text(_) => None,
+        Test::Long(t) => of(t, |v| Some(Value::Long(*v))),
+        Test::Double(t) => of(t, |v| Some(Value::Double(*v))),
+        Test::Decimal(t) => of(t, |v| Some(Value::Decimal(*v))),
+        Test::Date(t) => of(t, |v| date_of_days(*v).map(Value::Date)),
+        Test::Datetime(t) => of(t, |v| Some(Value::Datetime(Datetime(*v)))),
+    }
+}
+
+/// Why the compiled filters of a policy can never all pass, whatever the data: per column,
 /// the intersection of the ranges and EQUALS sets the (un-negated) filters allow is empty.
-pub(super) fn contradictions(policy: &Policy, schema: &domo_model::Schema) -> Vec<(Option<usize>, String)> {
+pub(super) fn contradictions(policy: &CompiledPolicy) -> Vec<(Option<usize>, String)> {
     use FilterOperator as Op;
     let mut out = Vec::new();
-    let mut columns: Vec<&str> = policy.filters.iter().map(|f| f.column.as_str()).collect();
+    if policy.is_all_rows() {
+        return out;
+    }
+    let filters = policy.filters();
+    let mut columns: Vec<usize> = filters.iter().map(CompiledFilter::column).collect();
     columns.sort_unstable();
     columns.dedup();
-    for column in columns {
-        let Some(column_type) = schema.columns.iter().find(|c| c.name == column).map(|c| c.column_type) else {
+    for column_index in columns {
+        let Some(column) = filters.iter().find(|f| f.column() == column_index).map(|f| f.source().column.as_str())
+        else {
             continue;
         };
         let mut lower: Option<Bound<'_>> = None;
@@ -31,10 +59,9 @@ pub(super) fn contradictions(policy: &Policy, schema: &domo_model::Schema) -> Ve
         let mut allowed: Option<(Vec<Value<'_>>, usize)> = None;
         let mut excluded: Vec<Value<'_>> = Vec::new();
         let mut disjoint: Option<(usize, usize)> = None;
-        for (index, filter) in policy.filters.iter().enumerate().filter(|(_, f)| f.column == column) {
-            let keys: Option<Vec<Value<'_>>> =
-                filter.values.iter().map(|v| Value::parse(column_type, v).ok()).collect();
-            let Some(keys) = keys else { continue };
+        for (index, compiled) in filters.iter().enumerate().filter(|(_, f)| f.column() == column_index) {
+            let filter = compiled.source();
+            let Some(keys) = typed_values(compiled) else { continue };
             let one = keys.first().cloned();
             let (lo, hi): (Option<Bound<'_>>, Option<Bound<'_>>) = match (filter.operator, filter.not) {
                 (Op::GreaterThan, false) | (Op::LessThanEqual, true) => {
@@ -174,10 +201,10 @@ pub(super) fn contradictions(policy: &Policy, schema: &domo_model::Schema) -> Ve
     out
 }
 
-pub(super) fn is_between(policy: &Policy, filter: usize) -> bool {
-    policy.filters.get(filter).is_some_and(|f| f.operator == FilterOperator::Between)
+fn is_between(policy: &CompiledPolicy, filter: usize) -> bool {
+    policy.filters().get(filter).is_some_and(|f| f.operator() == FilterOperator::Between)
 }
 
-pub(super) fn policy_value(policy: &Policy, filter: usize, value: usize) -> &str {
-    policy.filters.get(filter).and_then(|f| f.values.get(value)).map_or("", String::as_str)
+fn policy_value(policy: &CompiledPolicy, filter: usize, value: usize) -> &str {
+    policy.filters().get(filter).and_then(|f| f.source().values.get(value)).map_or("", String::as_str)
 }

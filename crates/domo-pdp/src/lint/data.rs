@@ -1,271 +1,636 @@
-//! Data findings: what the policies, evaluated on the data, do to rows and users.
+//! Data findings: what the policies, evaluated on the data, do to rows and users, gathered as the
+//! rows stream by in batches.
 
-use domo_model::{ColumnType, Directory, FilterOperator, Policy, UserId};
+use std::cmp::Ordering;
 
-use super::finding::{LintFinding, LintKind, LintSeverity, PolicyRef};
-use crate::compile::{PolicyHandle, PolicySet, Reason, did_you_mean};
+use domo_model::{ColumnType, FilterOperator, Policy, UserId};
+use hashbrown::{HashMap, HashSet};
+
+use super::contradiction::typed_values;
+use crate::compile::{
+    Diagnostic, DiagnosticCode, PdpMode, PolicyHandle, PolicyRef, PolicySet, Reason, Severity, did_you_mean,
+};
+use crate::eval::SchemaMismatchError;
 use crate::rowset::RowSet;
 use crate::table::{Table, Value};
 
 /// At most this many sample rows are listed in a finding.
 const SAMPLE_ROWS: usize = 10;
 
-/// The analyses that need the policies evaluated against the data.
-pub(super) fn data_findings(
-    set: &PolicySet,
-    table: &Table,
-    directory: &Directory,
-    policy_ref: &dyn Fn(usize) -> Option<PolicyRef>,
-    broken_policies_of: &dyn Fn(domo_model::UserId) -> Vec<String>,
-    earlier: &[LintFinding],
-) -> Vec<LintFinding> {
-    let mut findings = Vec::new();
-    let rows = table.row_count();
-    let Ok(evaluation) = set.evaluate(table) else { return findings };
-    let policy_rows: Vec<&RowSet> =
-        (0..set.policies().len()).filter_map(|i| evaluation.policy_rows(PolicyHandle::from_index(i))).collect();
-    let members: Vec<Members> = (0..set.policies().len()).map(|i| Members::of(set, i)).collect();
-    let never_matches = |index: usize| {
-        let Some(policy) = policy_ref(index) else { return false };
-        earlier
-            .iter()
-            .any(|f| f.kind == LintKind::FilterNeverMatches && f.policy.as_ref().map(|p| p.index) == Some(policy.index))
-    };
+/// At most this many distinct values of a STRING column are kept for a "did you mean" (the first
+/// ones in DataSet order; `did_you_mean` weighs no more).
+const SUGGESTION_VALUES: usize = 10_000;
 
-    for (index, compiled) in set.policies().iter().enumerate() {
-        let Some(this) = policy_ref(index) else { continue };
-        let Some(matched) = policy_rows.get(index) else { continue };
-        let Some(who) = members.get(index) else { continue };
-        if who.is_empty() {
-            findings.push(LintFinding {
-                severity: LintSeverity::Warning,
-                kind: LintKind::PolicyWithoutMembers,
-                policy: Some(this.clone()),
-                filter_index: None,
-                user: None,
-                message: who.why_empty(compiled.source()),
-                rows: Vec::new(),
-                diagnostic: None,
-            });
+/// What the data findings need, worked out from the compiled policies before the first row.
+#[derive(Debug, Default)]
+pub(super) struct DataPlan {
+    /// Each compiled policy as the policies file names it.
+    refs: Vec<PolicyRef>,
+    /// Whether lint already found that a policy's filters can never match.
+    never_matches: Vec<bool>,
+    members: Vec<Members>,
+    /// The earlier policy a policy is identical to (same filters, same members).
+    identical_to: Vec<Option<usize>>,
+    /// Ordered pairs `(a, b)` whose members `a`'s are a non-empty subset of: is `a` redundant by
+    /// `b`? Sorted, to be found by binary search (policies squared at worst, so kept small).
+    pairs: Vec<(u32, u32)>,
+    /// The policies of the users who see rows through policies, when every row some of them see
+    /// is what the owner and Admins share; `None` when no row can be theirs alone.
+    hidden_policies: Option<Vec<usize>>,
+    /// Values of EQUALS filters, to look for in the data.
+    wanted: Vec<Wanted>,
+    /// STRING columns holding some wanted value: their first distinct values make the "did you mean".
+    text_columns: Vec<usize>,
+    /// The policies that did not compile, with the users and groups they name.
+    broken: Vec<(PolicyRef, Policy)>,
+}
+
+/// One value of an EQUALS filter, typed as the column.
+#[derive(Debug)]
+struct Wanted {
+    policy: usize,
+    filter: usize,
+    column: usize,
+    column_type: ColumnType,
+    /// As written in the policy.
+    text: String,
+    /// As compiled; a STRING value is `text`.
+    value: Option<Value<'static>>,
+}
+
+impl DataPlan {
+    pub(super) fn new(
+        set: &PolicySet,
+        refs: Vec<PolicyRef>,
+        never_matches: Vec<bool>,
+        broken: &[(PolicyRef, &Policy)],
+    ) -> Self {
+        let count = set.policies().len();
+        let members: Vec<Members> = (0..count).map(|i| Members::of(set, i)).collect();
+        // Identical policies: group by (filters, members) in one pass instead of comparing every pair.
+        let mut identical_to: Vec<Option<usize>> = vec![None; count];
+        let mut first_with: HashMap<(FiltersKey<'_>, Members), usize> = HashMap::new();
+        for (b, (compiled, who)) in set.policies().iter().zip(&members).enumerate() {
+            let key = (filters_key(compiled), who.clone());
+            match first_with.get(&key) {
+                None => {
+                    first_with.insert(key, b);
+                }
+                Some(&a) => {
+                    if let Some(slot) = identical_to.get_mut(b) {
+                        *slot = Some(a);
+                    }
+                }
+            }
         }
-        if matched.is_empty() && rows > 0 && !never_matches(index) {
-            findings.push(LintFinding {
-                severity: LintSeverity::Warning,
-                kind: LintKind::PolicyMatchesNoRow,
-                policy: Some(this.clone()),
-                filter_index: None,
-                user: None,
-                message: if rows == 1 {
+        let mut pairs = Vec::new();
+        for (a, members_a) in members.iter().enumerate() {
+            if members_a.is_empty() {
+                continue;
+            }
+            for (b, members_b) in members.iter().enumerate() {
+                if a != b
+                    && members_a.len() <= members_b.len()
+                    && members_a.is_subset(members_b)
+                    && let (Ok(a), Ok(b)) = (u32::try_from(a), u32::try_from(b))
+                {
+                    pairs.push((a, b));
+                }
+            }
+        }
+        let mut wanted = Vec::new();
+        for (policy, compiled) in set.policies().iter().enumerate() {
+            if compiled.is_all_rows() {
+                continue;
+            }
+            for (filter, compiled_filter) in compiled.filters().iter().enumerate() {
+                if compiled_filter.operator() != FilterOperator::Equals {
+                    continue;
+                }
+                let Some(values) = typed_values(compiled_filter) else { continue };
+                for (text, value) in compiled_filter.source().values.iter().zip(values) {
+                    wanted.push(Wanted {
+                        policy,
+                        filter,
+                        column: compiled_filter.column(),
+                        column_type: compiled_filter.column_type(),
+                        text: text.clone(),
+                        value: owned(value),
+                    });
+                }
+            }
+        }
+        let mut text_columns: Vec<usize> =
+            wanted.iter().filter(|w| w.column_type == ColumnType::String).map(|w| w.column).collect();
+        text_columns.sort_unstable();
+        text_columns.dedup();
+        Self {
+            refs,
+            never_matches,
+            members,
+            identical_to,
+            pairs,
+            hidden_policies: hidden_policies(set),
+            wanted,
+            text_columns,
+            broken: broken.iter().map(|(r, p)| (r.clone(), (*p).clone())).collect(),
+        }
+    }
+}
+
+/// The policies whose rows the users without every row see, or `None` when PDP is off or someone
+/// in the All Rows policy sees every row anyway.
+fn hidden_policies(set: &PolicySet) -> Option<Vec<usize>> {
+    let mut policies: Vec<usize> = Vec::new();
+    for user in &set.directory().users {
+        let access = set.access(user.id);
+        match access.reason {
+            Reason::Owner | Reason::Admin | Reason::RoleGrant | Reason::NoPolicy => {}
+            Reason::PdpDisabled | Reason::AllRows => return None,
+            Reason::Policies => policies.extend(access.policies.iter().map(|m| m.policy.index())),
+        }
+    }
+    policies.sort_unstable();
+    policies.dedup();
+    Some(policies)
+}
+
+/// A value that borrows nothing (`None` for a STRING value, which is kept as text).
+fn owned(value: Value<'_>) -> Option<Value<'static>> {
+    Some(match value {
+        Value::Null | Value::String(_) => return None,
+        Value::Long(v) => Value::Long(v),
+        Value::Double(v) => Value::Double(v),
+        Value::Decimal(v) => Value::Decimal(v),
+        Value::Date(v) => Value::Date(v),
+        Value::Datetime(v) => Value::Datetime(v),
+    })
+}
+
+/// The data findings of rows that arrive in batches: per-policy counts, which policies still cover
+/// which, the rows only the owner and Admins see (a count and a sample), the EQUALS values seen,
+/// and the first distinct values of the columns those read. Its memory grows with the policies
+/// and is capped per column, never with the rows.
+///
+/// Made by [`super::Linter::rows`]; turned into findings by [`super::Linter::finish`].
+#[derive(Debug)]
+pub struct LintRows<'a> {
+    set: Option<&'a PolicySet>,
+    plan: &'a DataPlan,
+    rows: u64,
+    matched: Vec<u64>,
+    /// Per pair of the plan: every row of `a` seen so far is a row of `b`.
+    subset: Vec<bool>,
+    hidden: u64,
+    /// 1-based, counted from this accumulator's first row.
+    hidden_sample: Vec<u64>,
+    found: Vec<bool>,
+    /// Per STRING column of the plan: its distinct values in order of first appearance, up to a cap.
+    texts: HashMap<usize, (HashSet<String>, Vec<String>)>,
+    /// A batch did not match the schema: no data findings.
+    mismatch: bool,
+}
+
+impl<'a> LintRows<'a> {
+    pub(super) fn new(set: Option<&'a PolicySet>, plan: &'a DataPlan) -> Self {
+        Self {
+            set,
+            plan,
+            rows: 0,
+            matched: vec![0; plan.refs.len()],
+            subset: vec![true; plan.pairs.len()],
+            hidden: 0,
+            hidden_sample: Vec::new(),
+            found: vec![false; plan.wanted.len()],
+            texts: plan.text_columns.iter().map(|c| (*c, (HashSet::new(), Vec::new()))).collect(),
+            mismatch: false,
+        }
+    }
+
+    /// How many rows it has taken.
+    pub fn row_count(&self) -> u64 {
+        self.rows
+    }
+
+    /// Takes the next rows (after those already taken, in DataSet order).
+    ///
+    /// # Errors
+    ///
+    /// The batch's schema is not the DataSet's; the report then has no data findings.
+    pub fn add(&mut self, batch: &Table) -> Result<(), SchemaMismatchError> {
+        let Some(set) = self.set else {
+            self.rows += batch.row_count() as u64;
+            return Ok(());
+        };
+        let evaluation = match set.evaluate(batch) {
+            Ok(evaluation) => evaluation,
+            Err(err) => {
+                self.mismatch = true;
+                return Err(err);
+            }
+        };
+        let rows = batch.row_count();
+        let policy_rows: Vec<Option<&RowSet>> =
+            (0..self.matched.len()).map(|i| evaluation.policy_rows(PolicyHandle::from_index(i))).collect();
+        for (matched, rows) in self.matched.iter_mut().zip(&policy_rows) {
+            *matched += rows.map_or(0, |r| r.len() as u64);
+        }
+        for (still, (a, b)) in self.subset.iter_mut().zip(&self.plan.pairs) {
+            if *still {
+                let rows_of = |p: u32| usize::try_from(p).ok().and_then(|p| policy_rows.get(p).copied().flatten());
+                *still = match (rows_of(*a), rows_of(*b)) {
+                    (Some(ra), Some(rb)) => is_subset(ra, rb),
+                    _ => false,
+                };
+            }
+        }
+        if set.mode() == PdpMode::Enabled
+            && let Some(policies) = &self.plan.hidden_policies
+        {
+            let union = RowSet::union(rows, policies.iter().filter_map(|p| policy_rows.get(*p).copied().flatten()));
+            for row in (0..rows).filter(|r| !union.contains(*r)) {
+                self.hidden += 1;
+                if self.hidden_sample.len() < SAMPLE_ROWS {
+                    self.hidden_sample.push(self.rows + row as u64 + 1);
+                }
+            }
+        }
+        self.look_for_values(batch);
+        self.rows += rows as u64;
+        Ok(())
+    }
+
+    /// Marks the wanted EQUALS values the batch holds, and keeps the first distinct values of the
+    /// STRING columns they read.
+    fn look_for_values(&mut self, batch: &Table) {
+        let mut typed: Vec<usize> = Vec::new();
+        for (index, wanted) in self.plan.wanted.iter().enumerate() {
+            if self.found.get(index).copied().unwrap_or(true) {
+                continue;
+            }
+            if wanted.column_type != ColumnType::String {
+                typed.push(index);
+            }
+        }
+        for column in &self.plan.text_columns {
+            let (seen, list) = self.texts.entry(*column).or_default();
+            let unfound: HashSet<&str> = self
+                .plan
+                .wanted
+                .iter()
+                .zip(&self.found)
+                .filter(|(w, found)| !**found && w.column == *column)
+                .map(|(w, _)| w.text.as_str())
+                .collect();
+            if unfound.is_empty() && list.len() >= SUGGESTION_VALUES {
+                continue;
+            }
+            let mut present: HashSet<&str> = HashSet::new();
+            for (value, _) in batch.distinct_values(*column).unwrap_or_default() {
+                let Value::String(text) = value else { continue };
+                if let Some(hit) = unfound.get(text) {
+                    present.insert(hit);
+                }
+                if list.len() < SUGGESTION_VALUES && !seen.contains(text) {
+                    seen.insert(text.to_owned());
+                    list.push(text.to_owned());
+                }
+            }
+            for (wanted, found) in self.plan.wanted.iter().zip(self.found.iter_mut()) {
+                if wanted.column == *column && present.contains(wanted.text.as_str()) {
+                    *found = true;
+                }
+            }
+        }
+        // Typed columns: one scan per column, until each wanted value turns up.
+        let mut columns: Vec<usize> = typed.iter().filter_map(|i| self.plan.wanted.get(*i)).map(|w| w.column).collect();
+        columns.sort_unstable();
+        columns.dedup();
+        for column in columns {
+            // The values not yet seen, sorted, each with its place in the plan: a cell finds its
+            // equals by binary search (`1.5` and `1.50` compare equal). NaN, equal to no value,
+            // is looked for apart.
+            let mut open: Vec<(Value<'static>, usize)> = Vec::new();
+            let mut nan: Vec<usize> = Vec::new();
+            for index in typed.iter().copied() {
+                let Some(wanted) = self.plan.wanted.get(index).filter(|w| w.column == column) else { continue };
+                match wanted.value {
+                    Some(Value::Double(v)) if v.is_nan() => nan.push(index),
+                    Some(value) => open.push((value, index)),
+                    None => {}
+                }
+            }
+            open.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(Ordering::Equal));
+            for row in 0..batch.row_count() {
+                if open.is_empty() && nan.is_empty() {
+                    break;
+                }
+                let Some(cell) = batch.value(row, column) else { break };
+                if cell.is_null() {
+                    continue;
+                }
+                if let Value::Double(v) = cell
+                    && v.is_nan()
+                {
+                    for index in nan.drain(..) {
+                        if let Some(slot) = self.found.get_mut(index) {
+                            *slot = true;
+                        }
+                    }
+                    continue;
+                }
+                let low = open.partition_point(|(v, _)| v.partial_cmp(&cell) == Some(Ordering::Less));
+                let high = open.partition_point(|(v, _)| v.partial_cmp(&cell) != Some(Ordering::Greater));
+                if low < high {
+                    for (_, index) in open.drain(low..high) {
+                        if let Some(slot) = self.found.get_mut(index) {
+                            *slot = true;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds what `later` took, the rows right after this one's (two threads may each take a part).
+    pub fn merge(&mut self, later: LintRows<'_>) {
+        for (m, l) in self.matched.iter_mut().zip(&later.matched) {
+            *m += l;
+        }
+        for (s, l) in self.subset.iter_mut().zip(&later.subset) {
+            *s &= l;
+        }
+        for row in later.hidden_sample {
+            if self.hidden_sample.len() < SAMPLE_ROWS {
+                self.hidden_sample.push(self.rows + row);
+            }
+        }
+        self.hidden += later.hidden;
+        for (f, l) in self.found.iter_mut().zip(&later.found) {
+            *f |= l;
+        }
+        for (column, (_, list)) in later.texts {
+            let (seen, mine) = self.texts.entry(column).or_default();
+            for text in list {
+                if mine.len() >= SUGGESTION_VALUES {
+                    break;
+                }
+                if !seen.contains(&text) {
+                    seen.insert(text.clone());
+                    mine.push(text);
+                }
+            }
+        }
+        self.mismatch |= later.mismatch;
+        self.rows += later.rows;
+    }
+
+    /// The data findings, in the order lint reports them before sorting.
+    pub(super) fn findings(self, set: &PolicySet, plan: &DataPlan) -> Vec<Diagnostic> {
+        let mut findings = Vec::new();
+        if self.mismatch {
+            return findings;
+        }
+        let rows = self.rows;
+        let policy_ref = |index: usize| plan.refs.get(index).cloned();
+
+        // EQUALS on values no row holds, with the nearest value of a STRING column.
+        for (wanted, found) in plan.wanted.iter().zip(&self.found) {
+            if *found {
+                continue;
+            }
+            let Some(this) = policy_ref(wanted.policy) else { continue };
+            let name = set.schema().columns.get(wanted.column).map_or("", |c| c.name.as_str());
+            let hint = match self.texts.get(&wanted.column) {
+                Some((_, texts)) if wanted.column_type == ColumnType::String => {
+                    did_you_mean(&wanted.text, texts.iter().map(String::as_str))
+                        .map(|s| format!(" (did you mean `{s}`?)"))
+                        .unwrap_or_default()
+                }
+                _ => String::new(),
+            };
+            let value = &wanted.text;
+            findings.push(
+                Diagnostic::new(
+                    Severity::Warning,
+                    DiagnosticCode::ValueNotInData,
+                    format!("EQUALS `{value}`: no row has this value in `{name}`{hint}"),
+                )
+                .on_policy(this)
+                .on_filter(Some(wanted.filter)),
+            );
+        }
+
+        for (index, compiled) in set.policies().iter().enumerate() {
+            let Some(this) = policy_ref(index) else { continue };
+            let (Some(&matched), Some(who)) = (self.matched.get(index), plan.members.get(index)) else { continue };
+            if who.is_empty() {
+                findings.push(
+                    Diagnostic::new(
+                        Severity::Warning,
+                        DiagnosticCode::PolicyWithoutMembers,
+                        who.why_empty(compiled.source()),
+                    )
+                    .on_policy(this.clone()),
+                );
+            }
+            if matched == 0 && rows > 0 && !plan.never_matches.get(index).copied().unwrap_or(false) {
+                let message = if rows == 1 {
                     "matches not even the 1 row, so it grants nothing".to_owned()
                 } else {
                     format!("matches none of the {rows} rows, so it grants nothing")
-                },
-                rows: Vec::new(),
-                diagnostic: None,
-            });
-        }
-        if matched.is_all() && rows > 0 && !compiled.filters().is_empty() {
-            findings.push(LintFinding {
-                severity: LintSeverity::Note,
-                kind: LintKind::PolicyMatchesEveryRow,
-                policy: Some(this.clone()),
-                filter_index: None,
-                user: None,
-                message: if rows == 1 {
+                };
+                findings.push(
+                    Diagnostic::new(Severity::Warning, DiagnosticCode::PolicyMatchesNoRow, message)
+                        .on_policy(this.clone()),
+                );
+            }
+            if matched == rows && rows > 0 && !compiled.filters().is_empty() {
+                let message = if rows == 1 {
                     "its filters admit the 1 row, so they restrict nothing".to_owned()
                 } else {
                     format!("its filters admit all {rows} rows, so they restrict nothing")
-                },
-                rows: Vec::new(),
-                diagnostic: None,
-            });
+                };
+                findings.push(
+                    Diagnostic::new(Severity::Note, DiagnosticCode::PolicyMatchesEveryRow, message).on_policy(this),
+                );
+            }
         }
-    }
 
-    // Identical policies (same filters and same members), then redundancy (covered by another).
-    let count = set.policies().len();
-    let mut identical_to: Vec<Option<usize>> = vec![None; count];
-    // Group by (filters, members) in one pass instead of comparing every pair.
-    let mut first_with: hashbrown::HashMap<(FiltersKey, &Members), usize> = hashbrown::HashMap::new();
-    for (b, (compiled, who)) in set.policies().iter().zip(&members).enumerate() {
-        let key = (filters_key(compiled.source()), who);
-        match first_with.get(&key) {
-            None => {
-                first_with.insert(key, b);
-            }
-            Some(&a) => {
-                if let Some(slot) = identical_to.get_mut(b) {
-                    *slot = Some(a);
-                }
-                if let (Some(ra), Some(rb)) = (policy_ref(a), policy_ref(b)) {
-                    findings.push(LintFinding {
-                        severity: LintSeverity::Warning,
-                        kind: LintKind::IdenticalPolicies,
-                        policy: Some(rb),
-                        filter_index: None,
-                        user: None,
-                        message: format!("is identical to {ra} (same filters, same members); keep one"),
-                        rows: Vec::new(),
-                        diagnostic: None,
-                    });
-                }
+        // Identical policies (same filters and same members), then redundancy (covered by another).
+        for (b, a) in plan.identical_to.iter().enumerate() {
+            let Some(a) = *a else { continue };
+            if let (Some(ra), Some(rb)) = (policy_ref(a), policy_ref(b)) {
+                findings.push(
+                    Diagnostic::new(
+                        Severity::Warning,
+                        DiagnosticCode::IdenticalPolicies,
+                        format!("is identical to {ra} (same filters, same members); keep one"),
+                    )
+                    .on_policy(rb),
+                );
             }
         }
-    }
-    for a in 0..count {
-        if identical_to.get(a).copied().flatten().is_some() {
-            continue;
-        }
-        let (Some(rows_a), Some(members_a)) = (policy_rows.get(a), members.get(a)) else { continue };
-        if members_a.is_empty() || rows_a.is_empty() {
-            continue;
-        }
-        for b in 0..count {
-            if a == b
-                || identical_to.get(b).copied().flatten() == Some(a)
-                || identical_to.get(a).copied().flatten() == Some(b)
-            {
+        let subset = |a: usize, b: usize| match (u32::try_from(a), u32::try_from(b)) {
+            (Ok(a), Ok(b)) => {
+                plan.pairs.binary_search(&(a, b)).ok().and_then(|k| self.subset.get(k)).copied().unwrap_or(false)
+            }
+            _ => false,
+        };
+        let count = plan.refs.len();
+        for a in 0..count {
+            let identical_to = |i: usize| plan.identical_to.get(i).copied().flatten();
+            if identical_to(a).is_some() {
                 continue;
             }
-            let (Some(rows_b), Some(members_b)) = (policy_rows.get(b), members.get(b)) else { continue };
-            let covered = rows_a.len() <= rows_b.len()
-                && members_a.len() <= members_b.len()
-                && members_a.is_subset(members_b)
-                && is_subset(rows_a, rows_b);
-            // Two policies covering each other are identical in effect; report the later one only.
-            let mutual = covered && members_b.is_subset(members_a) && is_subset(rows_b, rows_a);
-            if covered && (!mutual || a > b) {
-                if let (Some(ra), Some(rb)) = (policy_ref(a), policy_ref(b)) {
-                    findings.push(LintFinding {
-                        severity: LintSeverity::Warning,
-                        kind: LintKind::RedundantPolicy,
-                        policy: Some(ra),
-                        filter_index: None,
-                        user: None,
-                        message: format!(
-                            "is redundant: {rb} already grants its members ({}) every row it admits ({})",
-                            plural(members_a.len(), "principal", "principals"),
-                            plural(rows_a.len(), "row", "rows")
-                        ),
-                        rows: Vec::new(),
-                        diagnostic: None,
-                    });
+            let (Some(&rows_a), Some(members_a)) = (self.matched.get(a), plan.members.get(a)) else { continue };
+            if members_a.is_empty() || rows_a == 0 {
+                continue;
+            }
+            for b in 0..count {
+                if a == b || identical_to(b) == Some(a) || identical_to(a) == Some(b) {
+                    continue;
                 }
-                break;
+                let (Some(&rows_b), Some(members_b)) = (self.matched.get(b), plan.members.get(b)) else { continue };
+                let covered = rows_a <= rows_b
+                    && members_a.len() <= members_b.len()
+                    && members_a.is_subset(members_b)
+                    && subset(a, b);
+                // Two policies covering each other are identical in effect; report the later one only.
+                let mutual = covered && members_b.is_subset(members_a) && subset(b, a);
+                if covered && (!mutual || a > b) {
+                    if let (Some(ra), Some(rb)) = (policy_ref(a), policy_ref(b)) {
+                        findings.push(
+                            Diagnostic::new(
+                                Severity::Warning,
+                                DiagnosticCode::RedundantPolicy,
+                                format!(
+                                    "is redundant: {rb} already grants its members ({}) every row it admits ({})",
+                                    plural(members_a.len() as u64, "principal", "principals"),
+                                    plural(rows_a, "row", "rows")
+                                ),
+                            )
+                            .on_policy(ra),
+                        );
+                    }
+                    break;
+                }
             }
         }
-    }
 
-    // Rows that only the owner and Admins see.
-    if set.mode() == crate::compile::PdpMode::Enabled && rows > 0 {
-        let hidden: Vec<u64> =
-            crate::policy_tests::rows_only_privileged(&evaluation).into_iter().map(|r| r as u64 + 1).collect();
-        if !hidden.is_empty() {
-            findings.push(LintFinding {
-                severity: LintSeverity::Warning,
-                kind: LintKind::RowsOnlyPrivileged,
-                policy: None,
-                filter_index: None,
-                user: None,
-                message: format!(
-                    "{} of {} seen by no one but the owner and Admins: {}",
-                    hidden.len(),
-                    if rows == 1 { "1 row is".to_owned() } else { format!("{rows} rows are") },
-                    row_list(&hidden)
-                ),
-                rows: hidden.into_iter().take(SAMPLE_ROWS).collect(),
-                diagnostic: None,
-            });
+        // Rows that only the owner and Admins see.
+        if set.mode() == PdpMode::Enabled && rows > 0 && self.hidden > 0 {
+            findings.push(
+                Diagnostic::new(
+                    Severity::Warning,
+                    DiagnosticCode::RowsOnlyPrivileged,
+                    format!(
+                        "{} of {} seen by no one but the owner and Admins: {}",
+                        self.hidden,
+                        if rows == 1 { "1 row is".to_owned() } else { format!("{rows} rows are") },
+                        row_list(&self.hidden_sample, self.hidden)
+                    ),
+                )
+                .with_rows(self.hidden_sample.clone()),
+            );
         }
-    }
 
-    // Users who see nothing, and why.
-    if set.mode() == crate::compile::PdpMode::Enabled && rows > 0 {
-        let missing_groups: Vec<String> = set
-            .policies()
+        // Users who see nothing, and why.
+        if set.mode() == PdpMode::Enabled && rows > 0 {
+            findings.extend(users_who_see_nothing(set, plan, &self.matched));
+        }
+        findings
+    }
+}
+
+/// A finding per directory user who sees no row, saying why.
+fn users_who_see_nothing(set: &PolicySet, plan: &DataPlan, matched: &[u64]) -> Vec<Diagnostic> {
+    let directory = set.directory();
+    let policy_ref = |index: usize| plan.refs.get(index).cloned();
+    // The policies that did not compile and name the user (directly or through a group): such a
+    // user is not "in no policy", their policy is broken.
+    let broken_policies_of = |user: UserId| -> Vec<String> {
+        plan.broken
             .iter()
-            .enumerate()
-            .flat_map(|(i, p)| {
-                p.source()
-                    .groups
-                    .iter()
-                    .filter(|g| directory.group(**g).is_none())
-                    .map(move |g| (i, *g))
-                    .collect::<Vec<_>>()
+            .filter(|(_, p)| {
+                p.users.contains(&user)
+                    || p.groups.iter().any(|g| directory.group(*g).is_some_and(|g| g.user_ids.contains(&user)))
             })
-            .filter_map(|(i, g)| Some(format!("group `{g}` of {}", policy_ref(i)?)))
-            .collect();
-        for user in &directory.users {
-            let access = set.access(user.id);
-            let broken = broken_policies_of(user.id);
-            let message = match access.reason {
-                Reason::NoPolicy if !broken.is_empty() => format!(
-                    "user {} `{}` sees no row: {} {} not compile (fix the compile {} above)",
+            .map(|(r, _)| r.to_string())
+            .collect()
+    };
+    let missing_groups: Vec<String> = set
+        .policies()
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| {
+            p.source()
+                .groups
+                .iter()
+                .filter(|g| directory.group(**g).is_none())
+                .map(move |g| (i, *g))
+                .collect::<Vec<_>>()
+        })
+        .filter_map(|(i, g)| Some(format!("group `{g}` of {}", policy_ref(i)?)))
+        .collect();
+    let mut findings = Vec::new();
+    for user in &directory.users {
+        let access = set.access(user.id);
+        let broken = broken_policies_of(user.id);
+        let message = match access.reason {
+            Reason::NoPolicy if !broken.is_empty() => format!(
+                "user {} `{}` sees no row: {} {} not compile (fix the compile {} above)",
+                user.id,
+                user.name,
+                broken.join(", "),
+                if broken.len() == 1 { "names them but does" } else { "name them but do" },
+                if broken.len() == 1 { "error" } else { "errors" },
+            ),
+            Reason::NoPolicy => {
+                let mut message = format!("user {} `{}` is in no policy and sees no row", user.id, user.name);
+                if !missing_groups.is_empty() {
+                    message.push_str(&format!(
+                        "; the directory lacks {}: is the user meant to be a member?",
+                        missing_groups.join(", ")
+                    ));
+                }
+                message
+            }
+            Reason::Policies => {
+                if access.policies.iter().any(|m| matched.get(m.policy.index()).is_some_and(|n| *n > 0)) {
+                    continue;
+                }
+                let names: Vec<String> = access
+                    .policies
+                    .iter()
+                    .filter_map(|m| policy_ref(m.policy.index()))
+                    .map(|p| p.to_string())
+                    .collect();
+                let mut message = format!(
+                    "user {} `{}` sees no row: their only policies match nothing ({})",
                     user.id,
                     user.name,
-                    broken.join(", "),
-                    if broken.len() == 1 { "names them but does" } else { "name them but do" },
-                    if broken.len() == 1 { "error" } else { "errors" },
-                ),
-                Reason::NoPolicy => {
-                    let mut message = format!("user {} `{}` is in no policy and sees no row", user.id, user.name);
-                    if !missing_groups.is_empty() {
-                        message.push_str(&format!(
-                            "; the directory lacks {}: is the user meant to be a member?",
-                            missing_groups.join(", ")
-                        ));
-                    }
-                    message
+                    names.join(", ")
+                );
+                if !broken.is_empty() {
+                    message.push_str(&format!("; {} also names them but does not compile", broken.join(", ")));
                 }
-                Reason::Policies => {
-                    let sees = access
-                        .policies
-                        .iter()
-                        .any(|m| policy_rows.get(m.policy.index()).is_some_and(|r| !r.is_empty()));
-                    if sees {
-                        continue;
-                    }
-                    let names: Vec<String> = access
-                        .policies
-                        .iter()
-                        .filter_map(|m| policy_ref(m.policy.index()))
-                        .map(|p| p.to_string())
-                        .collect();
-                    let mut message = format!(
-                        "user {} `{}` sees no row: their only policies match nothing ({})",
-                        user.id,
-                        user.name,
-                        names.join(", ")
-                    );
-                    if !broken.is_empty() {
-                        message.push_str(&format!("; {} also names them but does not compile", broken.join(", ")));
-                    }
-                    message
-                }
-                _ => continue,
-            };
-            let severity = if access.reason == Reason::NoPolicy && missing_groups.is_empty() && broken.is_empty() {
-                LintSeverity::Note
-            } else {
-                LintSeverity::Warning
-            };
-            findings.push(LintFinding {
-                severity,
-                kind: LintKind::UserSeesNothing,
-                policy: None,
-                filter_index: None,
-                user: Some(user.id),
-                message,
-                rows: Vec::new(),
-                diagnostic: None,
-            });
-        }
+                message
+            }
+            _ => continue,
+        };
+        let severity = if access.reason == Reason::NoPolicy && missing_groups.is_empty() && broken.is_empty() {
+            Severity::Note
+        } else {
+            Severity::Warning
+        };
+        findings.push(Diagnostic::new(severity, DiagnosticCode::UserSeesNothing, message).on_user(user.id));
     }
     findings
 }
 
 /// `1 row`, `6 rows`.
-pub(super) fn plural(n: usize, one: &str, many: &str) -> String {
+pub(super) fn plural(n: u64, one: &str, many: &str) -> String {
     if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
 }
 
@@ -276,13 +641,13 @@ pub(super) fn is_subset(a: &RowSet, b: &RowSet) -> bool {
     a.len() <= b.len() && a.iter().all(|r| b.contains(r))
 }
 
-/// `2, 5, 7` or `2, 5, 7, … (12 rows)`.
-pub(super) fn row_list(rows: &[u64]) -> String {
-    if let [only] = rows {
+/// `row 2`, `rows 2, 5, 7` or `rows 2, 5, 7, …` for `count` rows of which `sample` are the first.
+fn row_list(sample: &[u64], count: u64) -> String {
+    if let ([only], 1) = (sample, count) {
         return format!("row {only}");
     }
-    let shown: Vec<String> = rows.iter().take(SAMPLE_ROWS).map(u64::to_string).collect();
-    if rows.len() > SAMPLE_ROWS {
+    let shown: Vec<String> = sample.iter().take(SAMPLE_ROWS).map(u64::to_string).collect();
+    if count > SAMPLE_ROWS as u64 {
         format!("rows {}, …", shown.join(", "))
     } else {
         format!("rows {}", shown.join(", "))
@@ -343,21 +708,21 @@ impl Members {
     }
 }
 
-/// A policy's filters in a canonical order (values sorted), for finding identical policies.
-/// The All Rows policy has no filters that count.
-pub(super) type FiltersKey = (bool, Vec<(String, FilterOperator, bool, Vec<String>)>);
+/// A policy's compiled filters in a canonical order (values sorted), for finding identical
+/// policies. The All Rows policy has no filters that count.
+type FiltersKey<'a> = (bool, Vec<(usize, FilterOperator, bool, Vec<&'a str>)>);
 
-pub(super) fn filters_key(policy: &Policy) -> FiltersKey {
+fn filters_key(policy: &crate::compile::CompiledPolicy) -> FiltersKey<'_> {
     if policy.is_all_rows() {
         return (true, Vec::new());
     }
     let mut filters: Vec<_> = policy
-        .filters
+        .filters()
         .iter()
         .map(|f| {
-            let mut values = f.values.clone();
-            values.sort();
-            (f.column.clone(), f.operator, f.not, values)
+            let mut values: Vec<&str> = f.source().values.iter().map(String::as_str).collect();
+            values.sort_unstable();
+            (f.column(), f.operator(), f.not(), values)
         })
         .collect();
     filters.sort();
@@ -376,58 +741,4 @@ pub(super) fn has_like_wildcard(pattern: &str) -> bool {
         }
     }
     false
-}
-
-/// The distinct values of one column, canonical (for lookup) and as text (for "did you mean").
-#[derive(Debug, Default)]
-pub(super) struct ColumnValues {
-    canonical: hashbrown::HashSet<String>,
-    texts: Vec<String>,
-}
-
-/// A typed value as text that is equal exactly when the values are equal (`1.50` and `1.5` agree).
-pub(super) fn canonical(value: &Value<'_>) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(s) => (*s).to_owned(),
-        Value::Long(v) => v.to_string(),
-        Value::Double(v) => v.to_string(),
-        Value::Decimal(v) => v.normalize().to_string(),
-        Value::Date(v) => v.to_string(),
-        Value::Datetime(v) => v.to_string(),
-    }
-}
-
-/// A message when no row holds `value` in `column`, with the nearest existing value.
-/// Each column's distinct values are gathered once into `cache`.
-pub(super) fn value_not_in_data(
-    table: &Table,
-    cache: &mut hashbrown::HashMap<usize, ColumnValues>,
-    column: usize,
-    column_type: ColumnType,
-    value: &str,
-) -> Option<String> {
-    let wanted = canonical(&Value::parse(column_type, value).ok()?);
-    let values = cache.entry(column).or_insert_with(|| {
-        let mut values = ColumnValues::default();
-        for (v, _) in table.distinct_values(column).unwrap_or_default() {
-            if !v.is_null() {
-                values.canonical.insert(canonical(&v));
-            }
-            values.texts.push(v.to_string());
-        }
-        values
-    });
-    if values.canonical.contains(&wanted) {
-        return None;
-    }
-    let name = table.schema().columns.get(column).map_or("", |c| c.name.as_str());
-    let hint = if column_type == ColumnType::String {
-        did_you_mean(value, values.texts.iter().map(String::as_str))
-            .map(|s| format!(" (did you mean `{s}`?)"))
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
-    Some(format!("EQUALS `{value}`: no row has this value in `{name}`{hint}"))
 }

@@ -116,21 +116,29 @@ fn an_unknown_policy_type_is_a_warning_and_its_filters_still_apply() {
 }
 
 #[test]
-fn a_lint_finding_of_a_compile_problem_carries_the_diagnostic_and_its_code() {
-    use domo_pdp::{HeaderRow, LintKind, Table};
+fn a_lint_finding_of_a_compile_problem_is_the_compile_diagnostic() {
+    use domo_pdp::{HeaderRow, PolicyHandle, Severity, Table};
     let schema = Schema { columns: vec![Column::new(ColumnType::String, "Region")] };
     let table = Table::from_csv("East\n".as_bytes(), &schema, HeaderRow::Absent).unwrap();
     let typo = policy(1, vec![filter("Regoin", FilterOperator::Equals, &["East"], false)], &[1], &[]);
     let fine = policy(2, vec![filter("Region", FilterOperator::Equals, &["West"], false)], &[1], &[]);
-    let report = domo_pdp::lint(&dataset(schema, true), &[typo, fine], &directory(), &table);
-    let compile = report.findings.iter().find(|f| f.kind == LintKind::CompileError).unwrap();
-    let diagnostic = compile.diagnostic.as_ref().unwrap();
-    assert_eq!(diagnostic.code, DiagnosticCode::UnknownColumn);
-    assert_eq!(compile.message, diagnostic.message);
-    assert_eq!((compile.filter_index, diagnostic.filter_index), (Some(0), Some(0)));
-    assert_eq!(compile.policy.as_ref().map(|p| p.index), diagnostic.policy_index);
-    // Lint's own analyses have no compile diagnostic behind them.
-    assert!(report.findings.iter().filter(|f| f.kind != LintKind::CompileError).all(|f| f.diagnostic.is_none()));
+    let policies = [typo, fine];
+    let err = PolicySet::compile(&dataset(schema.clone(), true), &policies, &directory()).unwrap_err();
+    let report = domo_pdp::lint(&dataset(schema, true), &policies, &directory(), &table);
+    let compile = report.findings.iter().find(|f| f.code.is_compile()).unwrap();
+    assert_eq!(compile, &err.errors[0]);
+    assert_eq!(
+        (compile.severity, compile.code, compile.kind()),
+        (Severity::Error, DiagnosticCode::UnknownColumn, "compile-error")
+    );
+    assert_eq!(compile.policy.as_ref().map(|p| p.handle), Some(PolicyHandle::from_index(0)));
+    assert_eq!(
+        compile.to_string(),
+        "policy 1 `policy 1`, filters[0]: unknown column `Regoin` (did you mean `Region`?)"
+    );
+    // Lint's own analyses have codes of their own, named as their kind.
+    let value = report.findings.iter().find(|f| f.code == DiagnosticCode::ValueNotInData).unwrap();
+    assert_eq!((value.kind(), value.policy.as_ref().map(|p| p.handle.index())), ("value-not-in-data", Some(1)));
 }
 
 #[test]
@@ -149,4 +157,30 @@ fn a_grants_policy_handle_names_the_policy_and_its_rows() {
     assert_eq!(evaluation.policy_rows(handle).map(|rows| rows.iter().collect::<Vec<_>>()), Some(vec![1, 2]));
     // A handle beyond the set names nothing rather than panicking.
     assert!(evaluation.policy_rows(PolicyHandle::from_index(5)).is_none());
+}
+
+/// One diagnostic, one text: a policy without an id is named by its place (`#2`), a long name is
+/// cut, and a diagnostic about no policy is its message alone, in compile errors as in lint.
+#[test]
+fn diagnostics_name_a_policy_the_same_way_in_compile_and_lint() {
+    use domo_pdp::{HeaderRow, Table};
+    let schema = Schema { columns: vec![Column::new(ColumnType::String, "Region")] };
+    let table = Table::from_csv("East\n".as_bytes(), &schema, HeaderRow::Absent).unwrap();
+    let fine = policy(1, vec![filter("Region", FilterOperator::Equals, &["East"], false)], &[1], &[]);
+    let mut unsaved = policy(2, vec![filter("Regoin", FilterOperator::Equals, &["East"], false)], &[1], &[]);
+    unsaved.id = None;
+    unsaved.name = "n".repeat(100);
+    let policies = [fine, unsaved];
+    let err = PolicySet::compile(&dataset(schema.clone(), true), &policies, &directory()).unwrap_err();
+    let expected =
+        format!("policy #2 `{}…`, filters[0]: unknown column `Regoin` (did you mean `Region`?)", "n".repeat(80));
+    assert_eq!(err.to_string(), expected);
+    let report = domo_pdp::lint(&dataset(schema.clone(), true), &policies, &directory(), &table);
+    assert_eq!(report.findings[0].to_string(), expected);
+
+    let set = PolicySet::compile(&dataset(schema, true), &[], &directory()).unwrap();
+    assert_eq!(
+        set.warnings()[0].to_string(),
+        "PDP is enabled but there are no policies: PDP is off and everyone sees every row"
+    );
 }

@@ -214,7 +214,9 @@ fn the_admitting_policy_and_users_who_see_everything() {
     let two = verdict(2);
     let witness = two.gains.witness().unwrap();
     assert_eq!(short(witness), "Amount=101");
-    assert!(matches!(&witness.admitted_by, Admitter::Policy(p) if p.id.map(|i| i.get()) == Some(7) && p.index == 1));
+    assert!(
+        matches!(&witness.admitted_by, Admitter::Policy(p) if p.id.map(|i| i.get()) == Some(7) && p.handle.index() == 1)
+    );
     assert_eq!(witness.to_string(), "Region=NULL, Amount=`101`, Price=NULL, Rate=NULL, Day=NULL, At=NULL");
     assert_eq!(witness.to_csv(), "\"Region\",\"Amount\",\"Price\",\"Rate\",\"Day\",\"At\"\n,\"101\",,,,\n");
     // User 1 keeps East; user 3 gains; the admin (9) and the owner (100) see everything on both sides.
@@ -689,11 +691,11 @@ proptest! {
         for finding in lint_for_any_row(&set, &ImpactOptions::default()) {
             match &finding {
                 ProvenFinding::NeverAdmits { policy } => {
-                    prop_assert!(evaluation.policy_rows(domo_pdp::PolicyHandle::from_index(policy.index)).unwrap().is_empty(), "{finding}");
+                    prop_assert!(evaluation.policy_rows(policy.handle).unwrap().is_empty(), "{finding}");
                 }
                 ProvenFinding::Subsumed { policy, by } => {
-                    let covering = evaluation.policy_rows(domo_pdp::PolicyHandle::from_index(by.index)).unwrap();
-                    let extra = evaluation.policy_rows(domo_pdp::PolicyHandle::from_index(policy.index)).unwrap().iter().find(|&r| !covering.contains(r));
+                    let covering = evaluation.policy_rows(by.handle).unwrap();
+                    let extra = evaluation.policy_rows(policy.handle).unwrap().iter().find(|&r| !covering.contains(r));
                     prop_assert!(extra.is_none(), "{finding}: row {:?}", extra);
                 }
                 ProvenFinding::Unknown { .. } => prop_assert!(false, "{finding}"),

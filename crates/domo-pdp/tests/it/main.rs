@@ -13,6 +13,7 @@ mod diff;
 mod fail_closed;
 mod impact;
 mod limits;
+mod lint_batches;
 mod no_panic;
 mod reference;
 mod rules;

@@ -125,7 +125,7 @@ pub(super) fn problems_against_live(written: &[Written<'_>], live: &Dataset, dir
                 }
                 _ => d.message,
             };
-            (d.policy_index, d.filter_index, message)
+            (d.policy.as_ref().map(|p| p.handle.index()), d.filter_index, message)
         })
         .collect();
     problems.sort_by_key(|(policy, filter, _)| (*policy, *filter));

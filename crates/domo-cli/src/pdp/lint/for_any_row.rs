@@ -1,7 +1,6 @@
 //! `domo pdp lint --for-any-row`: findings that hold for every possible row, whatever the data.
 
-use domo_model::Schema;
-use domo_pdp::{ImpactOptions, LintFinding, LintKind, LintReport, PolicyRef, PolicySet, ProvenFinding, Table};
+use domo_pdp::{Diagnostic, DiagnosticCode, ImpactOptions, LintReport, PolicyRef, PolicySet, ProvenFinding};
 
 use crate::folder::Inputs;
 
@@ -40,22 +39,16 @@ pub(in crate::pdp) fn findings(inputs: &Inputs) -> Vec<Proven> {
         .collect()
 }
 
-/// A table with the schema and no rows, for the findings that do not depend on the rows.
-pub(in crate::pdp) fn no_rows(schema: &Schema) -> anyhow::Result<Table> {
-    let header: Vec<String> = schema.columns.iter().map(|c| format!("\"{}\"", c.name.replace('"', "\"\""))).collect();
-    Ok(Table::from_csv(format!("{}\n", header.join(",")).as_bytes(), schema, domo_pdp::HeaderRow::Present)?)
-}
-
 /// Whether a finding holds without looking at rows (on a table of no rows, the others say nothing true).
-pub(in crate::pdp) fn holds_without_rows(finding: &LintFinding) -> bool {
+pub(in crate::pdp) fn holds_without_rows(finding: &Diagnostic) -> bool {
     !matches!(
-        finding.kind,
-        LintKind::RowsOnlyPrivileged
-            | LintKind::UserSeesNothing
-            | LintKind::PolicyMatchesNoRow
-            | LintKind::PolicyMatchesEveryRow
-            | LintKind::RedundantPolicy
-            | LintKind::ValueNotInData
+        finding.code,
+        DiagnosticCode::RowsOnlyPrivileged
+            | DiagnosticCode::UserSeesNothing
+            | DiagnosticCode::PolicyMatchesNoRow
+            | DiagnosticCode::PolicyMatchesEveryRow
+            | DiagnosticCode::RedundantPolicy
+            | DiagnosticCode::ValueNotInData
     )
 }
 
@@ -63,6 +56,7 @@ pub(in crate::pdp) fn holds_without_rows(finding: &LintFinding) -> bool {
 pub(in crate::pdp) fn already_reported(proven: &Proven, report: &LintReport) -> bool {
     proven.kind == "never-admits-any-row"
         && report.findings.iter().any(|f| {
-            f.kind == LintKind::FilterNeverMatches && f.policy.as_ref().is_some_and(|p| p.index == proven.policy.index)
+            f.code == DiagnosticCode::FilterNeverMatches
+                && f.policy.as_ref().is_some_and(|p| p.handle == proven.policy.handle)
         })
 }

@@ -13,6 +13,7 @@ mod datasets;
 mod directory;
 mod directory_writes;
 mod limits;
+mod migration;
 mod pdp;
 mod permissions;
 mod persistence;

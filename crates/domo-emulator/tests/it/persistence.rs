@@ -226,7 +226,11 @@ async fn a_start_that_cannot_listen_leaves_the_data_folder_as_it_was() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let err = builder().data_dir(dir.path()).bind(taken.local_addr().unwrap()).start().await.unwrap_err();
     assert!(err.to_string().starts_with("cannot listen on 127.0.0.1:"), "{err}");
-    assert!(!dir.path().join("state.json").exists(), "the directory and clients of a failed start were kept");
+    let db = crate::support::database(dir.path());
+    let users: i64 = db.query_row("SELECT count(*) FROM users", [], |row| row.get(0)).unwrap();
+    let clients: i64 =
+        db.query_row("SELECT count(*) FROM meta WHERE key = 'generated_client'", [], |row| row.get(0)).unwrap();
+    assert_eq!((users, clients), (0, 0), "the directory and clients of a failed start were kept");
 }
 
 #[tokio::test]
@@ -236,9 +240,11 @@ async fn row_files_without_a_state_file_are_kept_and_the_start_refused() {
     first.shutdown().await;
     let rows = dir.path().join("data/3f1e.csv");
     std::fs::write(&rows, "kept,1\n").unwrap();
-    std::fs::remove_file(dir.path().join("state.json")).unwrap();
+    for file in ["state.db", "state.db-wal", "state.db-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(file));
+    }
     let err = Emulator::builder().data_dir(dir.path()).start().await.unwrap_err();
-    let state = dir.path().join("state.json");
+    let state = dir.path().join("state.db");
     assert_eq!(
         err.to_string(),
         format!(
@@ -270,14 +276,11 @@ async fn policies_that_no_longer_compile_export_nothing_and_name_nothing() {
     assert_eq!(server.export(&west, &id).await, "");
     server.emulator.shutdown().await;
 
-    // The API refuses a schema that drops a policy's column; a state file edited by hand does not ask.
-    let state_path = dir.path().join("state.json");
-    let state = std::fs::read_to_string(&state_path).unwrap();
-    let edited = state
-        .replace("\"name\":\"SecretRegion\"", "\"name\":\"Other\"")
-        .replace("\"name\": \"SecretRegion\"", "\"name\": \"Other\"");
-    assert_ne!(edited, state, "the column's name was not found in state.json");
-    std::fs::write(&state_path, edited).unwrap();
+    // The API refuses a schema that drops a policy's column; a database edited by hand does not ask.
+    let edited = crate::support::database(dir.path())
+        .execute("UPDATE datasets SET body = replace(body, '\"name\":\"SecretRegion\"', '\"name\":\"Other\"')", [])
+        .unwrap();
+    assert_eq!(edited, 1, "the column's name was not found in the database");
     let server = start_with(builder().data_dir(dir.path())).await;
     let west = server.token("west", "data").await;
     let reply = server.get(&west, &format!("/v1/datasets/{id}/data")).await;
@@ -301,15 +304,15 @@ async fn a_directory_with_problems_is_refused_given_or_kept() {
         "the directory cannot be used: users[5]: user 29 `Ned Nobody` is listed again (first at users[4])"
     );
 
-    // A kept directory is checked too: a state file edited by hand gets a group in itself.
+    // A kept directory is checked too: a database edited by hand gets a group in itself.
     let dir = tempfile::tempdir().unwrap();
     start_with(builder().data_dir(dir.path())).await.emulator.shutdown().await;
-    let state_path = dir.path().join("state.json");
-    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
-    let mut edited = state.clone();
-    let groups = edited.pointer_mut("/directory/groups").and_then(serde_json::Value::as_array_mut).unwrap();
-    groups[0]["userIds"].as_array_mut().unwrap().push(json!(5));
-    std::fs::write(&state_path, serde_json::to_vec(&edited).unwrap()).unwrap();
+    let db = crate::support::database(dir.path());
+    let body: String = db.query_row("SELECT body FROM user_groups WHERE id = 5", [], |row| row.get(0)).unwrap();
+    let mut group: serde_json::Value = serde_json::from_str(&body).unwrap();
+    group["userIds"].as_array_mut().unwrap().push(json!(5));
+    db.execute("UPDATE user_groups SET body = ?1 WHERE id = 5", [group.to_string()]).unwrap();
+    drop(db);
     let err = Emulator::builder().data_dir(dir.path()).start().await.unwrap_err();
     assert_eq!(
         err.to_string(),

@@ -205,3 +205,8 @@ pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.write_all(bytes).unwrap();
     encoder.finish().unwrap()
 }
+
+/// The emulator's database in a data folder, opened as another program would (to look, or to edit by hand).
+pub(crate) fn database(dir: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(dir.join("state.db")).unwrap()
+}

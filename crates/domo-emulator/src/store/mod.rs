@@ -1,0 +1,507 @@
+//! The on-disk store: a SQLite database (WAL) holding the state, one
+//! transaction per change, and immutable CSV row files written to a temporary
+//! file, fsynced and renamed into place.
+
+mod db;
+mod model;
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::Connection;
+use tempfile::NamedTempFile;
+
+use crate::error::{ApiError, StartError};
+
+pub(crate) use model::{
+    DeletedStream, State, StoredClient, StoredDataset, StoredExecution, StoredPart, StoredStream, Tombstone,
+};
+
+/// The database, in the data folder.
+pub(crate) const DB_FILE: &str = "state.db";
+/// The state file of versions before the database: read once, then renamed to [`MIGRATED_FILE`].
+const LEGACY_FILE: &str = "state.json";
+const MIGRATED_FILE: &str = "state.json.migrated";
+const DATA_DIR: &str = "data";
+const PARTS_DIR: &str = "parts";
+const TMP_DIR: &str = "tmp";
+const LOCK_FILE: &str = "lock";
+/// How many times (20 ms apart) a busy data folder is tried before giving up.
+const LOCK_ATTEMPTS: u32 = 25;
+
+/// The state in memory, which every read uses, and the database every change is written to first.
+#[derive(Debug)]
+struct Inner {
+    state: State,
+    db: Connection,
+}
+
+/// The data folder and the state held in memory.
+#[derive(Debug)]
+pub(crate) struct Store {
+    root: PathBuf,
+    inner: Mutex<Inner>,
+    /// Held (locked) while the store is open, so that a second emulator on the
+    /// same folder refuses to start instead of overwriting this one's state.
+    _lock: File,
+}
+
+impl Store {
+    /// Opens (or creates) the data folder, migrating a `state.json` of an
+    /// older version and removing what a killed process left half done.
+    pub(crate) fn open(root: &Path) -> Result<Self, StartError> {
+        let dir_err = |path: &Path| {
+            let path = path.to_owned();
+            move |source| StartError::DataDir { path, source }
+        };
+        for sub in [DATA_DIR, PARTS_DIR, TMP_DIR] {
+            let path = root.join(sub);
+            fs::create_dir_all(&path).map_err(dir_err(&path))?;
+        }
+        let lock_path = root.join(LOCK_FILE);
+        let lock = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(dir_err(&lock_path))?;
+        // A process forked elsewhere in this program (to run a child) holds a copy
+        // of a just-closed lock for a moment, until its exec: retry briefly.
+        let mut attempts = 0;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) if attempts < LOCK_ATTEMPTS => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(fs::TryLockError::WouldBlock) => return Err(StartError::InUse { path: root.to_owned() }),
+                Err(fs::TryLockError::Error(err)) => return Err(dir_err(&lock_path)(err)),
+            }
+        }
+        let (db, state) = open_db(root)?;
+        let store = Self { root: root.to_owned(), inner: Mutex::new(Inner { state, db }), _lock: lock };
+        store.remove_leftovers().map_err(dir_err(root))?;
+        Ok(store)
+    }
+
+    /// Temporary files of uploads that never finished, and segment files that a
+    /// crash left written but never recorded in the state, are removed.
+    fn remove_leftovers(&self) -> io::Result<()> {
+        let tmp = self.root.join(TMP_DIR);
+        for entry in fs::read_dir(&tmp)? {
+            let path = entry?.path();
+            if path.is_file() {
+                fs::remove_file(&path)?;
+            }
+        }
+        let inner = self.lock();
+        let referenced = inner.state.files();
+        for sub in [DATA_DIR, PARTS_DIR] {
+            for entry in fs::read_dir(self.root.join(sub))? {
+                let name = entry?.file_name();
+                let rel = format!("{sub}/{}", name.to_string_lossy());
+                if !referenced.contains(rel.as_str()) {
+                    tracing::info!(file = %rel, "removing `{rel}`, which no DataSet refers to");
+                    fs::remove_file(self.root.join(&rel))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave the state half changed:
+        // writers change a copy and swap it in only after it is committed.
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Reads the state.
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.lock().state)
+    }
+
+    /// Changes the state: `f` works on a copy (which shares every DataSet,
+    /// stream and the directory until `f` changes one), whose differences are
+    /// written to the database in one transaction; only once that commits does
+    /// the copy become the state. An error from `f` or from the database
+    /// changes nothing. Files the changed rows no longer refer to are removed
+    /// afterwards. Blocks on fsync: call from a blocking thread (see
+    /// [`Store::write_blocking`]).
+    pub(crate) fn write<R>(&self, f: impl FnOnce(&mut State) -> Result<R, ApiError>) -> Result<R, ApiError> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let mut next = inner.state.clone();
+        let result = f(&mut next)?;
+        db::save(&mut inner.db, &inner.state, &next)
+            .map_err(|err| ApiError::internal("cannot save the emulator state", &err))?;
+        let unused = unused_files(&inner.state, &next);
+        inner.state = next;
+        drop(guard);
+        for rel in unused {
+            // An export may still read the file; on Unix it keeps its handle. Anything
+            // left here is removed at the next start.
+            let _ = fs::remove_file(self.root.join(rel));
+        }
+        Ok(result)
+    }
+
+    /// [`Store::write`] on a blocking thread.
+    pub(crate) async fn write_blocking<R: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut State) -> Result<R, ApiError> + Send + 'static,
+    ) -> Result<R, ApiError> {
+        let store = Arc::clone(self);
+        tokio::task::spawn_blocking(move || store.write(f))
+            .await
+            .unwrap_or_else(|err| Err(ApiError::internal("a state update failed", &err)))
+    }
+
+    /// A new temporary file in the data folder's `tmp`, on the same file system
+    /// as the segments so that it can be renamed into place.
+    pub(crate) fn temp_file(&self) -> io::Result<NamedTempFile> {
+        NamedTempFile::new_in(self.root.join(TMP_DIR))
+    }
+
+    /// Fsyncs a finished temporary file and renames it into `data` (or `parts`),
+    /// returning its path relative to the data folder. It is not yet part of any
+    /// DataSet: a [`Store::write`] records it, and a crash before that leaves an
+    /// unreferenced file that the next start removes.
+    pub(crate) fn keep(&self, file: NamedTempFile, kind: FileKind) -> io::Result<String> {
+        file.as_file().sync_all()?;
+        let sub = match kind {
+            FileKind::Segment => DATA_DIR,
+            FileKind::Part => PARTS_DIR,
+        };
+        let rel = format!("{sub}/{}.csv", crate::random::uuid());
+        file.persist(self.root.join(&rel)).map_err(|e| e.error)?;
+        sync_dir(&self.root.join(sub))?;
+        Ok(rel)
+    }
+
+    /// Removes a kept file that did not make it into the state.
+    pub(crate) fn discard(&self, rel: &str) {
+        let _ = fs::remove_file(self.root.join(rel));
+    }
+
+    /// Opens files by their relative paths. Called under the state lock (see
+    /// [`Store::read`]) so that a concurrent REPLACE cannot remove them first.
+    pub(crate) fn open_files(&self, rels: &[String]) -> io::Result<Vec<File>> {
+        rels.iter().map(|rel| File::open(self.root.join(rel))).collect()
+    }
+}
+
+/// Where a kept file goes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum FileKind {
+    /// Rows of a DataSet.
+    Segment,
+    /// An uploaded stream part, not yet committed.
+    Part,
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+/// Reads several files one after another as one stream.
+#[derive(Debug)]
+pub(crate) struct Concat {
+    files: std::vec::IntoIter<File>,
+    current: Option<File>,
+}
+
+impl Concat {
+    pub(crate) fn new(files: Vec<File>) -> Self {
+        let mut files = files.into_iter();
+        let current = files.next();
+        Self { files, current }
+    }
+}
+
+impl io::Read for Concat {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while let Some(file) = &mut self.current {
+            let n = file.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            self.current = self.files.next();
+        }
+        Ok(0)
+    }
+}
+
+/// Opens the database, creating it (from a `state.json` of an older version
+/// when there is one) on first start, and reads the state.
+fn open_db(root: &Path) -> Result<(Connection, State), StartError> {
+    let db_path = root.join(DB_FILE);
+    let legacy_path = root.join(LEGACY_FILE);
+    let corrupt = |path: &Path| {
+        let path = path.to_owned();
+        move |err: db::DbError| StartError::CorruptState { path, message: err.to_string() }
+    };
+    create_private(&db_path).map_err(|source| StartError::DataDir { path: db_path.clone(), source })?;
+    let mut conn = db::connect(&db_path).map_err(corrupt(&db_path))?;
+    if db::version(&conn).map_err(corrupt(&db_path))?.is_none() {
+        let legacy = match fs::read(&legacy_path) {
+            Ok(bytes) => Some(
+                serde_json::from_slice::<model::LegacyState>(&bytes)
+                    .map_err(|err| StartError::CorruptState { path: legacy_path.clone(), message: err.to_string() })?,
+            ),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => None,
+            Err(source) => return Err(StartError::DataDir { path: legacy_path, source }),
+        };
+        match legacy {
+            Some(legacy) => {
+                let state = State::from(legacy);
+                db::create(&mut conn, &state, db::Migrated::FromStateJson).map_err(corrupt(&legacy_path))?;
+                tracing::info!("migrated `{LEGACY_FILE}` into `{DB_FILE}`; the old file is kept as `{MIGRATED_FILE}`");
+            }
+            None => {
+                // Row files without the state that names them: starting afresh
+                // would remove them as leftovers. Refuse instead.
+                for sub in [DATA_DIR, PARTS_DIR] {
+                    let path = root.join(sub);
+                    let mut entries =
+                        fs::read_dir(&path).map_err(|source| StartError::DataDir { path: path.clone(), source })?;
+                    if entries.next().is_some() {
+                        return Err(StartError::CorruptState {
+                            path: db_path,
+                            message: format!(
+                                "it is missing, yet `{sub}` holds row files; restore it or empty the folder"
+                            ),
+                        });
+                    }
+                }
+                db::create(&mut conn, &State::default(), db::Migrated::No).map_err(corrupt(&db_path))?;
+            }
+        }
+    }
+    if legacy_path.exists() {
+        if !db::was_migrated(&conn).map_err(corrupt(&db_path))? {
+            return Err(StartError::CorruptState {
+                path: legacy_path,
+                message: format!(
+                    "the data folder holds both `{DB_FILE}` and a `{LEGACY_FILE}` it was not made from; \
+                     move one of them away"
+                ),
+            });
+        }
+        // Migrated (maybe by a start that stopped right after): set the old file aside.
+        let migrated = root.join(MIGRATED_FILE);
+        fs::rename(&legacy_path, &migrated)
+            .and_then(|()| sync_dir(root))
+            .map_err(|source| StartError::DataDir { path: legacy_path.clone(), source })?;
+    }
+    let state = db::load(&conn).map_err(corrupt(&db_path))?;
+    Ok((conn, state))
+}
+
+/// Creates the database file readable by its owner only, since it holds the
+/// generated client's secret; SQLite gives its log files the same mode.
+fn create_private(path: &Path) -> io::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// Files that rows changed from `old` to `new` referred to and no row refers to now.
+fn unused_files(old: &State, new: &State) -> Vec<String> {
+    let datasets = db::diff(&old.datasets, &new.datasets, |d| d.dataset.id.as_str().to_owned(), Arc::ptr_eq);
+    let streams = db::diff(&old.streams, &new.streams, |s| s.id.get(), Arc::ptr_eq);
+    let mut dropped: HashSet<&str> = HashSet::new();
+    let old_datasets = |key: &str| old.datasets.iter().find(|d| d.dataset.id.as_str() == key);
+    let old_streams = |key: u64| old.streams.iter().find(|s| s.id.get() == key);
+    for change in &datasets.changes {
+        match change {
+            db::Change::Upsert { old: Some(before), new: after } => {
+                let kept: HashSet<&str> = after.files().collect();
+                dropped.extend(before.files().filter(|f| !kept.contains(f)));
+            }
+            db::Change::Upsert { old: None, .. } => {}
+            db::Change::Remove(key) => dropped.extend(old_datasets(key).into_iter().flat_map(|d| d.files())),
+        }
+    }
+    for change in &streams.changes {
+        match change {
+            db::Change::Upsert { old: Some(before), new: after } => {
+                let kept: HashSet<&str> = after.files().collect();
+                dropped.extend(before.files().filter(|f| !kept.contains(f)));
+            }
+            db::Change::Upsert { old: None, .. } => {}
+            db::Change::Remove(key) => dropped.extend(old_streams(*key).into_iter().flat_map(|s| s.files())),
+        }
+    }
+    if dropped.is_empty() {
+        return Vec::new();
+    }
+    // A file can move (a committed part becomes a row file): only what nothing names is unused.
+    let still = new.files();
+    dropped.into_iter().filter(|f| !still.contains(f)).map(str::to_owned).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use domo_model::{Dataset, DatasetId, Secret, UserId};
+
+    use super::*;
+
+    fn dataset(id: &str, description: &str) -> Arc<StoredDataset> {
+        let dataset = Dataset {
+            id: DatasetId(id.to_owned()),
+            name: id.to_owned(),
+            description: Some(description.to_owned()),
+            rows: 0,
+            columns: 0,
+            schema: domo_model::Schema::default(),
+            owner: None,
+            created_at: None,
+            updated_at: None,
+            data_current_at: None,
+            pdp_enabled: false,
+            policies: Some(Vec::new()),
+        };
+        Arc::new(StoredDataset { dataset, segments: Vec::new() })
+    }
+
+    fn names(store: &Store) -> Vec<String> {
+        store.read(|state| state.datasets.iter().map(|d| d.dataset.name.clone()).collect())
+    }
+
+    /// A write the database refuses answers 500 and changes nothing, in memory or on disk.
+    fn check_refused_write(setup: &str, cause: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .write(|state| {
+                state.datasets.push(dataset("kept", "small"));
+                Ok(())
+            })
+            .unwrap();
+        store.lock().db.execute_batch(setup).unwrap();
+        let big = "x".repeat(256 * 1024);
+        {
+            // The database fails for the reason the test means.
+            let inner = &mut *store.lock();
+            let mut next = inner.state.clone();
+            next.datasets.push(dataset("probe", &big));
+            let err = db::save(&mut inner.db, &inner.state, &next).unwrap_err();
+            assert!(err.to_string().contains(cause), "{err}");
+        }
+        let err = store
+            .write(|state| {
+                state.datasets.push(dataset("lost", &big));
+                Ok(())
+            })
+            .unwrap_err();
+        let (status, message) = err.status_and_message();
+        assert_eq!(status, http::StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(message.starts_with("Internal error: cannot save the emulator state;"), "{message}");
+        assert_eq!(names(&store), ["kept"], "the refused write is not visible");
+        drop(store);
+        assert_eq!(names(&Store::open(dir.path()).unwrap()), ["kept"], "nor kept on disk");
+    }
+
+    #[test]
+    fn a_full_disk_fails_the_write_and_changes_nothing() {
+        // A database that may not grow by a page fails as a full disk does (SQLITE_FULL).
+        // `max_page_count` never goes below the current size: asking for 1 sets it there.
+        check_refused_write("PRAGMA max_page_count = 1", "database or disk is full");
+    }
+
+    #[test]
+    fn a_read_only_database_fails_the_write_and_changes_nothing() {
+        check_refused_write("PRAGMA query_only = 1", "readonly database");
+    }
+
+    #[test]
+    fn the_generated_client_secret_is_kept_in_the_database_and_out_of_debug() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let client = StoredClient { id: "app".into(), secret: Secret::new("s3cret-41"), user: UserId(1) };
+        store
+            .write(|state| {
+                state.generated_client = Some(client);
+                Ok(())
+            })
+            .unwrap();
+        assert!(!format!("{store:?}").contains("s3cret-41"));
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        let kept = store.read(|state| state.generated_client.clone()).unwrap();
+        assert_eq!((kept.id.as_str(), kept.secret.expose()), ("app", "s3cret-41"));
+        assert!(!format!("{store:?}").contains("s3cret-41"));
+    }
+
+    #[test]
+    fn only_the_changed_rows_are_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let many: Vec<_> = (0..100).map(|n| dataset(&format!("d{n}"), "")).collect();
+        store
+            .write(|state| {
+                state.datasets.extend(many);
+                Ok(())
+            })
+            .unwrap();
+        let changes = || store.lock().db.total_changes();
+        let before = changes();
+        store
+            .write(|state| {
+                state.dataset_mut("d50").unwrap().dataset.name = "renamed".into();
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(changes() - before, 1, "one DataSet row");
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        let names = names(&store);
+        assert_eq!((names.len(), names[50].as_str(), names[51].as_str()), (100, "renamed", "d51"));
+    }
+
+    fn check_diff(old: &[u32], new: &[u32], expected: &str) {
+        let key = |n: &u32| n / 10;
+        let diff = db::diff(old, new, key, |a, b| a == b);
+        let mut shown: Vec<String> = diff
+            .changes
+            .iter()
+            .map(|c| match c {
+                db::Change::Upsert { old: None, new } => format!("+{new}"),
+                db::Change::Upsert { old: Some(old), new } => format!("{old}>{new}"),
+                db::Change::Remove(key) => format!("-{key}"),
+            })
+            .collect();
+        if diff.reordered {
+            shown.push("reordered".into());
+        }
+        assert_eq!(shown.join(" "), expected, "{old:?} -> {new:?}");
+    }
+
+    #[test]
+    fn diffs_find_each_change_by_key() {
+        // Rows are keyed by their tens: 10 and 11 are the same row, changed.
+        check_diff(&[10, 20, 30], &[10, 20, 30], "");
+        check_diff(&[10, 20], &[10, 20, 30], "+30");
+        check_diff(&[10, 20, 30], &[10, 30], "-2");
+        check_diff(&[10, 20, 30], &[10, 21, 30], "20>21");
+        check_diff(&[10, 20, 30], &[30, 10, 20], "reordered");
+        check_diff(&[], &[10], "+10");
+        check_diff(&[10, 20], &[], "-1 -2");
+    }
+}

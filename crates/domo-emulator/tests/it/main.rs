@@ -19,6 +19,7 @@ mod permissions;
 mod persistence;
 mod policies;
 mod query;
+mod scale;
 mod sdk_calls;
 mod streams;
 mod strict;

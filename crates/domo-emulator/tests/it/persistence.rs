@@ -319,3 +319,60 @@ async fn a_directory_with_problems_is_refused_given_or_kept() {
         "the directory cannot be used: groups[0].userIds[1]: group 5 `West team` lists its own id among its members (`userIds` holds user ids, and groups cannot hold groups)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = std::sync::Arc::new(start_with(builder().data_dir(dir.path())).await);
+    let owner = server.token("owner", "data").await;
+    let admin = server.token("admin", "user").await;
+    let id = server.create_dataset(&owner, "Busy", &[("STRING", "Region"), ("LONG", "n")]).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..60 {
+        let (server, owner, admin, id) = (server.clone(), owner.clone(), admin.clone(), id.clone());
+        tasks.spawn(async move {
+            let reply = match n % 3 {
+                0 => {
+                    let policy = json!({"name": format!("P{n}"), "users": [27], "filters": [{"column": "Region", "values": [format!("R{n}")], "operator": "EQUALS"}]});
+                    server.json(Method::POST, &owner, &format!("/v1/datasets/{id}/policies"), &policy).await
+                }
+                1 => server.put_csv(&owner, &format!("/v1/datasets/{id}/data?updateMethod=APPEND"), format!("R{n},{n}\n")).await,
+                _ => {
+                    let user = json!({"name": format!("User {n}"), "email": format!("u{n}@example.com"), "role": "Participant"});
+                    server.json(Method::POST, &admin, "/v1/users", &user).await
+                }
+            };
+            assert!(reply.status.is_success(), "{n}: {}", reply.text());
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    let check = async |server: &Server, owner: &str, admin: &str| {
+        let policies = server.get(owner, &format!("/v1/datasets/{id}/policies")).await.json();
+        let mut ids: Vec<u64> = policies.as_array().unwrap().iter().map(|p| p["id"].as_u64().unwrap()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 21, "All Rows and 20 policies, each with its own id: {policies}");
+        let rows = server.export(owner, &id).await;
+        assert_eq!(rows.lines().count(), 20, "every APPEND landed: {rows}");
+        let users = server.get(admin, "/v1/users?limit=500").await.json();
+        assert_eq!(users.as_array().unwrap().len(), 5 + 20, "{users}");
+    };
+    check(&server, &owner, &admin).await;
+    let server = std::sync::Arc::into_inner(server).unwrap();
+    server.emulator.shutdown().await;
+    let server = start_with(builder_without_directory(dir.path())).await;
+    let (owner, admin) = (server.token("owner", "data").await, server.token("admin", "user").await);
+    check(&server, &owner, &admin).await;
+    server.emulator.shutdown().await;
+}
+
+/// The test clients on a data folder whose directory is kept (and changed through the API).
+fn builder_without_directory(dir: &Path) -> domo_emulator::EmulatorBuilder {
+    let mut builder = Emulator::builder().data_dir(dir);
+    for (name, user) in [("owner", 1), ("admin", 2), ("west", 27)] {
+        builder = builder.client(format!("{name}-app"), format!("{name}-secret"), domo_model::UserId(user));
+    }
+    builder
+}

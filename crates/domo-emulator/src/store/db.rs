@@ -301,8 +301,8 @@ pub(crate) enum Change<'a, T, K> {
     Remove(K),
 }
 
-/// Compares two lists keyed by `key`: rows at the same place that are `same`
-/// cost one comparison, so a push, an edit or a removal in a long list finds
+/// Compares two lists keyed by `key` (`same` rows have the same key): rows at
+/// the same place that are `same` cost one comparison, so a push, an edit or a removal in a long list finds
 /// its one change without hashing the rest.
 pub(crate) fn diff<'a, T, K: Eq + Hash + Clone>(
     old: &'a [T],
@@ -310,7 +310,8 @@ pub(crate) fn diff<'a, T, K: Eq + Hash + Clone>(
     key: impl Fn(&T) -> K,
     same: impl Fn(&T, &T) -> bool,
 ) -> Diff<'a, T, K> {
-    let unchanged = |a: &T, b: &T| same(a, b) && key(a) == key(b);
+    // `same` rows have the same key: the ends of the lists are compared without computing keys.
+    let unchanged = |a: &T, b: &T| same(a, b);
     let prefix = old.iter().zip(new).take_while(|(a, b)| unchanged(a, b)).count();
     let (old_rest, new_rest) = (old.get(prefix..).unwrap_or_default(), new.get(prefix..).unwrap_or_default());
     let suffix = old_rest.iter().rev().zip(new_rest.iter().rev()).take_while(|(a, b)| unchanged(a, b)).count();

@@ -91,11 +91,13 @@ pub(crate) fn version(conn: &Connection) -> Result<Option<String>, DbError> {
 pub(crate) fn create(conn: &mut Connection, state: &State, migrated: Migrated) -> Result<(), DbError> {
     let tx = conn.transaction()?;
     tx.execute_batch(SCHEMA)?;
-    put_meta(&tx, META_VERSION, &SCHEMA_VERSION.to_string())?;
+    Op::Meta { key: META_VERSION, value: Some(SCHEMA_VERSION.to_string()) }.run(&tx)?;
     if migrated == Migrated::FromStateJson {
-        put_meta(&tx, META_MIGRATED, "true")?;
+        Op::Meta { key: META_MIGRATED, value: Some("true".to_owned()) }.run(&tx)?;
     }
-    save_in(&tx, &State::default(), state)?;
+    for op in changes(&State::default(), state)? {
+        op.run(&tx)?;
+    }
     tx.commit()?;
     Ok(())
 }
@@ -160,16 +162,99 @@ pub(crate) fn load(conn: &Connection) -> Result<State, DbError> {
 
 /// Writes what changed from `old` to `new` in one transaction: all of it or,
 /// on any error, none of it.
+#[cfg(test)]
 pub(crate) fn save(conn: &mut Connection, old: &State, new: &State) -> Result<(), DbError> {
+    let ops = changes(old, new)?;
+    commit(conn, [ops.as_slice()])
+}
+
+/// Runs the row writes of several requests in one transaction, committed (and
+/// fsynced) once: all of them land or, on any error, none.
+pub(crate) fn commit<'a>(conn: &mut Connection, batches: impl IntoIterator<Item = &'a [Op]>) -> Result<(), DbError> {
     let tx = conn.transaction()?;
-    save_in(&tx, old, new)?;
+    for op in batches.into_iter().flatten() {
+        op.run(&tx)?;
+    }
     tx.commit()?;
     Ok(())
 }
 
-fn save_in(tx: &Transaction<'_>, old: &State, new: &State) -> Result<(), DbError> {
+/// One write to a row (or a DataSet's policies, or a whole table).
+pub(crate) enum Op {
+    Upsert { table: &'static Table, key: Key, scope: Option<String>, body: String },
+    Remove { table: &'static Table, key: Key, scope: Option<String> },
+    Clear { table: &'static Table, scope: Option<String> },
+    Meta { key: &'static str, value: Option<String> },
+}
+
+/// Names the table and row only: a body may hold the generated client's secret.
+impl std::fmt::Debug for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Upsert { table, key, .. } => write!(f, "Upsert({}, {key:?})", table.name),
+            Self::Remove { table, key, .. } => write!(f, "Remove({}, {key:?})", table.name),
+            Self::Clear { table, .. } => write!(f, "Clear({})", table.name),
+            Self::Meta { key, .. } => write!(f, "Meta({key})"),
+        }
+    }
+}
+
+impl Op {
+    fn run(&self, tx: &Transaction<'_>) -> Result<(), DbError> {
+        match self {
+            Self::Upsert { table, key, scope, body } => {
+                let name = table.name;
+                match (table.scope, scope) {
+                    (Some(column), Some(scope)) => tx
+                        .prepare_cached(&format!(
+                            "INSERT INTO {name} (id, body, {column}) VALUES (?1, ?2, ?3) \
+                             ON CONFLICT ({column}, id) DO UPDATE SET body = excluded.body"
+                        ))?
+                        .execute(params![key, body, scope])?,
+                    _ => tx
+                        .prepare_cached(&format!(
+                            "INSERT INTO {name} (id, body) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET body = excluded.body"
+                        ))?
+                        .execute(params![key, body])?,
+                };
+            }
+            Self::Remove { table, key, scope } => {
+                let name = table.name;
+                match (table.scope, scope) {
+                    (Some(column), Some(scope)) => tx
+                        .prepare_cached(&format!("DELETE FROM {name} WHERE id = ?1 AND {column} = ?2"))?
+                        .execute(params![key, scope])?,
+                    _ => tx.prepare_cached(&format!("DELETE FROM {name} WHERE id = ?1"))?.execute(params![key])?,
+                };
+            }
+            Self::Clear { table, scope } => {
+                let name = table.name;
+                match (table.scope, scope) {
+                    (Some(column), Some(scope)) => {
+                        tx.execute(&format!("DELETE FROM {name} WHERE {column} = ?1"), [scope])?
+                    }
+                    _ => tx.execute(&format!("DELETE FROM {name}"), [])?,
+                };
+            }
+            Self::Meta { key, value: Some(value) } => {
+                tx.prepare_cached(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )?
+                .execute([key, value.as_str()])?;
+            }
+            Self::Meta { key, value: None } => {
+                tx.execute("DELETE FROM meta WHERE key = ?1", [key])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The row writes that turn `old` into `new`: only the rows that changed.
+pub(crate) fn changes(old: &State, new: &State) -> Result<Vec<Op>, DbError> {
+    let mut ops = Vec::new();
     let datasets = diff(&old.datasets, &new.datasets, |d| d.dataset.id.as_str().to_owned(), Arc::ptr_eq);
-    apply(tx, &Table::DATASETS, None, &datasets, &new.datasets, |d| {
+    apply(&mut ops, &Table::DATASETS, None, &datasets, &new.datasets, |d| {
         let row = DatasetRow { dataset: without_policies(&d.dataset), segments: d.segments.clone() };
         json("datasets", d.dataset.id.as_str(), &row)
     })?;
@@ -178,32 +263,31 @@ fn save_in(tx: &Transaction<'_>, old: &State, new: &State) -> Result<(), DbError
             Change::Upsert { old, new } => {
                 let before = old.and_then(|d| d.dataset.policies.as_deref()).unwrap_or_default();
                 let after = new.dataset.policies.as_deref().unwrap_or_default();
-                save_policies(tx, new.dataset.id.as_str(), before, after)?;
+                policy_changes(&mut ops, new.dataset.id.as_str(), before, after)?;
             }
-            Change::Remove(gone) => {
-                tx.execute("DELETE FROM policies WHERE dataset_id = ?1", [gone.as_str()])?;
-            }
+            Change::Remove(gone) => ops.push(Op::Clear { table: &Table::POLICIES, scope: Some(gone.clone()) }),
         }
     }
     let streams = diff(&old.streams, &new.streams, |s| s.id.get(), Arc::ptr_eq);
-    apply(tx, &Table::STREAMS, None, &streams, &new.streams, |s| json("streams", &s.id.to_string(), &**s))?;
+    apply(&mut ops, &Table::STREAMS, None, &streams, &new.streams, |s| json("streams", &s.id.to_string(), &**s))?;
     let deleted = diff(&old.deleted, &new.deleted, |t| t.id.as_str().to_owned(), Arc::ptr_eq);
-    apply(tx, &Table::TOMBSTONES, None, &deleted, &new.deleted, |t| json("tombstones", t.id.as_str(), &**t))?;
+    apply(&mut ops, &Table::TOMBSTONES, None, &deleted, &new.deleted, |t| json("tombstones", t.id.as_str(), &**t))?;
     if !Arc::ptr_eq(&old.directory, &new.directory) {
         let (before, after) = (&old.directory, &new.directory);
         let users = diff(&before.users, &after.users, |u| u.id.get(), |a, b| a == b);
-        apply(tx, &Table::USERS, None, &users, &after.users, |u| json("users", &u.id.to_string(), u))?;
+        apply(&mut ops, &Table::USERS, None, &users, &after.users, |u| json("users", &u.id.to_string(), u))?;
         let groups = diff(&before.groups, &after.groups, |g| g.id.get(), |a, b| a == b);
-        apply(tx, &Table::GROUPS, None, &groups, &after.groups, |g| json("user_groups", &g.id.to_string(), g))?;
+        apply(&mut ops, &Table::GROUPS, None, &groups, &after.groups, |g| json("user_groups", &g.id.to_string(), g))?;
         if before.roles != after.roles {
-            put_meta(tx, META_ROLES, &json("meta", META_ROLES, &after.roles)?)?;
+            ops.push(Op::Meta { key: META_ROLES, value: Some(json("meta", META_ROLES, &after.roles)?) });
         }
     }
     if old.last_id != new.last_id {
-        put_meta(tx, META_LAST_ID, &json("meta", META_LAST_ID, &new.last_id)?)?;
+        ops.push(Op::Meta { key: META_LAST_ID, value: Some(json("meta", META_LAST_ID, &new.last_id)?) });
     }
     if old.directory_changed != new.directory_changed {
-        put_meta(tx, META_DIRECTORY_CHANGED, &json("meta", META_DIRECTORY_CHANGED, &new.directory_changed)?)?;
+        let value = json("meta", META_DIRECTORY_CHANGED, &new.directory_changed)?;
+        ops.push(Op::Meta { key: META_DIRECTORY_CHANGED, value: Some(value) });
     }
     let same_client = match (&old.generated_client, &new.generated_client) {
         (None, None) => true,
@@ -211,17 +295,13 @@ fn save_in(tx: &Transaction<'_>, old: &State, new: &State) -> Result<(), DbError
         _ => false,
     };
     if !same_client {
-        match &new.generated_client {
-            Some(client) => put_meta(tx, META_CLIENT, &json("meta", META_CLIENT, client)?)?,
-            None => {
-                tx.execute("DELETE FROM meta WHERE key = ?1", [META_CLIENT])?;
-            }
-        }
+        let value = new.generated_client.as_ref().map(|client| json("meta", META_CLIENT, client)).transpose()?;
+        ops.push(Op::Meta { key: META_CLIENT, value });
     }
-    Ok(())
+    Ok(ops)
 }
 
-fn save_policies(tx: &Transaction<'_>, dataset: &str, before: &[Policy], after: &[Policy]) -> Result<(), DbError> {
+fn policy_changes(ops: &mut Vec<Op>, dataset: &str, before: &[Policy], after: &[Policy]) -> Result<(), DbError> {
     for policy in after {
         if policy.id.is_none() {
             return Err(DbError::PolicyWithoutId { dataset: dataset.to_owned(), name: policy.name.clone() });
@@ -229,7 +309,7 @@ fn save_policies(tx: &Transaction<'_>, dataset: &str, before: &[Policy], after: 
     }
     let key = |p: &Policy| p.id.map_or(0, |id| id.0);
     let policies = diff(before, after, key, |a, b| a == b);
-    apply(tx, &Table::POLICIES, Some(dataset), &policies, after, |p| json("policies", &key(p).to_string(), p))
+    apply(ops, &Table::POLICIES, Some(dataset), &policies, after, |p| json("policies", &key(p).to_string(), p))
 }
 
 /// A DataSet row: the DataSet without its policies (they have their own table) and its row files.
@@ -275,7 +355,8 @@ fn without_policies(dataset: &Dataset) -> Dataset {
 }
 
 /// A table of `(seq, id, body)` rows, maybe scoped by a DataSet.
-struct Table {
+#[derive(Debug)]
+pub(crate) struct Table {
     name: &'static str,
     scope: Option<&'static str>,
 }
@@ -340,68 +421,29 @@ pub(crate) fn diff<'a, T, K: Eq + Hash + Clone>(
 /// Writes a diff: removed rows deleted, changed and new rows upserted (a
 /// changed row keeps its place), or the whole table rewritten when rows moved.
 fn apply<T: KeyOf<K>, K: ToKey>(
-    tx: &Transaction<'_>,
-    table: &Table,
+    ops: &mut Vec<Op>,
+    table: &'static Table,
     scope: Option<&str>,
     diff: &Diff<'_, T, K>,
     all: &[T],
     body: impl Fn(&T) -> Result<String, DbError>,
 ) -> Result<(), DbError> {
-    let name = table.name;
-    // An upsert binds the id, the body and (scoped) the DataSet; a removal the id and (scoped) the DataSet.
-    let (upsert_sql, remove_sql, clear_sql) = match table.scope {
-        Some(column) => (
-            format!(
-                "INSERT INTO {name} (id, body, {column}) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT ({column}, id) DO UPDATE SET body = excluded.body"
-            ),
-            format!("DELETE FROM {name} WHERE id = ?1 AND {column} = ?2"),
-            format!("DELETE FROM {name} WHERE {column} = ?1"),
-        ),
-        None => (
-            format!(
-                "INSERT INTO {name} (id, body) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET body = excluded.body"
-            ),
-            format!("DELETE FROM {name} WHERE id = ?1"),
-            format!("DELETE FROM {name}"),
-        ),
-    };
-    let scope = scope.unwrap_or_default();
-    let scoped = table.scope.is_some();
-    let upsert = |item: &T| -> Result<(), DbError> {
-        let mut statement = tx.prepare_cached(&upsert_sql)?;
-        let key = item.key_of().to_key()?;
-        let body = body(item)?;
-        if scoped {
-            statement.execute(params![key, body, scope])?;
-        } else {
-            statement.execute(params![key, body])?;
-        }
+    let scope = scope.map(str::to_owned);
+    let upsert = |ops: &mut Vec<Op>, item: &T| -> Result<(), DbError> {
+        ops.push(Op::Upsert { table, key: item.key_of().to_key()?, scope: scope.clone(), body: body(item)? });
         Ok(())
     };
     if diff.reordered {
-        if scoped {
-            tx.execute(&clear_sql, [scope])?;
-        } else {
-            tx.execute(&clear_sql, [])?;
-        }
+        ops.push(Op::Clear { table, scope: scope.clone() });
         for item in all {
-            upsert(item)?;
+            upsert(ops, item)?;
         }
         return Ok(());
     }
     for change in &diff.changes {
         match change {
-            Change::Upsert { new, .. } => upsert(new)?,
-            Change::Remove(key) => {
-                let key = key.to_key()?;
-                let mut statement = tx.prepare_cached(&remove_sql)?;
-                if scoped {
-                    statement.execute(params![key, scope])?;
-                } else {
-                    statement.execute(params![key])?;
-                }
-            }
+            Change::Upsert { new, .. } => upsert(ops, new)?,
+            Change::Remove(key) => ops.push(Op::Remove { table, key: key.to_key()?, scope: scope.clone() }),
         }
     }
     Ok(())
@@ -409,7 +451,7 @@ fn apply<T: KeyOf<K>, K: ToKey>(
 
 /// A row's key as SQLite stores it.
 #[derive(Debug)]
-enum Key {
+pub(crate) enum Key {
     Text(String),
     Integer(i64),
 }
@@ -500,14 +542,6 @@ fn rows(conn: &Connection, sql: &str) -> Result<Vec<(String, String)>, DbError> 
         Ok((key, row.get::<_, String>(1)?))
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
-}
-
-fn put_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<(), DbError> {
-    tx.prepare_cached(
-        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    )?
-    .execute([key, value])?;
-    Ok(())
 }
 
 fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>, DbError> {

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use rusqlite::Connection;
 use tempfile::NamedTempFile;
@@ -20,6 +20,8 @@ pub(crate) use model::{
     DeletedStream, State, StoredClient, StoredDataset, StoredExecution, StoredPart, StoredStream, Tombstone,
 };
 
+/// What a client reads when a change cannot be saved (the cause goes to the log).
+const SAVE_FAILED: &str = "cannot save the emulator state";
 /// The database, in the data folder.
 pub(crate) const DB_FILE: &str = "state.db";
 /// The state file of versions before the database: read once, then renamed to [`MIGRATED_FILE`].
@@ -32,18 +34,39 @@ const LOCK_FILE: &str = "lock";
 /// How many times (20 ms apart) a busy data folder is tried before giving up.
 const LOCK_ATTEMPTS: u32 = 25;
 
-/// The state in memory, which every read uses, and the database every change is written to first.
+/// The state in memory and the writes waiting for the database.
 #[derive(Debug)]
 struct Inner {
-    state: State,
-    db: Connection,
+    /// What reads see: every change the database holds.
+    committed: State,
+    /// `committed` and the changes queued for the next commit: writers build on it.
+    pending: State,
+    /// The row writes of each request not yet committed, in order.
+    queue: Vec<Queued>,
 }
 
-/// The data folder and the state held in memory.
+/// A request's row writes, where to tell it how the commit went, and the files it leaves unused.
+#[derive(Debug)]
+struct Queued {
+    ops: Vec<db::Op>,
+    outcome: Arc<OnceLock<Result<(), String>>>,
+    unused: Vec<String>,
+}
+
+/// The data folder, the state held in memory, and the database.
+///
+/// Writes are committed in groups: a request's changes are queued, and
+/// whichever request next gets the database commits everything queued in one
+/// transaction with one fsync, then tells each request how it went. Under
+/// concurrent writes this pays one fsync for many requests; each request still
+/// lands whole or not at all, and is answered only once it is on disk.
 #[derive(Debug)]
 pub(crate) struct Store {
     root: PathBuf,
     inner: Mutex<Inner>,
+    db: Mutex<Connection>,
+    /// Transactions committed since the start (each may carry several requests).
+    commits: std::sync::atomic::AtomicU64,
     /// Held (locked) while the store is open, so that a second emulator on the
     /// same folder refuses to start instead of overwriting this one's state.
     _lock: File,
@@ -83,7 +106,14 @@ impl Store {
             }
         }
         let (db, state) = open_db(root)?;
-        let store = Self { root: root.to_owned(), inner: Mutex::new(Inner { state, db }), _lock: lock };
+        let inner = Inner { committed: state.clone(), pending: state, queue: Vec::new() };
+        let store = Self {
+            root: root.to_owned(),
+            inner: Mutex::new(inner),
+            db: Mutex::new(db),
+            commits: std::sync::atomic::AtomicU64::new(0),
+            _lock: lock,
+        };
         store.remove_leftovers().map_err(dir_err(root))?;
         Ok(store)
     }
@@ -99,7 +129,7 @@ impl Store {
             }
         }
         let inner = self.lock();
-        let referenced = inner.state.files();
+        let referenced = inner.committed.files();
         for sub in [DATA_DIR, PARTS_DIR] {
             for entry in fs::read_dir(self.root.join(sub))? {
                 let name = entry?.file_name();
@@ -115,38 +145,77 @@ impl Store {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave the state half changed:
-        // writers change a copy and swap it in only after it is committed.
+        // writers change a copy and swap it in whole.
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Reads the state.
+    /// Reads the state as the database holds it.
     pub(crate) fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
-        f(&self.lock().state)
+        f(&self.lock().committed)
     }
 
-    /// Changes the state: `f` works on a copy (which shares every DataSet,
-    /// stream and the directory until `f` changes one), whose differences are
-    /// written to the database in one transaction; only once that commits does
-    /// the copy become the state. An error from `f` or from the database
-    /// changes nothing. Files the changed rows no longer refer to are removed
-    /// afterwards. Blocks on fsync: call from a blocking thread (see
-    /// [`Store::write_blocking`]).
+    /// Changes the state: `f` works on a copy of the latest state (which
+    /// shares every DataSet, stream and the directory until `f` changes one),
+    /// and the rows that differ are written to the database in one transaction
+    /// (shared with the requests queued at the same time); only once that
+    /// commits does the change become visible to reads and this return. An
+    /// error from `f` or from the database changes nothing; a failed commit
+    /// fails every request queued with it or since, since they built on it.
+    /// Files the changed rows no longer refer to are removed afterwards.
+    /// Blocks on fsync: call from a blocking thread (see [`Store::write_blocking`]).
     pub(crate) fn write<R>(&self, f: impl FnOnce(&mut State) -> Result<R, ApiError>) -> Result<R, ApiError> {
-        let mut guard = self.lock();
-        let inner = &mut *guard;
-        let mut next = inner.state.clone();
-        let result = f(&mut next)?;
-        db::save(&mut inner.db, &inner.state, &next)
-            .map_err(|err| ApiError::internal("cannot save the emulator state", &err))?;
-        let unused = unused_files(&inner.state, &next);
-        inner.state = next;
-        drop(guard);
-        for rel in unused {
-            // An export may still read the file; on Unix it keeps its handle. Anything
-            // left here is removed at the next start.
-            let _ = fs::remove_file(self.root.join(rel));
+        let outcome = Arc::new(OnceLock::new());
+        let result = {
+            let mut inner = self.lock();
+            let mut next = inner.pending.clone();
+            let result = f(&mut next)?;
+            let ops = db::changes(&inner.pending, &next).map_err(|err| ApiError::internal(SAVE_FAILED, &err))?;
+            let unused = unused_files(&inner.pending, &next);
+            inner.pending = next;
+            // Queued even with no row to write: what `f` saw may still be waiting for its commit.
+            inner.queue.push(Queued { ops, outcome: Arc::clone(&outcome), unused });
+            result
+        };
+        let mut db = self.db.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if outcome.get().is_none() {
+            // Nobody committed this request meanwhile: commit everything queued.
+            let (batch, state) = {
+                let mut inner = self.lock();
+                (std::mem::take(&mut inner.queue), inner.pending.clone())
+            };
+            let committed = db::commit(&mut db, batch.iter().map(|q| q.ops.as_slice()));
+            self.commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut inner = self.lock();
+            let unused: Vec<String> = match committed {
+                Ok(()) => {
+                    inner.committed = state;
+                    for queued in &batch {
+                        let _ = queued.outcome.set(Ok(()));
+                    }
+                    batch.into_iter().flat_map(|q| q.unused).collect()
+                }
+                Err(err) => {
+                    inner.pending = inner.committed.clone();
+                    let built_on_it = std::mem::take(&mut inner.queue);
+                    for queued in batch.iter().chain(&built_on_it) {
+                        let _ = queued.outcome.set(Err(err.to_string()));
+                    }
+                    Vec::new()
+                }
+            };
+            drop(inner);
+            for rel in unused {
+                // An export may still read the file; on Unix it keeps its handle. Anything
+                // left here is removed at the next start.
+                let _ = fs::remove_file(self.root.join(rel));
+            }
         }
-        Ok(result)
+        drop(db);
+        match outcome.get() {
+            Some(Ok(())) => Ok(result),
+            Some(Err(cause)) => Err(ApiError::internal(SAVE_FAILED, &io::Error::other(cause.clone()))),
+            None => Err(ApiError::internal(SAVE_FAILED, &io::Error::other("the commit was never made"))),
+        }
     }
 
     /// [`Store::write`] on a blocking thread.
@@ -394,14 +463,14 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        store.lock().db.execute_batch(setup).unwrap();
+        store.db.lock().unwrap().execute_batch(setup).unwrap();
         let big = "x".repeat(256 * 1024);
         {
             // The database fails for the reason the test means.
-            let inner = &mut *store.lock();
-            let mut next = inner.state.clone();
+            let state = store.read(State::clone);
+            let mut next = state.clone();
             next.datasets.push(dataset("probe", &big));
-            let err = db::save(&mut inner.db, &inner.state, &next).unwrap_err();
+            let err = db::save(&mut store.db.lock().unwrap(), &state, &next).unwrap_err();
             assert!(err.to_string().contains(cause), "{err}");
         }
         let err = store
@@ -460,7 +529,7 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        let changes = || store.lock().db.total_changes();
+        let changes = || store.db.lock().unwrap().total_changes();
         let before = changes();
         store
             .write(|state| {
@@ -473,6 +542,36 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let names = names(&store);
         assert_eq!((names.len(), names[50].as_str(), names[51].as_str()), (100, "renamed", "d51"));
+    }
+
+    #[test]
+    fn writes_queued_while_the_database_is_busy_share_one_commit_and_all_land() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let busy = store.db.lock().unwrap();
+        let writers: Vec<_> = (0..8)
+            .map(|n| {
+                let store = Arc::clone(&store);
+                std::thread::spawn(move || {
+                    store.write(|state| {
+                        state.datasets.push(dataset(&format!("d{n}"), ""));
+                        Ok(n)
+                    })
+                })
+            })
+            .collect();
+        while store.lock().queue.len() < 8 {
+            std::thread::yield_now();
+        }
+        assert!(names(&store).is_empty(), "nothing is visible before it is committed");
+        let before = store.commits.load(std::sync::atomic::Ordering::Relaxed);
+        drop(busy);
+        let mut answered: Vec<i32> = writers.into_iter().map(|w| w.join().unwrap().unwrap()).collect();
+        answered.sort_unstable();
+        assert_eq!(answered, (0..8).collect::<Vec<_>>());
+        assert_eq!(store.commits.load(std::sync::atomic::Ordering::Relaxed) - before, 1, "one transaction for all");
+        drop(Arc::into_inner(store).unwrap());
+        assert_eq!(names(&Store::open(dir.path()).unwrap()).len(), 8, "all of them on disk");
     }
 
     fn check_diff(old: &[u32], new: &[u32], expected: &str) {

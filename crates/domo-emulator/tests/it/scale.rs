@@ -73,11 +73,16 @@ fn median(mut times: Vec<Duration>) -> Duration {
 
 /// Creates policy `n` on the first DataSet and returns how long it took.
 async fn policy_create(server: &Server, token: &str, n: u64) -> Duration {
-    let path = "/v1/datasets/00000000-0000-4000-8000-000000000000/policies";
+    policy_create_on(server, token, 0, n).await
+}
+
+/// Creates policy `n` on DataSet number `dataset`.
+async fn policy_create_on(server: &Server, token: &str, dataset: u64, n: u64) -> Duration {
+    let path = format!("/v1/datasets/00000000-0000-4000-8000-{dataset:012}/policies");
     let policy = json!({"name": format!("New {n}"), "users": [FIRST_USER + n], "groups": [1],
         "filters": [{"column": "Region", "values": ["West"], "operator": "EQUALS"}]});
     let started = Instant::now();
-    let reply = server.json(Method::POST, token, path, &policy).await;
+    let reply = server.json(Method::POST, token, &path, &policy).await;
     let took = started.elapsed();
     assert_eq!(reply.status.as_u16(), 201, "{}", reply.text());
     took
@@ -114,7 +119,32 @@ async fn a_policy_create_costs_the_same_with_100_or_50_000_policies_and_lists_st
         large_times.push(policy_create(&server, &token, n).await);
     }
     small_server.emulator.shutdown().await;
+    let serial: Duration = large_times.iter().sum();
     let (small_median, large_median) = (median(small_times), median(large_times));
+
+    // Eight clients at once, as `domo pdp apply` sends them: their writes share commits.
+    let server = std::sync::Arc::new(server);
+    let started = Instant::now();
+    let mut clients = tokio::task::JoinSet::new();
+    for client in 1..=8 {
+        let (server, token) = (std::sync::Arc::clone(&server), token.clone());
+        clients.spawn(async move {
+            for n in 0..25 {
+                policy_create_on(&server, &token, client, n).await;
+            }
+        });
+    }
+    while let Some(done) = clients.join_next().await {
+        done.unwrap();
+    }
+    let parallel = started.elapsed();
+    let server = std::sync::Arc::into_inner(server).unwrap();
+    let per_second = |count: u32, took: Duration| f64::from(count) / took.as_secs_f64();
+    let throughput = format!(
+        "{:.0} creates/s one at a time, {:.0} with 8 clients",
+        per_second(41, serial),
+        per_second(200, parallel)
+    );
     let lists = [
         ("/v1/datasets?limit=50&offset=950", 50),
         ("/v1/datasets?nameLike=sales%200999", 1),
@@ -134,7 +164,7 @@ async fn a_policy_create_costs_the_same_with_100_or_50_000_policies_and_lists_st
     eprintln!(
         "policy create, median of 41: {small_median:.2?} with 100 policies, {large_median:.2?} with 50,000 \
          (both with 10,000 users, 300 groups); migration of the large state.json {migrated_in:.1?}, restart {restarted_in:.1?}; \
-         list medians: {}",
+         {throughput}; list medians: {}",
         shown.join(", ")
     );
     // Generous, for a busy machine: what matters is that the cost does not follow the instance's size.

@@ -64,9 +64,10 @@
 //! state, one row per DataSet, policy, user, group, stream and deleted
 //! DataSet, keyed by id; the rows of DataSets are immutable CSV files (an
 //! APPEND adds a file, a REPLACE swaps the list), written to a temporary file,
-//! fsynced and renamed into place. Each request that changes anything is one
-//! transaction, committed with an fsync before the answer, that writes only
-//! the rows it changed, so a write costs the same in a small instance and a
+//! fsynced and renamed into place. The rows a request changes, and only
+//! those, are written in one transaction, committed with an fsync before the
+//! answer (requests arriving meanwhile share the next commit), so a write
+//! lands whole or not at all and costs the same in a small instance and a
 //! large one; a write the database refuses (a full disk) changes nothing. An
 //! upload is streamed to disk and checked against the schema in full before
 //! the transaction that names its file, so a process killed mid-import leaves

@@ -114,6 +114,14 @@ pub(crate) fn was_migrated(conn: &Connection) -> Result<bool, DbError> {
     Ok(get_meta(conn, META_MIGRATED)?.is_some())
 }
 
+/// Clears the mark of a migration once its `state.json` is set aside.
+pub(crate) fn forget_migration(conn: &mut Connection) -> Result<(), DbError> {
+    let tx = conn.transaction()?;
+    Op::Meta { key: META_MIGRATED, value: None }.run(&tx)?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// Reads the whole state.
 pub(crate) fn load(conn: &Connection) -> Result<State, DbError> {
     match version(conn)? {

@@ -88,6 +88,12 @@ async fn a_state_json_folder_is_migrated_once_with_everything_in_it() {
     let token = server.token("owner", "data").await;
     assert_eq!(server.get(&token, &format!("/v1/datasets/{SALES}")).await.json(), before);
     server.emulator.shutdown().await;
+
+    // An old state file copied in later is not taken for the one migrated.
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE).join("state.json"), dir.join("state.json"))
+        .unwrap();
+    let err = Emulator::builder().data_dir(&dir).start().await.unwrap_err();
+    assert!(err.to_string().contains("holds both `state.db` and a `state.json` it was not made from"), "{err}");
 }
 
 #[tokio::test]

@@ -376,3 +376,59 @@ fn builder_without_directory(dir: &Path) -> domo_emulator::EmulatorBuilder {
     }
     builder
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answered_write_survives_a_kill_during_concurrent_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = spawn_emulator(dir.path());
+    let client = http_client();
+    let auth = format!("bearer {}", token(&child.base).await);
+    let create = json!({"name": "Busy", "schema": {"columns": [{"type": "STRING", "name": "s"}]}});
+    let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
+    let reply =
+        send(&client, &child.base, Method::POST, "/v1/datasets", &headers, crate::support::full(create.to_string()))
+            .await;
+    let id = reply.json()["id"].as_str().unwrap().to_owned();
+    let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut writers = tokio::task::JoinSet::new();
+    for writer in 0..8 {
+        let (client, base, auth, id, answered) =
+            (client.clone(), child.base.clone(), auth.clone(), id.clone(), answered.clone());
+        writers.spawn(async move {
+            for n in 0.. {
+                let body = json!({"name": format!("W{writer}-{n}"), "users": [1], "filters": []}).to_string();
+                let request = http::Request::post(format!("{base}/v1/datasets/{id}/policies"))
+                    .header("authorization", &auth)
+                    .header("content-type", "application/json")
+                    .body(crate::support::full(body))
+                    .unwrap();
+                // Once the server is killed, requests fail: the writer stops.
+                let Ok(response) = client.request(request).await else { return };
+                let Ok(bytes) = response.into_body().collect().await.map(|b| b.to_bytes()) else { return };
+                let Ok(policy) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return };
+                if let Some(id) = policy["id"].as_u64() {
+                    answered.lock().unwrap().push(id);
+                }
+            }
+        });
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while answered.lock().unwrap().len() < 60 {
+        assert!(Instant::now() < deadline, "the writers never got going");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut child = child;
+    child.child.kill().unwrap(); // SIGKILL, with writes in flight
+    child.child.wait().unwrap();
+    while writers.join_next().await.is_some() {}
+    let answered = answered.lock().unwrap().clone();
+
+    let restarted = spawn_emulator(dir.path());
+    let auth = format!("bearer {}", token(&restarted.base).await);
+    let path = format!("/v1/datasets/{id}/policies");
+    let reply =
+        send(&client, &restarted.base, Method::GET, &path, &[("authorization", &auth)], crate::support::full("")).await;
+    let kept: Vec<u64> = reply.json().as_array().unwrap().iter().map(|p| p["id"].as_u64().unwrap()).collect();
+    let lost: Vec<&u64> = answered.iter().filter(|id| !kept.contains(id)).collect();
+    assert!(lost.is_empty(), "answered with 201, then lost: {lost:?} ({} answered)", answered.len());
+}

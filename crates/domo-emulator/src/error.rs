@@ -98,6 +98,12 @@ impl ApiError {
         }
     }
 
+    /// The status and message, for unit tests that check what a client would see.
+    #[cfg(test)]
+    pub(crate) fn status_and_message(&self) -> (StatusCode, &str) {
+        (self.status, &self.message)
+    }
+
     /// The JSON body Domo sends with this error.
     fn body(&self) -> ErrorBody {
         let mut message = self.message.clone();

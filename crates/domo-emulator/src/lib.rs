@@ -60,18 +60,23 @@
 //!
 //! # Storage
 //!
-//! Plain files, written to a temporary file in the data folder, fsynced and
-//! renamed into place: a `state.json` with every DataSet, policy, stream and
-//! the directory, and immutable CSV files holding the rows (an APPEND adds a
-//! file, a REPLACE swaps the list). An upload is streamed to disk and checked
-//! against the schema in full before the state that names its file is written,
-//! so a process killed mid-import leaves the previous rows intact and a
-//! REPLACE never leaves half a file; leftovers are removed at the next start.
-//! Every change goes through one lock that writes the new state before it
-//! becomes visible, so concurrent APPENDs to a DataSet are serialized and all
-//! land. Files were chosen over an embedded database because the rows must be
-//! streamed byte for byte on export and the metadata is small: rename is the
-//! one atomic primitive this needs, and there is nothing to build or migrate.
+//! A SQLite database in WAL mode (`state.db`, through `rusqlite`) holds the
+//! state, one row per DataSet, policy, user, group, stream and deleted
+//! DataSet, keyed by id; the rows of DataSets are immutable CSV files (an
+//! APPEND adds a file, a REPLACE swaps the list), written to a temporary file,
+//! fsynced and renamed into place. The rows a request changes, and only
+//! those, are written in one transaction, committed with an fsync before the
+//! answer (requests arriving meanwhile share the next commit), so a write
+//! lands whole or not at all and costs the same in a small instance and a
+//! large one; a write the database refuses (a full disk) changes nothing. An
+//! upload is streamed to disk and checked against the schema in full before
+//! the transaction that names its file, so a process killed mid-import leaves
+//! the previous rows intact and a REPLACE never leaves half a file; leftovers
+//! are removed at the next start. Every change goes through one lock, so
+//! concurrent APPENDs to a DataSet are serialized and all land. The state is
+//! also held in memory, which reads use. A `state.json` of the versions
+//! before the database is migrated on the first start and renamed
+//! `state.json.migrated`. Why SQLite (over `redb`): `docs/serve.md`.
 //! A data folder is locked while an emulator uses it; a second one on the same
 //! folder refuses to start ([`StartError::InUse`]).
 //!

@@ -240,7 +240,7 @@ impl EmulatorBuilder {
         let generated = store
             .write_blocking(move |state| {
                 if let Some(directory) = directory {
-                    state.directory = directory;
+                    state.directory = Arc::new(directory);
                 }
                 for user in client_users {
                     add_client_user(&mut state.directory, user, Role::Participant);
@@ -293,10 +293,10 @@ fn first_admin(directory: &Directory) -> UserId {
 /// command line gets the least privilege (`Participant`: PDP applies to it on
 /// DataSets it does not own); only the generated client, which stands for the
 /// person running the emulator, is an Admin.
-fn add_client_user(directory: &mut Directory, user: UserId, role: Role) {
+fn add_client_user(directory: &mut Arc<Directory>, user: UserId, role: Role) {
     if directory.user(user).is_none() {
         tracing::info!(%user, %role, "user {user} of an API client is not in the directory: added as {role}");
-        directory.users.push(User::new(user, format!("API client user {user}"), role));
+        Arc::make_mut(directory).users.push(User::new(user, format!("API client user {user}"), role));
     }
 }
 

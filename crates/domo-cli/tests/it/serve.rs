@@ -190,9 +190,11 @@ fn serve_keeps_the_directory_but_not_the_clients_given_at_a_start() {
     assert!(printed.contains(&format!("directory: `{directory}` (kept in the data folder)")), "{printed}");
     assert!(printed.contains("client `env-app` acts as user 1001 (for this start only: clients are not kept)"));
     stop(server);
-    let state = std::fs::read_to_string(data.join("state.json")).unwrap();
-    assert!(!state.contains(ENV_SECRET), "a given client's secret is never written to disk");
-    let mode = std::fs::metadata(data.join("state.json")).unwrap().permissions().mode();
+    // The emulator's database (and its write-ahead log, if one is left) holds text as is.
+    let mut state = std::fs::read(data.join("state.db")).unwrap();
+    state.extend(std::fs::read(data.join("state.db-wal")).unwrap_or_default());
+    assert!(!String::from_utf8_lossy(&state).contains(ENV_SECRET), "a given client's secret is never written to disk");
+    let mode = std::fs::metadata(data.join("state.db")).unwrap().permissions().mode();
     assert_eq!(mode & 0o077, 0, "the state, which holds the generated client's secret, is private: {mode:o}");
 
     let (server, printed) = start(domo(temp.path(), &["serve", "--port", "0", "--data-dir", data_arg]));

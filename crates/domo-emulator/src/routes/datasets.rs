@@ -135,7 +135,7 @@ pub(crate) fn create_in(state: &mut Stored, user: UserId, create: DatasetCreate)
         pdp_enabled: false,
         policies: Some(vec![all_rows]),
     };
-    state.datasets.push(StoredDataset { dataset: dataset.clone(), segments: Vec::new() });
+    state.datasets.push(Arc::new(StoredDataset { dataset: dataset.clone(), segments: Vec::new() }));
     Ok(dataset)
 }
 
@@ -317,7 +317,7 @@ pub(crate) async fn delete(
                 .filter(|s| s.dataset_id.as_str() == id)
                 .map(|s| DeletedStream { id: s.id, update_method: s.update_method, created_at: s.created_at })
                 .collect();
-            state.deleted.push(Tombstone {
+            state.deleted.push(Arc::new(Tombstone {
                 id: dataset.id,
                 name: dataset.name,
                 description: dataset.description,
@@ -325,7 +325,7 @@ pub(crate) async fn delete(
                 created_at: dataset.created_at,
                 deleted_at: now(),
                 streams,
-            });
+            }));
             state.datasets.retain(|d| d.dataset.id.as_str() != id);
             state.streams.retain(|s| s.dataset_id.as_str() != id);
             Ok(())

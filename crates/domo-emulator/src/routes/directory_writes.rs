@@ -136,7 +136,7 @@ pub(crate) async fn create_user(
             let at = crate::request::now().to_string();
             user.created_at = Some(at.clone());
             user.updated_at = Some(at);
-            state.directory.users.push(user.clone());
+            state.directory_mut().users.push(user.clone());
             finish(state)?;
             Ok(User { groups: Some(Vec::new()), ..user })
         })
@@ -184,7 +184,7 @@ pub(crate) async fn update_user(
             user.locale = keep(update.locale, user.locale);
             user.employee_number = keep(update.employee_number, user.employee_number);
             user.updated_at = Some(crate::request::now().to_string());
-            if let Some(slot) = state.directory.users.iter_mut().find(|u| u.id == id) {
+            if let Some(slot) = state.directory_mut().users.iter_mut().find(|u| u.id == id) {
                 *slot = user.clone();
             }
             finish(state)?;
@@ -229,8 +229,8 @@ pub(crate) async fn delete_user(
                     owned.join(", ")
                 )));
             }
-            state.directory.users.retain(|u| u.id != id);
-            for group in &mut state.directory.groups {
+            state.directory_mut().users.retain(|u| u.id != id);
+            for group in &mut state.directory_mut().groups {
                 group.user_ids.retain(|u| *u != id);
             }
             finish(state)
@@ -266,7 +266,7 @@ pub(crate) async fn create_group(
             }
             let id = GroupId(next_id(&mut state.last_id.group, state.directory.groups.iter().map(|g| g.id.get())));
             let group = DirectoryGroup { id, name, user_ids: Vec::new() };
-            state.directory.groups.push(group.clone());
+            state.directory_mut().groups.push(group.clone());
             finish(state)?;
             Ok(domo_model::Group { creator_id: Some(caller.user), ..group_of(&group) })
         })
@@ -299,7 +299,8 @@ pub(crate) async fn update_group(
             {
                 return Err(ApiError::conflict(format!("A group named `{name}` already exists")));
             }
-            let group = state.directory.groups.iter_mut().find(|g| g.id == id).ok_or_else(|| group_not_found(id))?;
+            let group =
+                state.directory_mut().groups.iter_mut().find(|g| g.id == id).ok_or_else(|| group_not_found(id))?;
             if let Some(name) = name {
                 group.name = name;
             }
@@ -329,7 +330,7 @@ pub(crate) async fn delete_group(
                     naming.join(", ")
                 )));
             }
-            state.directory.groups.retain(|g| g.id != id);
+            state.directory_mut().groups.retain(|g| g.id != id);
             finish(state)
         })
         .await?;
@@ -355,7 +356,8 @@ fn change_member(
     if state.directory.user(user).is_none() {
         return Err(user_not_found(user));
     }
-    let entry = state.directory.groups.iter_mut().find(|g| g.id == group).ok_or_else(|| group_not_found(group))?;
+    let entry =
+        state.directory_mut().groups.iter_mut().find(|g| g.id == group).ok_or_else(|| group_not_found(group))?;
     let present = entry.user_ids.contains(&user);
     match (change, present) {
         (Membership::Add, false) => entry.user_ids.push(user),

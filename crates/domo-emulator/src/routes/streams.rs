@@ -37,7 +37,7 @@ fn execution_not_found(id: ExecutionId) -> ApiError {
 }
 
 fn find_stream(state: &Stored, id: StreamId) -> Result<&StoredStream, ApiError> {
-    state.streams.iter().find(|s| s.id == id).ok_or_else(|| stream_not_found(id))
+    state.streams.iter().find(|s| s.id == id).map(|s| &**s).ok_or_else(|| stream_not_found(id))
 }
 
 /// Looks a stream up (404) and checks that `user` may manage its DataSet (403):
@@ -48,7 +48,7 @@ fn find_stream_managed(state: &Stored, id: StreamId, user: UserId, action: &str)
 }
 
 fn find_stream_mut(state: &mut Stored, id: StreamId) -> Result<&mut StoredStream, ApiError> {
-    state.streams.iter_mut().find(|s| s.id == id).ok_or_else(|| stream_not_found(id))
+    state.streams.iter_mut().find(|s| s.id == id).map(Arc::make_mut).ok_or_else(|| stream_not_found(id))
 }
 
 fn find_execution_mut(stream: &mut StoredStream, id: ExecutionId) -> Result<&mut StoredExecution, ApiError> {
@@ -103,7 +103,7 @@ pub(crate) async fn create(
                 executions: Vec::new(),
             };
             let shown = view(state, &stream)?;
-            state.streams.push(stream);
+            state.streams.push(Arc::new(stream));
             Ok(shown)
         })
         .await?;

@@ -226,7 +226,11 @@ async fn a_start_that_cannot_listen_leaves_the_data_folder_as_it_was() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let err = builder().data_dir(dir.path()).bind(taken.local_addr().unwrap()).start().await.unwrap_err();
     assert!(err.to_string().starts_with("cannot listen on 127.0.0.1:"), "{err}");
-    assert!(!dir.path().join("state.json").exists(), "the directory and clients of a failed start were kept");
+    let db = crate::support::database(dir.path());
+    let users: i64 = db.query_row("SELECT count(*) FROM users", [], |row| row.get(0)).unwrap();
+    let clients: i64 =
+        db.query_row("SELECT count(*) FROM meta WHERE key = 'generated_client'", [], |row| row.get(0)).unwrap();
+    assert_eq!((users, clients), (0, 0), "the directory and clients of a failed start were kept");
 }
 
 #[tokio::test]
@@ -236,9 +240,11 @@ async fn row_files_without_a_state_file_are_kept_and_the_start_refused() {
     first.shutdown().await;
     let rows = dir.path().join("data/3f1e.csv");
     std::fs::write(&rows, "kept,1\n").unwrap();
-    std::fs::remove_file(dir.path().join("state.json")).unwrap();
+    for file in ["state.db", "state.db-wal", "state.db-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(file));
+    }
     let err = Emulator::builder().data_dir(dir.path()).start().await.unwrap_err();
-    let state = dir.path().join("state.json");
+    let state = dir.path().join("state.db");
     assert_eq!(
         err.to_string(),
         format!(
@@ -270,14 +276,11 @@ async fn policies_that_no_longer_compile_export_nothing_and_name_nothing() {
     assert_eq!(server.export(&west, &id).await, "");
     server.emulator.shutdown().await;
 
-    // The API refuses a schema that drops a policy's column; a state file edited by hand does not ask.
-    let state_path = dir.path().join("state.json");
-    let state = std::fs::read_to_string(&state_path).unwrap();
-    let edited = state
-        .replace("\"name\":\"SecretRegion\"", "\"name\":\"Other\"")
-        .replace("\"name\": \"SecretRegion\"", "\"name\": \"Other\"");
-    assert_ne!(edited, state, "the column's name was not found in state.json");
-    std::fs::write(&state_path, edited).unwrap();
+    // The API refuses a schema that drops a policy's column; a database edited by hand does not ask.
+    let edited = crate::support::database(dir.path())
+        .execute("UPDATE datasets SET body = replace(body, '\"name\":\"SecretRegion\"', '\"name\":\"Other\"')", [])
+        .unwrap();
+    assert_eq!(edited, 1, "the column's name was not found in the database");
     let server = start_with(builder().data_dir(dir.path())).await;
     let west = server.token("west", "data").await;
     let reply = server.get(&west, &format!("/v1/datasets/{id}/data")).await;
@@ -301,18 +304,131 @@ async fn a_directory_with_problems_is_refused_given_or_kept() {
         "the directory cannot be used: users[5]: user 29 `Ned Nobody` is listed again (first at users[4])"
     );
 
-    // A kept directory is checked too: a state file edited by hand gets a group in itself.
+    // A kept directory is checked too: a database edited by hand gets a group in itself.
     let dir = tempfile::tempdir().unwrap();
     start_with(builder().data_dir(dir.path())).await.emulator.shutdown().await;
-    let state_path = dir.path().join("state.json");
-    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
-    let mut edited = state.clone();
-    let groups = edited.pointer_mut("/directory/groups").and_then(serde_json::Value::as_array_mut).unwrap();
-    groups[0]["userIds"].as_array_mut().unwrap().push(json!(5));
-    std::fs::write(&state_path, serde_json::to_vec(&edited).unwrap()).unwrap();
+    let db = crate::support::database(dir.path());
+    let body: String = db.query_row("SELECT body FROM user_groups WHERE id = 5", [], |row| row.get(0)).unwrap();
+    let mut group: serde_json::Value = serde_json::from_str(&body).unwrap();
+    group["userIds"].as_array_mut().unwrap().push(json!(5));
+    db.execute("UPDATE user_groups SET body = ?1 WHERE id = 5", [group.to_string()]).unwrap();
+    drop(db);
     let err = Emulator::builder().data_dir(dir.path()).start().await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "the directory cannot be used: groups[0].userIds[1]: group 5 `West team` lists its own id among its members (`userIds` holds user ids, and groups cannot hold groups)"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = std::sync::Arc::new(start_with(builder().data_dir(dir.path())).await);
+    let owner = server.token("owner", "data").await;
+    let admin = server.token("admin", "user").await;
+    let id = server.create_dataset(&owner, "Busy", &[("STRING", "Region"), ("LONG", "n")]).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..60 {
+        let (server, owner, admin, id) = (server.clone(), owner.clone(), admin.clone(), id.clone());
+        tasks.spawn(async move {
+            let reply = match n % 3 {
+                0 => {
+                    let policy = json!({"name": format!("P{n}"), "users": [27], "filters": [{"column": "Region", "values": [format!("R{n}")], "operator": "EQUALS"}]});
+                    server.json(Method::POST, &owner, &format!("/v1/datasets/{id}/policies"), &policy).await
+                }
+                1 => server.put_csv(&owner, &format!("/v1/datasets/{id}/data?updateMethod=APPEND"), format!("R{n},{n}\n")).await,
+                _ => {
+                    let user = json!({"name": format!("User {n}"), "email": format!("u{n}@example.com"), "role": "Participant"});
+                    server.json(Method::POST, &admin, "/v1/users", &user).await
+                }
+            };
+            assert!(reply.status.is_success(), "{n}: {}", reply.text());
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    let check = async |server: &Server, owner: &str, admin: &str| {
+        let policies = server.get(owner, &format!("/v1/datasets/{id}/policies")).await.json();
+        let mut ids: Vec<u64> = policies.as_array().unwrap().iter().map(|p| p["id"].as_u64().unwrap()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 21, "All Rows and 20 policies, each with its own id: {policies}");
+        let rows = server.export(owner, &id).await;
+        assert_eq!(rows.lines().count(), 20, "every APPEND landed: {rows}");
+        let users = server.get(admin, "/v1/users?limit=500").await.json();
+        assert_eq!(users.as_array().unwrap().len(), 5 + 20, "{users}");
+    };
+    check(&server, &owner, &admin).await;
+    let server = std::sync::Arc::into_inner(server).unwrap();
+    server.emulator.shutdown().await;
+    let server = start_with(builder_without_directory(dir.path())).await;
+    let (owner, admin) = (server.token("owner", "data").await, server.token("admin", "user").await);
+    check(&server, &owner, &admin).await;
+    server.emulator.shutdown().await;
+}
+
+/// The test clients on a data folder whose directory is kept (and changed through the API).
+fn builder_without_directory(dir: &Path) -> domo_emulator::EmulatorBuilder {
+    let mut builder = Emulator::builder().data_dir(dir);
+    for (name, user) in [("owner", 1), ("admin", 2), ("west", 27)] {
+        builder = builder.client(format!("{name}-app"), format!("{name}-secret"), domo_model::UserId(user));
+    }
+    builder
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answered_write_survives_a_kill_during_concurrent_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = spawn_emulator(dir.path());
+    let client = http_client();
+    let auth = format!("bearer {}", token(&child.base).await);
+    let create = json!({"name": "Busy", "schema": {"columns": [{"type": "STRING", "name": "s"}]}});
+    let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
+    let reply =
+        send(&client, &child.base, Method::POST, "/v1/datasets", &headers, crate::support::full(create.to_string()))
+            .await;
+    let id = reply.json()["id"].as_str().unwrap().to_owned();
+    let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut writers = tokio::task::JoinSet::new();
+    for writer in 0..8 {
+        let (client, base, auth, id, answered) =
+            (client.clone(), child.base.clone(), auth.clone(), id.clone(), answered.clone());
+        writers.spawn(async move {
+            for n in 0.. {
+                let body = json!({"name": format!("W{writer}-{n}"), "users": [1], "filters": []}).to_string();
+                let request = http::Request::post(format!("{base}/v1/datasets/{id}/policies"))
+                    .header("authorization", &auth)
+                    .header("content-type", "application/json")
+                    .body(crate::support::full(body))
+                    .unwrap();
+                // Once the server is killed, requests fail: the writer stops.
+                let Ok(response) = client.request(request).await else { return };
+                let Ok(bytes) = response.into_body().collect().await.map(|b| b.to_bytes()) else { return };
+                let Ok(policy) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return };
+                if let Some(id) = policy["id"].as_u64() {
+                    answered.lock().unwrap().push(id);
+                }
+            }
+        });
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while answered.lock().unwrap().len() < 60 {
+        assert!(Instant::now() < deadline, "the writers never got going");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut child = child;
+    child.child.kill().unwrap(); // SIGKILL, with writes in flight
+    child.child.wait().unwrap();
+    while writers.join_next().await.is_some() {}
+    let answered = answered.lock().unwrap().clone();
+
+    let restarted = spawn_emulator(dir.path());
+    let auth = format!("bearer {}", token(&restarted.base).await);
+    let path = format!("/v1/datasets/{id}/policies");
+    let reply =
+        send(&client, &restarted.base, Method::GET, &path, &[("authorization", &auth)], crate::support::full("")).await;
+    let kept: Vec<u64> = reply.json().as_array().unwrap().iter().map(|p| p["id"].as_u64().unwrap()).collect();
+    let lost: Vec<&u64> = answered.iter().filter(|id| !kept.contains(id)).collect();
+    assert!(lost.is_empty(), "answered with 201, then lost: {lost:?} ({} answered)", answered.len());
 }

@@ -98,8 +98,12 @@ pub(crate) fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into()).map_err(|never| match never {}).boxed()
 }
 
+/// A client as `domo-http` makes it: without Nagle's delay, so that a request's body is not held back
+/// waiting for the server to acknowledge its head (which would add tens of ms to every timed write).
 pub(crate) fn http_client() -> Client<HttpConnector, Body> {
-    Client::builder(TokioExecutor::new()).build_http()
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    Client::builder(TokioExecutor::new()).build(connector)
 }
 
 pub(crate) async fn start() -> Server {
@@ -204,4 +208,9 @@ pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     encoder.write_all(bytes).unwrap();
     encoder.finish().unwrap()
+}
+
+/// The emulator's database in a data folder, opened as another program would (to look, or to edit by hand).
+pub(crate) fn database(dir: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(dir.join("state.db")).unwrap()
 }

@@ -139,7 +139,10 @@ pub use compile::{
 pub use diff::{PolicyChange, PolicyChangeKind, PolicyDiff, UserChange, VirtualUserChange, diff_policies};
 pub use eval::{Evaluation, Explanation, Grant, Refusal, SchemaMismatchError, VisibleCount};
 pub use filter::CompiledFilter;
-pub use generate::{EntitlementField, EntitlementProblem, GeneratePoliciesError, Generated, GeneratedDataset, Targets, generate_policies};
+pub use generate::{
+    EntitlementField, EntitlementProblem, GeneratePoliciesError, Generated, GeneratedDataset, Targets,
+    generate_policies,
+};
 pub use impact::{
     Admitter, Answer, ImpactError, ImpactOptions, ImpactReport, ProvenFinding, Subject, UserImpact, Verdict, Witness,
     WitnessCell, impact, lint_for_any_row,

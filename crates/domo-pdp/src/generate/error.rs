@@ -94,7 +94,9 @@ pub enum GeneratePoliciesError {
     #[error("cannot read the entitlements")]
     Read(#[source] io::Error),
     /// The table has no header row.
-    #[error("the entitlements table is empty: it needs a header row (target_ds, policy_name, policy_column, user_group, value)")]
+    #[error(
+        "the entitlements table is empty: it needs a header row (target_ds, policy_name, policy_column, user_group, value)"
+    )]
     Empty,
     /// Rows (or the header) have problems: every one found, up to a cap, in line order.
     #[error("{}", ProblemList { problems, more: *more })]

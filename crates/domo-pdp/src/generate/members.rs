@@ -83,7 +83,10 @@ impl<'d> Members<'d> {
         let mut problems = Vec::new();
         let mut set = Vec::new();
         if cell.trim().is_empty() {
-            return Err(vec!["no user or group: name at least one (users by id, email or name, groups by id or name, `|`-separated)".to_owned()]);
+            return Err(vec![
+                "no user or group: name at least one (users by id, email or name, groups by id or name, `|`-separated)"
+                    .to_owned(),
+            ]);
         }
         for (position, entry) in cell.split('|').enumerate() {
             let entry = entry.trim();

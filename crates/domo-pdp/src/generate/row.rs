@@ -66,8 +66,12 @@ impl Header {
                 None => *slot = Some(position),
             }
         }
-        let mut required =
-            vec![EntitlementField::PolicyName, EntitlementField::PolicyColumn, EntitlementField::UserGroup, EntitlementField::Value];
+        let mut required = vec![
+            EntitlementField::PolicyName,
+            EntitlementField::PolicyColumn,
+            EntitlementField::UserGroup,
+            EntitlementField::Value,
+        ];
         if dataset_required {
             required.insert(0, EntitlementField::Dataset);
         }
@@ -107,7 +111,10 @@ pub(crate) fn comparison(operator: &str, not: &str) -> Result<Comparison, (Entit
         _ => {
             return Err((
                 EntitlementField::Not,
-                format!("`{}` is not a yes or no: write `true` or `false` (or leave it empty)", shorten(not.as_bytes())),
+                format!(
+                    "`{}` is not a yes or no: write `true` or `false` (or leave it empty)",
+                    shorten(not.as_bytes())
+                ),
             ));
         }
     };

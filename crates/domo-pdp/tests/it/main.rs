@@ -10,6 +10,7 @@
 mod agreement;
 mod authority;
 mod fail_closed;
+mod generate;
 mod impact;
 mod limits;
 mod no_panic;

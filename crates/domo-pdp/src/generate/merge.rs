@@ -525,12 +525,22 @@ fn compile_check(
     directory: &Directory,
     problems: &mut Problems,
 ) {
-    let (errors, warnings) = match PolicySet::compile(dataset, policies, directory) {
+    // Compiled against the users and groups the policies name, not the whole directory: compiling
+    // copies its directory, and a thousand DataSets would copy ten thousand users each.
+    let named = named_members(policies, directory);
+    let (errors, warnings) = match PolicySet::compile(dataset, policies, &named) {
         Ok(set) => (Vec::new(), set.warnings().to_vec()),
         Err(error) => (error.errors, error.warnings),
     };
-    let fatal_warning =
-        |code: DiagnosticCode| matches!(code, DiagnosticCode::BetweenReversed | DiagnosticCode::ValuesTooLong);
+    let fatal_warning = |code: DiagnosticCode| {
+        matches!(
+            code,
+            DiagnosticCode::BetweenReversed
+                | DiagnosticCode::ValuesTooLong
+                | DiagnosticCode::UnknownUser
+                | DiagnosticCode::UnknownGroup
+        )
+    };
     for diagnostic in errors.iter().chain(warnings.iter().filter(|w| fatal_warning(w.code))) {
         let from = diagnostic.policy_index.and_then(|i| provenance.get(i));
         let line = match (from, diagnostic.filter_index) {
@@ -544,5 +554,21 @@ fn compile_check(
             ""
         };
         problems.push(line, None, format!("DataSet `{}`, {diagnostic}{hint}", shorten(dataset.id.as_str().as_bytes())));
+    }
+}
+
+/// The directory's entries for the users and groups `policies` name (groups without their members).
+fn named_members(policies: &[Policy], directory: &Directory) -> Directory {
+    let users: BTreeSet<_> = policies.iter().flat_map(|p| &p.users).copied().collect();
+    let groups: BTreeSet<_> = policies.iter().flat_map(|p| &p.groups).copied().collect();
+    Directory {
+        users: directory.users.iter().filter(|u| users.contains(&u.id)).cloned().collect(),
+        groups: directory
+            .groups
+            .iter()
+            .filter(|g| groups.contains(&g.id))
+            .map(|g| domo_model::DirectoryGroup { id: g.id, name: g.name.clone(), user_ids: Vec::new() })
+            .collect(),
+        roles: Vec::new(),
     }
 }

@@ -172,7 +172,7 @@ impl<'d> Members<'d> {
         }
     }
 
-    fn describe(&self, member: Member) -> String {
+    pub(crate) fn describe(&self, member: Member) -> String {
         match member {
             Member::User(id) => match self.directory.user(id) {
                 Some(user) => format!("user {id} `{}`", shorten(user.name.as_bytes())),

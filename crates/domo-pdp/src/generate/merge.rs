@@ -1,6 +1,6 @@
 //! Rows merged into policies: each row checked against its DataSet's schema, rows of one policy merged, each DataSet's policies compiled.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use domo_model::{ColumnType, Dataset, Directory, FilterOperator, Policy, PolicyFilter, PolicyType, did_you_mean};
 
@@ -20,14 +20,7 @@ enum ColumnLookup {
     Ambiguous,
 }
 
-/// A policy's identity while rows are merged: its DataSet and name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-struct PolicyKey {
-    dataset: usize,
-    name: String,
-}
-
-/// One filter of a policy while rows are merged.
+/// One filter of a policy: its column, operator and negation.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct FilterKey {
     column: String,
@@ -35,40 +28,76 @@ struct FilterKey {
     not: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Values {
-    /// "Any of": the rows' values unioned, sorted.
-    Any(BTreeSet<String>),
-    /// One value, or BETWEEN's two: every row must give the same.
-    Fixed(Vec<String>),
+/// No value (the second slot of a one-value filter), or no filter (an All Rows row).
+const NONE: u32 = u32::MAX;
+
+/// What one row says about one member of a policy: one value of a list filter, or
+/// the whole value list of the others (ids into the builder's tables), at a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Entry {
+    member: Member,
+    filter: u32,
+    values: [u32; 2],
+    line: u64,
 }
 
-#[derive(Debug, Clone)]
-struct FilterAcc {
-    values: Values,
-    first_line: u64,
-}
-
-/// The filters that the rows of one member set give a policy.
-#[derive(Debug, Clone, Default)]
-struct FilterSet {
-    first_line: u64,
-    filters: BTreeMap<FilterKey, FilterAcc>,
-}
-
-impl FilterSet {
-    fn same_filters(&self, other: &FilterSet) -> bool {
-        self.filters.len() == other.filters.len()
-            && self.filters.iter().zip(&other.filters).all(|((ka, a), (kb, b))| ka == kb && a.values == b.values)
-    }
-}
-
+/// A policy's rows while they are read: a few bytes per member and value.
 #[derive(Debug, Default)]
 struct PolicyAcc {
     all_rows_line: Option<u64>,
     filter_line: Option<u64>,
-    /// By member set.
-    groups: HashMap<u32, FilterSet>,
+    entries: Vec<Entry>,
+}
+
+/// The filters the rows give one member of a policy: filter ids with their value ids, in filter id order.
+#[derive(Debug)]
+struct MemberFilters {
+    member: Member,
+    first_line: u64,
+    signature: Vec<(u32, Vec<u32>)>,
+    /// The first line of each filter, in the signature's order.
+    lines: Vec<u64>,
+}
+
+/// The interned filters and values that entries point into.
+#[derive(Debug, Default)]
+struct Interned {
+    filters: Vec<FilterKey>,
+    filter_ids: HashMap<String, Vec<(FilterOperator, bool, u32)>>,
+    values: Vec<String>,
+    value_ids: HashMap<String, u32>,
+}
+
+impl Interned {
+    fn filter(&mut self, key: FilterKey) -> u32 {
+        if let Some(found) = self.filter_ids.get(&key.column).and_then(|all| {
+            all.iter().find(|(op, not, _)| *op == key.operator && *not == key.not).map(|(_, _, id)| *id)
+        }) {
+            return found;
+        }
+        let id = u32::try_from(self.filters.len()).unwrap_or(NONE);
+        self.filter_ids.entry(key.column.clone()).or_default().push((key.operator, key.not, id));
+        self.filters.push(key);
+        id
+    }
+
+    fn value(&mut self, value: String) -> u32 {
+        if let Some(&id) = self.value_ids.get(&value) {
+            return id;
+        }
+        let id = u32::try_from(self.values.len()).unwrap_or(NONE);
+        self.values.push(value.clone());
+        self.value_ids.insert(value, id);
+        id
+    }
+
+    fn key(&self, filter: u32) -> Option<&FilterKey> {
+        self.filters.get(filter as usize)
+    }
+
+    fn text(&self, value: u32) -> &str {
+        self.values.get(value as usize).map_or("", String::as_str)
+    }
 }
 
 pub(super) struct Builder<'a> {
@@ -78,7 +107,9 @@ pub(super) struct Builder<'a> {
     directory: &'a Directory,
     members: Members<'a>,
     pub(super) one: bool,
-    policies: HashMap<PolicyKey, PolicyAcc>,
+    /// Per DataSet, by name.
+    policies: Vec<HashMap<String, PolicyAcc>>,
+    interned: Interned,
     pub(super) problems: Problems,
     rows: u64,
     skipped: u64,
@@ -106,7 +137,8 @@ impl<'a> Builder<'a> {
             directory,
             members: Members::new(directory),
             one,
-            policies: HashMap::new(),
+            policies: datasets.iter().map(|_| HashMap::new()).collect(),
+            interned: Interned::default(),
             problems: Problems::default(),
             rows: 0,
             skipped: 0,
@@ -200,7 +232,7 @@ impl<'a> Builder<'a> {
             self.filter_row(line, dataset, column, operator, not, value)
         };
         let (Some(members), Some(filter), false) = (members, filter, bad) else { return };
-        self.merge(line, PolicyKey { dataset, name: name.to_owned() }, members, filter);
+        self.merge(line, dataset, name, members, filter);
     }
 
     /// A row that adds its members to the All Rows policy: `value` is `All Rows` or empty, no operator.
@@ -326,40 +358,39 @@ impl<'a> Builder<'a> {
     }
 
     /// Adds a checked row to its policy: `None` for an All Rows row.
-    fn merge(&mut self, line: u64, key: PolicyKey, members: u32, filter: Option<(FilterKey, Vec<String>)>) {
-        let policy = self.policies.entry(key).or_default();
-        let set =
-            policy.groups.entry(members).or_insert_with(|| FilterSet { first_line: line, filters: BTreeMap::new() });
-        let Some((key, values)) = filter else {
-            policy.all_rows_line.get_or_insert(line);
-            return;
+    fn merge(&mut self, line: u64, dataset: usize, name: &str, members: u32, filter: Option<(FilterKey, Vec<String>)>) {
+        let filter = filter.map(|(key, values)| {
+            let list = row::is_list(key.operator);
+            let id = self.interned.filter(key);
+            let ids: Vec<u32> = values.into_iter().map(|v| self.interned.value(v)).collect();
+            (id, list, ids)
+        });
+        let Some(by_name) = self.policies.get_mut(dataset) else { return };
+        let policy = match by_name.get_mut(name) {
+            Some(policy) => policy,
+            None => by_name.entry(name.to_owned()).or_default(),
         };
-        policy.filter_line.get_or_insert(line);
-        let list = row::is_list(key.operator);
-        match set.filters.get_mut(&key) {
+        let members = self.members.set(members);
+        match filter {
             None => {
-                let values = if list { Values::Any(values.into_iter().collect()) } else { Values::Fixed(values) };
-                set.filters.insert(key, FilterAcc { values, first_line: line });
-            }
-            Some(existing) => match &mut existing.values {
-                Values::Any(all) => all.extend(values),
-                Values::Fixed(fixed) if *fixed == values => {}
-                Values::Fixed(fixed) => {
-                    let first = existing.first_line;
-                    let shown = |v: &[String]| {
-                        v.iter().map(|s| format!("`{}`", shorten(s.as_bytes()))).collect::<Vec<_>>().join(" & ")
-                    };
-                    let message = format!(
-                        "conflicts with line {first}: both give the same users `{}` {}{} in one policy, line {first} with {} and this line with {} (a policy's filters are ANDed; use two policy names for two ranges)",
-                        shorten(key.column.as_bytes()),
-                        if key.not { "NOT " } else { "" },
-                        key.operator,
-                        shown(fixed),
-                        shown(&values),
-                    );
-                    self.problems.push(line, Some(EntitlementField::Value), message);
+                policy.all_rows_line.get_or_insert(line);
+                for &member in members {
+                    policy.entries.push(Entry { member, filter: NONE, values: [NONE, NONE], line });
                 }
-            },
+            }
+            Some((filter, list, ids)) => {
+                policy.filter_line.get_or_insert(line);
+                for &member in members {
+                    if list {
+                        for &value in &ids {
+                            policy.entries.push(Entry { member, filter, values: [value, NONE], line });
+                        }
+                    } else {
+                        let values = [ids.first().copied().unwrap_or(NONE), ids.get(1).copied().unwrap_or(NONE)];
+                        policy.entries.push(Entry { member, filter, values, line });
+                    }
+                }
+            }
         }
     }
 
@@ -375,18 +406,25 @@ impl<'a> Builder<'a> {
                 format!("no row is for DataSet `{}`: nothing to generate", shorten(id.as_bytes())),
             );
         }
-        let mut keys: Vec<PolicyKey> = self.policies.keys().cloned().collect();
-        keys.sort();
-        let mut out: BTreeMap<usize, Vec<(Policy, Provenance)>> = BTreeMap::new();
-        for key in keys {
-            let Some(policy) = self.policies.get(&key) else { continue };
-            if let Some(built) = build_policy(&key, policy, self.datasets, &self.members, &mut self.problems) {
-                out.entry(key.dataset).or_default().push(built);
-            }
-        }
         let mut generated = Vec::new();
-        for (dataset, built) in out {
+        let all = std::mem::take(&mut self.policies);
+        for (dataset, by_name) in all.into_iter().enumerate() {
             let Some(ds) = self.datasets.get(dataset) else { continue };
+            if by_name.is_empty() {
+                continue;
+            }
+            let mut named: Vec<(String, PolicyAcc)> = by_name.into_iter().collect();
+            named.sort_by(|a, b| a.0.cmp(&b.0));
+            let context = Context {
+                dataset: ds,
+                many: self.datasets.len() > 1,
+                members: &self.members,
+                interned: &self.interned,
+            };
+            let built: Vec<(Policy, Provenance)> = named
+                .into_iter()
+                .filter_map(|(name, policy)| build_policy(&context, name, policy, &mut self.problems))
+                .collect();
             let (policies, provenance): (Vec<Policy>, Vec<Provenance>) = built.into_iter().unzip();
             compile_check(ds, &policies, &provenance, self.directory, &mut self.problems);
             generated.push(GeneratedDataset { id: ds.id.clone(), policies });
@@ -406,17 +444,28 @@ struct Provenance {
     filters: Vec<u64>,
 }
 
-/// One policy from its merged rows, or `None` (with problems pushed) when its rows disagree.
+/// What building a DataSet's policies reads.
+struct Context<'c> {
+    dataset: &'c Dataset,
+    /// Whether the table may name several DataSets (messages then name the DataSet).
+    many: bool,
+    members: &'c Members<'c>,
+    interned: &'c Interned,
+}
+
+/// One policy from its rows, or `None` (with problems pushed) when its rows disagree.
 fn build_policy(
-    key: &PolicyKey,
-    policy: &PolicyAcc,
-    datasets: &[&Dataset],
-    members: &Members<'_>,
+    context: &Context<'_>,
+    name: String,
+    mut policy: PolicyAcc,
     problems: &mut Problems,
 ) -> Option<(Policy, Provenance)> {
-    let name = shorten(key.name.as_bytes());
-    let dataset = datasets.get(key.dataset).map_or("", |d| d.id.as_str());
-    let of = if datasets.len() > 1 { format!(" of DataSet `{}`", shorten(dataset.as_bytes())) } else { String::new() };
+    let shown = shorten(name.as_bytes());
+    let of = if context.many {
+        format!(" of DataSet `{}`", shorten(context.dataset.id.as_str().as_bytes()))
+    } else {
+        String::new()
+    };
     if let (Some(all), Some(filter)) = (policy.all_rows_line, policy.filter_line) {
         let (first, later, what) = if all < filter {
             (all, filter, "makes it the All Rows policy, and this line gives it a filter")
@@ -427,88 +476,167 @@ fn build_policy(
             later,
             None,
             format!(
-                "policy `{name}`{of}: line {first} {what} (the All Rows policy shows every row and has no filters)"
+                "policy `{shown}`{of}: line {first} {what} (the All Rows policy shows every row and has no filters)"
             ),
         );
         return None;
     }
-    let mut groups: Vec<(&u32, &FilterSet)> = policy.groups.iter().collect();
-    groups.sort_by_key(|(_, set)| set.first_line);
-    let (_, reference) = groups.first()?;
+    policy.entries.sort_unstable();
+    let interned = context.interned;
     let mut ok = true;
-    for (_, set) in groups.iter().skip(1) {
-        if !set.same_filters(reference) {
-            problems.push(
-                set.first_line,
-                None,
-                format!(
-                    "policy `{name}`{of}: this line's users and groups get {}, but line {}'s get {}; a policy's filters apply to all its members, so give them different policy names",
-                    describe(set),
-                    reference.first_line,
-                    describe(reference)
-                ),
-            );
-            ok = false;
+    let mut reported: BTreeSet<(u64, u64)> = BTreeSet::new();
+    let mut per_member: Vec<MemberFilters> = Vec::new();
+    for rows in policy.entries.chunk_by(|a, b| a.member == b.member) {
+        let Some(first) = rows.first() else { continue };
+        let mut filters = MemberFilters {
+            member: first.member,
+            first_line: rows.iter().map(|e| e.line).min().unwrap_or(first.line),
+            signature: Vec::new(),
+            lines: Vec::new(),
+        };
+        for same in rows.chunk_by(|a, b| a.filter == b.filter) {
+            let Some(entry) = same.first() else { continue };
+            let Some(key) = interned.key(entry.filter) else { continue };
+            let line = same.iter().map(|e| e.line).min().unwrap_or(entry.line);
+            if row::is_list(key.operator) {
+                let mut ids: Vec<u32> = same.iter().map(|e| e.values[0]).collect();
+                ids.dedup();
+                filters.signature.push((entry.filter, ids));
+            } else {
+                // Entries are sorted by value: each run is one distinct value list, with its first line.
+                let mut distinct: Vec<([u32; 2], u64)> = Vec::new();
+                for run in same.chunk_by(|a, b| a.values == b.values) {
+                    if let Some(e) = run.first() {
+                        distinct.push((e.values, run.iter().map(|e| e.line).min().unwrap_or(e.line)));
+                    }
+                }
+                distinct.sort_by_key(|(_, line)| *line);
+                if let [(first_values, first_line), (other_values, other_line), ..] = distinct.as_slice() {
+                    if reported.insert((*first_line, *other_line)) {
+                        let text = |v: &[u32; 2]| {
+                            v.iter()
+                                .filter(|&&v| v != NONE)
+                                .map(|&v| format!("`{}`", shorten(interned.text(v).as_bytes())))
+                                .collect::<Vec<_>>()
+                                .join(" & ")
+                        };
+                        problems.push(
+                            *other_line,
+                            Some(EntitlementField::Value),
+                            format!(
+                                "conflicts with line {first_line}: both give the same users `{}` {}{} in one policy, line {first_line} with {} and this line with {} (a policy's filters are ANDed; use two policy names for two ranges)",
+                                shorten(key.column.as_bytes()),
+                                if key.not { "NOT " } else { "" },
+                                key.operator,
+                                text(first_values),
+                                text(other_values),
+                            ),
+                        );
+                    }
+                    ok = false;
+                    continue;
+                }
+                let values = entry.values.iter().copied().filter(|&v| v != NONE).collect();
+                filters.signature.push((entry.filter, values));
+            }
+            filters.lines.push(line);
         }
+        per_member.push(filters);
     }
     if !ok {
         return None;
     }
-    let mut all: BTreeSet<Member> = BTreeSet::new();
-    for (set, _) in &groups {
-        all.extend(members.set(**set).iter().copied());
+    let users =
+        per_member.iter().filter_map(|m| if let Member::User(id) = m.member { Some(id) } else { None }).collect();
+    let groups =
+        per_member.iter().filter_map(|m| if let Member::Group(id) = m.member { Some(id) } else { None }).collect();
+    per_member.sort_by_key(|m| (m.first_line, m.member));
+    let reference = per_member.first()?;
+    let differing: Vec<&MemberFilters> =
+        per_member.iter().skip(1).filter(|m| m.signature != reference.signature).collect();
+    if let Some(other) = differing.first() {
+        let more = match differing.len() {
+            1 => String::new(),
+            n => format!(" (and {} more members differ)", n - 1),
+        };
+        problems.push(
+            other.first_line,
+            None,
+            format!(
+                "policy `{shown}`{of}: {} gets {}, but {} (line {}) gets {}{more}; a policy's filters apply to all its members, so give them different policy names",
+                context.members.describe(other.member),
+                describe(&other.signature, interned),
+                context.members.describe(reference.member),
+                reference.first_line,
+                describe(&reference.signature, interned),
+            ),
+        );
+        return None;
     }
-    let users = all.iter().filter_map(|m| if let Member::User(id) = m { Some(*id) } else { None }).collect();
-    let group_ids = all.iter().filter_map(|m| if let Member::Group(id) = m { Some(*id) } else { None }).collect();
-    let filters: Vec<PolicyFilter> = reference
-        .filters
+    let mut filters: Vec<(&FilterKey, Vec<String>, u64)> = reference
+        .signature
         .iter()
-        .map(|(key, acc)| PolicyFilter {
-            column: key.column.clone(),
-            values: match &acc.values {
-                Values::Any(set) => set.iter().cloned().collect(),
-                Values::Fixed(fixed) => fixed.clone(),
-            },
-            operator: key.operator,
-            not: key.not,
+        .zip(&reference.lines)
+        .filter_map(|((filter, ids), line)| {
+            let key = interned.key(*filter)?;
+            let mut values: Vec<String> = ids.iter().map(|&v| interned.text(v).to_owned()).collect();
+            if row::is_list(key.operator) {
+                values.sort();
+                values.dedup();
+            }
+            Some((key, values, *line))
         })
         .collect();
-    let provenance = Provenance {
-        line: reference.first_line,
-        filters: reference.filters.values().map(|acc| acc.first_line).collect(),
-    };
+    filters.sort_by(|a, b| a.0.cmp(b.0));
+    let provenance = Provenance { line: reference.first_line, filters: filters.iter().map(|f| f.2).collect() };
     let policy_type = if policy.all_rows_line.is_some() { PolicyType::Open } else { PolicyType::User };
     let policy = Policy {
         id: None,
         policy_type,
-        name: key.name.clone(),
-        filters,
+        name,
+        filters: filters
+            .into_iter()
+            .map(|(key, values, _)| PolicyFilter {
+                column: key.column.clone(),
+                values,
+                operator: key.operator,
+                not: key.not,
+            })
+            .collect(),
         users,
         virtual_users: Vec::new(),
-        groups: group_ids,
+        groups,
     };
     Some((policy, provenance))
 }
 
-/// A filter set in words: `Region EQUALS East|West and Amount LESS_THAN 10`.
-fn describe(set: &FilterSet) -> String {
-    if set.filters.is_empty() {
+/// What a member gets, in words: `` `Region` EQUALS `East|West` and `Amount` LESS_THAN `10` ``.
+fn describe(signature: &[(u32, Vec<u32>)], interned: &Interned) -> String {
+    if signature.is_empty() {
         return "every row (All Rows)".to_owned();
     }
-    set.filters
+    let mut parts: Vec<(&FilterKey, String)> = signature
         .iter()
-        .map(|(key, acc)| {
-            let values: Vec<&str> = match &acc.values {
-                Values::Any(all) => all.iter().map(String::as_str).collect(),
-                Values::Fixed(fixed) => fixed.iter().map(String::as_str).collect(),
-            };
+        .filter_map(|(filter, ids)| {
+            let key = interned.key(*filter)?;
+            let mut values: Vec<&str> = ids.iter().map(|&v| interned.text(v)).collect();
             let joiner = if key.operator == FilterOperator::Between { " & " } else { "|" };
+            if row::is_list(key.operator) {
+                values.sort_unstable();
+            }
+            Some((key, values.join(joiner)))
+        })
+        .collect();
+    parts.sort_by(|a, b| a.0.cmp(b.0));
+    parts
+        .iter()
+        .map(|(key, values)| {
             format!(
                 "`{}` {}{} `{}`",
                 shorten(key.column.as_bytes()),
                 if key.not { "NOT " } else { "" },
                 key.operator,
-                shorten(values.join(joiner).as_bytes())
+                shorten(values.as_bytes())
             )
         })
         .collect::<Vec<_>>()

@@ -167,6 +167,11 @@ fn rows_of_one_policy_merge() {
         "sales,East,Region,27,,East\nsales,East,Region,27,,North|East\nsales,East,Amount,27,LESS_THAN,100",
         &["sales/East [user]: Amount LESS_THAN 100 AND Region EQUALS East|North; users 27; groups "],
     );
+    // Each member's values are gathered from every row naming it, whatever else the row names.
+    check(
+        "sales,East,Region,27,,East\nsales,East,Region,31,,East\nsales,East,Region,27|31,,North",
+        &["sales/East [user]: Region EQUALS East|North; users 27,31; groups "],
+    );
     check(
         "sales,East,Region,27,,East\nsales,East,Region,31,,East\nsales,East,Region,Planners,,East",
         &["sales/East [user]: Region EQUALS East; users 27,31; groups 7"],
@@ -187,7 +192,13 @@ fn rows_that_would_give_one_policys_members_different_filters_are_an_error() {
     check_err(
         "sales,East,Region,27,,East\nsales,East,Region,31,,West",
         &[
-            "line 3: policy `East` of DataSet `sales`: this line's users and groups get `Region` EQUALS `West`, but line 2's get `Region` EQUALS `East`; a policy's filters apply to all its members, so give them different policy names",
+            "line 3: policy `East` of DataSet `sales`: user 31 `Ada Lovelace` gets `Region` EQUALS `West`, but user 27 `DomoSupport` (line 2) gets `Region` EQUALS `East`; a policy's filters apply to all its members, so give them different policy names",
+        ],
+    );
+    check_err(
+        "sales,East,Region,27,,East\nsales,East,Region,31|Planners|Carl Gauss,,West\nsales,East,Amount,27|31|Planners|Carl Gauss,LESS_THAN,5",
+        &[
+            "line 3: policy `East` of DataSet `sales`: user 31 `Ada Lovelace` gets `Amount` LESS_THAN `5` and `Region` EQUALS `West`, but user 27 `DomoSupport` (line 2) gets `Amount` LESS_THAN `5` and `Region` EQUALS `East` (and 2 more members differ); a policy's filters apply to all its members, so give them different policy names",
         ],
     );
     check_err(

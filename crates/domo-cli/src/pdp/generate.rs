@@ -35,6 +35,9 @@ pub(crate) struct GenerateArgs {
     limits: LimitArgs,
 }
 
+/// At most this many changed files are listed (`git status` lists them all).
+const FILES_LISTED: usize = 50;
+
 /// A DataSet the table may name, and the folder its policies.json goes to.
 struct Target {
     dataset: Dataset,
@@ -80,12 +83,15 @@ pub(crate) fn run(args: &GenerateArgs) -> anyhow::Result<Outcome> {
     }
     report.push('\n');
     let verb = if args.check { "would change" } else { "changed" };
-    for file in &changed {
+    for file in changed.iter().take(FILES_LISTED) {
         report.push_str(&format!(
             "{verb}: {} ({})\n",
             file.path.display(),
             output::count(file.policies, "policy", "policies")
         ));
+    }
+    if changed.len() > FILES_LISTED {
+        report.push_str(&format!("… and {} more\n", changed.len() - FILES_LISTED));
     }
     if !args.check {
         write_all(&changed)?;

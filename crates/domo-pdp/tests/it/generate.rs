@@ -448,3 +448,36 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_large_table_gives_every_member_its_values() {
+    // 100 DataSets x 10 policies x 20 rows: each policy's 5 members (by id, email, name, group) get 4 values,
+    // one row per member and value, in an order that interleaves DataSets and policies.
+    let datasets: Vec<Dataset> = (0..100).map(|d| dataset(&format!("ds{d:03}"))).collect();
+    let members = ["27", "ada@example.com", "Carl Gauss", "Planners", "user:42"];
+    let mut table = HEADER.to_owned();
+    for value in 0..4 {
+        for member in members {
+            for d in 0..100 {
+                for p in 0..10 {
+                    table.push_str(&format!("ds{d:03},P{p},Region,{member},,R{}\n", p * 10 + value));
+                }
+            }
+        }
+    }
+    let generated =
+        generate_policies(table.as_bytes(), Targets::Many(&datasets), &directory(), CsvLimits::default()).unwrap();
+    assert_eq!(
+        (generated.rows, generated.datasets.len(), generated.policies(), generated.filters()),
+        (20_000, 100, 1000, 1000)
+    );
+    for dataset in &generated.datasets {
+        for (p, policy) in dataset.policies.iter().enumerate() {
+            assert_eq!(policy.name, format!("P{p}"));
+            let expected: Vec<String> = (0..4).map(|v| format!("R{}", p * 10 + v)).collect();
+            assert_eq!(policy.filters[0].values, expected);
+            assert_eq!(policy.users, [UserId(27), UserId(31), UserId(40), UserId(42)]);
+            assert_eq!(policy.groups, [GroupId(7)]);
+        }
+    }
+}

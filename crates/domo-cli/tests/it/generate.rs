@@ -239,3 +239,26 @@ fn input_errors_name_the_place() {
     text.push_str(&run_in(dir.path(), &["pdp", "generate", "missing.csv", "."]));
     insta::assert_snapshot!("generate_input_errors", text.replace(SALES, "SALES"));
 }
+
+#[test]
+fn a_generated_folder_previews_as_the_table_says() {
+    // The bundled example, its policies replaced by those of a table without target_ds:
+    // what `domo pdp matrix` then shows is what the table grants.
+    let dir = tempfile::tempdir().unwrap();
+    let party = dir.path().join("party");
+    std::fs::create_dir(&party).unwrap();
+    for file in ["dataset.json", "data.csv", "directory.json"] {
+        std::fs::copy(super::root().join(super::EXAMPLE).join(file), party.join(file)).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("entitlements.csv"),
+        "Policy_Name,Policy_Column,User_Group,Operator,Value\n\
+         Attendees,Attending,DomoSupport|ada@example.com,,TRUE\n\
+         Not Pascal,Friend,Party Planners,NOT BEGINS_WITH,Blaise|Pyth\n\
+         Everyone,All Rows,gauss@example.com,,All Rows\n",
+    )
+    .unwrap();
+    let mut text = run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "--dataset", "party"]);
+    text.push_str(&run_in(dir.path(), &["pdp", "matrix", "party"]));
+    insta::assert_snapshot!("generate_then_matrix", text);
+}

@@ -2,6 +2,7 @@
 
 mod diff;
 mod explain;
+mod generate;
 mod lint;
 mod matrix;
 mod preview;
@@ -84,6 +85,9 @@ pub(crate) enum PdpCommand {
         "  domo pdp report examples/euler-party --against examples/euler-party/policies-before.json --out report.html",
     ))]
     Report(report::ReportArgs),
+    /// Write policies.json files from an entitlements table (the PDP Automation layout).
+    #[command(after_help = generate::HELP)]
+    Generate(generate::GenerateArgs),
     /// Run policy unit tests from a JSON file; exits 1 if any case fails.
     #[command(after_help = concat!(
         "A test file holds {\"cases\": [...]}; each case has an optional \"name\", a \"user\"\n",
@@ -159,6 +163,7 @@ pub(crate) fn run(command: PdpCommand) -> anyhow::Result<Outcome> {
         PdpCommand::Diff(args) => diff::run(&args),
         PdpCommand::Report(args) => report::run(&args),
         PdpCommand::Test(args) => test::run(&args),
+        PdpCommand::Generate(args) => generate::run(&args),
         PdpCommand::Sql(args) => sql::run(&args),
         PdpCommand::Enable(args) => crate::live::switch_pdp(&args, crate::live::PdpSwitch::Enable),
         PdpCommand::Disable(args) => crate::live::switch_pdp(&args, crate::live::PdpSwitch::Disable),

@@ -122,6 +122,7 @@ mod csv_split;
 mod diff;
 mod eval;
 mod filter;
+mod generate;
 mod header;
 mod impact;
 mod like;
@@ -146,6 +147,10 @@ pub use diff::{
 };
 pub use eval::{Evaluation, Explanation, Grant, Refusal, SchemaMismatchError, VisibleCount};
 pub use filter::CompiledFilter;
+pub use generate::{
+    EntitlementField, EntitlementProblem, GeneratePoliciesError, Generated, GeneratedDataset, Targets,
+    generate_policies,
+};
 pub use impact::{
     Admitter, Answer, ImpactError, ImpactOptions, ImpactReport, ProvenFinding, Subject, UserImpact, Verdict, Witness,
     WitnessCell, impact, lint_for_any_row,

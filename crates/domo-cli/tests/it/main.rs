@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod comment;
 mod errors;
+mod generate;
 mod help;
 mod hostile;
 mod live;

@@ -11,6 +11,7 @@ mod agreement;
 mod authority;
 mod diff;
 mod fail_closed;
+mod generate;
 mod impact;
 mod limits;
 mod lint_batches;

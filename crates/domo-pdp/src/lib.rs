@@ -154,5 +154,8 @@ pub use sql::{
     CountsQuery, CsvSource, Dialect, MembershipRow, MembershipSource, RenderSqlError, SPARK_NULL_SENTINEL, SqlOptions,
     sql_create_table, sql_load,
 };
-pub use table::{CsvLimits, Datetime, EXTRA_FIELDS, HeaderRow, LoadCsvError, ParseValueError, Table, Value};
+pub use table::{
+    BatchOptions, CsvLimits, Datetime, EXTRA_FIELDS, HeaderRow, LoadCsvError, ParseValueError, Table, TableBatch,
+    Threads, Value,
+};
 pub use visible_csv::{StreamCsvError, StreamOptions, StreamSummary};

@@ -3,12 +3,14 @@
 use domo_model::Schema;
 use rust_decimal::Decimal;
 
+mod batches;
 mod cell;
 mod column;
 mod error;
 mod load;
 mod value;
 
+pub use batches::{BatchOptions, TableBatch, Threads};
 pub(crate) use cell::*;
 pub(crate) use column::*;
 pub use error::*;

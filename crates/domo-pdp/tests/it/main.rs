@@ -9,6 +9,7 @@
 
 mod agreement;
 mod authority;
+mod batches;
 mod fail_closed;
 mod impact;
 mod limits;

@@ -6,7 +6,7 @@ use std::io::Write;
 use domo_model::{Directory, UserId};
 use domo_pdp::{Membership, PolicySet, Reason};
 
-use crate::folder::Inputs;
+use crate::folder::{Inputs, load_error, open_with_progress};
 
 /// At most this many compile errors are spelled out; `domo pdp lint` lists them all.
 const ERRORS_SHOWN: usize = 20;
@@ -288,4 +288,16 @@ impl<N> UserEffect<N> {
             lost_rows: None,
         }
     }
+}
+
+/// How the engine reads the folder's CSV a batch at a time: its header and limits.
+pub(crate) fn batch_options(inputs: &Inputs) -> domo_pdp::BatchOptions {
+    domo_pdp::BatchOptions { header: inputs.header, limits: inputs.limits.csv, ..domo_pdp::BatchOptions::default() }
+}
+
+/// Every principal's visible count, streamed from the folder's CSV a batch at a time.
+pub(crate) fn all_counts(inputs: &Inputs, set: &PolicySet) -> anyhow::Result<domo_pdp::AllCounts> {
+    let path = &inputs.paths.data;
+    let reader = open_with_progress(path)?;
+    set.all_counts_csv(reader, batch_options(inputs)).map_err(|error| load_error(path, error.into()))
 }

@@ -136,7 +136,7 @@ pub use compile::{
     PolicyMembership, PolicySet, Principal, Reason, Severity,
 };
 pub use diff::{PolicyChange, PolicyChangeKind, PolicyDiff, UserChange, VirtualUserChange, diff_policies};
-pub use eval::{Evaluation, Explanation, Grant, Refusal, SchemaMismatchError, VisibleCount};
+pub use eval::{AllCounts, Evaluation, Explanation, Grant, Refusal, SchemaMismatchError, VirtualCount, VisibleCount};
 pub use filter::CompiledFilter;
 pub use impact::{
     Admitter, Answer, ImpactError, ImpactOptions, ImpactReport, ProvenFinding, Subject, UserImpact, Verdict, Witness,

@@ -17,4 +17,5 @@ mod no_panic;
 mod reference;
 mod rules;
 mod sql;
+mod streaming;
 mod values;

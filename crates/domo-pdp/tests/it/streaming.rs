@@ -1,0 +1,107 @@
+//! The streaming engine agrees with the in-memory one and the reference evaluator: every principal's count from
+//! a CSV read in batches of any size, on any number of threads, from a reader that hands out bytes in small chunks
+//! (so that reads end inside quoted, multi-line cells).
+
+use std::io::{self, Read};
+use std::num::NonZeroUsize;
+
+use domo_pdp::{BatchOptions, HeaderRow, PolicySet, Principal, Table, Threads};
+use proptest::prelude::*;
+
+use crate::agreement::{Case, case, case_with_rows, to_csv};
+use crate::reference::Reference;
+
+/// A reader that hands out at most `chunk` bytes a call.
+struct Chunked<'a> {
+    bytes: &'a [u8],
+    chunk: usize,
+}
+
+impl Read for Chunked<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.bytes.len().min(buf.len()).min(self.chunk);
+        let (head, tail) = self.bytes.split_at(n);
+        buf[..n].copy_from_slice(head);
+        self.bytes = tail;
+        Ok(n)
+    }
+}
+
+fn check(case: &Case, header: HeaderRow, batch_rows: usize, threads: usize, chunk: usize) {
+    let csv = to_csv(case, header);
+    let set = PolicySet::compile(&case.dataset, &case.policies, &case.directory).unwrap();
+    let table = Table::from_csv(csv.as_bytes(), &case.dataset.schema, header).unwrap();
+    let in_memory = set.evaluate(&table).unwrap().all_counts();
+    let options = BatchOptions {
+        header,
+        batch_rows,
+        threads: Threads::Exactly(NonZeroUsize::new(threads).unwrap()),
+        ..BatchOptions::default()
+    };
+    let streamed = set.all_counts_csv(Chunked { bytes: csv.as_bytes(), chunk }, options).unwrap();
+    assert_eq!(streamed, in_memory, "{csv:?}");
+    // And both agree with the row-by-row reference.
+    let reference =
+        Reference { dataset: &case.dataset, policies: &case.policies, directory: &case.directory, rows: &case.rows };
+    assert_eq!(streamed.rows, case.rows.len());
+    for count in streamed.users.iter().chain(&streamed.beyond_directory) {
+        assert_eq!(count.rows, reference.visible_rows(count.user).len(), "user {} in {csv:?}", count.user);
+    }
+    for count in &streamed.virtual_users {
+        let rows = set.evaluate(&table).unwrap().visible_count_of(Principal::Virtual(&count.name));
+        assert_eq!((count.rows, count.reason), rows, "virtual user {}", count.name);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn streamed_counts_agree_with_the_table(
+        case in case(),
+        header in prop_oneof![Just(HeaderRow::Present), Just(HeaderRow::Absent)],
+        batch_rows in 1usize..8,
+        threads in 1usize..4,
+        chunk in 1usize..9,
+    ) {
+        check(&case, header, batch_rows, threads, chunk);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// Larger tables reach the posting-list paths inside each batch.
+    #[test]
+    fn streamed_counts_agree_on_larger_tables(
+        case in case_with_rows(100..300, 2..5),
+        batch_rows in prop_oneof![Just(1usize), 7usize..90, Just(1 << 16)],
+        threads in 1usize..3,
+        chunk in prop_oneof![1usize..5, Just(1 << 16)],
+    ) {
+        check(&case, HeaderRow::Present, batch_rows, threads, chunk);
+    }
+}
+
+/// A policy nobody is in is not evaluated while streaming; a policy with the same filters that
+/// someone is in still counts its rows (the two share one evaluation in memory).
+#[test]
+fn a_policy_sharing_the_filters_of_an_unused_one_still_counts() {
+    use domo_model::{Column, ColumnType, FilterOperator, Schema};
+
+    use crate::rules::{dataset, directory, filter, policy};
+
+    let schema =
+        Schema { columns: vec![Column::new(ColumnType::String, "Friend"), Column::new(ColumnType::Long, "n")] };
+    let same = || vec![filter("n", FilterOperator::GreaterThan, &["1"], false)];
+    let policies = [policy(1, same(), &[], &[]), policy(2, same(), &[2], &[])];
+    let set = PolicySet::compile(&dataset(schema, true), &policies, &directory()).unwrap();
+    let csv = "Friend,n\na,1\nb,2\nc,3\n";
+    for threads in [1, 2] {
+        let options =
+            BatchOptions { threads: Threads::Exactly(NonZeroUsize::new(threads).unwrap()), ..BatchOptions::default() };
+        let counts = set.all_counts_csv(csv.as_bytes(), options).unwrap();
+        let two = counts.users.iter().find(|c| c.user == domo_model::UserId(2)).unwrap();
+        assert_eq!((two.rows, two.reason), (2, domo_pdp::Reason::Policies));
+    }
+}

@@ -144,7 +144,9 @@ pub use impact::{
 };
 pub use jiff::civil::Date;
 pub use lint::{LintFinding, LintKind, LintReport, LintSeverity, PolicyRef, lint};
-pub use policy_tests::{CaseOutcome, Expectation, PolicyTestError, run_policy_tests};
+pub use policy_tests::{
+    CaseOutcome, Expectation, PolicyTestCsvError, PolicyTestError, run_policy_tests, run_policy_tests_csv,
+};
 pub use reconcile::{
     Matched, ReconcileError, Reconciliation, Unmatched, fingerprint, live_changes, order_changes, reconcile,
 };

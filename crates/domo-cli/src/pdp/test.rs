@@ -3,10 +3,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 use domo_model::PolicyTestFile;
-use domo_pdp::{CaseOutcome, Table};
+use domo_pdp::CaseOutcome;
 use serde::Serialize;
 
 use crate::engine as common;
@@ -62,10 +61,21 @@ pub(crate) fn run(args: &TestArgs) -> anyhow::Result<Outcome> {
         anyhow::bail!("`{}` has no cases: nothing would be checked", args.tests.display());
     }
     let set = common::compile(&inputs)?;
-    let table = inputs.load_table()?;
-    let evaluation = set.evaluate(&table)?;
-    let outcomes = domo_pdp::run_policy_tests(&file, &inputs.dataset, &evaluation)
-        .with_context(|| format!("`{}` has a case that cannot run", args.tests.display()))?;
+    // Streamed a batch of rows at a time: memory does not grow with the file.
+    let path = &inputs.paths.data;
+    let reader = crate::folder::open_with_progress(path)?;
+    let outcomes =
+        match domo_pdp::run_policy_tests_csv(&file, &inputs.dataset, &set, reader, common::batch_options(&inputs)) {
+            Ok(outcomes) => outcomes,
+            Err(domo_pdp::PolicyTestCsvError::Load(error)) => {
+                return Err(crate::folder::load_error(path, error.into()));
+            }
+            Err(error) => {
+                return Err(
+                    anyhow::Error::new(error).context(format!("`{}` has a case that cannot run", args.tests.display()))
+                );
+            }
+        };
     let failed = outcomes.iter().filter(|o| !o.passed).count();
     let passed = outcomes.len() - failed;
     match args.format {
@@ -89,9 +99,17 @@ pub(crate) fn run(args: &TestArgs) -> anyhow::Result<Outcome> {
             output::json(&json)?;
         }
         Format::Table | Format::Csv | Format::Markdown => {
+            // The rows shown are read again, a batch at a time, keeping only their text.
+            let shown = outcomes
+                .iter()
+                .filter(|o| !o.passed)
+                .flat_map(|o| o.unexpected.iter().take(SAMPLE_ROWS).chain(o.missing.iter().take(SAMPLE_ROWS)))
+                .copied()
+                .collect();
+            let texts = common::rows_text(&inputs, &shown)?;
             let mut out = output::stdout();
             for outcome in &outcomes {
-                write_outcome(&mut out, &table, outcome)?;
+                write_outcome(&mut out, &texts, outcome)?;
             }
             writeln!(out)?;
             let verdict = if failed == 0 { paint(GOOD, "ok") } else { paint(ERROR, "failed") };
@@ -102,7 +120,7 @@ pub(crate) fn run(args: &TestArgs) -> anyhow::Result<Outcome> {
     Ok(if failed == 0 { Outcome::Ok } else { Outcome::Findings })
 }
 
-fn write_outcome(out: &mut impl Write, table: &Table, outcome: &CaseOutcome) -> anyhow::Result<()> {
+fn write_outcome(out: &mut impl Write, texts: &common::RowTexts, outcome: &CaseOutcome) -> anyhow::Result<()> {
     let label = match &outcome.name {
         Some(name) => format!("case {} `{name}`", outcome.number),
         None => format!("case {}", outcome.number),
@@ -116,7 +134,7 @@ fn write_outcome(out: &mut impl Write, table: &Table, outcome: &CaseOutcome) -> 
         if outcome.user.is_some() { "sees, but should not" } else { "seen by no one but the owner and Admins" };
     for (rows, what) in [(&outcome.unexpected, unexpected_what), (&outcome.missing, "should see, but does not")] {
         for &row in rows.iter().take(SAMPLE_ROWS) {
-            writeln!(out, "       row {} ({what}): {}", row + 1, common::row_text(table, row))?;
+            writeln!(out, "       row {} ({what}): {}", row + 1, texts.get(row))?;
         }
         if rows.len() > SAMPLE_ROWS {
             let more = rows.len() - SAMPLE_ROWS;

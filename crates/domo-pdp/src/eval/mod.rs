@@ -119,8 +119,13 @@ impl PolicySet {
                 .unwrap_or_else(|| format!("the table has {} columns, the DataSet {}", theirs.len(), ours.len()));
             return Err(SchemaMismatchError { difference });
         }
-        let rows = self.row_sets(table, &self.filter_aliases(), None, Parallel::Rayon);
-        Ok(Evaluation { table, set: self, rows })
+        Ok(self.evaluate_on(table, Parallel::Rayon))
+    }
+
+    /// [`PolicySet::evaluate`] on a table loaded with this set's schema (a batch).
+    pub(crate) fn evaluate_on<'a>(&'a self, table: &'a Table, parallel: Parallel) -> Evaluation<'a> {
+        let rows = self.row_sets(table, &self.filter_aliases(), None, parallel);
+        Evaluation { table, set: self, rows }
     }
 }
 

@@ -105,3 +105,57 @@ fn a_policy_sharing_the_filters_of_an_unused_one_still_counts() {
         assert_eq!((two.rows, two.reason), (2, domo_pdp::Reason::Policies));
     }
 }
+
+/// A test file of random cases: any expectation, users in and out of the directory, row
+/// numbers in and out of range, `where` selectors on the first column.
+fn test_file(case: &Case) -> impl Strategy<Value = domo_model::PolicyTestFile> + use<> {
+    let column = case.dataset.schema.columns[0].clone();
+    let values = crate::agreement::pool(column.column_type);
+    let selector = prop_oneof![
+        prop::collection::vec(1u64..30, 0..4).prop_map(|rows| serde_json::json!({"rows": rows})),
+        prop::sample::select(values).prop_map(move |value| {
+            serde_json::json!({"where": [{"column": column.name, "values": [value], "operator": "EQUALS", "not": false}]})
+        }),
+    ];
+    let one = (0usize..8, 1u64..10, selector, 0u64..30).prop_map(|(kind, user, selector, count)| {
+        let mut case = serde_json::json!({"user": user});
+        match kind {
+            0 => case["sees"] = selector,
+            1 => case["seesExactly"] = selector,
+            2 => case["doesNotSee"] = selector,
+            3 => case["seesNothing"] = serde_json::json!(true),
+            4 => case["seesAll"] = serde_json::json!(true),
+            5 => case["count"] = serde_json::json!(count),
+            6 => case = serde_json::json!({"everyRowVisible": true}),
+            _ => {}
+        }
+        case
+    });
+    prop::collection::vec(one, 1..5)
+        .prop_map(|cases| serde_json::from_value(serde_json::json!({ "cases": cases })).unwrap())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Policy tests give the same outcomes, or the same first error, streamed or on the whole table.
+    #[test]
+    fn streamed_policy_tests_agree_with_the_table(
+        (case, file) in case().prop_flat_map(|case| { let file = test_file(&case); (Just(case), file) }),
+        batch_rows in 1usize..6,
+        threads in 1usize..3,
+    ) {
+        let csv = to_csv(&case, HeaderRow::Present);
+        let set = PolicySet::compile(&case.dataset, &case.policies, &case.directory).unwrap();
+        let table = Table::from_csv(csv.as_bytes(), &case.dataset.schema, HeaderRow::Present).unwrap();
+        let in_memory = domo_pdp::run_policy_tests(&file, &case.dataset, &set.evaluate(&table).unwrap());
+        let options =
+            BatchOptions { batch_rows, threads: Threads::Exactly(NonZeroUsize::new(threads).unwrap()), ..BatchOptions::default() };
+        let streamed = domo_pdp::run_policy_tests_csv(&file, &case.dataset, &set, csv.as_bytes(), options);
+        match (in_memory, streamed) {
+            (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+            (Err(a), Err(domo_pdp::PolicyTestCsvError::Case(b))) => prop_assert_eq!(a, b),
+            (a, b) => prop_assert!(false, "{:?} but streamed {:?}", a, b),
+        }
+    }
+}

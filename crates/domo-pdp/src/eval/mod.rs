@@ -12,10 +12,12 @@ use crate::table::Table;
 mod counts;
 mod scan;
 mod stream;
+mod string_tests;
 
 pub(crate) use counts::{CountPlan, Parallel};
 use scan::{policy_rows, typed_passes};
 pub use stream::{AllCounts, VirtualCount};
+pub(crate) use string_tests::StringTests;
 
 /// The table's schema is not the one the policies were compiled against.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -124,7 +126,7 @@ impl PolicySet {
 
     /// [`PolicySet::evaluate`] on a table loaded with this set's schema (a batch).
     pub(crate) fn evaluate_on<'a>(&'a self, table: &'a Table, parallel: Parallel) -> Evaluation<'a> {
-        let rows = self.row_sets(table, &self.filter_aliases(), None, parallel);
+        let rows = self.row_sets(table, &self.filter_aliases(), None, parallel, None);
         Evaluation { table, set: self, rows }
     }
 }
@@ -154,6 +156,7 @@ impl PolicySet {
         aliases: &[Option<usize>],
         needed: Option<&[bool]>,
         parallel: Parallel,
+        tests: Option<&mut StringTests>,
     ) -> Vec<RowSet> {
         let n = table.row_count();
         // A needed policy that shares an earlier one's set makes that one needed.
@@ -169,14 +172,31 @@ impl PolicySet {
             }
             closed
         });
-        let one = |(index, policy): (usize, &CompiledPolicy)| {
-            let skipped = aliases.get(index).copied().flatten().is_some()
-                || needed.as_ref().is_some_and(|needed| !needed.get(index).copied().unwrap_or(false));
-            if skipped { RowSet::empty(n) } else { policy_rows(table, policy) }
+        let skipped = |index: usize| {
+            aliases.get(index).copied().flatten().is_some()
+                || needed.as_ref().is_some_and(|needed| !needed.get(index).copied().unwrap_or(false))
         };
-        let mut rows: Vec<RowSet> = match parallel {
-            Parallel::Rayon => self.policies.par_iter().enumerate().map(one).collect(),
-            Parallel::No => self.policies.iter().enumerate().map(one).collect(),
+        let mut rows: Vec<RowSet> = match (parallel, tests) {
+            (_, Some(tests)) => {
+                tests.next_batch();
+                let mut rows = Vec::with_capacity(self.policies.len());
+                for (index, policy) in self.policies.iter().enumerate() {
+                    rows.push(if skipped(index) { RowSet::empty(n) } else { policy_rows(table, policy, Some(tests)) });
+                }
+                rows
+            }
+            (Parallel::Rayon, None) => self
+                .policies
+                .par_iter()
+                .enumerate()
+                .map(|(index, policy)| if skipped(index) { RowSet::empty(n) } else { policy_rows(table, policy, None) })
+                .collect(),
+            (Parallel::No, None) => self
+                .policies
+                .iter()
+                .enumerate()
+                .map(|(index, policy)| if skipped(index) { RowSet::empty(n) } else { policy_rows(table, policy, None) })
+                .collect(),
         };
         for (index, alias) in aliases.iter().enumerate() {
             if let Some(first) = alias

@@ -8,6 +8,8 @@ use crate::filter::{Cmp, CompiledFilter, OrdTest, Test};
 use crate::rowset::RowSet;
 use crate::table::{ColumnData, NULL_CODE, StringColumn, Table};
 
+use super::string_tests::StringTests;
+
 /// A filter bound to a table column.
 enum Bound<'t> {
     /// A STRING filter as the dictionary codes that pass it (`not` applied, NULL never passes).
@@ -271,7 +273,7 @@ pub(super) fn typed_passes(data: &ColumnData, filter: &CompiledFilter, row: usiz
     }
 }
 
-fn bind<'t>(table: &'t Table, filter: &'t CompiledFilter) -> Option<Bound<'t>> {
+fn bind<'t>(table: &'t Table, filter: &'t CompiledFilter, tests: Option<&mut StringTests>) -> Option<Bound<'t>> {
     let data = table.column_data(filter.column)?;
     Some(match data {
         ColumnData::String(column) => {
@@ -293,6 +295,9 @@ fn bind<'t>(table: &'t Table, filter: &'t CompiledFilter) -> Option<Bound<'t>> {
                         estimate += column.counts.get(code as usize).copied().unwrap_or(0) as usize;
                     }
                 }
+            } else if let Some(tests) = tests {
+                pass = tests.passes(filter.column, column, filter);
+                estimate = pass.iter().zip(&column.counts).filter(|(p, _)| **p).map(|(_, &c)| c as usize).sum();
             } else {
                 for ((slot, s), &count) in pass.iter_mut().zip(column.dict.iter()).zip(column.counts.iter()) {
                     if filter.test.test_str(s) != not {
@@ -317,12 +322,12 @@ fn blocks_to_bits(n: usize, blocks: Vec<usize>) -> FixedBitSet {
 /// posting lists. Small candidate sets are checked row by row; large ones,
 /// and policies without a selective STRING filter, are evaluated a column at
 /// a time into bitmaps that are ANDed.
-pub(super) fn policy_rows(table: &Table, policy: &CompiledPolicy) -> RowSet {
+pub(super) fn policy_rows(table: &Table, policy: &CompiledPolicy, mut tests: Option<&mut StringTests>) -> RowSet {
     let n = table.row_count();
     if policy.all_rows || policy.filters.is_empty() {
         return RowSet::all(n);
     }
-    let bound: Vec<Bound<'_>> = policy.filters.iter().filter_map(|f| bind(table, f)).collect();
+    let bound: Vec<Bound<'_>> = policy.filters.iter().filter_map(|f| bind(table, f, tests.as_deref_mut())).collect();
     if bound.len() != policy.filters.len() {
         return RowSet::empty(n);
     }

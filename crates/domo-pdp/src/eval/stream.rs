@@ -7,7 +7,7 @@ use domo_model::UserId;
 use crate::compile::{Access, PolicySet, Principal, Reason};
 use crate::table::{BatchOptions, LoadCsvError, Table};
 
-use super::{CountPlan, Evaluation, Parallel, VisibleCount};
+use super::{CountPlan, Evaluation, Parallel, StringTests, VisibleCount};
 
 /// How many rows a virtual user sees, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +93,8 @@ impl PolicySet {
         let aliases = self.filter_aliases();
         let needed = plan.needed_policies(self.policies.len());
         let mut totals = vec![0usize; plan.key_count()];
+        // Each worker keeps its STRING filters' answers across the batches it evaluates.
+        let pool: std::sync::Mutex<Vec<StringTests>> = std::sync::Mutex::new(Vec::new());
         let rows = Table::map_batches(
             reader,
             &self.schema,
@@ -100,7 +102,11 @@ impl PolicySet {
             |batch| {
                 let table = batch.table();
                 let n = table.row_count();
-                let sets = self.row_sets(table, &aliases, Some(&needed), Parallel::No);
+                let mut tests = pool.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_default();
+                let sets = self.row_sets(table, &aliases, Some(&needed), Parallel::No, Some(&mut tests));
+                if let Ok(mut pool) = pool.lock() {
+                    pool.push(tests);
+                }
                 Ok::<_, LoadCsvError>(plan.count_keys(self, &sets, n, Parallel::No))
             },
             |counts| {

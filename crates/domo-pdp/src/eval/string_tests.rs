@@ -66,11 +66,11 @@ impl StringTests {
         }
         let not = filter.filter.not;
         let known = self.results.entry(std::ptr::from_ref(filter) as usize).or_default();
-        column
-            .dict
+        // The strings themselves are read only for the answers not known yet.
+        seen.batch
             .iter()
-            .zip(&seen.batch)
-            .map(|(s, &code)| {
+            .enumerate()
+            .map(|(local, &code)| {
                 let slot = (code != u32::MAX).then_some(code as usize);
                 if let Some(slot) = slot
                     && let Some(&answer) = known.get(slot)
@@ -78,7 +78,8 @@ impl StringTests {
                 {
                     return answer == 2;
                 }
-                let answer = filter.test.test_str(s) != not;
+                let text = u32::try_from(local).ok().and_then(|local| column.dict.get(local)).unwrap_or_default();
+                let answer = filter.test.test_str(text) != not;
                 if let Some(slot) = slot {
                     if known.len() <= slot {
                         known.resize(slot + 1, 0);

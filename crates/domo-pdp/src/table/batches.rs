@@ -62,8 +62,8 @@ pub struct BatchOptions {
 }
 
 impl BatchOptions {
-    /// 65,536 rows: a few MiB a batch for rows of a hundred bytes.
-    pub const DEFAULT_BATCH_ROWS: usize = 1 << 16;
+    /// 32,768 rows: a few MiB a batch for rows of a hundred bytes.
+    pub const DEFAULT_BATCH_ROWS: usize = 1 << 15;
 
     /// A batch stops taking records past this many bytes of cells (it holds at least one).
     pub const MAX_BATCH_BYTES: usize = 8 << 20;
@@ -211,7 +211,7 @@ impl Table {
             let (recycle, spare) = mpsc::channel::<Batch>();
             let mut senders = Vec::with_capacity(workers);
             for _ in 0..workers {
-                let (send, incoming) = mpsc::sync_channel::<(u64, usize, Batch)>(1);
+                let (send, incoming) = mpsc::sync_channel::<(u64, usize, Batch)>(0);
                 senders.push(send);
                 let (answers, recycle, map) = (answers.clone(), recycle.clone(), &map);
                 scope.spawn(move || {
@@ -228,7 +228,7 @@ impl Table {
                 });
             }
             drop((answers, recycle));
-            let most_in_flight = 2 * workers as u64;
+            let most_in_flight = workers as u64 + 1;
             let (mut sent, mut folded, mut first_row) = (0u64, 0u64, 0usize);
             let mut pending: BTreeMap<u64, Answer<T, E>> = BTreeMap::new();
             // Folds the answers that are next in file order; an error or panic stops the pass.

@@ -16,6 +16,7 @@ mod report;
 mod sdk;
 mod serve;
 mod sql;
+mod streaming;
 mod tls;
 
 use std::path::PathBuf;

@@ -215,12 +215,15 @@ impl Table {
                 senders.push(send);
                 let (answers, recycle, map) = (answers.clone(), recycle.clone(), &map);
                 scope.spawn(move || {
-                    for (index, first_row, batch) in incoming {
+                    for (index, first_row, mut batch) in incoming {
                         let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            type_batch(schema, &batch, first_row).map_err(E::from).and_then(map)
+                            let typed = type_batch(schema, &batch, first_row);
+                            // The split records go back before `map` runs, so that they are
+                            // not held while the typed batch is. The calling thread may have
+                            // stopped; a lost spare batch costs nothing.
+                            let _ = recycle.send(std::mem::take(&mut batch));
+                            typed.map_err(E::from).and_then(map)
                         }));
-                        // The calling thread may have stopped; a lost spare batch costs nothing.
-                        let _ = recycle.send(batch);
                         if answers.send((index, answer)).is_err() {
                             break;
                         }

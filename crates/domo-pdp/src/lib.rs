@@ -37,6 +37,12 @@
 //!   `crates/domo-pdp/docs/impact.md`.
 //! - [`PolicySet::write_visible_csv`]: one user's rows streamed from a CSV
 //!   reader to a writer in a single pass, each record byte-exact.
+//! - Streaming in bounded memory, whatever the row count: [`Table::for_each_batch`]
+//!   and [`Table::map_batches`] read a CSV a [`TableBatch`] at a time (typed
+//!   on [`Threads`] workers, errors naming the file's row);
+//!   [`PolicySet::all_counts_csv`] gives every principal's count
+//!   ([`AllCounts`]) and [`run_policy_tests_csv`] the policy tests' outcomes
+//!   without holding the table.
 //! - [`PolicySet::sql_predicate`], [`PolicySet::sql_select`],
 //!   [`PolicySet::sql_visible_counts`], [`PolicySet::sql_hidden_rows`],
 //!   [`PolicySet::sql_viewers`] and [`PolicySet::sql_diff`]: the same answers as

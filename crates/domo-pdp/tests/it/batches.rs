@@ -164,3 +164,25 @@ fn an_error_of_the_caller_stops_the_pass() {
         assert_eq!(calls, 4);
     }
 }
+
+#[test]
+fn a_panic_in_a_worker_reaches_the_caller_without_hanging() {
+    let csv: String = std::iter::once("name,n,amount,day\n".to_owned())
+        .chain((0..100).map(|i| format!("r{i},{i},1.5,2024-01-01\n")))
+        .collect();
+    for threads in [1, 2, 3] {
+        let result = std::panic::catch_unwind(|| {
+            Table::map_batches(
+                csv.as_bytes(),
+                &schema(),
+                options(7, threads),
+                |batch: TableBatch| {
+                    assert!(batch.first_row() < 50, "a bug in the caller's map");
+                    Ok::<_, LoadCsvError>(())
+                },
+                |()| Ok(()),
+            )
+        });
+        assert!(result.is_err(), "{threads} threads");
+    }
+}

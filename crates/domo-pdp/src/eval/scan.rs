@@ -17,6 +17,9 @@ enum Bound<'t> {
         column: &'t StringColumn,
         pass: Vec<bool>,
         estimate: usize,
+        /// The passing codes, ascending, when the filter named them (EQUALS): spares a
+        /// scan of `pass`, which is as long as the column's dictionary.
+        named: Option<Vec<u32>>,
     },
     Typed {
         data: &'t ColumnData,
@@ -279,6 +282,7 @@ fn bind<'t>(table: &'t Table, filter: &'t CompiledFilter, tests: Option<&mut Str
         ColumnData::String(column) => {
             let mut pass = vec![false; column.dict.len()];
             let mut estimate = 0usize;
+            let mut named = None;
             let not = filter.filter.not;
             let equals = match &filter.test {
                 Test::String(OrdTest::AnyOf(values)) if !not => Some(values),
@@ -286,15 +290,19 @@ fn bind<'t>(table: &'t Table, filter: &'t CompiledFilter, tests: Option<&mut Str
             };
             if let Some(values) = equals {
                 // EQUALS: look the values up instead of testing every distinct string.
+                let mut codes = Vec::with_capacity(values.len());
                 for value in values {
                     if let Some(code) = column.dict.lookup(value)
                         && let Some(slot) = pass.get_mut(code as usize)
                         && !*slot
                     {
                         *slot = true;
+                        codes.push(code);
                         estimate += column.counts.get(code as usize).copied().unwrap_or(0) as usize;
                     }
                 }
+                codes.sort_unstable();
+                named = Some(codes);
             } else if let Some(tests) = tests {
                 pass = tests.passes(filter.column, column, filter);
                 estimate = pass.iter().zip(&column.counts).filter(|(p, _)| **p).map(|(_, &c)| c as usize).sum();
@@ -306,7 +314,7 @@ fn bind<'t>(table: &'t Table, filter: &'t CompiledFilter, tests: Option<&mut Str
                     }
                 }
             }
-            Bound::Codes { column, pass, estimate }
+            Bound::Codes { column, pass, estimate, named }
         }
         data => Bound::Typed { data, filter },
     })
@@ -343,12 +351,16 @@ pub(super) fn policy_rows(table: &Table, policy: &CompiledPolicy, mut tests: Opt
     match driver {
         Some((_, 0)) => RowSet::empty(n),
         Some((driver, estimate)) if estimate.saturating_mul(4) <= n => {
-            let Some(Bound::Codes { column, pass, .. }) = bound.get(driver) else {
+            let Some(Bound::Codes { column, pass, named, .. }) = bound.get(driver) else {
                 return RowSet::empty(n);
             };
             let postings = column.postings();
-            let codes: Vec<u32> =
-                pass.iter().enumerate().filter(|(_, p)| **p).filter_map(|(c, _)| u32::try_from(c).ok()).collect();
+            let codes: Vec<u32> = match named {
+                Some(named) => named.clone(),
+                None => {
+                    pass.iter().enumerate().filter(|(_, p)| **p).filter_map(|(c, _)| u32::try_from(c).ok()).collect()
+                }
+            };
             let rest: Vec<&Bound<'_>> = others(driver).collect();
             if let ([code], []) = (codes.as_slice(), rest.as_slice()) {
                 // One value, nothing else to check: the posting list itself, shared.

@@ -5,7 +5,7 @@ use std::io::Read;
 use domo_model::UserId;
 
 use crate::compile::{Access, PolicySet, Principal, Reason};
-use crate::table::{BatchOptions, LoadCsvError, Table};
+use crate::table::{BatchOptions, LoadCsvError, Typed, map_batches_typing};
 
 use super::{CountPlan, Evaluation, Parallel, StringTests, VisibleCount};
 
@@ -83,10 +83,14 @@ impl PolicySet {
     /// Each batch is evaluated on its own (on the worker threads of
     /// [`BatchOptions::threads`]) and its counts added; memory holds a few
     /// batches and one row set per policy for a batch, whatever the file's size.
+    /// Only the columns the counted policies' filters read are typed: the
+    /// others are split (quoting and field counts are checked) but their cells
+    /// are not, as no count depends on them.
     ///
     /// # Errors
     ///
-    /// The first problem in the CSV, as [`Table::from_csv_with_limits`] reports it.
+    /// The first problem in the CSV, as [`crate::Table::from_csv_with_limits`]
+    /// reports it, in the columns read.
     pub fn all_counts_csv<R: Read>(&self, reader: R, options: BatchOptions) -> Result<AllCounts, LoadCsvError> {
         let principals = Principals::of(self);
         let plan = principals.plan(self);
@@ -95,10 +99,21 @@ impl PolicySet {
         let mut totals = vec![0usize; plan.key_count()];
         // Each worker keeps its STRING filters' answers across the batches it evaluates.
         let pool: std::sync::Mutex<Vec<StringTests>> = std::sync::Mutex::new(Vec::new());
-        let rows = Table::map_batches(
+        // Only the columns some counted policy's filters read are typed.
+        let mut read: Vec<usize> = self
+            .policies
+            .iter()
+            .zip(&needed)
+            .filter(|(_, needed)| **needed)
+            .flat_map(|(policy, _)| policy.filters.iter().map(|f| f.column))
+            .collect();
+        read.sort_unstable();
+        read.dedup();
+        let rows = map_batches_typing(
             reader,
             &self.schema,
             options,
+            &Typed::Only(read),
             |batch| {
                 let table = batch.table();
                 let n = table.row_count();

@@ -129,11 +129,25 @@ fn open<R: Read>(reader: R, schema: &Schema, options: &BatchOptions) -> Result<S
 }
 
 /// Types one batch of records into a table.
-fn type_batch(schema: &Schema, batch: &Batch, first_row: usize) -> Result<TableBatch, LoadCsvError> {
-    let mut builder = Builder::new(schema, (0..schema.columns.len()).collect());
+fn type_batch(schema: &Schema, batch: &Batch, first_row: usize, typed: &Typed) -> Result<TableBatch, LoadCsvError> {
+    let part = match typed {
+        Typed::Every => (0..schema.columns.len()).collect(),
+        Typed::Only(columns) => columns.clone(),
+    };
+    let mut builder = Builder::new(schema, part);
     builder.add(batch).map_err(|(_, _, error)| error)?;
     let table = Builder::merge(schema, vec![builder]);
     Ok(TableBatch { table, first_row, csv_rows: batch.rows.clone() })
+}
+
+/// Which columns a pass types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Typed {
+    /// Every column: a batch is checked as `Table::from_csv` checks a table.
+    Every,
+    /// Only these (ascending); the others are split but neither typed nor checked, and a
+    /// batch's table holds no cell for them.
+    Only(Vec<usize>),
 }
 
 /// A worker's answer for one batch: its result, or the panic it raised.
@@ -189,123 +203,139 @@ impl Table {
         schema: &Schema,
         options: BatchOptions,
         map: impl Fn(TableBatch) -> Result<T, E> + Sync,
-        mut fold: impl FnMut(T) -> Result<(), E>,
+        fold: impl FnMut(T) -> Result<(), E>,
     ) -> Result<u64, E>
     where
         R: Read,
         T: Send,
         E: From<LoadCsvError> + Send,
     {
-        let mut splitter = open(reader, schema, &options)?;
-        let workers = options.threads.count();
-        if workers <= 1 {
-            return sequential(&mut splitter, schema, &options, &map, &mut fold);
-        }
-        let width = schema.columns.len();
-        let batch_rows = options.batch_rows.max(1);
-        let mut rows_read = 0u64;
-        let mut stopped: Option<E> = None;
-        let mut split_failed: Option<LoadCsvError> = None;
-        let mut panicked: Option<Box<dyn std::any::Any + Send>> = None;
-        std::thread::scope(|scope| {
-            let (answers, answered) = mpsc::channel::<(u64, Answer<T, E>)>();
-            let (recycle, spare) = mpsc::channel::<Batch>();
-            let mut senders = Vec::with_capacity(workers);
-            for _ in 0..workers {
-                let (send, incoming) = mpsc::sync_channel::<(u64, usize, Batch)>(0);
-                senders.push(send);
-                let (answers, recycle, map) = (answers.clone(), recycle.clone(), &map);
-                scope.spawn(move || {
-                    for (index, first_row, mut batch) in incoming {
-                        let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            let typed = type_batch(schema, &batch, first_row);
-                            // The split records go back before `map` runs, so that they are
-                            // not held while the typed batch is. The calling thread may have
-                            // stopped; a lost spare batch costs nothing.
-                            let _ = recycle.send(std::mem::take(&mut batch));
-                            typed.map_err(E::from).and_then(map)
-                        }));
-                        if answers.send((index, answer)).is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-            drop((answers, recycle));
-            let most_in_flight = workers as u64 + 1;
-            let (mut sent, mut folded, mut first_row) = (0u64, 0u64, 0usize);
-            let mut pending: BTreeMap<u64, Answer<T, E>> = BTreeMap::new();
-            // Folds the answers that are next in file order; an error or panic stops the pass.
-            let mut fold_ready = |pending: &mut BTreeMap<u64, Answer<T, E>>, folded: &mut u64| -> Result<(), Stop<E>> {
-                while let Some(answer) = pending.remove(folded) {
-                    *folded += 1;
-                    match answer {
-                        Ok(result) => result.and_then(&mut fold).map_err(Stop::Error)?,
-                        Err(panic) => return Err(Stop::Panic(panic)),
-                    }
-                }
-                Ok(())
-            };
-            let mut stop: Option<Stop<E>> = None;
-            while stop.is_none() {
-                let mut batch = spare.try_recv().unwrap_or_default();
-                batch.fields.clear();
-                batch.rows.clear();
-                let filled =
-                    fill_batch_up_to(&mut splitter, width, &mut batch, batch_rows, BatchOptions::MAX_BATCH_BYTES);
-                if !batch.rows.is_empty() {
-                    let rows = batch.rows.len();
-                    let worker = senders.get((sent % workers as u64) as usize);
-                    if worker.is_none_or(|w| w.send((sent, first_row, batch)).is_err()) {
+        map_batches_typing(reader, schema, options, &Typed::Every, map, fold)
+    }
+}
+
+/// [`Table::map_batches`] typing only the columns `typed` names.
+pub(crate) fn map_batches_typing<R, T, E>(
+    reader: R,
+    schema: &Schema,
+    options: BatchOptions,
+    typed: &Typed,
+    map: impl Fn(TableBatch) -> Result<T, E> + Sync,
+    mut fold: impl FnMut(T) -> Result<(), E>,
+) -> Result<u64, E>
+where
+    R: Read,
+    T: Send,
+    E: From<LoadCsvError> + Send,
+{
+    let mut splitter = open(reader, schema, &options)?;
+    let workers = options.threads.count();
+    if workers <= 1 {
+        return sequential(&mut splitter, schema, &options, typed, &map, &mut fold);
+    }
+    let width = schema.columns.len();
+    let batch_rows = options.batch_rows.max(1);
+    let mut rows_read = 0u64;
+    let mut stopped: Option<E> = None;
+    let mut split_failed: Option<LoadCsvError> = None;
+    let mut panicked: Option<Box<dyn std::any::Any + Send>> = None;
+    std::thread::scope(|scope| {
+        let (answers, answered) = mpsc::channel::<(u64, Answer<T, E>)>();
+        let (recycle, spare) = mpsc::channel::<Batch>();
+        let mut senders = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (send, incoming) = mpsc::sync_channel::<(u64, usize, Batch)>(0);
+            senders.push(send);
+            let (answers, recycle, map) = (answers.clone(), recycle.clone(), &map);
+            scope.spawn(move || {
+                for (index, first_row, mut batch) in incoming {
+                    let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let typed = type_batch(schema, &batch, first_row, typed);
+                        // The split records go back before `map` runs, so that they are
+                        // not held while the typed batch is. The calling thread may have
+                        // stopped; a lost spare batch costs nothing.
+                        let _ = recycle.send(std::mem::take(&mut batch));
+                        typed.map_err(E::from).and_then(map)
+                    }));
+                    if answers.send((index, answer)).is_err() {
                         break;
                     }
-                    sent += 1;
-                    first_row += rows;
-                    rows_read += rows as u64;
                 }
-                let done = match filled {
-                    Err(error) => {
-                        split_failed = Some(error);
-                        true
-                    }
-                    Ok(done) => done,
-                };
-                // Take what is done; wait while too many batches are in flight.
-                while stop.is_none() {
-                    let answer =
-                        if sent - folded >= most_in_flight { answered.recv().ok() } else { answered.try_recv().ok() };
-                    let Some((index, answer)) = answer else { break };
-                    pending.insert(index, answer);
-                    stop = fold_ready(&mut pending, &mut folded).err();
-                }
-                if done {
-                    break;
+            });
+        }
+        drop((answers, recycle));
+        let most_in_flight = workers as u64 + 1;
+        let (mut sent, mut folded, mut first_row) = (0u64, 0u64, 0usize);
+        let mut pending: BTreeMap<u64, Answer<T, E>> = BTreeMap::new();
+        // Folds the answers that are next in file order; an error or panic stops the pass.
+        let mut fold_ready = |pending: &mut BTreeMap<u64, Answer<T, E>>, folded: &mut u64| -> Result<(), Stop<E>> {
+            while let Some(answer) = pending.remove(folded) {
+                *folded += 1;
+                match answer {
+                    Ok(result) => result.and_then(&mut fold).map_err(Stop::Error)?,
+                    Err(panic) => return Err(Stop::Panic(panic)),
                 }
             }
-            senders.clear();
-            // The batches still in flight come before any splitting error.
-            while folded < sent && stop.is_none() {
-                let Ok((index, answer)) = answered.recv() else { break };
+            Ok(())
+        };
+        let mut stop: Option<Stop<E>> = None;
+        while stop.is_none() {
+            let mut batch = spare.try_recv().unwrap_or_default();
+            batch.fields.clear();
+            batch.rows.clear();
+            let filled = fill_batch_up_to(&mut splitter, width, &mut batch, batch_rows, BatchOptions::MAX_BATCH_BYTES);
+            if !batch.rows.is_empty() {
+                let rows = batch.rows.len();
+                let worker = senders.get((sent % workers as u64) as usize);
+                if worker.is_none_or(|w| w.send((sent, first_row, batch)).is_err()) {
+                    break;
+                }
+                sent += 1;
+                first_row += rows;
+                rows_read += rows as u64;
+            }
+            let done = match filled {
+                Err(error) => {
+                    split_failed = Some(error);
+                    true
+                }
+                Ok(done) => done,
+            };
+            // Take what is done; wait while too many batches are in flight.
+            while stop.is_none() {
+                let answer =
+                    if sent - folded >= most_in_flight { answered.recv().ok() } else { answered.try_recv().ok() };
+                let Some((index, answer)) = answer else { break };
                 pending.insert(index, answer);
                 stop = fold_ready(&mut pending, &mut folded).err();
             }
-            match stop {
-                Some(Stop::Error(error)) => stopped = Some(error),
-                Some(Stop::Panic(panic)) => panicked = Some(panic),
-                None => {}
+            if done {
+                break;
             }
-        });
-        if let Some(panic) = panicked {
-            std::panic::resume_unwind(panic);
         }
-        if let Some(error) = stopped {
-            return Err(error);
+        senders.clear();
+        // The batches still in flight come before any splitting error.
+        while folded < sent && stop.is_none() {
+            let Ok((index, answer)) = answered.recv() else { break };
+            pending.insert(index, answer);
+            stop = fold_ready(&mut pending, &mut folded).err();
         }
-        if let Some(error) = split_failed {
-            return Err(error.into());
+        match stop {
+            Some(Stop::Error(error)) => stopped = Some(error),
+            Some(Stop::Panic(panic)) => panicked = Some(panic),
+            None => {}
         }
-        Ok(rows_read)
+    });
+    if let Some(panic) = panicked {
+        std::panic::resume_unwind(panic);
     }
+    if let Some(error) = stopped {
+        return Err(error);
+    }
+    if let Some(error) = split_failed {
+        return Err(error.into());
+    }
+    Ok(rows_read)
 }
 
 /// [`Table::map_batches`] on the calling thread alone.
@@ -313,6 +343,7 @@ fn sequential<R: Read, T, E: From<LoadCsvError>>(
     splitter: &mut Splitter<R>,
     schema: &Schema,
     options: &BatchOptions,
+    typed: &Typed,
     map: &impl Fn(TableBatch) -> Result<T, E>,
     fold: &mut impl FnMut(T) -> Result<(), E>,
 ) -> Result<u64, E> {
@@ -327,9 +358,9 @@ fn sequential<R: Read, T, E: From<LoadCsvError>>(
         // Even when splitting failed, the rows before the failure are typed first:
         // a bad cell there is the first problem.
         if !batch.rows.is_empty() {
-            let typed = type_batch(schema, &batch, first_row)?;
+            let table = type_batch(schema, &batch, first_row, typed)?;
             first_row += batch.rows.len();
-            fold(map(typed)?)?;
+            fold(map(table)?)?;
         }
         if filled? {
             return Ok(first_row as u64);

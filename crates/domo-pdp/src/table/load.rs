@@ -197,9 +197,18 @@ impl<'s> Builder<'s> {
     /// Puts the workers' columns back in schema order.
     pub(super) fn merge(schema: &Schema, builders: Vec<Builder<'_>>) -> Table {
         let rows = builders.first().map_or(0, |b| b.rows);
-        let mut columns: Vec<(usize, ColumnData)> = builders.into_iter().flat_map(|b| b.columns).collect();
-        columns.sort_by_key(|(index, _)| *index);
-        let mut columns: Vec<ColumnData> = columns.into_iter().map(|(_, data)| data).collect();
+        let mut built: Vec<(usize, ColumnData)> = builders.into_iter().flat_map(|b| b.columns).collect();
+        built.sort_by_key(|(index, _)| *index);
+        // A column no builder typed (a streaming pass reads only some) holds no rows: its
+        // cells read as absent (`Table::value` gives `None`), never as a value.
+        let mut built = built.into_iter().peekable();
+        let mut columns: Vec<ColumnData> = Vec::with_capacity(schema.columns.len());
+        for index in 0..schema.columns.len() {
+            match built.next_if(|(i, _)| *i == index) {
+                Some((_, data)) => columns.push(data),
+                None => columns.push(ColumnData::String(super::column::StringColumn::default())),
+            }
+        }
         for data in &mut columns {
             match data {
                 ColumnData::String(c) => c.codes.shrink_to_fit(),

@@ -11,6 +11,7 @@ mod load;
 mod value;
 
 pub use batches::{BatchOptions, TableBatch, Threads};
+pub(crate) use batches::{Typed, map_batches_typing};
 pub(crate) use cell::*;
 pub(crate) use column::*;
 pub use error::*;

@@ -159,3 +159,39 @@ proptest! {
         }
     }
 }
+
+/// Counts type only the columns the policies read: a bad cell elsewhere changes no count and
+/// stops nothing, a bad cell in a column read is the usual error naming row and column.
+#[test]
+fn counts_check_the_cells_of_the_columns_they_read() {
+    use domo_model::{Column, ColumnType, FilterOperator, Schema};
+
+    use crate::rules::{dataset, directory, filter, policy};
+
+    let schema =
+        Schema { columns: vec![Column::new(ColumnType::String, "Friend"), Column::new(ColumnType::Long, "n")] };
+    let policies = [policy(1, vec![filter("Friend", FilterOperator::Equals, &["a"], false)], &[2], &[])];
+    let set = PolicySet::compile(&dataset(schema.clone(), true), &policies, &directory()).unwrap();
+    let unread_bad = "Friend,n\na,1\nb,x\na,\"\"\n";
+    for threads in [1, 2] {
+        let options =
+            BatchOptions { threads: Threads::Exactly(NonZeroUsize::new(threads).unwrap()), ..BatchOptions::default() };
+        let counts = set.all_counts_csv(unread_bad.as_bytes(), options).unwrap();
+        let two = counts.users.iter().find(|c| c.user == domo_model::UserId(2)).unwrap();
+        assert_eq!((counts.rows, two.rows), (3, 2));
+        let read_bad = "Friend,n\na,1\n\"b\"x,2\n";
+        assert_eq!(
+            set.all_counts_csv(read_bad.as_bytes(), options).unwrap_err().to_string(),
+            "row 3: broken quoting: text follows a closing quote"
+        );
+    }
+    let whole = Table::from_csv(unread_bad.as_bytes(), &schema, HeaderRow::Present).unwrap_err();
+    assert_eq!(whole.to_string(), "row 3, column `n`: `x` is not a valid LONG (expected an integer such as `-42`)");
+    // Invalid UTF-8 in the column read is the loader's error, with its row and column.
+    let mut bad_friend = b"Friend,n\na,1\n".to_vec();
+    bad_friend.extend_from_slice(b"\xff,2\n");
+    assert_eq!(
+        set.all_counts_csv(bad_friend.as_slice(), BatchOptions::default()).unwrap_err().to_string(),
+        "row 3, column `Friend`: the cell is not valid UTF-8: `\u{fffd}`"
+    );
+}

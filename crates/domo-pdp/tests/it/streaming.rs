@@ -195,3 +195,41 @@ fn counts_check_the_cells_of_the_columns_they_read() {
         "row 3, column `Friend`: the cell is not valid UTF-8: `\u{fffd}`"
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// The batches hold the whole table's cells, row for row, whatever the batch size, the
+    /// threads and where the reads end (inside quoted, multi-line cells too).
+    #[test]
+    fn batches_hold_the_cells_of_the_table(
+        case in case(),
+        batch_rows in 1usize..8,
+        threads in 1usize..4,
+        chunk in 1usize..9,
+    ) {
+        let csv = to_csv(&case, HeaderRow::Present);
+        let schema = &case.dataset.schema;
+        let table = Table::from_csv(csv.as_bytes(), schema, HeaderRow::Present).unwrap();
+        let cell = |table: &Table, row: usize, column: usize| match table.value(row, column).unwrap() {
+            domo_pdp::Value::Decimal(d) => format!("Decimal({})", d.normalize()),
+            other => format!("{other:?}"),
+        };
+        let options =
+            BatchOptions { batch_rows, threads: Threads::Exactly(NonZeroUsize::new(threads).unwrap()), ..BatchOptions::default() };
+        let mut next = 0usize;
+        let rows = Table::for_each_batch(Chunked { bytes: csv.as_bytes(), chunk }, schema, options, |batch| {
+            assert_eq!(batch.first_row(), next);
+            for row in 0..batch.table().row_count() {
+                for column in 0..schema.columns.len() {
+                    assert_eq!(cell(batch.table(), row, column), cell(&table, next + row, column), "{csv:?}");
+                }
+            }
+            next += batch.table().row_count();
+            Ok::<_, domo_pdp::LoadCsvError>(())
+        })
+        .unwrap();
+        prop_assert_eq!(rows as usize, table.row_count());
+        prop_assert_eq!(next, table.row_count());
+    }
+}

@@ -6,7 +6,7 @@ use std::io::Write;
 use domo_model::{Directory, UserId};
 use domo_pdp::{Membership, PolicySet, Reason};
 
-use crate::folder::Inputs;
+use crate::folder::{Inputs, load_error, open_with_progress};
 
 /// At most this many compile errors are spelled out; `domo pdp lint` lists them all.
 const ERRORS_SHOWN: usize = 20;
@@ -286,6 +286,99 @@ impl<N> UserEffect<N> {
             lost: change.lost.len(),
             gained_rows: None,
             lost_rows: None,
+        }
+    }
+}
+
+/// How the engine reads the folder's CSV a batch at a time: its header and limits.
+pub(crate) fn batch_options(inputs: &Inputs) -> domo_pdp::BatchOptions {
+    domo_pdp::BatchOptions { header: inputs.header, limits: inputs.limits.csv, ..domo_pdp::BatchOptions::default() }
+}
+
+/// Every principal's visible count, streamed from the folder's CSV a batch at a time.
+pub(crate) fn all_counts(inputs: &Inputs, set: &PolicySet) -> anyhow::Result<domo_pdp::AllCounts> {
+    let path = &inputs.paths.data;
+    let reader = open_with_progress(path)?;
+    set.all_counts_csv(reader, batch_options(inputs)).map_err(|error| load_error(path, error.into()))
+}
+
+/// The text of some rows of the folder's CSV ([`row_text`]), read a batch at a time.
+#[derive(Debug, Default)]
+pub(crate) struct RowTexts(std::collections::BTreeMap<usize, String>);
+
+impl RowTexts {
+    /// A row's text (0-based row); empty if it was not asked for.
+    pub(crate) fn get(&self, row: usize) -> &str {
+        self.0.get(&row).map_or("", String::as_str)
+    }
+}
+
+/// Reads the text of `rows` (0-based) from the folder's CSV, holding one batch at a time; no
+/// read at all when there is none to show.
+///
+/// A DECIMAL cell shows the scale of the largest in its batch rather than in the whole column
+/// (`1.5` may show as `1.5` where the whole table shows `1.50`): the same number.
+pub(crate) fn rows_text(inputs: &Inputs, rows: &std::collections::BTreeSet<usize>) -> anyhow::Result<RowTexts> {
+    let mut texts = RowTexts::default();
+    let Some(&last) = rows.last() else { return Ok(texts) };
+    let path = &inputs.paths.data;
+    let reader = open_with_progress(path)?;
+    let result = domo_pdp::Table::for_each_batch(reader, &inputs.dataset.schema, batch_options(inputs), |batch| {
+        let first = batch.first_row();
+        let end = first + batch.table().row_count();
+        for &row in rows.range(first..end) {
+            texts.0.insert(row, row_text(batch.table(), row - first));
+        }
+        // Past the last row wanted: stop reading (the first pass checked the whole file).
+        if end > last { Err(Stop::Done) } else { Ok(()) }
+    });
+    match result {
+        Ok(_) | Err(Stop::Done) => Ok(texts),
+        Err(Stop::Load(error)) => Err(load_error(path, error.into())),
+    }
+}
+
+/// Why a pass over the CSV ended early.
+#[derive(Debug)]
+enum Stop {
+    Done,
+    Load(domo_pdp::LoadCsvError),
+}
+
+impl From<domo_pdp::LoadCsvError> for Stop {
+    fn from(error: domo_pdp::LoadCsvError) -> Self {
+        Stop::Load(error)
+    }
+}
+
+/// The batch of the folder's CSV that holds data row `row` (1-based, as `--row` takes it) and
+/// the row's index in that batch; the whole file is read and checked, one batch held at a time.
+pub(crate) fn batch_holding_row(inputs: &Inputs, row: u64) -> anyhow::Result<(domo_pdp::Table, usize)> {
+    let path = &inputs.paths.data;
+    let reader = open_with_progress(path)?;
+    let wanted = usize::try_from(row).ok().and_then(|r| r.checked_sub(1));
+    let mut kept: Option<(domo_pdp::Table, usize)> = None;
+    let rows = domo_pdp::Table::map_batches(
+        reader,
+        &inputs.dataset.schema,
+        batch_options(inputs),
+        Ok::<_, domo_pdp::LoadCsvError>,
+        |batch| {
+            let first = batch.first_row();
+            if let Some(index) = wanted.and_then(|w| w.checked_sub(first))
+                && index < batch.table().row_count()
+            {
+                kept = Some((batch.into_table(), index));
+            }
+            Ok(())
+        },
+    )
+    .map_err(|error| load_error(path, error.into()))?;
+    match kept {
+        Some(kept) => Ok(kept),
+        None => {
+            row_index(row, usize::try_from(rows).unwrap_or(usize::MAX), path)?;
+            anyhow::bail!("row {row} of `{}` was not read", path.display())
         }
     }
 }

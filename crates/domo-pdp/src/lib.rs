@@ -41,6 +41,12 @@
 //!   samples only, so that lint's memory does not grow with the rows.
 //! - [`PolicySet::write_visible_csv`]: one user's rows streamed from a CSV
 //!   reader to a writer in a single pass, each record byte-exact.
+//! - Streaming in bounded memory, whatever the row count: [`Table::for_each_batch`]
+//!   and [`Table::map_batches`] read a CSV a [`TableBatch`] at a time (typed
+//!   on [`Threads`] workers, errors naming the file's row);
+//!   [`PolicySet::all_counts_csv`] gives every principal's count
+//!   ([`AllCounts`]) and [`run_policy_tests_csv`] the policy tests' outcomes
+//!   without holding the table.
 //! - [`PolicySet::sql_predicate`], [`PolicySet::sql_select`],
 //!   [`PolicySet::sql_visible_counts`], [`PolicySet::sql_hidden_rows`],
 //!   [`PolicySet::sql_viewers`] and [`PolicySet::sql_diff`]: the same answers as
@@ -145,7 +151,7 @@ pub use diff::{
     ChangedRows, DiffAccumulator, DiffOptions, MergeDiffError, PolicyChange, PolicyChangeKind, PolicyDiff, UserChange,
     VirtualUserChange, diff_policies, diff_policies_with, policy_changes,
 };
-pub use eval::{Evaluation, Explanation, Grant, Refusal, SchemaMismatchError, VisibleCount};
+pub use eval::{AllCounts, Evaluation, Explanation, Grant, Refusal, SchemaMismatchError, VirtualCount, VisibleCount};
 pub use filter::CompiledFilter;
 pub use generate::{
     EntitlementField, EntitlementProblem, GeneratePoliciesError, Generated, GeneratedDataset, Targets,
@@ -157,7 +163,9 @@ pub use impact::{
 };
 pub use jiff::civil::Date;
 pub use lint::{LintReport, LintRows, Linter, lint};
-pub use policy_tests::{CaseOutcome, Expectation, PolicyTestError, run_policy_tests};
+pub use policy_tests::{
+    CaseOutcome, Expectation, PolicyTestCsvError, PolicyTestError, run_policy_tests, run_policy_tests_csv,
+};
 pub use reconcile::{
     Matched, ReconcileError, Reconciliation, Unmatched, fingerprint, live_changes, order_changes, reconcile,
 };
@@ -168,5 +176,8 @@ pub use sql::{
     CountsQuery, CsvSource, Dialect, MembershipRow, MembershipSource, RenderSqlError, SPARK_NULL_SENTINEL, SqlOptions,
     sql_create_table, sql_load,
 };
-pub use table::{CsvLimits, Datetime, EXTRA_FIELDS, HeaderRow, LoadCsvError, ParseValueError, Table, Value};
+pub use table::{
+    BatchOptions, CsvLimits, Datetime, EXTRA_FIELDS, HeaderRow, LoadCsvError, ParseValueError, Table, TableBatch,
+    Threads, Value,
+};
 pub use visible_csv::{StreamCsvError, StreamOptions, StreamSummary};

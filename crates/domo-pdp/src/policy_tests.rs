@@ -1,10 +1,13 @@
 //! Policy unit tests: checking the cases of a test file (`PolicyTestFile`) against an evaluation.
 
+use std::io::Read;
+
 use domo_model::{Dataset, Directory, Policy, PolicyTestCase, PolicyTestFile, PolicyType, RowSelector, UserId};
 
 use crate::compile::{PolicyHandle, PolicySet, Reason};
-use crate::eval::Evaluation;
+use crate::eval::{Evaluation, Parallel};
 use crate::rowset::RowSet;
+use crate::table::{BatchOptions, LoadCsvError, Table};
 
 /// A test case that cannot be checked: it is written wrong (not: it failed).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,18 +79,109 @@ pub fn run_policy_tests(
     dataset: &Dataset,
     evaluation: &Evaluation<'_>,
 ) -> Result<Vec<CaseOutcome>, PolicyTestError> {
-    file.cases.iter().enumerate().map(|(index, case)| run_case(index + 1, case, dataset, evaluation)).collect()
+    let set = evaluation.policy_set();
+    let prepared: Vec<Result<Prepared<'_>, PolicyTestError>> =
+        file.cases.iter().enumerate().map(|(index, case)| prepare(index + 1, case, dataset, set)).collect();
+    let runnable: Vec<&Prepared<'_>> = prepared.iter().filter_map(|p| p.as_ref().ok()).collect();
+    let mut tallies = tally_batch(&runnable, evaluation, 0);
+    finish(prepared, &mut tallies, evaluation.table().row_count())
 }
 
-fn run_case(
-    number: usize,
-    case: &PolicyTestCase,
+/// Why policy tests over a streamed CSV could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyTestCsvError {
+    /// The CSV is not valid for the schema.
+    #[error(transparent)]
+    Load(#[from] LoadCsvError),
+    /// A case is written wrong.
+    #[error(transparent)]
+    Case(#[from] PolicyTestError),
+}
+
+/// [`run_policy_tests`] over CSV read a batch of rows at a time (`options`), without holding the
+/// table: the same outcomes, in memory that grows with the rows the outcomes list, not the file.
+///
+/// # Errors
+///
+/// The CSV's first problem, else the first case written wrong (as [`run_policy_tests`]).
+pub fn run_policy_tests_csv<R: Read>(
+    file: &PolicyTestFile,
     dataset: &Dataset,
-    evaluation: &Evaluation<'_>,
-) -> Result<CaseOutcome, PolicyTestError> {
+    set: &PolicySet,
+    reader: R,
+    options: BatchOptions,
+) -> Result<Vec<CaseOutcome>, PolicyTestCsvError> {
+    let prepared: Vec<Result<Prepared<'_>, PolicyTestError>> =
+        file.cases.iter().enumerate().map(|(index, case)| prepare(index + 1, case, dataset, set)).collect();
+    let runnable: Vec<&Prepared<'_>> = prepared.iter().filter_map(|p| p.as_ref().ok()).collect();
+    let mut tallies: Vec<Tally> = runnable.iter().map(|_| Tally::default()).collect();
+    let rows = Table::map_batches(
+        reader,
+        &set.schema,
+        options,
+        |batch| {
+            let evaluation = set.evaluate_on(batch.table(), Parallel::No);
+            Ok::<_, LoadCsvError>(tally_batch(&runnable, &evaluation, batch.first_row()))
+        },
+        |batch_tallies| {
+            for (tally, batch) in tallies.iter_mut().zip(batch_tallies) {
+                tally.add(batch);
+            }
+            Ok(())
+        },
+    )?;
+    let rows = usize::try_from(rows).unwrap_or(usize::MAX);
+    Ok(finish(prepared, &mut tallies, rows)?)
+}
+
+/// The rows a case selects, before any row is read.
+enum Selection {
+    None,
+    /// Row numbers as written (1-based), sorted, each once.
+    Rows(Vec<u64>),
+    /// The `where` filters, compiled as a policy.
+    Where(Box<PolicySet>),
+}
+
+/// A case checked for shape, ready to meet the rows.
+struct Prepared<'a> {
+    number: usize,
+    case: &'a PolicyTestCase,
+    expectation: Expectation,
+    /// The user (all but `everyRowVisible`).
+    user: Option<UserId>,
+    /// Why the user sees what they see, as the summary's ending.
+    why: &'static str,
+    selection: Selection,
+}
+
+/// What the rows of one batch, or of all batches so far, say about a case.
+#[derive(Debug, Default)]
+struct Tally {
+    visible: usize,
+    selected: usize,
+    unexpected: Vec<usize>,
+    missing: Vec<usize>,
+}
+
+impl Tally {
+    fn add(&mut self, batch: Tally) {
+        self.visible += batch.visible;
+        self.selected += batch.selected;
+        self.unexpected.extend(batch.unexpected);
+        self.missing.extend(batch.missing);
+    }
+}
+
+/// Checks a case's fields: everything that does not need the rows.
+fn prepare<'a>(
+    number: usize,
+    case: &'a PolicyTestCase,
+    dataset: &Dataset,
+    set: &PolicySet,
+) -> Result<Prepared<'a>, PolicyTestError> {
     let fail = |problem: String| PolicyTestError { number, name: case.name.clone(), problem };
-    let rows = evaluation.table().row_count();
-    let set = evaluation.policy_set();
 
     let mut given: Vec<(Expectation, &'static str)> = Vec::new();
     if case.sees.is_some() {
@@ -132,7 +226,152 @@ fn run_case(
         if case.user.is_some() {
             return Err(fail("`everyRowVisible` is about all users; leave out `user`".to_owned()));
         }
-        let hidden = rows_only_privileged(evaluation);
+        return Ok(Prepared { number, case, expectation, user: None, why: "", selection: Selection::None });
+    }
+
+    let Some(user) = case.user else {
+        return Err(fail("say which `user` the case is about".to_owned()));
+    };
+    if set.directory().user(user).is_none() {
+        return Err(fail(format!("user {user} is not in the directory")));
+    }
+    let selector = case.sees.as_ref().or(case.sees_exactly.as_ref()).or(case.does_not_see.as_ref());
+    let selection = match selector {
+        None => Selection::None,
+        Some(RowSelector::Rows(numbers)) => {
+            let mut numbers = numbers.clone();
+            numbers.sort_unstable();
+            numbers.dedup();
+            Selection::Rows(numbers)
+        }
+        Some(RowSelector::Where(_)) if dataset.schema.columns != set.schema.columns => {
+            return Err(fail("the table's schema does not match the DataSet's".to_owned()));
+        }
+        Some(RowSelector::Where(filters)) => Selection::Where(Box::new(compile_where(filters, dataset).map_err(fail)?)),
+    };
+    let why = match set.access(user).reason {
+        Reason::Owner => " (the owner)",
+        Reason::Admin => " (an Admin)",
+        Reason::RoleGrant => " (their role may manage the DataSet)",
+        Reason::PdpDisabled => " (PDP is disabled)",
+        Reason::AllRows => " (All Rows policy)",
+        Reason::NoPolicy => " (in no policy)",
+        Reason::Policies => "",
+    };
+    Ok(Prepared { number, case, expectation, user: Some(user), why, selection })
+}
+
+/// A `where` selector's filters compiled as a policy, with the rules of policies.
+fn compile_where(filters: &[domo_model::PolicyFilter], dataset: &Dataset) -> Result<PolicySet, String> {
+    let probe = Policy {
+        id: None,
+        policy_type: PolicyType::User,
+        name: "where".to_owned(),
+        filters: filters.to_vec(),
+        users: Vec::new(),
+        virtual_users: Vec::new(),
+        groups: Vec::new(),
+    };
+    PolicySet::compile(dataset, std::slice::from_ref(&probe), &Directory::default()).map_err(|err| {
+        let messages: Vec<String> = err
+            .errors
+            .iter()
+            .map(|d| match d.filter_index {
+                Some(filter) => format!("`where` filters[{filter}]: {}", d.message),
+                None => d.message.clone(),
+            })
+            .collect();
+        messages.join("; ")
+    })
+}
+
+/// Each runnable case's tally over one batch whose first row is `first_row` in the whole table.
+fn tally_batch(cases: &[&Prepared<'_>], evaluation: &Evaluation<'_>, first_row: usize) -> Vec<Tally> {
+    let rows = evaluation.table().row_count();
+    let global = |rows: Vec<usize>| -> Vec<usize> { rows.into_iter().map(|r| r + first_row).collect() };
+    cases
+        .iter()
+        .map(|case| {
+            let Some(user) = case.user else {
+                return Tally { unexpected: global(rows_only_privileged(evaluation)), ..Tally::default() };
+            };
+            let seen = evaluation.visible_rows(user);
+            let selected: Option<RowSet> = match &case.selection {
+                Selection::None => None,
+                Selection::Rows(numbers) => {
+                    // 1-based numbers in the whole table to 0-based rows of this batch.
+                    let local: Vec<u32> = numbers
+                        .iter()
+                        .filter_map(|&n| usize::try_from(n).ok()?.checked_sub(1)?.checked_sub(first_row))
+                        .filter(|&r| r < rows)
+                        .filter_map(|r| u32::try_from(r).ok())
+                        .collect();
+                    Some(RowSet::from_sorted(rows, local))
+                }
+                Selection::Where(probe) => Some(
+                    probe
+                        .evaluate_on(evaluation.table(), Parallel::No)
+                        .policy_rows(PolicyHandle::from_index(0))
+                        .cloned()
+                        .unwrap_or_else(|| RowSet::empty(rows)),
+                ),
+            };
+            let selected_rows: Vec<usize> = selected.as_ref().map(|s| s.iter().collect()).unwrap_or_default();
+            let (unexpected, missing): (Vec<usize>, Vec<usize>) = match case.expectation {
+                Expectation::Sees => {
+                    (Vec::new(), selected_rows.iter().copied().filter(|r| !seen.contains(*r)).collect())
+                }
+                Expectation::SeesExactly => {
+                    let wanted = selected.unwrap_or_else(|| RowSet::empty(rows));
+                    (
+                        seen.iter().filter(|r| !wanted.contains(*r)).collect(),
+                        wanted.iter().filter(|r| !seen.contains(*r)).collect(),
+                    )
+                }
+                Expectation::DoesNotSee => {
+                    (selected_rows.iter().copied().filter(|r| seen.contains(*r)).collect(), Vec::new())
+                }
+                Expectation::SeesNothing => (seen.iter().collect(), Vec::new()),
+                Expectation::SeesAll => (Vec::new(), (0..rows).filter(|r| !seen.contains(*r)).collect()),
+                Expectation::Count | Expectation::EveryRowVisible => (Vec::new(), Vec::new()),
+            };
+            Tally {
+                visible: seen.len(),
+                selected: selected_rows.len(),
+                unexpected: global(unexpected),
+                missing: global(missing),
+            }
+        })
+        .collect()
+}
+
+/// Each case's outcome from its tally over all `rows` rows; the first case written wrong, in
+/// file order, is the error.
+fn finish(
+    prepared: Vec<Result<Prepared<'_>, PolicyTestError>>,
+    tallies: &mut [Tally],
+    rows: usize,
+) -> Result<Vec<CaseOutcome>, PolicyTestError> {
+    let mut tallies = tallies.iter_mut();
+    let mut outcomes = Vec::with_capacity(prepared.len());
+    for case in prepared {
+        let case = case?;
+        let tally = std::mem::take(tallies.next().ok_or_else(|| PolicyTestError {
+            number: case.number,
+            name: case.case.name.clone(),
+            problem: "the case was not run".to_owned(),
+        })?);
+        outcomes.push(outcome(case, tally, rows)?);
+    }
+    Ok(outcomes)
+}
+
+/// A case's outcome, its tally being over all `rows` rows.
+fn outcome(case: Prepared<'_>, tally: Tally, rows: usize) -> Result<CaseOutcome, PolicyTestError> {
+    let Prepared { number, case, expectation, user, why, selection } = case;
+    let fail = |problem: String| PolicyTestError { number, name: case.name.clone(), problem };
+    let Some(user) = user else {
+        let hidden = tally.unexpected;
         let passed = hidden.is_empty();
         let summary = if passed {
             format!("all {rows} rows are visible to someone besides the owner and Admins")
@@ -150,51 +389,21 @@ fn run_case(
             visible: 0,
             summary,
         });
+    };
+    if let Selection::Rows(numbers) = &selection
+        && let Some(&number) =
+            numbers.iter().find(|&&n| usize::try_from(n).ok().and_then(|n| n.checked_sub(1)).is_none_or(|r| r >= rows))
+    {
+        return Err(fail(format!(
+            "row {number} does not exist: rows are numbered from 1 (the header does not count) and there are {rows}"
+        )));
     }
-
-    let Some(user) = case.user else {
-        return Err(fail("say which `user` the case is about".to_owned()));
-    };
-    if set.directory().user(user).is_none() {
-        return Err(fail(format!("user {user} is not in the directory")));
-    }
-    let seen = evaluation.visible_rows(user);
-    let visible = seen.len();
-    let selector = case.sees.as_ref().or(case.sees_exactly.as_ref()).or(case.does_not_see.as_ref());
-    let selected = match selector {
-        Some(selector) => Some(select(selector, dataset, evaluation).map_err(fail)?),
-        None => None,
-    };
-    let selected_rows: Vec<usize> = selected.as_ref().map(|s| s.iter().collect()).unwrap_or_default();
-    let (unexpected, missing): (Vec<usize>, Vec<usize>) = match expectation {
-        Expectation::Sees => (Vec::new(), selected_rows.iter().copied().filter(|r| !seen.contains(*r)).collect()),
-        Expectation::SeesExactly => {
-            let wanted = selected.unwrap_or_else(|| RowSet::empty(rows));
-            (
-                seen.iter().filter(|r| !wanted.contains(*r)).collect(),
-                wanted.iter().filter(|r| !seen.contains(*r)).collect(),
-            )
-        }
-        Expectation::DoesNotSee => (selected_rows.iter().copied().filter(|r| seen.contains(*r)).collect(), Vec::new()),
-        Expectation::SeesNothing => (seen.iter().collect(), Vec::new()),
-        Expectation::SeesAll => (Vec::new(), (0..rows).filter(|r| !seen.contains(*r)).collect()),
-        Expectation::Count | Expectation::EveryRowVisible => (Vec::new(), Vec::new()),
-    };
+    let Tally { visible, selected, unexpected, missing } = tally;
     let passed = match expectation {
         Expectation::Count => case.count == Some(visible as u64),
         _ => unexpected.is_empty() && missing.is_empty(),
     };
-    let reason = set.access(user).reason;
-    let why = match reason {
-        Reason::Owner => " (the owner)",
-        Reason::Admin => " (an Admin)",
-        Reason::RoleGrant => " (their role may manage the DataSet)",
-        Reason::PdpDisabled => " (PDP is disabled)",
-        Reason::AllRows => " (All Rows policy)",
-        Reason::NoPolicy => " (in no policy)",
-        Reason::Policies => "",
-    };
-    let selected_count = match selected_rows.len() {
+    let selected_count = match selected {
         1 => "the 1 selected row".to_owned(),
         n => format!("the {n} selected rows"),
     };
@@ -219,58 +428,6 @@ fn run_case(
         visible,
         summary,
     })
-}
-
-/// The rows a selector names.
-fn select(selector: &RowSelector, dataset: &Dataset, evaluation: &Evaluation<'_>) -> Result<RowSet, String> {
-    let rows = evaluation.table().row_count();
-    match selector {
-        RowSelector::Rows(numbers) => {
-            let mut indices = Vec::with_capacity(numbers.len());
-            for &number in numbers {
-                match usize::try_from(number).ok().and_then(|n| n.checked_sub(1)).filter(|r| *r < rows) {
-                    Some(index) => indices.push(index),
-                    None => {
-                        return Err(format!(
-                            "row {number} does not exist: rows are numbered from 1 (the header does not count) and there are {rows}"
-                        ));
-                    }
-                }
-            }
-            indices.sort_unstable();
-            indices.dedup();
-            let sorted: Vec<u32> = indices.into_iter().filter_map(|i| u32::try_from(i).ok()).collect();
-            Ok(RowSet::from_sorted(rows, sorted))
-        }
-        RowSelector::Where(filters) => {
-            let probe = Policy {
-                id: None,
-                policy_type: PolicyType::User,
-                name: "where".to_owned(),
-                filters: filters.clone(),
-                users: Vec::new(),
-                virtual_users: Vec::new(),
-                groups: Vec::new(),
-            };
-            let set =
-                PolicySet::compile(dataset, std::slice::from_ref(&probe), &Directory::default()).map_err(|err| {
-                    let messages: Vec<String> = err
-                        .errors
-                        .iter()
-                        .map(|d| match d.filter_index {
-                            Some(filter) => format!("`where` filters[{filter}]: {}", d.message),
-                            None => d.message.clone(),
-                        })
-                        .collect();
-                    messages.join("; ")
-                })?;
-            let probe_evaluation = set.evaluate(evaluation.table()).map_err(|e| e.to_string())?;
-            Ok(probe_evaluation
-                .policy_rows(PolicyHandle::from_index(0))
-                .cloned()
-                .unwrap_or_else(|| RowSet::empty(rows)))
-        }
-    }
 }
 
 /// Rows that no directory user sees except through being the owner or an Admin.

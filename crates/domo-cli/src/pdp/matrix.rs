@@ -59,46 +59,41 @@ pub(crate) fn run(args: &MatrixArgs) -> anyhow::Result<Outcome> {
     }
     let inputs = Inputs::read_limited(&args.input, &args.limits)?;
     let set = common::compile(&inputs)?;
-    let table = inputs.load_table()?;
-    let evaluation = set.evaluate(&table)?;
-    let matrix = matrix(&inputs, &set, &evaluation);
-    let beyond = set.users_beyond_directory();
-    print(args.format, &matrix, &beyond)
+    // Streamed a batch of rows at a time: memory does not grow with the file.
+    let counts = common::all_counts(&inputs, &set)?;
+    let matrix = matrix_of(&inputs, &counts);
+    print(args.format, &matrix, counts.beyond_directory.len())
 }
 
 /// Every user's visible rows and why: the numbers of `domo pdp matrix`, which `domo pdp report` shows too.
-pub(super) fn matrix(inputs: &Inputs, set: &domo_pdp::PolicySet, evaluation: &domo_pdp::Evaluation<'_>) -> Matrix {
+pub(super) fn matrix(inputs: &Inputs, evaluation: &domo_pdp::Evaluation<'_>) -> Matrix {
+    matrix_of(inputs, &evaluation.all_counts())
+}
+
+/// The matrix of these counts. Principals the policies grant rows to although the directory does
+/// not list them are in it: leaving them out would under-report who sees what.
+fn matrix_of(inputs: &Inputs, counts: &domo_pdp::AllCounts) -> Matrix {
     let names = common::Names::new(&inputs.directory);
-    let users: Vec<MatrixUser> = evaluation
-        .visible_counts()
-        .into_iter()
-        .map(|count| MatrixUser {
+    let listed = counts.users.iter().map(|count| (count, Some(names.get(count.user))));
+    let beyond = counts.beyond_directory.iter().map(|count| (count, None));
+    let users: Vec<MatrixUser> = listed
+        .chain(beyond)
+        .map(|(count, name)| MatrixUser {
             id: count.user.get(),
-            name: Some(names.get(count.user)),
+            name,
             visible: count.rows,
             reason: common::reason_word(count.reason),
         })
         .collect();
-    // Principals the policies grant rows to although the directory does not list them: leaving
-    // them out would under-report who sees what.
-    let mut users = users;
-    let beyond = set.users_beyond_directory();
-    for &user in &beyond {
-        let (visible, reason) = evaluation.visible_count_of(user);
-        users.push(MatrixUser { id: user.get(), name: None, visible, reason: common::reason_word(reason) });
-    }
-    let virtual_users: Vec<MatrixVirtualUser> = set
-        .virtual_users()
-        .into_iter()
-        .map(|name| {
-            let (visible, reason) = evaluation.visible_count_of(domo_pdp::Principal::Virtual(name));
-            MatrixVirtualUser { name: name.to_owned(), visible, reason: common::reason_word(reason) }
-        })
+    let virtual_users: Vec<MatrixVirtualUser> = counts
+        .virtual_users
+        .iter()
+        .map(|v| MatrixVirtualUser { name: v.name.clone(), visible: v.rows, reason: common::reason_word(v.reason) })
         .collect();
-    Matrix { rows: evaluation.table().row_count(), users, virtual_users }
+    Matrix { rows: counts.rows, users, virtual_users }
 }
 
-fn print(format: Format, matrix: &Matrix, beyond: &[domo_model::UserId]) -> anyhow::Result<Outcome> {
+fn print(format: Format, matrix: &Matrix, beyond: usize) -> anyhow::Result<Outcome> {
     let header = ["id", "name", "visible", "reason"];
     let cells = |u: &MatrixUser| {
         vec![
@@ -125,8 +120,8 @@ fn print(format: Format, matrix: &Matrix, beyond: &[domo_model::UserId]) -> anyh
             let align = [Align::Right, Align::Left, Align::Right, Align::Left];
             writeln!(out, "{}", output::table(&["user", "name", "visible rows", "reason"], &align, rows))?;
             let mut outside = Vec::new();
-            if !beyond.is_empty() {
-                outside.push(format!("{} not in the directory", beyond.len()));
+            if beyond > 0 {
+                outside.push(format!("{beyond} not in the directory"));
             }
             if !matrix.virtual_users.is_empty() {
                 outside.push(format!("{} virtual", matrix.virtual_users.len()));

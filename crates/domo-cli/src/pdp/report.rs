@@ -79,7 +79,7 @@ pub(crate) fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
     let set = common::compile(&inputs)?;
     let table = inputs.load_table()?;
     let evaluation = set.evaluate(&table)?;
-    let matrix = matrix::matrix(&inputs, &set, &evaluation);
+    let matrix = matrix::matrix(&inputs, &evaluation);
     let names = common::Names::new(&inputs.directory);
     let label = |user: UserId| match names.find(user) {
         Some(name) => format!("{name} ({user})"),

@@ -1,12 +1,11 @@
 //! `domo pdp test`: policy unit tests from a JSON file; each failing case with the rows that differ.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::Args;
 use domo_model::PolicyTestFile;
-use domo_pdp::{CaseOutcome, Table};
+use domo_pdp::CaseOutcome;
 use serde::Serialize;
 
 use crate::engine as common;
@@ -68,7 +67,7 @@ pub(crate) fn run(args: &TestArgs) -> anyhow::Result<Outcome> {
     }
     let inputs = Inputs::read_limited(&args.input, &args.limits)?;
     let tests = args.tests.clone().unwrap_or_else(|| args.input.dir.join("tests.json"));
-    let (table, outcomes) = run_tests(&inputs, &tests)?;
+    let outcomes = run_file(&inputs, &tests)?;
     let failed = outcomes.iter().filter(|o| !o.passed).count();
     let passed = outcomes.len() - failed;
     match args.format {
@@ -92,9 +91,17 @@ pub(crate) fn run(args: &TestArgs) -> anyhow::Result<Outcome> {
             output::json(&json)?;
         }
         Format::Table | Format::Csv | Format::Markdown => {
+            // The rows shown are read again, a batch at a time, keeping only their text.
+            let shown = outcomes
+                .iter()
+                .filter(|o| !o.passed)
+                .flat_map(|o| o.unexpected.iter().take(SAMPLE_ROWS).chain(o.missing.iter().take(SAMPLE_ROWS)))
+                .copied()
+                .collect();
+            let texts = common::rows_text(&inputs, &shown)?;
             let mut out = output::stdout();
             for outcome in &outcomes {
-                write_outcome(&mut out, &table, outcome)?;
+                write_outcome(&mut out, &texts, outcome)?;
             }
             writeln!(out)?;
             let verdict = if failed == 0 { paint(GOOD, "ok") } else { paint(ERROR, "failed") };
@@ -105,27 +112,27 @@ pub(crate) fn run(args: &TestArgs) -> anyhow::Result<Outcome> {
     Ok(if failed == 0 { Outcome::Ok } else { Outcome::Findings })
 }
 
-/// Runs the cases of the test file at `tests` on the folder's rows.
-fn run_tests(inputs: &Inputs, tests: &std::path::Path) -> anyhow::Result<(Table, Vec<CaseOutcome>)> {
+/// Runs the cases of the test file at `tests` on the folder's rows, streamed a batch of rows at
+/// a time: memory does not grow with the file.
+pub(super) fn run_file(inputs: &Inputs, tests: &Path) -> anyhow::Result<Vec<CaseOutcome>> {
     let file: PolicyTestFile = read_json(tests, inputs.limits.json_bytes)?;
     if file.cases.is_empty() {
         // "ok: 0 passed" would claim a check that never ran.
         anyhow::bail!("`{}` has no cases: nothing would be checked", tests.display());
     }
     let set = common::compile(inputs)?;
-    let table = inputs.load_table()?;
-    let evaluation = set.evaluate(&table)?;
-    let outcomes = domo_pdp::run_policy_tests(&file, &inputs.dataset, &evaluation)
-        .with_context(|| format!("`{}` has a case that cannot run", tests.display()))?;
-    Ok((table, outcomes))
+    let path = &inputs.paths.data;
+    let reader = crate::folder::open_with_progress(path)?;
+    match domo_pdp::run_policy_tests_csv(&file, &inputs.dataset, &set, reader, common::batch_options(inputs)) {
+        Ok(outcomes) => Ok(outcomes),
+        Err(domo_pdp::PolicyTestCsvError::Load(error)) => Err(crate::folder::load_error(path, error.into())),
+        Err(error) => {
+            Err(anyhow::Error::new(error).context(format!("`{}` has a case that cannot run", tests.display())))
+        }
+    }
 }
 
-/// The outcomes of the test file at `tests` on a tree DataSet's sample.
-pub(super) fn run_file(inputs: &Inputs, tests: &std::path::Path) -> anyhow::Result<Vec<CaseOutcome>> {
-    Ok(run_tests(inputs, tests)?.1)
-}
-
-fn write_outcome(out: &mut impl Write, table: &Table, outcome: &CaseOutcome) -> anyhow::Result<()> {
+fn write_outcome(out: &mut impl Write, texts: &common::RowTexts, outcome: &CaseOutcome) -> anyhow::Result<()> {
     let label = match &outcome.name {
         Some(name) => format!("case {} `{name}`", outcome.number),
         None => format!("case {}", outcome.number),
@@ -139,7 +146,7 @@ fn write_outcome(out: &mut impl Write, table: &Table, outcome: &CaseOutcome) -> 
         if outcome.user.is_some() { "sees, but should not" } else { "seen by no one but the owner and Admins" };
     for (rows, what) in [(&outcome.unexpected, unexpected_what), (&outcome.missing, "should see, but does not")] {
         for &row in rows.iter().take(SAMPLE_ROWS) {
-            writeln!(out, "       row {} ({what}): {}", row + 1, common::row_text(table, row))?;
+            writeln!(out, "       row {} ({what}): {}", row + 1, texts.get(row))?;
         }
         if rows.len() > SAMPLE_ROWS {
             let more = rows.len() - SAMPLE_ROWS;

@@ -61,8 +61,8 @@ const NOT_IN_DIRECTORY: &str = "(not in the directory)";
 pub(crate) fn run(args: &WhoArgs) -> anyhow::Result<Outcome> {
     let inputs = Inputs::read_limited(&args.input, &args.limits)?;
     let set = common::compile(&inputs)?;
-    let table = inputs.load_table()?;
-    let index = common::row_index(args.row, table.row_count(), &inputs.paths.data)?;
+    // Only the batch of rows holding the row is kept: memory does not grow with the file.
+    let (table, index) = common::batch_holding_row(&inputs, args.row)?;
     let evaluation = set.evaluate(&table)?;
     let names = common::Names::new(&inputs.directory);
     // Why a principal sees the row: the reason and the granting policies; `None` if they do not.

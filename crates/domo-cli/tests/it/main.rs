@@ -17,6 +17,7 @@ mod report;
 mod sdk;
 mod serve;
 mod sql;
+mod streaming;
 mod tls;
 mod tree;
 

@@ -9,9 +9,15 @@ use crate::filter::CompiledFilter;
 use crate::rowset::RowSet;
 use crate::table::Table;
 
+mod counts;
 mod scan;
+mod stream;
+mod string_tests;
 
+pub(crate) use counts::{CountPlan, Parallel};
 use scan::{policy_rows, typed_passes};
+pub use stream::{AllCounts, VirtualCount};
+pub(crate) use string_tests::StringTests;
 
 /// The table's schema is not the one the policies were compiled against.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,7 +101,19 @@ impl PolicySet {
     /// the policies were compiled against.
     pub fn evaluate<'a>(&'a self, table: &'a Table) -> Result<Evaluation<'a>, SchemaMismatchError> {
         self.check_schema(table)?;
-        // Policies with equal filters share one evaluation and one row set.
+        Ok(self.evaluate_on(table, Parallel::Rayon))
+    }
+
+    /// [`PolicySet::evaluate`] on a table loaded with this set's schema (a batch).
+    pub(crate) fn evaluate_on<'a>(&'a self, table: &'a Table, parallel: Parallel) -> Evaluation<'a> {
+        let rows = self.row_sets(table, &self.filter_aliases(), None, parallel, None);
+        Evaluation { table, set: self, rows }
+    }
+}
+
+impl PolicySet {
+    /// For each policy, an earlier policy with equal filters whose row set it shares.
+    pub(crate) fn filter_aliases(&self) -> Vec<Option<usize>> {
         let mut first_with_key: HashMap<Vec<&CompiledFilter>, usize> = HashMap::new();
         let mut alias: Vec<Option<usize>> = Vec::with_capacity(self.policies.len());
         for (index, policy) in self.policies.iter().enumerate() {
@@ -107,14 +125,60 @@ impl PolicySet {
                 }
             }));
         }
+        alias
+    }
+
+    /// Every policy's rows in `table` (policies with equal filters share one evaluation and one
+    /// row set); a policy that `needed` leaves out gets an empty set.
+    pub(crate) fn row_sets(
+        &self,
+        table: &Table,
+        aliases: &[Option<usize>],
+        needed: Option<&[bool]>,
+        parallel: Parallel,
+        tests: Option<&mut StringTests>,
+    ) -> Vec<RowSet> {
         let n = table.row_count();
-        let mut rows: Vec<RowSet> = self
-            .policies
-            .par_iter()
-            .zip(alias.par_iter())
-            .map(|(policy, alias)| if alias.is_some() { RowSet::empty(n) } else { policy_rows(table, policy) })
-            .collect();
-        for (index, alias) in alias.iter().enumerate() {
+        // A needed policy that shares an earlier one's set makes that one needed.
+        let needed: Option<Vec<bool>> = needed.map(|needed| {
+            let mut closed = needed.to_vec();
+            for (index, alias) in aliases.iter().enumerate() {
+                if let Some(first) = alias
+                    && needed.get(index).copied().unwrap_or(false)
+                    && let Some(slot) = closed.get_mut(*first)
+                {
+                    *slot = true;
+                }
+            }
+            closed
+        });
+        let skipped = |index: usize| {
+            aliases.get(index).copied().flatten().is_some()
+                || needed.as_ref().is_some_and(|needed| !needed.get(index).copied().unwrap_or(false))
+        };
+        let mut rows: Vec<RowSet> = match (parallel, tests) {
+            (_, Some(tests)) => {
+                tests.next_batch();
+                let mut rows = Vec::with_capacity(self.policies.len());
+                for (index, policy) in self.policies.iter().enumerate() {
+                    rows.push(if skipped(index) { RowSet::empty(n) } else { policy_rows(table, policy, Some(tests)) });
+                }
+                rows
+            }
+            (Parallel::Rayon, None) => self
+                .policies
+                .par_iter()
+                .enumerate()
+                .map(|(index, policy)| if skipped(index) { RowSet::empty(n) } else { policy_rows(table, policy, None) })
+                .collect(),
+            (Parallel::No, None) => self
+                .policies
+                .iter()
+                .enumerate()
+                .map(|(index, policy)| if skipped(index) { RowSet::empty(n) } else { policy_rows(table, policy, None) })
+                .collect(),
+        };
+        for (index, alias) in aliases.iter().enumerate() {
             if let Some(first) = alias
                 && let Some(shared) = rows.get(*first).cloned()
                 && let Some(slot) = rows.get_mut(index)
@@ -122,7 +186,7 @@ impl PolicySet {
                 *slot = shared;
             }
         }
-        Ok(Evaluation { table, set: self, rows })
+        rows
     }
 
     /// Fails unless `table`'s columns (names and types, in order) are the schema the policies were compiled against.
@@ -154,7 +218,7 @@ impl PolicySet {
     /// The rows one policy admits on `table` (its filters only), for analyses that need only a few policies
     /// of each batch; `None` if the policy is out of range. The table's schema must have been checked.
     pub(crate) fn policy_rows_on(&self, table: &Table, policy: usize) -> Option<RowSet> {
-        self.policies.get(policy).map(|policy| policy_rows(table, policy))
+        self.policies.get(policy).map(|policy| policy_rows(table, policy, None))
     }
 }
 
@@ -213,72 +277,13 @@ impl<'a> Evaluation<'a> {
     /// union of a group's policies is built once for all the users it anchors.
     pub fn visible_counts(&self) -> Vec<VisibleCount> {
         let n = self.table.row_count();
-        let accesses: Vec<(UserId, Access)> =
-            self.set.directory.users.iter().map(|u| (u.id, self.set.access(u.id))).collect();
-        // Distinct policy sets, each anchored on the user's group with the most policies.
-        let mut key_index: HashMap<Vec<usize>, usize> = HashMap::new();
-        let mut keys: Vec<(Vec<usize>, Option<domo_model::GroupId>)> = Vec::new();
-        let mut user_key: Vec<Option<usize>> = Vec::with_capacity(accesses.len());
-        for (user, access) in &accesses {
-            if access.reason != Reason::Policies {
-                user_key.push(None);
-                continue;
-            }
-            let key: Vec<usize> = access.policies.iter().map(|m| m.policy.index()).collect();
-            let index = *key_index.entry(key.clone()).or_insert_with(|| {
-                let anchor = self
-                    .set
-                    .groups_of(*user)
-                    .iter()
-                    .copied()
-                    .filter(|g| self.set.group_policies(*g).len() > 1)
-                    .max_by_key(|g| self.set.group_policies(*g).len());
-                keys.push((key, anchor));
-                keys.len() - 1
-            });
-            user_key.push(Some(index));
-        }
-        let mut by_anchor: HashMap<Option<domo_model::GroupId>, Vec<usize>> = HashMap::new();
-        for (index, (_, anchor)) in keys.iter().enumerate() {
-            by_anchor.entry(*anchor).or_default().push(index);
-        }
-        let work: Vec<(Option<domo_model::GroupId>, Vec<usize>)> = by_anchor.into_iter().collect();
-        let counted: Vec<(usize, usize)> = work
-            .par_iter()
-            .flat_map_iter(|(anchor, members)| {
-                let anchor_policies: &[usize] = anchor.map_or(&[], |g| self.set.group_policies(g));
-                let anchor_rows =
-                    anchor.map(|_| RowSet::union(n, anchor_policies.iter().filter_map(|&p| self.rows.get(p))));
-                members
-                    .iter()
-                    .map(|&index| {
-                        let key = keys.get(index).map_or(&[][..], |(key, _)| key.as_slice());
-                        let mut sets: Vec<&RowSet> = anchor_rows.iter().collect();
-                        sets.extend(
-                            key.iter().filter(|p| !anchor_policies.contains(p)).filter_map(|&p| self.rows.get(p)),
-                        );
-                        (index, RowSet::union_len(n, &sets))
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        let mut key_counts = vec![0usize; keys.len()];
-        for (index, count) in counted {
-            if let Some(slot) = key_counts.get_mut(index) {
-                *slot = count;
-            }
-        }
-        accesses
-            .into_iter()
-            .zip(user_key)
-            .map(|((user, access), key)| {
-                let rows = match access.reason {
-                    Reason::Policies => key.and_then(|k| key_counts.get(k).copied()).unwrap_or(0),
-                    Reason::NoPolicy => 0,
-                    _ => n,
-                };
-                VisibleCount { user, rows, reason: access.reason }
-            })
+        let users = &self.set.directory.users;
+        let plan = CountPlan::new(self.set, users.iter().map(|u| (Some(u.id), self.set.access(u.id))));
+        let key_counts = plan.count_keys(self.set, &self.rows, n, Parallel::Rayon);
+        users
+            .iter()
+            .zip(plan.finish(&key_counts, n))
+            .map(|(user, (rows, reason))| VisibleCount { user: user.id, rows, reason })
             .collect()
     }
 

@@ -8,6 +8,8 @@ use crate::filter::{Cmp, CompiledFilter, OrdTest, Test};
 use crate::rowset::RowSet;
 use crate::table::{ColumnData, NULL_CODE, StringColumn, Table};
 
+use super::string_tests::StringTests;
+
 /// A filter bound to a table column.
 enum Bound<'t> {
     /// A STRING filter as the dictionary codes that pass it (`not` applied, NULL never passes).
@@ -15,6 +17,9 @@ enum Bound<'t> {
         column: &'t StringColumn,
         pass: Vec<bool>,
         estimate: usize,
+        /// The passing codes, ascending, when the filter named them (EQUALS): spares a
+        /// scan of `pass`, which is as long as the column's dictionary.
+        named: Option<Vec<u32>>,
     },
     Typed {
         data: &'t ColumnData,
@@ -271,12 +276,13 @@ pub(super) fn typed_passes(data: &ColumnData, filter: &CompiledFilter, row: usiz
     }
 }
 
-fn bind<'t>(table: &'t Table, filter: &'t CompiledFilter) -> Option<Bound<'t>> {
+fn bind<'t>(table: &'t Table, filter: &'t CompiledFilter, tests: Option<&mut StringTests>) -> Option<Bound<'t>> {
     let data = table.column_data(filter.column)?;
     Some(match data {
         ColumnData::String(column) => {
             let mut pass = vec![false; column.dict.len()];
             let mut estimate = 0usize;
+            let mut named = None;
             let not = filter.filter.not;
             let equals = match &filter.test {
                 Test::String(OrdTest::AnyOf(values)) if !not => Some(values),
@@ -284,15 +290,22 @@ fn bind<'t>(table: &'t Table, filter: &'t CompiledFilter) -> Option<Bound<'t>> {
             };
             if let Some(values) = equals {
                 // EQUALS: look the values up instead of testing every distinct string.
+                let mut codes = Vec::with_capacity(values.len());
                 for value in values {
                     if let Some(code) = column.dict.lookup(value)
                         && let Some(slot) = pass.get_mut(code as usize)
                         && !*slot
                     {
                         *slot = true;
+                        codes.push(code);
                         estimate += column.counts.get(code as usize).copied().unwrap_or(0) as usize;
                     }
                 }
+                codes.sort_unstable();
+                named = Some(codes);
+            } else if let Some(tests) = tests {
+                pass = tests.passes(filter.column, column, filter);
+                estimate = pass.iter().zip(&column.counts).filter(|(p, _)| **p).map(|(_, &c)| c as usize).sum();
             } else {
                 for ((slot, s), &count) in pass.iter_mut().zip(column.dict.iter()).zip(column.counts.iter()) {
                     if filter.test.test_str(s) != not {
@@ -301,7 +314,7 @@ fn bind<'t>(table: &'t Table, filter: &'t CompiledFilter) -> Option<Bound<'t>> {
                     }
                 }
             }
-            Bound::Codes { column, pass, estimate }
+            Bound::Codes { column, pass, estimate, named }
         }
         data => Bound::Typed { data, filter },
     })
@@ -317,12 +330,12 @@ fn blocks_to_bits(n: usize, blocks: Vec<usize>) -> FixedBitSet {
 /// posting lists. Small candidate sets are checked row by row; large ones,
 /// and policies without a selective STRING filter, are evaluated a column at
 /// a time into bitmaps that are ANDed.
-pub(super) fn policy_rows(table: &Table, policy: &CompiledPolicy) -> RowSet {
+pub(super) fn policy_rows(table: &Table, policy: &CompiledPolicy, mut tests: Option<&mut StringTests>) -> RowSet {
     let n = table.row_count();
     if policy.all_rows || policy.filters.is_empty() {
         return RowSet::all(n);
     }
-    let bound: Vec<Bound<'_>> = policy.filters.iter().filter_map(|f| bind(table, f)).collect();
+    let bound: Vec<Bound<'_>> = policy.filters.iter().filter_map(|f| bind(table, f, tests.as_deref_mut())).collect();
     if bound.len() != policy.filters.len() {
         return RowSet::empty(n);
     }
@@ -338,12 +351,16 @@ pub(super) fn policy_rows(table: &Table, policy: &CompiledPolicy) -> RowSet {
     match driver {
         Some((_, 0)) => RowSet::empty(n),
         Some((driver, estimate)) if estimate.saturating_mul(4) <= n => {
-            let Some(Bound::Codes { column, pass, .. }) = bound.get(driver) else {
+            let Some(Bound::Codes { column, pass, named, .. }) = bound.get(driver) else {
                 return RowSet::empty(n);
             };
             let postings = column.postings();
-            let codes: Vec<u32> =
-                pass.iter().enumerate().filter(|(_, p)| **p).filter_map(|(c, _)| u32::try_from(c).ok()).collect();
+            let codes: Vec<u32> = match named {
+                Some(named) => named.clone(),
+                None => {
+                    pass.iter().enumerate().filter(|(_, p)| **p).filter_map(|(c, _)| u32::try_from(c).ok()).collect()
+                }
+            };
             let rest: Vec<&Bound<'_>> = others(driver).collect();
             if let ([code], []) = (codes.as_slice(), rest.as_slice()) {
                 // One value, nothing else to check: the posting list itself, shared.

@@ -16,10 +16,10 @@ use super::value::HeaderRow;
 
 /// Records handed from the splitting thread to the typing thread.
 #[derive(Debug, Default)]
-struct Batch {
-    fields: Fields,
+pub(super) struct Batch {
+    pub(super) fields: Fields,
     /// The row number (1-based, as a spreadsheet shows it) of each record.
-    rows: Vec<u64>,
+    pub(super) rows: Vec<u64>,
 }
 
 const BATCH_RECORDS: usize = 4096;
@@ -58,7 +58,18 @@ fn split_batches<R: Read>(
 
 /// Fills a batch with up to [`BATCH_RECORDS`] records; `Ok(true)` at the end of input.
 fn fill_batch<R: Read>(splitter: &mut Splitter<R>, width: usize, batch: &mut Batch) -> Result<bool, LoadCsvError> {
-    while batch.rows.len() < BATCH_RECORDS && batch.fields.byte_len() < BATCH_BYTES {
+    fill_batch_up_to(splitter, width, batch, BATCH_RECORDS, BATCH_BYTES)
+}
+
+/// Fills a batch with up to `records` records (and about `bytes` bytes); `Ok(true)` at the end of input.
+pub(super) fn fill_batch_up_to<R: Read>(
+    splitter: &mut Splitter<R>,
+    width: usize,
+    batch: &mut Batch,
+    records: usize,
+    bytes: usize,
+) -> Result<bool, LoadCsvError> {
+    while batch.rows.len() < records && batch.fields.byte_len() < bytes {
         let first = batch.fields.len();
         let more =
             splitter.append_record(&mut batch.fields).map_err(|e| split_error(splitter.record_number(), width, e))?;
@@ -110,7 +121,7 @@ fn partition_columns(schema: &Schema) -> Vec<Vec<usize>> {
 }
 
 /// Some of the columns being filled, one record at a time.
-struct Builder<'s> {
+pub(super) struct Builder<'s> {
     schema: &'s Schema,
     /// (column index, data), in column order.
     columns: Vec<(usize, ColumnData)>,
@@ -118,7 +129,7 @@ struct Builder<'s> {
 }
 
 impl<'s> Builder<'s> {
-    fn new(schema: &'s Schema, part: Vec<usize>) -> Self {
+    pub(super) fn new(schema: &'s Schema, part: Vec<usize>) -> Self {
         let columns = part
             .into_iter()
             .filter_map(|i| schema.columns.get(i).map(|c| (i, ColumnData::new(c.column_type))))
@@ -128,7 +139,7 @@ impl<'s> Builder<'s> {
 
     /// Types a batch, a column at a time; an error carries its row and column index, to
     /// find the first one (the earliest row, then the leftmost column).
-    fn add(&mut self, batch: &Batch) -> Result<(), (u64, usize, LoadCsvError)> {
+    pub(super) fn add(&mut self, batch: &Batch) -> Result<(), (u64, usize, LoadCsvError)> {
         let width = self.schema.columns.len();
         if let Some(&row) = batch.rows.get((NULL_CODE as usize - 1).saturating_sub(self.rows)) {
             return Err((row, 0, LoadCsvError::TooLarge { row }));
@@ -184,11 +195,20 @@ impl<'s> Builder<'s> {
     }
 
     /// Puts the workers' columns back in schema order.
-    fn merge(schema: &Schema, builders: Vec<Builder<'_>>) -> Table {
+    pub(super) fn merge(schema: &Schema, builders: Vec<Builder<'_>>) -> Table {
         let rows = builders.first().map_or(0, |b| b.rows);
-        let mut columns: Vec<(usize, ColumnData)> = builders.into_iter().flat_map(|b| b.columns).collect();
-        columns.sort_by_key(|(index, _)| *index);
-        let mut columns: Vec<ColumnData> = columns.into_iter().map(|(_, data)| data).collect();
+        let mut built: Vec<(usize, ColumnData)> = builders.into_iter().flat_map(|b| b.columns).collect();
+        built.sort_by_key(|(index, _)| *index);
+        // A column no builder typed (a streaming pass reads only some) holds no rows: its
+        // cells read as absent (`Table::value` gives `None`), never as a value.
+        let mut built = built.into_iter().peekable();
+        let mut columns: Vec<ColumnData> = Vec::with_capacity(schema.columns.len());
+        for index in 0..schema.columns.len() {
+            match built.next_if(|(i, _)| *i == index) {
+                Some((_, data)) => columns.push(data),
+                None => columns.push(ColumnData::String(super::column::StringColumn::default())),
+            }
+        }
         for data in &mut columns {
             match data {
                 ColumnData::String(c) => c.codes.shrink_to_fit(),

@@ -3,12 +3,15 @@
 use domo_model::Schema;
 use rust_decimal::Decimal;
 
+mod batches;
 mod cell;
 mod column;
 mod error;
 mod load;
 mod value;
 
+pub use batches::{BatchOptions, TableBatch, Threads};
+pub(crate) use batches::{Typed, map_batches_typing};
 pub(crate) use cell::*;
 pub(crate) use column::*;
 pub use error::*;

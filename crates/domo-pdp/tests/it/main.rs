@@ -9,6 +9,7 @@
 
 mod agreement;
 mod authority;
+mod batches;
 mod diff;
 mod fail_closed;
 mod generate;
@@ -19,4 +20,5 @@ mod no_panic;
 mod reference;
 mod rules;
 mod sql;
+mod streaming;
 mod values;

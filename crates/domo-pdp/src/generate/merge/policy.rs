@@ -254,7 +254,7 @@ pub(super) fn compile_check(
         )
     };
     for diagnostic in errors.iter().chain(warnings.iter().filter(|w| fatal_warning(w.code))) {
-        let from = diagnostic.policy_index.and_then(|i| provenance.get(i));
+        let from = diagnostic.policy.as_ref().and_then(|p| provenance.get(p.handle.index()));
         let line = match (from, diagnostic.filter_index) {
             (Some(p), Some(f)) => p.filters.get(f).copied().unwrap_or(p.line),
             (Some(p), None) => p.line,

@@ -147,7 +147,8 @@ pub use jiff::civil::Date;
 pub use lint::{LintFinding, LintKind, LintReport, LintSeverity, PolicyRef, lint};
 pub use policy_tests::{CaseOutcome, Expectation, PolicyTestError, run_policy_tests};
 pub use reconcile::{
-    Matched, ReconcileError, Reconciliation, Unmatched, fingerprint, live_changes, order_changes, reconcile,
+    ApplyStatus, ApplySummary, ChangeCounts, DatasetPlan, Matched, PlanSummary, ReconcileError, Reconciliation,
+    Unmatched, fingerprint, live_changes, order_changes, reconcile, staleness,
 };
 pub use rowset::{RowSet, Rows};
 pub use rust_decimal::Decimal;

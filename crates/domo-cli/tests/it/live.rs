@@ -13,4 +13,5 @@ mod quickstart;
 mod reference_shapes;
 mod setup;
 mod support;
+mod tree_plan;
 mod unreachable;

@@ -79,7 +79,7 @@ fn summary_line(plan: &TreePlan) -> String {
     if summary.converged() {
         return format!(
             "No changes: the live policies of {} match the tree.",
-            output::count(summary.datasets, "DataSet", "all DataSets")
+            output::count(summary.datasets, "DataSet", "DataSets")
         );
     }
     let changes = summary.changes;

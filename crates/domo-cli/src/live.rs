@@ -1,5 +1,6 @@
-//! The commands that talk to Domo's API (or `domo serve`): auth, DataSets, data, policies, users, groups, pull, plan and apply.
+//! The commands that talk to Domo's API (or `domo serve`): auth, DataSets, data, policies, users, groups, pull, audit, plan and apply.
 
+mod audit;
 mod auth;
 mod config;
 mod data;
@@ -84,6 +85,9 @@ pub(crate) enum LiveCommand {
         "Example:\n  domo pull 4405ff58-1957-45f0-82bd-914d989a3ea3 party && domo pdp matrix party",
     ))]
     Pull(pull::PullArgs),
+    /// Audit PDP across DataSets, live or in an instance tree; --user: all one user sees.
+    #[command(after_help = format!("{}\n\n{}", audit::AUDIT_HELP, config::CONFIG_HELP))]
+    Audit(audit::AuditArgs),
 }
 
 /// `domo auth`.
@@ -124,6 +128,7 @@ pub(crate) fn run(command: LiveCommand) -> anyhow::Result<Outcome> {
         LiveCommand::Groups(args) => directory::groups(args),
         LiveCommand::Pull(args) => pull::run(&args),
         LiveCommand::Query(args) => query::run(args),
+        LiveCommand::Audit(args) => audit::run(&args),
     }
 }
 

@@ -112,6 +112,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod audit;
 mod authority;
 mod compile;
 mod csv_split;
@@ -131,6 +132,7 @@ mod sql;
 mod table;
 mod visible_csv;
 
+pub use audit::{AuditFinding, AuditInput, AuditKind, UserSees, audit, user_access};
 pub use authority::{ManageAuthority, grant_holder, manage_authority};
 pub use compile::{
     Access, CompilePolicyError, CompiledPolicy, Diagnostic, DiagnosticCode, Membership, PdpMode, PolicyHandle,

@@ -41,12 +41,20 @@ would remove every policy, which turns PDP off, the last one waits until
 after the creates, and the plan needs --turn-pdp-off), stops at the first
 failure and says what was applied and what was not. Declined, it exits 1.
 
+An instance tree's root (docs/tree.md) plans every DataSet folder against
+the DataSet it is named by, into one plan: the DataSets are read --jobs at a
+time, one that fails a check is marked refused (exit 1) and the others are
+planned. Apply does each DataSet as above, --jobs at a time, and reports each
+as done, unchanged, skipped (its live policies changed since the plan, or the
+plan refused it) or failed (exit 2). Details: docs/live.md.
+
 Examples:
   domo pull $ID party
   # edit party/policies.json, then:
   domo pdp plan party --out plan.json
   domo pdp apply --plan plan.json
-  domo pdp apply party --yes";
+  domo pdp apply party --yes
+  domo pdp plan instance --out plan.json --format markdown";
 
 /// The live API commands, flattened into `domo`'s own.
 #[derive(Debug, Subcommand)]

@@ -353,3 +353,24 @@ fn deleting_a_datasets_last_policy_needs_turn_pdp_off_and_folder_flags_are_refus
 
     farid(&live, &["pdp", "plan", root, "--dataset-id", pipeline]).fails_with("is an instance tree");
 }
+
+#[test]
+fn a_whole_tree_plan_of_another_version_or_api_is_refused() {
+    let live = Live::start();
+    let plan = live.path("plan.json");
+    let plan_arg = plan.to_str().unwrap();
+    std::fs::write(&plan, r#"{"version": 9, "datasets": []}"#).unwrap();
+    live.run(&["pdp", "apply", "--plan", plan_arg, "--yes"])
+        .fails_with(&format!("`{plan_arg}` is a whole-tree plan of version 9; this domo reads version 3: plan again"));
+    let summary =
+        j!({"datasets": 0, "toChange": 0, "unchanged": 0, "refused": 0, "creates": 0, "updates": 0, "deletes": 0});
+    let other = j!({"version": 3, "api": "http://127.0.0.1:1", "root": "instance", "summary": summary, "datasets": []});
+    write_json(&plan, &other);
+    live.run(&["pdp", "apply", "--plan", plan_arg, "--yes"]).fails_with(&format!(
+        "`{plan_arg}` was planned against `http://127.0.0.1:1`, but these credentials talk to `{}`",
+        live.url
+    ));
+    live.run(&["pdp", "apply", "examples/instance", "--dataset-id", "x", "--yes"]).fails_with(
+        "`examples/instance` is an instance tree: every DataSet is applied to the DataSet its folder is named by",
+    );
+}

@@ -14,7 +14,7 @@ use domo_model::{DatasetId, Policy, PolicyId, Schema, read_user_file};
 use serde::{Deserialize, Serialize};
 
 use self::check::OtherDataset;
-use self::dataset::{NotApplied, Sample};
+use self::dataset::{NotApplied, Sample, Stop};
 use self::render::{markdown, render, render_report};
 use super::config::{Connection, ConnectionArgs};
 use super::output;
@@ -320,8 +320,10 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     }
     let client = &connection.client;
     let (steps, error) = super::block_on(async {
+        let stop = Stop::default();
+        stop.on_ctrl_c();
         let directory = client.directory().await.context(DIRECTORY_NEEDED)?;
-        match dataset::apply_changes(client, &plan, &directory).await {
+        match dataset::apply_changes(client, &plan, &directory, &stop).await {
             Ok(done) => Ok(done),
             Err(NotApplied::Stale(error) | NotApplied::Failed(error)) => Err(error),
         }
@@ -339,7 +341,7 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
             "apply stopped: {} of {} applied, {} not applied",
             report.steps.applied.len(),
             output::count(plan.changes.len(), "change", "changes"),
-            report.steps.not_applied.len() + 1
+            report.steps.not_applied.len() + usize::from(report.steps.failed.is_some())
         ))),
     }
 }

@@ -2,6 +2,8 @@
 //! against what the live instance says of its DataSet, and a plan's changes applied to it.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
 use domo_http::Client;
@@ -196,6 +198,33 @@ fn recheck(plan: &Plan, dataset: &Dataset, directory: &Directory) -> anyhow::Res
     refuse_problems(&plan.changes, dataset, directory)
 }
 
+/// Set when the person asks an apply to stop (Ctrl-C): the changes under way
+/// finish, no other one starts, and the report says what was done.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    /// Whether a stop was asked for.
+    pub(super) fn requested(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Listens for Ctrl-C (SIGINT) on the current runtime and sets the flag on
+    /// the first; the listener ends with the runtime.
+    pub(super) fn on_ctrl_c(&self) {
+        let flag = Arc::clone(&self.0);
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                flag.store(true, Ordering::SeqCst);
+                crate::output::note(
+                    "stopping: the writes under way finish and no other starts; what was applied is reported \
+                     (plan again to see what is left)",
+                );
+            }
+        });
+    }
+}
+
 /// Why an apply wrote nothing to a DataSet.
 #[derive(Debug)]
 pub(super) enum NotApplied {
@@ -213,6 +242,7 @@ pub(super) async fn apply_changes(
     client: &Client,
     plan: &Plan,
     directory: &Directory,
+    stop: &Stop,
 ) -> Result<(Steps, Option<anyhow::Error>), NotApplied> {
     let live = client.list_policies(&plan.dataset_id).await.map_err(|e| NotApplied::Failed(e.into()))?;
     if let Some(what) = domo_pdp::staleness(&plan.fingerprint, &plan.live, &live) {
@@ -230,7 +260,11 @@ pub(super) async fn apply_changes(
     recheck(plan, &dataset, directory).map_err(NotApplied::Failed)?;
     let mut steps = Steps::default();
     let mut error = None;
+    let total = plan.changes.len();
     for (index, change) in plan.changes.iter().enumerate() {
+        if error.is_none() && stop.requested() {
+            error = Some(anyhow::anyhow!("interrupted before change {} of {total}: {}", index + 1, change.describe()));
+        }
         if error.is_some() {
             steps.not_applied.push(change.step());
             continue;
@@ -263,7 +297,6 @@ pub(super) async fn apply_changes(
             Ok(done) => steps.applied.push(done),
             Err(cause) => {
                 steps.failed = Some(Failed { change: change.step(), error: chain(&cause) });
-                let total = plan.changes.len();
                 error = Some(cause.context(format!("change {} of {total} failed: {}", index + 1, change.describe())));
             }
         }

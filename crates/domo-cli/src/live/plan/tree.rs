@@ -9,7 +9,7 @@ use domo_pdp::{ApplyStatus, ApplySummary, DatasetPlan, PlanSummary};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::dataset::{self, NotApplied, Sample};
+use super::dataset::{self, NotApplied, Sample, Stop};
 use super::render_tree::{render_apply, render_tree, tree_markdown};
 use super::{ApplyArgs, DIRECTORY_NEEDED, Plan, PlanArgs, Steps, chain, refuse_duplicate_ids};
 use crate::exit::Outcome;
@@ -379,13 +379,16 @@ pub(super) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         let client = &connection.client;
         let bar = count_bar("applying", to_apply.len());
         reports = super::super::block_on(async {
+            let stop = Stop::default();
+            stop.on_ctrl_c();
+            let stop = &stop;
             let directory = client.directory().await.context(DIRECTORY_NEEDED)?;
             let directory = &directory;
             let done = futures_util::stream::iter(to_apply.iter().enumerate())
                 .map(|(index, (folder, one))| {
                     let bar = bar.clone();
                     async move {
-                        let report = apply_one(client, folder, one, directory).await;
+                        let report = apply_one(client, folder, one, directory, stop).await;
                         if let Some(bar) = bar {
                             bar.inc(1);
                         }
@@ -467,11 +470,15 @@ async fn apply_one(
     folder: &str,
     plan: &Plan,
     directory: &domo_model::Directory,
+    stop: &Stop,
 ) -> DatasetReport {
     let report =
         |status, reason, steps| DatasetReport::new(folder, &plan.dataset_id, &plan.dataset_name, status, reason, steps);
     let nothing = || Steps { not_applied: plan.changes.iter().map(super::Change::step).collect(), ..Steps::default() };
-    match dataset::apply_changes(client, plan, directory).await {
+    if stop.requested() {
+        return report(ApplyStatus::Skipped, Some("not started: the apply was interrupted".to_owned()), nothing());
+    }
+    match dataset::apply_changes(client, plan, directory, stop).await {
         Ok((steps, None)) => report(ApplyStatus::Done, None, steps),
         Ok((steps, Some(error))) => report(ApplyStatus::Failed, Some(chain(&error)), steps),
         Err(NotApplied::Stale(error)) => report(ApplyStatus::Skipped, Some(chain(&error)), nothing()),

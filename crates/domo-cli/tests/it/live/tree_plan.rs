@@ -374,3 +374,73 @@ fn a_whole_tree_plan_of_another_version_or_api_is_refused() {
         "`examples/instance` is an instance tree: every DataSet is applied to the DataSet its folder is named by",
     );
 }
+
+#[test]
+fn an_interrupted_apply_reports_what_was_done_and_a_rerun_converges() {
+    let live = start();
+    let client = farid_client(&live);
+    let root = live.path("many");
+    std::fs::create_dir_all(root.join("datasets")).unwrap();
+    std::fs::copy(crate::root().join("examples/instance/directory.json"), root.join("directory.json")).unwrap();
+    let schema = j!({"columns": [{"type": "STRING", "name": "Region"}]});
+    let mut ids = Vec::new();
+    for n in 0..8 {
+        let name = format!("Regions {n}");
+        let create = DatasetCreate {
+            name: name.clone(),
+            description: None,
+            rows: None,
+            schema: serde_json::from_value(schema.clone()).unwrap(),
+        };
+        let id = live.block_on(client.create_dataset(&create)).unwrap().id;
+        let folder = root.join("datasets").join(id.as_str());
+        std::fs::create_dir_all(&folder).unwrap();
+        write_json(
+            &folder.join("dataset.json"),
+            &j!({"id": id.as_str(), "name": name, "schema": schema, "owner": {"id": 106, "name": "Farid Haddad"},
+                "pdpEnabled": true}),
+        );
+        let policies: Vec<Value> = (0..40)
+            .map(|p| {
+                j!({"type": "user", "name": format!("Region R{p}"), "users": [101 + p % 5],
+                    "filters": [{"column": "Region", "operator": "EQUALS", "values": [format!("R{p}")], "not": false}]})
+            })
+            .collect();
+        write_json(&folder.join("policies.json"), &Value::Array(policies));
+        ids.push(id);
+    }
+    let root = root.to_str().unwrap();
+    let mut command = live.command(&["pdp", "apply", root, "--yes", "--jobs", "1"]);
+    command
+        .env("DOMO_CLIENT_ID", FARID)
+        .env("DOMO_CLIENT_SECRET", FARID_SECRET)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = command.spawn().unwrap();
+    // Ctrl-C once the apply is writing.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // The policies the apply wrote (each DataSet starts with the built-in All Rows).
+    let written = |id: &DatasetId| live.block_on(client.list_policies(id)).unwrap().len() - 1;
+    while ids.iter().map(written).sum::<usize>() < 3 {
+        assert!(std::time::Instant::now() < deadline, "the apply wrote nothing");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let run = Run::of(child.wait_with_output().unwrap());
+    assert!(run.code == 1 || run.code == 2, "{}", run.all());
+    assert!(run.stderr.contains("stopping: the writes under way finish and no other starts"), "{}", run.all());
+    assert!(run.stdout.contains("interrupted"), "{}", run.all());
+    assert!(run.stdout.contains("not started: the apply was interrupted"), "{}", run.all());
+    // Every DataSet is reported: done, failed with what was applied, or not started.
+    for id in &ids {
+        assert!(run.stdout.contains(&format!("DataSet {id} `")), "{id} missing:\n{}", run.all());
+    }
+    let summary = run.stdout.lines().find(|l| l.starts_with("Apply: ")).unwrap();
+    assert!(!summary.contains(" 0 skipped"), "{summary}");
+
+    // Planned and applied again, the tree converges.
+    farid_ok(&live, &["pdp", "apply", root, "--yes"]);
+    assert_eq!(plan_json(&live, root)["summary"]["toChange"], 0);
+    assert_eq!(written(&ids[7]), 40, "every policy, none twice");
+}

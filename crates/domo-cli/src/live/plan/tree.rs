@@ -191,21 +191,37 @@ fn make_tree_plan(root: &Path, jobs: usize, connection: &Connection) -> anyhow::
         bar.finish_and_clear();
     }
     lives.sort_by_key(|(index, _)| *index);
-    let mut entries = Vec::with_capacity(tree.datasets.len());
-    for (dataset, (_, live)) in tree.datasets.into_iter().zip(lives) {
-        let TreeDataset { folder, inputs, has_data, .. } = dataset;
-        let id = inputs.dataset.id.clone();
-        let local_name = inputs.dataset.name.clone();
-        let sample = if has_data { Sample::Present } else { Sample::Absent };
-        let planned = live.and_then(|live| {
-            refuse_duplicate_ids(&inputs)?;
-            dataset::plan_against(inputs, &id, live, &directory, &connection.base_url, sample, Vec::new())
-        });
-        entries.push(match planned {
-            Ok(plan) => Entry::Planned { folder, plan: Box::new(plan) },
-            Err(error) => Entry::Refused { folder, dataset_id: id, name: local_name, reason: chain(&error) },
-        });
+    let work: Vec<(TreeDataset, anyhow::Result<dataset::LiveDataset>)> =
+        tree.datasets.into_iter().zip(lives.into_iter().map(|(_, live)| live)).collect();
+    let count = work.len();
+    // The engine's part, DataSet by DataSet, on as many threads as there are cores (at most --jobs).
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(jobs).max(1);
+    let queue = std::sync::Mutex::new(work.into_iter().enumerate());
+    let done = std::sync::Mutex::new(Vec::with_capacity(count));
+    let api = connection.base_url.as_str();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let next = match queue.lock() {
+                        Ok(mut queue) => queue.next(),
+                        Err(_) => None,
+                    };
+                    let Some((index, (dataset, live))) = next else { break };
+                    let entry = plan_entry(dataset, live, &directory, api);
+                    if let Ok(mut done) = done.lock() {
+                        done.push((index, entry));
+                    }
+                }
+            });
+        }
+    });
+    let mut done = done.into_inner().map_err(|_| anyhow::anyhow!("a planning thread failed"))?;
+    if done.len() != count {
+        bail!("a planning thread failed: {} of {count} DataSets planned", done.len());
     }
+    done.sort_by_key(|(index, _)| *index);
+    let entries: Vec<Entry> = done.into_iter().map(|(_, entry)| entry).collect();
     let summary = PlanSummary::of(entries.iter().map(Entry::counted)).into();
     Ok(TreePlan {
         version: TREE_PLAN_VERSION,
@@ -214,6 +230,27 @@ fn make_tree_plan(root: &Path, jobs: usize, connection: &Connection) -> anyhow::
         summary,
         datasets: entries,
     })
+}
+
+/// One DataSet of the tree planned against what was read of it, or refused with the reason.
+fn plan_entry(
+    dataset: TreeDataset,
+    live: anyhow::Result<dataset::LiveDataset>,
+    directory: &domo_model::Directory,
+    api: &str,
+) -> Entry {
+    let TreeDataset { folder, inputs, has_data, .. } = dataset;
+    let id = inputs.dataset.id.clone();
+    let local_name = inputs.dataset.name.clone();
+    let sample = if has_data { Sample::Present } else { Sample::Absent };
+    let planned = live.and_then(|live| {
+        refuse_duplicate_ids(&inputs)?;
+        dataset::plan_against(inputs, &id, live, directory, api, sample, Vec::new())
+    });
+    match planned {
+        Ok(plan) => Entry::Planned { folder, plan: Box::new(plan) },
+        Err(error) => Entry::Refused { folder, dataset_id: id, name: local_name, reason: chain(&error) },
+    }
 }
 
 fn read_tree_plan(path: &Path, connection: &Connection) -> anyhow::Result<TreePlan> {

@@ -3,7 +3,6 @@
 mod check;
 mod dataset;
 mod render;
-mod render_tree;
 mod tree;
 
 use std::path::{Path, PathBuf};

@@ -3,14 +3,16 @@
 
 use std::path::Path;
 
+mod render;
+
 use anyhow::{Context, bail};
 use domo_model::{DatasetId, read_user_file};
 use domo_pdp::{ApplyStatus, ApplySummary, DatasetPlan, PlanSummary};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
+use self::render::{render_apply, render_tree, tree_markdown};
 use super::dataset::{self, NotApplied, Sample, Stop};
-use super::render_tree::{render_apply, render_tree, tree_markdown};
 use super::{ApplyArgs, DIRECTORY_NEEDED, Plan, PlanArgs, Steps, chain, refuse_duplicate_ids};
 use crate::exit::Outcome;
 use crate::folder::{DirectoryProblems, Limits};

@@ -2,9 +2,9 @@
 
 use std::fmt::Write as _;
 
-use super::render::render;
-use super::tree::{Entry, TreePlan, TreeReport};
-use super::{Change, Plan};
+use super::super::render::render;
+use super::super::{Change, Plan};
+use super::{Entry, TreePlan, TreeReport};
 use crate::output::{self, BOLD, ERROR, GOOD, WARNING, paint};
 
 /// `+2 ~1 -0`: a DataSet's changes, counted.

@@ -370,6 +370,19 @@ fn a_whole_tree_plan_of_another_version_or_api_is_refused() {
         "`{plan_arg}` was planned against `http://127.0.0.1:1`, but these credentials talk to `{}`",
         live.url
     ));
+    // A tree whose DataSets the instance does not have: each is refused with Domo's answer, nothing is planned.
+    let run = live.run(&["pdp", "plan", "examples/instance"]);
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stdout.contains(
+            "! refused DataSet 6f1c2a9e-0b7d-4c3e-9a51-2d8e4f7a1b01 `Sales Orders`: GET \
+             /v1/datasets/6f1c2a9e-0b7d-4c3e-9a51-2d8e4f7a1b01: Domo answered 404"
+        ),
+        "{}",
+        run.all()
+    );
+    assert!(run.stdout.contains("0 unchanged, 3 refused."), "{}", run.all());
+    assert!(run.stderr.contains("3 DataSets were refused: fix what the plan says and plan again"), "{}", run.all());
     live.run(&["pdp", "apply", "examples/instance", "--dataset-id", "x", "--yes"]).fails_with(
         "`examples/instance` is an instance tree: every DataSet is applied to the DataSet its folder is named by",
     );

@@ -8,7 +8,9 @@ use std::fmt;
 
 use domo_model::{Dataset, DatasetId, Directory, GroupId, Policy, PolicyFilter, UserId};
 
-use crate::{LintSeverity, PdpMode, PolicySet, Reason, Table};
+// The one severity of compile and lint findings (named `Severity` once lint's own is merged into it).
+use crate::LintSeverity as Severity;
+use crate::{PdpMode, PolicySet, Reason, Table};
 
 /// One DataSet to audit: its settings, its policies, and a sample of its rows if there is one.
 #[derive(Debug, Clone, Copy)]
@@ -76,7 +78,7 @@ pub enum AuditKind {
 pub struct AuditFinding {
     /// Error (access wider than the policies say, or policies that cannot be
     /// checked), warning (probably wrong), note (worth knowing).
-    pub severity: LintSeverity,
+    pub severity: Severity,
     /// The DataSet, with its name; `None` for a finding across DataSets.
     pub dataset: Option<(DatasetId, String)>,
     /// What was found.
@@ -168,17 +170,17 @@ pub fn audit(datasets: &[AuditInput<'_>], directory: &Directory) -> Vec<AuditFin
         let user_policies = input.policies.iter().filter(|p| p.policy_type == domo_model::PolicyType::User).count();
         // The built-in All Rows policy every DataSet has does not count as a policy someone wrote.
         match (dataset.pdp_enabled, user_policies) {
-            (false, 0) => push(LintSeverity::Note, AuditKind::PdpOff),
-            (false, policies) => push(LintSeverity::Error, AuditKind::PoliciesButPdpOff { policies }),
-            (true, _) if input.policies.is_empty() => push(LintSeverity::Error, AuditKind::PdpOnWithoutPolicy),
+            (false, 0) => push(Severity::Note, AuditKind::PdpOff),
+            (false, policies) => push(Severity::Error, AuditKind::PoliciesButPdpOff { policies }),
+            (true, _) if input.policies.is_empty() => push(Severity::Error, AuditKind::PdpOnWithoutPolicy),
             (true, _) => {}
         }
         for policy in input.policies {
             for user in policy.users.iter().filter(|u| !users.contains(u)) {
-                push(LintSeverity::Warning, AuditKind::UnknownUser { policy: policy.name.clone(), user: *user });
+                push(Severity::Warning, AuditKind::UnknownUser { policy: policy.name.clone(), user: *user });
             }
             for group in policy.groups.iter().filter(|g| !groups.contains(g)) {
-                push(LintSeverity::Warning, AuditKind::UnknownGroup { policy: policy.name.clone(), group: *group });
+                push(Severity::Warning, AuditKind::UnknownGroup { policy: policy.name.clone(), group: *group });
             }
         }
         for (index, policy) in input.policies.iter().enumerate() {
@@ -192,7 +194,7 @@ pub fn audit(datasets: &[AuditInput<'_>], directory: &Directory) -> Vec<AuditFin
             Ok(set) => set,
             Err(error) => {
                 push(
-                    LintSeverity::Error,
+                    Severity::Error,
                     AuditKind::DoesNotCompile { errors: error.errors.iter().map(ToString::to_string).collect() },
                 );
                 continue;
@@ -217,14 +219,14 @@ pub fn audit(datasets: &[AuditInput<'_>], directory: &Directory) -> Vec<AuditFin
                 .iter()
                 .filter_map(|m| set.policies().get(m.policy.index()).map(|p| p.source().name.clone()))
                 .collect();
-            push(LintSeverity::Warning, AuditKind::SeesNothing { user: count.user, policies });
+            push(Severity::Warning, AuditKind::SeesNothing { user: count.user, policies });
         }
     }
     for uses in repeated.into_values() {
         let distinct: HashSet<&DatasetId> = uses.iter().map(|(id, _)| id).collect();
         if distinct.len() > 1 {
             findings.push(AuditFinding {
-                severity: LintSeverity::Note,
+                severity: Severity::Note,
                 dataset: None,
                 kind: AuditKind::RepeatedPolicy { uses },
             });

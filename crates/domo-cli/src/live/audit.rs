@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Args;
 use domo_model::{Dataset, Directory, ListDatasets, Policy, UserId};
-use domo_pdp::{AuditFinding, AuditInput, LintSeverity, UserSees};
+// The one severity of compile and lint findings (named `Severity` once lint's own is merged into it).
+use domo_pdp::LintSeverity as Severity;
+use domo_pdp::{AuditFinding, AuditInput, UserSees};
 use futures_util::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
@@ -163,9 +165,8 @@ struct AuditJson<'a> {
 
 fn print_findings(instance: &Instance, inputs: &[AuditInput<'_>], format: Format) -> anyhow::Result<Outcome> {
     let findings = domo_pdp::audit(inputs, &instance.directory);
-    let count = |severity: LintSeverity| findings.iter().filter(|f| f.severity == severity).count();
-    let (errors, warnings, notes) =
-        (count(LintSeverity::Error), count(LintSeverity::Warning), count(LintSeverity::Note));
+    let count = |severity: Severity| findings.iter().filter(|f| f.severity == severity).count();
+    let (errors, warnings, notes) = (count(Severity::Error), count(Severity::Warning), count(Severity::Note));
     fn json_of(f: &AuditFinding) -> FindingJson<'_> {
         FindingJson {
             severity: f.severity.as_str(),
@@ -221,8 +222,8 @@ fn print_findings(instance: &Instance, inputs: &[AuditInput<'_>], format: Format
                     current = Some(key);
                 }
                 let style = match finding.severity {
-                    LintSeverity::Error => ERROR,
-                    LintSeverity::Warning => WARNING,
+                    Severity::Error => ERROR,
+                    Severity::Warning => WARNING,
                     _ => BOLD,
                 };
                 text.push_str(&format!(

@@ -1,5 +1,6 @@
-//! The commands that talk to Domo's API (or `domo serve`): auth, DataSets, data, policies, users, groups, pull, plan and apply.
+//! The commands that talk to Domo's API (or `domo serve`): auth, DataSets, data, policies, users, groups, pull, audit, plan and apply.
 
+mod audit;
 mod auth;
 mod config;
 mod data;
@@ -40,12 +41,20 @@ would remove every policy, which turns PDP off, the last one waits until
 after the creates, and the plan needs --turn-pdp-off), stops at the first
 failure and says what was applied and what was not. Declined, it exits 1.
 
+An instance tree's root (docs/tree.md) plans every DataSet folder against
+the DataSet it is named by, into one plan: the DataSets are read --jobs at a
+time, one that fails a check is marked refused (exit 1) and the others are
+planned. Apply does each DataSet as above, --jobs at a time, and reports each
+as done, unchanged, skipped (its live policies changed since the plan, or the
+plan refused it) or failed (exit 2). Details: docs/live.md.
+
 Examples:
   domo pull $ID party
   # edit party/policies.json, then:
   domo pdp plan party --out plan.json
   domo pdp apply --plan plan.json
-  domo pdp apply party --yes";
+  domo pdp apply party --yes
+  domo pdp plan instance --out plan.json --format markdown";
 
 /// The live API commands, flattened into `domo`'s own.
 #[derive(Debug, Subcommand)]
@@ -92,6 +101,9 @@ pub(crate) enum LiveCommand {
         "  domo pull --all instance --name-like sales --pdp-only --sample 1000",
     ))]
     Pull(pull::PullArgs),
+    /// Audit PDP across DataSets, live or in an instance tree; --user: all one user sees.
+    #[command(after_help = format!("{}\n\n{}", audit::AUDIT_HELP, config::CONFIG_HELP))]
+    Audit(audit::AuditArgs),
 }
 
 /// `domo auth`.
@@ -132,6 +144,7 @@ pub(crate) fn run(command: LiveCommand) -> anyhow::Result<Outcome> {
         LiveCommand::Groups(args) => directory::groups(args),
         LiveCommand::Pull(args) => pull::run(&args),
         LiveCommand::Query(args) => query::run(args),
+        LiveCommand::Audit(args) => audit::run(&args),
     }
 }
 

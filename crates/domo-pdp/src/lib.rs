@@ -122,6 +122,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod audit;
 mod authority;
 mod compile;
 mod csv_split;
@@ -142,6 +143,7 @@ mod sql;
 mod table;
 mod visible_csv;
 
+pub use audit::{AuditFinding, AuditInput, AuditKind, UserSees, audit, user_access};
 pub use authority::{ManageAuthority, grant_holder, manage_authority};
 pub use compile::{
     Access, CompilePolicyError, CompiledPolicy, Diagnostic, DiagnosticCode, Membership, PdpMode, PolicyHandle,
@@ -167,7 +169,8 @@ pub use policy_tests::{
     CaseOutcome, Expectation, PolicyTestCsvError, PolicyTestError, run_policy_tests, run_policy_tests_csv,
 };
 pub use reconcile::{
-    Matched, ReconcileError, Reconciliation, Unmatched, fingerprint, live_changes, order_changes, reconcile,
+    ApplyStatus, ApplySummary, ChangeCounts, DatasetPlan, Matched, PlanSummary, ReconcileError, Reconciliation,
+    Unmatched, fingerprint, live_changes, order_changes, reconcile, staleness,
 };
 pub use rowset::{RowSet, Rows};
 pub use rust_decimal::Decimal;

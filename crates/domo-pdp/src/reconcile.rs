@@ -201,6 +201,150 @@ pub fn live_changes(then: &[Policy], now: &[Policy]) -> Vec<String> {
     changes
 }
 
+/// Whether the live policies are still those a plan saw: `None` when their
+/// fingerprint is the planned one, else what changed, in words. An apply
+/// writes nothing to a DataSet whose policies changed since its plan.
+pub fn staleness(planned_fingerprint: &str, then: &[Policy], now: &[Policy]) -> Option<Vec<String>> {
+    (fingerprint(now) != planned_fingerprint).then(|| live_changes(then, now))
+}
+
+/// The changes one DataSet's plan makes, counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ChangeCounts {
+    /// Policies to create.
+    pub creates: usize,
+    /// Policies to update.
+    pub updates: usize,
+    /// Policies to delete.
+    pub deletes: usize,
+}
+
+impl ChangeCounts {
+    /// All changes.
+    pub fn total(&self) -> usize {
+        self.creates + self.updates + self.deletes
+    }
+
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.total() == 0
+    }
+
+    /// Whether applying these changes to `live` policies leaves none, which
+    /// turns PDP off (everyone with access sees every row): the same answer as
+    /// [`Reconciliation::leaves_no_policy`], from a saved plan's counts.
+    pub fn leave_no_policy(&self, live: usize) -> bool {
+        live > 0 && live.saturating_sub(self.deletes) + self.creates == 0
+    }
+}
+
+impl std::ops::AddAssign for ChangeCounts {
+    fn add_assign(&mut self, other: Self) {
+        self.creates += other.creates;
+        self.updates += other.updates;
+        self.deletes += other.deletes;
+    }
+}
+
+/// How one DataSet of a whole-instance plan came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatasetPlan {
+    /// Planned: these changes (none when the live policies already match).
+    Planned(ChangeCounts),
+    /// A check failed (schema, a change the live instance would refuse, an
+    /// ambiguous match, a read that failed): nothing is planned for it.
+    Refused,
+}
+
+/// A whole-instance plan, counted: how many DataSets change, how many
+/// policies are created, updated and deleted in all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PlanSummary {
+    /// DataSets in the plan.
+    pub datasets: usize,
+    /// DataSets with at least one change.
+    pub to_change: usize,
+    /// DataSets whose live policies already match.
+    pub unchanged: usize,
+    /// DataSets that failed a check.
+    pub refused: usize,
+    /// The changes of every DataSet.
+    pub changes: ChangeCounts,
+}
+
+impl PlanSummary {
+    /// Counts the DataSets of a plan.
+    pub fn of(datasets: impl IntoIterator<Item = DatasetPlan>) -> Self {
+        let mut summary = Self::default();
+        for dataset in datasets {
+            summary.datasets += 1;
+            match dataset {
+                DatasetPlan::Refused => summary.refused += 1,
+                DatasetPlan::Planned(counts) if counts.is_empty() => summary.unchanged += 1,
+                DatasetPlan::Planned(counts) => {
+                    summary.to_change += 1;
+                    summary.changes += counts;
+                }
+            }
+        }
+        summary
+    }
+
+    /// Whether the instance matches the tree: nothing to change and nothing refused
+    /// (what a second plan after a complete apply shows).
+    pub fn converged(&self) -> bool {
+        self.to_change == 0 && self.refused == 0
+    }
+}
+
+/// How applying one DataSet's part of a plan came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplyStatus {
+    /// Every change was applied.
+    Done,
+    /// The plan had nothing to do for it.
+    Unchanged,
+    /// Nothing was written: its live policies changed since the plan, or the
+    /// plan refused it.
+    Skipped,
+    /// A check or a write failed; the changes before it were applied.
+    Failed,
+}
+
+/// An apply over many DataSets, counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ApplySummary {
+    /// DataSets whose changes were all applied.
+    pub done: usize,
+    /// DataSets with nothing to do.
+    pub unchanged: usize,
+    /// DataSets left alone.
+    pub skipped: usize,
+    /// DataSets where a check or a write failed.
+    pub failed: usize,
+}
+
+impl ApplySummary {
+    /// Counts the DataSets of an apply.
+    pub fn of(statuses: impl IntoIterator<Item = ApplyStatus>) -> Self {
+        let mut summary = Self::default();
+        for status in statuses {
+            match status {
+                ApplyStatus::Done => summary.done += 1,
+                ApplyStatus::Unchanged => summary.unchanged += 1,
+                ApplyStatus::Skipped => summary.skipped += 1,
+                ApplyStatus::Failed => summary.failed += 1,
+            }
+        }
+        summary
+    }
+
+    /// Whether every DataSet now matches the plan (none failed or skipped).
+    pub fn complete(&self) -> bool {
+        self.failed == 0 && self.skipped == 0
+    }
+}
+
 fn show_id(id: Option<PolicyId>) -> String {
     id.map_or_else(|| "?".to_owned(), |id| id.to_string())
 }
@@ -360,6 +504,55 @@ mod tests {
         assert_eq!(live_changes(&then, &then), ["their order or form changed"]);
     }
 
+    fn counts(creates: usize, updates: usize, deletes: usize) -> ChangeCounts {
+        ChangeCounts { creates, updates, deletes }
+    }
+
+    #[test]
+    fn a_plan_summary_counts_datasets_to_change_unchanged_and_refused() {
+        let summary = PlanSummary::of([
+            DatasetPlan::Planned(counts(2, 1, 0)),
+            DatasetPlan::Planned(counts(0, 0, 0)),
+            DatasetPlan::Refused,
+            DatasetPlan::Planned(counts(1, 0, 3)),
+        ]);
+        assert_eq!(
+            summary,
+            PlanSummary { datasets: 4, to_change: 2, unchanged: 1, refused: 1, changes: counts(3, 1, 3) }
+        );
+        assert!(!summary.converged());
+        assert!(PlanSummary::of([DatasetPlan::Planned(counts(0, 0, 0))]).converged());
+        assert!(!PlanSummary::of([DatasetPlan::Refused]).converged(), "a refused DataSet is not converged");
+        assert!(PlanSummary::of([]).converged());
+    }
+
+    #[test]
+    fn an_apply_is_complete_only_when_nothing_failed_or_was_skipped() {
+        use ApplyStatus::{Done, Failed, Skipped, Unchanged};
+        let summary = ApplySummary::of([Done, Unchanged, Done, Skipped, Failed]);
+        assert_eq!(summary, ApplySummary { done: 2, unchanged: 1, skipped: 1, failed: 1 });
+        assert!(!summary.complete());
+        assert!(ApplySummary::of([Done, Unchanged]).complete());
+        assert!(!ApplySummary::of([Done, Skipped]).complete());
+    }
+
+    #[test]
+    fn a_stale_plan_says_what_changed_live() {
+        let then = [policy(Some(1), "East")];
+        let planned = fingerprint(&then);
+        assert_eq!(staleness(&planned, &then, &then), None);
+        let now = [policy(Some(1), "East"), policy(Some(2), "West")];
+        assert_eq!(staleness(&planned, &then, &now), Some(vec!["policy 2 `West` was added".to_owned()]));
+    }
+
+    #[test]
+    fn leaving_no_policy_is_counted_like_the_reconciliation_says() {
+        assert!(counts(0, 0, 1).leave_no_policy(1));
+        assert!(!counts(1, 0, 1).leave_no_policy(1));
+        assert!(!counts(0, 0, 1).leave_no_policy(2));
+        assert!(!counts(0, 0, 0).leave_no_policy(0), "no policy before: nothing turns off");
+    }
+
     fn arb_policy(ids: std::ops::Range<u64>) -> impl proptest::strategy::Strategy<Value = Policy> {
         use proptest::prelude::*;
         (proptest::option::of(ids), 0..4usize, proptest::bool::weighted(0.15), 0..3u64).prop_map(
@@ -404,13 +597,52 @@ mod tests {
                     "PDP off after {change:?}"
                 );
             }
-            proptest::prop_assert_eq!(sorted(set), sorted(r.after.clone()));
+            proptest::prop_assert_eq!(sorted(set.clone()), sorted(r.after.clone()));
             // The planned set is the local policies (names and fields) plus the kept ones.
             let mut expected: Vec<Policy> =
                 local.iter().map(|p| Policy { id: None, ..p.clone() }).collect();
             expected.extend(r.kept.iter().map(|p| Policy { id: None, ..p.clone() }));
             let planned: Vec<Policy> = r.after.iter().map(|p| Policy { id: None, ..p.clone() }).collect();
             proptest::prop_assert_eq!(sorted(planned), sorted(expected));
+            // A re-run converges: once applied (Domo giving each created policy a new id), the same local
+            // policies reconcile to nothing to create or delete and every match already equal. Local names are
+            // distinct here: two local policies named alike without ids are ambiguous on the second run.
+            let mut names = std::collections::HashSet::new();
+            if local.iter().all(|p| names.insert(p.name.clone())) {
+                let applied: Vec<Policy> = set
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| Policy { id: Some(p.id.unwrap_or(PolicyId(1000 + i as u64))), ..p.clone() })
+                    .collect();
+                let again = reconcile(&local, &applied);
+                proptest::prop_assert!(again.is_ok(), "{again:?}");
+                let again = again.unwrap_or_default();
+                proptest::prop_assert!(again.creates.is_empty() && again.deletes.is_empty(), "{again:?}");
+                for m in &again.matched {
+                    let live_one = applied.iter().find(|p| p.id == Some(m.id));
+                    proptest::prop_assert_eq!(live_one, Some(&m.policy));
+                }
+            }
+            // A saved plan's counts say the same as the reconciliation about PDP turning off.
+            let counts = ChangeCounts { creates: r.creates.len(), updates: r.matched.len(), deletes: r.deletes.len() };
+            proptest::prop_assert_eq!(counts.leave_no_policy(live.len()), r.leaves_no_policy(live.len()));
+        }
+
+        /// Every DataSet of a plan is counted once, and the converged plan is the one with nothing to do.
+        #[test]
+        fn a_plan_summary_counts_every_dataset_once(
+            plans in proptest::collection::vec(proptest::option::of((0..3usize, 0..3usize, 0..3usize)), 0..12),
+        ) {
+            let entries: Vec<DatasetPlan> = plans
+                .iter()
+                .map(|p| p.map_or(DatasetPlan::Refused, |(c, u, d)| DatasetPlan::Planned(counts(c, u, d))))
+                .collect();
+            let summary = PlanSummary::of(entries.iter().copied());
+            proptest::prop_assert_eq!(summary.datasets, entries.len());
+            proptest::prop_assert_eq!(summary.to_change + summary.unchanged + summary.refused, entries.len());
+            let total: usize = plans.iter().flatten().map(|(c, u, d)| c + u + d).sum();
+            proptest::prop_assert_eq!(summary.changes.total(), total);
+            proptest::prop_assert_eq!(summary.converged(), total == 0 && plans.iter().all(Option::is_some));
         }
     }
 }

@@ -1,23 +1,24 @@
 //! `domo pdp plan|apply`: the local policies.json against the live policies, its effect on every user, and applying it.
 
 mod check;
+mod dataset;
 mod render;
+mod tree;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
 use domo_model::{DatasetId, Policy, PolicyId, Schema, read_user_file};
-use domo_pdp::PolicyChangeKind;
 use serde::{Deserialize, Serialize};
 
-use self::check::{OtherDataset, Written};
+use self::check::OtherDataset;
+use self::dataset::{NotApplied, Sample, Stop};
 use self::render::{markdown, render, render_report};
 use super::config::{Connection, ConnectionArgs};
 use super::output;
-use super::policies::stored_as_sent;
 use crate::any_row;
-use crate::engine::{self as common, UserEffect};
+use crate::engine::UserEffect;
 use crate::exit::Outcome;
 use crate::folder::{InputArgs, Inputs};
 use crate::output::Format;
@@ -46,14 +47,20 @@ pub(crate) struct PlanArgs {
     /// Output format: table (the default), json, or markdown (a pull-request comment).
     #[arg(long, value_parser = crate::output::formats(crate::output::COMMENT), default_value = "table")]
     format: Format,
+    /// For an instance tree: how many DataSets are read from the API at once.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_JOBS, value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: u16,
     #[command(flatten)]
     connection: ConnectionArgs,
 }
 
+/// DataSets read or written at once by a whole-tree plan or apply.
+const DEFAULT_JOBS: u16 = 8;
+
 /// Options of `domo pdp apply`.
 #[derive(Debug, Args)]
 pub(crate) struct ApplyArgs {
-    /// The folder holding policies.json, dataset.json, data.csv and directory.json.
+    /// The folder holding policies.json, dataset.json, data.csv and directory.json, or an instance tree's root.
     #[arg(value_name = "DIR", required_unless_present = "plan", conflicts_with = "plan")]
     dir: Option<PathBuf>,
     /// The live DataSet the folder's policies are for [default: the id in DIR/dataset.json].
@@ -74,6 +81,9 @@ pub(crate) struct ApplyArgs {
     /// Output format: table (the default) or json.
     #[arg(long, value_parser = crate::output::formats(crate::output::REPORT), default_value = "table")]
     format: Format,
+    /// For an instance tree: how many DataSets are read and written at once.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_JOBS, value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: u16,
     #[command(flatten)]
     connection: ConnectionArgs,
 }
@@ -100,6 +110,9 @@ struct Plan {
     kept: Vec<Policy>,
     /// Who gains and loses rows.
     effect: Effect,
+    /// The folder has no data.csv: `effect` counts no rows (a tree's DataSet pulled without a sample).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    no_sample: bool,
     /// Who gains and loses access for some possible row, whatever the data, with witness rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     any_row: Option<AnyRowEffect>,
@@ -120,13 +133,20 @@ enum Change {
 }
 
 impl Plan {
+    /// The changes, counted.
+    fn counts(&self) -> domo_pdp::ChangeCounts {
+        let count = |f: fn(&Change) -> bool| self.changes.iter().filter(|c| f(c)).count();
+        domo_pdp::ChangeCounts {
+            creates: count(|c| matches!(c, Change::Create { .. })),
+            updates: count(|c| matches!(c, Change::Update { .. })),
+            deletes: count(|c| matches!(c, Change::Delete { .. })),
+        }
+    }
+
     /// Whether applying the plan leaves the DataSet without any policy, which
     /// turns PDP off: everyone with access then sees every row.
     fn leaves_no_policy(&self) -> bool {
-        let count = |f: fn(&Change) -> bool| self.changes.iter().filter(|c| f(c)).count();
-        let deletes = count(|c| matches!(c, Change::Delete { .. }));
-        let creates = count(|c| matches!(c, Change::Create { .. }));
-        !self.live.is_empty() && self.live.len().saturating_sub(deletes) + creates == 0
+        self.counts().leave_no_policy(self.live.len())
     }
 }
 
@@ -216,6 +236,9 @@ struct AnyRowEffect {
 }
 
 pub(crate) fn plan(args: &PlanArgs) -> anyhow::Result<Outcome> {
+    if crate::tree::is_tree(&args.input.dir) {
+        return tree::plan(args);
+    }
     let connection = args.connection.connect()?;
     let target = Target { given: args.dataset_id.as_deref(), other: other_dataset(args.target_other_dataset) };
     let plan = make_plan(&args.input, &target, &connection)?;
@@ -237,6 +260,16 @@ pub(crate) fn plan(args: &PlanArgs) -> anyhow::Result<Outcome> {
 }
 
 pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
+    if let Some(dir) = &args.dir
+        && crate::tree::is_tree(dir)
+    {
+        return tree::apply(args);
+    }
+    if let Some(path) = &args.plan
+        && tree::is_tree_plan(path)?
+    {
+        return tree::apply(args);
+    }
     let connection = args.connection.connect()?;
     let plan = match (&args.plan, &args.dir) {
         (Some(path), _) => read_plan(path, &connection)?,
@@ -259,7 +292,7 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     }
     if plan.changes.is_empty() {
         if args.format == Format::Json {
-            output::json(&Report { plan: &plan, applied: Vec::new(), failed: None, not_applied: Vec::new() })?;
+            output::json(&Report { plan: &plan, steps: Steps::default() })?;
         }
         return Ok(Outcome::Ok);
     }
@@ -285,77 +318,29 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Findings);
     }
     let client = &connection.client;
-    let (report, error) = super::block_on(async {
-        let live = client.list_policies(&plan.dataset_id).await?;
-        let now = domo_pdp::fingerprint(&live);
-        if now != plan.fingerprint {
-            let what = domo_pdp::live_changes(&plan.live, &live);
-            bail!(
-                "the live policies of DataSet {} changed since the plan (fingerprint {} then, {now} now): {}; \
-                 nothing was applied: plan again",
-                plan.dataset_id,
-                plan.fingerprint,
-                what.join(", ")
-            );
-        }
-        // The plan may be old, or made for a folder: check the DataSet it writes to once more.
-        let dataset = client.get_dataset(&plan.dataset_id).await?;
+    let (steps, error) = super::block_on(async {
+        let stop = Stop::default();
+        stop.on_ctrl_c();
         let directory = client.directory().await.context(DIRECTORY_NEEDED)?;
-        recheck(&plan, &dataset, &directory)?;
-        let mut report = Report { plan: &plan, applied: Vec::new(), failed: None, not_applied: Vec::new() };
-        let mut error = None;
-        for (index, change) in plan.changes.iter().enumerate() {
-            if error.is_some() {
-                report.not_applied.push(change.step());
-                continue;
-            }
-            // A write counts as done only when Domo's answer holds what was sent.
-            let outcome: anyhow::Result<Step> = match change {
-                Change::Create { policy } => match client.create_policy(&plan.dataset_id, policy).await {
-                    Ok(created) => stored_as_sent(policy, &created).map(|()| Step {
-                        action: Action::Create,
-                        id: created.id,
-                        name: created.name.clone(),
-                    }),
-                    Err(e) => Err(e.into()),
-                },
-                Change::Update { id, policy, .. } => match client.update_policy(&plan.dataset_id, *id, policy).await {
-                    Ok(updated) => stored_as_sent(policy, &updated).map(|()| Step {
-                        action: Action::Update,
-                        id: Some(*id),
-                        name: updated.name.clone(),
-                    }),
-                    Err(e) => Err(e.into()),
-                },
-                Change::Delete { id, name } => client
-                    .delete_policy(&plan.dataset_id, *id)
-                    .await
-                    .map(|()| Step { action: Action::Delete, id: Some(*id), name: name.clone() })
-                    .map_err(Into::into),
-            };
-            match outcome {
-                Ok(done) => report.applied.push(done),
-                Err(cause) => {
-                    report.failed = Some(Failed { change: change.step(), error: chain(&cause) });
-                    let total = plan.changes.len();
-                    error =
-                        Some(cause.context(format!("change {} of {total} failed: {}", index + 1, change.describe())));
-                }
-            }
+        match dataset::apply_changes(client, &plan, &directory, &stop).await {
+            Ok(done) => Ok(done),
+            Err(NotApplied::Stale(error) | NotApplied::Failed(error)) => Err(error),
         }
-        Ok((report, error))
     })?;
+    let report = Report { plan: &plan, steps };
     match args.format {
         Format::Json => output::json(&report)?,
-        Format::Table | Format::Csv | Format::Markdown => output::text(&render_report(&report, plan.changes.len()))?,
+        Format::Table | Format::Csv | Format::Markdown => {
+            output::text(&render_report(&report.steps, plan.changes.len()))?;
+        }
     }
     match error {
         None => Ok(Outcome::Ok),
         Some(error) => Err(error.context(format!(
             "apply stopped: {} of {} applied, {} not applied",
-            report.applied.len(),
+            report.steps.applied.len(),
             output::count(plan.changes.len(), "change", "changes"),
-            report.not_applied.len() + 1
+            report.steps.not_applied.len() + usize::from(report.steps.failed.is_some())
         ))),
     }
 }
@@ -366,6 +351,14 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
 struct Report<'a> {
     /// The plan applied, so that a JSON report stands on its own.
     plan: &'a Plan,
+    #[serde(flatten)]
+    steps: Steps,
+}
+
+/// The changes an apply made to one DataSet, the one that failed, and those it did not reach.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Steps {
     applied: Vec<Step>,
     #[serde(skip_serializing_if = "Option::is_none")]
     failed: Option<Failed>,
@@ -417,84 +410,30 @@ fn other_dataset(allowed: bool) -> OtherDataset {
     if allowed { OtherDataset::Allow } else { OtherDataset::Refuse }
 }
 
-/// The policies a plan writes, named as its changes are.
-fn written(changes: &[Change]) -> Vec<Written<'_>> {
-    changes
-        .iter()
-        .filter_map(|change| match change {
-            Change::Create { policy } | Change::Update { policy, .. } => {
-                Some(Written { change: change.describe(), policy })
-            }
-            Change::Delete { .. } => None,
-        })
-        .collect()
-}
-
-/// Refuses a plan whose changes Domo would refuse, or would apply to another
-/// schema than the one they were written for, before anything is written.
-fn refuse_problems(
-    plan_changes: &[Change],
-    dataset: &domo_model::Dataset,
-    directory: &domo_model::Directory,
-) -> anyhow::Result<()> {
-    let problems = check::problems_against_live(&written(plan_changes), dataset, directory);
-    if problems.is_empty() {
-        return Ok(());
-    }
-    bail!(
-        "{} of the planned changes to DataSet {} `{}` would fail against its live schema and directory; nothing \
-         was written:\n  {}",
-        if problems.len() == 1 { "one".to_owned() } else { problems.len().to_string() },
-        dataset.id,
-        dataset.name,
-        problems.join("\n  ")
-    )
-}
-
-/// The checks an apply repeats right before its first write: the same DataSet,
-/// the same schema as when planned, and every change valid against the live
-/// schema and directory.
-fn recheck(plan: &Plan, dataset: &domo_model::Dataset, directory: &domo_model::Directory) -> anyhow::Result<()> {
-    if dataset.id != plan.dataset_id {
-        bail!(
-            "asked for DataSet {}, the API answered with DataSet {}; nothing was applied",
-            plan.dataset_id,
-            dataset.id
-        );
-    }
-    check::require_same_schema(&plan.schema, dataset, "the schema the plan was made for")
-        .context("nothing was applied: plan again")?;
-    refuse_problems(&plan.changes, dataset, directory)
-}
-
-/// Compares the folder's policies with the live ones and computes the effect on every user.
-fn make_plan(input: &InputArgs, target: &Target<'_>, connection: &Connection) -> anyhow::Result<Plan> {
-    let inputs = Inputs::read(input)?;
-    let dataset_id = &check::target(&inputs.dataset.id, target.given, target.other, &inputs.paths.dataset)?;
-    let local = inputs.policies.clone();
+/// Refuses a folder whose policies.json gives one id to two policies.
+fn refuse_duplicate_ids(inputs: &Inputs) -> anyhow::Result<()> {
     let mut seen = std::collections::HashSet::new();
-    for policy in &local {
+    for policy in &inputs.policies {
         if let Some(id) = policy.id
             && !seen.insert(id)
         {
             bail!("`{}` has two policies with id {id}", inputs.paths.policies.display());
         }
     }
+    Ok(())
+}
+
+/// Compares the folder's policies with the live ones and computes the effect on every user.
+fn make_plan(input: &InputArgs, target: &Target<'_>, connection: &Connection) -> anyhow::Result<Plan> {
+    let inputs = Inputs::read(input)?;
+    let dataset_id = &check::target(&inputs.dataset.id, target.given, target.other, &inputs.paths.dataset)?;
+    refuse_duplicate_ids(&inputs)?;
     let client = &connection.client;
-    let (live_dataset, live, live_directory) = super::block_on(async {
-        let dataset = client.get_dataset(dataset_id).await?;
-        let policies = client.list_policies(dataset_id).await?;
+    let (live, live_directory) = super::block_on(async {
+        let live = dataset::fetch_live(client, dataset_id).await?;
         let directory = client.directory().await.context(DIRECTORY_NEEDED)?;
-        Ok((dataset, policies, directory))
+        Ok((live, directory))
     })?;
-    if live_dataset.id != *dataset_id {
-        bail!("asked for DataSet {dataset_id}, the API answered with DataSet {}", live_dataset.id);
-    }
-    check::require_same_schema(
-        &inputs.dataset.schema,
-        &live_dataset,
-        &format!("`{}`", inputs.paths.dataset.display()),
-    )?;
     let mut notes = Vec::new();
     if inputs.dataset.id != *dataset_id {
         notes.push(format!(
@@ -502,84 +441,10 @@ fn make_plan(input: &InputArgs, target: &Target<'_>, connection: &Connection) ->
              (same schema)",
             inputs.paths.dataset.display(),
             inputs.dataset.id,
-            live_dataset.name
+            live.dataset.name
         ));
     }
-
-    // Match each local policy to a live one: by id, else by name.
-    let reconciled = domo_pdp::reconcile(&local, &live).map_err(|error| match error {
-        domo_pdp::ReconcileError::AmbiguousName { name, count } => anyhow::anyhow!(
-            "policy `{name}` of `{}` has no id matching a live policy, and {count} live policies have that name: \
-             give it the id of the one it is",
-            inputs.paths.policies.display(),
-        ),
-        domo_pdp::ReconcileError::DuplicateId { id } => {
-            anyhow::anyhow!("`{}` has two policies with id {id}", inputs.paths.policies.display())
-        }
-        other => anyhow::Error::new(other),
-    })?;
-    let domo_pdp::Reconciliation { matched, creates, deletes, kept, after } = reconciled;
-    let creates: Vec<Change> = creates.into_iter().map(|policy| Change::Create { policy }).collect();
-    let deletes: Vec<Change> =
-        deletes.into_iter().map(|domo_pdp::Unmatched { id, name }| Change::Delete { id, name }).collect();
-    if after.is_empty() && !live.is_empty() {
-        notes.push("no policy is left: Domo turns PDP off and everyone with access sees every row".to_owned());
-    }
-
-    // The effect, with the engine on the local rows: live policies before, the plan's after.
-    let mut dataset = inputs.dataset.clone();
-    if live_dataset.owner.is_some() {
-        dataset.owner.clone_from(&live_dataset.owner);
-    }
-    if !live_dataset.pdp_enabled {
-        notes.push(format!(
-            "PDP is disabled on the live DataSet: the effect is shown as if it were enabled (`domo pdp enable {dataset_id}`)"
-        ));
-    }
-    dataset.pdp_enabled = true;
-    let planned = Inputs { dataset, ..inputs };
-    let before_set = common::compile_policies(&planned, &live, Path::new("the live policies")).context(
-        "the live policies do not compile against the local folder (is directory.json out of date? `domo pull --force` refreshes it)",
-    )?;
-    let after_set = common::compile_policies(&planned, &after, &planned.paths.policies)?;
-    let table = planned.load_table()?;
-    let before = before_set.evaluate(&table)?;
-    let after_eval = after_set.evaluate(&table)?;
-    let diff = domo_pdp::diff_policies(&before, &after_eval);
-    let impact = domo_pdp::impact(&before_set, &after_set, &domo_pdp::ImpactOptions::default())?;
-    let any_row = AnyRowEffect {
-        counts: any_row::counts(&impact),
-        users: any_row::users_json(&impact, &common::Names::new(&planned.directory)),
-    };
-
-    let mut updates = Vec::new();
-    for domo_pdp::Matched { id, policy } in matched {
-        let details = diff.policies.iter().find_map(|change| match &change.kind {
-            PolicyChangeKind::Changed(details) if change.id == Some(id) => Some(details.clone()),
-            _ => None,
-        });
-        if let Some(details) = details {
-            updates.push(Change::Update { id, details, policy });
-        }
-    }
-    let directory = &planned.directory;
-    let users = diff.users.iter().map(|u| UserEffect::of(u, common::user_name(directory, u.user))).collect();
-    let changes = domo_pdp::order_changes(live.len(), creates, updates, deletes);
-    refuse_problems(&changes, &live_dataset, &live_directory)?;
-    Ok(Plan {
-        version: PLAN_VERSION,
-        api: connection.base_url.clone(),
-        dataset_id: dataset_id.clone(),
-        dataset_name: live_dataset.name,
-        schema: live_dataset.schema,
-        fingerprint: domo_pdp::fingerprint(&live),
-        live,
-        changes,
-        kept,
-        effect: Effect { rows: table.row_count(), users_total: directory.users.len(), users },
-        any_row: Some(any_row),
-        notes,
-    })
+    dataset::plan_against(inputs, dataset_id, live, &live_directory, &connection.base_url, Sample::Present, notes)
 }
 
 fn show_id(id: Option<PolicyId>) -> String {

@@ -1,5 +1,6 @@
 //! End-to-end tests of the live API commands: the `domo` binary against an emulator started in this process on 127.0.0.1.
 
+mod audit;
 mod big;
 mod datasets;
 mod directory_writes;
@@ -13,4 +14,5 @@ mod quickstart;
 mod reference_shapes;
 mod setup;
 mod support;
+mod tree_plan;
 mod unreachable;

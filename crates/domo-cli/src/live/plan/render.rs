@@ -4,13 +4,13 @@ use std::fmt::Write as _;
 
 use domo_model::Policy;
 
-use super::{Change, Plan, Report, show_id};
+use super::{Change, Plan, Steps, show_id};
 use crate::any_row;
 use crate::live::policies::filters_text;
 use crate::output::{self, BOLD, ERROR, GOOD, WARNING, paint};
 
 /// What an apply did, change by change.
-pub(super) fn render_report(report: &Report<'_>, total: usize) -> String {
+pub(super) fn render_report(report: &Steps, total: usize) -> String {
     let mut text = String::new();
     let applied = format!("applied {} of {}:", report.applied.len(), output::count(total, "change", "changes"));
     let _ = writeln!(text, "{}", paint(BOLD, applied));
@@ -84,6 +84,24 @@ pub(super) fn render(plan: &Plan) -> String {
         );
     }
     let effect = &plan.effect;
+    if plan.no_sample {
+        let _ = writeln!(text, "{}", paint(BOLD, "effect on users: no sample (the folder has no data.csv)"));
+    } else {
+        write_row_effect(&mut text, effect);
+    }
+    if let Some(any_row) = &plan.any_row {
+        let mut lines = Vec::new();
+        let _ = any_row::write_text(&mut lines, &any_row.users, &any_row.counts);
+        text.push_str(&String::from_utf8_lossy(&lines));
+    }
+    for note in &plan.notes {
+        let _ = writeln!(text, "{}: {note}", paint(WARNING, "note"));
+    }
+    text
+}
+
+/// Who gains and loses rows of the sample.
+fn write_row_effect(text: &mut String, effect: &super::Effect) {
     let _ = writeln!(
         text,
         "{}",
@@ -115,15 +133,6 @@ pub(super) fn render(plan: &Plan) -> String {
         output::how_many(gainers, "gains", "gain"),
         output::how_many(losers, "loses", "lose"),
     );
-    if let Some(any_row) = &plan.any_row {
-        let mut lines = Vec::new();
-        let _ = any_row::write_text(&mut lines, &any_row.users, &any_row.counts);
-        text.push_str(&String::from_utf8_lossy(&lines));
-    }
-    for note in &plan.notes {
-        let _ = writeln!(text, "{}: {note}", paint(WARNING, "note"));
-    }
-    text
 }
 
 /// The plan as a pull-request comment: the verdict, the counts, then a block per change to the

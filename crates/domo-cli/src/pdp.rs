@@ -156,12 +156,23 @@ pub(crate) fn group_help(command: clap::Command) -> clap::Command {
 pub(crate) fn run(command: PdpCommand) -> anyhow::Result<Outcome> {
     match command {
         PdpCommand::Preview(args) => preview::run(&args),
+        // An instance tree's root runs the command on every DataSet (docs/tree.md).
+        PdpCommand::Matrix(args) if crate::tree::is_tree(&args.input.dir) => tree::matrix(&args),
         PdpCommand::Matrix(args) => matrix::run(&args),
         PdpCommand::Who(args) => who::run(&args),
         PdpCommand::Explain(args) => explain::run(&args),
+        PdpCommand::Lint(args) if crate::tree::is_tree(&args.input.dir) => tree::lint(&args),
         PdpCommand::Lint(args) => lint::run(&args),
-        PdpCommand::Diff(args) => diff::run(&args),
+        PdpCommand::Diff(args) => {
+            let (against, label, _snapshot) = diff::old_side(&args)?;
+            if crate::tree::is_tree(&args.input.dir) {
+                tree::diff(&args, &against, &label)
+            } else {
+                diff::run(&args, &against)
+            }
+        }
         PdpCommand::Report(args) => report::run(&args),
+        PdpCommand::Test(args) if crate::tree::is_tree(&args.input.dir) => tree::test(&args),
         PdpCommand::Test(args) => test::run(&args),
         PdpCommand::Generate(args) => generate::run(&args),
         PdpCommand::Sql(args) => sql::run(&args),

@@ -9,7 +9,7 @@ use std::fmt;
 use domo_model::{Dataset, DatasetId, Directory, GroupId, Policy, PolicyFilter, UserId};
 
 // The one severity of compile and lint findings (named `Severity` once lint's own is merged into it).
-use crate::LintSeverity as Severity;
+use crate::Severity;
 use crate::{PdpMode, PolicySet, Reason, Table};
 
 /// One DataSet to audit: its settings, its policies, and a sample of its rows if there is one.

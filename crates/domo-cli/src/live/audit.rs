@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use domo_model::{Dataset, Directory, ListDatasets, Policy, UserId};
 // The one severity of compile and lint findings (named `Severity` once lint's own is merged into it).
-use domo_pdp::LintSeverity as Severity;
+use domo_pdp::Severity;
 use domo_pdp::{AuditFinding, AuditInput, UserSees};
 use futures_util::{StreamExt, TryStreamExt};
 use serde::Serialize;

@@ -115,24 +115,23 @@ impl PolicyJson {
     }
 }
 
-pub(crate) fn run(args: &DiffArgs) -> anyhow::Result<Outcome> {
-    // The revision's copy of DIR lives as long as the comparison.
-    let mut _snapshot = None;
-    let (against, label) = match (&args.against, &args.against_git) {
-        (Some(path), _) => (path.clone(), format!("`{}`", path.display())),
+/// The old side of a diff: the path given with `--against`, or a git revision's copy of DIR
+/// (kept while the returned guard lives), and how to name it.
+pub(super) fn old_side(args: &DiffArgs) -> anyhow::Result<(PathBuf, String, Option<tempfile::TempDir>)> {
+    match (&args.against, &args.against_git) {
+        (Some(path), _) => Ok((path.clone(), format!("`{}`", path.display()), None)),
         (None, Some(rev)) => {
             let snapshot = crate::tree::git_snapshot(&args.input.dir, rev)?;
-            let path = snapshot.path().to_path_buf();
-            _snapshot = Some(snapshot);
-            (path, format!("git revision `{rev}`"))
+            Ok((snapshot.path().to_path_buf(), format!("git revision `{rev}`"), Some(snapshot)))
         }
         (None, None) => anyhow::bail!("give the old policies with --against OLD or --against-git REF"),
-    };
-    if crate::tree::is_tree(&args.input.dir) {
-        return super::tree::diff(args, &against, &label);
     }
+}
+
+/// `domo pdp diff` of one DataSet folder against `against` (a policies file or a folder holding one).
+pub(crate) fn run(args: &DiffArgs, against: &std::path::Path) -> anyhow::Result<Outcome> {
     let inputs = Inputs::read_limited(&args.input, &args.limits)?;
-    let old_path = if against.is_dir() { against.join("policies.json") } else { against.clone() };
+    let old_path = if against.is_dir() { against.join("policies.json") } else { against.to_path_buf() };
     let old_policies = read_policies(&old_path, inputs.limits.json_bytes)?;
     let new_set = common::compile(&inputs)?;
     let old_set = common::compile_policies(&inputs, &old_policies, &old_path)?;

@@ -95,9 +95,6 @@ pub(super) fn lint_folder(inputs: &Inputs, for_any_row: bool, no_data: bool) -> 
 }
 
 pub(crate) fn run(args: &LintArgs) -> anyhow::Result<Outcome> {
-    if crate::tree::is_tree(&args.input.dir) {
-        return super::tree::lint(args);
-    }
     // Directory problems are findings here, not a refusal.
     let inputs = Inputs::read_with(&args.input, Limits::new(&args.limits), DirectoryProblems::Keep)?;
     let no_data = args.input.data.is_none() && !inputs.paths.data.exists();

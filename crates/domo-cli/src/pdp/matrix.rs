@@ -54,9 +54,6 @@ pub(super) struct MatrixUser {
 }
 
 pub(crate) fn run(args: &MatrixArgs) -> anyhow::Result<Outcome> {
-    if crate::tree::is_tree(&args.input.dir) {
-        return super::tree::matrix(args);
-    }
     let inputs = Inputs::read_limited(&args.input, &args.limits)?;
     let set = common::compile(&inputs)?;
     // Streamed a batch of rows at a time: memory does not grow with the file.

@@ -55,16 +55,6 @@ struct CaseJson {
 }
 
 pub(crate) fn run(args: &TestArgs) -> anyhow::Result<Outcome> {
-    if crate::tree::is_tree(&args.input.dir) {
-        if let Some(tests) = &args.tests {
-            anyhow::bail!(
-                "`{}` is an instance tree: its tests are each DataSet folder's tests.json, not `{}`",
-                args.input.dir.display(),
-                tests.display()
-            );
-        }
-        return super::tree::test(args);
-    }
     let inputs = Inputs::read_limited(&args.input, &args.limits)?;
     let tests = args.tests.clone().unwrap_or_else(|| args.input.dir.join("tests.json"));
     let outcomes = run_file(&inputs, &tests)?;

@@ -639,6 +639,13 @@ struct DatasetTests {
 
 /// `domo pdp test ROOT`: every DataSet folder's `tests.json`, on its sample.
 pub(super) fn test(args: &TestArgs) -> anyhow::Result<Outcome> {
+    if let Some(tests) = &args.tests {
+        anyhow::bail!(
+            "`{}` is an instance tree: its tests are each DataSet folder's tests.json, not `{}`",
+            args.input.dir.display(),
+            tests.display()
+        );
+    }
     let tree = Tree::read(&args.input.dir, Limits::new(&args.limits), DirectoryProblems::Refuse)?;
     let mut results = Vec::new();
     for dataset in &tree.datasets {

@@ -1,8 +1,8 @@
 //! One scenario, run in a child process of its own so that its peak memory is its own; prints `key=value` pairs for the parent.
 //!
-//! The analyses call today's in-memory API (`Table::from_csv`, then
-//! `evaluate`, `diff_policies`, `lint`); each sits in one function below, the
-//! place to switch to the streaming API.
+//! The analyses stream the file a batch of rows at a time, as the `domo pdp` commands do:
+//! `PolicySet::all_counts_csv` for the counts, `DiffAccumulator` and `Linter` fed by
+//! `Table::for_each_batch` for `diff` and `lint`; memory does not grow with the rows.
 
 use std::fs::File;
 use std::io::{self, BufWriter};
@@ -12,9 +12,12 @@ use std::time::Instant;
 
 use domo_benches::Workload;
 use domo_model::UserId;
-use domo_pdp::{HeaderRow, LintSeverity, PolicySet, Reason, StreamOptions, Table, diff_policies, lint};
+use domo_pdp::{BatchOptions, DiffAccumulator, DiffOptions, Linter, PolicySet, Reason, Severity, StreamOptions, Table};
 
 use crate::Result;
+
+/// The error of a streamed pass: the loader's or the analysis's, sent between threads.
+type BatchError = Box<dyn std::error::Error + Send + Sync>;
 
 /// How many policies the `diff` scenario changes.
 pub(crate) const CHANGED_POLICIES: usize = 50;
@@ -145,33 +148,16 @@ pub(crate) fn run(args: &ChildArgs, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Loads the table from the file (a streaming engine would not).
-fn load(workload: &Workload, path: &Path) -> Result<Table> {
-    let table = Table::from_csv(File::open(path)?, &workload.dataset.schema, HeaderRow::Present)?;
-    ensure(table.row_count() as u64 == workload.rows, || {
-        format!("loaded {} rows, not {}", table.row_count(), workload.rows)
-    })?;
-    Ok(table)
-}
-
-/// Every user's visible row count, end to end from the file.
+/// Every user's visible row count, end to end from the file, streamed.
 fn all_users_counts(workload: &Workload, path: &Path) -> Result<String> {
     let started = Instant::now();
-    let table = load(workload, path)?;
-    let loaded = started.elapsed();
     let set = PolicySet::compile(&workload.dataset, &workload.policies, &workload.directory)?;
     let compiled = started.elapsed();
-    let evaluation = set.evaluate(&table)?;
-    let evaluated = started.elapsed();
-    let counts = evaluation.visible_counts();
+    let all = set.all_counts_csv(File::open(path)?, BatchOptions::default())?;
     let counted = started.elapsed();
-    eprintln!(
-        "load {:.3} s, compile {:.3} s, evaluate {:.3} s, counts {:.3} s",
-        loaded.as_secs_f64(),
-        (compiled - loaded).as_secs_f64(),
-        (evaluated - compiled).as_secs_f64(),
-        (counted - evaluated).as_secs_f64()
-    );
+    eprintln!("compile {:.3} s, stream and count {:.3} s", compiled.as_secs_f64(), (counted - compiled).as_secs_f64());
+    ensure(all.rows as u64 == workload.rows, || format!("counted {} rows, not {}", all.rows, workload.rows))?;
+    let counts = all.users;
     ensure(counts.len() == workload.directory.users.len(), || {
         format!("{} counts for {} users", counts.len(), workload.directory.users.len())
     })?;
@@ -203,15 +189,18 @@ fn one_user_as_csv(workload: &Workload, user: UserId, path: &Path) -> Result<u64
     Ok(summary.rows_written)
 }
 
-/// `diff` of the policies before and after [`CHANGED_POLICIES`] changes, end to end from the file.
+/// `diff` of the policies before and after [`CHANGED_POLICIES`] changes, end to end from the file, streamed.
 fn diff_changed_policies(workload: &Workload, path: &Path) -> Result<String> {
     let after_policies = workload.changed_policies(CHANGED_POLICIES);
-    let table = load(workload, path)?;
     let before = PolicySet::compile(&workload.dataset, &workload.policies, &workload.directory)?;
     let after = PolicySet::compile(&workload.dataset, &after_policies, &workload.directory)?;
-    let old = before.evaluate(&table)?;
-    let new = after.evaluate(&table)?;
-    let diff = diff_policies(&old, &new);
+    let mut accumulator = DiffAccumulator::new(&before, &after, DiffOptions::default());
+    let rows = Table::for_each_batch(File::open(path)?, &workload.dataset.schema, BatchOptions::default(), |batch| {
+        accumulator.add_batch(batch.table()).map_err(BatchError::from)
+    })
+    .map_err(|e| e as Box<dyn std::error::Error>)?;
+    ensure(rows == workload.rows, || format!("read {rows} rows, not {}", workload.rows))?;
+    let diff = accumulator.finish();
     ensure(diff.policies.len() == CHANGED_POLICIES, || {
         format!("{} changed policies, not {CHANGED_POLICIES}", diff.policies.len())
     })?;
@@ -224,14 +213,19 @@ fn diff_changed_policies(workload: &Workload, path: &Path) -> Result<String> {
     ))
 }
 
-/// `lint` with the data (hidden rows, users who see nothing, …), end to end from the file.
+/// `lint` with the data (hidden rows, users who see nothing, …), end to end from the file, streamed.
 fn lint_with_data(workload: &Workload, path: &Path) -> Result<String> {
-    let table = load(workload, path)?;
-    let report = lint(&workload.dataset, &workload.policies, &workload.directory, &table);
+    let linter = Linter::new(&workload.dataset, &workload.policies, &workload.directory);
+    let mut rows = linter.rows();
+    Table::for_each_batch(File::open(path)?, &workload.dataset.schema, BatchOptions::default(), |batch| {
+        rows.add(batch.table()).map_err(BatchError::from)
+    })
+    .map_err(|e| e as Box<dyn std::error::Error>)?;
+    let report = linter.finish(rows);
     Ok(format!(
         "findings={} errors={} warnings={}",
         report.findings.len(),
-        report.count(LintSeverity::Error),
-        report.count(LintSeverity::Warning)
+        report.count(Severity::Error),
+        report.count(Severity::Warning)
     ))
 }

@@ -149,7 +149,8 @@ pub(crate) fn run(args: &DiffArgs, against: &std::path::Path) -> anyhow::Result<
     // gained and lost are kept, with their text when they are shown.
     let mut accumulator = DiffAccumulator::new(&old_set, &new_set, DiffOptions { example_rows: SAMPLE_ROWS });
     let mut texts = args.show_rows.then(RowTexts::new);
-    accumulate(&mut accumulator, &inputs.load_table()?, texts.as_mut())?;
+    // The rows stream by a batch at a time: memory does not grow with the file.
+    common::for_each_batch(&inputs, |batch| accumulate(&mut accumulator, batch.table(), texts.as_mut()))?;
     let rows = accumulator.rows();
     let diff = accumulator.finish();
     let directory = &inputs.directory;

@@ -81,8 +81,8 @@ pub(super) fn lint_folder(inputs: &Inputs, for_any_row: bool, no_data: bool) -> 
     let linter = Linter::new(&inputs.dataset, &inputs.policies, &inputs.directory);
     let mut rows = linter.rows();
     if !no_data {
-        // One batch: the whole table. A batch reader of the CSV file feeds `rows.add` the same way.
-        rows.add(&inputs.load_table()?)?;
+        // The rows stream by a batch at a time: memory does not grow with the file.
+        crate::engine::for_each_batch(inputs, |batch| Ok(rows.add(batch.table())?))?;
     }
     let row_count = rows.row_count();
     let mut report = linter.finish(rows);

@@ -85,14 +85,14 @@ pub(super) fn matrix(args: &MatrixArgs) -> anyhow::Result<Outcome> {
         let inputs = &dataset.inputs;
         let set = common::compile(inputs)?;
         let (rows, users) = if dataset.has_data {
-            let table = inputs.load_table()?;
-            let evaluation = set.evaluate(&table)?;
-            let users = evaluation
-                .visible_counts()
-                .into_iter()
+            // Streamed a batch of rows at a time, like `domo pdp matrix DIR`.
+            let counts = common::all_counts(inputs, &set)?;
+            let users = counts
+                .users
+                .iter()
                 .map(|c| DatasetUser { id: c.user.get(), visible: Some(c.rows), reason: common::reason_word(c.reason) })
                 .collect();
-            (Some(table.row_count()), users)
+            (Some(counts.rows), users)
         } else {
             let users = tree
                 .directory
@@ -472,10 +472,9 @@ fn diff_dataset(
         });
     }
     if new.has_data && !args.for_any_row {
-        let table = new.inputs.load_table()?;
-        let old_eval = old_set.evaluate(&table)?;
-        let new_eval = new_set.evaluate(&table)?;
-        let diff = domo_pdp::diff_policies(&old_eval, &new_eval);
+        let mut accumulator = domo_pdp::DiffAccumulator::new(&old_set, &new_set, domo_pdp::DiffOptions::default());
+        common::for_each_batch(&new.inputs, |batch| Ok(accumulator.add_batch(batch.table())?))?;
+        let diff = accumulator.finish();
         let users = diff
             .users
             .iter()

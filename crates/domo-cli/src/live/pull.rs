@@ -29,7 +29,7 @@ pub(crate) struct PullArgs {
     #[arg(required_unless_present = "all", conflicts_with = "all")]
     dir: Option<PathBuf>,
     /// Pull every DataSet the filters select into the instance tree DIR (created if missing): DIR/directory.json
-    /// and DIR/datasets/<id>/; run again, it updates the tree in place and says what changed.
+    /// and DIR/datasets/ID/ for each DataSet; run again, it updates the tree in place and says what changed.
     #[arg(long, value_name = "DIR")]
     all: Option<PathBuf>,
     /// With --all: only DataSets whose name contains TEXT, ignoring case (Domo's `nameLike`).

@@ -91,6 +91,14 @@ impl Client {
     /// The directory file that local previews read: every user, and every
     /// group with its members' ids (members of four groups fetched at a time).
     pub async fn directory(&self) -> Result<Directory, Error> {
+        self.directory_with(PARALLEL_GROUPS).await
+    }
+
+    /// [`Client::directory`] with at most `parallel` requests in flight (at least one).
+    ///
+    /// # Errors
+    /// As [`Client::directory`].
+    pub async fn directory_with(&self, parallel: usize) -> Result<Directory, Error> {
         let users: Vec<User> = self.list_users().try_collect().await?;
         let groups: Vec<Group> = self.list_groups().try_collect().await?;
         let groups = futures_util::stream::iter(groups)
@@ -98,7 +106,7 @@ impl Client {
                 let user_ids: Vec<UserId> = self.list_group_members(group.id).try_collect().await?;
                 Ok::<_, Error>(DirectoryGroup { id: group.id, name: group.name, user_ids })
             })
-            .buffered(PARALLEL_GROUPS)
+            .buffered(parallel.max(1))
             .try_collect()
             .await?;
         Ok(Directory { users, groups, roles: Vec::new() })

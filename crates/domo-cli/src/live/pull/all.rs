@@ -151,9 +151,10 @@ async fn pull_tree(args: &PullAll<'_>, client: &Client) -> anyhow::Result<Report
         })
         .take(limit)
         .try_collect::<Vec<_>>();
-    let (listed, directory) = tokio::try_join!(async { listing.await.context("cannot list the DataSets") }, async {
-        client.directory().await.context("cannot read the users and groups")
-    },)?;
+    // One after the other, and the directory's group members --jobs at a time: never more than
+    // --jobs requests in flight.
+    let listed = listing.await.context("cannot list the DataSets")?;
+    let directory = client.directory_with(args.jobs).await.context("cannot read the users and groups")?;
     let datasets = args.root.join(DATASETS);
     std::fs::create_dir_all(&datasets).with_context(|| format!("cannot create `{}`", datasets.display()))?;
     let (users, groups) = (directory.users.len(), directory.groups.len());

@@ -133,7 +133,7 @@ fn between_takes_low_and_high() {
     check_err(
         "sales,P,Amount,27,BETWEEN,20 & 10",
         &[
-            "line 2: DataSet `sales`, policy #1 `P` (no id), filters[0]: BETWEEN `20` and `10`: the low bound is above the high bound, so the filter matches no row",
+            "line 2: DataSet `sales`, policy #1 `P`, filters[0]: BETWEEN `20` and `10`: the low bound is above the high bound, so the filter matches no row",
         ],
     );
 }
@@ -338,7 +338,7 @@ fn policies_over_domos_value_limit_are_an_error() {
     check_err(
         &format!("sales,P,Region,27,,{}", values.join("|")),
         &[
-            "line 2: DataSet `sales`, policy #1 `P` (no id): the values add up to 510 characters (one separator per value); Domo requires under 255 (split the policy: fewer values each)",
+            "line 2: DataSet `sales`, policy #1 `P`: the values add up to 510 characters (one separator per value); Domo requires under 255 (split the policy: fewer values each)",
         ],
     );
 }

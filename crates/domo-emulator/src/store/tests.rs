@@ -176,3 +176,42 @@ fn diffs_find_each_change_by_key() {
     check_diff(&[], &[10], "+10");
     check_diff(&[10, 20], &[], "-1 -2");
 }
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The database and its log hold the generated client's secret: only their owner may read them,
+/// also when they were made readable by others (a backup restored with a wider mode).
+#[cfg(unix)]
+#[test]
+fn the_database_and_its_log_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let files = [DB_FILE, "state.db-wal", "state.db-shm"].map(|f| dir.path().join(f));
+    let write = |store: &Store| {
+        let client = StoredClient { id: "app".into(), secret: Secret::new("s3cret-41"), user: UserId(1) };
+        store
+            .write(|state| {
+                state.generated_client = Some(client);
+                Ok(())
+            })
+            .unwrap();
+    };
+    let store = Store::open(dir.path()).unwrap();
+    write(&store);
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    drop(store);
+    for file in files.iter().filter(|f| f.exists()) {
+        fs::set_permissions(file, fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    write(&store);
+    for file in files.iter().filter(|f| f.exists()) {
+        assert_eq!(mode(file), 0o600, "{} is made private again on start", file.display());
+    }
+}

@@ -215,3 +215,45 @@ fn the_database_and_its_log_files_are_readable_by_their_owner_only() {
         assert_eq!(mode(file), 0o600, "{} is made private again on start", file.display());
     }
 }
+
+/// A `state.json` is migrated with every field a policy, the directory and a tombstone carry: virtual users,
+/// custom roles and their grants, a user's groups, a deleted DataSet's streams.
+#[test]
+fn a_migration_keeps_virtual_users_roles_and_tombstones() {
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = serde_json::json!({
+        "datasets": [{"dataset": {"id": "sales", "name": "Sales", "rows": 0, "columns": 1, "pdpEnabled": true,
+            "schema": {"columns": [{"type": "STRING", "name": "Region"}]},
+            "policies": [{"id": 4, "type": "user", "name": "West", "users": [27], "groups": [7],
+                "virtualUsers": ["vu:west-bot"],
+                "filters": [{"column": "Region", "values": ["West"], "operator": "EQUALS", "not": true}]}]},
+            "segments": []}],
+        "directory": {
+            "users": [{"id": 27, "name": "West", "email": "west@example.com", "role": "Auditor"}],
+            "groups": [{"id": 7, "name": "Algebra", "userIds": [27]}],
+            "roles": [{"name": "Auditor", "grants": ["dataset.manage.all"]}]
+        },
+        "lastId": {"policy": 4, "user": 27, "group": 7},
+        "directoryChanged": true,
+        "deleted": [{"id": "gone", "name": "Gone", "deletedAt": "2026-11-30T10:00:00Z",
+            "streams": [{"id": 2, "updateMethod": "APPEND", "createdAt": "2026-11-29T10:00:00Z"}]}]
+    });
+    fs::write(dir.path().join("state.json"), serde_json::to_vec(&legacy).unwrap()).unwrap();
+    let before: State = State::from(serde_json::from_value::<model::LegacyState>(legacy).unwrap());
+    let store = Store::open(dir.path()).unwrap();
+    let check = |store: &Store| {
+        store.read(|after| {
+            let policies = |s: &State| serde_json::to_value(s.datasets[0].dataset.policies.clone()).unwrap();
+            assert_eq!(policies(after), policies(&before));
+            assert_eq!(after.datasets[0].dataset.policies.as_ref().unwrap()[0].virtual_users, ["vu:west-bot"]);
+            assert_eq!(*after.directory, *before.directory);
+            assert_eq!(after.directory.roles.len(), 1);
+            assert_eq!(after.deleted, before.deleted);
+            assert_eq!(after.deleted[0].streams.len(), 1);
+            assert_eq!((after.last_id.clone(), after.directory_changed), (before.last_id.clone(), true));
+        });
+    };
+    check(&store);
+    drop(store);
+    check(&Store::open(dir.path()).unwrap());
+}

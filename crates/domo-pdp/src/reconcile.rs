@@ -616,6 +616,30 @@ mod tests {
         )
     }
 
+    /// A user policy of users among 0..4 with up to two EQUALS filters on `Region` (values among A, B, C).
+    fn arb_region_policy() -> impl proptest::strategy::Strategy<Value = Policy> {
+        use proptest::prelude::*;
+        let filter =
+            (proptest::collection::btree_set(0..3usize, 1..3), proptest::bool::ANY).prop_map(|(values, not)| {
+                domo_model::PolicyFilter {
+                    column: "Region".to_owned(),
+                    values: values
+                        .into_iter()
+                        .map(|v| ["A", "B", "C"].get(v).copied().unwrap_or("A").to_owned())
+                        .collect(),
+                    operator: domo_model::FilterOperator::Equals,
+                    not,
+                }
+            });
+        (proptest::collection::btree_set(0..4u64, 0..4), proptest::collection::vec(filter, 0..3)).prop_map(
+            |(users, filters)| Policy {
+                users: users.into_iter().map(domo_model::UserId).collect(),
+                filters,
+                ..policy(Some(1), "P")
+            },
+        )
+    }
+
     proptest::proptest! {
         /// Applying the ordered changes to the live set yields the planned set,
         /// the local policies and the kept ones; and no prefix of the order
@@ -678,6 +702,29 @@ mod tests {
             // A saved plan's counts say the same as the reconciliation about PDP turning off.
             let counts = ChangeCounts { creates: r.creates.len(), updates: r.matched.len(), deletes: r.deletes.len() };
             proptest::prop_assert_eq!(counts.leave_no_policy(live.len()), r.leaves_no_policy(live.len()));
+        }
+
+        /// An update said to only narrow admits no (user, row) that the policy before it did not admit
+        /// (checked with a tiny evaluator: users only, EQUALS on one column, with `not`).
+        #[test]
+        fn an_update_said_to_only_narrow_admits_nothing_new(
+            before in arb_region_policy(),
+            after in arb_region_policy(),
+        ) {
+            let admits = |p: &Policy, user: u64, region: &str| {
+                p.users.contains(&domo_model::UserId(user))
+                    && p.filters.iter().all(|f| f.values.iter().any(|v| v == region) != f.not)
+            };
+            if only_narrows(&before, &after) {
+                for user in 0..4 {
+                    for region in ["A", "B", "C"] {
+                        proptest::prop_assert!(
+                            !admits(&after, user, region) || admits(&before, user, region),
+                            "user {user}, region {region}: {before:?} -> {after:?}"
+                        );
+                    }
+                }
+            }
         }
 
         /// Every DataSet of a plan is counted once, and the converged plan is the one with nothing to do.

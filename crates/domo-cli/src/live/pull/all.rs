@@ -437,21 +437,25 @@ impl Report {
         }
         let (mut added, mut updated, mut unchanged, mut left_out, mut deleted, mut skipped, mut failed) =
             (0, 0, 0, 0, 0, 0, 0);
+        let mut warned = 0;
         for outcome in &self.outcomes {
             match outcome {
                 Pulled::Added { id, name, holds, warning } => {
                     added += 1;
+                    warned += usize::from(warning.is_some());
                     lines.push(format!("added    {id} `{name}`: {holds}"));
                     warn(id, name, warning.as_deref());
                 }
                 Pulled::Updated { id, name, changes, warning } => {
                     updated += 1;
+                    warned += usize::from(warning.is_some());
                     lines.push(format!("updated  {id} `{name}`: {}", changes.join("; ")));
                     warn(id, name, warning.as_deref());
                 }
                 Pulled::Unchanged { warning } => {
                     unchanged += 1;
                     if let Some((id, name, warning)) = warning {
+                        warned += 1;
                         warn(id, name, Some(warning));
                     }
                 }
@@ -491,7 +495,8 @@ impl Report {
             }
         }
         let nothing = added + updated + deleted == 0 && lines.is_empty();
-        let verdict = if nothing && skipped + failed == 0 { "no changes, ".to_owned() } else { String::new() };
+        // "no changes" only when nothing was warned about either (a live change to a shared policy is one).
+        let verdict = if nothing && skipped + failed + warned == 0 { "no changes, ".to_owned() } else { String::new() };
         output::note(format!(
             "pulled {} into `{}` in {:.1?}: {verdict}{}",
             output::plural(pulled as u64, "DataSet", "DataSets"),

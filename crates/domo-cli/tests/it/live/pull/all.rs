@@ -354,6 +354,7 @@ fn a_live_copy_of_a_shared_policy_that_differs_from_the_tree_is_reported() {
     // Said again on every pull while it lasts.
     let again = pull(&live, &tree, &[]);
     assert!(again.stderr.contains("live policy `Regional` differs from shared policy `regional`"), "{}", again.all());
+    assert!(!again.stderr.contains("no changes"), "a warning is not `no changes`: {}", again.all());
 }
 
 /// A proxy on 127.0.0.1 in front of the emulator. `fault` sees each request line and may answer it itself (a

@@ -144,10 +144,11 @@ impl Tree {
         }
         let directory = Arc::new(directory);
         let mut errors: Vec<String> = Vec::new();
-        let shared = read_shared(&root.join(SHARED), limits, &mut errors)?;
+        let mut broken = BTreeSet::new();
+        let shared = read_shared(&root.join(SHARED), limits, &mut errors, &mut broken)?;
         let mut datasets = Vec::new();
         for folder in subfolders(&root.join(DATASETS))? {
-            match read_dataset(root, &folder, &directory_path, &directory, &shared, limits) {
+            match read_dataset(root, &folder, &directory_path, &directory, (&shared, &broken), limits) {
                 Ok(dataset) => datasets.push(dataset),
                 Err(problems) => errors.extend(problems),
             }
@@ -193,8 +194,14 @@ fn subfolders(dir: &Path) -> anyhow::Result<Vec<String>> {
     Ok(names)
 }
 
-/// Reads `shared/*.json`, keyed by file stem; a missing folder is no shared policies.
-fn read_shared(dir: &Path, limits: Limits, errors: &mut Vec<String>) -> anyhow::Result<BTreeMap<String, SharedPolicy>> {
+/// Reads `shared/*.json`, keyed by file stem; a missing folder is no shared policies. The stems
+/// of the files that cannot be read go to `broken` (their problem to `errors`).
+fn read_shared(
+    dir: &Path,
+    limits: Limits,
+    errors: &mut Vec<String>,
+    broken: &mut BTreeSet<String>,
+) -> anyhow::Result<BTreeMap<String, SharedPolicy>> {
     let mut shared = BTreeMap::new();
     if !dir.is_dir() {
         return Ok(shared);
@@ -213,7 +220,10 @@ fn read_shared(dir: &Path, limits: Limits, errors: &mut Vec<String>) -> anyhow::
             Ok(policy) => {
                 shared.insert(stem, SharedPolicy { path, policy });
             }
-            Err(error) => errors.push(format!("{error:#}")),
+            Err(error) => {
+                errors.push(format!("{error:#}"));
+                broken.insert(stem);
+            }
         }
     }
     Ok(shared)
@@ -225,7 +235,7 @@ fn read_dataset(
     folder: &str,
     directory_path: &Path,
     directory: &Arc<Directory>,
-    shared: &BTreeMap<String, SharedPolicy>,
+    (shared, broken): (&BTreeMap<String, SharedPolicy>, &BTreeSet<String>),
     limits: Limits,
 ) -> Result<TreeDataset, Vec<String>> {
     let one = |error: anyhow::Error| vec![format!("{error:#}")];
@@ -259,6 +269,14 @@ fn read_dataset(
                 continue;
             }
             let Some(definition) = shared.get(&use_.policy) else {
+                if broken.contains(&use_.policy) {
+                    problems.push(format!(
+                        "{at}: shared policy `{}` cannot be used: `{}` has a problem (listed on its own)",
+                        use_.policy,
+                        root.join(SHARED).join(format!("{}.json", use_.policy)).display()
+                    ));
+                    continue;
+                }
                 let hint = domo_model::did_you_mean(&use_.policy, shared.keys().map(String::as_str))
                     .map(|s| format!(" (did you mean `{s}`?)"))
                     .unwrap_or_default();
@@ -408,6 +426,23 @@ mod tests {
         let error = format!("{:#}", read(dir.path()).unwrap_err());
         assert!(
             error.contains("is the DataSet `c2e4a6b8-1d3f-4a5c-9e7b-0f1e2d3c4b03` (id in dataset.json): its folder must be named by its id"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_shared_policy_file_that_does_not_parse_is_not_called_missing_by_its_uses() {
+        let dir = copy_of_example();
+        let emea = dir.path().join("shared/emea.json");
+        std::fs::write(&emea, "{\"name\": \"EMEA region\",\n \"filters\": [}").unwrap();
+        let error = format!("{:#}", read(dir.path()).unwrap_err());
+        assert!(error.contains(&format!("`{}` is not valid JSON at line 2, column 14", emea.display())), "{error}");
+        assert!(!error.contains("has no `emea.json`"), "the file is there: {error}");
+        assert!(
+            error.contains(&format!(
+                "at `[0]`: shared policy `emea` cannot be used: `{}` has a problem (listed on its own)",
+                emea.display()
+            )),
             "{error}"
         );
     }

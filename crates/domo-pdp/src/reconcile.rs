@@ -54,7 +54,11 @@ pub struct Unmatched {
 /// Local policies matched to live ones ([`reconcile`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Reconciliation {
-    /// Local policies that match a live one, in local order (to be updated when they differ).
+    /// Local policies that match a live one (to be updated when they differ):
+    /// those whose change can only narrow access first, then the others, each
+    /// in local order, so that an apply stopped between two updates never
+    /// shows more than before and after (a user moved from one policy to
+    /// another loses the old rows before gaining the new ones).
     pub matched: Vec<Matched>,
     /// Local policies that match no live one, their id cleared, in local order.
     pub creates: Vec<Policy>,
@@ -142,7 +146,23 @@ pub fn reconcile(local: &[Policy], live: &[Policy]) -> Result<Reconciliation, Re
             out.deletes.push(Unmatched { id, name: policy.name.clone() });
         }
     }
+    // A stable sort: narrowing updates first, each group in local order.
+    out.matched.sort_by_key(|m| !live.iter().find(|l| l.id == Some(m.id)).is_some_and(|l| only_narrows(l, &m.policy)));
     Ok(out)
+}
+
+/// Whether changing `before` into `after` can only take access away: the same
+/// type, no member added, and every filter of `before` still there (more
+/// filters admit fewer rows). `false` when unsure.
+fn only_narrows(before: &Policy, after: &Policy) -> bool {
+    fn subset<T: PartialEq>(small: &[T], large: &[T]) -> bool {
+        small.iter().all(|item| large.contains(item))
+    }
+    before.policy_type == after.policy_type
+        && subset(&after.users, &before.users)
+        && subset(&after.groups, &before.groups)
+        && subset(&after.virtual_users, &before.virtual_users)
+        && subset(&before.filters, &after.filters)
 }
 
 fn is_used(used: &[bool], index: usize) -> bool {
@@ -463,6 +483,38 @@ mod tests {
         assert!(only_user.leaves_no_policy(1));
     }
 
+    fn with(mut policy: Policy, users: &[u64], region: &str) -> Policy {
+        policy.users = users.iter().map(|u| domo_model::UserId(*u)).collect();
+        policy.filters = vec![domo_model::PolicyFilter {
+            column: "Region".to_owned(),
+            values: vec![region.to_owned()],
+            operator: domo_model::FilterOperator::Equals,
+            not: false,
+        }];
+        policy
+    }
+
+    #[test]
+    fn updates_that_only_narrow_run_before_the_others_so_a_stopped_apply_narrows_access() {
+        // User 1 moves from East to West; West comes first in the file.
+        let live = [with(policy(Some(1), "East"), &[1, 2], "East"), with(policy(Some(2), "West"), &[3], "West")];
+        let local = [with(policy(None, "West"), &[1, 3], "West"), with(policy(None, "East"), &[2], "East")];
+        let r = reconcile(&local, &live).unwrap_or_default();
+        let order: Vec<String> = ordered(live.len(), &r).iter().map(describe).collect();
+        assert_eq!(order, ["update policy 1 `East`", "update policy 2 `West`"]);
+        // `after` keeps the file's order.
+        assert_eq!(r.after.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["West", "East"]);
+        // A filter changed is not known to narrow: local order.
+        let local = [with(policy(None, "West"), &[3], "North"), with(policy(None, "East"), &[2], "East")];
+        let r = reconcile(&local, &live).unwrap_or_default();
+        let order: Vec<String> = ordered(live.len(), &r).iter().map(describe).collect();
+        assert_eq!(order, ["update policy 1 `East`", "update policy 2 `West`"]);
+        let local = [with(policy(None, "West"), &[3, 4], "West"), with(policy(None, "East"), &[1, 2, 5], "East")];
+        let r = reconcile(&local, &live).unwrap_or_default();
+        let order: Vec<String> = ordered(live.len(), &r).iter().map(describe).collect();
+        assert_eq!(order, ["update policy 2 `West`", "update policy 1 `East`"], "neither narrows: file order");
+    }
+
     #[test]
     fn deletes_run_before_creates_so_a_stopped_apply_narrows_access() {
         let live = [policy(Some(1), "p1"), policy(Some(2), "p2"), all_rows(3)];
@@ -564,6 +616,30 @@ mod tests {
         )
     }
 
+    /// A user policy of users among 0..4 with up to two EQUALS filters on `Region` (values among A, B, C).
+    fn arb_region_policy() -> impl proptest::strategy::Strategy<Value = Policy> {
+        use proptest::prelude::*;
+        let filter =
+            (proptest::collection::btree_set(0..3usize, 1..3), proptest::bool::ANY).prop_map(|(values, not)| {
+                domo_model::PolicyFilter {
+                    column: "Region".to_owned(),
+                    values: values
+                        .into_iter()
+                        .map(|v| ["A", "B", "C"].get(v).copied().unwrap_or("A").to_owned())
+                        .collect(),
+                    operator: domo_model::FilterOperator::Equals,
+                    not,
+                }
+            });
+        (proptest::collection::btree_set(0..4u64, 0..4), proptest::collection::vec(filter, 0..3)).prop_map(
+            |(users, filters)| Policy {
+                users: users.into_iter().map(domo_model::UserId).collect(),
+                filters,
+                ..policy(Some(1), "P")
+            },
+        )
+    }
+
     proptest::proptest! {
         /// Applying the ordered changes to the live set yields the planned set,
         /// the local policies and the kept ones; and no prefix of the order
@@ -626,6 +702,29 @@ mod tests {
             // A saved plan's counts say the same as the reconciliation about PDP turning off.
             let counts = ChangeCounts { creates: r.creates.len(), updates: r.matched.len(), deletes: r.deletes.len() };
             proptest::prop_assert_eq!(counts.leave_no_policy(live.len()), r.leaves_no_policy(live.len()));
+        }
+
+        /// An update said to only narrow admits no (user, row) that the policy before it did not admit
+        /// (checked with a tiny evaluator: users only, EQUALS on one column, with `not`).
+        #[test]
+        fn an_update_said_to_only_narrow_admits_nothing_new(
+            before in arb_region_policy(),
+            after in arb_region_policy(),
+        ) {
+            let admits = |p: &Policy, user: u64, region: &str| {
+                p.users.contains(&domo_model::UserId(user))
+                    && p.filters.iter().all(|f| f.values.iter().any(|v| v == region) != f.not)
+            };
+            if only_narrows(&before, &after) {
+                for user in 0..4 {
+                    for region in ["A", "B", "C"] {
+                        proptest::prop_assert!(
+                            !admits(&after, user, region) || admits(&before, user, region),
+                            "user {user}, region {region}: {before:?} -> {after:?}"
+                        );
+                    }
+                }
+            }
         }
 
         /// Every DataSet of a plan is counted once, and the converged plan is the one with nothing to do.

@@ -29,7 +29,8 @@ with data.csv only); the same filters and members on several DataSets (note: a
 candidate for shared/). Exit 1 when a finding is an error, as lint does.
 
 With --user ID: on every DataSet, whether that user sees every row (and why),
-no row, or the rows of the policies that name them (counted on the sample).
+no row, or the rows of the policies that name them (counted on the sample);
+exit 1 when that is unknown on a DataSet whose policies do not compile.
 
 Examples:
   domo audit                       # the live instance
@@ -304,6 +305,8 @@ fn print_user(instance: &Instance, inputs: &[AuditInput<'_>], user: UserId, form
             }
         })
         .collect();
+    // What the user sees on a DataSet whose policies do not compile is unknown: not a clean answer.
+    let unknown = rows.iter().filter(|r| r.sees == "unknown").count();
     match format {
         Format::Json => {
             output::json(&UserJson { source: &instance.source, user: user.0, name: &person.name, datasets: rows })?
@@ -349,6 +352,14 @@ fn print_user(instance: &Instance, inputs: &[AuditInput<'_>], user: UserId, form
             }
             output::text(&text)?;
         }
+    }
+    if unknown > 0 {
+        output::note(format!(
+            "what user {user} sees is unknown on {}: the policies do not compile (`domo audit` or `domo pdp lint` \
+             says why)",
+            output::count(unknown, "DataSet", "DataSets")
+        ));
+        return Ok(Outcome::Findings);
     }
     Ok(Outcome::Ok)
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use domo_model::{Dataset, Directory, Policy};
+use domo_model::{Dataset, Directory, Policy, PolicyType};
 use domo_pdp::{GeneratePoliciesError, Generated, Targets};
 
 use crate::exit::Outcome;
@@ -93,6 +93,16 @@ pub(crate) fn run(args: &GenerateArgs) -> anyhow::Result<Outcome> {
     if changed.len() > FILES_LISTED {
         report.push_str(&format!("… and {} more\n", changed.len() - FILES_LISTED));
     }
+    for file in &files {
+        for kept in &file.built_in_left_out {
+            output::note(format!(
+                "warning: `{}`: the built-in policy `{kept}` is not in the table, so it leaves policies.json; a plan \
+                 never deletes Domo's built-in policies, so its members keep seeing every row (give them rows with \
+                 policy_name `{kept}` and policy_column `All Rows`, or take them out of it in Domo)",
+                file.path.display()
+            ));
+        }
+    }
     if !args.check {
         write_all(&changed)?;
     }
@@ -169,6 +179,8 @@ struct File {
     text: Vec<u8>,
     policies: usize,
     changed: bool,
+    /// Built-in policies (All Rows) with members in the file on disk that the table leaves out.
+    built_in_left_out: Vec<String>,
 }
 
 /// The policies.json of every generated DataSet, as pretty JSON with a trailing newline (as `domo pull` writes it).
@@ -178,8 +190,20 @@ fn files(generated: &Generated, targets: &[Target]) -> anyhow::Result<Vec<File>>
         let Some(target) = targets.iter().find(|t| t.dataset.id == dataset.id) else { continue };
         let path = target.folder.join("policies.json");
         let text = policies_json(&dataset.policies)?;
-        let changed = std::fs::read(&path).map_or(true, |old| old != text);
-        files.push(File { path, text, policies: dataset.policies.len(), changed });
+        let old = std::fs::read(&path).ok();
+        let changed = old.as_deref() != Some(text.as_slice());
+        let built_in_left_out = old
+            .and_then(|old| serde_json::from_slice::<Vec<Policy>>(&old).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| {
+                p.policy_type != PolicyType::User
+                    && !(p.users.is_empty() && p.groups.is_empty() && p.virtual_users.is_empty())
+                    && !dataset.policies.iter().any(|g| g.name == p.name)
+            })
+            .map(|p| p.name)
+            .collect();
+        files.push(File { path, text, policies: dataset.policies.len(), changed, built_in_left_out });
     }
     Ok(files)
 }

@@ -147,6 +147,49 @@ fn bad_rows_are_all_reported_and_nothing_is_written() {
 }
 
 #[test]
+fn a_built_in_policy_with_members_that_the_table_leaves_out_is_warned_about() {
+    let dir = tree();
+    let policies = dir.path().join("datasets").join(SALES).join("policies.json");
+    std::fs::write(
+        &policies,
+        r#"[{"id": 1, "type": "open", "name": "All Rows", "filters": [], "users": [40], "groups": [], "virtualUsers": []}]"#,
+    )
+    .unwrap();
+    let schools = dir.path().join("datasets").join(SCHOOLS).join("policies.json");
+    std::fs::write(&schools, r#"[{"id": 2, "type": "open", "name": "All Rows", "filters": [], "users": []}]"#).unwrap();
+    let table = format!(
+        "target_ds,policy_name,policy_column,user_group,value
+{SALES},East,Region,27,East
+{SCHOOLS},P,School,27,x
+"
+    );
+    std::fs::write(dir.path().join("entitlements.csv"), table).unwrap();
+    let out = run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "."]);
+    assert!(out.contains("exit: 0"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "warning: `./datasets/{SALES}/policies.json`: the built-in policy `All Rows` is not in the table, so it \
+             leaves policies.json; a plan never deletes Domo's built-in policies, so its members keep seeing every \
+             row"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains(&format!("datasets/{SCHOOLS}/policies.json`: the built-in")), "no members: {out}");
+    // Given rows, it is the table's, and nothing is said.
+    let table = format!(
+        "target_ds,policy_name,policy_column,user_group,value
+{SALES},East,Region,27,East
+{SALES},All Rows,All Rows,40,
+"
+    );
+    std::fs::write(&policies, r#"[{"id": 1, "type": "open", "name": "All Rows", "filters": [], "users": [40]}]"#)
+        .unwrap();
+    std::fs::write(dir.path().join("entitlements.csv"), table).unwrap();
+    let out = run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "."]);
+    assert!(out.contains("exit: 0") && !out.contains("warning"), "{out}");
+}
+
+#[test]
 fn a_run_with_an_error_keeps_the_files_as_they_were() {
     let dir = tree();
     let policies = dir.path().join("datasets").join(SALES).join("policies.json");

@@ -320,6 +320,12 @@ fn open_db(root: &Path) -> Result<(Connection, State), StartError> {
         move |err: db::DbError| StartError::CorruptState { path, message: err.to_string() }
     };
     create_private(&db_path).map_err(|source| StartError::DataDir { path: db_path.clone(), source })?;
+    // A database made readable by others (a backup restored with a wider mode) is made private again,
+    // with the log files SQLite made with its mode, before anything is read from it.
+    for file in [DB_FILE, "state.db-wal", "state.db-shm", LEGACY_FILE, MIGRATED_FILE] {
+        let path = root.join(file);
+        make_private(&path).map_err(|source| StartError::DataDir { path, source })?;
+    }
     let mut conn = db::connect(&db_path).map_err(corrupt(&db_path))?;
     if db::version(&conn).map_err(corrupt(&db_path))?.is_none() {
         let legacy = match fs::read(&legacy_path) {
@@ -390,6 +396,26 @@ fn create_private(path: &Path) -> io::Result<()> {
         Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         Err(err) => Err(err),
     }
+}
+
+/// Takes away the access of others to an existing file (a missing one is fine).
+#[cfg(unix)]
+fn make_private(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = match fs::metadata(path) {
+        Ok(meta) => meta.permissions().mode(),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err),
+    };
+    if mode & 0o077 != 0 {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o700))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn make_private(_path: &Path) -> io::Result<()> {
+    Ok(())
 }
 
 /// Files that rows changed from `old` to `new` referred to and no row refers to now.

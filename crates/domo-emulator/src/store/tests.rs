@@ -176,3 +176,84 @@ fn diffs_find_each_change_by_key() {
     check_diff(&[], &[10], "+10");
     check_diff(&[10, 20], &[], "-1 -2");
 }
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The database and its log hold the generated client's secret: only their owner may read them,
+/// also when they were made readable by others (a backup restored with a wider mode).
+#[cfg(unix)]
+#[test]
+fn the_database_and_its_log_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let files = [DB_FILE, "state.db-wal", "state.db-shm"].map(|f| dir.path().join(f));
+    let write = |store: &Store| {
+        let client = StoredClient { id: "app".into(), secret: Secret::new("s3cret-41"), user: UserId(1) };
+        store
+            .write(|state| {
+                state.generated_client = Some(client);
+                Ok(())
+            })
+            .unwrap();
+    };
+    let store = Store::open(dir.path()).unwrap();
+    write(&store);
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    drop(store);
+    for file in files.iter().filter(|f| f.exists()) {
+        fs::set_permissions(file, fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    write(&store);
+    for file in files.iter().filter(|f| f.exists()) {
+        assert_eq!(mode(file), 0o600, "{} is made private again on start", file.display());
+    }
+}
+
+/// A `state.json` is migrated with every field a policy, the directory and a tombstone carry: virtual users,
+/// custom roles and their grants, a user's groups, a deleted DataSet's streams.
+#[test]
+fn a_migration_keeps_virtual_users_roles_and_tombstones() {
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = serde_json::json!({
+        "datasets": [{"dataset": {"id": "sales", "name": "Sales", "rows": 0, "columns": 1, "pdpEnabled": true,
+            "schema": {"columns": [{"type": "STRING", "name": "Region"}]},
+            "policies": [{"id": 4, "type": "user", "name": "West", "users": [27], "groups": [7],
+                "virtualUsers": ["vu:west-bot"],
+                "filters": [{"column": "Region", "values": ["West"], "operator": "EQUALS", "not": true}]}]},
+            "segments": []}],
+        "directory": {
+            "users": [{"id": 27, "name": "West", "email": "west@example.com", "role": "Auditor"}],
+            "groups": [{"id": 7, "name": "Algebra", "userIds": [27]}],
+            "roles": [{"name": "Auditor", "grants": ["dataset.manage.all"]}]
+        },
+        "lastId": {"policy": 4, "user": 27, "group": 7},
+        "directoryChanged": true,
+        "deleted": [{"id": "gone", "name": "Gone", "deletedAt": "2026-11-30T10:00:00Z",
+            "streams": [{"id": 2, "updateMethod": "APPEND", "createdAt": "2026-11-29T10:00:00Z"}]}]
+    });
+    fs::write(dir.path().join("state.json"), serde_json::to_vec(&legacy).unwrap()).unwrap();
+    let before: State = State::from(serde_json::from_value::<model::LegacyState>(legacy).unwrap());
+    let store = Store::open(dir.path()).unwrap();
+    let check = |store: &Store| {
+        store.read(|after| {
+            let policies = |s: &State| serde_json::to_value(s.datasets[0].dataset.policies.clone()).unwrap();
+            assert_eq!(policies(after), policies(&before));
+            assert_eq!(after.datasets[0].dataset.policies.as_ref().unwrap()[0].virtual_users, ["vu:west-bot"]);
+            assert_eq!(*after.directory, *before.directory);
+            assert_eq!(after.directory.roles.len(), 1);
+            assert_eq!(after.deleted, before.deleted);
+            assert_eq!(after.deleted[0].streams.len(), 1);
+            assert_eq!((after.last_id.clone(), after.directory_changed), (before.last_id.clone(), true));
+        });
+    };
+    check(&store);
+    drop(store);
+    check(&Store::open(dir.path()).unwrap());
+}

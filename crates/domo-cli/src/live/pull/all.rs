@@ -265,7 +265,8 @@ async fn pull_dataset(args: &PullAll<'_>, client: &Client, summary: &DatasetSumm
     let (root, id) = (args.root.to_owned(), dataset.id.clone());
     let local = tokio::task::spawn_blocking(move || Local::read(&root, &id)).await??;
     // A live policy that is a shared policy's use lives in shared/, not in policies.json.
-    let kept: Vec<Policy> = policies.into_iter().filter(|p| !local.shared.contains(&p.name)).collect();
+    let drift = local.shared_drift(&policies, &dataset.schema);
+    let kept: Vec<Policy> = policies.into_iter().filter(|p| !local.shared.contains_key(&p.name)).collect();
     if !args.force
         && let Some(reason) = local.edited(&kept)
     {
@@ -274,7 +275,7 @@ async fn pull_dataset(args: &PullAll<'_>, client: &Client, summary: &DatasetSumm
     let folder = local.folder.clone();
     let created = !folder.exists();
     std::fs::create_dir_all(&folder).with_context(|| format!("cannot create `{}`", folder.display()))?;
-    let written = write_dataset(args, client, dataset, kept, local).await;
+    let written = write_dataset(args, client, dataset, kept, local, drift).await;
     if written.is_err() && created {
         // Only this run's temporary files were in it, and they are gone.
         let _ = std::fs::remove_dir(&folder);
@@ -288,13 +289,14 @@ async fn write_dataset(
     dataset: Dataset,
     kept: Vec<Policy>,
     local: Local,
+    drift: Vec<String>,
 ) -> anyhow::Result<Pulled> {
     local::clean_temporaries(&local.folder);
     let sample = match args.sample {
         Some(rows) => Some(export_sample(client, &dataset.id, &local.folder, rows).await?),
         None => None,
     };
-    tokio::task::spawn_blocking(move || commit_dataset(dataset, &kept, &local, sample)).await?
+    tokio::task::spawn_blocking(move || commit_dataset(dataset, &kept, &local, sample, drift)).await?
 }
 
 /// The first `rows` rows of the DataSet, with a header row, staged as data.csv.
@@ -321,6 +323,7 @@ fn commit_dataset(
     kept: &[Policy],
     local: &Local,
     sample: Option<(Staged, ExportedHead)>,
+    drift: Vec<String>,
 ) -> anyhow::Result<Pulled> {
     let folder = &local.folder;
     let listed = Dataset { policies: None, ..dataset.clone() };
@@ -371,6 +374,10 @@ fn commit_dataset(
         }
     }
     changes.extend(details);
+    // A live copy of a shared policy that differs from the tree's definition is said, not silently left out.
+    if !drift.is_empty() {
+        warning = Some(warning.into_iter().chain(drift).collect::<Vec<_>>().join("; "));
+    }
     if local.recorded() != Some(domo_pdp::fingerprint(kept).as_str()) {
         staged.push(local::stage_state(folder, kept)?);
     }
@@ -431,21 +438,25 @@ impl Report {
         }
         let (mut added, mut updated, mut unchanged, mut left_out, mut deleted, mut skipped, mut failed) =
             (0, 0, 0, 0, 0, 0, 0);
+        let mut warned = 0;
         for outcome in &self.outcomes {
             match outcome {
                 Pulled::Added { id, name, holds, warning } => {
                     added += 1;
+                    warned += usize::from(warning.is_some());
                     lines.push(format!("added    {id} `{name}`: {holds}"));
                     warn(id, name, warning.as_deref());
                 }
                 Pulled::Updated { id, name, changes, warning } => {
                     updated += 1;
+                    warned += usize::from(warning.is_some());
                     lines.push(format!("updated  {id} `{name}`: {}", changes.join("; ")));
                     warn(id, name, warning.as_deref());
                 }
                 Pulled::Unchanged { warning } => {
                     unchanged += 1;
                     if let Some((id, name, warning)) = warning {
+                        warned += 1;
                         warn(id, name, Some(warning));
                     }
                 }
@@ -485,7 +496,8 @@ impl Report {
             }
         }
         let nothing = added + updated + deleted == 0 && lines.is_empty();
-        let verdict = if nothing && skipped + failed == 0 { "no changes, ".to_owned() } else { String::new() };
+        // "no changes" only when nothing was warned about either (a live change to a shared policy is one).
+        let verdict = if nothing && skipped + failed + warned == 0 { "no changes, ".to_owned() } else { String::new() };
         output::note(format!(
             "pulled {} into `{}` in {:.1?}: {verdict}{}",
             output::plural(pulled as u64, "DataSet", "DataSets"),

@@ -1,12 +1,12 @@
 //! One DataSet's folder of the instance tree as a pull finds and leaves it: what the last pull wrote, local
 //! edits, the shared policies it uses, and files replaced one at a time (temporary file, fsync, rename).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use domo_model::{DatasetId, Policy};
+use domo_model::{DatasetId, Policy, PolicyUse, Schema};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -41,9 +41,17 @@ pub(crate) struct Local {
     pub(crate) policies: LocalPolicies,
     /// The fingerprint of the policies the last pull wrote, if a pull is recorded.
     recorded: Option<String>,
-    /// The names of the shared policies this DataSet uses (uses.json), whose
+    /// The shared policies this DataSet uses (uses.json), by policy name: their
     /// live copies policies.json leaves out.
-    pub(crate) shared: BTreeSet<String>,
+    pub(crate) shared: BTreeMap<String, SharedUse>,
+}
+
+/// A shared policy a DataSet uses: its file stem, its definition (`None` when
+/// the file holds no whole policy: the tree's readers report why), and the use.
+#[derive(Debug)]
+pub(crate) struct SharedUse {
+    definition: Option<Policy>,
+    use_: PolicyUse,
 }
 
 /// The only field of a shared policy file that a pull reads.
@@ -85,6 +93,40 @@ impl Local {
         self.recorded.as_deref()
     }
 
+    /// How each live copy of a shared policy this DataSet uses differs from the
+    /// shared definition as uses.json maps it: a change made live that the
+    /// tree does not hold (`domo pdp plan` would undo it), in words.
+    pub(crate) fn shared_drift(&self, live: &[Policy], schema: &Schema) -> Vec<String> {
+        let mut drift = Vec::new();
+        for policy in live {
+            let Some(shared) = self.shared.get(&policy.name) else { continue };
+            let stem = &shared.use_.policy;
+            let Some(definition) = &shared.definition else { continue };
+            let expected = match domo_pdp::expand_shared(definition, &shared.use_, schema) {
+                Ok(expected) => expected,
+                Err(problems) => {
+                    let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                    drift.push(format!(
+                        "live policy `{}` cannot be compared with shared policy `{stem}`: {}",
+                        policy.name,
+                        problems.join("; ")
+                    ));
+                    continue;
+                }
+            };
+            let differ = differences(&expected, policy);
+            if !differ.is_empty() {
+                drift.push(format!(
+                    "live policy `{}` differs from shared policy `{stem}` as uses.json maps it (its {}): the tree \
+                     does not hold that change, and `domo pdp plan` would undo it",
+                    policy.name,
+                    differ.join(", ")
+                ));
+            }
+        }
+        drift
+    }
+
     /// Why policies.json must not be overwritten without `--force`: it
     /// differs both from what the last pull wrote and from `live` (the
     /// policies this pull would write). `None` when it may be.
@@ -117,17 +159,43 @@ impl Local {
     }
 }
 
-/// The names of the shared policies that the DataSet folder's uses.json names.
-fn shared_names(root: &Path, folder: &Path) -> anyhow::Result<BTreeSet<String>> {
+/// What differs between a policy as meant and as live, by field (ids and member order aside).
+fn differences(meant: &Policy, live: &Policy) -> Vec<&'static str> {
+    fn sorted<T: Ord + Clone>(items: &[T]) -> Vec<T> {
+        let mut items = items.to_vec();
+        items.sort();
+        items
+    }
+    let mut differ = Vec::new();
+    if meant.policy_type != live.policy_type {
+        differ.push("type");
+    }
+    if meant.filters != live.filters {
+        differ.push("filters");
+    }
+    if sorted(&meant.users) != sorted(&live.users) {
+        differ.push("users");
+    }
+    if sorted(&meant.groups) != sorted(&live.groups) {
+        differ.push("groups");
+    }
+    if sorted(&meant.virtual_users) != sorted(&live.virtual_users) {
+        differ.push("virtual users");
+    }
+    differ
+}
+
+/// The shared policies that the DataSet folder's uses.json names, by policy name.
+fn shared_names(root: &Path, folder: &Path) -> anyhow::Result<BTreeMap<String, SharedUse>> {
     let path = folder.join("uses.json");
     let bytes = match std::fs::read(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeSet::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
         other => other.with_context(|| format!("cannot read `{}`", path.display()))?,
     };
     let uses: Vec<domo_model::PolicyUse> =
         serde_json::from_slice(&bytes).with_context(|| format!("`{}` is not a list of uses", path.display()))?;
-    let mut names = BTreeSet::new();
-    for (index, used) in uses.iter().enumerate() {
+    let mut names = BTreeMap::new();
+    for (index, used) in uses.into_iter().enumerate() {
         let stem = used.policy.as_str();
         let plain = !stem.is_empty() && !stem.starts_with('.') && !stem.contains(['/', '\\']);
         let shared = root.join(SHARED).join(format!("{stem}.json"));
@@ -139,7 +207,8 @@ fn shared_names(root: &Path, folder: &Path) -> anyhow::Result<BTreeSet<String>> 
             .with_context(|| format!("{}, but `{}` cannot be read", entry(), shared.display()))?;
         let name: SharedName =
             serde_json::from_slice(&bytes).with_context(|| format!("`{}` has no policy `name`", shared.display()))?;
-        names.insert(name.name);
+        let definition = serde_json::from_slice::<Policy>(&bytes).ok();
+        names.insert(name.name, SharedUse { definition, use_: used });
     }
     Ok(names)
 }
@@ -268,7 +337,7 @@ mod tests {
             dataset: None,
             policies: local,
             recorded: recorded.map(domo_pdp::fingerprint),
-            shared: BTreeSet::new(),
+            shared: BTreeMap::new(),
         };
         assert_eq!(folder.edited(live).as_deref(), expected);
     }

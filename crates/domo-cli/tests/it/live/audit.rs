@@ -124,6 +124,32 @@ fn an_audit_of_a_tree_finds_each_kind_and_exits_1_on_errors() {
 }
 
 #[test]
+fn audit_user_exits_1_when_a_datasets_policies_do_not_compile() {
+    let live = Live::start();
+    let root = crafted(live.temp.path());
+    let headcount = root.join("datasets").join(HEADCOUNT).join("policies.json");
+    write_json(
+        &headcount,
+        &j!([{"type": "user", "name": "Typo", "users": [101],
+            "filters": [{"column": "Regoin", "operator": "EQUALS", "values": ["EMEA"], "not": false}]}]),
+    );
+    let run = live.run(&["audit", root.to_str().unwrap(), "--user", "101"]);
+    assert_eq!(run.code, 1, "what the user sees is not known everywhere: exit 1\n{}", run.all());
+    assert!(
+        run.stdout.contains(&format!(
+            "DataSet {HEADCOUNT} `Headcount`: unknown: the policies do not compile (`domo pdp lint` says why)"
+        )),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stderr.contains("what user 101 sees is unknown on 1 DataSet: the policies do not compile"),
+        "{}",
+        run.all()
+    );
+}
+
+#[test]
 fn audit_user_shows_what_one_user_sees_across_the_tree() {
     let live = Live::start();
     let root = crafted(live.temp.path());

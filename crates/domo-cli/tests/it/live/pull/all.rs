@@ -320,6 +320,43 @@ fn shared_policy_uses_stay_out_of_policies_json_and_a_bad_use_is_located() {
     assert!(!tree.join("datasets").join(&apac).join("policies.json").exists(), "nothing written for it");
 }
 
+#[test]
+fn a_live_copy_of_a_shared_policy_that_differs_from_the_tree_is_reported() {
+    let live = Live::start();
+    let emea = dataset(&live, "Sales EMEA");
+    let apac = dataset(&live, "Sales APAC");
+    // Changed live on EMEA: the shared definition says `Attending EQUALS TRUE`.
+    policy(&live, &emea, "Regional", "FALSE");
+    policy(&live, &apac, "Regional", "TRUE");
+    let tree = live.path("tree");
+    std::fs::create_dir_all(tree.join("shared")).unwrap();
+    let shared = r#"{"name": "Regional", "type": "user", "filters": [{"column": "Attending", "values": ["TRUE"],
+                     "operator": "EQUALS", "not": false}], "users": [27], "groups": [], "virtualUsers": []}"#;
+    std::fs::write(tree.join("shared/regional.json"), shared).unwrap();
+    for id in [&emea, &apac] {
+        let folder = tree.join("datasets").join(id);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("uses.json"), r#"[{"policy": "regional"}]"#).unwrap();
+    }
+
+    let run = pull(&live, &tree, &[]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stderr.contains(&format!(
+            "warning: DataSet {emea} `Sales EMEA`: live policy `Regional` differs from shared policy `regional` as \
+             uses.json maps it (its filters): the tree does not hold that change, and `domo pdp plan` would undo it"
+        )),
+        "{}",
+        run.all()
+    );
+    assert!(!run.stderr.contains(&format!("DataSet {apac} `Sales APAC`: live policy")), "{}", run.all());
+    assert_eq!(policy_names(&tree.join("datasets").join(&emea)), ["All Rows"]);
+    // Said again on every pull while it lasts.
+    let again = pull(&live, &tree, &[]);
+    assert!(again.stderr.contains("live policy `Regional` differs from shared policy `regional`"), "{}", again.all());
+    assert!(!again.stderr.contains("no changes"), "a warning is not `no changes`: {}", again.all());
+}
+
 /// A proxy on 127.0.0.1 in front of the emulator. `fault` sees each request line and may answer it itself (a
 /// whole raw HTTP response); the others go to the emulator, one connection each. Stopped when dropped.
 struct FaultProxy {

@@ -75,7 +75,8 @@ pub(crate) struct ApplyArgs {
     /// Do not ask before applying.
     #[arg(long, short)]
     yes: bool,
-    /// Allow a plan that deletes every policy: Domo then turns PDP off and everyone with access sees every row.
+    /// Allow a plan that deletes every policy or switches PDP off (dataset.json says `"pdpEnabled": false`):
+    /// everyone with access then sees every row.
     #[arg(long)]
     turn_pdp_off: bool,
     /// Output format: table (the default) or json.
@@ -130,6 +131,11 @@ enum Change {
     Update { id: PolicyId, details: Vec<String>, policy: Policy },
     /// A live policy that policies.json leaves out.
     Delete { id: PolicyId, name: String },
+    /// dataset.json says `pdpEnabled: true`, the live DataSet has PDP off: turned on after the policies exist.
+    EnablePdp,
+    /// dataset.json says `pdpEnabled: false`, the live DataSet has PDP on: turned off last, and only with
+    /// `--turn-pdp-off` (everyone with access then sees every row).
+    DisablePdp,
 }
 
 impl Plan {
@@ -140,7 +146,13 @@ impl Plan {
             creates: count(|c| matches!(c, Change::Create { .. })),
             updates: count(|c| matches!(c, Change::Update { .. })),
             deletes: count(|c| matches!(c, Change::Delete { .. })),
+            pdp_switches: count(|c| matches!(c, Change::EnablePdp | Change::DisablePdp)),
         }
+    }
+
+    /// Whether the plan switches PDP off (dataset.json says `pdpEnabled: false`).
+    fn turns_pdp_off(&self) -> bool {
+        self.changes.iter().any(|c| matches!(c, Change::DisablePdp))
     }
 
     /// Whether applying the plan leaves the DataSet without any policy, which
@@ -165,6 +177,8 @@ enum Action {
     Create,
     Update,
     Delete,
+    EnablePdp,
+    DisablePdp,
 }
 
 impl Step {
@@ -174,6 +188,8 @@ impl Step {
             Action::Create => "create",
             Action::Update => "update",
             Action::Delete => "delete",
+            Action::EnablePdp => return "enable PDP".to_owned(),
+            Action::DisablePdp => return "disable PDP".to_owned(),
         };
         match self.id {
             Some(id) => format!("{verb} policy {id} `{}`", self.name),
@@ -187,6 +203,8 @@ impl Step {
             Action::Create => "created",
             Action::Update => "updated",
             Action::Delete => "deleted",
+            Action::EnablePdp => return "enabled PDP".to_owned(),
+            Action::DisablePdp => return "disabled PDP".to_owned(),
         };
         match self.id {
             Some(id) => format!("{verb} policy {id} `{}`", self.name),
@@ -204,6 +222,8 @@ impl Change {
                 Step { action: Action::Update, id: Some(*id), name: policy.name.clone() }
             }
             Change::Delete { id, name } => Step { action: Action::Delete, id: Some(*id), name: name.clone() },
+            Change::EnablePdp => Step { action: Action::EnablePdp, id: None, name: "PDP".to_owned() },
+            Change::DisablePdp => Step { action: Action::DisablePdp, id: None, name: "PDP".to_owned() },
         }
     }
 
@@ -212,6 +232,8 @@ impl Change {
             Change::Create { policy } => format!("create `{}`", policy.name),
             Change::Update { id, policy, .. } => format!("update policy {id} `{}`", policy.name),
             Change::Delete { id, name } => format!("delete policy {id} `{name}`"),
+            Change::EnablePdp => "enable PDP".to_owned(),
+            Change::DisablePdp => "disable PDP".to_owned(),
         }
     }
 }
@@ -305,6 +327,7 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
             plan.dataset_name
         );
     }
+    refuse_pdp_off(&[&plan], args.turn_pdp_off)?;
     let question = format!(
         "apply {} to DataSet {} `{}`{}",
         output::count(plan.changes.len(), "change", "changes"),
@@ -445,6 +468,22 @@ fn make_plan(input: &InputArgs, target: &Target<'_>, connection: &Connection) ->
         ));
     }
     dataset::plan_against(inputs, dataset_id, live, &live_directory, &connection.base_url, Sample::Present, notes)
+}
+
+/// Refuses plans that switch PDP off (their dataset.json says `pdpEnabled: false`) without `--turn-pdp-off`:
+/// everyone with access would then see every row.
+fn refuse_pdp_off(plans: &[&Plan], consent: bool) -> anyhow::Result<()> {
+    let off: Vec<String> =
+        plans.iter().filter(|p| p.turns_pdp_off()).map(|p| format!("{} `{}`", p.dataset_id, p.dataset_name)).collect();
+    if off.is_empty() || consent {
+        return Ok(());
+    }
+    bail!(
+        "this plan turns PDP off on {}: {} (dataset.json says `\"pdpEnabled\": false`); everyone with access then \
+         sees every row; nothing was applied (set `\"pdpEnabled\": true`, or pass --turn-pdp-off if that is meant)",
+        output::count(off.len(), "DataSet", "DataSets"),
+        off.join(", ")
+    )
 }
 
 fn show_id(id: Option<PolicyId>) -> String {

@@ -72,6 +72,20 @@ pub(super) fn render(plan: &Plan) -> String {
             Change::Delete { id, name } => {
                 let _ = writeln!(text, "  {} policy {id} `{name}`", paint(ERROR, "- delete"));
             }
+            Change::EnablePdp => {
+                let _ = writeln!(
+                    text,
+                    "  {} (dataset.json says so; after the policies exist)",
+                    paint(GOOD, "+ enable PDP")
+                );
+            }
+            Change::DisablePdp => {
+                let _ = writeln!(
+                    text,
+                    "  {}: everyone with access sees every row (dataset.json says so; needs --turn-pdp-off)",
+                    paint(ERROR, "- disable PDP")
+                );
+            }
         }
     }
     for policy in &plan.kept {
@@ -194,6 +208,14 @@ pub(super) fn markdown(plan: &Plan) -> String {
             Change::Delete { id, name } => Section {
                 summary: format!("- delete policy {id} `{}`", md_code(name)),
                 body: "The live policy is deleted.".to_owned(),
+            },
+            Change::EnablePdp => Section {
+                summary: "+ enable PDP".to_owned(),
+                body: "dataset.json says `pdpEnabled: true`: PDP is turned on once the policies exist.".to_owned(),
+            },
+            Change::DisablePdp => Section {
+                summary: "- disable PDP".to_owned(),
+                body: "dataset.json says `pdpEnabled: false`: everyone with access sees every row.".to_owned(),
             },
         });
     }

@@ -70,6 +70,13 @@ pub(super) struct SummaryJson {
     pub(super) creates: usize,
     pub(super) updates: usize,
     pub(super) deletes: usize,
+    /// DataSets whose PDP is switched on or off (left out when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(super) pdp_switches: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl From<PlanSummary> for SummaryJson {
@@ -82,6 +89,7 @@ impl From<PlanSummary> for SummaryJson {
             creates: s.changes.creates,
             updates: s.changes.updates,
             deletes: s.changes.deletes,
+            pdp_switches: s.changes.pdp_switches,
         }
     }
 }
@@ -398,6 +406,8 @@ pub(super) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
             opening.join(", ")
         );
     }
+    let planned: Vec<&Plan> = to_apply.iter().map(|(_, p)| *p).collect();
+    super::refuse_pdp_off(&planned, args.turn_pdp_off)?;
     let mut reports: Vec<(usize, DatasetReport)> = Vec::new();
     if !to_apply.is_empty() {
         let changes: usize = to_apply.iter().map(|(_, p)| p.changes.len()).sum();

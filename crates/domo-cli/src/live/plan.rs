@@ -254,7 +254,18 @@ struct Effect {
 #[serde(rename_all = "camelCase")]
 struct AnyRowEffect {
     counts: any_row::Counts,
+    /// At most [`WITNESS_USERS`] users, those who gain access first: a plan of many DataSets stays small.
     users: Vec<any_row::UserImpactJson>,
+    /// Users whose access changes but who are left out of `users` (`counts` counts them all).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    users_left_out: usize,
+}
+
+/// How many users' for-any-row verdicts (each with its witness rows) a plan keeps per DataSet.
+const WITNESS_USERS: usize = 20;
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 pub(crate) fn plan(args: &PlanArgs) -> anyhow::Result<Outcome> {

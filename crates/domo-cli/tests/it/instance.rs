@@ -372,3 +372,54 @@ fn a_folders_pdp_enabled_is_planned_and_applied_on_after_the_policies_and_off_on
          Domo shows every row to everyone with access (add a policy, or set `\"pdpEnabled\": false`)"
     ));
 }
+
+#[test]
+fn a_plan_keeps_the_witnesses_of_at_most_20_users_per_dataset_and_still_applies() {
+    // 30 users in one group; the admin 900 acts through the client.
+    let mut users: Vec<Value> =
+        (1..=30).map(|n| j!({"id": n, "name": format!("User {n}"), "role": "Participant"})).collect();
+    users.push(j!({"id": 900, "name": "Admin", "role": "Admin"}));
+    let directory =
+        j!({"users": users, "groups": [{"id": 500, "name": "Everyone", "userIds": (1..=30).collect::<Vec<u64>>()}]});
+    let directory: domo_model::Directory =
+        domo_model::read_user_file("directory.json", &directory.to_string()).unwrap();
+    let live =
+        Live::start_with(|builder| builder.directory(directory).client(FARID, FARID_SECRET, domo_model::UserId(900)));
+    let as_admin = |args: &[&str]| {
+        let mut command = live.command(args);
+        command.env("DOMO_CLIENT_ID", FARID).env("DOMO_CLIENT_SECRET", FARID_SECRET);
+        let run = Run::of(command.output().unwrap());
+        assert_eq!(run.code, 0, "domo {}:\n{}", args.join(" "), run.all());
+        run.stdout
+    };
+    let id = as_admin(&["datasets", "create", "--name", "Regions", "--infer-schema", crate::live::support::EULER_CSV]);
+    let id = id.trim();
+    as_admin(&["data", "import", id, crate::live::support::EULER_CSV, "--header"]);
+    as_admin(&["pdp", "enable", id]);
+    let dir = live.path("regions");
+    as_admin(&["pull", id, dir.to_str().unwrap()]);
+    let policies_json = dir.join("policies.json");
+    let mut policies = read_json(&policies_json);
+    policies.as_array_mut().unwrap().push(j!({"type": "user", "name": "Attendees for everyone", "groups": [500],
+        "filters": [{"column": "Attending", "operator": "EQUALS", "values": ["TRUE"], "not": false}]}));
+    write_json(&policies_json, &policies);
+
+    let plan_file = live.path("plan.json");
+    let (dir, plan_arg) = (dir.to_str().unwrap(), plan_file.to_str().unwrap());
+    let text = as_admin(&["pdp", "plan", dir, "--out", plan_arg]);
+    assert!(
+        text.contains(
+            "  (10 more users whose access changes are left out of the plan, which keeps the first 20: `domo pdp diff \
+             --for-any-row` lists them all)"
+        ),
+        "{text}"
+    );
+    let plan = read_json(&plan_file);
+    assert_eq!(plan["anyRow"]["users"].as_array().unwrap().len(), 20);
+    assert_eq!(plan["anyRow"]["usersLeftOut"], 10);
+    assert_eq!(plan["anyRow"]["counts"]["gain"], 30, "the counts count every user:\n{:#}", plan["anyRow"]);
+    assert_eq!(plan["effect"]["users"].as_array().unwrap().len(), 30, "every user's rows on the sample are kept");
+    let applied = as_admin(&["pdp", "apply", "--plan", plan_arg, "--yes"]);
+    assert!(applied.contains("created policy"), "{applied}");
+    assert_eq!(json(&as_admin(&["pdp", "plan", dir, "--format", "json"]))["changes"], j!([]), "converged");
+}

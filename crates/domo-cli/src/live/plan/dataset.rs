@@ -11,7 +11,7 @@ use domo_model::{Dataset, DatasetId, Directory, Policy};
 use domo_pdp::PolicyChangeKind;
 
 use super::check::{self, Written};
-use super::{Action, AnyRowEffect, Change, Effect, Failed, PLAN_VERSION, Plan, Step, Steps, chain};
+use super::{Action, AnyRowEffect, Change, Effect, Failed, PLAN_VERSION, Plan, Step, Steps, WITNESS_USERS, chain};
 use crate::any_row;
 use crate::engine::{self as common, UserEffect};
 use crate::folder::Inputs;
@@ -115,10 +115,10 @@ pub(super) fn plan_against(
     let after_eval = after_set.evaluate(&table)?;
     let diff = domo_pdp::diff_policies(&before, &after_eval);
     let impact = domo_pdp::impact(&before_set, &after_set, &domo_pdp::ImpactOptions::default())?;
-    let any_row = AnyRowEffect {
-        counts: any_row::counts(&impact),
-        users: any_row::users_json(&impact, &common::Names::new(&planned.directory)),
-    };
+    let any_row = bounded_witnesses(
+        any_row::counts(&impact),
+        any_row::users_json(&impact, &common::Names::new(&planned.directory)),
+    );
 
     let mut updates = Vec::new();
     for domo_pdp::Matched { id, policy } in matched {
@@ -153,6 +153,20 @@ pub(super) fn plan_against(
         any_row: Some(any_row),
         notes,
     })
+}
+
+/// The for-any-row effect as a plan keeps it: the counts of every user, the verdicts and witness rows of at most
+/// [`WITNESS_USERS`] of them (those who gain access first, then unknown, then those who lose), so that a plan of a
+/// thousand DataSets and ten thousand users stays small; `domo pdp diff --for-any-row` lists them all.
+fn bounded_witnesses(counts: any_row::Counts, mut users: Vec<any_row::UserImpactJson>) -> AnyRowEffect {
+    users.sort_by_key(|u| match u.gains.answer.as_str() {
+        "yes" => 0,
+        "unknown" => 1,
+        _ => 2,
+    });
+    let users_left_out = users.len().saturating_sub(WITNESS_USERS);
+    users.truncate(WITNESS_USERS);
+    AnyRowEffect { counts, users, users_left_out }
 }
 
 /// How the plan switches PDP: dataset.json's `pdpEnabled` against the live DataSet's. Turning PDP on with no

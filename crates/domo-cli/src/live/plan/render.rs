@@ -107,6 +107,18 @@ pub(super) fn render(plan: &Plan) -> String {
         let mut lines = Vec::new();
         let _ = any_row::write_text(&mut lines, &any_row.users, &any_row.counts);
         text.push_str(&String::from_utf8_lossy(&lines));
+        if any_row.users_left_out > 0 {
+            let _ = writeln!(
+                text,
+                "  ({} left out of the plan, which keeps the first {}: `domo pdp diff --for-any-row` lists them all)",
+                output::count(
+                    any_row.users_left_out,
+                    "more user whose access changes is",
+                    "more users whose access changes are"
+                ),
+                super::WITNESS_USERS
+            );
+        }
     }
     for note in &plan.notes {
         let _ = writeln!(text, "{}: {note}", paint(WARNING, "note"));
@@ -242,6 +254,17 @@ pub(super) fn markdown(plan: &Plan) -> String {
     }
     if let Some(any_row) = &plan.any_row {
         context.push(format!("\n{}.", any_row::markdown_verdict(&any_row.counts)));
+        if any_row.users_left_out > 0 {
+            context.push(format!(
+                "\n{} left out of the plan, which keeps the first {} (`domo pdp diff --for-any-row` lists them all).",
+                output::count(
+                    any_row.users_left_out,
+                    "more user whose access changes is",
+                    "more users whose access changes are"
+                ),
+                super::WITNESS_USERS
+            ));
+        }
         sections.extend(any_row::markdown_sections(&any_row.users));
     }
     output::Comment {

@@ -245,8 +245,57 @@ struct Effect {
     rows: usize,
     /// Users in the directory.
     users_total: usize,
-    /// The users whose rows change.
+    /// The users whose rows change: at most [`EFFECT_USERS`], those who gain most first, when `cut` is set.
     users: Vec<UserEffect<String>>,
+    /// Set when `users` was cut to [`EFFECT_USERS`]: the counts over every user whose rows change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cut: Option<Movers>,
+}
+
+/// How many users' rows change, gain and lose: all of them, also those a plan leaves out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Movers {
+    changed: usize,
+    gaining: usize,
+    losing: usize,
+}
+
+impl Movers {
+    fn of(users: &[UserEffect<String>]) -> Self {
+        Self {
+            changed: users.len(),
+            gaining: users.iter().filter(|u| u.gained > 0).count(),
+            losing: users.iter().filter(|u| u.lost > 0).count(),
+        }
+    }
+}
+
+/// How many users' rows a plan lists per DataSet; the counts cover every user.
+const EFFECT_USERS: usize = 100;
+
+impl Effect {
+    /// The users whose rows change, cut to [`EFFECT_USERS`] (those who gain most first, then those who lose most)
+    /// when there are more, so that a plan of a thousand DataSets stays small.
+    fn bounded(rows: usize, users_total: usize, mut users: Vec<UserEffect<String>>) -> Self {
+        if users.len() <= EFFECT_USERS {
+            return Self { rows, users_total, users, cut: None };
+        }
+        let all = Movers::of(&users);
+        users.sort_by_key(|u| (u.gained == 0, std::cmp::Reverse(u.gained), std::cmp::Reverse(u.lost)));
+        users.truncate(EFFECT_USERS);
+        Self { rows, users_total, users, cut: Some(all) }
+    }
+
+    /// The counts over every user whose rows change.
+    fn movers(&self) -> Movers {
+        self.cut.unwrap_or_else(|| Movers::of(&self.users))
+    }
+
+    /// Users whose rows change but are not listed.
+    fn left_out(&self) -> usize {
+        self.movers().changed.saturating_sub(self.users.len())
+    }
 }
 
 /// The for-any-row effect: verdicts of the users whose access changes, and the counts.

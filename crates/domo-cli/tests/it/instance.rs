@@ -374,13 +374,13 @@ fn a_folders_pdp_enabled_is_planned_and_applied_on_after_the_policies_and_off_on
 }
 
 #[test]
-fn a_plan_keeps_the_witnesses_of_at_most_20_users_per_dataset_and_still_applies() {
-    // 30 users in one group; the admin 900 acts through the client.
+fn a_plan_lists_at_most_100_users_and_20_witnesses_per_dataset_with_the_full_counts_and_still_applies() {
+    // 130 users in one group; the admin 900 acts through the client.
     let mut users: Vec<Value> =
-        (1..=30).map(|n| j!({"id": n, "name": format!("User {n}"), "role": "Participant"})).collect();
+        (1..=130).map(|n| j!({"id": n, "name": format!("User {n}"), "role": "Participant"})).collect();
     users.push(j!({"id": 900, "name": "Admin", "role": "Admin"}));
     let directory =
-        j!({"users": users, "groups": [{"id": 500, "name": "Everyone", "userIds": (1..=30).collect::<Vec<u64>>()}]});
+        j!({"users": users, "groups": [{"id": 500, "name": "Everyone", "userIds": (1..=130).collect::<Vec<u64>>()}]});
     let directory: domo_model::Directory =
         domo_model::read_user_file("directory.json", &directory.to_string()).unwrap();
     let live =
@@ -409,16 +409,23 @@ fn a_plan_keeps_the_witnesses_of_at_most_20_users_per_dataset_and_still_applies(
     let text = as_admin(&["pdp", "plan", dir, "--out", plan_arg]);
     assert!(
         text.contains(
-            "  (10 more users whose access changes are left out of the plan, which keeps the first 20: `domo pdp diff \
+            "  (110 more users whose access changes are left out of the plan, which keeps the first 20: `domo pdp diff \
              --for-any-row` lists them all)"
         ),
         "{text}"
     );
     let plan = read_json(&plan_file);
     assert_eq!(plan["anyRow"]["users"].as_array().unwrap().len(), 20);
-    assert_eq!(plan["anyRow"]["usersLeftOut"], 10);
-    assert_eq!(plan["anyRow"]["counts"]["gain"], 30, "the counts count every user:\n{:#}", plan["anyRow"]);
-    assert_eq!(plan["effect"]["users"].as_array().unwrap().len(), 30, "every user's rows on the sample are kept");
+    assert_eq!(plan["anyRow"]["usersLeftOut"], 110);
+    assert_eq!(plan["anyRow"]["counts"]["gain"], 130, "the counts count every user:\n{:#}", plan["anyRow"]);
+    assert_eq!(plan["effect"]["users"].as_array().unwrap().len(), 100);
+    assert_eq!(plan["effect"]["cut"], j!({"changed": 130, "gaining": 130, "losing": 0}));
+    for line in [
+        "  (30 more users whose rows change are left out of the plan, which keeps the 100 who gain most, then lose most)",
+        "130 of 132 users change: 130 gain rows, none lose rows",
+    ] {
+        assert!(text.contains(line), "missing `{line}` in:\n{text}");
+    }
     let applied = as_admin(&["pdp", "apply", "--plan", plan_arg, "--yes"]);
     assert!(applied.contains("created policy"), "{applied}");
     assert_eq!(json(&as_admin(&["pdp", "plan", dir, "--format", "json"]))["changes"], j!([]), "converged");

@@ -148,7 +148,7 @@ pub(super) fn plan_against(
         live,
         changes,
         kept,
-        effect: Effect { rows: table.row_count(), users_total: directory.users.len(), users },
+        effect: Effect::bounded(table.row_count(), directory.users.len(), users),
         no_sample: sample == Sample::Absent,
         any_row: Some(any_row),
         notes,

@@ -148,16 +148,23 @@ fn write_row_effect(text: &mut String, effect: &super::Effect) {
             user.lost
         );
     }
-    let gainers = effect.users.iter().filter(|u| u.gained > 0).count();
-    let losers = effect.users.iter().filter(|u| u.lost > 0).count();
+    if effect.left_out() > 0 {
+        let _ = writeln!(
+            text,
+            "  ({} left out of the plan, which keeps the {} who gain most, then lose most)",
+            output::count(effect.left_out(), "more user whose rows change is", "more users whose rows change are"),
+            super::EFFECT_USERS
+        );
+    }
+    let movers = effect.movers();
     let _ = writeln!(
         text,
         "{} of {} {}: {} rows, {} rows",
-        effect.users.len(),
+        movers.changed,
         output::count(effect.users_total, "user", "users"),
-        if effect.users.len() == 1 { "changes" } else { "change" },
-        output::how_many(gainers, "gains", "gain"),
-        output::how_many(losers, "loses", "lose"),
+        if movers.changed == 1 { "changes" } else { "change" },
+        output::how_many(movers.gaining, "gains", "gain"),
+        output::how_many(movers.losing, "loses", "lose"),
     );
 }
 
@@ -166,8 +173,7 @@ fn write_row_effect(text: &mut String, effect: &super::Effect) {
 pub(super) fn markdown(plan: &Plan) -> String {
     use output::{Align, Section, md_cell, md_code, md_table};
     let effect = &plan.effect;
-    let gainers = effect.users.iter().filter(|u| u.gained > 0).count();
-    let losers = effect.users.iter().filter(|u| u.lost > 0).count();
+    let super::Movers { gaining: gainers, losing: losers, .. } = effect.movers();
     let count = |f: fn(&Change) -> bool| plan.changes.iter().filter(|c| f(c)).count();
     let (creates, updates, deletes) = (
         count(|c| matches!(c, Change::Create { .. })),
@@ -194,6 +200,13 @@ pub(super) fn markdown(plan: &Plan) -> String {
     )];
     for note in &plan.notes {
         context.push(format!("\n> **Note**: {}", md_cell(note)));
+    }
+    if effect.left_out() > 0 {
+        context.push(format!(
+            "\n{} left out of the plan, which keeps the {} who gain most, then lose most.",
+            output::count(effect.left_out(), "more user whose rows change is", "more users whose rows change are"),
+            super::EFFECT_USERS
+        ));
     }
     if plan.leaves_no_policy() {
         context.push(

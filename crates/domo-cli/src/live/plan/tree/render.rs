@@ -22,8 +22,8 @@ fn counts_text(plan: &Plan) -> String {
 
 /// Users of the sample who gain and who lose rows.
 fn movers(plan: &Plan) -> (usize, usize) {
-    let users = &plan.effect.users;
-    (users.iter().filter(|u| u.gained > 0).count(), users.iter().filter(|u| u.lost > 0).count())
+    let movers = plan.effect.movers();
+    (movers.gaining, movers.losing)
 }
 
 /// The plan: a line per DataSet, the full plan of each that changes (indented), and the totals, like terraform.

@@ -430,3 +430,77 @@ fn a_plan_lists_at_most_100_users_and_20_witnesses_per_dataset_with_the_full_cou
     assert!(applied.contains("created policy"), "{applied}");
     assert_eq!(json(&as_admin(&["pdp", "plan", dir, "--format", "json"]))["changes"], j!([]), "converged");
 }
+
+/// The sh blocks of docs/tree.md's walkthrough, in order.
+fn walkthrough_blocks() -> Vec<String> {
+    let doc = std::fs::read_to_string(crate::root().join("docs/tree.md")).unwrap();
+    let start = doc.find("## From an empty folder to a reviewed plan").unwrap();
+    let section = &doc[start..];
+    let section = &section[..section.find("\n### ").unwrap_or(section.len())];
+    section.split("```sh\n").skip(1).map(|block| block[..block.find("```").unwrap()].to_owned()).collect()
+}
+
+#[test]
+fn the_walkthrough_in_docs_tree_runs_as_written_against_domo_serve() {
+    let blocks = walkthrough_blocks();
+    assert_eq!(
+        blocks[0].trim(),
+        "domo serve --ephemeral --directory examples/instance/directory.json --client admin:admin-secret:106",
+        "the emulator this test starts is the one the walkthrough starts"
+    );
+    let live = start_with_admin();
+    // Every later block in one shell, so that its variables carry over; each block's exit status is printed.
+    let script: String = blocks[1..].iter().map(|block| format!("{block}echo \"::exit $?\"\n")).collect();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_domo")).parent().unwrap().to_owned();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let tmp = live.path("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut bash = Command::new("bash");
+    bash.args(["-u", "-o", "pipefail", "-c", &script.replace("http://127.0.0.1:8470", &live.url)])
+        .current_dir(crate::root())
+        .env("PATH", path)
+        .env("TMPDIR", &tmp)
+        .env("NO_COLOR", "1")
+        .env("HOME", live.path("home"))
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("DOMO_RETRIES", "0");
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("DOMO_") && key != "DOMO_RETRIES" {
+            bash.env_remove(key);
+        }
+    }
+    let run = Run::of(bash.output().unwrap());
+    let exits: Vec<&str> = run.stdout.lines().filter_map(|l| l.strip_prefix("::exit ")).collect();
+    assert_eq!(exits, ["0", "0", "0", "0", "1", "0", "0", "0"], "only the gate fails (exit 1):\n{}", run.all());
+    for line in [
+        "added    ",
+        "2 files written, 0 unchanged",
+        // (The test's emulator also knows the users of two clients of its own: more notes than the walkthrough's 5.)
+        "ok: 0 errors, 7 warnings, ",
+        " in 3 DataSets and 1 shared policy of `instance`",
+        "new access: 3 of 3 DataSets changed against git revision `HEAD`",
+        "Plan: 3 DataSets to change (+5 to create, ~0 to update, -0 to delete, PDP switched on 1 DataSet), 0 unchanged, 0 refused.",
+        "    done enabled PDP",
+        "Apply: 3 done, 0 failed, 0 skipped, 0 unchanged.",
+        "0 errors, 0 warnings, 0 notes",
+        "  warning sees-nothing: user `105` sees no row of the sample although `APAC manager` names them",
+    ] {
+        assert!(run.stdout.contains(line), "missing `{line}` in:\n{}", run.all());
+    }
+    assert!(
+        run.stdout.trim_end().ends_with("No changes: the live policies of 3 DataSets match the tree.\n::exit 0"),
+        "{}",
+        run.all()
+    );
+}
+
+/// The emulator of the walkthrough: examples/instance's directory and a client `admin` acting as Farid (106).
+fn start_with_admin() -> Live {
+    let text = std::fs::read_to_string(crate::root().join("examples/instance/directory.json")).unwrap();
+    let directory: domo_model::Directory = domo_model::read_user_file("directory.json", &text).unwrap();
+    Live::start_with(|builder| builder.directory(directory).client("admin", "admin-secret", domo_model::UserId(106)))
+}

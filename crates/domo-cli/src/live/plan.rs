@@ -393,7 +393,7 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         output::count(plan.changes.len(), "change", "changes"),
         plan.dataset_id,
         plan.dataset_name,
-        if opens { " (PDP turns off: everyone with access sees every row)" } else { "" }
+        if opens || plan.turns_pdp_off() { " (PDP turns off: everyone with access sees every row)" } else { "" }
     );
     if !output::confirm(&question, args.yes)? {
         // Like terraform: a declined apply is not a success, so scripts do not read it as one.

@@ -417,10 +417,9 @@ pub(super) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
             "apply {} to {}{}",
             output::count(changes, "change", "changes"),
             output::count(to_apply.len(), "DataSet", "DataSets"),
-            if opening.is_empty() {
-                String::new()
-            } else {
-                format!(" (PDP turns off on {}: everyone with access sees every row)", opening.len())
+            match opening.len() + planned.iter().filter(|p| p.turns_pdp_off() && !p.leaves_no_policy()).count() {
+                0 => String::new(),
+                off => format!(" (PDP turns off on {off}: everyone with access sees every row)"),
             }
         );
         if !output::confirm(&question, args.yes)? {

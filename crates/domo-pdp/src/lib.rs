@@ -169,8 +169,8 @@ pub use policy_tests::{
     CaseOutcome, Expectation, PolicyTestCsvError, PolicyTestError, run_policy_tests, run_policy_tests_csv,
 };
 pub use reconcile::{
-    ApplyStatus, ApplySummary, ChangeCounts, DatasetPlan, Matched, PlanSummary, ReconcileError, Reconciliation,
-    Unmatched, fingerprint, live_changes, order_changes, reconcile, staleness,
+    ApplyStatus, ApplySummary, ChangeCounts, DatasetPlan, Matched, PdpSwitch, PlanSummary, ReconcileError,
+    Reconciliation, Unmatched, fingerprint, live_changes, order_changes, order_with_switch, reconcile, staleness,
 };
 pub use rowset::{RowSet, Rows};
 pub use rust_decimal::Decimal;

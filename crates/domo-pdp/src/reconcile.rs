@@ -185,6 +185,43 @@ pub fn order_changes<T>(live: usize, creates: Vec<T>, updates: Vec<T>, mut delet
     changes
 }
 
+/// Which way a plan switches PDP on a DataSet (its `pdpEnabled`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PdpSwitch {
+    /// Turn PDP on: the policies decide who sees which rows.
+    Enable,
+    /// Turn PDP off: everyone with access sees every row.
+    Disable,
+}
+
+impl PdpSwitch {
+    /// The switch that takes a DataSet from its `live` state to the `wanted`
+    /// one (`true` is PDP on), or `None` when they agree.
+    pub fn between(live: bool, wanted: bool) -> Option<Self> {
+        match (live, wanted) {
+            (false, true) => Some(Self::Enable),
+            (true, false) => Some(Self::Disable),
+            _ => None,
+        }
+    }
+}
+
+/// One DataSet's whole apply in the order that fails closed: the policy
+/// changes in [`order_changes`]'s order, then the PDP switch. Enabling comes
+/// after the policies it turns on exist; disabling comes last so that an apply
+/// stopped half-way leaves PDP on (fewer rows shown, never more).
+pub fn order_with_switch<T>(
+    live: usize,
+    creates: Vec<T>,
+    updates: Vec<T>,
+    deletes: Vec<T>,
+    switch: Option<T>,
+) -> Vec<T> {
+    let mut changes = order_changes(live, creates, updates, deletes);
+    changes.extend(switch);
+    changes
+}
+
 /// A short hash of policies, whatever their order (sorted by id): FNV-1a over
 /// their JSON, 16 hex digits.
 pub fn fingerprint(policies: &[Policy]) -> String {
@@ -237,12 +274,14 @@ pub struct ChangeCounts {
     pub updates: usize,
     /// Policies to delete.
     pub deletes: usize,
+    /// PDP switched on or off (0 or 1 for one DataSet).
+    pub pdp_switches: usize,
 }
 
 impl ChangeCounts {
     /// All changes.
     pub fn total(&self) -> usize {
-        self.creates + self.updates + self.deletes
+        self.creates + self.updates + self.deletes + self.pdp_switches
     }
 
     /// Whether there is nothing to do.
@@ -263,6 +302,7 @@ impl std::ops::AddAssign for ChangeCounts {
         self.creates += other.creates;
         self.updates += other.updates;
         self.deletes += other.deletes;
+        self.pdp_switches += other.pdp_switches;
     }
 }
 
@@ -557,7 +597,7 @@ mod tests {
     }
 
     fn counts(creates: usize, updates: usize, deletes: usize) -> ChangeCounts {
-        ChangeCounts { creates, updates, deletes }
+        ChangeCounts { creates, updates, deletes, pdp_switches: 0 }
     }
 
     #[test]
@@ -595,6 +635,41 @@ mod tests {
         assert_eq!(staleness(&planned, &then, &then), None);
         let now = [policy(Some(1), "East"), policy(Some(2), "West")];
         assert_eq!(staleness(&planned, &then, &now), Some(vec!["policy 2 `West` was added".to_owned()]));
+    }
+
+    #[test]
+    fn pdp_is_switched_only_when_the_tree_and_live_disagree() {
+        assert_eq!(PdpSwitch::between(false, true), Some(PdpSwitch::Enable));
+        assert_eq!(PdpSwitch::between(true, false), Some(PdpSwitch::Disable));
+        assert_eq!(PdpSwitch::between(true, true), None);
+        assert_eq!(PdpSwitch::between(false, false), None);
+    }
+
+    /// An apply's steps as words, in order (`switch` last whichever way it goes).
+    fn check_switch_order(live: usize, switch: &str, expected: &[&str]) {
+        let words = |names: &[&'static str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<String>>();
+        let switch = (!switch.is_empty()).then(|| switch.to_owned());
+        let order = order_with_switch(live, words(&["create A"]), words(&["update B"]), words(&["delete C"]), switch);
+        assert_eq!(order, expected);
+    }
+
+    #[test]
+    fn pdp_is_switched_after_every_policy_change() {
+        // Enabled once the policies it turns on exist; disabled last, so a stopped apply leaves PDP on.
+        check_switch_order(2, "enable PDP", &["delete C", "update B", "create A", "enable PDP"]);
+        check_switch_order(2, "disable PDP", &["delete C", "update B", "create A", "disable PDP"]);
+        check_switch_order(1, "enable PDP", &["update B", "create A", "delete C", "enable PDP"]);
+        check_switch_order(2, "", &["delete C", "update B", "create A"]);
+    }
+
+    #[test]
+    fn a_pdp_switch_alone_is_a_change() {
+        let switch = ChangeCounts { pdp_switches: 1, ..ChangeCounts::default() };
+        assert!(!switch.is_empty());
+        let summary = PlanSummary::of([DatasetPlan::Planned(switch), DatasetPlan::Planned(counts(0, 0, 0))]);
+        assert_eq!(summary.to_change, 1);
+        assert_eq!(summary.changes.pdp_switches, 1);
+        assert!(!summary.converged(), "a DataSet whose PDP switch differs is not converged");
     }
 
     #[test]
@@ -700,7 +775,12 @@ mod tests {
                 }
             }
             // A saved plan's counts say the same as the reconciliation about PDP turning off.
-            let counts = ChangeCounts { creates: r.creates.len(), updates: r.matched.len(), deletes: r.deletes.len() };
+            let counts = ChangeCounts {
+                creates: r.creates.len(),
+                updates: r.matched.len(),
+                deletes: r.deletes.len(),
+                pdp_switches: 0,
+            };
             proptest::prop_assert_eq!(counts.leave_no_policy(live.len()), r.leaves_no_policy(live.len()));
         }
 

@@ -75,7 +75,8 @@ pub(crate) struct ApplyArgs {
     /// Do not ask before applying.
     #[arg(long, short)]
     yes: bool,
-    /// Allow a plan that deletes every policy: Domo then turns PDP off and everyone with access sees every row.
+    /// Allow a plan that deletes every policy or switches PDP off (dataset.json says `"pdpEnabled": false`):
+    /// everyone with access then sees every row.
     #[arg(long)]
     turn_pdp_off: bool,
     /// Output format: table (the default) or json.
@@ -130,6 +131,11 @@ enum Change {
     Update { id: PolicyId, details: Vec<String>, policy: Policy },
     /// A live policy that policies.json leaves out.
     Delete { id: PolicyId, name: String },
+    /// dataset.json says `pdpEnabled: true`, the live DataSet has PDP off: turned on after the policies exist.
+    EnablePdp,
+    /// dataset.json says `pdpEnabled: false`, the live DataSet has PDP on: turned off last, and only with
+    /// `--turn-pdp-off` (everyone with access then sees every row).
+    DisablePdp,
 }
 
 impl Plan {
@@ -140,7 +146,13 @@ impl Plan {
             creates: count(|c| matches!(c, Change::Create { .. })),
             updates: count(|c| matches!(c, Change::Update { .. })),
             deletes: count(|c| matches!(c, Change::Delete { .. })),
+            pdp_switches: count(|c| matches!(c, Change::EnablePdp | Change::DisablePdp)),
         }
+    }
+
+    /// Whether the plan switches PDP off (dataset.json says `pdpEnabled: false`).
+    fn turns_pdp_off(&self) -> bool {
+        self.changes.iter().any(|c| matches!(c, Change::DisablePdp))
     }
 
     /// Whether applying the plan leaves the DataSet without any policy, which
@@ -165,6 +177,8 @@ enum Action {
     Create,
     Update,
     Delete,
+    EnablePdp,
+    DisablePdp,
 }
 
 impl Step {
@@ -174,6 +188,8 @@ impl Step {
             Action::Create => "create",
             Action::Update => "update",
             Action::Delete => "delete",
+            Action::EnablePdp => return "enable PDP".to_owned(),
+            Action::DisablePdp => return "disable PDP".to_owned(),
         };
         match self.id {
             Some(id) => format!("{verb} policy {id} `{}`", self.name),
@@ -187,6 +203,8 @@ impl Step {
             Action::Create => "created",
             Action::Update => "updated",
             Action::Delete => "deleted",
+            Action::EnablePdp => return "enabled PDP".to_owned(),
+            Action::DisablePdp => return "disabled PDP".to_owned(),
         };
         match self.id {
             Some(id) => format!("{verb} policy {id} `{}`", self.name),
@@ -204,6 +222,8 @@ impl Change {
                 Step { action: Action::Update, id: Some(*id), name: policy.name.clone() }
             }
             Change::Delete { id, name } => Step { action: Action::Delete, id: Some(*id), name: name.clone() },
+            Change::EnablePdp => Step { action: Action::EnablePdp, id: None, name: "PDP".to_owned() },
+            Change::DisablePdp => Step { action: Action::DisablePdp, id: None, name: "PDP".to_owned() },
         }
     }
 
@@ -212,6 +232,8 @@ impl Change {
             Change::Create { policy } => format!("create `{}`", policy.name),
             Change::Update { id, policy, .. } => format!("update policy {id} `{}`", policy.name),
             Change::Delete { id, name } => format!("delete policy {id} `{name}`"),
+            Change::EnablePdp => "enable PDP".to_owned(),
+            Change::DisablePdp => "disable PDP".to_owned(),
         }
     }
 }
@@ -223,8 +245,57 @@ struct Effect {
     rows: usize,
     /// Users in the directory.
     users_total: usize,
-    /// The users whose rows change.
+    /// The users whose rows change: at most [`EFFECT_USERS`], those who gain most first, when `cut` is set.
     users: Vec<UserEffect<String>>,
+    /// Set when `users` was cut to [`EFFECT_USERS`]: the counts over every user whose rows change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cut: Option<Movers>,
+}
+
+/// How many users' rows change, gain and lose: all of them, also those a plan leaves out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Movers {
+    changed: usize,
+    gaining: usize,
+    losing: usize,
+}
+
+impl Movers {
+    fn of(users: &[UserEffect<String>]) -> Self {
+        Self {
+            changed: users.len(),
+            gaining: users.iter().filter(|u| u.gained > 0).count(),
+            losing: users.iter().filter(|u| u.lost > 0).count(),
+        }
+    }
+}
+
+/// How many users' rows a plan lists per DataSet; the counts cover every user.
+const EFFECT_USERS: usize = 100;
+
+impl Effect {
+    /// The users whose rows change, cut to [`EFFECT_USERS`] (those who gain most first, then those who lose most)
+    /// when there are more, so that a plan of a thousand DataSets stays small.
+    fn bounded(rows: usize, users_total: usize, mut users: Vec<UserEffect<String>>) -> Self {
+        if users.len() <= EFFECT_USERS {
+            return Self { rows, users_total, users, cut: None };
+        }
+        let all = Movers::of(&users);
+        users.sort_by_key(|u| (u.gained == 0, std::cmp::Reverse(u.gained), std::cmp::Reverse(u.lost)));
+        users.truncate(EFFECT_USERS);
+        Self { rows, users_total, users, cut: Some(all) }
+    }
+
+    /// The counts over every user whose rows change.
+    fn movers(&self) -> Movers {
+        self.cut.unwrap_or_else(|| Movers::of(&self.users))
+    }
+
+    /// Users whose rows change but are not listed.
+    fn left_out(&self) -> usize {
+        self.movers().changed.saturating_sub(self.users.len())
+    }
 }
 
 /// The for-any-row effect: verdicts of the users whose access changes, and the counts.
@@ -232,7 +303,18 @@ struct Effect {
 #[serde(rename_all = "camelCase")]
 struct AnyRowEffect {
     counts: any_row::Counts,
+    /// At most [`WITNESS_USERS`] users, those who gain access first: a plan of many DataSets stays small.
     users: Vec<any_row::UserImpactJson>,
+    /// Users whose access changes but who are left out of `users` (`counts` counts them all).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    users_left_out: usize,
+}
+
+/// How many users' for-any-row verdicts (each with its witness rows) a plan keeps per DataSet.
+const WITNESS_USERS: usize = 20;
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 pub(crate) fn plan(args: &PlanArgs) -> anyhow::Result<Outcome> {
@@ -305,12 +387,13 @@ pub(crate) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
             plan.dataset_name
         );
     }
+    refuse_pdp_off(&[&plan], args.turn_pdp_off)?;
     let question = format!(
         "apply {} to DataSet {} `{}`{}",
         output::count(plan.changes.len(), "change", "changes"),
         plan.dataset_id,
         plan.dataset_name,
-        if opens { " (PDP turns off: everyone with access sees every row)" } else { "" }
+        if opens || plan.turns_pdp_off() { " (PDP turns off: everyone with access sees every row)" } else { "" }
     );
     if !output::confirm(&question, args.yes)? {
         // Like terraform: a declined apply is not a success, so scripts do not read it as one.
@@ -445,6 +528,22 @@ fn make_plan(input: &InputArgs, target: &Target<'_>, connection: &Connection) ->
         ));
     }
     dataset::plan_against(inputs, dataset_id, live, &live_directory, &connection.base_url, Sample::Present, notes)
+}
+
+/// Refuses plans that switch PDP off (their dataset.json says `pdpEnabled: false`) without `--turn-pdp-off`:
+/// everyone with access would then see every row.
+fn refuse_pdp_off(plans: &[&Plan], consent: bool) -> anyhow::Result<()> {
+    let off: Vec<String> =
+        plans.iter().filter(|p| p.turns_pdp_off()).map(|p| format!("{} `{}`", p.dataset_id, p.dataset_name)).collect();
+    if off.is_empty() || consent {
+        return Ok(());
+    }
+    bail!(
+        "this plan turns PDP off on {}: {} (dataset.json says `\"pdpEnabled\": false`); everyone with access then \
+         sees every row; nothing was applied (set `\"pdpEnabled\": true`, or pass --turn-pdp-off if that is meant)",
+        output::count(off.len(), "DataSet", "DataSets"),
+        off.join(", ")
+    )
 }
 
 fn show_id(id: Option<PolicyId>) -> String {

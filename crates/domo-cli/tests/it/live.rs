@@ -13,6 +13,6 @@ mod query;
 mod quickstart;
 mod reference_shapes;
 mod setup;
-mod support;
-mod tree_plan;
+pub(crate) mod support;
+pub(crate) mod tree_plan;
 mod unreachable;

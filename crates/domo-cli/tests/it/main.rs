@@ -9,6 +9,7 @@ mod errors;
 mod generate;
 mod help;
 mod hostile;
+mod instance;
 mod live;
 mod logs;
 mod output;

@@ -11,7 +11,7 @@ use domo_model::{Dataset, DatasetId, Directory, Policy};
 use domo_pdp::PolicyChangeKind;
 
 use super::check::{self, Written};
-use super::{Action, AnyRowEffect, Change, Effect, Failed, PLAN_VERSION, Plan, Step, Steps, chain};
+use super::{Action, AnyRowEffect, Change, Effect, Failed, PLAN_VERSION, Plan, Step, Steps, WITNESS_USERS, chain};
 use crate::any_row;
 use crate::engine::{self as common, UserEffect};
 use crate::folder::Inputs;
@@ -91,16 +91,15 @@ pub(super) fn plan_against(
     if live_dataset.owner.is_some() {
         dataset.owner.clone_from(&live_dataset.owner);
     }
-    if !live_dataset.pdp_enabled {
-        notes.push(format!(
-            "PDP is disabled on the live DataSet: the effect is shown as if it were enabled (`domo pdp enable {dataset_id}`)"
-        ));
-    }
-    dataset.pdp_enabled = true;
-    let planned = Inputs { dataset, ..inputs };
+    let switch = pdp_switch(&inputs, dataset_id, &live_dataset, &after, &mut notes)?;
+    // Without a switch the effect is the policies' own (as if PDP were on); with one, PDP as it is live before
+    // and as dataset.json says after.
+    dataset.pdp_enabled = switch.is_none() || live_dataset.pdp_enabled;
+    let mut planned = Inputs { dataset, ..inputs };
     let before_set = common::compile_policies(&planned, &live, Path::new("the live policies")).context(
         "the live policies do not compile against the local folder (is directory.json out of date? `domo pull --force` refreshes it)",
     )?;
+    planned.dataset.pdp_enabled = switch.is_none() || switch == Some(domo_pdp::PdpSwitch::Enable);
     let after_set = common::compile_policies(&planned, &after, &planned.paths.policies)?;
     let table = match sample {
         Sample::Present => planned.load_table()?,
@@ -116,10 +115,10 @@ pub(super) fn plan_against(
     let after_eval = after_set.evaluate(&table)?;
     let diff = domo_pdp::diff_policies(&before, &after_eval);
     let impact = domo_pdp::impact(&before_set, &after_set, &domo_pdp::ImpactOptions::default())?;
-    let any_row = AnyRowEffect {
-        counts: any_row::counts(&impact),
-        users: any_row::users_json(&impact, &common::Names::new(&planned.directory)),
-    };
+    let any_row = bounded_witnesses(
+        any_row::counts(&impact),
+        any_row::users_json(&impact, &common::Names::new(&planned.directory)),
+    );
 
     let mut updates = Vec::new();
     for domo_pdp::Matched { id, policy } in matched {
@@ -133,7 +132,11 @@ pub(super) fn plan_against(
     }
     let directory = &planned.directory;
     let users = diff.users.iter().map(|u| UserEffect::of(u, common::user_name(directory, u.user))).collect();
-    let changes = domo_pdp::order_changes(live.len(), creates, updates, deletes);
+    let switch = switch.map(|switch| match switch {
+        domo_pdp::PdpSwitch::Enable => Change::EnablePdp,
+        domo_pdp::PdpSwitch::Disable => Change::DisablePdp,
+    });
+    let changes = domo_pdp::order_with_switch(live.len(), creates, updates, deletes, switch);
     refuse_problems(&changes, &live_dataset, live_directory)?;
     Ok(Plan {
         version: PLAN_VERSION,
@@ -145,11 +148,70 @@ pub(super) fn plan_against(
         live,
         changes,
         kept,
-        effect: Effect { rows: table.row_count(), users_total: directory.users.len(), users },
+        effect: Effect::bounded(table.row_count(), directory.users.len(), users),
         no_sample: sample == Sample::Absent,
         any_row: Some(any_row),
         notes,
     })
+}
+
+/// The for-any-row effect as a plan keeps it: the counts of every user, the verdicts and witness rows of at most
+/// [`WITNESS_USERS`] of them (those who gain access first, then unknown, then those who lose), so that a plan of a
+/// thousand DataSets and ten thousand users stays small; `domo pdp diff --for-any-row` lists them all.
+fn bounded_witnesses(counts: any_row::Counts, mut users: Vec<any_row::UserImpactJson>) -> AnyRowEffect {
+    users.sort_by_key(|u| match u.gains.answer.as_str() {
+        "yes" => 0,
+        "unknown" => 1,
+        _ => 2,
+    });
+    let users_left_out = users.len().saturating_sub(WITNESS_USERS);
+    users.truncate(WITNESS_USERS);
+    AnyRowEffect { counts, users, users_left_out }
+}
+
+/// How the plan switches PDP: dataset.json's `pdpEnabled` against the live DataSet's. Turning PDP on with no
+/// policy left is refused (Domo would show every row to everyone); PDP off on both sides gets a note, since the
+/// effect is then shown as if it were on.
+fn pdp_switch(
+    inputs: &Inputs,
+    dataset_id: &DatasetId,
+    live: &Dataset,
+    after: &[Policy],
+    notes: &mut Vec<String>,
+) -> anyhow::Result<Option<domo_pdp::PdpSwitch>> {
+    let switch = domo_pdp::PdpSwitch::between(live.pdp_enabled, inputs.dataset.pdp_enabled);
+    match switch {
+        Some(domo_pdp::PdpSwitch::Enable) if after.is_empty() => bail!(
+            "`{}` turns PDP on for DataSet {dataset_id}, but it would have no policy: with PDP on and no policy \
+             Domo shows every row to everyone with access (add a policy, or set `\"pdpEnabled\": false`)",
+            inputs.paths.dataset.display()
+        ),
+        Some(domo_pdp::PdpSwitch::Enable) => notes.push(format!(
+            "PDP is disabled on the live DataSet and `{}` enables it: the effect is from every row shown to the \
+             policies' rows",
+            inputs.paths.dataset.display()
+        )),
+        Some(domo_pdp::PdpSwitch::Disable) => notes.push(format!(
+            "`{}` disables PDP: everyone with access sees every row once applied (apply needs --turn-pdp-off)",
+            inputs.paths.dataset.display()
+        )),
+        None if !live.pdp_enabled => notes.push(format!(
+            "PDP is disabled on the live DataSet: the effect is shown as if it were enabled (`domo pdp enable {dataset_id}`)"
+        )),
+        None => {}
+    }
+    Ok(switch)
+}
+
+/// Turns PDP on or off on the live DataSet, and checks Domo's answer says so.
+async fn switch_pdp(client: &Client, dataset_id: &DatasetId, switch: domo_pdp::PdpSwitch) -> anyhow::Result<()> {
+    let enable = switch == domo_pdp::PdpSwitch::Enable;
+    let update = domo_model::DatasetUpdate { pdp_enabled: Some(enable), ..domo_model::DatasetUpdate::default() };
+    let dataset = client.update_dataset(dataset_id, &update).await?;
+    if dataset.pdp_enabled != enable {
+        bail!("Domo answered with PDP {} on DataSet {dataset_id}", if dataset.pdp_enabled { "on" } else { "off" });
+    }
+    Ok(())
 }
 
 /// The policies a plan writes, named as its changes are.
@@ -160,7 +222,7 @@ fn written(changes: &[Change]) -> Vec<Written<'_>> {
             Change::Create { policy } | Change::Update { policy, .. } => {
                 Some(Written { change: change.describe(), policy })
             }
-            Change::Delete { .. } => None,
+            Change::Delete { .. } | Change::EnablePdp | Change::DisablePdp => None,
         })
         .collect()
 }
@@ -292,6 +354,14 @@ pub(super) async fn apply_changes(
                 .await
                 .map(|()| Step { action: Action::Delete, id: Some(*id), name: name.clone() })
                 .map_err(Into::into),
+            Change::EnablePdp | Change::DisablePdp => {
+                let switch = if matches!(change, Change::EnablePdp) {
+                    domo_pdp::PdpSwitch::Enable
+                } else {
+                    domo_pdp::PdpSwitch::Disable
+                };
+                switch_pdp(client, &plan.dataset_id, switch).await.map(|()| change.step())
+            }
         };
         match outcome {
             Ok(done) => steps.applied.push(done),

@@ -72,6 +72,20 @@ pub(super) fn render(plan: &Plan) -> String {
             Change::Delete { id, name } => {
                 let _ = writeln!(text, "  {} policy {id} `{name}`", paint(ERROR, "- delete"));
             }
+            Change::EnablePdp => {
+                let _ = writeln!(
+                    text,
+                    "  {} (dataset.json says so; after the policies exist)",
+                    paint(GOOD, "+ enable PDP")
+                );
+            }
+            Change::DisablePdp => {
+                let _ = writeln!(
+                    text,
+                    "  {}: everyone with access sees every row (dataset.json says so; needs --turn-pdp-off)",
+                    paint(ERROR, "- disable PDP")
+                );
+            }
         }
     }
     for policy in &plan.kept {
@@ -93,6 +107,18 @@ pub(super) fn render(plan: &Plan) -> String {
         let mut lines = Vec::new();
         let _ = any_row::write_text(&mut lines, &any_row.users, &any_row.counts);
         text.push_str(&String::from_utf8_lossy(&lines));
+        if any_row.users_left_out > 0 {
+            let _ = writeln!(
+                text,
+                "  ({} left out of the plan, which keeps the first {}: `domo pdp diff --for-any-row` lists them all)",
+                output::count(
+                    any_row.users_left_out,
+                    "more user whose access changes is",
+                    "more users whose access changes are"
+                ),
+                super::WITNESS_USERS
+            );
+        }
     }
     for note in &plan.notes {
         let _ = writeln!(text, "{}: {note}", paint(WARNING, "note"));
@@ -122,16 +148,23 @@ fn write_row_effect(text: &mut String, effect: &super::Effect) {
             user.lost
         );
     }
-    let gainers = effect.users.iter().filter(|u| u.gained > 0).count();
-    let losers = effect.users.iter().filter(|u| u.lost > 0).count();
+    if effect.left_out() > 0 {
+        let _ = writeln!(
+            text,
+            "  ({} left out of the plan, which keeps the {} who gain most, then lose most)",
+            output::count(effect.left_out(), "more user whose rows change is", "more users whose rows change are"),
+            super::EFFECT_USERS
+        );
+    }
+    let movers = effect.movers();
     let _ = writeln!(
         text,
         "{} of {} {}: {} rows, {} rows",
-        effect.users.len(),
+        movers.changed,
         output::count(effect.users_total, "user", "users"),
-        if effect.users.len() == 1 { "changes" } else { "change" },
-        output::how_many(gainers, "gains", "gain"),
-        output::how_many(losers, "loses", "lose"),
+        if movers.changed == 1 { "changes" } else { "change" },
+        output::how_many(movers.gaining, "gains", "gain"),
+        output::how_many(movers.losing, "loses", "lose"),
     );
 }
 
@@ -140,8 +173,7 @@ fn write_row_effect(text: &mut String, effect: &super::Effect) {
 pub(super) fn markdown(plan: &Plan) -> String {
     use output::{Align, Section, md_cell, md_code, md_table};
     let effect = &plan.effect;
-    let gainers = effect.users.iter().filter(|u| u.gained > 0).count();
-    let losers = effect.users.iter().filter(|u| u.lost > 0).count();
+    let super::Movers { gaining: gainers, losing: losers, .. } = effect.movers();
     let count = |f: fn(&Change) -> bool| plan.changes.iter().filter(|c| f(c)).count();
     let (creates, updates, deletes) = (
         count(|c| matches!(c, Change::Create { .. })),
@@ -169,6 +201,13 @@ pub(super) fn markdown(plan: &Plan) -> String {
     for note in &plan.notes {
         context.push(format!("\n> **Note**: {}", md_cell(note)));
     }
+    if effect.left_out() > 0 {
+        context.push(format!(
+            "\n{} left out of the plan, which keeps the {} who gain most, then lose most.",
+            output::count(effect.left_out(), "more user whose rows change is", "more users whose rows change are"),
+            super::EFFECT_USERS
+        ));
+    }
     if plan.leaves_no_policy() {
         context.push(
             "\n> **Warning**: the plan deletes every policy: Domo then turns PDP off and everyone with access \
@@ -195,6 +234,14 @@ pub(super) fn markdown(plan: &Plan) -> String {
                 summary: format!("- delete policy {id} `{}`", md_code(name)),
                 body: "The live policy is deleted.".to_owned(),
             },
+            Change::EnablePdp => Section {
+                summary: "+ enable PDP".to_owned(),
+                body: "dataset.json says `pdpEnabled: true`: PDP is turned on once the policies exist.".to_owned(),
+            },
+            Change::DisablePdp => Section {
+                summary: "- disable PDP".to_owned(),
+                body: "dataset.json says `pdpEnabled: false`: everyone with access sees every row.".to_owned(),
+            },
         });
     }
     let mut users: Vec<_> = effect.users.iter().collect();
@@ -220,6 +267,17 @@ pub(super) fn markdown(plan: &Plan) -> String {
     }
     if let Some(any_row) = &plan.any_row {
         context.push(format!("\n{}.", any_row::markdown_verdict(&any_row.counts)));
+        if any_row.users_left_out > 0 {
+            context.push(format!(
+                "\n{} left out of the plan, which keeps the first {} (`domo pdp diff --for-any-row` lists them all).",
+                output::count(
+                    any_row.users_left_out,
+                    "more user whose access changes is",
+                    "more users whose access changes are"
+                ),
+                super::WITNESS_USERS
+            ));
+        }
         sections.extend(any_row::markdown_sections(&any_row.users));
     }
     output::Comment {

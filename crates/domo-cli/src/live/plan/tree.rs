@@ -70,6 +70,13 @@ pub(super) struct SummaryJson {
     pub(super) creates: usize,
     pub(super) updates: usize,
     pub(super) deletes: usize,
+    /// DataSets whose PDP is switched on or off (left out when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(super) pdp_switches: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl From<PlanSummary> for SummaryJson {
@@ -82,6 +89,7 @@ impl From<PlanSummary> for SummaryJson {
             creates: s.changes.creates,
             updates: s.changes.updates,
             deletes: s.changes.deletes,
+            pdp_switches: s.changes.pdp_switches,
         }
     }
 }
@@ -106,7 +114,9 @@ pub(super) fn plan(args: &PlanArgs) -> anyhow::Result<Outcome> {
     let plan = make_tree_plan(&args.input.dir, usize::from(args.jobs), &connection)?;
     if let Some(path) = &args.out {
         // Whole or not at all: a plan cut short must not be applied.
-        crate::output::json_file(path, &plan)?;
+        // Compact: a thousand DataSets' changes, pretty-printed, would be three times the size (people read the
+        // text or markdown plan, `apply --plan` reads this).
+        crate::output::text_file(path, &serde_json::to_vec(&plan)?)?;
         output::note(format!(
             "saved the plan to `{}`; apply it with `domo pdp apply --plan {}`",
             path.display(),
@@ -398,6 +408,8 @@ pub(super) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
             opening.join(", ")
         );
     }
+    let planned: Vec<&Plan> = to_apply.iter().map(|(_, p)| *p).collect();
+    super::refuse_pdp_off(&planned, args.turn_pdp_off)?;
     let mut reports: Vec<(usize, DatasetReport)> = Vec::new();
     if !to_apply.is_empty() {
         let changes: usize = to_apply.iter().map(|(_, p)| p.changes.len()).sum();
@@ -405,10 +417,9 @@ pub(super) fn apply(args: &ApplyArgs) -> anyhow::Result<Outcome> {
             "apply {} to {}{}",
             output::count(changes, "change", "changes"),
             output::count(to_apply.len(), "DataSet", "DataSets"),
-            if opening.is_empty() {
-                String::new()
-            } else {
-                format!(" (PDP turns off on {}: everyone with access sees every row)", opening.len())
+            match opening.len() + planned.iter().filter(|p| p.turns_pdp_off() && !p.leaves_no_policy()).count() {
+                0 => String::new(),
+                off => format!(" (PDP turns off on {off}: everyone with access sees every row)"),
             }
         );
         if !output::confirm(&question, args.yes)? {

@@ -10,13 +10,20 @@ use crate::output::{self, BOLD, ERROR, GOOD, WARNING, paint};
 /// `+2 ~1 -0`: a DataSet's changes, counted.
 fn counts_text(plan: &Plan) -> String {
     let counts = plan.counts();
-    format!("+{} ~{} -{}", counts.creates, counts.updates, counts.deletes)
+    let switch = if plan.changes.iter().any(|c| matches!(c, Change::EnablePdp)) {
+        ", PDP on"
+    } else if plan.turns_pdp_off() {
+        ", PDP off"
+    } else {
+        ""
+    };
+    format!("+{} ~{} -{}{switch}", counts.creates, counts.updates, counts.deletes)
 }
 
 /// Users of the sample who gain and who lose rows.
 fn movers(plan: &Plan) -> (usize, usize) {
-    let users = &plan.effect.users;
-    (users.iter().filter(|u| u.gained > 0).count(), users.iter().filter(|u| u.lost > 0).count())
+    let movers = plan.effect.movers();
+    (movers.gaining, movers.losing)
 }
 
 /// The plan: a line per DataSet, the full plan of each that changes (indented), and the totals, like terraform.
@@ -83,8 +90,13 @@ fn summary_line(plan: &TreePlan) -> String {
         );
     }
     let changes = summary.changes;
+    let switches = if changes.pdp_switches == 0 {
+        String::new()
+    } else {
+        format!(", PDP switched on {}", output::count(changes.pdp_switches, "DataSet", "DataSets"))
+    };
     format!(
-        "Plan: {} to change (+{} to create, ~{} to update, -{} to delete), {} unchanged, {} refused.",
+        "Plan: {} to change (+{} to create, ~{} to update, -{} to delete{switches}), {} unchanged, {} refused.",
         output::count(summary.to_change, "DataSet", "DataSets"),
         changes.creates,
         changes.updates,
@@ -119,6 +131,10 @@ pub(super) fn tree_markdown(plan: &TreePlan) -> String {
                             md_cell(&details.join("; "))
                         ),
                         Change::Delete { id, name } => format!("- - delete policy {id} `{}`", md_code(name)),
+                        Change::EnablePdp => "- + enable PDP (after the policies exist)".to_owned(),
+                        Change::DisablePdp => {
+                            "- - disable PDP: everyone with access sees every row (needs `--turn-pdp-off`)".to_owned()
+                        }
                     });
                 }
                 if one.no_sample {

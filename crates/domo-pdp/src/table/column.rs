@@ -44,12 +44,24 @@ impl Dictionary {
     }
 
     pub(super) fn intern(&mut self, s: &str) -> Option<u32> {
+        self.intern_bytes(s.as_bytes()).ok().flatten()
+    }
+
+    /// The code of a cell's bytes, added when new. Only new strings are checked
+    /// for UTF-8: bytes equal to an entry are valid, as every entry was checked.
+    pub(super) fn intern_bytes(&mut self, bytes: &[u8]) -> Result<Option<u32>, Interned> {
         use std::hash::BuildHasher;
-        let hash = self.hasher.hash_one(s.as_bytes());
+        let hash = self.hasher.hash_one(bytes);
         let (text, ends) = (&self.text, &self.ends);
-        if let Some(&code) = self.index.find(hash, |&code| dict_is(text, ends, code, s)) {
-            return Some(code);
+        if let Some(&code) = self.index.find(hash, |&code| dict_is_bytes(text, ends, code, bytes)) {
+            return Ok(Some(code));
         }
+        let s = std::str::from_utf8(bytes).map_err(|_| Interned::NotUtf8)?;
+        Ok(self.insert_new(hash, s))
+    }
+
+    fn insert_new(&mut self, hash: u64, s: &str) -> Option<u32> {
+        use std::hash::BuildHasher;
         let code = u32::try_from(self.ends.len()).ok().filter(|&c| c != NULL_CODE)?;
         self.text.push_str(s);
         self.ends.push(self.text.len());
@@ -69,14 +81,26 @@ fn dict_get<'a>(text: &'a str, ends: &[usize], code: u32) -> Option<&'a str> {
     text.get(start..end)
 }
 
+/// Why a cell could not be interned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Interned {
+    /// The bytes are not UTF-8.
+    NotUtf8,
+}
+
 /// Whether entry `code` is `s`, comparing bytes (no character-boundary checks).
 fn dict_is(text: &str, ends: &[usize], code: u32, s: &str) -> bool {
+    dict_is_bytes(text, ends, code, s.as_bytes())
+}
+
+/// Whether entry `code` holds exactly `s`'s bytes.
+fn dict_is_bytes(text: &str, ends: &[usize], code: u32, s: &[u8]) -> bool {
     let Some(end) = ends.get(code as usize) else { return false };
     let start = match (code as usize).checked_sub(1) {
         Some(previous) => ends.get(previous).copied().unwrap_or(0),
         None => 0,
     };
-    text.as_bytes().get(start..*end) == Some(s.as_bytes())
+    text.as_bytes().get(start..*end) == Some(s)
 }
 
 /// For each code, the rows holding it, in row order: one array, sliced by code.
@@ -135,6 +159,18 @@ impl StringColumn {
             }
             Postings { offsets, rows: std::sync::Arc::new(rows) }
         })
+    }
+
+    /// Pushes a non-NULL cell from its bytes: `Err` when they are not UTF-8,
+    /// `Ok(None)` when the dictionary is full.
+    pub(super) fn push_bytes(&mut self, bytes: &[u8]) -> Result<Option<()>, Interned> {
+        let Some(code) = self.dict.intern_bytes(bytes)? else { return Ok(None) };
+        match self.counts.get_mut(code as usize) {
+            Some(count) => *count += 1,
+            None => self.counts.push(1),
+        }
+        self.codes.push(code);
+        Ok(Some(()))
     }
 
     pub(super) fn push(&mut self, s: Option<&str>) -> Option<()> {

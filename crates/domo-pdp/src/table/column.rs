@@ -100,7 +100,28 @@ fn dict_is_bytes(text: &str, ends: &[usize], code: u32, s: &[u8]) -> bool {
         Some(previous) => ends.get(previous).copied().unwrap_or(0),
         None => 0,
     };
-    text.as_bytes().get(start..*end) == Some(s)
+    text.as_bytes().get(start..*end).is_some_and(|entry| short_eq(entry, s))
+}
+
+/// Byte equality without a call to `memcmp` for the short strings a column
+/// mostly holds: interning compares every cell with an entry.
+#[inline]
+pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    fn word<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
+        bytes.get(at..at + N).and_then(|w| <[u8; N]>::try_from(w).ok())
+    }
+    let len = a.len();
+    if len != b.len() {
+        return false;
+    }
+    // Two overlapping words cover lengths from one word to two.
+    match len {
+        0 => true,
+        1..4 => a == b,
+        4..8 => word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, len - 4) == word::<4>(b, len - 4),
+        8..=16 => word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, len - 8) == word::<8>(b, len - 8),
+        _ => a == b,
+    }
 }
 
 /// For each code, the rows holding it, in row order: one array, sliced by code.
@@ -159,6 +180,20 @@ impl StringColumn {
             }
             Postings { offsets, rows: std::sync::Arc::new(rows) }
         })
+    }
+
+    /// Makes room for `rows` more cells, and for a few thousand distinct strings (growing
+    /// a batch's dictionary from nothing rehashes it a dozen times).
+    pub(super) fn reserve(&mut self, rows: usize) {
+        self.codes.reserve(rows);
+        let distinct = rows.min(4096);
+        let (text, ends, hasher) = (&self.dict.text, &self.dict.ends, &self.dict.hasher);
+        self.dict.index.reserve(distinct, |&c| {
+            use std::hash::BuildHasher;
+            hasher.hash_one(dict_get(text, ends, c).unwrap_or("").as_bytes())
+        });
+        self.dict.ends.reserve(distinct);
+        self.counts.reserve(distinct);
     }
 
     /// Pushes a non-NULL cell from its bytes: `Err` when they are not UTF-8,
@@ -220,6 +255,7 @@ impl<T: Copy + Default> Typed<T> {
         index: usize,
         parse: impl Fn(&[u8]) -> Option<T>,
     ) -> Result<(), (u64, usize, LoadCsvError)> {
+        self.values.reserve(cells.size_hint().0);
         for (row, bytes, _) in cells {
             if bytes.is_empty() {
                 self.push(None);
@@ -290,4 +326,29 @@ pub(super) fn scale_decimals(column: &Typed<Decimal>) -> Option<ColumnData> {
 pub(crate) fn date_of_days(days: i32) -> Option<jiff::civil::Date> {
     let (y, m, d) = parse::civil_from_days(i64::from(days));
     jiff::civil::Date::new(i16::try_from(y).ok()?, i8::try_from(m).ok()?, i8::try_from(d).ok()?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The interning comparison says what `==` says, at every length around its word sizes.
+        #[test]
+        fn short_eq_is_byte_equality(
+            a in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24),
+            flip in proptest::option::of((0usize..24, 1u8..=255)),
+            grow in proptest::prelude::any::<bool>(),
+        ) {
+            let mut b = a.clone();
+            if let Some((at, by)) = flip && let Some(byte) = b.get_mut(at) {
+                *byte ^= by;
+            }
+            if grow {
+                b.push(0);
+            }
+            proptest::prop_assert_eq!(short_eq(&a, &b), a == b);
+            proptest::prop_assert!(short_eq(&a, &a));
+        }
+    }
 }

@@ -154,6 +154,7 @@ impl<'s> Builder<'s> {
             });
             let result = match data {
                 ColumnData::String(c) => {
+                    c.reserve(batch.rows.len());
                     let mut result = Ok(());
                     for (row, bytes, quoted) in cells {
                         let pushed = if bytes.is_empty() && !quoted { Ok(c.push(None)) } else { c.push_bytes(bytes) };

@@ -10,16 +10,50 @@ use crate::table::{ColumnData, NULL_CODE, StringColumn, Table};
 
 use super::string_tests::StringTests;
 
+/// Which dictionary codes pass a STRING filter.
+enum Pass {
+    /// One answer per code (the dictionary's length).
+    Each(Vec<bool>),
+    /// The passing codes, ascending, when the filter named them (EQUALS): spares a
+    /// vector as long as the dictionary, built for every policy of every batch.
+    Named(Vec<u32>),
+}
+
+impl Pass {
+    fn codes(&self) -> Vec<u32> {
+        match self {
+            Pass::Named(named) => named.clone(),
+            Pass::Each(pass) => {
+                pass.iter().enumerate().filter(|(_, p)| **p).filter_map(|(c, _)| u32::try_from(c).ok()).collect()
+            }
+        }
+    }
+
+    /// Calls `f` with a test of one code, monomorphised for each kind of answer.
+    fn with_test<R>(&self, f: impl CodeVisitor<R>) -> R {
+        match self {
+            Pass::Each(pass) => f.visit(|code| pass.get(code as usize).copied().unwrap_or(false)),
+            Pass::Named(named) => match named.as_slice() {
+                [] => f.visit(|_| false),
+                &[one] => f.visit(move |code| code == one),
+                many => f.visit(|code| many.binary_search(&code).is_ok()),
+            },
+        }
+    }
+}
+
+/// Something done with a test of one code (a generic closure, which Rust lacks).
+trait CodeVisitor<R> {
+    fn visit(self, test: impl Fn(u32) -> bool + Copy) -> R;
+}
+
 /// A filter bound to a table column.
 enum Bound<'t> {
     /// A STRING filter as the dictionary codes that pass it (`not` applied, NULL never passes).
     Codes {
         column: &'t StringColumn,
-        pass: Vec<bool>,
+        pass: Pass,
         estimate: usize,
-        /// The passing codes, ascending, when the filter named them (EQUALS): spares a
-        /// scan of `pass`, which is as long as the column's dictionary.
-        named: Option<Vec<u32>>,
     },
     Typed {
         data: &'t ColumnData,
@@ -32,7 +66,13 @@ impl Bound<'_> {
     fn scan(&self, n: usize) -> Vec<usize> {
         match self {
             Bound::Codes { column, pass, .. } => {
-                scan(&column.codes, |code| pass.get(code as usize).copied().unwrap_or(false))
+                struct Scan<'c>(&'c [u32]);
+                impl CodeVisitor<Vec<usize>> for Scan<'_> {
+                    fn visit(self, test: impl Fn(u32) -> bool + Copy) -> Vec<usize> {
+                        scan(self.0, test)
+                    }
+                }
+                pass.with_test(Scan(&column.codes))
             }
             Bound::Typed { data, filter } => scan_typed(data, filter, n),
         }
@@ -194,22 +234,54 @@ fn integer_test<T>(test: &OrdTest<T>, place: impl Fn(&T) -> Scaled) -> OrdTest<i
     }
 }
 
+/// Rows a filter is applied to: a list filtered in place, or a list (a posting list)
+/// whose passing rows are appended to another, which spares copying it first.
+enum Rows<'r> {
+    InPlace(&'r mut Vec<u32>),
+    From(&'r [u32], &'r mut Vec<u32>),
+}
+
+/// Keeps the rows that pass `keep`.
+fn keep_rows(rows: Rows<'_>, keep: impl Fn(u32) -> bool) {
+    match rows {
+        Rows::InPlace(rows) => {
+            // Branch-free as below: the kept rows move down over those dropped.
+            let mut len = 0;
+            for i in 0..rows.len() {
+                let Some(&row) = rows.get(i) else { break };
+                if let Some(slot) = rows.get_mut(len) {
+                    *slot = row;
+                }
+                len += usize::from(keep(row));
+            }
+            rows.truncate(len);
+        }
+        Rows::From(source, out) => {
+            // Branch-free: every row is written, and the end moves past it when it passes.
+            let start = out.len();
+            out.resize(start + source.len(), 0);
+            let mut len = start;
+            for &row in source {
+                if let Some(slot) = out.get_mut(len) {
+                    *slot = row;
+                }
+                len += usize::from(keep(row));
+            }
+            out.truncate(len);
+        }
+    }
+}
+
 /// Keeps the rows whose value passes `pred` (then `not`; NULLs never pass).
-fn retain_with<T: Copy>(values: &[T], nulls: &FixedBitSet, not: bool, rows: &mut Vec<u32>, pred: impl Fn(T) -> bool) {
-    rows.retain(|&row| {
+fn retain_with<T: Copy>(values: &[T], nulls: &FixedBitSet, not: bool, rows: Rows<'_>, pred: impl Fn(T) -> bool) {
+    keep_rows(rows, |row| {
         let row = row as usize;
         !nulls.contains(row) && values.get(row).is_some_and(|&v| pred(v) != not)
     });
 }
 
 /// Keeps the rows whose value passes an ordered test.
-fn retain_ord<T: Copy + PartialOrd>(
-    values: &[T],
-    nulls: &FixedBitSet,
-    test: &OrdTest<T>,
-    not: bool,
-    rows: &mut Vec<u32>,
-) {
+fn retain_ord<T: Copy + PartialOrd>(values: &[T], nulls: &FixedBitSet, test: &OrdTest<T>, not: bool, rows: Rows<'_>) {
     match test {
         OrdTest::AnyOf(list) => retain_with(values, nulls, not, rows, |v| list.contains(&v)),
         OrdTest::Cmp(cmp, b) => {
@@ -230,11 +302,18 @@ fn retain_ord<T: Copy + PartialOrd>(
 
 impl Bound<'_> {
     /// Keeps the rows that pass this filter.
-    fn retain(&self, rows: &mut Vec<u32>) {
+    fn retain(&self, rows: Rows<'_>) {
         match self {
-            Bound::Codes { column, pass, .. } => rows.retain(|&row| {
-                column.codes.get(row as usize).is_some_and(|&code| pass.get(code as usize).copied().unwrap_or(false))
-            }),
+            Bound::Codes { column, pass, .. } => {
+                struct Keep<'c, 'r>(&'c [u32], Rows<'r>);
+                impl CodeVisitor<()> for Keep<'_, '_> {
+                    fn visit(self, test: impl Fn(u32) -> bool + Copy) {
+                        let codes = self.0;
+                        keep_rows(self.1, |row| codes.get(row as usize).is_some_and(|&code| test(code)));
+                    }
+                }
+                pass.with_test(Keep(&column.codes, rows));
+            }
             Bound::Typed { data, filter } => {
                 let not = filter.filter.not;
                 match (data, &filter.test) {
@@ -249,7 +328,7 @@ impl Bound<'_> {
                     (ColumnData::NarrowDatetime(c), Test::Datetime(t)) => {
                         retain_ord(&c.values, &c.nulls, &narrow_test(t), not, rows)
                     }
-                    _ => rows.clear(),
+                    _ => keep_rows(rows, |_| false),
                 }
             }
         }
@@ -280,9 +359,7 @@ fn bind<'t>(table: &'t Table, filter: &'t CompiledFilter, tests: Option<&mut Str
     let data = table.column_data(filter.column)?;
     Some(match data {
         ColumnData::String(column) => {
-            let mut pass = vec![false; column.dict.len()];
             let mut estimate = 0usize;
-            let mut named = None;
             let not = filter.filter.not;
             let equals = match &filter.test {
                 Test::String(OrdTest::AnyOf(values)) if !not => Some(values),
@@ -290,31 +367,26 @@ fn bind<'t>(table: &'t Table, filter: &'t CompiledFilter, tests: Option<&mut Str
             };
             if let Some(values) = equals {
                 // EQUALS: look the values up instead of testing every distinct string.
-                let mut codes = Vec::with_capacity(values.len());
-                for value in values {
-                    if let Some(code) = column.dict.lookup(value)
-                        && let Some(slot) = pass.get_mut(code as usize)
-                        && !*slot
-                    {
-                        *slot = true;
-                        codes.push(code);
-                        estimate += column.counts.get(code as usize).copied().unwrap_or(0) as usize;
-                    }
-                }
+                let mut codes: Vec<u32> = values.iter().filter_map(|value| column.dict.lookup(value)).collect();
                 codes.sort_unstable();
-                named = Some(codes);
+                codes.dedup();
+                estimate =
+                    codes.iter().map(|&code| column.counts.get(code as usize).copied().unwrap_or(0) as usize).sum();
+                Bound::Codes { column, pass: Pass::Named(codes), estimate }
             } else if let Some(tests) = tests {
-                pass = tests.passes(filter.column, column, filter);
+                let pass = tests.passes(filter.column, column, filter);
                 estimate = pass.iter().zip(&column.counts).filter(|(p, _)| **p).map(|(_, &c)| c as usize).sum();
+                Bound::Codes { column, pass: Pass::Each(pass), estimate }
             } else {
+                let mut pass = vec![false; column.dict.len()];
                 for ((slot, s), &count) in pass.iter_mut().zip(column.dict.iter()).zip(column.counts.iter()) {
                     if filter.test.test_str(s) != not {
                         *slot = true;
                         estimate += count as usize;
                     }
                 }
+                Bound::Codes { column, pass: Pass::Each(pass), estimate }
             }
-            Bound::Codes { column, pass, estimate, named }
         }
         data => Bound::Typed { data, filter },
     })
@@ -351,16 +423,11 @@ pub(super) fn policy_rows(table: &Table, policy: &CompiledPolicy, mut tests: Opt
     match driver {
         Some((_, 0)) => RowSet::empty(n),
         Some((driver, estimate)) if estimate.saturating_mul(4) <= n => {
-            let Some(Bound::Codes { column, pass, named, .. }) = bound.get(driver) else {
+            let Some(Bound::Codes { column, pass, .. }) = bound.get(driver) else {
                 return RowSet::empty(n);
             };
             let postings = column.postings();
-            let codes: Vec<u32> = match named {
-                Some(named) => named.clone(),
-                None => {
-                    pass.iter().enumerate().filter(|(_, p)| **p).filter_map(|(c, _)| u32::try_from(c).ok()).collect()
-                }
-            };
+            let codes = pass.codes();
             let rest: Vec<&Bound<'_>> = others(driver).collect();
             if let ([code], []) = (codes.as_slice(), rest.as_slice()) {
                 // One value, nothing else to check: the posting list itself, shared.
@@ -372,8 +439,18 @@ pub(super) fn policy_rows(table: &Table, policy: &CompiledPolicy, mut tests: Opt
             }
             // Candidates in row order: one posting list as is, several merged through
             // a sort (few rows) or a bitmap (many); then the other filters, one at a time.
+            let mut rest = rest.into_iter();
             let mut rows: Vec<u32> = match codes.as_slice() {
-                [code] => postings.rows(*code).to_vec(),
+                // One posting list: the first other filter reads it where it lies.
+                [code] => match rest.next() {
+                    Some(first) => {
+                        let source = postings.rows(*code);
+                        let mut rows = Vec::with_capacity(source.len());
+                        first.retain(Rows::From(source, &mut rows));
+                        rows
+                    }
+                    None => postings.rows(*code).to_vec(),
+                },
                 _ if estimate.saturating_mul(16) <= n => {
                     let mut rows: Vec<u32> = Vec::with_capacity(estimate);
                     for &code in &codes {
@@ -389,14 +466,14 @@ pub(super) fn policy_rows(table: &Table, policy: &CompiledPolicy, mut tests: Opt
                             bits.insert(row as usize);
                         }
                     }
-                    if rest.is_empty() {
+                    if rest.len() == 0 {
                         return RowSet::from_bits(n, bits);
                     }
                     bits.ones().filter_map(|r| u32::try_from(r).ok()).collect()
                 }
             };
-            for other in &rest {
-                other.retain(&mut rows);
+            for other in rest {
+                other.retain(Rows::InPlace(&mut rows));
             }
             RowSet::from_sorted(n, rows)
         }
@@ -415,6 +492,33 @@ pub(super) fn policy_rows(table: &Table, policy: &CompiledPolicy, mut tests: Opt
                 });
             }
             RowSet::from_bits(n, blocks_to_bits(n, blocks.unwrap_or_default()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Both ways of filtering a row list keep exactly the rows that pass, in order,
+        /// after what the output already held.
+        #[test]
+        fn row_filters_keep_the_passing_rows(
+            rows in proptest::collection::vec(0u32..200, 0..300),
+            held in proptest::collection::vec(0u32..200, 0..4),
+            modulus in 1u32..5,
+        ) {
+            let keep = |row: u32| row.is_multiple_of(modulus);
+            let expected: Vec<u32> = rows.iter().copied().filter(|&r| keep(r)).collect();
+            let mut in_place = rows.clone();
+            keep_rows(Rows::InPlace(&mut in_place), keep);
+            proptest::prop_assert_eq!(&in_place, &expected);
+            let mut out = held.clone();
+            keep_rows(Rows::From(&rows, &mut out), keep);
+            let mut appended = held.clone();
+            appended.extend(&expected);
+            proptest::prop_assert_eq!(out, appended);
         }
     }
 }

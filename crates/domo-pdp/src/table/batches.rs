@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::num::NonZeroUsize;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use domo_model::Schema;
 
@@ -242,13 +242,22 @@ where
     std::thread::scope(|scope| {
         let (answers, answered) = mpsc::channel::<(u64, Answer<T, E>)>();
         let (recycle, spare) = mpsc::channel::<Batch>();
-        let mut senders = Vec::with_capacity(workers);
+        // One queue for every worker: the next batch goes to whichever worker is free
+        // first (handing them out in turn would wait on a slow worker while another idles).
+        // The workers own the receiving end, so sending fails once they are all gone.
+        let (sender, incoming) = mpsc::sync_channel::<(u64, usize, Batch)>(0);
+        let incoming = Arc::new(Mutex::new(incoming));
         for _ in 0..workers {
-            let (send, incoming) = mpsc::sync_channel::<(u64, usize, Batch)>(0);
-            senders.push(send);
-            let (answers, recycle, map) = (answers.clone(), recycle.clone(), &map);
+            let (answers, recycle, map, incoming) = (answers.clone(), recycle.clone(), &map, Arc::clone(&incoming));
             scope.spawn(move || {
-                for (index, first_row, mut batch) in incoming {
+                loop {
+                    // A worker waits for the queue while holding its lock: the others would
+                    // wait for a batch anyway. No worker panics while holding it.
+                    let next = match incoming.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => break,
+                    };
+                    let Ok((index, first_row, mut batch)) = next else { break };
                     let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         let typed = type_batch(schema, &batch, first_row, typed);
                         // The split records go back before `map` runs, so that they are
@@ -263,7 +272,8 @@ where
                 }
             });
         }
-        drop((answers, recycle));
+        drop((answers, recycle, incoming));
+        let mut sender = Some(sender);
         let most_in_flight = workers as u64 + 1;
         let (mut sent, mut folded, mut first_row) = (0u64, 0u64, 0usize);
         let mut pending: BTreeMap<u64, Answer<T, E>> = BTreeMap::new();
@@ -286,8 +296,7 @@ where
             let filled = fill_batch_up_to(&mut splitter, width, &mut batch, batch_rows, BatchOptions::MAX_BATCH_BYTES);
             if !batch.rows.is_empty() {
                 let rows = batch.rows.len();
-                let worker = senders.get((sent % workers as u64) as usize);
-                if worker.is_none_or(|w| w.send((sent, first_row, batch)).is_err()) {
+                if sender.as_ref().is_none_or(|queue| queue.send((sent, first_row, batch)).is_err()) {
                     break;
                 }
                 sent += 1;
@@ -313,7 +322,7 @@ where
                 break;
             }
         }
-        senders.clear();
+        drop(sender.take());
         // The batches still in flight come before any splitting error.
         while folded < sent && stop.is_none() {
             let Ok((index, answer)) = answered.recv() else { break };

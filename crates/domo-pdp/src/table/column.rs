@@ -44,12 +44,24 @@ impl Dictionary {
     }
 
     pub(super) fn intern(&mut self, s: &str) -> Option<u32> {
+        self.intern_bytes(s.as_bytes()).ok().flatten()
+    }
+
+    /// The code of a cell's bytes, added when new. Only new strings are checked
+    /// for UTF-8: bytes equal to an entry are valid, as every entry was checked.
+    pub(super) fn intern_bytes(&mut self, bytes: &[u8]) -> Result<Option<u32>, Interned> {
         use std::hash::BuildHasher;
-        let hash = self.hasher.hash_one(s.as_bytes());
+        let hash = self.hasher.hash_one(bytes);
         let (text, ends) = (&self.text, &self.ends);
-        if let Some(&code) = self.index.find(hash, |&code| dict_is(text, ends, code, s)) {
-            return Some(code);
+        if let Some(&code) = self.index.find(hash, |&code| dict_is_bytes(text, ends, code, bytes)) {
+            return Ok(Some(code));
         }
+        let s = std::str::from_utf8(bytes).map_err(|_| Interned::NotUtf8)?;
+        Ok(self.insert_new(hash, s))
+    }
+
+    fn insert_new(&mut self, hash: u64, s: &str) -> Option<u32> {
+        use std::hash::BuildHasher;
         let code = u32::try_from(self.ends.len()).ok().filter(|&c| c != NULL_CODE)?;
         self.text.push_str(s);
         self.ends.push(self.text.len());
@@ -69,14 +81,47 @@ fn dict_get<'a>(text: &'a str, ends: &[usize], code: u32) -> Option<&'a str> {
     text.get(start..end)
 }
 
+/// Why a cell could not be interned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Interned {
+    /// The bytes are not UTF-8.
+    NotUtf8,
+}
+
 /// Whether entry `code` is `s`, comparing bytes (no character-boundary checks).
 fn dict_is(text: &str, ends: &[usize], code: u32, s: &str) -> bool {
+    dict_is_bytes(text, ends, code, s.as_bytes())
+}
+
+/// Whether entry `code` holds exactly `s`'s bytes.
+fn dict_is_bytes(text: &str, ends: &[usize], code: u32, s: &[u8]) -> bool {
     let Some(end) = ends.get(code as usize) else { return false };
     let start = match (code as usize).checked_sub(1) {
         Some(previous) => ends.get(previous).copied().unwrap_or(0),
         None => 0,
     };
-    text.as_bytes().get(start..*end) == Some(s.as_bytes())
+    text.as_bytes().get(start..*end).is_some_and(|entry| short_eq(entry, s))
+}
+
+/// Byte equality without a call to `memcmp` for the short strings a column
+/// mostly holds: interning compares every cell with an entry.
+#[inline]
+pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    fn word<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
+        bytes.get(at..at + N).and_then(|w| <[u8; N]>::try_from(w).ok())
+    }
+    let len = a.len();
+    if len != b.len() {
+        return false;
+    }
+    // Two overlapping words cover lengths from one word to two.
+    match len {
+        0 => true,
+        1..4 => a == b,
+        4..8 => word::<4>(a, 0) == word::<4>(b, 0) && word::<4>(a, len - 4) == word::<4>(b, len - 4),
+        8..=16 => word::<8>(a, 0) == word::<8>(b, 0) && word::<8>(a, len - 8) == word::<8>(b, len - 8),
+        _ => a == b,
+    }
 }
 
 /// For each code, the rows holding it, in row order: one array, sliced by code.
@@ -137,6 +182,32 @@ impl StringColumn {
         })
     }
 
+    /// Makes room for `rows` more cells, and for a few thousand distinct strings (growing
+    /// a batch's dictionary from nothing rehashes it a dozen times).
+    pub(super) fn reserve(&mut self, rows: usize) {
+        self.codes.reserve(rows);
+        let distinct = rows.min(4096);
+        let (text, ends, hasher) = (&self.dict.text, &self.dict.ends, &self.dict.hasher);
+        self.dict.index.reserve(distinct, |&c| {
+            use std::hash::BuildHasher;
+            hasher.hash_one(dict_get(text, ends, c).unwrap_or("").as_bytes())
+        });
+        self.dict.ends.reserve(distinct);
+        self.counts.reserve(distinct);
+    }
+
+    /// Pushes a non-NULL cell from its bytes: `Err` when they are not UTF-8,
+    /// `Ok(None)` when the dictionary is full.
+    pub(super) fn push_bytes(&mut self, bytes: &[u8]) -> Result<Option<()>, Interned> {
+        let Some(code) = self.dict.intern_bytes(bytes)? else { return Ok(None) };
+        match self.counts.get_mut(code as usize) {
+            Some(count) => *count += 1,
+            None => self.counts.push(1),
+        }
+        self.codes.push(code);
+        Ok(Some(()))
+    }
+
     pub(super) fn push(&mut self, s: Option<&str>) -> Option<()> {
         let code = match s {
             Some(s) => {
@@ -184,6 +255,7 @@ impl<T: Copy + Default> Typed<T> {
         index: usize,
         parse: impl Fn(&[u8]) -> Option<T>,
     ) -> Result<(), (u64, usize, LoadCsvError)> {
+        self.values.reserve(cells.size_hint().0);
         for (row, bytes, _) in cells {
             if bytes.is_empty() {
                 self.push(None);
@@ -254,4 +326,29 @@ pub(super) fn scale_decimals(column: &Typed<Decimal>) -> Option<ColumnData> {
 pub(crate) fn date_of_days(days: i32) -> Option<jiff::civil::Date> {
     let (y, m, d) = parse::civil_from_days(i64::from(days));
     jiff::civil::Date::new(i16::try_from(y).ok()?, i8::try_from(m).ok()?, i8::try_from(d).ok()?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The interning comparison says what `==` says, at every length around its word sizes.
+        #[test]
+        fn short_eq_is_byte_equality(
+            a in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..24),
+            flip in proptest::option::of((0usize..24, 1u8..=255)),
+            grow in proptest::prelude::any::<bool>(),
+        ) {
+            let mut b = a.clone();
+            if let Some((at, by)) = flip && let Some(byte) = b.get_mut(at) {
+                *byte ^= by;
+            }
+            if grow {
+                b.push(0);
+            }
+            proptest::prop_assert_eq!(short_eq(&a, &b), a == b);
+            proptest::prop_assert!(short_eq(&a, &a));
+        }
+    }
 }

@@ -10,7 +10,7 @@ use crate::parse;
 
 use super::Table;
 use super::cell::{CellError, cell_error, type_cell};
-use super::column::{ColumnData, NULL_CODE, Typed, scale_decimals};
+use super::column::{ColumnData, Interned, NULL_CODE, Typed, scale_decimals};
 use super::error::{CsvLimits, LoadCsvError, check_header, header_split_error, record_splitter, split_error};
 use super::value::HeaderRow;
 
@@ -154,22 +154,20 @@ impl<'s> Builder<'s> {
             });
             let result = match data {
                 ColumnData::String(c) => {
+                    c.reserve(batch.rows.len());
                     let mut result = Ok(());
                     for (row, bytes, quoted) in cells {
-                        let text = if bytes.is_empty() && !quoted {
-                            None
-                        } else {
-                            match std::str::from_utf8(bytes) {
-                                Ok(text) => Some(text),
-                                Err(_) => {
-                                    result = Err((row, index, cell_error(row, column, bytes, CellError::Utf8)));
-                                    break;
-                                }
+                        let pushed = if bytes.is_empty() && !quoted { Ok(c.push(None)) } else { c.push_bytes(bytes) };
+                        match pushed {
+                            Ok(Some(())) => {}
+                            Ok(None) => {
+                                result = Err((row, index, LoadCsvError::TooLarge { row }));
+                                break;
                             }
-                        };
-                        if c.push(text).is_none() {
-                            result = Err((row, index, LoadCsvError::TooLarge { row }));
-                            break;
+                            Err(Interned::NotUtf8) => {
+                                result = Err((row, index, cell_error(row, column, bytes, CellError::Utf8)));
+                                break;
+                            }
                         }
                     }
                     result

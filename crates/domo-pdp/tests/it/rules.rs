@@ -481,6 +481,10 @@ fn load_errors_name_row_column_and_text() {
     );
     let bad_utf8 = Table::from_csv(&b"a\xff,1,\n"[..], &schema, HeaderRow::Absent).unwrap_err().to_string();
     assert_eq!(bad_utf8, "row 1, column `Friend`: the cell is not valid UTF-8: `a\u{fffd}`");
+    // Only new strings are checked for UTF-8: a broken cell sharing bytes with a
+    // string already seen (`é` is C3 A9) is still new, and still refused.
+    let after_valid = Table::from_csv(&b"\xc3\xa9,1,\n\xc3\xa9,2,\n\xc3,3,\n"[..], &schema, HeaderRow::Absent);
+    assert_eq!(after_valid.unwrap_err().to_string(), "row 3, column `Friend`: the cell is not valid UTF-8: `\u{fffd}`");
     // A quoted newline does not start a new row number.
     assert_eq!(
         load_error(&schema, "Friend,Age,Seen\n\"two\nlines\",1,\nx,y,\n", h),

@@ -122,8 +122,10 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     report.row(&format!("plan of {} creates against the live instance", size.datasets * size.policies), plan, None);
     let apply = time(domo_cmd(&["pdp", "apply", "--plan", "plan.json", "--yes"]), "apply")?;
     report.row(&format!("apply creating {} policies", size.datasets * size.policies), apply, Some(120.0));
-    let replan = run_capture(domo_cmd(&["pdp", "plan", "instance", "--format", "json"]), "re-plan")?;
-    report.note(format!("re-plan after apply: {}", first_line(&replan)));
+    let replanning = Instant::now();
+    let replan = run_capture(domo_cmd(&["pdp", "plan", "instance"]), "re-plan")?;
+    report.row("re-plan after apply", replanning.elapsed(), None);
+    report.note(format!("re-plan after apply says: {}", last_line(&replan)));
     let pull = time(
         domo_cmd(&["pull", "--all", "pulled", "--sample", &size.rows.to_string(), "--jobs", &size.jobs.to_string()]),
         "pull --all",
@@ -183,8 +185,8 @@ fn pick<'a>(items: &[&'a str], k: usize) -> &'a str {
     items.get(k % items.len().max(1)).copied().unwrap_or_default()
 }
 
-fn first_line(text: &str) -> &str {
-    text.lines().next().unwrap_or("")
+fn last_line(text: &str) -> &str {
+    text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("")
 }
 
 /// Runs a command to its end, failing with its stderr when it fails.

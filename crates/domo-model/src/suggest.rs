@@ -27,18 +27,35 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl Iterator<Item = &'a str> + 
     // A char takes 1 to 4 bytes; a candidate more than `limit` chars longer or shorter is out of reach.
     let in_reach = move |c: &&str| c.len() <= 4 * (chars + limit) && c.len() + limit >= chars;
     let candidates = candidates.take(SUGGESTION_CANDIDATES).filter(in_reach);
-    if let Some(same) =
-        candidates.clone().find(|c| c.eq_ignore_ascii_case(name) || c.to_lowercase() == name.to_lowercase())
+    let lowered = name.to_lowercase();
+    if let Some(same) = candidates
+        .clone()
+        .find(|c| c.eq_ignore_ascii_case(name) || (!c.is_ascii() || !name.is_ascii()) && c.to_lowercase() == lowered)
     {
         return Some(same);
     }
-    candidates.map(|c| (edit_distance(name, c), c)).filter(|(d, _)| *d <= limit).min_by_key(|(d, _)| *d).map(|(_, c)| c)
+    let name: Vec<char> = name.chars().collect();
+    let mut row = Vec::new();
+    let mut best: Option<(usize, &str)> = None;
+    for candidate in candidates {
+        // Past the best so far, a candidate cannot win: the search stops as soon as a row says so.
+        let within = best.map_or(limit, |(d, _)| d.saturating_sub(1));
+        if let Some(distance) = edit_distance_within(&name, candidate, within, &mut row)
+            && best.is_none_or(|(d, _)| distance < d)
+        {
+            best = Some((distance, candidate));
+        }
+    }
+    best.map(|(_, c)| c)
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+/// The edit distance of `a` and `b` if it is at most `limit`, else `None` (found out early:
+/// once every cell of a row is past the limit, no later row comes back). `row` is scratch space.
+fn edit_distance_within(a: &[char], b: &str, limit: usize, row: &mut Vec<usize>) -> Option<usize> {
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
+    row.clear();
+    row.extend(0..=b.len());
+    for (i, ca) in a.iter().enumerate() {
         let mut previous = row.first().copied().unwrap_or(0);
         if let Some(first) = row.first_mut() {
             *first = i + 1;
@@ -46,12 +63,15 @@ fn edit_distance(a: &str, b: &str) -> usize {
         for (j, cb) in b.iter().enumerate() {
             let above = row.get(j + 1).copied().unwrap_or(usize::MAX);
             let left = row.get(j).copied().unwrap_or(usize::MAX);
-            let cost = previous + usize::from(ca != *cb);
+            let cost = previous + usize::from(*ca != *cb);
             previous = above;
             if let Some(cell) = row.get_mut(j + 1) {
                 *cell = cost.min(above.saturating_add(1)).min(left.saturating_add(1));
             }
         }
+        if row.iter().all(|&cell| cell > limit) {
+            return None;
+        }
     }
-    row.last().copied().unwrap_or(0)
+    row.last().copied().filter(|&d| d <= limit)
 }

@@ -230,6 +230,43 @@ struct TreeFindingJson {
     message: String,
 }
 
+/// `f` of every DataSet, on as many threads as the machine has cores, in the DataSets' order.
+fn each_parallel<T: Send>(datasets: &[TreeDataset], f: impl Fn(&TreeDataset) -> T + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(datasets.len());
+    if threads <= 1 {
+        return datasets.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, T)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(dataset) = datasets.get(index) else { break };
+                        done.push((index, f(dataset)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        // A worker's panic is the caller's.
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, result)| result).collect()
+}
+
+/// The kind of lint's finding about a user who sees no row.
+const USER_SEES_NOTHING: &str = "user-sees-nothing";
+
+/// At most this many users who see nothing are named per DataSet in a tree's lint.
+const SEES_NOTHING_SHOWN: usize = 10;
+
 pub(super) fn lint(args: &LintArgs) -> anyhow::Result<Outcome> {
     let tree = Tree::read(&args.input.dir, Limits::new(&args.limits), DirectoryProblems::Keep)?;
     let mut findings: Vec<TreeFindingJson> = Vec::new();
@@ -258,15 +295,46 @@ pub(super) fn lint(args: &LintArgs) -> anyhow::Result<Outcome> {
             ));
         }
     }
-    for dataset in &tree.datasets {
+    // DataSets are linted on every core at once; the findings keep the tree's order.
+    let all = each_parallel(&tree.datasets, |dataset| {
+        super::lint::lint_folder(&dataset.inputs, args.for_any_row, !dataset.has_data)
+    });
+    for (dataset, linted) in tree.datasets.iter().zip(all) {
         let at = DatasetRef::of(dataset);
-        let linted = super::lint::lint_folder(&dataset.inputs, args.for_any_row, !dataset.has_data)?;
+        let linted = linted?;
+        // Users who see nothing are one finding a DataSet: on an instance, most users are in no
+        // policy of most DataSets, and a line each would bury the findings that matter.
+        // One finding per severity (a warning for users a policy names, a note for the others).
+        let mut nothing: BTreeMap<u8, (&'static str, Vec<String>)> = BTreeMap::new();
         for (severity, kind, message) in linted.messages() {
-            // Directory problems are reported once for the tree, above.
-            if kind == "directory-problem" {
-                continue;
+            match kind {
+                // Directory problems are reported once for the tree, above.
+                "directory-problem" => {}
+                USER_SEES_NOTHING => {
+                    let entry = nothing.entry(super::lint::severity_rank(severity)).or_insert((severity, Vec::new()));
+                    entry.1.push(message);
+                }
+                _ => findings.push(finding(Some(at.clone()), severity, kind, message)),
             }
-            findings.push(finding(Some(at.clone()), severity, kind, message));
+        }
+        for (severity, nothing) in nothing.into_values() {
+            let mut message = format!(
+                "{} see no row{}:",
+                output::count(nothing.len(), "user", "users"),
+                if dataset.has_data { " of the sample" } else { "" }
+            );
+            for each in nothing.iter().take(SEES_NOTHING_SHOWN) {
+                message.push_str("\n    ");
+                message.push_str(each);
+            }
+            if nothing.len() > SEES_NOTHING_SHOWN {
+                message.push_str(&format!(
+                    "\n    … and {} more (`domo pdp lint {}` lists each)",
+                    nothing.len() - SEES_NOTHING_SHOWN,
+                    dataset.inputs.paths.dataset.parent().map_or_else(String::new, |p| p.display().to_string())
+                ));
+            }
+            findings.push(finding(Some(at.clone()), severity, USER_SEES_NOTHING, message));
         }
     }
     findings.sort_by_key(|f| (f.dataset.is_some(), super::lint::severity_rank(f.severity)));

@@ -319,8 +319,8 @@ pub(super) fn lint(args: &LintArgs) -> anyhow::Result<Outcome> {
         }
         for (severity, nothing) in nothing.into_values() {
             let mut message = format!(
-                "{} see no row{}:",
-                output::count(nothing.len(), "user", "users"),
+                "{} no row{}:",
+                output::count(nothing.len(), "user sees", "users see"),
                 if dataset.has_data { " of the sample" } else { "" }
             );
             for each in nothing.iter().take(SEES_NOTHING_SHOWN) {
@@ -337,7 +337,11 @@ pub(super) fn lint(args: &LintArgs) -> anyhow::Result<Outcome> {
             findings.push(finding(Some(at.clone()), severity, USER_SEES_NOTHING, message));
         }
     }
-    findings.sort_by_key(|f| (f.dataset.is_some(), super::lint::severity_rank(f.severity)));
+    // The tree's own findings first, then each DataSet's together (in the tree's order), errors first.
+    let position: BTreeMap<&str, usize> =
+        tree.datasets.iter().enumerate().map(|(i, d)| (d.folder.as_str(), i + 1)).collect();
+    let order = |f: &TreeFindingJson| f.dataset.as_ref().and_then(|d| position.get(d.id.as_str()).copied());
+    findings.sort_by_key(|f| (order(f), super::lint::severity_rank(f.severity)));
     let count = |severity: Severity| findings.iter().filter(|f| f.severity == severity.as_str()).count();
     let (errors, warnings, notes) = (count(Severity::Error), count(Severity::Warning), count(Severity::Note));
     let verdict_counts = super::lint::counts(errors, warnings, notes);

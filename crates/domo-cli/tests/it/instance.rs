@@ -188,7 +188,7 @@ fn an_instance_is_pulled_generated_shared_reviewed_planned_applied_and_converges
     // 4. Lint compiles every DataSet's policies, shared ones included; the gate fails on exactly who gains rows.
     let (lint, _) = instance.expect(0, &["pdp", "lint", root]);
     assert!(
-        lint.ends_with("ok: 0 errors, 7 warnings, 11 notes in 3 DataSets and 1 shared policy of `instance`\n"),
+        lint.ends_with("ok: 0 errors, 7 warnings, 3 notes in 3 DataSets and 1 shared policy of `instance`\n"),
         "{lint}"
     );
     insta::assert_snapshot!("lint", in_name_order(&lint));
@@ -479,7 +479,7 @@ fn the_walkthrough_in_docs_tree_runs_as_written_against_domo_serve() {
     for line in [
         "added    ",
         "2 files written, 0 unchanged",
-        // (The test's emulator also knows the users of two clients of its own: more notes than the walkthrough's 5.)
+        // (The test's emulator also knows the users of two clients of its own: other users than the walkthrough's.)
         "ok: 0 errors, 7 warnings, ",
         " in 3 DataSets and 1 shared policy of `instance`",
         "new access: 3 of 3 DataSets changed against git revision `HEAD`",

@@ -42,31 +42,6 @@ fn tree() -> tempfile::TempDir {
     dir
 }
 
-/// Runs `domo` in `dir`; the transcript: command, exit code, stdout, stderr.
-fn run_in(dir: &Path, args: &[&str]) -> String {
-    let output = assert_cmd::cargo::cargo_bin_cmd!("domo")
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RUST_BACKTRACE")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let code = output.status.code().map_or_else(|| "signal".to_owned(), |c| c.to_string());
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(!stderr.contains("panicked"), "the binary panicked: {stderr}");
-    let mut text = format!("$ domo {}\nexit: {code}\n", args.join(" "));
-    if !stdout.is_empty() {
-        text.push_str("--- stdout\n");
-        text.push_str(&stdout);
-    }
-    if !stderr.is_empty() {
-        text.push_str("--- stderr\n");
-        text.push_str(&stderr);
-    }
-    text
-}
-
 /// Every file of the tree's DataSets but dataset.json, with its text.
 fn files(dir: &Path) -> String {
     let mut text = String::new();
@@ -93,7 +68,7 @@ fn generate(table: &str, args: &[&str]) -> String {
     std::fs::write(dir.path().join("entitlements.csv"), table).unwrap();
     let mut all = vec!["pdp", "generate", "entitlements.csv", "."];
     all.extend_from_slice(args);
-    let mut text = run_in(dir.path(), &all);
+    let mut text = crate::run_in(dir.path(), &all);
     text.push_str(&files(dir.path()));
     text
 }
@@ -164,7 +139,7 @@ fn a_built_in_policy_with_members_that_the_table_leaves_out_is_warned_about() {
 "
     );
     std::fs::write(dir.path().join("entitlements.csv"), table).unwrap();
-    let out = run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "."]);
+    let out = crate::run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "."]);
     assert!(out.contains("exit: 0"), "{out}");
     assert!(
         out.contains(&format!(
@@ -185,7 +160,7 @@ fn a_built_in_policy_with_members_that_the_table_leaves_out_is_warned_about() {
     std::fs::write(&policies, r#"[{"id": 1, "type": "open", "name": "All Rows", "filters": [], "users": [40]}]"#)
         .unwrap();
     std::fs::write(dir.path().join("entitlements.csv"), table).unwrap();
-    let out = run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "."]);
+    let out = crate::run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "."]);
     assert!(out.contains("exit: 0") && !out.contains("warning"), "{out}");
 }
 
@@ -198,7 +173,7 @@ fn a_run_with_an_error_keeps_the_files_as_they_were() {
         "target_ds,policy_name,policy_column,user_group,value\n{SALES},East,Region,27,East\n{SCHOOLS},P,Nope,27,x\n"
     );
     std::fs::write(dir.path().join("entitlements.csv"), table).unwrap();
-    let out = run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "."]);
+    let out = crate::run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "."]);
     assert!(out.contains("exit: 2"), "{out}");
     assert_eq!(std::fs::read_to_string(&policies).unwrap(), "[]\n");
     assert!(!dir.path().join("datasets").join(SCHOOLS).join("policies.json").exists());
@@ -219,18 +194,18 @@ fn the_same_table_in_any_row_order_gives_the_same_bytes_and_check_passes() {
     let dir = tree();
     let table = dir.path().join("entitlements.csv");
     std::fs::write(&table, format!("{header}{}\n", rows.join("\n"))).unwrap();
-    let first = run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "."]);
+    let first = crate::run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "."]);
     assert!(first.contains("2 files written, 0 unchanged"), "{first}");
     let written = files(dir.path());
     let mut reversed = rows.clone();
     reversed.reverse();
     std::fs::write(&table, format!("{header}{}\n", reversed.join("\n"))).unwrap();
-    let again = run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "."]);
+    let again = crate::run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "."]);
     assert!(again.contains("0 files written, 2 unchanged"), "{again}");
     assert_eq!(files(dir.path()), written);
     insta::assert_snapshot!(
         "generate_check_up_to_date",
-        run_in(dir.path(), &["pdp", "generate", "entitlements.csv", ".", "--check"])
+        crate::run_in(dir.path(), &["pdp", "generate", "entitlements.csv", ".", "--check"])
     );
 }
 
@@ -246,7 +221,7 @@ fn check_fails_when_a_file_would_change_and_writes_nothing() {
     .unwrap();
     insta::assert_snapshot!(
         "generate_check_would_change",
-        run_in(dir.path(), &["pdp", "generate", "entitlements.csv", ".", "--check"]).replace(SALES, "SALES")
+        crate::run_in(dir.path(), &["pdp", "generate", "entitlements.csv", ".", "--check"]).replace(SALES, "SALES")
     );
     assert_eq!(std::fs::read_to_string(&policies).unwrap(), "[]\n");
 }
@@ -262,7 +237,7 @@ fn one_dataset_folder_takes_its_rows_and_the_trees_directory() {
     )
     .unwrap();
     let folder = format!("datasets/{SALES}");
-    let out = run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "--dataset", &folder]);
+    let out = crate::run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "--dataset", &folder]);
     insta::assert_snapshot!("generate_one_dataset", format!("{out}{}", files(dir.path())).replace(SALES, "SALES"));
 }
 
@@ -275,11 +250,11 @@ fn input_errors_name_the_place() {
     std::fs::create_dir(&wrong).unwrap();
     std::fs::copy(dir.path().join("datasets").join(SALES).join("dataset.json"), wrong.join("dataset.json")).unwrap();
     let mut text = String::new();
-    text.push_str(&run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "not-a-tree"]));
-    text.push_str(&run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "."]));
+    text.push_str(&crate::run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "not-a-tree"]));
+    text.push_str(&crate::run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "."]));
     std::fs::remove_dir_all(&wrong).unwrap();
-    text.push_str(&run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "."]));
-    text.push_str(&run_in(dir.path(), &["pdp", "generate", "missing.csv", "."]));
+    text.push_str(&crate::run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "."]));
+    text.push_str(&crate::run_in(dir.path(), &["pdp", "generate", "missing.csv", "."]));
     insta::assert_snapshot!("generate_input_errors", text.replace(SALES, "SALES"));
 }
 
@@ -301,7 +276,7 @@ fn a_generated_folder_previews_as_the_table_says() {
          Everyone,All Rows,gauss@example.com,,All Rows\n",
     )
     .unwrap();
-    let mut text = run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "--dataset", "party"]);
-    text.push_str(&run_in(dir.path(), &["pdp", "matrix", "party"]));
+    let mut text = crate::run_in(dir.path(), &["pdp", "generate", "entitlements.csv", "--dataset", "party"]);
+    text.push_str(&crate::run_in(dir.path(), &["pdp", "matrix", "party"]));
     insta::assert_snapshot!("generate_then_matrix", text);
 }

@@ -39,9 +39,14 @@ fn fixture(name: &str) -> String {
 
 /// Runs `domo` with `args` from the workspace root; returns exit code, stdout and stderr as one text.
 fn run(args: &[&str]) -> String {
+    run_in(&root(), args)
+}
+
+/// Runs `domo` with `args` in `dir`; the transcript: command, exit code, stdout, stderr.
+fn run_in(dir: &std::path::Path, args: &[&str]) -> String {
     let output = assert_cmd::cargo::cargo_bin_cmd!("domo")
         .args(args)
-        .current_dir(root())
+        .current_dir(dir)
         .env_remove("RUST_BACKTRACE")
         .env("NO_COLOR", "1")
         .output()
@@ -61,6 +66,20 @@ fn run(args: &[&str]) -> String {
         text.push_str(&stderr);
     }
     text
+}
+
+/// Copies the folder `from` to `to`, with everything under it.
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }
 
 /// Runs `domo` and returns its exit code and stdout only.

@@ -1,7 +1,7 @@
 //! The offline commands on an instance tree (`examples/instance`): matrix, lint, diff (with
 //! `--against-git`) and test, per DataSet, and located errors for bad shared-policy uses.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use insta::assert_snapshot;
@@ -13,29 +13,13 @@ const PIPELINE: &str = "datasets/8a3d5e71-4f2c-4b9a-8e60-7c1d2b3a4f02";
 
 /// Runs `domo` in `dir` (a copy of the tree), with the temporary path shown as `TMP`.
 fn run_in(dir: &Path, args: &[&str]) -> String {
-    let output = assert_cmd::cargo::cargo_bin_cmd!("domo")
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RUST_BACKTRACE")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let code = output.status.code().map_or_else(|| "signal".to_owned(), |c| c.to_string());
-    let mut text = format!("$ domo {}\nexit: {code}\n", args.join(" "));
-    for (name, bytes) in [("stdout", output.stdout), ("stderr", output.stderr)] {
-        let body = String::from_utf8(bytes).unwrap();
-        assert!(!body.contains("panicked"), "the binary panicked: {body}");
-        if !body.is_empty() {
-            text.push_str(&format!("--- {name}\n{body}"));
-        }
-    }
-    text.replace(&dir.display().to_string(), "TMP")
+    crate::run_in(dir, args).replace(&dir.display().to_string(), "TMP")
 }
 
 /// A copy of the example tree inside a fresh git repository with one commit.
 fn committed_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    copy(&super::root().join(TREE), &dir.path().join("instance"));
+    crate::copy_dir(&super::root().join(TREE), &dir.path().join("instance"));
     let git = |args: &[&str]| {
         let status = Command::new("git")
             .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"])
@@ -49,19 +33,6 @@ fn committed_copy() -> tempfile::TempDir {
     git(&["add", "."]);
     git(&["commit", "-q", "-m", "the tree"]);
     dir
-}
-
-fn copy(from: &Path, to: &PathBuf) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 fn edit(path: &Path, from: &str, to: &str) {

@@ -15,19 +15,6 @@ fn write_json(path: &Path, value: &Value) {
     std::fs::write(path, serde_json::to_string_pretty(value).unwrap()).unwrap();
 }
 
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 const SALES: &str = "6f1c2a9e-0b7d-4c3e-9a51-2d8e4f7a1b01";
 const PIPELINE: &str = "8a3d5e71-4f2c-4b9a-8e60-7c1d2b3a4f02";
 const HEADCOUNT: &str = "c2e4a6b8-1d3f-4a5c-9e7b-0f1e2d3c4b03";
@@ -40,7 +27,7 @@ const EMPTY: &str = "e0e0e0e0-0000-4000-8000-000000000005";
 /// do not exist; Headcount has PDP off and no policy; Empty has PDP on and no policy.
 fn crafted(dir: &Path) -> std::path::PathBuf {
     let root = dir.join("crafted");
-    copy(&crate::root().join("examples/instance"), &root);
+    crate::copy_dir(&crate::root().join("examples/instance"), &root);
     let datasets = root.join("datasets");
     let mut directory = read_json(&root.join("directory.json"));
     directory["users"].as_array_mut().unwrap().push(j!({"id": 107, "name": "Gita Rao", "role": "Participant"}));
@@ -51,7 +38,7 @@ fn crafted(dir: &Path) -> std::path::PathBuf {
     dataset["pdpEnabled"] = j!(false);
     write_json(&sales, &dataset);
 
-    copy(&datasets.join(SALES), &datasets.join(SALES_EU));
+    crate::copy_dir(&datasets.join(SALES), &datasets.join(SALES_EU));
     dataset["id"] = j!(SALES_EU);
     dataset["name"] = j!("Sales EU");
     dataset["pdpEnabled"] = j!(true);
@@ -63,7 +50,7 @@ fn crafted(dir: &Path) -> std::path::PathBuf {
         "groups": [3003], "filters": [{"column": "Stage", "operator": "EQUALS", "values": ["Lost"], "not": false}]}));
     write_json(&pipeline, &policies);
 
-    copy(&datasets.join(HEADCOUNT), &datasets.join(EMPTY));
+    crate::copy_dir(&datasets.join(HEADCOUNT), &datasets.join(EMPTY));
     let mut empty = read_json(&datasets.join(HEADCOUNT).join("dataset.json"));
     empty["id"] = j!(EMPTY);
     empty["name"] = j!("Empty");

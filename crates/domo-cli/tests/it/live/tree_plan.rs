@@ -42,19 +42,6 @@ pub(crate) fn farid_client(live: &Live) -> domo_http::Client {
     domo_http::Client::new(&live.url, credentials).unwrap()
 }
 
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -88,7 +75,7 @@ impl Instance {
 /// policies' example ids dropped (they are matched by name). Nothing of the tree's policies is live yet.
 pub(crate) fn seeded_tree(live: &Live) -> Instance {
     let root = live.path("instance");
-    copy(&crate::root().join("examples/instance"), &root);
+    crate::copy_dir(&crate::root().join("examples/instance"), &root);
     let client = farid_client(live);
     let mut ids = std::collections::BTreeMap::new();
     let folders: Vec<PathBuf> = std::fs::read_dir(root.join("datasets")).unwrap().map(|e| e.unwrap().path()).collect();

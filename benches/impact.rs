@@ -9,35 +9,12 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use domo_benches::Workload;
-use domo_model::{FilterOperator, Policy};
+use domo_model::Policy;
 use domo_pdp::{Answer, ImpactOptions, PolicySet, Verdict, impact};
-
-/// 50 policies spread over every kind, each changed: a value added, a bound moved, a filter
-/// dropped, a pattern relaxed or a `not` flipped.
-fn changed(policies: &[Policy], count: usize) -> Vec<Policy> {
-    let mut out = policies.to_vec();
-    let step = (policies.len() / count).max(1);
-    for (n, policy) in out.iter_mut().step_by(step).take(count).enumerate() {
-        let several = policy.filters.len() > 1;
-        let Some(first) = policy.filters.first_mut() else { continue };
-        match first.operator {
-            FilterOperator::Equals if n % 2 == 0 => first.values.push(format!("{}-extra", first.values[0])),
-            FilterOperator::Equals if several => {
-                policy.filters.pop();
-            }
-            FilterOperator::BeginsWith | FilterOperator::Like => {
-                first.operator = FilterOperator::BeginsWith;
-                first.values = vec![first.values[0].chars().take(1).collect()];
-            }
-            _ => first.not = !first.not,
-        }
-    }
-    out
-}
 
 fn bench(c: &mut Criterion) {
     let workload = Workload::generate(42, 1_000);
-    let new_policies = changed(&workload.policies, 50);
+    let new_policies = workload.relaxed_policies(50);
     let compile = |policies: &[Policy]| PolicySet::compile(&workload.dataset, policies, &workload.directory).unwrap();
     let old = compile(&workload.policies);
     let new = compile(&new_policies);

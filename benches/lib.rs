@@ -426,6 +426,30 @@ impl Workload {
         }
     }
 
+    /// `count` policies spread over every kind, each changed: a value added, a filter dropped, a
+    /// pattern relaxed or a `not` flipped (the change the impact benchmark and `diff_measure` judge).
+    pub fn relaxed_policies(&self, count: usize) -> Vec<Policy> {
+        let mut out = self.policies.clone();
+        let step = (out.len() / count.max(1)).max(1);
+        for (n, policy) in out.iter_mut().step_by(step).take(count).enumerate() {
+            let several = policy.filters.len() > 1;
+            let Some(first) = policy.filters.first_mut() else { continue };
+            let value = first.values.first().cloned().unwrap_or_default();
+            match first.operator {
+                FilterOperator::Equals if n % 2 == 0 => first.values.push(format!("{value}-extra")),
+                FilterOperator::Equals if several => {
+                    policy.filters.pop();
+                }
+                FilterOperator::BeginsWith | FilterOperator::Like => {
+                    first.operator = FilterOperator::BeginsWith;
+                    first.values = vec![value.chars().take(1).collect()];
+                }
+                _ => first.not = !first.not,
+            }
+        }
+        out
+    }
+
     /// The policies after a review that changed `count` of them (spread over
     /// every kind of policy, deterministic by seed): some given to another user
     /// or group, some narrowed by one more filter, some with another value.

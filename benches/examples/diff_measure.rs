@@ -19,32 +19,10 @@ use std::process::Command;
 use std::time::Instant;
 
 use domo_benches::Workload;
-use domo_model::{FilterOperator, Policy};
+use domo_model::Policy;
 use domo_pdp::{DiffAccumulator, DiffOptions, Evaluation, HeaderRow, PolicySet, RowSet, Table};
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
-
-/// 50 policies spread over every kind, each changed (as `benches/impact.rs` changes them).
-fn changed(policies: &[Policy], count: usize) -> Vec<Policy> {
-    let mut out = policies.to_vec();
-    let step = (policies.len() / count).max(1);
-    for (n, policy) in out.iter_mut().step_by(step).take(count).enumerate() {
-        let several = policy.filters.len() > 1;
-        let Some(first) = policy.filters.first_mut() else { continue };
-        match first.operator {
-            FilterOperator::Equals if n % 2 == 0 => first.values.push(format!("{}-extra", first.values[0])),
-            FilterOperator::Equals if several => {
-                policy.filters.pop();
-            }
-            FilterOperator::BeginsWith | FilterOperator::Like => {
-                first.operator = FilterOperator::BeginsWith;
-                first.values = vec![first.values[0].chars().take(1).collect()];
-            }
-            _ => first.not = !first.not,
-        }
-    }
-    out
-}
 
 /// CPU time (user + system, all threads) of this process so far, in seconds.
 fn cpu_seconds() -> f64 {
@@ -146,7 +124,7 @@ fn for_each_batch(path: &Path, schema: &domo_model::Schema, rows: usize, mut f: 
 
 fn child(scenario: &str, rows: u64, runs: u32, batch: usize, path: &Path) -> Result<()> {
     let workload = Workload::generate(42, rows);
-    let new_policies = changed(&workload.policies, 50);
+    let new_policies = workload.relaxed_policies(50);
     let schema = &workload.dataset.schema;
     let compile = |p: &[Policy]| PolicySet::compile(&workload.dataset, p, &workload.directory);
     let mut best = f64::INFINITY;

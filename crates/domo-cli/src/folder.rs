@@ -142,14 +142,6 @@ impl Inputs {
         let header = if args.no_header { domo_pdp::HeaderRow::Absent } else { domo_pdp::HeaderRow::Present };
         Ok(Self { paths, dataset, policies, directory: std::sync::Arc::new(directory), header, limits })
     }
-
-    /// Loads the CSV into the engine's typed table, with a progress bar for large files.
-    pub(crate) fn load_table(&self) -> anyhow::Result<domo_pdp::Table> {
-        let path = &self.paths.data;
-        let reader = open_with_progress(path)?;
-        domo_pdp::Table::from_csv_with_limits(reader, &self.dataset.schema, self.header, self.limits.csv)
-            .map_err(|error| load_error(path, error.into()))
-    }
 }
 
 /// Adds the file's name to an error of reading its CSV, and the flag that

@@ -10,7 +10,7 @@ use domo_model::{Dataset, DatasetId, Directory, GroupId, Policy, PolicyFilter, U
 
 // The one severity of compile and lint findings (named `Severity` once lint's own is merged into it).
 use crate::Severity;
-use crate::{PdpMode, PolicySet, Reason, Table};
+use crate::{AllCounts, PdpMode, PolicySet, Reason};
 
 /// One DataSet to audit: its settings, its policies, and a sample of its rows if there is one.
 #[derive(Debug, Clone, Copy)]
@@ -22,8 +22,13 @@ pub struct AuditInput<'a> {
     /// Parallel to `policies`: whether each already comes from a shared definition
     /// (so that it is not suggested for sharing again). Shorter means not shared.
     pub shared: &'a [bool],
-    /// A sample of its rows, typed by its schema.
-    pub sample: Option<&'a Table>,
+    /// What its policies show of a sample of its rows: every principal's count, as
+    /// [`PolicySet::all_counts_csv`] gives it for the policies compiled with `pdpEnabled` true (the
+    /// rows stream by, so no sample is ever held whole). Who sees nothing and [`user_access`]'s row
+    /// counts are read from it; a user it leaves out (to keep many DataSets' counts small, a
+    /// caller may keep only the users who see no row and the user it asks about) is taken to see
+    /// some row, and has no count.
+    pub sample: Option<&'a AllCounts>,
 }
 
 /// What an audit found.
@@ -201,15 +206,11 @@ pub fn audit(datasets: &[AuditInput<'_>], directory: &Directory) -> Vec<AuditFin
             }
         };
         // Who sees nothing, on the sample, when the policies decide.
-        let Some(table) = input.sample else { continue };
-        if !dataset.pdp_enabled || user_policies == 0 || set.mode() == PdpMode::Disabled {
+        let Some(counts) = input.sample else { continue };
+        if !dataset.pdp_enabled || user_policies == 0 || set.mode() == PdpMode::Disabled || counts.rows == 0 {
             continue;
         }
-        let Ok(evaluation) = set.evaluate(table) else { continue };
-        if table.row_count() == 0 {
-            continue;
-        }
-        for count in evaluation.visible_counts() {
+        for count in &counts.users {
             if count.reason != Reason::Policies || count.rows > 0 {
                 continue;
             }
@@ -275,9 +276,10 @@ pub fn user_access(
                                 .iter()
                                 .filter_map(|m| set.policies().get(m.policy.index()).map(|p| p.source().name.clone()))
                                 .collect();
-                            let sample = input.sample.and_then(|table| {
-                                let evaluation = set.evaluate(table).ok()?;
-                                Some((evaluation.rows_for(&access).len(), table.row_count()))
+                            let sample = input.sample.and_then(|counts| {
+                                let count =
+                                    counts.users.iter().chain(&counts.beyond_directory).find(|c| c.user == user)?;
+                                Some((count.rows, counts.rows))
                             });
                             UserSees::Rows { sample, policies }
                         }
@@ -331,9 +333,12 @@ mod tests {
         directory
     }
 
-    fn table(rows: &str) -> Table {
-        let schema = Schema { columns: vec![Column::new(ColumnType::String, "Region")] };
-        Table::from_csv(rows.as_bytes(), &schema, crate::HeaderRow::Absent).unwrap_or_else(|e| unreachable!("{e}"))
+    /// The counts of `policies` on `rows` (one Region a line), as a caller streams them for the audit.
+    fn sample(dataset: &Dataset, policies: &[Policy], rows: &str) -> AllCounts {
+        let on = Dataset { pdp_enabled: true, ..dataset.clone() };
+        let set = PolicySet::compile(&on, policies, &directory()).unwrap_or_else(|e| unreachable!("{e}"));
+        let options = crate::BatchOptions { header: crate::HeaderRow::Absent, ..crate::BatchOptions::default() };
+        set.all_counts_csv(rows.as_bytes(), options).unwrap_or_else(|e| unreachable!("{e}"))
     }
 
     fn check(inputs: &[AuditInput<'_>], expected: &[&str]) {
@@ -353,7 +358,7 @@ mod tests {
             (dataset("a", true), dataset("b", false), dataset("c", true), dataset("d", false));
         let east = [policy("East", "East", &[1], &[]), policy("Ghosts", "West", &[77], &[5])];
         let on_policies = [policy("East too", "East", &[1], &[]), policy("North", "North", &[2], &[])];
-        let rows = table("East\nWest\n");
+        let rows = sample(&on, &on_policies, "East\nWest\n");
         check(
             &[
                 AuditInput { dataset: &on, policies: &on_policies, shared: &[], sample: Some(&rows) },
@@ -393,7 +398,7 @@ mod tests {
     fn a_user_sees_rows_through_named_policies_or_everything_or_nothing() {
         let (a, b, c) = (dataset("a", true), dataset("b", false), dataset("c", true));
         let policies = [policy("East", "East", &[1], &[]), policy("West", "West", &[2], &[])];
-        let rows = table("East\nWest\nEast\n");
+        let rows = sample(&a, &policies, "East\nWest\nEast\n");
         let inputs = [
             AuditInput { dataset: &a, policies: &policies, shared: &[], sample: Some(&rows) },
             AuditInput { dataset: &b, policies: &policies, shared: &[], sample: None },
@@ -412,5 +417,18 @@ mod tests {
         let owner: Vec<UserSees> =
             user_access(&inputs[..1], &directory(), UserId(9)).into_iter().map(|(_, _, s)| s).collect();
         assert_eq!(owner, [UserSees::AllRows(Reason::Owner)]);
+    }
+
+    #[test]
+    fn a_user_left_out_of_the_counts_has_no_count_and_no_finding() {
+        let a = dataset("a", true);
+        let policies = [policy("North", "North", &[2], &[]), policy("East", "East", &[1], &[])];
+        let mut rows = sample(&a, &policies, "East\nWest\n");
+        rows.users.retain(|c| c.user != UserId(2) && c.user != UserId(1));
+        let inputs = [AuditInput { dataset: &a, policies: &policies, shared: &[], sample: Some(&rows) }];
+        check(&inputs, &[]);
+        let seen: Vec<UserSees> =
+            user_access(&inputs, &directory(), UserId(1)).into_iter().map(|(_, _, s)| s).collect();
+        assert_eq!(seen, [UserSees::Rows { sample: None, policies: vec!["East".to_owned()] }]);
     }
 }

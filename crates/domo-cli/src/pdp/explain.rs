@@ -64,8 +64,8 @@ pub(crate) fn run(args: &ExplainArgs) -> anyhow::Result<Outcome> {
     let inputs = Inputs::read_limited(&args.input, &args.limits)?;
     let set = common::compile(&inputs)?;
     common::require_user(&inputs, args.user)?;
-    let table = inputs.load_table()?;
-    let index = common::row_index(args.row, table.row_count(), &inputs.paths.data)?;
+    // Only the batch of rows holding the row is kept: memory does not grow with the file.
+    let (table, index) = common::batch_holding_row(&inputs, args.row)?;
     let evaluation = set.evaluate(&table)?;
     let Some(explanation) = evaluation.explain(args.user, index) else {
         anyhow::bail!("row {} is out of range", args.row);

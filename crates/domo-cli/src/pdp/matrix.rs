@@ -62,14 +62,10 @@ pub(crate) fn run(args: &MatrixArgs) -> anyhow::Result<Outcome> {
     print(args.format, &matrix, counts.beyond_directory.len())
 }
 
-/// Every user's visible rows and why: the numbers of `domo pdp matrix`, which `domo pdp report` shows too.
-pub(super) fn matrix(inputs: &Inputs, evaluation: &domo_pdp::Evaluation<'_>) -> Matrix {
-    matrix_of(inputs, &evaluation.all_counts())
-}
-
-/// The matrix of these counts. Principals the policies grant rows to although the directory does
+/// The matrix of these counts: every user's visible rows and why, the numbers of `domo pdp matrix`, which
+/// `domo pdp report` shows too. Principals the policies grant rows to although the directory does
 /// not list them are in it: leaving them out would under-report who sees what.
-fn matrix_of(inputs: &Inputs, counts: &domo_pdp::AllCounts) -> Matrix {
+pub(super) fn matrix_of(inputs: &Inputs, counts: &domo_pdp::AllCounts) -> Matrix {
     let names = common::Names::new(&inputs.directory);
     let listed = counts.users.iter().map(|count| (count, Some(names.get(count.user))));
     let beyond = counts.beyond_directory.iter().map(|count| (count, None));

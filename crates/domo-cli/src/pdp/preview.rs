@@ -71,39 +71,12 @@ pub(crate) fn run(args: &PreviewArgs) -> anyhow::Result<Outcome> {
             note_rows(args, summary);
         }
         Format::Json => {
-            // Only the user's rows are buffered (as CSV), then written one object a line.
             let options = StreamOptions { input_header, output_header: HeaderRow::Absent };
-            let mut buffer = Vec::new();
-            let writer = LimitWriter::new(&mut buffer, args.limit, HeaderRow::Absent);
-            let summary = stream(&set, args.user, &inputs, writer, options)?;
             let names: Vec<&str> = inputs.dataset.schema.columns.iter().map(|c| c.name.as_str()).collect();
-            // The same rows typed by the schema tell a NULL (JSON `null`) from an
-            // empty string (`""`), which the CSV text alone cannot.
-            let typed = domo_pdp::Table::from_csv_with_limits(
-                buffer.as_slice(),
-                &inputs.dataset.schema,
-                HeaderRow::Absent,
-                inputs.limits.csv,
-            )
-            .with_context(load_context)?;
-            let mut out = output::plain_stdout();
-            out.write_all(b"[")?;
-            let mut record = csv::StringRecord::new();
-            let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(buffer.as_slice());
-            let mut first = true;
-            let mut line = Vec::new();
-            let mut row = 0;
-            while reader.read_record(&mut record).map_err(output::csv_error)? {
-                out.write_all(if first { b"\n  " } else { b",\n  " })?;
-                first = false;
-                // Into a buffer first: serde_json's error would hide a broken pipe.
-                line.clear();
-                serde_json::to_writer(&mut line, &JsonRow { names: &names, record: &record, typed: &typed, row })?;
-                out.write_all(&line)?;
-                row += 1;
-            }
-            out.write_all(if first { b"]\n" } else { b"\n]\n" })?;
-            out.flush()?;
+            let mut json = JsonRows::new(output::plain_stdout(), &names, &inputs);
+            let writer = LimitWriter::new(&mut json, args.limit, HeaderRow::Absent);
+            let summary = stream(&set, args.user, &inputs, writer, options)?;
+            json.finish().with_context(load_context)?;
             note_rows(args, summary);
         }
         Format::Table | Format::Markdown => {
@@ -175,6 +148,110 @@ impl serde::Serialize for JsonRow<'_> {
             map.serialize_entry(name, &(!is_null).then_some(cell))?;
         }
         map.end()
+    }
+}
+
+/// The user's rows (CSV without a header, as [`stream`] writes them) as JSON, one object a line
+/// inside `[` and `]`, converted a chunk of whole records at a time: memory holds one chunk,
+/// never every row.
+struct JsonRows<'a, W: Write> {
+    out: W,
+    names: &'a [&'a str],
+    inputs: &'a Inputs,
+    /// Records not converted yet; the last may be incomplete.
+    pending: Vec<u8>,
+    /// Where the last complete record of `pending` ends.
+    complete: usize,
+    in_quotes: bool,
+    /// Whether `[` has been written.
+    opened: bool,
+    /// Whether no row has been written yet.
+    first: bool,
+    line: Vec<u8>,
+}
+
+/// How many bytes of whole records [`JsonRows`] gathers before converting them.
+const JSON_CHUNK: usize = 4 << 20;
+
+impl<'a, W: Write> JsonRows<'a, W> {
+    fn new(out: W, names: &'a [&'a str], inputs: &'a Inputs) -> Self {
+        Self {
+            out,
+            names,
+            inputs,
+            pending: Vec::new(),
+            complete: 0,
+            in_quotes: false,
+            opened: false,
+            first: true,
+            line: Vec::new(),
+        }
+    }
+
+    /// Writes the complete records held, as JSON.
+    fn convert(&mut self) -> anyhow::Result<()> {
+        let chunk = self.pending.get(..self.complete).unwrap_or_default();
+        if !self.opened {
+            self.opened = true;
+            self.out.write_all(b"[")?;
+        }
+        // The same rows typed by the schema tell a NULL (JSON `null`) from an
+        // empty string (`""`), which the CSV text alone cannot.
+        let typed = domo_pdp::Table::from_csv_with_limits(
+            chunk,
+            &self.inputs.dataset.schema,
+            HeaderRow::Absent,
+            self.inputs.limits.csv,
+        )?;
+        let mut record = csv::StringRecord::new();
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(chunk);
+        let mut row = 0;
+        while reader.read_record(&mut record).map_err(output::csv_error)? {
+            self.out.write_all(if self.first { b"\n  " } else { b",\n  " })?;
+            self.first = false;
+            // Into a buffer first: serde_json's error would hide a broken pipe.
+            self.line.clear();
+            serde_json::to_writer(&mut self.line, &JsonRow { names: self.names, record: &record, typed: &typed, row })?;
+            self.out.write_all(&self.line)?;
+            row += 1;
+        }
+        self.pending.drain(..self.complete);
+        self.complete = 0;
+        Ok(())
+    }
+
+    /// Converts what is left (the last record may end without a line end) and closes the array.
+    fn finish(mut self) -> anyhow::Result<()> {
+        self.complete = self.pending.len();
+        self.convert()?;
+        self.out.write_all(if self.first { b"]\n" } else { b"\n]\n" })?;
+        self.out.flush()?;
+        Ok(())
+    }
+}
+
+impl<W: Write> Write for JsonRows<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let start = self.pending.len();
+        self.pending.extend_from_slice(buf);
+        for (at, &byte) in buf.iter().enumerate() {
+            match byte {
+                b'"' => self.in_quotes = !self.in_quotes,
+                b'\n' if !self.in_quotes => self.complete = start + at + 1,
+                _ => {}
+            }
+        }
+        if self.complete >= JSON_CHUNK {
+            self.convert().map_err(|error| match error.downcast::<io::Error>() {
+                Ok(error) => error,
+                Err(error) => io::Error::other(format!("{error:#}")),
+            })?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
     }
 }
 

@@ -77,16 +77,16 @@ pub(crate) struct ChangeReview {
 pub(crate) fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
     let inputs = Inputs::read_limited(&args.input, &args.limits)?;
     let set = common::compile(&inputs)?;
-    let table = inputs.load_table()?;
-    let evaluation = set.evaluate(&table)?;
-    let matrix = matrix::matrix(&inputs, &evaluation);
+    // Every number streams from the file a batch at a time (memory does not grow with it): the counts
+    // in one pass, lint's data findings in another, each policy's rows and the change in a third.
+    let matrix = matrix::matrix_of(&inputs, &common::all_counts(&inputs, &set)?);
     let names = common::Names::new(&inputs.directory);
     let label = |user: UserId| match names.find(user) {
         Some(name) => format!("{name} ({user})"),
         None => format!("user {user} (not in the directory)"),
     };
 
-    let lint = domo_pdp::lint(&inputs.dataset, &inputs.policies, &inputs.directory, &table);
+    let lint = super::lint::lint_folder(&inputs, false, false)?.report;
     let findings = lint.findings.iter().map(|f| (f.severity.as_str(), f.kind(), f.to_string())).collect();
     let hidden_rows = lint
         .findings
@@ -107,6 +107,30 @@ pub(crate) fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
         .filter(|u| matches!(u.reason, "admin" | "role-grant"))
         .map(|u| label(UserId(u.id)))
         .collect();
+
+    // Each policy's rows, and with --against who gains and loses rows, in one pass.
+    let old_side = match &args.against {
+        None => None,
+        Some(against) => {
+            let old_path = if against.is_dir() { against.join("policies.json") } else { against.clone() };
+            let old_policies = read_policies(&old_path, inputs.limits.json_bytes)?;
+            Some(common::compile_policies(&inputs, &old_policies, &old_path)?)
+        }
+    };
+    let mut accumulator =
+        old_side.as_ref().map(|old| domo_pdp::DiffAccumulator::new(old, &set, domo_pdp::DiffOptions::default()));
+    let mut policy_rows = vec![0_usize; set.policies().len()];
+    common::for_each_batch(&inputs, |batch| {
+        let evaluation = set.evaluate(batch.table())?;
+        for (index, rows) in policy_rows.iter_mut().enumerate() {
+            *rows += evaluation.policy_rows(domo_pdp::PolicyHandle::from_index(index)).map_or(0, domo_pdp::RowSet::len);
+        }
+        if let Some(accumulator) = accumulator.as_mut() {
+            accumulator.add_batch(batch.table())?;
+        }
+        Ok(())
+    })?;
+    let diff = accumulator.map(domo_pdp::DiffAccumulator::finish);
 
     // The users for whom each policy is the only one that applies.
     let mut sole: Vec<Vec<UserId>> = vec![Vec::new(); set.policies().len()];
@@ -156,23 +180,16 @@ pub(crate) fn run(args: &ReportArgs) -> anyhow::Result<Outcome> {
                 label: common::policy_label(&set, index),
                 filters: filters_words(&source.filters),
                 principals,
-                rows: evaluation
-                    .policy_rows(domo_pdp::PolicyHandle::from_index(index))
-                    .map_or(0, domo_pdp::RowSet::len),
+                rows: policy_rows.get(index).copied().unwrap_or(0),
                 sole: sole_users.iter().take(NAMES_SHOWN).map(|&u| label(u)).collect(),
                 sole_count: sole_users.len(),
             }
         })
         .collect();
 
-    let changes = match &args.against {
+    let changes = match diff {
         None => None,
-        Some(against) => {
-            let old_path = if against.is_dir() { against.join("policies.json") } else { against.clone() };
-            let old_policies = read_policies(&old_path, inputs.limits.json_bytes)?;
-            let old_set = common::compile_policies(&inputs, &old_policies, &old_path)?;
-            let old = old_set.evaluate(&table)?;
-            let diff = domo_pdp::diff_policies(&old, &evaluation);
+        Some(diff) => {
             let mut changes: Vec<ChangeReview> = diff
                 .users
                 .iter()

@@ -101,19 +101,14 @@ pub(super) fn plan_against(
     )?;
     planned.dataset.pdp_enabled = switch.is_none() || switch == Some(domo_pdp::PdpSwitch::Enable);
     let after_set = common::compile_policies(&planned, &after, &planned.paths.policies)?;
-    let table = match sample {
-        Sample::Present => planned.load_table()?,
-        // No rows: the policies' own changes are still found, no user's rows change.
-        Sample::Absent => domo_pdp::Table::from_csv_with_limits(
-            &b""[..],
-            &planned.dataset.schema,
-            domo_pdp::HeaderRow::Absent,
-            planned.limits.csv,
-        )?,
-    };
-    let before = before_set.evaluate(&table)?;
-    let after_eval = after_set.evaluate(&table)?;
-    let diff = domo_pdp::diff_policies(&before, &after_eval);
+    // The rows stream by a batch at a time: memory does not grow with the sample. Without rows the policies' own
+    // changes are still found, and no user's rows change.
+    let mut accumulator = domo_pdp::DiffAccumulator::new(&before_set, &after_set, domo_pdp::DiffOptions::default());
+    if sample == Sample::Present {
+        common::for_each_batch(&planned, |batch| Ok(accumulator.add_batch(batch.table())?))?;
+    }
+    let rows = accumulator.rows();
+    let diff = accumulator.finish();
     let impact = domo_pdp::impact(&before_set, &after_set, &domo_pdp::ImpactOptions::default())?;
     let any_row = bounded_witnesses(
         any_row::counts(&impact),
@@ -148,7 +143,7 @@ pub(super) fn plan_against(
         live,
         changes,
         kept,
-        effect: Effect::bounded(table.row_count(), directory.users.len(), users),
+        effect: Effect::bounded(rows, directory.users.len(), users),
         no_sample: sample == Sample::Absent,
         any_row: Some(any_row),
         notes,

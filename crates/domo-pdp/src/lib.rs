@@ -170,7 +170,8 @@ pub use policy_tests::{
 };
 pub use reconcile::{
     ApplyStatus, ApplySummary, ChangeCounts, DatasetPlan, Matched, PdpSwitch, PlanSummary, ReconcileError,
-    Reconciliation, Unmatched, fingerprint, live_changes, order_changes, order_with_switch, reconcile, staleness,
+    Reconciliation, Unmatched, UpdateStep, fingerprint, live_changes, narrowing_step, order_changes, order_with_switch,
+    reconcile, staleness, update_steps,
 };
 pub use rowset::{RowSet, Rows};
 pub use rust_decimal::Decimal;

@@ -165,6 +165,75 @@ fn only_narrows(before: &Policy, after: &Policy) -> bool {
         && subset(&before.filters, &after.filters)
 }
 
+/// One write of a policy update ([`update_steps`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateStep {
+    /// The live policy written.
+    pub id: PolicyId,
+    /// What it becomes.
+    pub policy: Policy,
+    /// Whether this is the first of the update's two writes ([`narrowing_step`]); the second, the
+    /// update itself, comes later in the order.
+    pub narrowing_first: bool,
+}
+
+/// The updates of `matched` (each one a change of the live policy with its id in `live`) in
+/// the order that fails closed: first the updates that only narrow, then the first step
+/// ([`narrowing_step`]) of each other update, then those updates themselves. An apply stopped
+/// anywhere in the first part leaves every user no more than they saw before, and anywhere in
+/// the second no more than they will see after: never more than both, as a user moved from one
+/// policy to another could otherwise see, between two updates, the rows of both.
+pub fn update_steps(live: &[Policy], matched: &[Matched]) -> Vec<UpdateStep> {
+    let mut narrowing = Vec::new();
+    let mut first = Vec::new();
+    let mut others = Vec::new();
+    for Matched { id, policy } in matched {
+        let step = |policy: &Policy, narrowing_first| UpdateStep { id: *id, policy: policy.clone(), narrowing_first };
+        match live.iter().find(|l| l.id == Some(*id)) {
+            Some(before) if only_narrows(before, policy) => narrowing.push(step(policy, false)),
+            Some(before) => {
+                first.extend(narrowing_step(before, policy).map(|cut| step(&cut, true)));
+                others.push(step(policy, false));
+            }
+            // Never reached (matched policies are live ones); as is, with the others.
+            None => others.push(step(policy, false)),
+        }
+    }
+    narrowing.extend(first);
+    narrowing.extend(others);
+    narrowing
+}
+
+/// What `before` can be cut to before it becomes `after`, when the update does not only narrow:
+/// what both versions admit, that is the members of both (users, groups, virtual users) with
+/// the filters of both, ANDed. `None` when there is nothing to cut (the update only widens, or
+/// changes the policy's type). When both versions' filters together would pass Domo's limit on
+/// a policy's values ([`Policy::MAX_VALUES_LEN`]), the cut keeps no member at all: it admits
+/// nobody for a moment, which shows fewer rows, never more.
+pub fn narrowing_step(before: &Policy, after: &Policy) -> Option<Policy> {
+    fn both<T: PartialEq + Clone>(before: &[T], after: &[T]) -> Vec<T> {
+        before.iter().filter(|item| after.contains(item)).cloned().collect()
+    }
+    if before.policy_type != after.policy_type || only_narrows(before, after) {
+        return None;
+    }
+    let mut cut = Policy {
+        users: both(&before.users, &after.users),
+        groups: both(&before.groups, &after.groups),
+        virtual_users: both(&before.virtual_users, &after.virtual_users),
+        ..before.clone()
+    };
+    let nobody = cut.users.is_empty() && cut.groups.is_empty() && cut.virtual_users.is_empty();
+    if !nobody {
+        cut.filters.extend(after.filters.iter().filter(|f| !before.filters.contains(f)).cloned());
+        if cut.values_len() >= Policy::MAX_VALUES_LEN {
+            cut = Policy { users: Vec::new(), groups: Vec::new(), virtual_users: Vec::new(), ..before.clone() };
+        }
+    }
+    // The update only widens: cutting would change nothing.
+    (cut != *before).then_some(cut)
+}
+
 fn is_used(used: &[bool], index: usize) -> bool {
     used.get(index).copied().unwrap_or(true)
 }
@@ -805,6 +874,58 @@ mod tests {
                     }
                 }
             }
+        }
+
+        /// Updates run as [`update_steps`] orders them never show anyone more than both before and after:
+        /// every state on the way admits no more than the policies before, or no more than those after (a
+        /// tiny evaluator: users only, EQUALS on one column, with `not`; several policies at once, so that a
+        /// user moved from one to another is covered), and the last state is the one after.
+        #[test]
+        fn updates_in_steps_never_show_more_than_before_and_after_at_once(
+            changes in proptest::collection::vec((arb_region_policy(), arb_region_policy()), 1..5),
+        ) {
+            let live: Vec<Policy> = changes
+                .iter()
+                .enumerate()
+                .map(|(i, (before, _))| Policy { id: Some(PolicyId(i as u64 + 1)), ..before.clone() })
+                .collect();
+            let matched: Vec<Matched> = changes
+                .iter()
+                .enumerate()
+                .map(|(i, (_, after))| {
+                    let id = PolicyId(i as u64 + 1);
+                    Matched { id, policy: Policy { id: Some(id), ..after.clone() } }
+                })
+                .collect();
+            let admitted = |set: &[Policy]| {
+                let mut seen = std::collections::BTreeSet::new();
+                for user in 0..4 {
+                    for region in ["A", "B", "C"] {
+                        let admits = |p: &Policy| {
+                            p.users.contains(&domo_model::UserId(user))
+                                && p.filters.iter().all(|f| f.values.iter().any(|v| v == region) != f.not)
+                        };
+                        if set.iter().any(admits) {
+                            seen.insert((user, region));
+                        }
+                    }
+                }
+                seen
+            };
+            let (before, after) = (admitted(&live), admitted(&matched.iter().map(|m| m.policy.clone()).collect::<Vec<_>>()));
+            let mut set = live.clone();
+            for step in update_steps(&live, &matched) {
+                if let Some(slot) = set.iter_mut().find(|p| p.id == Some(step.id)) {
+                    *slot = step.policy.clone();
+                }
+                let now = admitted(&set);
+                proptest::prop_assert!(
+                    now.is_subset(&before) || now.is_subset(&after),
+                    "after {step:?}: {now:?}, before {before:?}, after {after:?}"
+                );
+            }
+            let last: Vec<Policy> = matched.iter().map(|m| m.policy.clone()).collect();
+            proptest::prop_assert_eq!(set, last);
         }
 
         /// Every DataSet of a plan is counted once, and the converged plan is the one with nothing to do.

@@ -24,7 +24,7 @@ use crate::folder::{InputArgs, Inputs};
 use crate::output::Format;
 
 /// The version of the plan file format (2 added the schema the plan was checked against).
-const PLAN_VERSION: u32 = 2;
+const PLAN_VERSION: u32 = 3;
 
 /// Why a plan lists the live users and groups, for when it cannot.
 const DIRECTORY_NEEDED: &str = "cannot list the live users and groups, which every policy the plan writes is \
@@ -129,6 +129,10 @@ enum Change {
     Create { policy: Policy },
     /// A live policy whose fields differ from its match in policies.json.
     Update { id: PolicyId, details: Vec<String>, policy: Policy },
+    /// The first of two writes of an update that does not only narrow (`domo_pdp::narrowing_step`): the
+    /// live policy cut to what it and its new version both admit, written with the updates that narrow,
+    /// before any that widen; its `Update` follows. A stopped apply never shows more than before and after.
+    Narrow { id: PolicyId, policy: Policy },
     /// A live policy that policies.json leaves out.
     Delete { id: PolicyId, name: String },
     /// dataset.json says `pdpEnabled: true`, the live DataSet has PDP off: turned on after the policies exist.
@@ -218,7 +222,7 @@ impl Change {
     fn step(&self) -> Step {
         match self {
             Change::Create { policy } => Step { action: Action::Create, id: None, name: policy.name.clone() },
-            Change::Update { id, policy, .. } => {
+            Change::Update { id, policy, .. } | Change::Narrow { id, policy } => {
                 Step { action: Action::Update, id: Some(*id), name: policy.name.clone() }
             }
             Change::Delete { id, name } => Step { action: Action::Delete, id: Some(*id), name: name.clone() },
@@ -231,6 +235,7 @@ impl Change {
         match self {
             Change::Create { policy } => format!("create `{}`", policy.name),
             Change::Update { id, policy, .. } => format!("update policy {id} `{}`", policy.name),
+            Change::Narrow { id, policy } => format!("narrow policy {id} `{}` first", policy.name),
             Change::Delete { id, name } => format!("delete policy {id} `{name}`"),
             Change::EnablePdp => "enable PDP".to_owned(),
             Change::DisablePdp => "disable PDP".to_owned(),

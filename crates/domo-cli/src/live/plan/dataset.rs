@@ -115,16 +115,24 @@ pub(super) fn plan_against(
         any_row::users_json(&impact, &common::Names::new(&planned.directory)),
     );
 
-    let mut updates = Vec::new();
-    for domo_pdp::Matched { id, policy } in matched {
-        let details = diff.policies.iter().find_map(|change| match &change.kind {
+    // The updates, those that only narrow first, then the first (narrowing) write of each of the others, then
+    // those others: a stopped apply never shows more than before and after.
+    let details_of = |id: domo_model::PolicyId| {
+        diff.policies.iter().find_map(|change| match &change.kind {
             PolicyChangeKind::Changed(details) if change.id == Some(id) => Some(details.clone()),
             _ => None,
-        });
-        if let Some(details) = details {
-            updates.push(Change::Update { id, details, policy });
-        }
-    }
+        })
+    };
+    let changed: Vec<domo_pdp::Matched> = matched.into_iter().filter(|m| details_of(m.id).is_some()).collect();
+    let updates = domo_pdp::update_steps(&live, &changed)
+        .into_iter()
+        .map(|step| match step {
+            domo_pdp::UpdateStep { id, policy, narrowing_first: true } => Change::Narrow { id, policy },
+            domo_pdp::UpdateStep { id, policy, narrowing_first: false } => {
+                Change::Update { id, details: details_of(id).unwrap_or_default(), policy }
+            }
+        })
+        .collect();
     let directory = &planned.directory;
     let users = diff.users.iter().map(|u| UserEffect::of(u, common::user_name(directory, u.user))).collect();
     let switch = switch.map(|switch| match switch {
@@ -214,7 +222,7 @@ fn written(changes: &[Change]) -> Vec<Written<'_>> {
     changes
         .iter()
         .filter_map(|change| match change {
-            Change::Create { policy } | Change::Update { policy, .. } => {
+            Change::Create { policy } | Change::Update { policy, .. } | Change::Narrow { policy, .. } => {
                 Some(Written { change: change.describe(), policy })
             }
             Change::Delete { .. } | Change::EnablePdp | Change::DisablePdp => None,
@@ -336,14 +344,16 @@ pub(super) async fn apply_changes(
                 }),
                 Err(e) => Err(e.into()),
             },
-            Change::Update { id, policy, .. } => match client.update_policy(&plan.dataset_id, *id, policy).await {
-                Ok(updated) => stored_as_sent(policy, &updated).map(|()| Step {
-                    action: Action::Update,
-                    id: Some(*id),
-                    name: updated.name.clone(),
-                }),
-                Err(e) => Err(e.into()),
-            },
+            Change::Update { id, policy, .. } | Change::Narrow { id, policy } => {
+                match client.update_policy(&plan.dataset_id, *id, policy).await {
+                    Ok(updated) => stored_as_sent(policy, &updated).map(|()| Step {
+                        action: Action::Update,
+                        id: Some(*id),
+                        name: updated.name.clone(),
+                    }),
+                    Err(e) => Err(e.into()),
+                }
+            }
             Change::Delete { id, name } => client
                 .delete_policy(&plan.dataset_id, *id)
                 .await

@@ -69,6 +69,16 @@ pub(super) fn render(plan: &Plan) -> String {
                     let _ = writeln!(text, "      {detail}");
                 }
             }
+            Change::Narrow { id, policy } => {
+                let _ = writeln!(
+                    text,
+                    "  {} policy {id} `{}` first, to what its live and new versions both admit (updated below)",
+                    paint(WARNING, "~ narrow"),
+                    policy.name
+                );
+                let _ = writeln!(text, "      filters: {}", filters_text(&policy.filters));
+                let _ = writeln!(text, "      applies to: {}", principals(policy));
+            }
             Change::Delete { id, name } => {
                 let _ = writeln!(text, "  {} policy {id} `{name}`", paint(ERROR, "- delete"));
             }
@@ -229,6 +239,16 @@ pub(super) fn markdown(plan: &Plan) -> String {
             Change::Update { id, details, policy } => Section {
                 summary: format!("~ update policy {id} `{}`", md_code(&policy.name)),
                 body: details.iter().map(|d| format!("- {}", md_cell(d))).collect::<Vec<_>>().join("\n"),
+            },
+            Change::Narrow { id, policy } => Section {
+                summary: format!("~ narrow policy {id} `{}` first", md_code(&policy.name)),
+                body: format!(
+                    "To what its live and new versions both admit, before any update that widens access (updated \
+                     below), so that a stopped apply never shows more than before and after.\n- filters: {}\n- \
+                     applies to: {}",
+                    md_cell(&filters_text(&policy.filters)),
+                    md_cell(&principals(policy))
+                ),
             },
             Change::Delete { id, name } => Section {
                 summary: format!("- delete policy {id} `{}`", md_code(name)),

@@ -22,7 +22,7 @@ use crate::output::Format;
 use crate::tree::{Tree, TreeDataset};
 
 /// The version of the whole-tree plan file (one-DataSet plans are version 2).
-pub(super) const TREE_PLAN_VERSION: u32 = 3;
+pub(super) const TREE_PLAN_VERSION: u32 = 4;
 
 /// A plan for every DataSet of a tree.
 #[derive(Debug, Serialize, Deserialize)]

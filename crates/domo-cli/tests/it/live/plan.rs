@@ -359,7 +359,7 @@ fn apply_of_a_saved_plan_checks_its_changes_and_schema_again_before_writing() {
     let plan_arg = plan_file.to_str().unwrap();
     live.ok(&["pdp", "plan", live.path("party").to_str().unwrap(), "--out", plan_arg]);
     let saved = json(&std::fs::read_to_string(&plan_file).unwrap());
-    assert_eq!(saved["version"], 2);
+    assert_eq!(saved["version"], 3);
     assert_eq!(saved["schema"]["columns"][1], j!({"type": "STRING", "name": "Attending"}));
     let before = live_policies(&live, &id);
 
@@ -400,7 +400,7 @@ fn apply_of_a_saved_plan_checks_its_changes_and_schema_again_before_writing() {
     old.as_object_mut().unwrap().remove("schema");
     std::fs::write(&plan_file, old.to_string()).unwrap();
     live.run(&["pdp", "apply", "--plan", plan_arg, "--yes"])
-        .fails_with("is a plan of version 1; this domo reads version 2: plan again");
+        .fails_with("is a plan of version 1; this domo reads version 3: plan again");
 
     // The plan as saved applies.
     std::fs::write(&plan_file, saved.to_string()).unwrap();
@@ -500,4 +500,57 @@ fn a_plan_as_markdown_is_a_pull_request_comment() {
     write_policies(&live, &edited(&live));
     let comment = live.ok(&["pdp", "plan", dir, "--dataset-id", &id, "--format", "markdown"]);
     insta::assert_snapshot!("plan_markdown", comment.replace(&id, "[dataset id]").replace(&live.url, "[api]"));
+}
+
+#[test]
+fn an_update_that_adds_and_removes_access_is_narrowed_first() {
+    let live = Live::start();
+    let id = pulled_party(&live);
+    live.ok(&["policies", "update", &id, "2", "--user", "27", "--user", "31"]);
+    live.ok(&["pull", &id, live.path("party").to_str().unwrap(), "--force"]);
+    // User 27 moves from the attendees to `Doomed`, user 40 the other way; user 31 stays.
+    let mut policies = read_policies(&live);
+    for policy in &mut policies {
+        if policy["name"] == "Only Show Attendees" {
+            policy["users"] = j!([31, 40]);
+        } else if policy["name"] == "Doomed" {
+            policy["users"] = j!([27]);
+            policy["filters"][0]["values"] = j!(["B"]);
+        }
+    }
+    write_policies(&live, &policies);
+    let dir = live.path("party");
+    let dir = dir.to_str().unwrap();
+    let plan = json(&live.ok(&["pdp", "plan", dir, "--dataset-id", &id, "--format", "json"]));
+    let actions: Vec<(&str, u64)> = plan["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["action"].as_str().unwrap(), c["id"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(actions, [("narrow", 2), ("narrow", 3), ("update", 2), ("update", 3)], "every cut before any widening");
+    // The cut: who is in both versions, with the filters of both (user 31's rows are kept throughout).
+    assert_eq!(plan["changes"][0]["policy"]["users"], j!([31]));
+    assert_eq!(plan["changes"][0]["policy"]["filters"].as_array().unwrap().len(), 1);
+    // Nobody is in both versions of `Doomed`: for a moment it admits nobody.
+    assert_eq!(plan["changes"][1]["policy"]["users"], j!([]));
+    assert_eq!(plan["changes"][1]["policy"]["filters"][0]["values"], j!(["A"]));
+
+    let text = live.ok(&["pdp", "plan", dir, "--dataset-id", &id]);
+    for line in [
+        "changes: 0 to create, 2 to update, 0 to delete",
+        "~ narrow policy 2 `Only Show Attendees` first, to what its live and new versions both admit (updated below)",
+        "applies to: users 31",
+    ] {
+        assert!(text.contains(line), "missing `{line}` in:\n{text}");
+    }
+    let run = live.run(&["pdp", "apply", dir, "--dataset-id", &id, "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stdout.contains("applied 4 of 4 changes:"), "{}", run.all());
+    assert_eq!(
+        live_policies(&live, &id),
+        [("Only Show Attendees".to_owned(), j!([31, 40])), ("Doomed".to_owned(), j!([27]))]
+    );
+    let again = json(&live.ok(&["pdp", "plan", dir, "--dataset-id", &id, "--format", "json"]));
+    assert_eq!(again["changes"], j!([]), "applied: nothing left to do");
 }

@@ -183,7 +183,7 @@ fn a_tree_is_planned_applied_edited_and_converges() {
     let plan_file = live.path("tree-plan.json");
     let plan_arg = plan_file.to_str().unwrap();
     let plan = json(&farid_ok(&live, &["pdp", "plan", root, "--out", plan_arg, "--format", "json"]));
-    assert_eq!(plan["version"], 3);
+    assert_eq!(plan["version"], 4);
     assert_eq!(
         plan["summary"],
         j!({"datasets": 3, "toChange": 2, "unchanged": 1, "refused": 0, "creates": 1, "updates": 2, "deletes": 1})
@@ -348,10 +348,10 @@ fn a_whole_tree_plan_of_another_version_or_api_is_refused() {
     let plan_arg = plan.to_str().unwrap();
     std::fs::write(&plan, r#"{"version": 9, "datasets": []}"#).unwrap();
     live.run(&["pdp", "apply", "--plan", plan_arg, "--yes"])
-        .fails_with(&format!("`{plan_arg}` is a whole-tree plan of version 9; this domo reads version 3: plan again"));
+        .fails_with(&format!("`{plan_arg}` is a whole-tree plan of version 9; this domo reads version 4: plan again"));
     let summary =
         j!({"datasets": 0, "toChange": 0, "unchanged": 0, "refused": 0, "creates": 0, "updates": 0, "deletes": 0});
-    let other = j!({"version": 3, "api": "http://127.0.0.1:1", "root": "instance", "summary": summary, "datasets": []});
+    let other = j!({"version": 4, "api": "http://127.0.0.1:1", "root": "instance", "summary": summary, "datasets": []});
     write_json(&plan, &other);
     live.run(&["pdp", "apply", "--plan", plan_arg, "--yes"]).fails_with(&format!(
         "`{plan_arg}` was planned against `http://127.0.0.1:1`, but these credentials talk to `{}`",

@@ -130,6 +130,10 @@ pub(super) fn tree_markdown(plan: &TreePlan) -> String {
                             md_code(&policy.name),
                             md_cell(&details.join("; "))
                         ),
+                        Change::Narrow { id, policy } => format!(
+                            "- ~ narrow policy {id} `{}` first, to what its live and new versions both admit",
+                            md_code(&policy.name)
+                        ),
                         Change::Delete { id, name } => format!("- - delete policy {id} `{}`", md_code(name)),
                         Change::EnablePdp => "- + enable PDP (after the policies exist)".to_owned(),
                         Change::DisablePdp => {

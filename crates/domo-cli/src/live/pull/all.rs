@@ -296,7 +296,9 @@ async fn write_dataset(
         Some(rows) => Some(export_sample(client, &dataset.id, &local.folder, rows).await?),
         None => None,
     };
-    tokio::task::spawn_blocking(move || commit_dataset(dataset, &kept, &local, sample, drift)).await?
+    // Policies applied as the tree holds them (written without ids) are left as they are: nothing to bring in.
+    let keep_policies = !args.force && local.in_sync(&kept);
+    tokio::task::spawn_blocking(move || commit_dataset(dataset, &kept, &local, sample, drift, keep_policies)).await?
 }
 
 /// The first `rows` rows of the DataSet, with a header row, staged as data.csv.
@@ -317,13 +319,14 @@ async fn export_sample(
 }
 
 /// Compares what was pulled with the folder, and puts in place the files
-/// that differ (dataset.json, policies.json, data.csv, then the state file).
+/// that differ (dataset.json, policies.json unless `keep_policies`, data.csv, then the state file).
 fn commit_dataset(
     dataset: Dataset,
     kept: &[Policy],
     local: &Local,
     sample: Option<(Staged, ExportedHead)>,
     drift: Vec<String>,
+    keep_policies: bool,
 ) -> anyhow::Result<Pulled> {
     let folder = &local.folder;
     let listed = Dataset { policies: None, ..dataset.clone() };
@@ -343,7 +346,8 @@ fn commit_dataset(
         }
         staged.push(local::stage(folder, "dataset.json", &dataset_bytes)?);
     }
-    if std::fs::read(folder.join("policies.json")).ok().as_deref() != Some(policies_bytes.as_slice()) {
+    if !keep_policies && std::fs::read(folder.join("policies.json")).ok().as_deref() != Some(policies_bytes.as_slice())
+    {
         let said = match &local.policies {
             LocalPolicies::Parsed(old) => policy_changes(old, kept).describe(),
             LocalPolicies::Missing => None,

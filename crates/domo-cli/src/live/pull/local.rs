@@ -127,16 +127,34 @@ impl Local {
         drift
     }
 
+    /// Whether policies.json already holds what `live` holds, as `domo pdp plan` matches them: every
+    /// local policy matches a live one (by id, else by name) and equals it but for the id Domo gave
+    /// it, and every live policy left out is a built-in one a plan never deletes. So it is after
+    /// `domo pdp apply` of policies written without ids (`domo pdp generate`): a pull then has
+    /// nothing to bring in and leaves the file as it is (`--force` writes the live policies, ids
+    /// and built-in ones included).
+    pub(crate) fn in_sync(&self, live: &[Policy]) -> bool {
+        let LocalPolicies::Parsed(local) = &self.policies else { return false };
+        let Ok(reconciled) = domo_pdp::reconcile(local, live) else { return false };
+        reconciled.creates.is_empty()
+            && reconciled.deletes.is_empty()
+            && reconciled.matched.iter().all(|m| live.iter().any(|l| l.id == Some(m.id) && *l == m.policy))
+    }
+
     /// Why policies.json must not be overwritten without `--force`: it
     /// differs both from what the last pull wrote and from `live` (the
-    /// policies this pull would write). `None` when it may be.
+    /// policies this pull would write). `None` when it may be, or when it
+    /// is [`Local::in_sync`] with `live`.
     pub(crate) fn edited(&self, live: &[Policy]) -> Option<String> {
         match &self.policies {
             LocalPolicies::Missing => None,
             LocalPolicies::Unreadable(reason) => Some(format!("policies.json does not parse ({reason})")),
             LocalPolicies::Parsed(local) => {
                 let fingerprint = domo_pdp::fingerprint(local);
-                if self.recorded.as_ref() == Some(&fingerprint) || fingerprint == domo_pdp::fingerprint(live) {
+                if self.recorded.as_ref() == Some(&fingerprint)
+                    || fingerprint == domo_pdp::fingerprint(live)
+                    || self.in_sync(live)
+                {
                     return None;
                 }
                 let since = match self.recorded {
@@ -314,7 +332,7 @@ pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use domo_model::{PolicyId, PolicyType};
+    use domo_model::{PolicyId, PolicyType, UserId};
 
     use super::*;
 
@@ -361,8 +379,22 @@ mod tests {
         check(
             LocalPolicies::Parsed(vec![policy(3, "C")]),
             None,
-            &[a],
+            std::slice::from_ref(&a),
             Some("policies.json was not written by a pull: against live it adds `C`; removes `A`"),
+        );
+        // Written without ids (`domo pdp generate`) and applied since: in sync with live, which adds only ids and a
+        // built-in policy.
+        let unnamed = |p: &Policy| Policy { id: None, ..p.clone() };
+        let all_rows = Policy { policy_type: PolicyType::System, ..policy(9, "All Rows") };
+        let live = [a.clone(), b.clone(), all_rows];
+        check(LocalPolicies::Parsed(vec![unnamed(&a), unnamed(&b)]), Some(&[]), &live, None);
+        let mut widened = unnamed(&b);
+        widened.users.push(UserId(7));
+        check(
+            LocalPolicies::Parsed(vec![unnamed(&a), widened]),
+            Some(&[]),
+            &live,
+            Some("policies.json was edited since the last pull: against live it changes `A`, `B`; removes `All Rows`"),
         );
         check(
             LocalPolicies::Unreadable("EOF while parsing a list at line 1 column 2".to_owned()),

@@ -34,65 +34,89 @@ pub(crate) enum SplitError {
     TooManyFields(usize),
 }
 
-/// One record's fields (quotes removed, `""` unescaped) and whether each was quoted.
+/// One or more records' fields (quotes removed, `""` unescaped) and whether each was quoted.
+///
+/// Each record's raw bytes are copied once, whole, into one buffer, and a field is a
+/// span of it: an unquoted field is its bytes where they lie, a quoted one the bytes
+/// between its quotes. Only a quoted field holding `""` is rewritten, in place (the
+/// unescaped text is shorter than the raw one), so most fields are never copied alone.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Fields {
     data: Vec<u8>,
-    ends: Vec<usize>,
+    /// Each field's start and end in `data`.
+    spans: Vec<(u32, u32)>,
     quoted: Vec<bool>,
+    /// Fields of the record being split that hold `""`, unescaped once its bytes are copied.
+    escaped: Vec<usize>,
 }
 
 impl Fields {
     pub(crate) fn clear(&mut self) {
         self.data.clear();
-        self.ends.clear();
+        self.spans.clear();
         self.quoted.clear();
+        self.escaped.clear();
     }
 
-    /// Drops every field from index `fields` on (and their bytes).
+    /// Drops every field from index `fields` on (and their bytes); `fields` is the first field of a record.
     pub(crate) fn truncate_fields(&mut self, fields: usize) {
         self.truncate(fields);
     }
 
     fn truncate(&mut self, fields: usize) {
-        self.ends.truncate(fields);
+        // A record's raw bytes start at its first field, or one byte before when it is quoted.
+        if let (Some(&(start, _)), Some(&quoted)) = (self.spans.get(fields), self.quoted.get(fields)) {
+            self.data.truncate(start.saturating_sub(u32::from(quoted)) as usize);
+        }
+        self.spans.truncate(fields);
         self.quoted.truncate(fields);
-        let len = self.ends.last().copied().unwrap_or(0);
-        self.data.truncate(len);
+        self.escaped.clear();
     }
 
     /// Whether the fields from index `first` on are a blank line: one unquoted empty field.
     pub(crate) fn is_blank_from(&self, first: usize) -> bool {
-        self.ends.len() == first + 1
+        self.spans.len() == first + 1
             && self.quoted.get(first) == Some(&false)
-            && self.fields_start(first) == self.data.len()
+            && self.spans.get(first).is_some_and(|&(start, end)| start == end)
     }
 
-    fn fields_start(&self, index: usize) -> usize {
-        match index.checked_sub(1) {
-            Some(previous) => self.ends.get(previous).copied().unwrap_or(0),
-            None => 0,
-        }
-    }
-
-    fn end_field(&mut self, quoted: bool) {
-        self.ends.push(self.data.len());
+    /// Ends a field spanning `start..end` of the record whose raw bytes will follow `data`.
+    fn push_field(&mut self, start: usize, end: usize, quoted: bool) {
+        let at = |offset: usize| u32::try_from(self.data.len().saturating_add(offset)).unwrap_or(u32::MAX);
+        self.spans.push((at(start), at(end)));
         self.quoted.push(quoted);
+    }
+
+    /// Copies the record's raw bytes after the previous records' and unescapes its `""` fields in place.
+    fn finish_record(&mut self, raw: &[u8]) {
+        self.data.extend_from_slice(raw);
+        for index in self.escaped.drain(..) {
+            let Some(span) = self.spans.get_mut(index) else { continue };
+            let (start, end) = (span.0 as usize, span.1 as usize);
+            let Some(text) = self.data.get_mut(start..end) else { continue };
+            // Each `"` of the quoted text is the first of a pair: keep it, skip its twin.
+            let (mut read, mut write) = (0, 0);
+            while let Some(&byte) = text.get(read) {
+                if let Some(slot) = text.get_mut(write) {
+                    *slot = byte;
+                }
+                write += 1;
+                read += if byte == b'"' { 2 } else { 1 };
+            }
+            span.1 = span.0.saturating_add(u32::try_from(write).unwrap_or(u32::MAX));
+        }
     }
 
     /// How many fields the record has.
     pub(crate) fn len(&self) -> usize {
-        self.ends.len()
+        self.spans.len()
     }
 
     /// The field's bytes and whether it was quoted.
+    #[inline]
     pub(crate) fn get(&self, index: usize) -> Option<(&[u8], bool)> {
-        let end = *self.ends.get(index)?;
-        let start = match index.checked_sub(1) {
-            Some(previous) => *self.ends.get(previous)?,
-            None => 0,
-        };
-        Some((self.data.get(start..end)?, *self.quoted.get(index)?))
+        let &(start, end) = self.spans.get(index)?;
+        Some((self.data.get(start as usize..end as usize)?, *self.quoted.get(index)?))
     }
 
     /// Whether the record is a blank line: one unquoted empty field.
@@ -100,11 +124,15 @@ impl Fields {
         self.is_blank_from(0)
     }
 
-    /// How many bytes the fields hold.
+    /// How many bytes the records hold (their raw bytes, separators included).
     pub(crate) fn byte_len(&self) -> usize {
         self.data.len()
     }
 }
+
+/// The longest record a splitter accepts whatever its caller asks (2 GiB): fields are
+/// kept as 32-bit offsets, and a batch holds at most a few MiB plus one record.
+const MAX_RECORD: usize = 1 << 31;
 
 const INITIAL_BUFFER: usize = 256 * 1024;
 
@@ -133,7 +161,7 @@ impl<R: Read> Splitter<R> {
     /// included) and up to `max_fields` fields: memory stays bounded by the
     /// limit whatever the input (`/dev/zero`, a file with no line break).
     pub(crate) fn new(reader: R, max_record: usize, max_fields: usize) -> Self {
-        let max_record = max_record.max(1);
+        let max_record = max_record.clamp(1, MAX_RECORD);
         let initial = INITIAL_BUFFER.min(max_record.saturating_add(1));
         Self {
             reader,
@@ -176,7 +204,8 @@ impl<R: Read> Splitter<R> {
                 match split_record(available, self.eof, fields, mark.saturating_add(self.max_fields)) {
                     Ok(Some(consumed)) => {
                         self.record += 1;
-                        if consumed > self.max_record {
+                        // Offsets past 4 GiB would not fit the fields' spans: refused, never wrapped.
+                        if consumed > self.max_record || u32::try_from(fields.byte_len()).is_err() {
                             fields.truncate(mark);
                             return Err(SplitError::RecordTooLarge(self.max_record));
                         }
@@ -255,8 +284,9 @@ fn split_record(b: &[u8], eof: bool, fields: &mut Fields, max_len: usize) -> Res
             result = split_fields(b, eof, fields, CarriageReturns::RefuseUnquoted, max_len);
         }
     }
-    if !matches!(result, Ok(Some(_))) {
-        fields.truncate(mark);
+    match result {
+        Ok(Some(consumed)) => fields.finish_record(b.get(..consumed).unwrap_or_default()),
+        _ => fields.truncate(mark),
     }
     result
 }
@@ -270,13 +300,22 @@ enum CarriageReturns {
     RefuseUnquoted,
 }
 
-/// Ends an unquoted field, refusing a carriage return in it when asked to.
-fn end_unquoted(fields: &mut Fields, field: &[u8], check: CarriageReturns) -> Result<(), SyntaxError> {
-    if check == CarriageReturns::RefuseUnquoted && memchr(b'\r', field).is_some() {
+/// Ends an unquoted field of `len` bytes at `start` in the record, refusing a carriage
+/// return in it when asked to.
+#[inline]
+fn end_unquoted(
+    fields: &mut Fields,
+    record: &[u8],
+    start: usize,
+    len: usize,
+    check: CarriageReturns,
+) -> Result<(), SyntaxError> {
+    if check == CarriageReturns::RefuseUnquoted
+        && memchr(b'\r', record.get(start..start + len).unwrap_or_default()).is_some()
+    {
         return Err(SyntaxError::LoneCarriageReturn);
     }
-    fields.data.extend_from_slice(field);
-    fields.end_field(false);
+    fields.push_field(start, start + len, false);
     Ok(())
 }
 
@@ -310,23 +349,26 @@ fn split_fields(
         }
         if b.get(i) == Some(&b'"') {
             i += 1;
+            let start = i;
             loop {
                 let rest = b.get(i..).unwrap_or_default();
                 let Some(k) = memchr(b'"', rest) else {
                     return if eof { Err(SyntaxError::UnterminatedQuote) } else { Ok(None) };
                 };
-                fields.data.extend_from_slice(rest.get(..k).unwrap_or_default());
                 i += k + 1;
                 match b.get(i) {
                     Some(b'"') => {
-                        fields.data.push(b'"');
+                        if fields.escaped.last() != Some(&fields.len()) {
+                            fields.escaped.push(fields.len());
+                        }
                         i += 1;
                     }
                     None if !eof => return Ok(None),
                     _ => break,
                 }
             }
-            fields.end_field(true);
+            // The text lies between the quotes; a `""` in it is unescaped once the record is copied.
+            fields.push_field(start, i - 1, true);
             match b.get(i) {
                 None => return Ok(Some(i)),
                 Some(b',') => i += 1,
@@ -345,25 +387,22 @@ fn split_fields(
                     if !eof {
                         return Ok(None);
                     }
-                    let field = rest.strip_suffix(b"\r").unwrap_or(rest);
-                    end_unquoted(fields, field, check)?;
+                    let len = rest.len() - usize::from(rest.ends_with(b"\r"));
+                    end_unquoted(fields, b, i, len, check)?;
                     return Ok(Some(b.len()));
                 }
-                Some(k) => {
-                    let field = rest.get(..k).unwrap_or_default();
-                    match rest.get(k) {
-                        Some(b',') => {
-                            end_unquoted(fields, field, check)?;
-                            i += k + 1;
-                        }
-                        Some(b'\n') => {
-                            let field = field.strip_suffix(b"\r").unwrap_or(field);
-                            end_unquoted(fields, field, check)?;
-                            return Ok(Some(i + k + 1));
-                        }
-                        _ => return Err(SyntaxError::QuoteInUnquotedField),
+                Some(k) => match rest.get(k) {
+                    Some(b',') => {
+                        end_unquoted(fields, b, i, k, check)?;
+                        i += k + 1;
                     }
-                }
+                    Some(b'\n') => {
+                        let len = k - usize::from(k > 0 && rest.get(k - 1) == Some(&b'\r'));
+                        end_unquoted(fields, b, i, len, check)?;
+                        return Ok(Some(i + k + 1));
+                    }
+                    _ => return Err(SyntaxError::QuoteInUnquotedField),
+                },
             }
         }
     }
@@ -403,6 +442,152 @@ mod tests {
                 Err(e) => panic!("{e:?}"),
             }
         }
+    }
+
+    /// A reader that hands out at most `chunk` bytes a call, to cross buffer boundaries anywhere.
+    struct Chunks<'a> {
+        bytes: &'a [u8],
+        chunk: usize,
+    }
+
+    impl Read for Chunks<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.bytes.len().min(buf.len()).min(self.chunk);
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    type Records = Vec<Vec<(Vec<u8>, bool)>>;
+
+    /// The records of a whole input, byte by byte: the obviously correct splitter.
+    fn reference(input: &[u8]) -> (Records, Option<SyntaxError>) {
+        let mut records = Vec::new();
+        let mut i = 0;
+        while i < input.len() {
+            let mut record = Vec::new();
+            let mut lone_cr = false;
+            loop {
+                if input.get(i) == Some(&b'"') {
+                    i += 1;
+                    let mut text = Vec::new();
+                    loop {
+                        match input.get(i) {
+                            None => return (records, Some(SyntaxError::UnterminatedQuote)),
+                            Some(b'"') if input.get(i + 1) == Some(&b'"') => {
+                                text.push(b'"');
+                                i += 2;
+                            }
+                            Some(b'"') => {
+                                i += 1;
+                                break;
+                            }
+                            Some(&c) => {
+                                text.push(c);
+                                i += 1;
+                            }
+                        }
+                    }
+                    record.push((text, true));
+                    match input.get(i) {
+                        None => break,
+                        Some(b',') => i += 1,
+                        Some(b'\n') => {
+                            i += 1;
+                            break;
+                        }
+                        Some(b'\r') if input.get(i + 1) == Some(&b'\n') => {
+                            i += 2;
+                            break;
+                        }
+                        Some(_) => return (records, Some(SyntaxError::TextAfterQuote)),
+                    }
+                } else {
+                    let mut text = Vec::new();
+                    while let Some(&c) = input.get(i).filter(|&&c| c != b',' && c != b'\n') {
+                        if c == b'"' {
+                            return (records, Some(SyntaxError::QuoteInUnquotedField));
+                        }
+                        text.push(c);
+                        i += 1;
+                    }
+                    let end = input.get(i).copied();
+                    if end != Some(b',') && text.last() == Some(&b'\r') {
+                        text.pop();
+                    }
+                    lone_cr |= text.contains(&b'\r');
+                    record.push((text, false));
+                    i += 1;
+                    if end != Some(b',') {
+                        break;
+                    }
+                }
+            }
+            // Broken quoting anywhere in the record is reported before a lone carriage return.
+            if lone_cr {
+                return (records, Some(SyntaxError::LoneCarriageReturn));
+            }
+            records.push(record);
+        }
+        (records, None)
+    }
+
+    /// Splits `input` read `chunk` bytes at a time into a buffer of `buffer` bytes at first,
+    /// appending `per_fields` records to one [`Fields`] before clearing it (as a batch does).
+    fn split_appending(input: &[u8], chunk: usize, buffer: usize, per_fields: usize) -> (Records, Option<SyntaxError>) {
+        let mut splitter = Splitter::new(Chunks { bytes: input, chunk }, usize::MAX, usize::MAX);
+        splitter.buf = vec![0; buffer];
+        let mut fields = Fields::default();
+        let mut records = Vec::new();
+        let mut held = 0;
+        loop {
+            if held == per_fields {
+                fields.clear();
+                held = 0;
+            }
+            let mark = fields.len();
+            match splitter.append_record(&mut fields) {
+                Ok(true) => {
+                    held += 1;
+                    records.push(
+                        (mark..fields.len()).map(|i| fields.get(i).map(|(b, q)| (b.to_vec(), q)).unwrap()).collect(),
+                    );
+                }
+                Ok(false) => return (records, None),
+                Err(SplitError::Syntax(e)) => return (records, Some(e)),
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Fields kept as spans of each record's one copy (`""` unescaped in place) read as the
+        /// byte-by-byte splitter reads them, whatever the read sizes, the buffer's first size
+        /// (records and quoted fields cut anywhere) and how many records share one `Fields`.
+        #[test]
+        fn spans_match_the_reference_splitter(
+            input in proptest::collection::vec(proptest::sample::select(b"ab,,\"\"\r\n\n".to_vec()), 0..120),
+            chunk in 1usize..40,
+            buffer in 1usize..64,
+            per_fields in 1usize..6,
+        ) {
+            proptest::prop_assert_eq!(split_appending(&input, chunk, buffer, per_fields), reference(&input));
+        }
+    }
+
+    #[test]
+    fn a_dropped_record_takes_its_bytes_with_it() {
+        let mut splitter = Splitter::new(&b"a,\"b\"\"c\"\n\"x\",y\nlast,one\n"[..], usize::MAX, usize::MAX);
+        let mut fields = Fields::default();
+        assert!(splitter.append_record(&mut fields).unwrap());
+        let kept = fields.byte_len();
+        assert!(splitter.append_record(&mut fields).unwrap());
+        fields.truncate_fields(2);
+        assert_eq!((fields.len(), fields.byte_len()), (2, kept));
+        assert!(splitter.append_record(&mut fields).unwrap());
+        let text: Vec<&[u8]> = (0..fields.len()).map(|i| fields.get(i).unwrap().0).collect();
+        assert_eq!(text, [&b"a"[..], b"b\"c", b"last", b"one"]);
     }
 
     fn f(text: &str, quoted: bool) -> (String, bool) {

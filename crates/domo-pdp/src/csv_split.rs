@@ -34,65 +34,89 @@ pub(crate) enum SplitError {
     TooManyFields(usize),
 }
 
-/// One record's fields (quotes removed, `""` unescaped) and whether each was quoted.
+/// One or more records' fields (quotes removed, `""` unescaped) and whether each was quoted.
+///
+/// Each record's raw bytes are copied once, whole, into one buffer, and a field is a
+/// span of it: an unquoted field is its bytes where they lie, a quoted one the bytes
+/// between its quotes. Only a quoted field holding `""` is rewritten, in place (the
+/// unescaped text is shorter than the raw one), so most fields are never copied alone.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Fields {
     data: Vec<u8>,
-    ends: Vec<usize>,
+    /// Each field's start and end in `data`.
+    spans: Vec<(u32, u32)>,
     quoted: Vec<bool>,
+    /// Fields of the record being split that hold `""`, unescaped once its bytes are copied.
+    escaped: Vec<usize>,
 }
 
 impl Fields {
     pub(crate) fn clear(&mut self) {
         self.data.clear();
-        self.ends.clear();
+        self.spans.clear();
         self.quoted.clear();
+        self.escaped.clear();
     }
 
-    /// Drops every field from index `fields` on (and their bytes).
+    /// Drops every field from index `fields` on (and their bytes); `fields` is the first field of a record.
     pub(crate) fn truncate_fields(&mut self, fields: usize) {
         self.truncate(fields);
     }
 
     fn truncate(&mut self, fields: usize) {
-        self.ends.truncate(fields);
+        // A record's raw bytes start at its first field, or one byte before when it is quoted.
+        if let (Some(&(start, _)), Some(&quoted)) = (self.spans.get(fields), self.quoted.get(fields)) {
+            self.data.truncate(start.saturating_sub(u32::from(quoted)) as usize);
+        }
+        self.spans.truncate(fields);
         self.quoted.truncate(fields);
-        let len = self.ends.last().copied().unwrap_or(0);
-        self.data.truncate(len);
+        self.escaped.clear();
     }
 
     /// Whether the fields from index `first` on are a blank line: one unquoted empty field.
     pub(crate) fn is_blank_from(&self, first: usize) -> bool {
-        self.ends.len() == first + 1
+        self.spans.len() == first + 1
             && self.quoted.get(first) == Some(&false)
-            && self.fields_start(first) == self.data.len()
+            && self.spans.get(first).is_some_and(|&(start, end)| start == end)
     }
 
-    fn fields_start(&self, index: usize) -> usize {
-        match index.checked_sub(1) {
-            Some(previous) => self.ends.get(previous).copied().unwrap_or(0),
-            None => 0,
-        }
-    }
-
-    fn end_field(&mut self, quoted: bool) {
-        self.ends.push(self.data.len());
+    /// Ends a field spanning `start..end` of the record whose raw bytes will follow `data`.
+    fn push_field(&mut self, start: usize, end: usize, quoted: bool) {
+        let at = |offset: usize| u32::try_from(self.data.len().saturating_add(offset)).unwrap_or(u32::MAX);
+        self.spans.push((at(start), at(end)));
         self.quoted.push(quoted);
+    }
+
+    /// Copies the record's raw bytes after the previous records' and unescapes its `""` fields in place.
+    fn finish_record(&mut self, raw: &[u8]) {
+        self.data.extend_from_slice(raw);
+        for index in self.escaped.drain(..) {
+            let Some(span) = self.spans.get_mut(index) else { continue };
+            let (start, end) = (span.0 as usize, span.1 as usize);
+            let Some(text) = self.data.get_mut(start..end) else { continue };
+            // Each `"` of the quoted text is the first of a pair: keep it, skip its twin.
+            let (mut read, mut write) = (0, 0);
+            while let Some(&byte) = text.get(read) {
+                if let Some(slot) = text.get_mut(write) {
+                    *slot = byte;
+                }
+                write += 1;
+                read += if byte == b'"' { 2 } else { 1 };
+            }
+            span.1 = span.0.saturating_add(u32::try_from(write).unwrap_or(u32::MAX));
+        }
     }
 
     /// How many fields the record has.
     pub(crate) fn len(&self) -> usize {
-        self.ends.len()
+        self.spans.len()
     }
 
     /// The field's bytes and whether it was quoted.
+    #[inline]
     pub(crate) fn get(&self, index: usize) -> Option<(&[u8], bool)> {
-        let end = *self.ends.get(index)?;
-        let start = match index.checked_sub(1) {
-            Some(previous) => *self.ends.get(previous)?,
-            None => 0,
-        };
-        Some((self.data.get(start..end)?, *self.quoted.get(index)?))
+        let &(start, end) = self.spans.get(index)?;
+        Some((self.data.get(start as usize..end as usize)?, *self.quoted.get(index)?))
     }
 
     /// Whether the record is a blank line: one unquoted empty field.
@@ -100,11 +124,15 @@ impl Fields {
         self.is_blank_from(0)
     }
 
-    /// How many bytes the fields hold.
+    /// How many bytes the records hold (their raw bytes, separators included).
     pub(crate) fn byte_len(&self) -> usize {
         self.data.len()
     }
 }
+
+/// The longest record a splitter accepts whatever its caller asks (2 GiB): fields are
+/// kept as 32-bit offsets, and a batch holds at most a few MiB plus one record.
+const MAX_RECORD: usize = 1 << 31;
 
 const INITIAL_BUFFER: usize = 256 * 1024;
 
@@ -133,7 +161,7 @@ impl<R: Read> Splitter<R> {
     /// included) and up to `max_fields` fields: memory stays bounded by the
     /// limit whatever the input (`/dev/zero`, a file with no line break).
     pub(crate) fn new(reader: R, max_record: usize, max_fields: usize) -> Self {
-        let max_record = max_record.max(1);
+        let max_record = max_record.clamp(1, MAX_RECORD);
         let initial = INITIAL_BUFFER.min(max_record.saturating_add(1));
         Self {
             reader,
@@ -176,7 +204,8 @@ impl<R: Read> Splitter<R> {
                 match split_record(available, self.eof, fields, mark.saturating_add(self.max_fields)) {
                     Ok(Some(consumed)) => {
                         self.record += 1;
-                        if consumed > self.max_record {
+                        // Offsets past 4 GiB would not fit the fields' spans: refused, never wrapped.
+                        if consumed > self.max_record || u32::try_from(fields.byte_len()).is_err() {
                             fields.truncate(mark);
                             return Err(SplitError::RecordTooLarge(self.max_record));
                         }
@@ -243,6 +272,10 @@ impl<R: Read> Splitter<R> {
 /// Stops with [`SyntaxError::TooManyFields`] once `fields` would hold more than `max_len` fields.
 fn split_record(b: &[u8], eof: bool, fields: &mut Fields, max_len: usize) -> Result<Option<usize>, SyntaxError> {
     let mark = fields.len();
+    if let Some(consumed) = split_plain(b, fields, max_len) {
+        fields.finish_record(b.get(..consumed).unwrap_or_default());
+        return Ok(Some(consumed));
+    }
     let mut result = split_fields(b, eof, fields, CarriageReturns::Unchecked, max_len);
     // A record rarely holds a carriage return other than its CRLF ending; only
     // then is it split again, checking that none stands alone outside quotes.
@@ -255,10 +288,60 @@ fn split_record(b: &[u8], eof: bool, fields: &mut Fields, max_len: usize) -> Res
             result = split_fields(b, eof, fields, CarriageReturns::RefuseUnquoted, max_len);
         }
     }
-    if !matches!(result, Ok(Some(_))) {
-        fields.truncate(mark);
+    match result {
+        Ok(Some(consumed)) => fields.finish_record(b.get(..consumed).unwrap_or_default()),
+        _ => fields.truncate(mark),
     }
     result
+}
+
+/// The common record, split 8 bytes at a time: no quote, no carriage return but its CRLF
+/// ending, and its line feed at least 8 bytes before the end of `b`. Pushes its fields and
+/// returns its length; `None`, with nothing pushed, for any other record, which
+/// [`split_fields`] then splits byte by byte (with the same answer for this one).
+#[inline]
+fn split_plain(b: &[u8], fields: &mut Fields, max_len: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Every byte the splitter stops at (`\n`, `\r`, `"`, `,`) is below `-`: a word's bytes
+    // below it are found at once (exactly: no carry crosses bytes), the others skipped.
+    const BELOW: u64 = ONES * (0x80 - b'-' as u64);
+    let mark = fields.len();
+    let mut start = 0;
+    let mut at = 0;
+    while let Some(&chunk) = b.get(at..).and_then(|rest| rest.first_chunk::<8>()) {
+        let word = u64::from_le_bytes(chunk);
+        let mut candidates = !(((word & !HIGH) + BELOW) | word) & HIGH;
+        while candidates != 0 {
+            let end = at + (candidates.trailing_zeros() / 8) as usize;
+            candidates &= candidates - 1;
+            let ending = match b.get(end) {
+                Some(b',') => None,
+                Some(b'\n') => Some(end + 1),
+                Some(b'\r') if b.get(end + 1) == Some(&b'\n') => Some(end + 2),
+                Some(b'"' | b'\r') => return give_up(fields, mark),
+                _ => continue,
+            };
+            if fields.len() >= max_len {
+                // The byte-by-byte split reports the error.
+                return give_up(fields, mark);
+            }
+            fields.push_field(start, end, false);
+            if ending.is_some() {
+                return ending;
+            }
+            start = end + 1;
+        }
+        at += 8;
+    }
+    give_up(fields, mark)
+}
+
+/// Drops the fields [`split_plain`] pushed for a record it leaves to [`split_fields`].
+#[cold]
+fn give_up(fields: &mut Fields, mark: usize) -> Option<usize> {
+    fields.truncate(mark);
+    None
 }
 
 /// Whether [`split_fields`] looks for carriage returns inside unquoted fields.
@@ -270,13 +353,22 @@ enum CarriageReturns {
     RefuseUnquoted,
 }
 
-/// Ends an unquoted field, refusing a carriage return in it when asked to.
-fn end_unquoted(fields: &mut Fields, field: &[u8], check: CarriageReturns) -> Result<(), SyntaxError> {
-    if check == CarriageReturns::RefuseUnquoted && memchr(b'\r', field).is_some() {
+/// Ends an unquoted field of `len` bytes at `start` in the record, refusing a carriage
+/// return in it when asked to.
+#[inline]
+fn end_unquoted(
+    fields: &mut Fields,
+    record: &[u8],
+    start: usize,
+    len: usize,
+    check: CarriageReturns,
+) -> Result<(), SyntaxError> {
+    if check == CarriageReturns::RefuseUnquoted
+        && memchr(b'\r', record.get(start..start + len).unwrap_or_default()).is_some()
+    {
         return Err(SyntaxError::LoneCarriageReturn);
     }
-    fields.data.extend_from_slice(field);
-    fields.end_field(false);
+    fields.push_field(start, start + len, false);
     Ok(())
 }
 
@@ -310,23 +402,26 @@ fn split_fields(
         }
         if b.get(i) == Some(&b'"') {
             i += 1;
+            let start = i;
             loop {
                 let rest = b.get(i..).unwrap_or_default();
                 let Some(k) = memchr(b'"', rest) else {
                     return if eof { Err(SyntaxError::UnterminatedQuote) } else { Ok(None) };
                 };
-                fields.data.extend_from_slice(rest.get(..k).unwrap_or_default());
                 i += k + 1;
                 match b.get(i) {
                     Some(b'"') => {
-                        fields.data.push(b'"');
+                        if fields.escaped.last() != Some(&fields.len()) {
+                            fields.escaped.push(fields.len());
+                        }
                         i += 1;
                     }
                     None if !eof => return Ok(None),
                     _ => break,
                 }
             }
-            fields.end_field(true);
+            // The text lies between the quotes; a `""` in it is unescaped once the record is copied.
+            fields.push_field(start, i - 1, true);
             match b.get(i) {
                 None => return Ok(Some(i)),
                 Some(b',') => i += 1,
@@ -345,101 +440,26 @@ fn split_fields(
                     if !eof {
                         return Ok(None);
                     }
-                    let field = rest.strip_suffix(b"\r").unwrap_or(rest);
-                    end_unquoted(fields, field, check)?;
+                    let len = rest.len() - usize::from(rest.ends_with(b"\r"));
+                    end_unquoted(fields, b, i, len, check)?;
                     return Ok(Some(b.len()));
                 }
-                Some(k) => {
-                    let field = rest.get(..k).unwrap_or_default();
-                    match rest.get(k) {
-                        Some(b',') => {
-                            end_unquoted(fields, field, check)?;
-                            i += k + 1;
-                        }
-                        Some(b'\n') => {
-                            let field = field.strip_suffix(b"\r").unwrap_or(field);
-                            end_unquoted(fields, field, check)?;
-                            return Ok(Some(i + k + 1));
-                        }
-                        _ => return Err(SyntaxError::QuoteInUnquotedField),
+                Some(k) => match rest.get(k) {
+                    Some(b',') => {
+                        end_unquoted(fields, b, i, k, check)?;
+                        i += k + 1;
                     }
-                }
+                    Some(b'\n') => {
+                        let len = k - usize::from(k > 0 && rest.get(k - 1) == Some(&b'\r'));
+                        end_unquoted(fields, b, i, len, check)?;
+                        return Ok(Some(i + k + 1));
+                    }
+                    _ => return Err(SyntaxError::QuoteInUnquotedField),
+                },
             }
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn split(input: &[u8]) -> Result<Vec<Vec<(String, bool)>>, SyntaxError> {
-        // A tiny reader that hands out 3 bytes at a time, to cross buffer boundaries.
-        struct Trickle<'a>(&'a [u8]);
-        impl Read for Trickle<'_> {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                let n = self.0.len().min(buf.len()).min(3);
-                buf[..n].copy_from_slice(&self.0[..n]);
-                self.0 = &self.0[n..];
-                Ok(n)
-            }
-        }
-        let mut splitter = Splitter::new(Trickle(input), usize::MAX, usize::MAX);
-        splitter.buf = vec![0; 4];
-        let mut fields = Fields::default();
-        let mut records = Vec::new();
-        loop {
-            match splitter.next_record(&mut fields) {
-                Ok(true) => records.push(
-                    (0..fields.len())
-                        .map(|i| {
-                            let (bytes, quoted) = fields.get(i).unwrap();
-                            (String::from_utf8_lossy(bytes).into_owned(), quoted)
-                        })
-                        .collect(),
-                ),
-                Ok(false) => return Ok(records),
-                Err(SplitError::Syntax(e)) => return Err(e),
-                Err(e) => panic!("{e:?}"),
-            }
-        }
-    }
-
-    fn f(text: &str, quoted: bool) -> (String, bool) {
-        (text.to_owned(), quoted)
-    }
-
-    proptest::proptest! {
-        /// The short-field search finds what `memchr3` finds, before, at and past its loop's end.
-        #[test]
-        fn field_ends_are_found_at_any_distance(
-            text in proptest::collection::vec(proptest::sample::select(b"ab,\n\"\r".to_vec()), 0..80),
-            plain in 0usize..60,
-        ) {
-            let mut bytes = vec![b'x'; plain];
-            bytes.extend(text);
-            proptest::prop_assert_eq!(find_special(&bytes), memchr3(b',', b'\n', b'"', &bytes));
-        }
-    }
-
-    #[test]
-    fn quoted_and_unquoted_empty_fields_differ() {
-        assert_eq!(split(b",\"\"\n").unwrap(), vec![vec![f("", false), f("", true)]]);
-    }
-
-    #[test]
-    fn quotes_newlines_and_crlf() {
-        let records = split(b"a,\"b\"\"c\"\r\n\"x\ny\",z").unwrap();
-        assert_eq!(records, vec![vec![f("a", false), f("b\"c", true)], vec![f("x\ny", true), f("z", false)]]);
-    }
-
-    #[test]
-    fn broken_quoting_is_an_error() {
-        assert_eq!(split(b"\"abc"), Err(SyntaxError::UnterminatedQuote));
-        assert_eq!(split(b"\"a\"b,c\n"), Err(SyntaxError::TextAfterQuote));
-        assert_eq!(split(b"a\"b\n"), Err(SyntaxError::QuoteInUnquotedField));
-        assert_eq!(split(b"public\rsecret\nother\n"), Err(SyntaxError::LoneCarriageReturn));
-        assert_eq!(split(b"a,b\rc\r\n"), Err(SyntaxError::LoneCarriageReturn));
-        assert_eq!(split(b"a\r\rb"), Err(SyntaxError::LoneCarriageReturn));
-    }
-}
+mod tests;

@@ -89,7 +89,28 @@ impl Default for BatchOptions {
 pub struct TableBatch {
     table: Table,
     first_row: usize,
-    csv_rows: Vec<u64>,
+    csv_rows: CsvRows,
+}
+
+/// The file's record number of each row of a batch.
+#[derive(Debug)]
+enum CsvRows {
+    /// Consecutive from this one (no blank line skipped inside the batch): the common case,
+    /// which needs no list.
+    From(u64),
+    /// Each row's, when some were skipped.
+    Listed(Vec<u64>),
+}
+
+impl CsvRows {
+    /// The record numbers of a batch's rows, in increasing order.
+    fn of(rows: &[u64]) -> Self {
+        match (rows.first(), rows.last()) {
+            (Some(&first), Some(&last)) if last - first == rows.len() as u64 - 1 => CsvRows::From(first),
+            (None, _) => CsvRows::From(0),
+            _ => CsvRows::Listed(rows.to_vec()),
+        }
+    }
 }
 
 impl TableBatch {
@@ -112,7 +133,10 @@ impl TableBatch {
     /// The 1-based record number in the file (as a spreadsheet shows it, the
     /// header being record 1) of the batch's row `row`; `None` past the batch.
     pub fn csv_row(&self, row: usize) -> Option<u64> {
-        self.csv_rows.get(row).copied()
+        match &self.csv_rows {
+            CsvRows::From(first) => (row < self.table.row_count()).then(|| first + row as u64),
+            CsvRows::Listed(rows) => rows.get(row).copied(),
+        }
     }
 }
 
@@ -137,7 +161,7 @@ fn type_batch(schema: &Schema, batch: &Batch, first_row: usize, typed: &Typed) -
     let mut builder = Builder::new(schema, part);
     builder.add(batch).map_err(|(_, _, error)| error)?;
     let table = Builder::merge(schema, vec![builder]);
-    Ok(TableBatch { table, first_row, csv_rows: batch.rows.clone() })
+    Ok(TableBatch { table, first_row, csv_rows: CsvRows::of(&batch.rows) })
 }
 
 /// Which columns a pass types.

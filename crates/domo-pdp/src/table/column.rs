@@ -275,6 +275,120 @@ impl<T: Copy + Default> Typed<T> {
     }
 }
 
+/// A DECIMAL column being loaded: each cell's mantissa and scale, made integers at the
+/// column's largest scale when the column is done (see [`ColumnData::ScaledDecimal`]).
+#[derive(Debug, Default)]
+pub(super) enum DecimalCells {
+    /// Every mantissa so far fits an `i64` (a NULL is `(0, 0)` and a bit in `nulls`).
+    #[default]
+    Empty,
+    Pairs {
+        mantissas: Vec<i64>,
+        scales: Vec<u8>,
+        nulls: FixedBitSet,
+    },
+    /// Some mantissa does not: the exact values, as the general parser gives them.
+    Exact(Typed<Decimal>),
+}
+
+impl DecimalCells {
+    /// Pushes a column's cells from a batch (an empty field is NULL); stops at the first bad one.
+    pub(super) fn push_cells<'b>(
+        &mut self,
+        cells: impl Iterator<Item = (u64, &'b [u8], bool)>,
+        column: &domo_model::Column,
+        index: usize,
+    ) -> Result<(), (u64, usize, LoadCsvError)> {
+        let rows = cells.size_hint().0;
+        for (row, bytes, _) in cells {
+            let bad = || (row, index, cell_error(row, column, bytes, CellError::Type));
+            let pair = if bytes.is_empty() { None } else { Some(super::fast::decimal(bytes).map_err(|()| bad())?) };
+            if let Self::Empty = self {
+                *self = Self::Pairs {
+                    mantissas: Vec::with_capacity(rows),
+                    scales: Vec::with_capacity(rows),
+                    nulls: FixedBitSet::new(),
+                };
+            }
+            match (&mut *self, pair) {
+                (Self::Pairs { mantissas, scales, nulls }, None) => {
+                    nulls.grow(mantissas.len() + 1);
+                    nulls.insert(mantissas.len());
+                    mantissas.push(0);
+                    scales.push(0);
+                }
+                (Self::Pairs { mantissas, scales, .. }, Some(Some((mantissa, scale)))) => {
+                    mantissas.push(mantissa);
+                    scales.push(scale);
+                }
+                (Self::Exact(typed), None) => {
+                    typed.push(None);
+                }
+                (Self::Exact(typed), Some(pair)) => {
+                    let value = match pair {
+                        Some((mantissa, scale)) => super::fast::exact(mantissa, scale),
+                        None => parse::parse_decimal(bytes),
+                    };
+                    typed.values.push(value.ok_or_else(bad)?);
+                }
+                (Self::Pairs { .. }, Some(None)) => {
+                    // A mantissa past 64 bits: keep every value exact from here on.
+                    let mut typed = self.take_exact().ok_or_else(bad)?;
+                    typed.values.push(parse::parse_decimal(bytes).ok_or_else(bad)?);
+                    *self = Self::Exact(typed);
+                }
+                (Self::Empty, _) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The cells so far as exact decimals (`None` only if a scale were past 28, which no parser gives).
+    fn take_exact(&mut self) -> Option<Typed<Decimal>> {
+        match std::mem::take(self) {
+            Self::Empty => Some(Typed::default()),
+            Self::Pairs { mantissas, scales, nulls } => {
+                let values = mantissas
+                    .iter()
+                    .zip(&scales)
+                    .map(|(&mantissa, &scale)| super::fast::exact(mantissa, scale))
+                    .collect::<Option<Vec<Decimal>>>()?;
+                Some(Typed { values, nulls })
+            }
+            Self::Exact(typed) => Some(typed),
+        }
+    }
+
+    /// The finished column of `rows` rows: integers at the largest scale when every value
+    /// fits an `i64` that way, else the exact values (as [`scale_decimals`] decides).
+    pub(super) fn finish(mut self, rows: usize) -> ColumnData {
+        if let Self::Pairs { mantissas, scales, nulls } = &mut self {
+            let scale = scales.iter().copied().max().unwrap_or(0);
+            let scaled = |mantissa: i64, from: u8| {
+                let factor = 10i128.checked_pow(u32::from(scale - from))?;
+                i64::try_from(i128::from(mantissa).checked_mul(factor)?).ok()
+            };
+            // Checked before any value changes, so that the exact values stay whole otherwise.
+            if mantissas.iter().zip(scales.iter()).all(|(&m, &s)| s == scale || scaled(m, s).is_some()) {
+                for (mantissa, &from) in mantissas.iter_mut().zip(scales.iter()) {
+                    if from != scale {
+                        *mantissa = scaled(*mantissa, from).unwrap_or_default();
+                    }
+                }
+                let mut data = Typed { values: std::mem::take(mantissas), nulls: std::mem::take(nulls) };
+                data.finish(rows);
+                return ColumnData::ScaledDecimal { scale: u32::from(scale), data };
+            }
+        }
+        let mut typed = self.take_exact().unwrap_or_default();
+        typed.finish(rows);
+        match scale_decimals(&typed) {
+            Some(scaled) => scaled,
+            None => ColumnData::Decimal(typed),
+        }
+    }
+}
+
 /// One column's data.
 #[derive(Debug)]
 pub(crate) enum ColumnData {
@@ -331,6 +445,77 @@ pub(crate) fn date_of_days(days: i32) -> Option<jiff::civil::Date> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A DECIMAL column as the loader built it before `DecimalCells`: every cell parsed
+    /// exactly, then made integers at the largest scale when they all fit.
+    fn plain_decimal_column(cells: &[&str]) -> ColumnData {
+        let mut typed: Typed<Decimal> = Typed::default();
+        for text in cells {
+            typed.push(if text.is_empty() { None } else { parse::parse_decimal(text.as_bytes()) });
+        }
+        typed.finish(cells.len());
+        scale_decimals(&typed).unwrap_or(ColumnData::Decimal(typed))
+    }
+
+    /// What a column holds, NULLs as row numbers (a bit set's `Debug` shows its pointer).
+    fn describe(data: &ColumnData) -> String {
+        match data {
+            ColumnData::ScaledDecimal { scale, data } => {
+                format!("scale {scale}: {:?}, NULL at {:?}", data.values, data.nulls.ones().collect::<Vec<_>>())
+            }
+            ColumnData::Decimal(c) => {
+                format!("exact: {:?}, NULL at {:?}", c.values, c.nulls.ones().collect::<Vec<_>>())
+            }
+            other => format!("{other:?}"),
+        }
+    }
+
+    fn decimal_column(cells: &[&str]) -> ColumnData {
+        let column = domo_model::Column::new(ColumnType::Decimal, "amount");
+        let mut built = DecimalCells::default();
+        built.push_cells(cells.iter().map(|text| (2, text.as_bytes(), false)), &column, 0).unwrap();
+        built.finish(cells.len())
+    }
+
+    #[test]
+    fn decimal_columns_match_the_plain_loader() {
+        for cells in [
+            &["1.5", "", "2.25", "-0.00", "7"][..],
+            &["", ""],
+            &[],
+            // Past 64 bits: exact from then on, each value keeping its own scale.
+            &["1.5", "123456789012345678901234", "2.250"],
+            // Each fits alone, not at the largest scale: exact.
+            &["9223372036854775807", "0.5"],
+            &["0.0000000000000000000000000001", "0"],
+        ] {
+            assert_eq!(describe(&decimal_column(cells)), describe(&plain_decimal_column(cells)), "{cells:?}");
+        }
+    }
+
+    #[test]
+    fn a_bad_decimal_cell_names_its_row_and_column() {
+        let column = domo_model::Column::new(ColumnType::Decimal, "amount");
+        let mut built = DecimalCells::default();
+        let cells = [(2, &b"1.5"[..], false), (3, b"1e3", false)];
+        let (row, index, error) = built.push_cells(cells.into_iter(), &column, 4).unwrap_err();
+        assert_eq!((row, index), (3, 4));
+        assert_eq!(
+            error.to_string(),
+            "row 3, column `amount`: `1e3` is not a valid DECIMAL (expected a decimal such as `-1.50`, no exponent)"
+        );
+    }
+
+    proptest::proptest! {
+        /// Any mix of cells (short, long, NULL, mixed scales, past 64 bits) loads as before.
+        #[test]
+        fn decimal_columns_match_the_plain_loader_on_any_cells(
+            cells in proptest::collection::vec("|-?[0-9]{1,3}(\\.[0-9]{0,4})?|[0-9]{17,21}(\\.[0-9]{0,6})?|-?0\\.[0-9]{20,28}", 0..12),
+        ) {
+            let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+            proptest::prop_assert_eq!(describe(&decimal_column(&cells)), describe(&plain_decimal_column(&cells)));
+        }
+    }
 
     proptest::proptest! {
         /// The interning comparison says what `==` says, at every length around its word sizes.

@@ -102,7 +102,8 @@ pub enum LoadCsvError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CsvLimits {
     /// The longest record (row) accepted, in bytes, quotes and line ending
-    /// included. Default: [`CsvLimits::DEFAULT_MAX_RECORD_BYTES`].
+    /// included, at most 2 GiB whatever is asked (fields are kept as 32-bit
+    /// offsets). Default: [`CsvLimits::DEFAULT_MAX_RECORD_BYTES`].
     pub max_record_bytes: usize,
 }
 

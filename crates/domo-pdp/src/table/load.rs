@@ -10,7 +10,7 @@ use crate::parse;
 
 use super::Table;
 use super::cell::{CellError, cell_error, type_cell};
-use super::column::{ColumnData, Interned, NULL_CODE, Typed, scale_decimals};
+use super::column::{ColumnData, DecimalCells, Interned, NULL_CODE, Typed};
 use super::error::{CsvLimits, LoadCsvError, check_header, header_split_error, record_splitter, split_error};
 use super::value::HeaderRow;
 
@@ -120,11 +120,17 @@ fn partition_columns(schema: &Schema) -> Vec<Vec<usize>> {
         .collect()
 }
 
+/// One column being filled.
+enum Filling {
+    Data(ColumnData),
+    Decimal(DecimalCells),
+}
+
 /// Some of the columns being filled, one record at a time.
 pub(super) struct Builder<'s> {
     schema: &'s Schema,
     /// (column index, data), in column order.
-    columns: Vec<(usize, ColumnData)>,
+    columns: Vec<(usize, Filling)>,
     rows: usize,
 }
 
@@ -132,7 +138,12 @@ impl<'s> Builder<'s> {
     pub(super) fn new(schema: &'s Schema, part: Vec<usize>) -> Self {
         let columns = part
             .into_iter()
-            .filter_map(|i| schema.columns.get(i).map(|c| (i, ColumnData::new(c.column_type))))
+            .filter_map(|i| {
+                schema.columns.get(i).map(|c| match c.column_type {
+                    ColumnType::Decimal => (i, Filling::Decimal(DecimalCells::default())),
+                    other => (i, Filling::Data(ColumnData::new(other))),
+                })
+            })
             .collect();
         Self { schema, columns, rows: 0 }
     }
@@ -152,6 +163,17 @@ impl<'s> Builder<'s> {
                 let (bytes, quoted) = batch.fields.get(record * width + index).unwrap_or_default();
                 (row, bytes, quoted)
             });
+            let data = match data {
+                Filling::Decimal(c) => {
+                    if let Err(error) = c.push_cells(cells, column, index)
+                        && first.as_ref().is_none_or(|(row, column, _)| (error.0, error.1) < (*row, *column))
+                    {
+                        first = Some(error);
+                    }
+                    continue;
+                }
+                Filling::Data(data) => data,
+            };
             let result = match data {
                 ColumnData::String(c) => {
                     c.reserve(batch.rows.len());
@@ -175,8 +197,8 @@ impl<'s> Builder<'s> {
                 ColumnData::Long(c) => c.push_cells(cells, column, index, parse::parse_long),
                 ColumnData::Double(c) => c.push_cells(cells, column, index, parse::parse_double),
                 ColumnData::Decimal(c) => c.push_cells(cells, column, index, parse::parse_decimal),
-                ColumnData::Date(c) => c.push_cells(cells, column, index, parse::parse_date),
-                ColumnData::Datetime(c) => c.push_cells(cells, column, index, parse::parse_datetime),
+                ColumnData::Date(c) => c.push_cells(cells, column, index, super::fast::date),
+                ColumnData::Datetime(c) => c.push_cells(cells, column, index, super::fast::datetime),
                 ColumnData::ScaledDecimal { .. } | ColumnData::NarrowDatetime(_) => Ok(()),
             };
             if let Err(error) = result
@@ -195,7 +217,14 @@ impl<'s> Builder<'s> {
     /// Puts the workers' columns back in schema order.
     pub(super) fn merge(schema: &Schema, builders: Vec<Builder<'_>>) -> Table {
         let rows = builders.first().map_or(0, |b| b.rows);
-        let mut built: Vec<(usize, ColumnData)> = builders.into_iter().flat_map(|b| b.columns).collect();
+        let mut built: Vec<(usize, ColumnData)> = builders
+            .into_iter()
+            .flat_map(|b| b.columns)
+            .map(|(index, filling)| match filling {
+                Filling::Data(data) => (index, data),
+                Filling::Decimal(cells) => (index, cells.finish(rows)),
+            })
+            .collect();
         built.sort_by_key(|(index, _)| *index);
         // A column no builder typed (a streaming pass reads only some) holds no rows: its
         // cells read as absent (`Table::value` gives `None`), never as a value.
@@ -212,13 +241,8 @@ impl<'s> Builder<'s> {
                 ColumnData::String(c) => c.codes.shrink_to_fit(),
                 ColumnData::Long(c) => c.finish(rows),
                 ColumnData::Double(c) => c.finish(rows),
-                ColumnData::Decimal(c) => {
-                    c.finish(rows);
-                    if let Some(scaled) = scale_decimals(c) {
-                        *data = scaled;
-                    }
-                }
-                ColumnData::ScaledDecimal { data, .. } => data.finish(rows),
+                // Finished with the builder's `DecimalCells`.
+                ColumnData::Decimal(_) | ColumnData::ScaledDecimal { .. } => {}
                 ColumnData::Date(c) => c.finish(rows),
                 ColumnData::Datetime(c) => {
                     c.finish(rows);

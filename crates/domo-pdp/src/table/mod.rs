@@ -7,6 +7,7 @@ mod batches;
 mod cell;
 mod column;
 mod error;
+mod fast;
 mod load;
 mod value;
 

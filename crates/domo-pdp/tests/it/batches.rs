@@ -63,6 +63,7 @@ fn batches_hold_the_rows_of_the_whole_table() {
                 assert!(batch.table().row_count() <= batch_rows);
                 seen.extend(cells(batch.table(), batch.first_row()));
                 file_rows.extend((0..batch.table().row_count()).map(|r| batch.csv_row(r).unwrap()));
+                assert_eq!(batch.csv_row(batch.table().row_count()), None, "past the batch");
                 Ok::<_, LoadCsvError>(())
             })
             .unwrap();

@@ -216,11 +216,7 @@ fn diff_changed_policies(workload: &Workload, path: &Path) -> Result<String> {
 /// `lint` with the data (hidden rows, users who see nothing, …), end to end from the file, streamed.
 fn lint_with_data(workload: &Workload, path: &Path) -> Result<String> {
     let linter = Linter::new(&workload.dataset, &workload.policies, &workload.directory);
-    let mut rows = linter.rows();
-    Table::for_each_batch(File::open(path)?, &workload.dataset.schema, BatchOptions::default(), |batch| {
-        rows.add(batch.table()).map_err(BatchError::from)
-    })
-    .map_err(|e| e as Box<dyn std::error::Error>)?;
+    let rows = linter.rows_csv(File::open(path)?, BatchOptions::default())?;
     let report = linter.finish(rows);
     Ok(format!(
         "findings={} errors={} warnings={}",

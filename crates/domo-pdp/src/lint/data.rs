@@ -12,7 +12,7 @@ use crate::compile::{
 };
 use crate::eval::SchemaMismatchError;
 use crate::rowset::RowSet;
-use crate::table::{Table, Value};
+use crate::table::{ColumnData, Table, Value};
 
 /// At most this many sample rows are listed in a finding.
 const SAMPLE_ROWS: usize = 10;
@@ -138,6 +138,37 @@ impl DataPlan {
     }
 }
 
+/// What a batch still has to tell the data findings, from what earlier batches (or any other
+/// batch) showed; every part only ever shrinks, so leaving out what is no longer needed changes
+/// no finding.
+#[derive(Debug, Clone)]
+pub(super) struct Needs {
+    /// Per policy: its rows are read (`false` only for a policy shown to admit some rows and miss
+    /// some, whose rows no hidden-row count and no open pair reads).
+    pub(super) policies: Vec<bool>,
+    /// Per pair of the plan: still open (no batch has shown a row of `a` outside `b`).
+    pub(super) pairs: Vec<bool>,
+    /// Per wanted value: already found (no need to look for it).
+    pub(super) found: Vec<bool>,
+    /// Per STRING column of the plan: its first distinct values are still being collected.
+    pub(super) texts: Vec<bool>,
+    /// The sample of hidden rows is not yet full.
+    pub(super) hidden_sample: bool,
+}
+
+impl Needs {
+    /// Everything: what a batch needs when nothing is known yet.
+    pub(super) fn everything(plan: &DataPlan) -> Self {
+        Self {
+            policies: vec![true; plan.refs.len()],
+            pairs: vec![true; plan.pairs.len()],
+            found: vec![false; plan.wanted.len()],
+            texts: vec![true; plan.text_columns.len()],
+            hidden_sample: true,
+        }
+    }
+}
+
 /// The policies whose rows the users without every row see, or `None` when PDP is off or someone
 /// in the All Rows policy sees every row anyway.
 fn hidden_policies(set: &PolicySet) -> Option<Vec<usize>> {
@@ -178,7 +209,11 @@ pub struct LintRows<'a> {
     set: Option<&'a PolicySet>,
     plan: &'a DataPlan,
     rows: u64,
+    /// Per policy: the rows it admits, exact for every policy a finding reads it of (a policy no
+    /// longer evaluated has admitted some rows and missed some, and is in no pair still open).
     matched: Vec<u64>,
+    /// Per policy: some row taken was not admitted.
+    missed: Vec<bool>,
     /// Per pair of the plan: every row of `a` seen so far is a row of `b`.
     subset: Vec<bool>,
     hidden: u64,
@@ -198,6 +233,7 @@ impl<'a> LintRows<'a> {
             plan,
             rows: 0,
             matched: vec![0; plan.refs.len()],
+            missed: vec![false; plan.refs.len()],
             subset: vec![true; plan.pairs.len()],
             hidden: 0,
             hidden_sample: Vec::new(),
@@ -229,14 +265,30 @@ impl<'a> LintRows<'a> {
                 return Err(err);
             }
         };
-        let rows = batch.row_count();
         let policy_rows: Vec<Option<&RowSet>> =
             (0..self.matched.len()).map(|i| evaluation.policy_rows(PolicyHandle::from_index(i))).collect();
-        for (matched, rows) in self.matched.iter_mut().zip(&policy_rows) {
-            *matched += rows.map_or(0, |r| r.len() as u64);
+        self.take(set, batch, &policy_rows, &Needs::everything(self.plan));
+        Ok(())
+    }
+
+    /// Takes the next rows, `batch`, whose policies' rows are `policy_rows` (those `needs` leaves
+    /// out may be empty and are not read).
+    pub(super) fn take(&mut self, set: &PolicySet, batch: &Table, policy_rows: &[Option<&RowSet>], needs: &Needs) {
+        let rows = batch.row_count();
+        for (index, (matched, rows_of)) in self.matched.iter_mut().zip(policy_rows).enumerate() {
+            if !needs.policies.get(index).copied().unwrap_or(false) {
+                continue;
+            }
+            let admitted = rows_of.map_or(0, RowSet::len);
+            *matched += admitted as u64;
+            if admitted < rows
+                && let Some(missed) = self.missed.get_mut(index)
+            {
+                *missed = true;
+            }
         }
-        for (still, (a, b)) in self.subset.iter_mut().zip(&self.plan.pairs) {
-            if *still {
+        for ((still, (a, b)), live) in self.subset.iter_mut().zip(&self.plan.pairs).zip(&needs.pairs) {
+            if *still && *live {
                 let rows_of = |p: u32| usize::try_from(p).ok().and_then(|p| policy_rows.get(p).copied().flatten());
                 *still = match (rows_of(*a), rows_of(*b)) {
                     (Some(ra), Some(rb)) => is_subset(ra, rb),
@@ -248,57 +300,61 @@ impl<'a> LintRows<'a> {
             && let Some(policies) = &self.plan.hidden_policies
         {
             let union = RowSet::union(rows, policies.iter().filter_map(|p| policy_rows.get(*p).copied().flatten()));
-            for row in (0..rows).filter(|r| !union.contains(*r)) {
-                self.hidden += 1;
-                if self.hidden_sample.len() < SAMPLE_ROWS {
+            let hidden = rows.saturating_sub(union.len());
+            self.hidden += hidden as u64;
+            if hidden > 0 && needs.hidden_sample && self.hidden_sample.len() < SAMPLE_ROWS {
+                for row in (0..rows).filter(|r| !union.contains(*r)) {
+                    if self.hidden_sample.len() >= SAMPLE_ROWS {
+                        break;
+                    }
                     self.hidden_sample.push(self.rows + row as u64 + 1);
                 }
             }
         }
-        self.look_for_values(batch);
+        self.look_for_values(batch, needs);
         self.rows += rows as u64;
-        Ok(())
     }
 
     /// Marks the wanted EQUALS values the batch holds, and keeps the first distinct values of the
-    /// STRING columns they read.
-    fn look_for_values(&mut self, batch: &Table) {
+    /// STRING columns they read while some value of the column is still missing.
+    fn look_for_values(&mut self, batch: &Table, needs: &Needs) {
+        let unfound = |found: &[bool], index: usize| {
+            !found.get(index).copied().unwrap_or(true) && !needs.found.get(index).copied().unwrap_or(true)
+        };
         let mut typed: Vec<usize> = Vec::new();
         for (index, wanted) in self.plan.wanted.iter().enumerate() {
-            if self.found.get(index).copied().unwrap_or(true) {
-                continue;
-            }
-            if wanted.column_type != ColumnType::String {
+            if unfound(&self.found, index) && wanted.column_type != ColumnType::String {
                 typed.push(index);
             }
         }
-        for column in &self.plan.text_columns {
-            let (seen, list) = self.texts.entry(*column).or_default();
-            let unfound: HashSet<&str> = self
-                .plan
-                .wanted
-                .iter()
-                .zip(&self.found)
-                .filter(|(w, found)| !**found && w.column == *column)
-                .map(|(w, _)| w.text.as_str())
+        for (position, column) in self.plan.text_columns.iter().enumerate() {
+            let missing: Vec<usize> = (0..self.plan.wanted.len())
+                .filter(|&i| self.plan.wanted.get(i).is_some_and(|w| w.column == *column) && unfound(&self.found, i))
                 .collect();
-            if unfound.is_empty() && list.len() >= SUGGESTION_VALUES {
+            // The first values only make the "did you mean" of a value no row holds.
+            if missing.is_empty() {
                 continue;
             }
-            let mut present: HashSet<&str> = HashSet::new();
-            for (value, _) in batch.distinct_values(*column).unwrap_or_default() {
-                let Value::String(text) = value else { continue };
-                if let Some(hit) = unfound.get(text) {
-                    present.insert(hit);
-                }
-                if list.len() < SUGGESTION_VALUES && !seen.contains(text) {
-                    seen.insert(text.to_owned());
-                    list.push(text.to_owned());
+            let Some(ColumnData::String(strings)) = batch.column_data(*column) else { continue };
+            for index in missing {
+                if let Some(wanted) = self.plan.wanted.get(index)
+                    && strings.dict.lookup(&wanted.text).is_some()
+                    && let Some(found) = self.found.get_mut(index)
+                {
+                    *found = true;
                 }
             }
-            for (wanted, found) in self.plan.wanted.iter().zip(self.found.iter_mut()) {
-                if wanted.column == *column && present.contains(wanted.text.as_str()) {
-                    *found = true;
+            if !needs.texts.get(position).copied().unwrap_or(true) {
+                continue;
+            }
+            let (seen, list) = self.texts.entry(*column).or_default();
+            for text in strings.dict.iter() {
+                if list.len() >= SUGGESTION_VALUES {
+                    break;
+                }
+                if !seen.contains(text) {
+                    seen.insert(text.to_owned());
+                    list.push(text.to_owned());
                 }
             }
         }
@@ -352,10 +408,54 @@ impl<'a> LintRows<'a> {
         }
     }
 
+    /// What the next batches still have to tell, by what this accumulator has taken.
+    pub(super) fn needs(&self) -> Needs {
+        let mut policies: Vec<bool> =
+            self.matched.iter().zip(&self.missed).map(|(matched, missed)| *matched == 0 || !*missed).collect();
+        if self.set.is_some_and(|set| set.mode() == PdpMode::Enabled)
+            && let Some(hidden) = &self.plan.hidden_policies
+        {
+            for policy in hidden {
+                if let Some(slot) = policies.get_mut(*policy) {
+                    *slot = true;
+                }
+            }
+        }
+        for ((a, b), open) in self.plan.pairs.iter().zip(&self.subset) {
+            if *open {
+                for policy in [a, b] {
+                    if let Some(slot) = usize::try_from(*policy).ok().and_then(|p| policies.get_mut(p)) {
+                        *slot = true;
+                    }
+                }
+            }
+        }
+        Needs {
+            policies,
+            pairs: self.subset.clone(),
+            found: self.found.clone(),
+            texts: self
+                .plan
+                .text_columns
+                .iter()
+                .map(|column| self.texts.get(column).is_none_or(|(_, list)| list.len() < SUGGESTION_VALUES))
+                .collect(),
+            hidden_sample: self.hidden_sample.len() < SAMPLE_ROWS,
+        }
+    }
+
+    /// Counts rows taken without a compiled policy set (no data findings to gather).
+    pub(super) fn skip_rows(&mut self, rows: u64) {
+        self.rows += rows;
+    }
+
     /// Adds what `later` took, the rows right after this one's (two threads may each take a part).
     pub fn merge(&mut self, later: LintRows<'_>) {
         for (m, l) in self.matched.iter_mut().zip(&later.matched) {
             *m += l;
+        }
+        for (m, l) in self.missed.iter_mut().zip(&later.missed) {
+            *m |= l;
         }
         for (s, l) in self.subset.iter_mut().zip(&later.subset) {
             *s &= l;

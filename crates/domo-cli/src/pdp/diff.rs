@@ -149,8 +149,14 @@ pub(crate) fn run(args: &DiffArgs, against: &std::path::Path) -> anyhow::Result<
     // gained and lost are kept, with their text when they are shown.
     let mut accumulator = DiffAccumulator::new(&old_set, &new_set, DiffOptions { example_rows: SAMPLE_ROWS });
     let mut texts = args.show_rows.then(RowTexts::new);
-    // The rows stream by a batch at a time: memory does not grow with the file.
-    common::for_each_batch(&inputs, |batch| accumulate(&mut accumulator, batch.table(), texts.as_mut()))?;
+    // The rows stream by a batch at a time: memory does not grow with the file. With
+    // `--show-rows`, each batch's example rows are copied out while the batch is at hand.
+    match texts.as_mut() {
+        Some(texts) => {
+            common::for_each_batch(&inputs, |batch| accumulate(&mut accumulator, batch.table(), Some(texts)))?;
+        }
+        None => accumulate_csv(&inputs, &mut accumulator)?,
+    }
     let rows = accumulator.rows();
     let diff = accumulator.finish();
     let directory = &inputs.directory;
@@ -272,6 +278,17 @@ fn accumulate(
         }
     }
     Ok(())
+}
+
+/// Accumulates the diff over the folder's CSV, each batch evaluated on the worker threads.
+pub(super) fn accumulate_csv(inputs: &Inputs, accumulator: &mut DiffAccumulator<'_>) -> anyhow::Result<()> {
+    let path = &inputs.paths.data;
+    let reader = crate::folder::open_with_progress(path)?;
+    match accumulator.add_csv(reader, common::batch_options(inputs)) {
+        Ok(_) => Ok(()),
+        Err(domo_pdp::DiffCsvError::Load(error)) => Err(crate::folder::load_error(path, error.into())),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// The text of a row shown as an example.

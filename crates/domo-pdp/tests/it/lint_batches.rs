@@ -82,6 +82,22 @@ proptest! {
         prop_assert_eq!(report, whole(&case));
     }
 
+    /// With PDP off no hidden-row count reads every policy, so later batches leave out the policies
+    /// already shown to admit some rows and miss others: still the report of the whole table.
+    #[test]
+    fn policies_left_out_with_pdp_off_change_no_finding(
+        case in case_with_rows(0..40, 0..4),
+        batch_rows in 1usize..5,
+        threads in 1usize..4,
+    ) {
+        let mut case = case;
+        case.dataset.pdp_enabled = false;
+        let csv = to_csv(&case, HeaderRow::Present);
+        let (rows, report) = streamed(&case, &csv, batch_rows, threads);
+        prop_assert_eq!(rows, case.rows.len() as u64);
+        prop_assert_eq!(report, whole(&case));
+    }
+
     /// Two accumulators, each over its own run of batches on its own thread, merged in order: the
     /// same report.
     #[test]
@@ -273,7 +289,8 @@ fn policies_left_out_of_later_batches_change_no_finding() {
             {"id": 3, "name": "teens", "filters": [{"column": "age", "operator": "BETWEEN", "values": ["13", "19"]}], "users": [3]},
             {"id": 4, "name": "old", "filters": [{"column": "age", "operator": "GREATER_THAN", "values": ["90"]}], "users": [3]},
             {"id": 5, "name": "any", "filters": [{"column": "age", "operator": "GREATER_THAN", "values": ["0"]}], "users": [4]},
-            {"id": 6, "name": "named", "filters": [{"column": "s", "operator": "EQUALS", "values": ["Ann", "Zed", "Cyy"]}], "users": [4]}
+            {"id": 6, "name": "named", "filters": [{"column": "s", "operator": "EQUALS", "values": ["Ann", "Zed", "Cyy"]}], "users": [4]},
+            {"id": 7, "name": "everyone", "filters": [{"column": "age", "operator": "GREATER_THAN", "values": ["-1"]}], "users": [1]}
         ]))
         .unwrap(),
         directory: serde_json::from_value(serde_json::json!({"users": [
@@ -294,6 +311,7 @@ fn policies_left_out_of_later_batches_change_no_finding() {
         "redundant-policy: policy 1 `adults`: is redundant: policy 2 `over ten` already grants its members (1 principal) every row it admits (7 rows)",
         "policy-matches-no-row: policy 4 `old`: matches none of the 10 rows, so it grants nothing",
         "policy-matches-every-row: policy 5 `any`: its filters admit all 10 rows, so they restrict nothing",
+        "policy-matches-every-row: policy 7 `everyone`: its filters admit all 10 rows, so they restrict nothing",
         "value-not-in-data: policy 6 `named`, filters[0]: EQUALS `Zed`: no row has this value in `s`",
         "value-not-in-data: policy 6 `named`, filters[0]: EQUALS `Cyy`: no row has this value in `s` (did you mean `Cy`?)",
     ] {

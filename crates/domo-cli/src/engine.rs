@@ -382,33 +382,3 @@ pub(crate) fn batch_holding_row(inputs: &Inputs, row: u64) -> anyhow::Result<(do
         }
     }
 }
-
-/// An error of a pass over the folder's CSV: the loader's (named with the file), or the caller's.
-#[derive(Debug)]
-enum BatchError {
-    Load(domo_pdp::LoadCsvError),
-    Other(anyhow::Error),
-}
-
-impl From<domo_pdp::LoadCsvError> for BatchError {
-    fn from(error: domo_pdp::LoadCsvError) -> Self {
-        Self::Load(error)
-    }
-}
-
-/// Feeds the folder's CSV to `f` a batch of rows at a time, in file order (the batches typed on
-/// worker threads): memory holds a few batches, never the file. Returns the rows read.
-pub(crate) fn for_each_batch(
-    inputs: &Inputs,
-    mut f: impl FnMut(&domo_pdp::TableBatch) -> anyhow::Result<()>,
-) -> anyhow::Result<u64> {
-    let path = &inputs.paths.data;
-    let reader = open_with_progress(path)?;
-    domo_pdp::Table::for_each_batch(reader, &inputs.dataset.schema, batch_options(inputs), |batch| {
-        f(batch).map_err(BatchError::Other)
-    })
-    .map_err(|error| match error {
-        BatchError::Load(error) => load_error(path, error.into()),
-        BatchError::Other(error) => error,
-    })
-}

@@ -47,13 +47,35 @@ impl DiffAccumulator<'_> {
     /// The first problem in the CSV, as [`Table::from_csv_with_limits`] reports it, in the columns
     /// read; or the old set's schema is not the new set's (nothing is read then).
     pub fn add_csv<R: Read>(&mut self, reader: R, options: BatchOptions) -> Result<u64, DiffCsvError> {
+        let read = Typed::Only(self.columns_read());
+        self.add_csv_typing(reader, options, &read, |_, _| (), |_, _, ()| {})
+    }
+
+    /// [`DiffAccumulator::add_csv`] for a caller that shows the example rows (their text, say):
+    /// every column is typed and checked, and while a batch is at hand on a worker, `keep` gets it
+    /// with the rows (0-based in the batch) that may become examples; once the batch is appended,
+    /// `take` gets, on the calling thread in file order, the batch's first row (0-based in the
+    /// file), those of its rows that are examples now (0-based in the file, as
+    /// [`ChangedRows::first`](super::ChangedRows::first) holds them) and what `keep` returned. An
+    /// example row stays one, so what `take` keeps never grows past the examples.
+    ///
+    /// # Errors
+    ///
+    /// As [`DiffAccumulator::add_csv`], in every column.
+    pub fn add_csv_keeping<R: Read, T: Send>(
+        &mut self,
+        reader: R,
+        options: BatchOptions,
+        keep: impl Fn(&Table, &[usize]) -> T + Sync,
+        take: impl FnMut(usize, &[usize], T),
+    ) -> Result<u64, DiffCsvError> {
+        self.add_csv_typing(reader, options, &Typed::Every, keep, take)
+    }
+
+    /// The columns the policies of the changing pairs read, ascending.
+    fn columns_read(&self) -> Vec<usize> {
         let (old, new) = self.policy_sets();
-        if old.schema() != new.schema() {
-            let empty = Table::from_csv(&b""[..], new.schema(), crate::HeaderRow::Absent)?;
-            old.check_schema(&empty)?;
-        }
         let (old_needed, new_needed) = self.needed_policies();
-        let (old_aliases, new_aliases) = (old.filter_aliases(), new.filter_aliases());
         let mut read: Vec<usize> = [(old, &old_needed), (new, &new_needed)]
             .into_iter()
             .flat_map(|(set, needed)| {
@@ -66,6 +88,24 @@ impl DiffAccumulator<'_> {
             .collect();
         read.sort_unstable();
         read.dedup();
+        read
+    }
+
+    fn add_csv_typing<R: Read, T: Send>(
+        &mut self,
+        reader: R,
+        options: BatchOptions,
+        typed: &Typed,
+        keep: impl Fn(&Table, &[usize]) -> T + Sync,
+        mut take: impl FnMut(usize, &[usize], T),
+    ) -> Result<u64, DiffCsvError> {
+        let (old, new) = self.policy_sets();
+        if old.schema() != new.schema() {
+            let empty = Table::from_csv(&b""[..], new.schema(), crate::HeaderRow::Absent)?;
+            old.check_schema(&empty)?;
+        }
+        let (old_needed, new_needed) = self.needed_policies();
+        let (old_aliases, new_aliases) = (old.filter_aliases(), new.filter_aliases());
         let options = BatchOptions { batch_rows: options.batch_rows.min(DIFF_BATCH_ROWS), ..options };
         let pool: Mutex<Vec<Caches>> = Mutex::new(Vec::new());
         let template = self.fork();
@@ -73,7 +113,7 @@ impl DiffAccumulator<'_> {
             reader,
             new.schema(),
             options,
-            &Typed::Only(read),
+            typed,
             |batch| {
                 let table = batch.table();
                 let n = table.row_count();
@@ -86,9 +126,15 @@ impl DiffAccumulator<'_> {
                 }
                 let mut part = template.fork();
                 part.add_policy_rows(n, &old_rows, &new_rows);
-                Ok::<_, DiffCsvError>(part)
+                let kept = keep(table, &part.example_rows_from(0));
+                Ok::<_, DiffCsvError>((part, kept))
             },
-            |part| Ok(self.merge(part)?),
+            |(part, kept)| {
+                let first = self.rows();
+                self.merge(part)?;
+                take(first, &self.example_rows_from(first), kept);
+                Ok(())
+            },
         )?;
         Ok(rows)
     }

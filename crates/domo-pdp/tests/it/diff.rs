@@ -198,12 +198,12 @@ fn check(case: &Case, ops: &[u8], cuts: &[usize], examples: usize, reading: &Rea
     // Read from the CSV, each batch evaluated and counted on a worker thread, appended in order.
     let mut from_csv = DiffAccumulator::new(&old, &new, options);
     let csv = to_csv(case, HeaderRow::Present);
-    let options = BatchOptions {
+    let reading_options = BatchOptions {
         batch_rows: reading.batch_rows,
         threads: Threads::Exactly(NonZeroUsize::new(reading.threads).unwrap_or(NonZeroUsize::MIN)),
         ..BatchOptions::default()
     };
-    assert_eq!(from_csv.add_csv(csv.as_bytes(), options).unwrap(), case.rows.len() as u64);
+    assert_eq!(from_csv.add_csv(csv.as_bytes(), reading_options).unwrap(), case.rows.len() as u64);
     assert_eq!(
         from_csv.finish(),
         whole,
@@ -211,6 +211,27 @@ fn check(case: &Case, ops: &[u8], cuts: &[usize], examples: usize, reading: &Rea
         reading.batch_rows,
         reading.threads
     );
+
+    // Keeping the example rows' text: each batch offers its candidates while at hand, and the rows
+    // taken after each batch are exactly the examples it holds.
+    let mut keeping = DiffAccumulator::new(&old, &new, options);
+    let mut taken: Vec<usize> = Vec::new();
+    let rows = keeping
+        .add_csv_keeping(
+            csv.as_bytes(),
+            reading_options,
+            |batch, rows| rows.iter().map(|&row| (row, batch.value(row, 0).map(|v| v.to_string()))).collect::<Vec<_>>(),
+            |first, kept, candidates| {
+                for row in kept {
+                    assert!(candidates.iter().any(|(r, _)| first + r == *row), "{row} was not offered");
+                }
+                taken.extend(kept);
+            },
+        )
+        .unwrap();
+    assert_eq!(rows, case.rows.len() as u64);
+    assert_eq!(taken, examples, "the rows taken are the examples");
+    assert_eq!(keeping.finish(), whole, "keeping the examples' text");
 }
 
 proptest! {

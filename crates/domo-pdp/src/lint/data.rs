@@ -32,7 +32,8 @@ pub(super) struct DataPlan {
     /// The earlier policy a policy is identical to (same filters, same members).
     identical_to: Vec<Option<usize>>,
     /// Ordered pairs `(a, b)` whose members `a`'s are a non-empty subset of: is `a` redundant by
-    /// `b`? Sorted, to be found by binary search (policies squared at worst, so kept small).
+    /// `b`? Sorted, to be found by binary search (policies squared at worst, so kept small); a
+    /// pair `(b, a)` is here exactly when `b`'s members are also a subset of `a`'s.
     pairs: Vec<(u32, u32)>,
     /// The policies of the users who see rows through policies, when every row some of them see
     /// is what the owner and Admins share; `None` when no row can be theirs alone.
@@ -83,21 +84,7 @@ impl DataPlan {
                 }
             }
         }
-        let mut pairs = Vec::new();
-        for (a, members_a) in members.iter().enumerate() {
-            if members_a.is_empty() {
-                continue;
-            }
-            for (b, members_b) in members.iter().enumerate() {
-                if a != b
-                    && members_a.len() <= members_b.len()
-                    && members_a.is_subset(members_b)
-                    && let (Ok(a), Ok(b)) = (u32::try_from(a), u32::try_from(b))
-                {
-                    pairs.push((a, b));
-                }
-            }
-        }
+        let pairs = redundancy_pairs(&members);
         let mut wanted = Vec::new();
         for (policy, compiled) in set.policies().iter().enumerate() {
             if compiled.is_all_rows() {
@@ -136,6 +123,41 @@ impl DataPlan {
             broken: broken.iter().map(|(r, p)| (r.clone(), (*p).clone())).collect(),
         }
     }
+}
+
+/// The ordered pairs `(a, b)` of policies whose members `a`'s are a non-empty subset of, sorted.
+fn redundancy_pairs(members: &[Members]) -> Vec<(u32, u32)> {
+    // A policy whose members hold `a`'s first member is a candidate: look only at those (in
+    // policy order) rather than at every pair of policies.
+    let mut by_user: HashMap<UserId, Vec<usize>> = HashMap::new();
+    let mut by_virtual: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (b, who) in members.iter().enumerate() {
+        for user in &who.users {
+            by_user.entry(*user).or_default().push(b);
+        }
+        for name in &who.virtual_users {
+            by_virtual.entry(name.as_str()).or_default().push(b);
+        }
+    }
+    let mut pairs = Vec::new();
+    for (a, members_a) in members.iter().enumerate() {
+        let candidates = match (members_a.users.first(), members_a.virtual_users.first()) {
+            (Some(user), _) => by_user.get(user),
+            (None, Some(name)) => by_virtual.get(name.as_str()),
+            (None, None) => continue,
+        };
+        for &b in candidates.into_iter().flatten() {
+            if a != b
+                && let Some(members_b) = members.get(b)
+                && members_a.len() <= members_b.len()
+                && members_a.is_subset(members_b)
+                && let (Ok(a), Ok(b)) = (u32::try_from(a), u32::try_from(b))
+            {
+                pairs.push((a, b));
+            }
+        }
+    }
+    pairs
 }
 
 /// What a batch still has to tell the data findings, from what earlier batches (or any other
@@ -580,4 +602,43 @@ pub(super) fn has_like_wildcard(pattern: &str) -> bool {
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The pairs found through each policy's first member are those of comparing every two
+        /// policies, in the same order.
+        #[test]
+        fn redundancy_pairs_are_those_of_every_pair(
+            policies in proptest::collection::vec(
+                (proptest::collection::vec(0u64..6, 0..4), proptest::collection::vec(0u8..3, 0..3)),
+                0..12,
+            ),
+        ) {
+            let members: Vec<Members> = policies
+                .into_iter()
+                .map(|(users, virtuals)| {
+                    let mut users: Vec<UserId> = users.into_iter().map(UserId).collect();
+                    users.sort_unstable();
+                    users.dedup();
+                    let mut virtual_users: Vec<String> = virtuals.into_iter().map(|v| format!("v{v}")).collect();
+                    virtual_users.sort_unstable();
+                    virtual_users.dedup();
+                    Members { users, virtual_users }
+                })
+                .collect();
+            let mut every = Vec::new();
+            for (a, members_a) in members.iter().enumerate() {
+                for (b, members_b) in members.iter().enumerate() {
+                    if a != b && !members_a.is_empty() && members_a.is_subset(members_b) {
+                        every.push((a as u32, b as u32));
+                    }
+                }
+            }
+            proptest::prop_assert_eq!(redundancy_pairs(&members), every);
+        }
+    }
 }

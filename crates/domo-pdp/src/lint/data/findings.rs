@@ -109,17 +109,23 @@ impl LintRows<'_> {
             if members_a.is_empty() || rows_a == 0 {
                 continue;
             }
-            for b in 0..count {
-                if a == b || identical_to(b) == Some(a) || identical_to(a) == Some(b) {
+            // The policies whose members hold `a`'s are its pairs' `b`s, in policy order.
+            let first = plan.pairs.partition_point(|&(x, _)| usize::try_from(x).is_ok_and(|x| x < a));
+            let pairs =
+                plan.pairs.get(first..).unwrap_or_default().iter().zip(self.subset.get(first..).unwrap_or_default());
+            for (&(pair_a, b), &still) in pairs {
+                let (Ok(pair_a), Ok(b)) = (usize::try_from(pair_a), usize::try_from(b)) else { break };
+                if pair_a != a {
+                    break;
+                }
+                if identical_to(b) == Some(a) || identical_to(a) == Some(b) {
                     continue;
                 }
-                let (Some(&rows_b), Some(members_b)) = (self.matched.get(b), plan.members.get(b)) else { continue };
-                let covered = rows_a <= rows_b
-                    && members_a.len() <= members_b.len()
-                    && members_a.is_subset(members_b)
-                    && subset(a, b);
-                // Two policies covering each other are identical in effect; report the later one only.
-                let mutual = covered && members_b.is_subset(members_a) && subset(b, a);
+                let Some(&rows_b) = self.matched.get(b) else { continue };
+                let covered = still && rows_a <= rows_b;
+                // Two policies covering each other are identical in effect; report the later one only
+                // (the pair `(b, a)` exists only if `b`'s members are also `a`'s).
+                let mutual = covered && subset(b, a);
                 if covered && (!mutual || a > b) {
                     if let (Some(ra), Some(rb)) = (policy_ref(a), policy_ref(b)) {
                         findings.push(

@@ -24,9 +24,9 @@ pub enum DiffCsvError {
 
 /// The most rows a batch of [`DiffAccumulator::add_csv`] holds: the diff holds two compiled policy
 /// sets where the counts hold one, so its batches are smaller to stay within the same memory
-/// (measured at 1M rows on two threads: 36 MB against 39 to 43 MB with the default 24,576, for
-/// about 3% more CPU).
-pub(super) const DIFF_BATCH_ROWS: usize = 16_384;
+/// (measured at 1M rows on two threads: 33 to 34 MB against 39 to 43 MB with the default 24,576
+/// and 34 to 38 MB with 16,384, for about 3% more CPU than 24,576).
+pub(super) const DIFF_BATCH_ROWS: usize = 12_288;
 
 /// A worker's STRING filter answers kept across the batches it evaluates, one cache per policy set.
 type Caches = (StringTests, StringTests);
@@ -35,7 +35,7 @@ impl DiffAccumulator<'_> {
     /// Accumulates the rows of a CSV read a batch at a time (with the new set's schema), each batch
     /// evaluated and counted on the worker threads of [`BatchOptions::threads`] and appended in file
     /// order: the same as [`DiffAccumulator::add_batch`] of every batch. Memory holds a few batches
-    /// and one batch's row sets, whatever the file's size; batches hold at most 16,384 rows
+    /// and one batch's row sets, whatever the file's size; batches hold at most 12,288 rows
     /// (fewer if [`BatchOptions::batch_rows`] says so).
     ///
     /// Only the policies of principals whose rows may change are evaluated, and only the columns

@@ -30,6 +30,23 @@ impl Linter {
     /// # Errors
     ///
     /// The first problem in the CSV, as [`Table::from_csv_with_limits`] reports it.
+    ///
+    /// ```
+    /// # use domo_pdp::{BatchOptions, HeaderRow, Linter};
+    /// # let dataset: domo_model::Dataset = serde_json::from_str(r#"{"id": "d", "name": "n", "pdpEnabled": true,
+    /// #     "schema": {"columns": [{"type": "LONG", "name": "n"}]}}"#).unwrap();
+    /// # let policies: Vec<domo_model::Policy> = serde_json::from_str(r#"[{"id": 1, "name": "big",
+    /// #     "filters": [{"column": "n", "operator": "GREATER_THAN", "values": ["100"]}], "users": [1]}]"#).unwrap();
+    /// # let directory: domo_model::Directory = serde_json::from_str(r#"{"users": [{"id": 1, "name": "Ann"}]}"#).unwrap();
+    /// let linter = Linter::new(&dataset, &policies, &directory);
+    /// let options = BatchOptions { header: HeaderRow::Present, batch_rows: 2, ..BatchOptions::default() };
+    /// let rows = linter.rows_csv("n\n1\n2\n3\n".as_bytes(), options)?;
+    /// assert_eq!(rows.row_count(), 3);
+    /// let report = linter.finish(rows);
+    /// let texts: Vec<String> = report.findings.iter().map(ToString::to_string).collect();
+    /// assert!(texts.contains(&"policy 1 `big`: matches none of the 3 rows, so it grants nothing".to_owned()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn rows_csv<R: Read>(&self, reader: R, options: BatchOptions) -> Result<LintRows<'_>, LoadCsvError> {
         let mut rows = self.rows();
         let Some(set) = &self.set else {

@@ -12,12 +12,9 @@ use std::time::Instant;
 
 use domo_benches::Workload;
 use domo_model::UserId;
-use domo_pdp::{BatchOptions, DiffAccumulator, DiffOptions, Linter, PolicySet, Reason, Severity, StreamOptions, Table};
+use domo_pdp::{BatchOptions, DiffAccumulator, DiffOptions, Linter, PolicySet, Reason, Severity, StreamOptions};
 
 use crate::Result;
-
-/// The error of a streamed pass: the loader's or the analysis's, sent between threads.
-type BatchError = Box<dyn std::error::Error + Send + Sync>;
 
 /// How many policies the `diff` scenario changes.
 pub(crate) const CHANGED_POLICIES: usize = 50;
@@ -195,10 +192,7 @@ fn diff_changed_policies(workload: &Workload, path: &Path) -> Result<String> {
     let before = PolicySet::compile(&workload.dataset, &workload.policies, &workload.directory)?;
     let after = PolicySet::compile(&workload.dataset, &after_policies, &workload.directory)?;
     let mut accumulator = DiffAccumulator::new(&before, &after, DiffOptions::default());
-    let rows = Table::for_each_batch(File::open(path)?, &workload.dataset.schema, BatchOptions::default(), |batch| {
-        accumulator.add_batch(batch.table()).map_err(BatchError::from)
-    })
-    .map_err(|e| e as Box<dyn std::error::Error>)?;
+    let rows = accumulator.add_csv(File::open(path)?, BatchOptions::default())?;
     ensure(rows == workload.rows, || format!("read {rows} rows, not {}", workload.rows))?;
     let diff = accumulator.finish();
     ensure(diff.policies.len() == CHANGED_POLICIES, || {
@@ -216,11 +210,7 @@ fn diff_changed_policies(workload: &Workload, path: &Path) -> Result<String> {
 /// `lint` with the data (hidden rows, users who see nothing, …), end to end from the file, streamed.
 fn lint_with_data(workload: &Workload, path: &Path) -> Result<String> {
     let linter = Linter::new(&workload.dataset, &workload.policies, &workload.directory);
-    let mut rows = linter.rows();
-    Table::for_each_batch(File::open(path)?, &workload.dataset.schema, BatchOptions::default(), |batch| {
-        rows.add(batch.table()).map_err(BatchError::from)
-    })
-    .map_err(|e| e as Box<dyn std::error::Error>)?;
+    let rows = linter.rows_csv(File::open(path)?, BatchOptions::default())?;
     let report = linter.finish(rows);
     Ok(format!(
         "findings={} errors={} warnings={}",

@@ -412,3 +412,14 @@ pub(crate) fn for_each_batch(
         BatchError::Other(error) => error,
     })
 }
+
+/// Accumulates the diff over the folder's CSV, each batch evaluated on the worker threads.
+pub(crate) fn accumulate_csv(inputs: &Inputs, accumulator: &mut domo_pdp::DiffAccumulator<'_>) -> anyhow::Result<()> {
+    let path = &inputs.paths.data;
+    let reader = open_with_progress(path)?;
+    match accumulator.add_csv(reader, batch_options(inputs)) {
+        Ok(_) => Ok(()),
+        Err(domo_pdp::DiffCsvError::Load(error)) => Err(load_error(path, error.into())),
+        Err(error) => Err(error.into()),
+    }
+}

@@ -150,8 +150,8 @@ pub use compile::{
     PolicyMembership, PolicyRef, PolicySet, Principal, Reason, Severity,
 };
 pub use diff::{
-    ChangedRows, DiffAccumulator, DiffOptions, MergeDiffError, PolicyChange, PolicyChangeKind, PolicyDiff, UserChange,
-    VirtualUserChange, diff_policies, diff_policies_with, policy_changes,
+    ChangedRows, DiffAccumulator, DiffCsvError, DiffOptions, MergeDiffError, PolicyChange, PolicyChangeKind,
+    PolicyDiff, UserChange, VirtualUserChange, diff_policies, diff_policies_with, policy_changes,
 };
 pub use eval::{AllCounts, Evaluation, Explanation, Grant, Refusal, SchemaMismatchError, VirtualCount, VisibleCount};
 pub use filter::CompiledFilter;

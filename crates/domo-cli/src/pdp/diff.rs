@@ -149,8 +149,13 @@ pub(crate) fn run(args: &DiffArgs, against: &std::path::Path) -> anyhow::Result<
     // gained and lost are kept, with their text when they are shown.
     let mut accumulator = DiffAccumulator::new(&old_set, &new_set, DiffOptions { example_rows: SAMPLE_ROWS });
     let mut texts = args.show_rows.then(RowTexts::new);
-    // The rows stream by a batch at a time: memory does not grow with the file.
-    common::for_each_batch(&inputs, |batch| accumulate(&mut accumulator, batch.table(), texts.as_mut()))?;
+    // The rows stream by a batch at a time, evaluated on the worker threads: memory does not grow
+    // with the file. With `--show-rows`, the text of each batch's example rows is copied out while
+    // the batch is at hand.
+    match texts.as_mut() {
+        Some(texts) => accumulate_csv_with_texts(&inputs, &mut accumulator, texts)?,
+        None => common::accumulate_csv(&inputs, &mut accumulator)?,
+    }
     let rows = accumulator.rows();
     let diff = accumulator.finish();
     let directory = &inputs.directory;
@@ -257,21 +262,29 @@ pub(crate) fn run(args: &DiffArgs, against: &std::path::Path) -> anyhow::Result<
 /// The text of the rows shown with `--show-rows`, by row (0-based).
 type RowTexts = HashMap<usize, String>;
 
-/// Accumulates the diff over one batch of rows; with `texts`, copies out the text of the batch's
-/// rows kept as examples while the batch is at hand.
-fn accumulate(
+/// [`common::accumulate_csv`] that also copies out the text of the example rows while their batch is at hand.
+fn accumulate_csv_with_texts(
+    inputs: &Inputs,
     accumulator: &mut DiffAccumulator<'_>,
-    batch: &Table,
-    texts: Option<&mut RowTexts>,
+    texts: &mut RowTexts,
 ) -> anyhow::Result<()> {
-    let start = accumulator.rows();
-    accumulator.add_batch(batch)?;
-    if let Some(texts) = texts {
-        for row in accumulator.example_rows_from(start) {
-            texts.insert(row, common::row_text(batch, row - start));
+    let path = &inputs.paths.data;
+    let reader = crate::folder::open_with_progress(path)?;
+    let keep = |batch: &Table, rows: &[usize]| -> Vec<(usize, String)> {
+        rows.iter().map(|&row| (row, common::row_text(batch, row))).collect()
+    };
+    let take = |first: usize, kept: &[usize], candidates: Vec<(usize, String)>| {
+        for (row, text) in candidates {
+            if kept.binary_search(&(first + row)).is_ok() {
+                texts.insert(first + row, text);
+            }
         }
+    };
+    match accumulator.add_csv_keeping(reader, common::batch_options(inputs), keep, take) {
+        Ok(_) => Ok(()),
+        Err(domo_pdp::DiffCsvError::Load(error)) => Err(crate::folder::load_error(path, error.into())),
+        Err(error) => Err(error.into()),
     }
-    Ok(())
 }
 
 /// The text of a row shown as an example.

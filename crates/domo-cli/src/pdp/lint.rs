@@ -79,11 +79,17 @@ pub(super) fn lint_folder(inputs: &Inputs, for_any_row: bool, no_data: bool) -> 
     // The data findings are gathered by an accumulator whose memory does not grow with the rows;
     // without a data file it takes no rows, and only the findings that hold without rows are kept.
     let linter = Linter::new(&inputs.dataset, &inputs.policies, &inputs.directory);
-    let mut rows = linter.rows();
-    if !no_data {
-        // The rows stream by a batch at a time: memory does not grow with the file.
-        crate::engine::for_each_batch(inputs, |batch| Ok(rows.add(batch.table())?))?;
-    }
+    let rows = if no_data {
+        linter.rows()
+    } else {
+        // The rows stream by a batch at a time, evaluated on the worker threads: memory does not
+        // grow with the file.
+        let path = &inputs.paths.data;
+        let reader = crate::folder::open_with_progress(path)?;
+        linter
+            .rows_csv(reader, crate::engine::batch_options(inputs))
+            .map_err(|error| crate::folder::load_error(path, error.into()))?
+    };
     let row_count = rows.row_count();
     let mut report = linter.finish(rows);
     if no_data {

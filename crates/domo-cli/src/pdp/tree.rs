@@ -545,7 +545,7 @@ fn diff_dataset(
     }
     if new.has_data && !args.for_any_row {
         let mut accumulator = domo_pdp::DiffAccumulator::new(&old_set, &new_set, domo_pdp::DiffOptions::default());
-        common::for_each_batch(&new.inputs, |batch| Ok(accumulator.add_batch(batch.table())?))?;
+        crate::engine::accumulate_csv(&new.inputs, &mut accumulator)?;
         let diff = accumulator.finish();
         let users = diff
             .users

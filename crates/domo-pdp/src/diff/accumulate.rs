@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::{ChangedRows, DiffOptions, PolicyDiff, UserChange, VirtualUserChange, policy_changes};
 use crate::compile::{Access, PolicyHandle, PolicySet, Principal, Reason};
-use crate::eval::{Evaluation, SchemaMismatchError, filters_key};
+use crate::eval::{Evaluation, Parallel, SchemaMismatchError, filters_key};
 use crate::filter::CompiledFilter;
 use crate::rowset::RowSet;
 use crate::table::Table;
@@ -290,7 +290,7 @@ impl<'a> DiffAccumulator<'a> {
                 .unwrap_or_else(|| RowSet::empty(n))
             })
             .collect();
-        self.add_sets(n, &sets.iter().collect::<Vec<_>>());
+        self.add_sets(n, &sets.iter().collect::<Vec<_>>(), Parallel::Rayon);
         Ok(())
     }
 
@@ -311,27 +311,78 @@ impl<'a> DiffAccumulator<'a> {
                 .unwrap_or(&empty)
             })
             .collect();
-        self.add_sets(n, &sets);
+        self.add_sets(n, &sets, Parallel::Rayon);
     }
 
     /// Accumulates `n` rows given the row set of every source, in [`Plan::sources`] order.
-    fn add_sets(&mut self, n: usize, sets: &[&RowSet]) {
+    fn add_sets(&mut self, n: usize, sets: &[&RowSet], parallel: Parallel) {
         let words = n.div_ceil(BITS);
         let (offset, examples) = (self.rows, self.plan.options.example_rows);
-        self.totals.par_iter_mut().zip(self.plan.pairs.par_iter()).for_each_init(
-            || (vec![0usize; words], vec![0usize; words]),
-            |(before, after), (totals, (old, new))| {
-                fill(before, old, sets, n);
-                fill(after, new, sets, n);
-                totals.before += ones(before);
-                totals.after += ones(after);
-                let gained = after.iter().zip(before.iter()).map(|(a, b)| a & !b);
-                totals.gained.add_words(gained, offset, examples);
-                let lost = before.iter().zip(after.iter()).map(|(b, a)| b & !a);
-                totals.lost.add_words(lost, offset, examples);
-            },
-        );
+        let add = |(before, after): &mut (Vec<usize>, Vec<usize>),
+                   (totals, (old, new)): (&mut Totals, &(Side, Side))| {
+            fill(before, old, sets, n);
+            fill(after, new, sets, n);
+            totals.before += ones(before);
+            totals.after += ones(after);
+            let gained = after.iter().zip(before.iter()).map(|(a, b)| a & !b);
+            totals.gained.add_words(gained, offset, examples);
+            let lost = before.iter().zip(after.iter()).map(|(b, a)| b & !a);
+            totals.lost.add_words(lost, offset, examples);
+        };
+        match parallel {
+            Parallel::Rayon => self
+                .totals
+                .par_iter_mut()
+                .zip(self.plan.pairs.par_iter())
+                .for_each_init(|| (vec![0usize; words], vec![0usize; words]), add),
+            Parallel::No => {
+                let mut buffers = (vec![0usize; words], vec![0usize; words]);
+                for pair in self.totals.iter_mut().zip(self.plan.pairs.iter()) {
+                    add(&mut buffers, pair);
+                }
+            }
+        }
         self.rows += n;
+    }
+
+    /// The two policy sets, old and new.
+    pub(super) fn policy_sets(&self) -> (&'a PolicySet, &'a PolicySet) {
+        (self.plan.old, self.plan.new)
+    }
+
+    /// Per policy of the old set and of the new: whether some pair reads its rows.
+    pub(super) fn needed_policies(&self) -> (Vec<bool>, Vec<bool>) {
+        let mut old = vec![false; self.plan.old.policies().len()];
+        let mut new = vec![false; self.plan.new.policies().len()];
+        for source in &self.plan.sources {
+            let needed = match source.version {
+                Version::Old => old.get_mut(source.policy),
+                Version::New => new.get_mut(source.policy),
+            };
+            if let Some(slot) = needed {
+                *slot = true;
+            }
+        }
+        (old, new)
+    }
+
+    /// Accumulates the next `n` rows on this thread, given every policy's rows in the old set and in
+    /// the new (those [`DiffAccumulator::needed_policies`] leaves out are not read).
+    pub(super) fn add_policy_rows(&mut self, n: usize, old: &[RowSet], new: &[RowSet]) {
+        let empty = RowSet::empty(n);
+        let sets: Vec<&RowSet> = self
+            .plan
+            .sources
+            .iter()
+            .map(|source| {
+                match source.version {
+                    Version::Old => old.get(source.policy),
+                    Version::New => new.get(source.policy),
+                }
+                .unwrap_or(&empty)
+            })
+            .collect();
+        self.add_sets(n, &sets, Parallel::No);
     }
 
     /// The example rows kept so far ([`ChangedRows::first`] of every principal) numbered `first` or

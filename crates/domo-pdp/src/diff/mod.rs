@@ -6,8 +6,10 @@ use crate::compile::Reason;
 use crate::eval::Evaluation;
 
 mod accumulate;
+mod stream;
 
 pub use accumulate::{DiffAccumulator, MergeDiffError};
+pub use stream::DiffCsvError;
 
 /// How one policy differs between the old and the new set.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,12 +7,12 @@ use domo_model::{ColumnType, FilterOperator, Policy, UserId};
 use hashbrown::{HashMap, HashSet};
 
 use super::contradiction::typed_values;
-use crate::compile::{
-    Diagnostic, DiagnosticCode, PdpMode, PolicyHandle, PolicyRef, PolicySet, Reason, Severity, did_you_mean,
-};
+use crate::compile::{PdpMode, PolicyHandle, PolicyRef, PolicySet, Reason};
 use crate::eval::SchemaMismatchError;
 use crate::rowset::RowSet;
-use crate::table::{Table, Value};
+use crate::table::{ColumnData, Table, Value};
+
+mod findings;
 
 /// At most this many sample rows are listed in a finding.
 const SAMPLE_ROWS: usize = 10;
@@ -32,7 +32,8 @@ pub(super) struct DataPlan {
     /// The earlier policy a policy is identical to (same filters, same members).
     identical_to: Vec<Option<usize>>,
     /// Ordered pairs `(a, b)` whose members `a`'s are a non-empty subset of: is `a` redundant by
-    /// `b`? Sorted, to be found by binary search (policies squared at worst, so kept small).
+    /// `b`? Sorted, to be found by binary search (policies squared at worst, so kept small); a
+    /// pair `(b, a)` is here exactly when `b`'s members are also a subset of `a`'s.
     pairs: Vec<(u32, u32)>,
     /// The policies of the users who see rows through policies, when every row some of them see
     /// is what the owner and Admins share; `None` when no row can be theirs alone.
@@ -83,21 +84,7 @@ impl DataPlan {
                 }
             }
         }
-        let mut pairs = Vec::new();
-        for (a, members_a) in members.iter().enumerate() {
-            if members_a.is_empty() {
-                continue;
-            }
-            for (b, members_b) in members.iter().enumerate() {
-                if a != b
-                    && members_a.len() <= members_b.len()
-                    && members_a.is_subset(members_b)
-                    && let (Ok(a), Ok(b)) = (u32::try_from(a), u32::try_from(b))
-                {
-                    pairs.push((a, b));
-                }
-            }
-        }
+        let pairs = redundancy_pairs(&members);
         let mut wanted = Vec::new();
         for (policy, compiled) in set.policies().iter().enumerate() {
             if compiled.is_all_rows() {
@@ -134,6 +121,72 @@ impl DataPlan {
             wanted,
             text_columns,
             broken: broken.iter().map(|(r, p)| (r.clone(), (*p).clone())).collect(),
+        }
+    }
+}
+
+/// The ordered pairs `(a, b)` of policies whose members `a`'s are a non-empty subset of, sorted.
+fn redundancy_pairs(members: &[Members]) -> Vec<(u32, u32)> {
+    // A policy whose members hold `a`'s first member is a candidate: look only at those (in
+    // policy order) rather than at every pair of policies.
+    let mut by_user: HashMap<UserId, Vec<usize>> = HashMap::new();
+    let mut by_virtual: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (b, who) in members.iter().enumerate() {
+        for user in &who.users {
+            by_user.entry(*user).or_default().push(b);
+        }
+        for name in &who.virtual_users {
+            by_virtual.entry(name.as_str()).or_default().push(b);
+        }
+    }
+    let mut pairs = Vec::new();
+    for (a, members_a) in members.iter().enumerate() {
+        let candidates = match (members_a.users.first(), members_a.virtual_users.first()) {
+            (Some(user), _) => by_user.get(user),
+            (None, Some(name)) => by_virtual.get(name.as_str()),
+            (None, None) => continue,
+        };
+        for &b in candidates.into_iter().flatten() {
+            if a != b
+                && let Some(members_b) = members.get(b)
+                && members_a.len() <= members_b.len()
+                && members_a.is_subset(members_b)
+                && let (Ok(a), Ok(b)) = (u32::try_from(a), u32::try_from(b))
+            {
+                pairs.push((a, b));
+            }
+        }
+    }
+    pairs
+}
+
+/// What a batch still has to tell the data findings, from what earlier batches (or any other
+/// batch) showed; every part only ever shrinks, so leaving out what is no longer needed changes
+/// no finding.
+#[derive(Debug, Clone)]
+pub(super) struct Needs {
+    /// Per policy: its rows are read (`false` only for a policy shown to admit some rows and miss
+    /// some, whose rows no hidden-row count and no open pair reads).
+    pub(super) policies: Vec<bool>,
+    /// Per pair of the plan: still open (no batch has shown a row of `a` outside `b`).
+    pub(super) pairs: Vec<bool>,
+    /// Per wanted value: already found (no need to look for it).
+    pub(super) found: Vec<bool>,
+    /// Per STRING column of the plan: its first distinct values are still being collected.
+    pub(super) texts: Vec<bool>,
+    /// The sample of hidden rows is not yet full.
+    pub(super) hidden_sample: bool,
+}
+
+impl Needs {
+    /// Everything: what a batch needs when nothing is known yet.
+    pub(super) fn everything(plan: &DataPlan) -> Self {
+        Self {
+            policies: vec![true; plan.refs.len()],
+            pairs: vec![true; plan.pairs.len()],
+            found: vec![false; plan.wanted.len()],
+            texts: vec![true; plan.text_columns.len()],
+            hidden_sample: true,
         }
     }
 }
@@ -178,7 +231,11 @@ pub struct LintRows<'a> {
     set: Option<&'a PolicySet>,
     plan: &'a DataPlan,
     rows: u64,
+    /// Per policy: the rows it admits, exact for every policy a finding reads it of (a policy no
+    /// longer evaluated has admitted some rows and missed some, and is in no pair still open).
     matched: Vec<u64>,
+    /// Per policy: some row taken was not admitted.
+    missed: Vec<bool>,
     /// Per pair of the plan: every row of `a` seen so far is a row of `b`.
     subset: Vec<bool>,
     hidden: u64,
@@ -198,6 +255,7 @@ impl<'a> LintRows<'a> {
             plan,
             rows: 0,
             matched: vec![0; plan.refs.len()],
+            missed: vec![false; plan.refs.len()],
             subset: vec![true; plan.pairs.len()],
             hidden: 0,
             hidden_sample: Vec::new(),
@@ -229,14 +287,30 @@ impl<'a> LintRows<'a> {
                 return Err(err);
             }
         };
-        let rows = batch.row_count();
         let policy_rows: Vec<Option<&RowSet>> =
             (0..self.matched.len()).map(|i| evaluation.policy_rows(PolicyHandle::from_index(i))).collect();
-        for (matched, rows) in self.matched.iter_mut().zip(&policy_rows) {
-            *matched += rows.map_or(0, |r| r.len() as u64);
+        self.take(set, batch, &policy_rows, &Needs::everything(self.plan));
+        Ok(())
+    }
+
+    /// Takes the next rows, `batch`, whose policies' rows are `policy_rows` (those `needs` leaves
+    /// out may be empty and are not read).
+    pub(super) fn take(&mut self, set: &PolicySet, batch: &Table, policy_rows: &[Option<&RowSet>], needs: &Needs) {
+        let rows = batch.row_count();
+        for (index, (matched, rows_of)) in self.matched.iter_mut().zip(policy_rows).enumerate() {
+            if !needs.policies.get(index).copied().unwrap_or(false) {
+                continue;
+            }
+            let admitted = rows_of.map_or(0, RowSet::len);
+            *matched += admitted as u64;
+            if admitted < rows
+                && let Some(missed) = self.missed.get_mut(index)
+            {
+                *missed = true;
+            }
         }
-        for (still, (a, b)) in self.subset.iter_mut().zip(&self.plan.pairs) {
-            if *still {
+        for ((still, (a, b)), live) in self.subset.iter_mut().zip(&self.plan.pairs).zip(&needs.pairs) {
+            if *still && *live {
                 let rows_of = |p: u32| usize::try_from(p).ok().and_then(|p| policy_rows.get(p).copied().flatten());
                 *still = match (rows_of(*a), rows_of(*b)) {
                     (Some(ra), Some(rb)) => is_subset(ra, rb),
@@ -248,57 +322,61 @@ impl<'a> LintRows<'a> {
             && let Some(policies) = &self.plan.hidden_policies
         {
             let union = RowSet::union(rows, policies.iter().filter_map(|p| policy_rows.get(*p).copied().flatten()));
-            for row in (0..rows).filter(|r| !union.contains(*r)) {
-                self.hidden += 1;
-                if self.hidden_sample.len() < SAMPLE_ROWS {
+            let hidden = rows.saturating_sub(union.len());
+            self.hidden += hidden as u64;
+            if hidden > 0 && needs.hidden_sample && self.hidden_sample.len() < SAMPLE_ROWS {
+                for row in (0..rows).filter(|r| !union.contains(*r)) {
+                    if self.hidden_sample.len() >= SAMPLE_ROWS {
+                        break;
+                    }
                     self.hidden_sample.push(self.rows + row as u64 + 1);
                 }
             }
         }
-        self.look_for_values(batch);
+        self.look_for_values(batch, needs);
         self.rows += rows as u64;
-        Ok(())
     }
 
     /// Marks the wanted EQUALS values the batch holds, and keeps the first distinct values of the
-    /// STRING columns they read.
-    fn look_for_values(&mut self, batch: &Table) {
+    /// STRING columns they read while some value of the column is still missing.
+    fn look_for_values(&mut self, batch: &Table, needs: &Needs) {
+        let unfound = |found: &[bool], index: usize| {
+            !found.get(index).copied().unwrap_or(true) && !needs.found.get(index).copied().unwrap_or(true)
+        };
         let mut typed: Vec<usize> = Vec::new();
         for (index, wanted) in self.plan.wanted.iter().enumerate() {
-            if self.found.get(index).copied().unwrap_or(true) {
-                continue;
-            }
-            if wanted.column_type != ColumnType::String {
+            if unfound(&self.found, index) && wanted.column_type != ColumnType::String {
                 typed.push(index);
             }
         }
-        for column in &self.plan.text_columns {
-            let (seen, list) = self.texts.entry(*column).or_default();
-            let unfound: HashSet<&str> = self
-                .plan
-                .wanted
-                .iter()
-                .zip(&self.found)
-                .filter(|(w, found)| !**found && w.column == *column)
-                .map(|(w, _)| w.text.as_str())
+        for (position, column) in self.plan.text_columns.iter().enumerate() {
+            let missing: Vec<usize> = (0..self.plan.wanted.len())
+                .filter(|&i| self.plan.wanted.get(i).is_some_and(|w| w.column == *column) && unfound(&self.found, i))
                 .collect();
-            if unfound.is_empty() && list.len() >= SUGGESTION_VALUES {
+            // The first values only make the "did you mean" of a value no row holds.
+            if missing.is_empty() {
                 continue;
             }
-            let mut present: HashSet<&str> = HashSet::new();
-            for (value, _) in batch.distinct_values(*column).unwrap_or_default() {
-                let Value::String(text) = value else { continue };
-                if let Some(hit) = unfound.get(text) {
-                    present.insert(hit);
-                }
-                if list.len() < SUGGESTION_VALUES && !seen.contains(text) {
-                    seen.insert(text.to_owned());
-                    list.push(text.to_owned());
+            let Some(ColumnData::String(strings)) = batch.column_data(*column) else { continue };
+            for index in missing {
+                if let Some(wanted) = self.plan.wanted.get(index)
+                    && strings.dict.lookup(&wanted.text).is_some()
+                    && let Some(found) = self.found.get_mut(index)
+                {
+                    *found = true;
                 }
             }
-            for (wanted, found) in self.plan.wanted.iter().zip(self.found.iter_mut()) {
-                if wanted.column == *column && present.contains(wanted.text.as_str()) {
-                    *found = true;
+            if !needs.texts.get(position).copied().unwrap_or(true) {
+                continue;
+            }
+            let (seen, list) = self.texts.entry(*column).or_default();
+            for text in strings.dict.iter() {
+                if list.len() >= SUGGESTION_VALUES {
+                    break;
+                }
+                if !seen.contains(text) {
+                    seen.insert(text.to_owned());
+                    list.push(text.to_owned());
                 }
             }
         }
@@ -352,10 +430,54 @@ impl<'a> LintRows<'a> {
         }
     }
 
+    /// What the next batches still have to tell, by what this accumulator has taken.
+    pub(super) fn needs(&self) -> Needs {
+        let mut policies: Vec<bool> =
+            self.matched.iter().zip(&self.missed).map(|(matched, missed)| *matched == 0 || !*missed).collect();
+        if self.set.is_some_and(|set| set.mode() == PdpMode::Enabled)
+            && let Some(hidden) = &self.plan.hidden_policies
+        {
+            for policy in hidden {
+                if let Some(slot) = policies.get_mut(*policy) {
+                    *slot = true;
+                }
+            }
+        }
+        for ((a, b), open) in self.plan.pairs.iter().zip(&self.subset) {
+            if *open {
+                for policy in [a, b] {
+                    if let Some(slot) = usize::try_from(*policy).ok().and_then(|p| policies.get_mut(p)) {
+                        *slot = true;
+                    }
+                }
+            }
+        }
+        Needs {
+            policies,
+            pairs: self.subset.clone(),
+            found: self.found.clone(),
+            texts: self
+                .plan
+                .text_columns
+                .iter()
+                .map(|column| self.texts.get(column).is_none_or(|(_, list)| list.len() < SUGGESTION_VALUES))
+                .collect(),
+            hidden_sample: self.hidden_sample.len() < SAMPLE_ROWS,
+        }
+    }
+
+    /// Counts rows taken without a compiled policy set (no data findings to gather).
+    pub(super) fn skip_rows(&mut self, rows: u64) {
+        self.rows += rows;
+    }
+
     /// Adds what `later` took, the rows right after this one's (two threads may each take a part).
     pub fn merge(&mut self, later: LintRows<'_>) {
         for (m, l) in self.matched.iter_mut().zip(&later.matched) {
             *m += l;
+        }
+        for (m, l) in self.missed.iter_mut().zip(&later.missed) {
+            *m |= l;
         }
         for (s, l) in self.subset.iter_mut().zip(&later.subset) {
             *s &= l;
@@ -384,254 +506,6 @@ impl<'a> LintRows<'a> {
         self.mismatch |= later.mismatch;
         self.rows += later.rows;
     }
-
-    /// The data findings, in the order lint reports them before sorting.
-    pub(super) fn findings(self, set: &PolicySet, plan: &DataPlan) -> Vec<Diagnostic> {
-        let mut findings = Vec::new();
-        if self.mismatch {
-            return findings;
-        }
-        let rows = self.rows;
-        let policy_ref = |index: usize| plan.refs.get(index).cloned();
-
-        // EQUALS on values no row holds, with the nearest value of a STRING column.
-        for (wanted, found) in plan.wanted.iter().zip(&self.found) {
-            if *found {
-                continue;
-            }
-            let Some(this) = policy_ref(wanted.policy) else { continue };
-            let name = set.schema().columns.get(wanted.column).map_or("", |c| c.name.as_str());
-            let hint = match self.texts.get(&wanted.column) {
-                Some((_, texts)) if wanted.column_type == ColumnType::String => {
-                    did_you_mean(&wanted.text, texts.iter().map(String::as_str))
-                        .map(|s| format!(" (did you mean `{s}`?)"))
-                        .unwrap_or_default()
-                }
-                _ => String::new(),
-            };
-            let value = &wanted.text;
-            findings.push(
-                Diagnostic::new(
-                    Severity::Warning,
-                    DiagnosticCode::ValueNotInData,
-                    format!("EQUALS `{value}`: no row has this value in `{name}`{hint}"),
-                )
-                .on_policy(this)
-                .on_filter(Some(wanted.filter)),
-            );
-        }
-
-        for (index, compiled) in set.policies().iter().enumerate() {
-            let Some(this) = policy_ref(index) else { continue };
-            let (Some(&matched), Some(who)) = (self.matched.get(index), plan.members.get(index)) else { continue };
-            if who.is_empty() {
-                findings.push(
-                    Diagnostic::new(
-                        Severity::Warning,
-                        DiagnosticCode::PolicyWithoutMembers,
-                        who.why_empty(compiled.source()),
-                    )
-                    .on_policy(this.clone()),
-                );
-            }
-            if matched == 0 && rows > 0 && !plan.never_matches.get(index).copied().unwrap_or(false) {
-                let message = if rows == 1 {
-                    "matches not even the 1 row, so it grants nothing".to_owned()
-                } else {
-                    format!("matches none of the {rows} rows, so it grants nothing")
-                };
-                findings.push(
-                    Diagnostic::new(Severity::Warning, DiagnosticCode::PolicyMatchesNoRow, message)
-                        .on_policy(this.clone()),
-                );
-            }
-            if matched == rows && rows > 0 && !compiled.filters().is_empty() {
-                let message = if rows == 1 {
-                    "its filters admit the 1 row, so they restrict nothing".to_owned()
-                } else {
-                    format!("its filters admit all {rows} rows, so they restrict nothing")
-                };
-                findings.push(
-                    Diagnostic::new(Severity::Note, DiagnosticCode::PolicyMatchesEveryRow, message).on_policy(this),
-                );
-            }
-        }
-
-        // Identical policies (same filters and same members), then redundancy (covered by another).
-        for (b, a) in plan.identical_to.iter().enumerate() {
-            let Some(a) = *a else { continue };
-            if let (Some(ra), Some(rb)) = (policy_ref(a), policy_ref(b)) {
-                findings.push(
-                    Diagnostic::new(
-                        Severity::Warning,
-                        DiagnosticCode::IdenticalPolicies,
-                        format!("is identical to {ra} (same filters, same members); keep one"),
-                    )
-                    .on_policy(rb),
-                );
-            }
-        }
-        let subset = |a: usize, b: usize| match (u32::try_from(a), u32::try_from(b)) {
-            (Ok(a), Ok(b)) => {
-                plan.pairs.binary_search(&(a, b)).ok().and_then(|k| self.subset.get(k)).copied().unwrap_or(false)
-            }
-            _ => false,
-        };
-        let count = plan.refs.len();
-        for a in 0..count {
-            let identical_to = |i: usize| plan.identical_to.get(i).copied().flatten();
-            if identical_to(a).is_some() {
-                continue;
-            }
-            let (Some(&rows_a), Some(members_a)) = (self.matched.get(a), plan.members.get(a)) else { continue };
-            if members_a.is_empty() || rows_a == 0 {
-                continue;
-            }
-            for b in 0..count {
-                if a == b || identical_to(b) == Some(a) || identical_to(a) == Some(b) {
-                    continue;
-                }
-                let (Some(&rows_b), Some(members_b)) = (self.matched.get(b), plan.members.get(b)) else { continue };
-                let covered = rows_a <= rows_b
-                    && members_a.len() <= members_b.len()
-                    && members_a.is_subset(members_b)
-                    && subset(a, b);
-                // Two policies covering each other are identical in effect; report the later one only.
-                let mutual = covered && members_b.is_subset(members_a) && subset(b, a);
-                if covered && (!mutual || a > b) {
-                    if let (Some(ra), Some(rb)) = (policy_ref(a), policy_ref(b)) {
-                        findings.push(
-                            Diagnostic::new(
-                                Severity::Warning,
-                                DiagnosticCode::RedundantPolicy,
-                                format!(
-                                    "is redundant: {rb} already grants its members ({}) every row it admits ({})",
-                                    plural(members_a.len() as u64, "principal", "principals"),
-                                    plural(rows_a, "row", "rows")
-                                ),
-                            )
-                            .on_policy(ra),
-                        );
-                    }
-                    break;
-                }
-            }
-        }
-
-        // Rows that only the owner and Admins see.
-        if set.mode() == PdpMode::Enabled && rows > 0 && self.hidden > 0 {
-            findings.push(
-                Diagnostic::new(
-                    Severity::Warning,
-                    DiagnosticCode::RowsOnlyPrivileged,
-                    format!(
-                        "{} of {} seen by no one but the owner and Admins: {}",
-                        self.hidden,
-                        if rows == 1 { "1 row is".to_owned() } else { format!("{rows} rows are") },
-                        row_list(&self.hidden_sample, self.hidden)
-                    ),
-                )
-                .with_rows(self.hidden_sample.clone()),
-            );
-        }
-
-        // Users who see nothing, and why.
-        if set.mode() == PdpMode::Enabled && rows > 0 {
-            findings.extend(users_who_see_nothing(set, plan, &self.matched));
-        }
-        findings
-    }
-}
-
-/// A finding per directory user who sees no row, saying why.
-fn users_who_see_nothing(set: &PolicySet, plan: &DataPlan, matched: &[u64]) -> Vec<Diagnostic> {
-    let directory = set.directory();
-    let policy_ref = |index: usize| plan.refs.get(index).cloned();
-    // The policies that did not compile and name the user (directly or through a group): such a
-    // user is not "in no policy", their policy is broken.
-    let broken_policies_of = |user: UserId| -> Vec<String> {
-        plan.broken
-            .iter()
-            .filter(|(_, p)| {
-                p.users.contains(&user)
-                    || p.groups.iter().any(|g| directory.group(*g).is_some_and(|g| g.user_ids.contains(&user)))
-            })
-            .map(|(r, _)| r.to_string())
-            .collect()
-    };
-    let missing_groups: Vec<String> = set
-        .policies()
-        .iter()
-        .enumerate()
-        .flat_map(|(i, p)| {
-            p.source()
-                .groups
-                .iter()
-                .filter(|g| directory.group(**g).is_none())
-                .map(move |g| (i, *g))
-                .collect::<Vec<_>>()
-        })
-        .filter_map(|(i, g)| Some(format!("group `{g}` of {}", policy_ref(i)?)))
-        .collect();
-    let mut findings = Vec::new();
-    for user in &directory.users {
-        let access = set.access(user.id);
-        let broken = broken_policies_of(user.id);
-        let message = match access.reason {
-            Reason::NoPolicy if !broken.is_empty() => format!(
-                "user {} `{}` sees no row: {} {} not compile (fix the compile {} above)",
-                user.id,
-                user.name,
-                broken.join(", "),
-                if broken.len() == 1 { "names them but does" } else { "name them but do" },
-                if broken.len() == 1 { "error" } else { "errors" },
-            ),
-            Reason::NoPolicy => {
-                let mut message = format!("user {} `{}` is in no policy and sees no row", user.id, user.name);
-                if !missing_groups.is_empty() {
-                    message.push_str(&format!(
-                        "; the directory lacks {}: is the user meant to be a member?",
-                        missing_groups.join(", ")
-                    ));
-                }
-                message
-            }
-            Reason::Policies => {
-                if access.policies.iter().any(|m| matched.get(m.policy.index()).is_some_and(|n| *n > 0)) {
-                    continue;
-                }
-                let names: Vec<String> = access
-                    .policies
-                    .iter()
-                    .filter_map(|m| policy_ref(m.policy.index()))
-                    .map(|p| p.to_string())
-                    .collect();
-                let mut message = format!(
-                    "user {} `{}` sees no row: their only policies match nothing ({})",
-                    user.id,
-                    user.name,
-                    names.join(", ")
-                );
-                if !broken.is_empty() {
-                    message.push_str(&format!("; {} also names them but does not compile", broken.join(", ")));
-                }
-                message
-            }
-            _ => continue,
-        };
-        let severity = if access.reason == Reason::NoPolicy && missing_groups.is_empty() && broken.is_empty() {
-            Severity::Note
-        } else {
-            Severity::Warning
-        };
-        findings.push(Diagnostic::new(severity, DiagnosticCode::UserSeesNothing, message).on_user(user.id));
-    }
-    findings
-}
-
-/// `1 row`, `6 rows`.
-pub(super) fn plural(n: u64, one: &str, many: &str) -> String {
-    if n == 1 { format!("1 {one}") } else { format!("{n} {many}") }
 }
 
 pub(super) fn is_subset(a: &RowSet, b: &RowSet) -> bool {
@@ -639,19 +513,6 @@ pub(super) fn is_subset(a: &RowSet, b: &RowSet) -> bool {
         return true;
     }
     a.len() <= b.len() && a.iter().all(|r| b.contains(r))
-}
-
-/// `row 2`, `rows 2, 5, 7` or `rows 2, 5, 7, …` for `count` rows of which `sample` are the first.
-fn row_list(sample: &[u64], count: u64) -> String {
-    if let ([only], 1) = (sample, count) {
-        return format!("row {only}");
-    }
-    let shown: Vec<String> = sample.iter().take(SAMPLE_ROWS).map(u64::to_string).collect();
-    if count > SAMPLE_ROWS as u64 {
-        format!("rows {}, …", shown.join(", "))
-    } else {
-        format!("rows {}", shown.join(", "))
-    }
 }
 
 /// The users and virtual users a policy applies to, resolved through the directory.
@@ -741,4 +602,43 @@ pub(super) fn has_like_wildcard(pattern: &str) -> bool {
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The pairs found through each policy's first member are those of comparing every two
+        /// policies, in the same order.
+        #[test]
+        fn redundancy_pairs_are_those_of_every_pair(
+            policies in proptest::collection::vec(
+                (proptest::collection::vec(0u64..6, 0..4), proptest::collection::vec(0u8..3, 0..3)),
+                0..12,
+            ),
+        ) {
+            let members: Vec<Members> = policies
+                .into_iter()
+                .map(|(users, virtuals)| {
+                    let mut users: Vec<UserId> = users.into_iter().map(UserId).collect();
+                    users.sort_unstable();
+                    users.dedup();
+                    let mut virtual_users: Vec<String> = virtuals.into_iter().map(|v| format!("v{v}")).collect();
+                    virtual_users.sort_unstable();
+                    virtual_users.dedup();
+                    Members { users, virtual_users }
+                })
+                .collect();
+            let mut every = Vec::new();
+            for (a, members_a) in members.iter().enumerate() {
+                for (b, members_b) in members.iter().enumerate() {
+                    if a != b && !members_a.is_empty() && members_a.is_subset(members_b) {
+                        every.push((a as u32, b as u32));
+                    }
+                }
+            }
+            proptest::prop_assert_eq!(redundancy_pairs(&members), every);
+        }
+    }
 }

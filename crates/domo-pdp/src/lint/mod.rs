@@ -1,6 +1,6 @@
 //! Lint: compile diagnostics plus analyses of what the policies do to the data and the users.
 
-use domo_model::{Dataset, Directory, DirectoryProblem, FilterOperator, Policy};
+use domo_model::{Dataset, Directory, DirectoryProblem, FilterOperator, Policy, Schema};
 
 use crate::compile::{Diagnostic, DiagnosticCode, PolicyHandle, PolicyRef, PolicySet, Severity};
 use crate::table::Table;
@@ -8,6 +8,7 @@ use crate::table::Table;
 mod contradiction;
 mod data;
 mod report;
+mod stream;
 
 use contradiction::contradictions;
 use data::{DataPlan, has_like_wildcard};
@@ -67,6 +68,8 @@ pub struct Linter {
     set: Option<PolicySet>,
     /// What the data findings need, worked out before the first row.
     plan: DataPlan,
+    /// The DataSet's columns, to read its rows by.
+    schema: Schema,
 }
 
 impl Linter {
@@ -163,7 +166,7 @@ impl Linter {
             Some(set) => DataPlan::new(set, refs, never_matches, &broken),
             None => DataPlan::default(),
         };
-        Linter { findings, set, plan }
+        Linter { findings, set, plan, schema: dataset.schema.clone() }
     }
 
     /// An empty accumulator of the data findings; give it the rows with [`LintRows::add`].

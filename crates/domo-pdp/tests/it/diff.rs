@@ -1,8 +1,11 @@
 //! The diff of two policy sets: over a whole table, accumulated over batches (forked and merged), and row by row by the reference all agree.
 
 use domo_model::{Column, ColumnType, Dataset, Directory, GroupId, Policy, Role, Schema, User, UserId};
+use std::num::NonZeroUsize;
+
 use domo_pdp::{
-    ChangedRows, DiffAccumulator, DiffOptions, HeaderRow, PolicyDiff, PolicySet, Reason, Table, diff_policies_with,
+    BatchOptions, ChangedRows, DiffAccumulator, DiffOptions, HeaderRow, PolicyDiff, PolicySet, Reason, Table, Threads,
+    diff_policies_with,
 };
 use proptest::prelude::*;
 
@@ -114,7 +117,13 @@ fn batch(case: &Case, start: usize, end: usize) -> Table {
     Table::from_csv(csv.as_bytes(), &case.dataset.schema, HeaderRow::Present).unwrap()
 }
 
-fn check(case: &Case, ops: &[u8], cuts: &[usize], examples: usize) {
+/// How the CSV is read by [`DiffAccumulator::add_csv`]: at most this many rows a batch, on this many threads.
+struct Reading {
+    batch_rows: usize,
+    threads: usize,
+}
+
+fn check(case: &Case, ops: &[u8], cuts: &[usize], examples: usize, reading: &Reading) {
     let mut new_policies = Vec::new();
     for (policy, op) in case.policies.iter().zip(ops.iter().cycle()) {
         mutate(policy, *op, &mut new_policies);
@@ -185,6 +194,44 @@ fn check(case: &Case, ops: &[u8], cuts: &[usize], examples: usize) {
         first.merge(merged).unwrap();
     }
     assert_eq!(first.finish(), whole, "forks of batches {bounds:?}");
+
+    // Read from the CSV, each batch evaluated and counted on a worker thread, appended in order.
+    let mut from_csv = DiffAccumulator::new(&old, &new, options);
+    let csv = to_csv(case, HeaderRow::Present);
+    let reading_options = BatchOptions {
+        batch_rows: reading.batch_rows,
+        threads: Threads::Exactly(NonZeroUsize::new(reading.threads).unwrap_or(NonZeroUsize::MIN)),
+        ..BatchOptions::default()
+    };
+    assert_eq!(from_csv.add_csv(csv.as_bytes(), reading_options).unwrap(), case.rows.len() as u64);
+    assert_eq!(
+        from_csv.finish(),
+        whole,
+        "from CSV in batches of {} rows on {} threads",
+        reading.batch_rows,
+        reading.threads
+    );
+
+    // Keeping the example rows' text: each batch offers its candidates while at hand, and the rows
+    // taken after each batch are exactly the examples it holds.
+    let mut keeping = DiffAccumulator::new(&old, &new, options);
+    let mut taken: Vec<usize> = Vec::new();
+    let rows = keeping
+        .add_csv_keeping(
+            csv.as_bytes(),
+            reading_options,
+            |batch, rows| rows.iter().map(|&row| (row, batch.value(row, 0).map(|v| v.to_string()))).collect::<Vec<_>>(),
+            |first, kept, candidates| {
+                for row in kept {
+                    assert!(candidates.iter().any(|(r, _)| first + r == *row), "{row} was not offered");
+                }
+                taken.extend(kept);
+            },
+        )
+        .unwrap();
+    assert_eq!(rows, case.rows.len() as u64);
+    assert_eq!(taken, examples, "the rows taken are the examples");
+    assert_eq!(keeping.finish(), whole, "keeping the examples' text");
 }
 
 proptest! {
@@ -196,8 +243,10 @@ proptest! {
         ops in prop::collection::vec(any::<u8>(), 1..8),
         cuts in prop::collection::vec(any::<usize>(), 0..5),
         examples in 0usize..4,
+        batch_rows in 1usize..9,
+        threads in 1usize..4,
     ) {
-        check(&case, &ops, &cuts, examples);
+        check(&case, &ops, &cuts, examples, &Reading { batch_rows, threads });
     }
 }
 
@@ -217,6 +266,39 @@ fn region_case() -> (Dataset, Directory, Vec<Policy>) {
         "filters": [{"column": "Region", "operator": "EQUALS", "values": ["East"]}]}]))
     .unwrap();
     (dataset, directory, policies)
+}
+
+/// Policy sets compiled against different schemas are refused before any row is read; a cell a
+/// changed policy reads that does not parse is refused with its row.
+#[test]
+fn a_csv_diff_refuses_mismatched_sets_and_bad_cells() {
+    let (dataset, directory, policies) = region_case();
+    let set = PolicySet::compile(&dataset, &policies, &directory).unwrap();
+    let mut long_dataset = dataset.clone();
+    long_dataset.schema = Schema { columns: vec![Column::new(ColumnType::Long, "Region")] };
+    let other = PolicySet::compile(&long_dataset, &[], &directory).unwrap();
+    let mut diff = DiffAccumulator::new(&other, &set, DiffOptions::default());
+    let error = diff.add_csv("East\n".as_bytes(), BatchOptions::default()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the table's schema does not match the DataSet's: column 1 is `Region` STRING in the table, `Region` LONG in the DataSet"
+    );
+    assert_eq!(diff.rows(), 0);
+
+    let mut numbers = long_dataset.clone();
+    numbers.schema.columns.push(Column::new(ColumnType::String, "Name"));
+    let narrow: Vec<Policy> = serde_json::from_value(serde_json::json!([{"id": 1, "name": "small", "users": [7],
+        "filters": [{"column": "Region", "operator": "LESS_THAN", "values": ["5"]}]}]))
+    .unwrap();
+    let before = PolicySet::compile(&numbers, &[], &directory).unwrap();
+    let after = PolicySet::compile(&numbers, &narrow, &directory).unwrap();
+    let mut diff = DiffAccumulator::new(&before, &after, DiffOptions::default());
+    let csv = "Region,Name\n1,a\n2,b\nx,c\n";
+    let options = BatchOptions { header: HeaderRow::Present, batch_rows: 1, ..BatchOptions::default() };
+    let error = diff.add_csv(csv.as_bytes(), options).unwrap_err();
+    let expected = Table::from_csv(csv.as_bytes(), &numbers.schema, HeaderRow::Present).unwrap_err();
+    assert_eq!(error.to_string(), expected.to_string());
+    assert!(error.to_string().contains("`x`"), "{error}");
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Lint's data findings gathered batch by batch (and merged) are those of the whole table.
 
-use domo_pdp::{HeaderRow, LintReport, Linter, Table};
+use std::num::NonZeroUsize;
+
+use domo_pdp::{BatchOptions, HeaderRow, LintReport, Linter, Table, Threads};
 use proptest::prelude::*;
 
 use crate::agreement::{Case, case_with_rows, to_csv};
@@ -25,6 +27,22 @@ fn ranges(rows: usize, cuts: &[usize]) -> Vec<std::ops::Range<usize>> {
     out
 }
 
+/// Batches of at most `batch_rows` rows typed and evaluated on `threads` threads.
+fn options(batch_rows: usize, threads: usize) -> BatchOptions {
+    BatchOptions {
+        batch_rows,
+        threads: Threads::Exactly(NonZeroUsize::new(threads).unwrap_or(NonZeroUsize::MIN)),
+        ..BatchOptions::default()
+    }
+}
+
+/// The report of [`Linter::rows_csv`] over `csv` (with a header) in batches of `batch_rows` on `threads` threads.
+fn streamed(case: &Case, csv: &str, batch_rows: usize, threads: usize) -> (u64, LintReport) {
+    let linter = Linter::new(&case.dataset, &case.policies, &case.directory);
+    let rows = linter.rows_csv(csv.as_bytes(), options(batch_rows, threads)).unwrap();
+    (rows.row_count(), linter.finish(rows))
+}
+
 fn whole(case: &Case) -> LintReport {
     let csv = to_csv(case, HeaderRow::Present);
     let table = Table::from_csv(csv.as_bytes(), &case.dataset.schema, HeaderRow::Present).unwrap();
@@ -47,6 +65,37 @@ proptest! {
         }
         prop_assert_eq!(rows.row_count(), case.rows.len() as u64);
         prop_assert_eq!(linter.finish(rows), whole(&case));
+    }
+
+    /// Streamed from the CSV on worker threads, each batch evaluating only what a finding still
+    /// needs (random batch sizes, so batch boundaries fall anywhere, inside quoted fields' records
+    /// too, and random thread counts): the same report as the whole table.
+    #[test]
+    fn streamed_lint_gives_the_findings_of_the_whole_table(
+        case in case_with_rows(0..40, 0..4),
+        batch_rows in 1usize..9,
+        threads in 1usize..4,
+    ) {
+        let csv = to_csv(&case, HeaderRow::Present);
+        let (rows, report) = streamed(&case, &csv, batch_rows, threads);
+        prop_assert_eq!(rows, case.rows.len() as u64);
+        prop_assert_eq!(report, whole(&case));
+    }
+
+    /// With PDP off no hidden-row count reads every policy, so later batches leave out the policies
+    /// already shown to admit some rows and miss others: still the report of the whole table.
+    #[test]
+    fn policies_left_out_with_pdp_off_change_no_finding(
+        case in case_with_rows(0..40, 0..4),
+        batch_rows in 1usize..5,
+        threads in 1usize..4,
+    ) {
+        let mut case = case;
+        case.dataset.pdp_enabled = false;
+        let csv = to_csv(&case, HeaderRow::Present);
+        let (rows, report) = streamed(&case, &csv, batch_rows, threads);
+        prop_assert_eq!(rows, case.rows.len() as u64);
+        prop_assert_eq!(report, whole(&case));
     }
 
     /// Two accumulators, each over its own run of batches on its own thread, merged in order: the
@@ -220,4 +269,59 @@ fn redundancy_holds_only_if_it_holds_in_every_batch() {
     let whole: Vec<String> =
         whole.findings.iter().filter(|f| f.kind() == "redundant-policy").map(ToString::to_string).collect();
     assert_eq!(whole, split);
+}
+
+/// Once a policy has admitted a row and missed one, later batches leave it out unless a finding
+/// still reads its rows: with PDP off (no hidden rows to count) and a row a batch, the counts a
+/// redundancy finding prints, "matches no row", "matches every row" and the values looked for
+/// are still those of the whole table, on one thread and on three.
+#[test]
+fn policies_left_out_of_later_batches_change_no_finding() {
+    let case = Case {
+        dataset: serde_json::from_value(serde_json::json!({
+            "id": "d", "name": "n", "pdpEnabled": false, "owner": {"id": 1},
+            "schema": {"columns": [{"type": "LONG", "name": "age"}, {"type": "STRING", "name": "s"}]}
+        }))
+        .unwrap(),
+        policies: serde_json::from_value(serde_json::json!([
+            {"id": 1, "name": "adults", "filters": [{"column": "age", "operator": "GREATER_THAN", "values": ["18"]}], "users": [2]},
+            {"id": 2, "name": "over ten", "filters": [{"column": "age", "operator": "GREATER_THAN", "values": ["10"]}], "users": [2, 3]},
+            {"id": 3, "name": "teens", "filters": [{"column": "age", "operator": "BETWEEN", "values": ["13", "19"]}], "users": [3]},
+            {"id": 4, "name": "old", "filters": [{"column": "age", "operator": "GREATER_THAN", "values": ["90"]}], "users": [3]},
+            {"id": 5, "name": "any", "filters": [{"column": "age", "operator": "GREATER_THAN", "values": ["0"]}], "users": [4]},
+            {"id": 6, "name": "named", "filters": [{"column": "s", "operator": "EQUALS", "values": ["Ann", "Zed", "Cyy"]}], "users": [4]},
+            {"id": 7, "name": "everyone", "filters": [{"column": "age", "operator": "GREATER_THAN", "values": ["-1"]}], "users": [1]}
+        ]))
+        .unwrap(),
+        directory: serde_json::from_value(serde_json::json!({"users": [
+            {"id": 1, "name": "Owner"}, {"id": 2, "name": "Ann"}, {"id": 3, "name": "Bob"}, {"id": 4, "name": "Cy"}
+        ]}))
+        .unwrap(),
+        rows: Vec::new(),
+        quote: Vec::new(),
+    };
+    let mut csv = String::from("age,s\n");
+    for age in [20, 5, 15, 30, 40, 50, 60, 12, 70, 80] {
+        csv.push_str(&format!("{age},{}\n", if age == 70 { "Ann" } else { "Cy" }));
+    }
+    let table = Table::from_csv(csv.as_bytes(), &case.dataset.schema, HeaderRow::Present).unwrap();
+    let whole = domo_pdp::lint(&case.dataset, &case.policies, &case.directory, &table);
+    let texts: Vec<String> = whole.findings.iter().map(|f| format!("{}: {f}", f.kind())).collect();
+    for expected in [
+        "redundant-policy: policy 1 `adults`: is redundant: policy 2 `over ten` already grants its members (1 principal) every row it admits (7 rows)",
+        "policy-matches-no-row: policy 4 `old`: matches none of the 10 rows, so it grants nothing",
+        "policy-matches-every-row: policy 5 `any`: its filters admit all 10 rows, so they restrict nothing",
+        "policy-matches-every-row: policy 7 `everyone`: its filters admit all 10 rows, so they restrict nothing",
+        "value-not-in-data: policy 6 `named`, filters[0]: EQUALS `Zed`: no row has this value in `s`",
+        "value-not-in-data: policy 6 `named`, filters[0]: EQUALS `Cyy`: no row has this value in `s` (did you mean `Cy`?)",
+    ] {
+        assert!(texts.iter().any(|t| t == expected), "missing {expected:?} in {texts:#?}");
+    }
+    for threads in [1, 3] {
+        for batch_rows in [1, 2, 3, 10] {
+            let (rows, report) = streamed(&case, &csv, batch_rows, threads);
+            assert_eq!(rows, 10);
+            assert_eq!(report, whole, "batches of {batch_rows} on {threads} threads");
+        }
+    }
 }

@@ -105,7 +105,7 @@ pub(super) fn plan_against(
     // changes are still found, and no user's rows change.
     let mut accumulator = domo_pdp::DiffAccumulator::new(&before_set, &after_set, domo_pdp::DiffOptions::default());
     if sample == Sample::Present {
-        common::for_each_batch(&planned, |batch| Ok(accumulator.add_batch(batch.table())?))?;
+        common::accumulate_csv(&planned, &mut accumulator)?;
     }
     let rows = accumulator.rows();
     let diff = accumulator.finish();

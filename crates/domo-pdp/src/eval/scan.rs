@@ -1,5 +1,7 @@
 //! The scan kernel: one policy's rows, from posting lists or column scans into bitmaps.
 
+use std::borrow::Cow;
+
 use fixedbitset::FixedBitSet;
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -17,15 +19,29 @@ enum Pass {
     /// The passing codes, ascending, when the filter named them (EQUALS): spares a
     /// vector as long as the dictionary, built for every policy of every batch.
     Named(Vec<u32>),
+    /// The passing codes in any order, and the same as one bit per code (from the
+    /// answers kept across batches: only the passing strings are mapped to codes).
+    Set { codes: Vec<u32>, bits: Vec<u64> },
 }
 
 impl Pass {
-    fn codes(&self) -> Vec<u32> {
-        match self {
-            Pass::Named(named) => named.clone(),
-            Pass::Each(pass) => {
-                pass.iter().enumerate().filter(|(_, p)| **p).filter_map(|(c, _)| u32::try_from(c).ok()).collect()
+    /// The passing codes given as a list, and a bit per code.
+    fn set(codes: Vec<u32>, dictionary: usize) -> Self {
+        let mut bits = vec![0u64; dictionary.div_ceil(64)];
+        for &code in codes.iter() {
+            if let Some(word) = bits.get_mut(code as usize / 64) {
+                *word |= 1 << (code % 64);
             }
+        }
+        Pass::Set { codes, bits }
+    }
+
+    fn codes(&self) -> Cow<'_, [u32]> {
+        match self {
+            Pass::Named(codes) | Pass::Set { codes, .. } => Cow::Borrowed(codes),
+            Pass::Each(pass) => Cow::Owned(
+                pass.iter().enumerate().filter(|(_, p)| **p).filter_map(|(c, _)| u32::try_from(c).ok()).collect(),
+            ),
         }
     }
 
@@ -33,11 +49,15 @@ impl Pass {
     fn with_test<R>(&self, f: impl CodeVisitor<R>) -> R {
         match self {
             Pass::Each(pass) => f.visit(|code| pass.get(code as usize).copied().unwrap_or(false)),
-            Pass::Named(named) => match named.as_slice() {
-                [] => f.visit(|_| false),
+            Pass::Named(codes) | Pass::Set { codes, .. } if codes.len() <= 1 => match codes.as_slice() {
                 &[one] => f.visit(move |code| code == one),
-                many => f.visit(|code| many.binary_search(&code).is_ok()),
+                _ => f.visit(|_| false),
             },
+            Pass::Named(many) => f.visit(|code| many.binary_search(&code).is_ok()),
+            // NULL's code is past the bits: it never passes.
+            Pass::Set { bits, .. } => {
+                f.visit(|code| bits.get(code as usize / 64).is_some_and(|word| word >> (code % 64) & 1 == 1))
+            }
         }
     }
 }
@@ -374,9 +394,10 @@ fn bind<'t>(table: &'t Table, filter: &'t CompiledFilter, tests: Option<&mut Str
                     codes.iter().map(|&code| column.counts.get(code as usize).copied().unwrap_or(0) as usize).sum();
                 Bound::Codes { column, pass: Pass::Named(codes), estimate }
             } else if let Some(tests) = tests {
-                let pass = tests.passes(filter.column, column, filter);
-                estimate = pass.iter().zip(&column.counts).filter(|(p, _)| **p).map(|(_, &c)| c as usize).sum();
-                Bound::Codes { column, pass: Pass::Each(pass), estimate }
+                let codes = tests.passes(filter.column, column, filter);
+                estimate =
+                    codes.iter().map(|&code| column.counts.get(code as usize).copied().unwrap_or(0) as usize).sum();
+                Bound::Codes { column, pass: Pass::set(codes, column.dict.len()), estimate }
             } else {
                 let mut pass = vec![false; column.dict.len()];
                 for ((slot, s), &count) in pass.iter_mut().zip(column.dict.iter()).zip(column.counts.iter()) {
@@ -429,7 +450,7 @@ pub(super) fn policy_rows(table: &Table, policy: &CompiledPolicy, mut tests: Opt
             let postings = column.postings();
             let codes = pass.codes();
             let rest: Vec<&Bound<'_>> = others(driver).collect();
-            if let ([code], []) = (codes.as_slice(), rest.as_slice()) {
+            if let ([code], []) = (&*codes, rest.as_slice()) {
                 // One value, nothing else to check: the posting list itself, shared.
                 let (start, end) = postings.range(*code);
                 if (end - start).saturating_mul(32) <= n {
@@ -440,7 +461,7 @@ pub(super) fn policy_rows(table: &Table, policy: &CompiledPolicy, mut tests: Opt
             // Candidates in row order: one posting list as is, several merged through
             // a sort (few rows) or a bitmap (many); then the other filters, one at a time.
             let mut rest = rest.into_iter();
-            let mut rows: Vec<u32> = match codes.as_slice() {
+            let mut rows: Vec<u32> = match &*codes {
                 // One posting list: the first other filter reads it where it lies.
                 [code] => match rest.next() {
                     Some(first) => {
@@ -453,7 +474,7 @@ pub(super) fn policy_rows(table: &Table, policy: &CompiledPolicy, mut tests: Opt
                 },
                 _ if estimate.saturating_mul(16) <= n => {
                     let mut rows: Vec<u32> = Vec::with_capacity(estimate);
-                    for &code in &codes {
+                    for &code in codes.iter() {
                         rows.extend_from_slice(postings.rows(code));
                     }
                     rows.sort_unstable();
@@ -461,7 +482,7 @@ pub(super) fn policy_rows(table: &Table, policy: &CompiledPolicy, mut tests: Opt
                 }
                 _ => {
                     let mut bits = FixedBitSet::with_capacity(n);
-                    for &code in &codes {
+                    for &code in codes.iter() {
                         for &row in postings.rows(code) {
                             bits.insert(row as usize);
                         }

@@ -10,6 +10,7 @@ use crate::filter::{Cmp, CompiledFilter, OrdTest, Test};
 use crate::rowset::RowSet;
 use crate::table::{ColumnData, NULL_CODE, StringColumn, Table};
 
+use super::ranges::{Decided, Ranges};
 use super::string_tests::StringTests;
 
 /// Which dictionary codes pass a STRING filter.
@@ -79,6 +80,8 @@ enum Bound<'t> {
         data: &'t ColumnData,
         filter: &'t CompiledFilter,
     },
+    /// A filter every value passes (the batch's value range decided it): only NULLs fail.
+    NotNull(&'t FixedBitSet),
 }
 
 impl Bound<'_> {
@@ -95,6 +98,18 @@ impl Bound<'_> {
                 pass.with_test(Scan(&column.codes))
             }
             Bound::Typed { data, filter } => scan_typed(data, filter, n),
+            Bound::NotNull(nulls) => {
+                let nulls = nulls.as_slice();
+                let mut blocks: Vec<usize> =
+                    (0..n.div_ceil(BITS)).map(|i| !nulls.get(i).copied().unwrap_or(0)).collect();
+                // Bits past the last row stay clear.
+                if let Some(last) = blocks.last_mut()
+                    && !n.is_multiple_of(BITS)
+                {
+                    *last &= (1usize << (n % BITS)) - 1;
+                }
+                blocks
+            }
         }
     }
 }
@@ -196,7 +211,7 @@ fn scale_literal(value: Decimal, scale: u32) -> Scaled {
 }
 
 /// A DATETIME test on `i128` nanoseconds as the same test on `i64` nanoseconds.
-fn narrow_test(test: &OrdTest<i128>) -> OrdTest<i64> {
+pub(super) fn narrow_test(test: &OrdTest<i128>) -> OrdTest<i64> {
     integer_test(test, |&v| match i64::try_from(v) {
         Ok(v) => Scaled::Floor(v, true),
         Err(_) if v < 0 => Scaled::Below,
@@ -206,7 +221,7 @@ fn narrow_test(test: &OrdTest<i128>) -> OrdTest<i64> {
 
 /// A DECIMAL test as the same test on integers at `scale` (cells are integers there, so a
 /// literal between two integers moves to the right side of the comparison).
-fn scaled_test(test: &OrdTest<Decimal>, scale: u32) -> OrdTest<i64> {
+pub(super) fn scaled_test(test: &OrdTest<Decimal>, scale: u32) -> OrdTest<i64> {
     integer_test(test, |v| scale_literal(*v, scale))
 }
 
@@ -351,6 +366,7 @@ impl Bound<'_> {
                     _ => keep_rows(rows, |_| false),
                 }
             }
+            Bound::NotNull(nulls) => keep_rows(rows, |row| !nulls.contains(row as usize)),
         }
     }
 }
@@ -423,21 +439,40 @@ fn blocks_to_bits(n: usize, blocks: Vec<usize>) -> FixedBitSet {
 /// posting lists. Small candidate sets are checked row by row; large ones,
 /// and policies without a selective STRING filter, are evaluated a column at
 /// a time into bitmaps that are ANDed.
-pub(super) fn policy_rows(table: &Table, policy: &CompiledPolicy, mut tests: Option<&mut StringTests>) -> RowSet {
+pub(super) fn policy_rows(
+    table: &Table,
+    policy: &CompiledPolicy,
+    ranges: &Ranges<'_>,
+    mut tests: Option<&mut StringTests>,
+) -> RowSet {
     let n = table.row_count();
     if policy.all_rows || policy.filters.is_empty() {
         return RowSet::all(n);
     }
-    let bound: Vec<Bound<'_>> = policy.filters.iter().filter_map(|f| bind(table, f, tests.as_deref_mut())).collect();
-    if bound.len() != policy.filters.len() {
-        return RowSet::empty(n);
+    // Filters the table's value ranges decide first: one that no row passes empties the policy unread.
+    let mut decided = Vec::with_capacity(policy.filters.len());
+    for filter in &policy.filters {
+        match ranges.decide(filter) {
+            Some(Decided::NoRow) => return RowSet::empty(n),
+            other => decided.push(other),
+        }
+    }
+    let mut bound: Vec<Bound<'_>> = Vec::with_capacity(policy.filters.len());
+    for (filter, decided) in policy.filters.iter().zip(decided) {
+        match decided {
+            Some(Decided::EveryValue(nulls)) => bound.push(Bound::NotNull(nulls)),
+            _ => match bind(table, filter, tests.as_deref_mut()) {
+                Some(b) => bound.push(b),
+                None => return RowSet::empty(n),
+            },
+        }
     }
     let driver = bound
         .iter()
         .enumerate()
         .filter_map(|(i, b)| match b {
             Bound::Codes { estimate, .. } => Some((i, *estimate)),
-            Bound::Typed { .. } => None,
+            Bound::Typed { .. } | Bound::NotNull(_) => None,
         })
         .min_by_key(|&(_, estimate)| estimate);
     let others = |driver: usize| bound.iter().enumerate().filter(move |&(i, _)| i != driver).map(|(_, b)| b);

@@ -1,11 +1,9 @@
 //! STRING filter results kept across the batches of one pass: each distinct string is tested once per filter.
 
-use std::sync::Arc;
-
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashTable};
 
 use crate::filter::CompiledFilter;
-use crate::table::StringColumn;
+use crate::table::{StringColumn, short_eq};
 
 /// The most distinct strings kept per column; past it, new strings are tested in every batch.
 const MAX_STRINGS_PER_COLUMN: usize = 1 << 18;
@@ -18,10 +16,13 @@ const NONE: u32 = u32::MAX;
 /// One column's strings seen so far in the pass, numbered in order of first sight.
 #[derive(Debug, Default)]
 struct Seen {
-    numbers: HashMap<Arc<str>, u32>,
-    /// The strings by number.
-    strings: Vec<Arc<str>>,
-    bytes: usize,
+    /// The strings end to end, by number (one allocation, read in order when testing new ones).
+    text: String,
+    /// Where each string ends in `text`.
+    ends: Vec<usize>,
+    /// The numbers, by the hash of their string.
+    index: HashTable<u32>,
+    hasher: foldhash::fast::FixedState,
     /// This batch's dictionary code to the pass's number (`NONE`: not kept).
     number_of: Vec<u32>,
     /// The pass's number to this batch's dictionary code (`NONE`: not in this batch).
@@ -33,30 +34,57 @@ struct Seen {
 }
 
 impl Seen {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn string(&self, number: usize) -> Option<&str> {
+        let end = *self.ends.get(number)?;
+        let start = number.checked_sub(1).map_or(Some(0), |previous| self.ends.get(previous).copied())?;
+        self.text.get(start..end)
+    }
+
+    /// The number of `s`, numbering it if it is new and the caps allow; `NONE` otherwise.
+    fn number(&mut self, s: &str, caps: Caps) -> u32 {
+        use std::hash::BuildHasher;
+        let hash = self.hasher.hash_one(s.as_bytes());
+        let (text, ends) = (&self.text, &self.ends);
+        let is = |&number: &u32| {
+            let end = ends.get(number as usize).copied().unwrap_or(0);
+            let start = (number as usize).checked_sub(1).and_then(|previous| ends.get(previous)).copied().unwrap_or(0);
+            text.as_bytes().get(start..end).is_some_and(|kept| short_eq(kept, s.as_bytes()))
+        };
+        if let Some(&number) = self.index.find(hash, is) {
+            return number;
+        }
+        let Some(number) = u32::try_from(self.len()).ok().filter(|&n| n != NONE) else { return NONE };
+        if self.len() >= caps.strings || self.text.len() + s.len() > caps.bytes {
+            return NONE;
+        }
+        self.text.push_str(s);
+        self.ends.push(self.text.len());
+        let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
+        self.index.insert_unique(hash, number, |&n| {
+            let end = ends.get(n as usize).copied().unwrap_or(0);
+            let start = (n as usize).checked_sub(1).and_then(|previous| ends.get(previous)).copied().unwrap_or(0);
+            hasher.hash_one(text.as_bytes().get(start..end).unwrap_or_default())
+        });
+        number
+    }
+
     /// Numbers this batch's strings (new ones while under the caps) and maps codes to numbers and back.
     fn map(&mut self, column: &StringColumn, caps: Caps) {
         self.number_of.clear();
         self.unkept.clear();
         for (code, s) in column.dict.iter().enumerate() {
-            let number = match self.numbers.get(s) {
-                Some(&number) => number,
-                None if self.strings.len() < caps.strings && self.bytes + s.len() <= caps.bytes => {
-                    let number = u32::try_from(self.strings.len()).unwrap_or(NONE);
-                    let shared: Arc<str> = s.into();
-                    self.bytes += s.len();
-                    self.numbers.insert(Arc::clone(&shared), number);
-                    self.strings.push(shared);
-                    number
-                }
-                None => NONE,
-            };
+            let number = self.number(s, caps);
             if number == NONE {
                 self.unkept.extend(u32::try_from(code).ok());
             }
             self.number_of.push(number);
         }
         self.code_of.clear();
-        self.code_of.resize(self.strings.len(), NONE);
+        self.code_of.resize(self.len(), NONE);
         for (code, &number) in self.number_of.iter().enumerate() {
             if let Some(slot) = self.code_of.get_mut(number as usize) {
                 *slot = u32::try_from(code).unwrap_or(NONE);
@@ -80,12 +108,11 @@ struct Answers {
 
 impl Answers {
     /// Tests the strings numbered since the last call.
-    fn catch_up(&mut self, strings: &[Arc<str>], filter: &CompiledFilter) {
+    fn catch_up(&mut self, seen: &Seen, filter: &CompiledFilter) {
         let not = filter.filter.not;
-        let new = strings.get(self.tested..).unwrap_or_default();
-        self.bits.resize(strings.len().div_ceil(64), 0);
-        for (number, s) in (self.tested..).zip(new) {
-            if filter.test.test_str(s) != not {
+        self.bits.resize(seen.len().div_ceil(64), 0);
+        for number in self.tested..seen.len() {
+            if seen.string(number).is_some_and(|s| filter.test.test_str(s) != not) {
                 if let Some(word) = self.bits.get_mut(number / 64) {
                     *word |= 1 << (number % 64);
                 }
@@ -94,7 +121,7 @@ impl Answers {
                 }
             }
         }
-        self.tested = strings.len();
+        self.tested = seen.len();
         if self.passing.as_ref().is_some_and(|passing| passing.len() * 4 > self.tested) {
             self.passing = None;
         }
@@ -156,7 +183,7 @@ impl StringTests {
                 .entry(filter.clone())
                 .or_insert_with(|| Answers { passing: Some(Vec::new()), ..Answers::default() }),
         };
-        answers.catch_up(&seen.strings, filter);
+        answers.catch_up(seen, filter);
         let mut codes = Vec::new();
         match &answers.passing {
             Some(passing) => {

@@ -234,7 +234,7 @@ impl PolicySet {
     /// The rows one policy admits on `table` (its filters only), for analyses that need only a few policies
     /// of each batch; `None` if the policy is out of range. The table's schema must have been checked.
     pub(crate) fn policy_rows_on(&self, table: &Table, policy: usize) -> Option<RowSet> {
-        self.policies.get(policy).map(|policy| policy_rows(table, policy, &Ranges::new(table), None))
+        self.policies.get(policy).map(|policy| policy_rows(table, policy, &Ranges::none(table), None))
     }
 }
 

@@ -33,6 +33,12 @@ impl<'t> Ranges<'t> {
         Self { table, spans: (0..table.schema().columns.len()).map(|_| OnceLock::new()).collect() }
     }
 
+    /// Ranges that decide nothing: for evaluating one policy of a table, where computing a
+    /// column's range would cost as much as the scan it might spare.
+    pub(super) fn none(table: &'t Table) -> Self {
+        Self { table, spans: Vec::new() }
+    }
+
     /// The filter's answer for every row, when the column's range decides it; `None` when rows must be read.
     pub(super) fn decide(&self, filter: &CompiledFilter) -> Option<Decided<'t>> {
         let data = self.table.column_data(filter.column)?;

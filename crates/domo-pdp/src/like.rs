@@ -42,28 +42,30 @@ impl LikePattern {
     /// Whether the whole of `text` matches, character by character (Unicode scalar values).
     pub(crate) fn matches(&self, text: &str) -> bool {
         // Greedy matching with backtracking to the last `%`: O(len(text) * len(pattern)) worst case.
-        let text: Vec<char> = text.chars().collect();
+        // Positions in `text` are byte offsets on character boundaries: no copy of the text.
+        let char_at = |t: usize| text.get(t..).and_then(|rest| rest.chars().next());
         let (mut t, mut p) = (0usize, 0usize);
         let mut star: Option<(usize, usize)> = None;
-        while t < text.len() {
+        while let Some(c) = char_at(t) {
             match self.tokens.get(p) {
                 Some(Token::Any) => {
                     star = Some((p, t));
                     p += 1;
                 }
                 Some(Token::One) => {
-                    t += 1;
+                    t += c.len_utf8();
                     p += 1;
                 }
-                Some(Token::Literal(c)) if text.get(t) == Some(c) => {
-                    t += 1;
+                Some(Token::Literal(literal)) if *literal == c => {
+                    t += c.len_utf8();
                     p += 1;
                 }
                 _ => match star {
                     Some((sp, st)) => {
+                        let st = st + char_at(st).map_or(1, char::len_utf8);
                         p = sp + 1;
-                        t = st + 1;
-                        star = Some((sp, st + 1));
+                        t = st;
+                        star = Some((sp, st));
                     }
                     None => return false,
                 },
@@ -75,7 +77,37 @@ impl LikePattern {
 
 #[cfg(test)]
 mod tests {
-    use super::LikePattern;
+    use proptest::prelude::*;
+
+    use super::{LikePattern, Token};
+
+    /// Whether `tokens` match the whole of `text`, by the definition: a plain recursion.
+    fn reference(tokens: &[Token], text: &[char]) -> bool {
+        match tokens.split_first() {
+            None => text.is_empty(),
+            Some((Token::Any, rest)) => (0..=text.len()).any(|skip| reference(rest, &text[skip..])),
+            Some((Token::One, rest)) => !text.is_empty() && reference(rest, &text[1..]),
+            Some((Token::Literal(c), rest)) => text.first() == Some(c) && reference(rest, &text[1..]),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        /// The matcher agrees with the definition on short patterns and texts of a few
+        /// characters, multi-byte ones included.
+        #[test]
+        fn like_matches_as_defined(
+            pattern in prop::collection::vec(prop::sample::select(vec!['a', 'é', '%', '_', '\\']), 0..6),
+            text in prop::collection::vec(prop::sample::select(vec!['a', 'é', 'b', '%', '_']), 0..6),
+        ) {
+            let pattern: String = pattern.into_iter().collect();
+            let like = LikePattern::new(&pattern);
+            let chars = text.clone();
+            let text: String = text.into_iter().collect();
+            prop_assert_eq!(like.matches(&text), reference(like.tokens(), &chars), "{:?} on {:?}", pattern, text);
+        }
+    }
 
     #[test]
     fn like_wildcards_and_escapes() {
@@ -97,6 +129,8 @@ mod tests {
             ("A%", "abc", false),
             ("%a%b%c", "xaybzc", true),
             ("%a%b%c", "xaybzcd", false),
+            ("%é", "éé", true),
+            ("%é_", "aéé", true),
         ];
         for (pattern, text, expected) in cases {
             assert_eq!(LikePattern::new(pattern).matches(text), expected, "{pattern:?} on {text:?}");

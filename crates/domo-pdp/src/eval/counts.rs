@@ -24,6 +24,11 @@ pub(crate) struct CountPlan {
     reasons: Vec<Reason>,
     principal_key: Vec<Option<usize>>,
     keys: Vec<Vec<usize>>,
+    /// Per key: its principal's other groups of several policies (each group's union is
+    /// built once per batch), and the key's policies in neither them nor the anchor.
+    parts: Vec<(Vec<GroupId>, Vec<usize>)>,
+    /// Every group whose union some count reads, ascending.
+    groups: Vec<GroupId>,
     work: Vec<(Option<GroupId>, Vec<usize>)>,
 }
 
@@ -33,6 +38,7 @@ impl CountPlan {
         let mut key_index: HashMap<Vec<usize>, usize> = HashMap::new();
         let mut keys: Vec<Vec<usize>> = Vec::new();
         let mut anchors: Vec<Option<GroupId>> = Vec::new();
+        let mut parts: Vec<(Vec<GroupId>, Vec<usize>)> = Vec::new();
         let mut reasons = Vec::new();
         let mut principal_key = Vec::new();
         for (user, access) in principals {
@@ -50,6 +56,24 @@ impl CountPlan {
                         .filter(|g| set.group_policies(*g).len() > 1)
                         .max_by_key(|g| set.group_policies(*g).len())
                 });
+                let anchor_policies: &[usize] = anchor.map_or(&[], |g| set.group_policies(g));
+                // The principal's other groups whose policies are all in the key.
+                let others: Vec<GroupId> = user
+                    .map(|user| set.groups_of(user))
+                    .unwrap_or_default()
+                    .iter()
+                    .copied()
+                    .filter(|&g| Some(g) != anchor)
+                    .filter(|&g| set.group_policies(g).len() > 1)
+                    .filter(|&g| set.group_policies(g).iter().all(|p| key.contains(p)))
+                    .collect();
+                let rest: Vec<usize> = key
+                    .iter()
+                    .copied()
+                    .filter(|p| !anchor_policies.contains(p))
+                    .filter(|p| !others.iter().any(|&g| set.group_policies(g).contains(p)))
+                    .collect();
+                parts.push((others, rest));
                 keys.push(key);
                 anchors.push(anchor);
                 keys.len() - 1
@@ -63,7 +87,15 @@ impl CountPlan {
         let mut work: Vec<(Option<GroupId>, Vec<usize>)> = by_anchor.into_iter().collect();
         // A fixed order, so that every pass splits the work alike.
         work.sort_unstable_by_key(|(anchor, _)| *anchor);
-        Self { reasons, principal_key, keys, work }
+        let mut groups: Vec<GroupId> = anchors
+            .iter()
+            .flatten()
+            .copied()
+            .chain(parts.iter().flat_map(|(others, _)| others.iter().copied()))
+            .collect();
+        groups.sort_unstable();
+        groups.dedup();
+        Self { reasons, principal_key, keys, parts, groups, work }
     }
 
     /// How many keys the plan counts.
@@ -84,15 +116,22 @@ impl CountPlan {
 
     /// Each key's number of visible rows among `n` rows, given every policy's rows.
     pub(crate) fn count_keys(&self, set: &PolicySet, rows: &[RowSet], n: usize, parallel: Parallel) -> Vec<usize> {
+        // Each group's union, built once for the keys it anchors and the keys of its other members.
+        let union_of =
+            |&group: &GroupId| (group, RowSet::union(n, set.group_policies(group).iter().filter_map(|&p| rows.get(p))));
+        let unions: HashMap<GroupId, RowSet> = match parallel {
+            Parallel::Rayon => self.groups.par_iter().map(union_of).collect::<Vec<_>>().into_iter().collect(),
+            Parallel::No => self.groups.iter().map(union_of).collect(),
+        };
         let count_anchor = |(anchor, members): &(Option<GroupId>, Vec<usize>)| {
-            let anchor_policies: &[usize] = anchor.map_or(&[], |g| set.group_policies(g));
-            let anchor_rows = anchor.map(|_| RowSet::union(n, anchor_policies.iter().filter_map(|&p| rows.get(p))));
+            let anchor_rows = anchor.and_then(|g| unions.get(&g));
             members
                 .iter()
                 .map(|&index| {
-                    let key = self.keys.get(index).map_or(&[][..], Vec::as_slice);
-                    let mut sets: Vec<&RowSet> = anchor_rows.iter().collect();
-                    sets.extend(key.iter().filter(|p| !anchor_policies.contains(p)).filter_map(|&p| rows.get(p)));
+                    let (others, rest) = self.parts.get(index).map_or((&[][..], &[][..]), |(o, r)| (o, r));
+                    let mut sets: Vec<&RowSet> = anchor_rows.into_iter().collect();
+                    sets.extend(others.iter().filter_map(|g| unions.get(g)));
+                    sets.extend(rest.iter().filter_map(|&p| rows.get(p)));
                     (index, RowSet::union_len(n, &sets))
                 })
                 .collect::<Vec<_>>()
@@ -124,5 +163,94 @@ impl CountPlan {
                 (rows, reason)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use domo_model::{
+        Column, ColumnType, Dataset, Directory, DirectoryGroup, FilterOperator, GroupId, Policy, PolicyFilter,
+        PolicyType, Role, Schema, User, UserId,
+    };
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::table::{HeaderRow, Table};
+
+    const USERS: u64 = 6;
+    const GROUPS: u64 = 3;
+
+    proptest! {
+        /// Every user's count, with groups' unions shared between keys (a user in several groups of
+        /// several policies each), is the size of the union of the user's policies' rows.
+        #[test]
+        fn counts_are_the_sizes_of_each_users_union(
+            cells in prop::collection::vec(prop::option::of(0i64..8), 0..40),
+            policies in prop::collection::vec(
+                (0i64..8, any::<bool>(), prop::collection::vec(1..=USERS, 0..2), prop::collection::vec(1..=GROUPS, 0..3)),
+                1..9,
+            ),
+            members in prop::collection::vec(prop::collection::vec(1..=USERS, 0..5), GROUPS as usize),
+        ) {
+            let schema = Schema { columns: vec![Column::new(ColumnType::Long, "n")] };
+            let dataset = Dataset {
+                id: "d".into(),
+                name: "d".into(),
+                description: None,
+                rows: 0,
+                columns: 1,
+                schema: schema.clone(),
+                owner: None,
+                created_at: None,
+                updated_at: None,
+                data_current_at: None,
+                pdp_enabled: true,
+                policies: None,
+            };
+            let policies: Vec<Policy> = policies
+                .into_iter()
+                .enumerate()
+                .map(|(i, (value, greater, users, groups))| Policy {
+                    id: None,
+                    policy_type: PolicyType::User,
+                    name: format!("p{i}"),
+                    filters: vec![PolicyFilter {
+                        column: "n".into(),
+                        values: vec![value.to_string()],
+                        operator: if greater { FilterOperator::GreaterThan } else { FilterOperator::Equals },
+                        not: false,
+                    }],
+                    users: users.into_iter().map(UserId).collect(),
+                    virtual_users: vec![],
+                    groups: groups.into_iter().map(GroupId).collect(),
+                })
+                .collect();
+            let directory = Directory {
+                users: (1..=USERS).map(|id| User::new(UserId(id), format!("u{id}"), Role::Participant)).collect(),
+                groups: members
+                    .into_iter()
+                    .zip(1..)
+                    .map(|(members, id)| DirectoryGroup {
+                        id: GroupId(id),
+                        name: format!("g{id}"),
+                        user_ids: members.into_iter().map(UserId).collect(),
+                    })
+                    .collect(),
+                roles: Vec::new(),
+            };
+            let set = PolicySet::compile(&dataset, &policies, &directory).unwrap();
+            let csv: String = cells.iter().map(|c| c.map(|v| v.to_string()).unwrap_or_default() + "\n").collect();
+            let table = Table::from_csv(csv.as_bytes(), &schema, HeaderRow::Absent).unwrap();
+            let evaluation = set.evaluate(&table).unwrap();
+            let n = table.row_count();
+            let users: Vec<UserId> = (1..=USERS).map(UserId).collect();
+            let plan = CountPlan::new(&set, users.iter().map(|&u| (Some(u), set.access(u))));
+            for parallel in [Parallel::Rayon, Parallel::No] {
+                let counted = plan.finish(&plan.count_keys(&set, &evaluation.rows, n, parallel), n);
+                for (&user, (count, _)) in users.iter().zip(counted) {
+                    prop_assert_eq!(count, evaluation.visible_rows(user).len(), "user {} ({:?})", user, parallel);
+                }
+            }
+        }
     }
 }

@@ -10,11 +10,13 @@ use crate::rowset::RowSet;
 use crate::table::Table;
 
 mod counts;
+mod ranges;
 mod scan;
 mod stream;
 mod string_tests;
 
 pub(crate) use counts::{CountPlan, Parallel};
+use ranges::Ranges;
 use scan::{policy_rows, typed_passes};
 pub use stream::{AllCounts, VirtualCount};
 pub(crate) use string_tests::StringTests;
@@ -156,12 +158,18 @@ impl PolicySet {
             aliases.get(index).copied().flatten().is_some()
                 || needed.as_ref().is_some_and(|needed| !needed.get(index).copied().unwrap_or(false))
         };
+        let ranges = Ranges::new(table);
+        let ranges = &ranges;
         let mut rows: Vec<RowSet> = match (parallel, tests) {
             (_, Some(tests)) => {
                 tests.next_batch();
                 let mut rows = Vec::with_capacity(self.policies.len());
                 for (index, policy) in self.policies.iter().enumerate() {
-                    rows.push(if skipped(index) { RowSet::empty(n) } else { policy_rows(table, policy, Some(tests)) });
+                    rows.push(if skipped(index) {
+                        RowSet::empty(n)
+                    } else {
+                        policy_rows(table, policy, ranges, Some(tests))
+                    });
                 }
                 rows
             }
@@ -169,13 +177,21 @@ impl PolicySet {
                 .policies
                 .par_iter()
                 .enumerate()
-                .map(|(index, policy)| if skipped(index) { RowSet::empty(n) } else { policy_rows(table, policy, None) })
+                .map(
+                    |(index, policy)| {
+                        if skipped(index) { RowSet::empty(n) } else { policy_rows(table, policy, ranges, None) }
+                    },
+                )
                 .collect(),
             (Parallel::No, None) => self
                 .policies
                 .iter()
                 .enumerate()
-                .map(|(index, policy)| if skipped(index) { RowSet::empty(n) } else { policy_rows(table, policy, None) })
+                .map(
+                    |(index, policy)| {
+                        if skipped(index) { RowSet::empty(n) } else { policy_rows(table, policy, ranges, None) }
+                    },
+                )
                 .collect(),
         };
         for (index, alias) in aliases.iter().enumerate() {
@@ -218,7 +234,7 @@ impl PolicySet {
     /// The rows one policy admits on `table` (its filters only), for analyses that need only a few policies
     /// of each batch; `None` if the policy is out of range. The table's schema must have been checked.
     pub(crate) fn policy_rows_on(&self, table: &Table, policy: usize) -> Option<RowSet> {
-        self.policies.get(policy).map(|policy| policy_rows(table, policy, None))
+        self.policies.get(policy).map(|policy| policy_rows(table, policy, &Ranges::none(table), None))
     }
 }
 

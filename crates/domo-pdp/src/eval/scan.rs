@@ -1,5 +1,7 @@
 //! The scan kernel: one policy's rows, from posting lists or column scans into bitmaps.
 
+use std::borrow::Cow;
+
 use fixedbitset::FixedBitSet;
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -8,6 +10,7 @@ use crate::filter::{Cmp, CompiledFilter, OrdTest, Test};
 use crate::rowset::RowSet;
 use crate::table::{ColumnData, NULL_CODE, StringColumn, Table};
 
+use super::ranges::{Decided, Ranges};
 use super::string_tests::StringTests;
 
 /// Which dictionary codes pass a STRING filter.
@@ -17,15 +20,29 @@ enum Pass {
     /// The passing codes, ascending, when the filter named them (EQUALS): spares a
     /// vector as long as the dictionary, built for every policy of every batch.
     Named(Vec<u32>),
+    /// The passing codes in any order, and the same as one bit per code (from the
+    /// answers kept across batches: only the passing strings are mapped to codes).
+    Set { codes: Vec<u32>, bits: Vec<u64> },
 }
 
 impl Pass {
-    fn codes(&self) -> Vec<u32> {
-        match self {
-            Pass::Named(named) => named.clone(),
-            Pass::Each(pass) => {
-                pass.iter().enumerate().filter(|(_, p)| **p).filter_map(|(c, _)| u32::try_from(c).ok()).collect()
+    /// The passing codes given as a list, and a bit per code.
+    fn set(codes: Vec<u32>, dictionary: usize) -> Self {
+        let mut bits = vec![0u64; dictionary.div_ceil(64)];
+        for &code in codes.iter() {
+            if let Some(word) = bits.get_mut(code as usize / 64) {
+                *word |= 1 << (code % 64);
             }
+        }
+        Pass::Set { codes, bits }
+    }
+
+    fn codes(&self) -> Cow<'_, [u32]> {
+        match self {
+            Pass::Named(codes) | Pass::Set { codes, .. } => Cow::Borrowed(codes),
+            Pass::Each(pass) => Cow::Owned(
+                pass.iter().enumerate().filter(|(_, p)| **p).filter_map(|(c, _)| u32::try_from(c).ok()).collect(),
+            ),
         }
     }
 
@@ -33,11 +50,15 @@ impl Pass {
     fn with_test<R>(&self, f: impl CodeVisitor<R>) -> R {
         match self {
             Pass::Each(pass) => f.visit(|code| pass.get(code as usize).copied().unwrap_or(false)),
-            Pass::Named(named) => match named.as_slice() {
-                [] => f.visit(|_| false),
+            Pass::Named(codes) | Pass::Set { codes, .. } if codes.len() <= 1 => match codes.as_slice() {
                 &[one] => f.visit(move |code| code == one),
-                many => f.visit(|code| many.binary_search(&code).is_ok()),
+                _ => f.visit(|_| false),
             },
+            Pass::Named(many) => f.visit(|code| many.binary_search(&code).is_ok()),
+            // NULL's code is past the bits: it never passes.
+            Pass::Set { bits, .. } => {
+                f.visit(|code| bits.get(code as usize / 64).is_some_and(|word| word >> (code % 64) & 1 == 1))
+            }
         }
     }
 }
@@ -59,6 +80,8 @@ enum Bound<'t> {
         data: &'t ColumnData,
         filter: &'t CompiledFilter,
     },
+    /// A filter every value passes (the batch's value range decided it): only NULLs fail.
+    NotNull(&'t FixedBitSet),
 }
 
 impl Bound<'_> {
@@ -75,6 +98,18 @@ impl Bound<'_> {
                 pass.with_test(Scan(&column.codes))
             }
             Bound::Typed { data, filter } => scan_typed(data, filter, n),
+            Bound::NotNull(nulls) => {
+                let nulls = nulls.as_slice();
+                let mut blocks: Vec<usize> =
+                    (0..n.div_ceil(BITS)).map(|i| !nulls.get(i).copied().unwrap_or(0)).collect();
+                // Bits past the last row stay clear.
+                if let Some(last) = blocks.last_mut()
+                    && !n.is_multiple_of(BITS)
+                {
+                    *last &= (1usize << (n % BITS)) - 1;
+                }
+                blocks
+            }
         }
     }
 }
@@ -176,7 +211,7 @@ fn scale_literal(value: Decimal, scale: u32) -> Scaled {
 }
 
 /// A DATETIME test on `i128` nanoseconds as the same test on `i64` nanoseconds.
-fn narrow_test(test: &OrdTest<i128>) -> OrdTest<i64> {
+pub(super) fn narrow_test(test: &OrdTest<i128>) -> OrdTest<i64> {
     integer_test(test, |&v| match i64::try_from(v) {
         Ok(v) => Scaled::Floor(v, true),
         Err(_) if v < 0 => Scaled::Below,
@@ -186,7 +221,7 @@ fn narrow_test(test: &OrdTest<i128>) -> OrdTest<i64> {
 
 /// A DECIMAL test as the same test on integers at `scale` (cells are integers there, so a
 /// literal between two integers moves to the right side of the comparison).
-fn scaled_test(test: &OrdTest<Decimal>, scale: u32) -> OrdTest<i64> {
+pub(super) fn scaled_test(test: &OrdTest<Decimal>, scale: u32) -> OrdTest<i64> {
     integer_test(test, |v| scale_literal(*v, scale))
 }
 
@@ -331,6 +366,7 @@ impl Bound<'_> {
                     _ => keep_rows(rows, |_| false),
                 }
             }
+            Bound::NotNull(nulls) => keep_rows(rows, |row| !nulls.contains(row as usize)),
         }
     }
 }
@@ -374,9 +410,10 @@ fn bind<'t>(table: &'t Table, filter: &'t CompiledFilter, tests: Option<&mut Str
                     codes.iter().map(|&code| column.counts.get(code as usize).copied().unwrap_or(0) as usize).sum();
                 Bound::Codes { column, pass: Pass::Named(codes), estimate }
             } else if let Some(tests) = tests {
-                let pass = tests.passes(filter.column, column, filter);
-                estimate = pass.iter().zip(&column.counts).filter(|(p, _)| **p).map(|(_, &c)| c as usize).sum();
-                Bound::Codes { column, pass: Pass::Each(pass), estimate }
+                let codes = tests.passes(filter.column, column, filter);
+                estimate =
+                    codes.iter().map(|&code| column.counts.get(code as usize).copied().unwrap_or(0) as usize).sum();
+                Bound::Codes { column, pass: Pass::set(codes, column.dict.len()), estimate }
             } else {
                 let mut pass = vec![false; column.dict.len()];
                 for ((slot, s), &count) in pass.iter_mut().zip(column.dict.iter()).zip(column.counts.iter()) {
@@ -402,21 +439,40 @@ fn blocks_to_bits(n: usize, blocks: Vec<usize>) -> FixedBitSet {
 /// posting lists. Small candidate sets are checked row by row; large ones,
 /// and policies without a selective STRING filter, are evaluated a column at
 /// a time into bitmaps that are ANDed.
-pub(super) fn policy_rows(table: &Table, policy: &CompiledPolicy, mut tests: Option<&mut StringTests>) -> RowSet {
+pub(super) fn policy_rows(
+    table: &Table,
+    policy: &CompiledPolicy,
+    ranges: &Ranges<'_>,
+    mut tests: Option<&mut StringTests>,
+) -> RowSet {
     let n = table.row_count();
     if policy.all_rows || policy.filters.is_empty() {
         return RowSet::all(n);
     }
-    let bound: Vec<Bound<'_>> = policy.filters.iter().filter_map(|f| bind(table, f, tests.as_deref_mut())).collect();
-    if bound.len() != policy.filters.len() {
-        return RowSet::empty(n);
+    // Filters the table's value ranges decide first: one that no row passes empties the policy unread.
+    let mut decided = Vec::with_capacity(policy.filters.len());
+    for filter in &policy.filters {
+        match ranges.decide(filter) {
+            Some(Decided::NoRow) => return RowSet::empty(n),
+            other => decided.push(other),
+        }
+    }
+    let mut bound: Vec<Bound<'_>> = Vec::with_capacity(policy.filters.len());
+    for (filter, decided) in policy.filters.iter().zip(decided) {
+        match decided {
+            Some(Decided::EveryValue(nulls)) => bound.push(Bound::NotNull(nulls)),
+            _ => match bind(table, filter, tests.as_deref_mut()) {
+                Some(b) => bound.push(b),
+                None => return RowSet::empty(n),
+            },
+        }
     }
     let driver = bound
         .iter()
         .enumerate()
         .filter_map(|(i, b)| match b {
             Bound::Codes { estimate, .. } => Some((i, *estimate)),
-            Bound::Typed { .. } => None,
+            Bound::Typed { .. } | Bound::NotNull(_) => None,
         })
         .min_by_key(|&(_, estimate)| estimate);
     let others = |driver: usize| bound.iter().enumerate().filter(move |&(i, _)| i != driver).map(|(_, b)| b);
@@ -429,7 +485,7 @@ pub(super) fn policy_rows(table: &Table, policy: &CompiledPolicy, mut tests: Opt
             let postings = column.postings();
             let codes = pass.codes();
             let rest: Vec<&Bound<'_>> = others(driver).collect();
-            if let ([code], []) = (codes.as_slice(), rest.as_slice()) {
+            if let ([code], []) = (&*codes, rest.as_slice()) {
                 // One value, nothing else to check: the posting list itself, shared.
                 let (start, end) = postings.range(*code);
                 if (end - start).saturating_mul(32) <= n {
@@ -440,7 +496,7 @@ pub(super) fn policy_rows(table: &Table, policy: &CompiledPolicy, mut tests: Opt
             // Candidates in row order: one posting list as is, several merged through
             // a sort (few rows) or a bitmap (many); then the other filters, one at a time.
             let mut rest = rest.into_iter();
-            let mut rows: Vec<u32> = match codes.as_slice() {
+            let mut rows: Vec<u32> = match &*codes {
                 // One posting list: the first other filter reads it where it lies.
                 [code] => match rest.next() {
                     Some(first) => {
@@ -453,7 +509,7 @@ pub(super) fn policy_rows(table: &Table, policy: &CompiledPolicy, mut tests: Opt
                 },
                 _ if estimate.saturating_mul(16) <= n => {
                     let mut rows: Vec<u32> = Vec::with_capacity(estimate);
-                    for &code in &codes {
+                    for &code in codes.iter() {
                         rows.extend_from_slice(postings.rows(code));
                     }
                     rows.sort_unstable();
@@ -461,7 +517,7 @@ pub(super) fn policy_rows(table: &Table, policy: &CompiledPolicy, mut tests: Opt
                 }
                 _ => {
                     let mut bits = FixedBitSet::with_capacity(n);
-                    for &code in &codes {
+                    for &code in codes.iter() {
                         for &row in postings.rows(code) {
                             bits.insert(row as usize);
                         }

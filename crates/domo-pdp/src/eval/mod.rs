@@ -10,6 +10,7 @@ use crate::rowset::RowSet;
 use crate::table::Table;
 
 mod counts;
+mod integer_tests;
 mod ranges;
 mod scan;
 mod stream;

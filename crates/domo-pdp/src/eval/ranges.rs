@@ -7,7 +7,7 @@ use fixedbitset::FixedBitSet;
 use crate::filter::{Cmp, CompiledFilter, OrdTest, Test};
 use crate::table::{ColumnData, Table};
 
-use super::scan::{narrow_test, scaled_test};
+use super::integer_tests::{narrow_test, scaled_test};
 
 /// What a table's value range says about a filter, before reading its rows.
 pub(super) enum Decided<'t> {

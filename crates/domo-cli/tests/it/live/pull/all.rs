@@ -367,7 +367,8 @@ struct FaultProxy {
     thread: Option<JoinHandle<()>>,
 }
 
-/// The requests of one DataSet (`/v1/datasets/…`) relayed at the same time: now, and the most seen.
+/// The requests of DataSets (`/v1/datasets/…`) held at the same time before they are relayed: now, and the most
+/// seen. A request is held before any of its answer exists, so two held at once were sent at once.
 #[derive(Default)]
 struct Flights {
     now: AtomicUsize,
@@ -465,19 +466,19 @@ fn serve(
             .map(|l| format!("{l}\r\n"))
             .collect();
         relayed.push_str("connection: close\r\n\r\n");
-        let counted = line.contains(" /v1/datasets/");
-        if counted {
+        if line.contains(" /v1/datasets/") {
+            // Counted while held, before any of its answer is relayed: a client that has read its whole answer
+            // may send its next request before this thread sees the upstream close, so counting until then
+            // would overlap requests that were sent one after the other.
             let now = flights.now.fetch_add(1, Ordering::SeqCst) + 1;
             flights.most.fetch_max(now, Ordering::SeqCst);
             std::thread::sleep(flights.hold);
+            flights.now.fetch_sub(1, Ordering::SeqCst);
         }
         if let Ok(mut server) = TcpStream::connect(upstream)
             && server.write_all(relayed.as_bytes()).and_then(|()| server.write_all(&body)).is_ok()
         {
             let _ = std::io::copy(&mut server, &mut client);
-        }
-        if counted {
-            flights.now.fetch_sub(1, Ordering::SeqCst);
         }
         return;
     }

@@ -32,9 +32,24 @@ pub(crate) struct CountPlan {
     work: Vec<(Option<GroupId>, Vec<usize>)>,
 }
 
+/// At most this many groups' unions are built up front for each batch and shared between keys (about 3 KB
+/// each at the default batch size): past it, each anchor's union is built when its keys are counted and
+/// released after, and a key's other groups count as their policies, so that memory per batch does not grow
+/// with the directory's groups.
+const SHARED_UNIONS: usize = 1024;
+
 impl CountPlan {
     /// A plan for these principals (the user, when the principal is one, picks the anchor group).
     pub(crate) fn new(set: &PolicySet, principals: impl IntoIterator<Item = (Option<UserId>, Access)>) -> Self {
+        Self::with_shared_unions(set, principals, SHARED_UNIONS)
+    }
+
+    /// [`CountPlan::new`] sharing at most `cap` groups' unions.
+    fn with_shared_unions(
+        set: &PolicySet,
+        principals: impl IntoIterator<Item = (Option<UserId>, Access)>,
+        cap: usize,
+    ) -> Self {
         let mut key_index: HashMap<Vec<usize>, usize> = HashMap::new();
         let mut keys: Vec<Vec<usize>> = Vec::new();
         let mut anchors: Vec<Option<GroupId>> = Vec::new();
@@ -95,6 +110,20 @@ impl CountPlan {
             .collect();
         groups.sort_unstable();
         groups.dedup();
+        if groups.len() > cap {
+            // Too many to hold at once: no union is shared; the other groups' policies join the rest.
+            for (index, (others, rest)) in parts.iter_mut().enumerate() {
+                let anchor_policies = anchors.get(index).copied().flatten().map_or(&[][..], |g| set.group_policies(g));
+                for group in others.drain(..) {
+                    for &policy in set.group_policies(group) {
+                        if !anchor_policies.contains(&policy) && !rest.contains(&policy) {
+                            rest.push(policy);
+                        }
+                    }
+                }
+            }
+            groups.clear();
+        }
         Self { reasons, principal_key, keys, parts, groups, work }
     }
 
@@ -124,7 +153,16 @@ impl CountPlan {
             Parallel::No => self.groups.iter().map(union_of).collect(),
         };
         let count_anchor = |(anchor, members): &(Option<GroupId>, Vec<usize>)| {
-            let anchor_rows = anchor.and_then(|g| unions.get(&g));
+            // An anchor whose union is not shared (past [`SHARED_UNIONS`]) is built here, for its keys only.
+            let built;
+            let anchor_rows = match anchor {
+                Some(group) if !unions.contains_key(group) => {
+                    built = union_of(group).1;
+                    Some(&built)
+                }
+                Some(group) => unions.get(group),
+                None => None,
+            };
             members
                 .iter()
                 .map(|&index| {
@@ -244,11 +282,21 @@ mod tests {
             let evaluation = set.evaluate(&table).unwrap();
             let n = table.row_count();
             let users: Vec<UserId> = (1..=USERS).map(UserId).collect();
-            let plan = CountPlan::new(&set, users.iter().map(|&u| (Some(u), set.access(u))));
-            for parallel in [Parallel::Rayon, Parallel::No] {
-                let counted = plan.finish(&plan.count_keys(&set, &evaluation.rows, n, parallel), n);
-                for (&user, (count, _)) in users.iter().zip(counted) {
-                    prop_assert_eq!(count, evaluation.visible_rows(user).len(), "user {} ({:?})", user, parallel);
+            // Unions shared, and (a cap of none) each anchor's built for its own keys.
+            for cap in [SHARED_UNIONS, 0] {
+                let plan = CountPlan::with_shared_unions(&set, users.iter().map(|&u| (Some(u), set.access(u))), cap);
+                for parallel in [Parallel::Rayon, Parallel::No] {
+                    let counted = plan.finish(&plan.count_keys(&set, &evaluation.rows, n, parallel), n);
+                    for (&user, (count, _)) in users.iter().zip(counted) {
+                        prop_assert_eq!(
+                            count,
+                            evaluation.visible_rows(user).len(),
+                            "user {} ({:?}, cap {})",
+                            user,
+                            parallel,
+                            cap
+                        );
+                    }
                 }
             }
         }

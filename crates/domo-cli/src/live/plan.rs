@@ -322,6 +322,17 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
+/// Saves a plan (its JSON) whole or not at all, since a plan cut short must not be applied, and says how to apply it.
+fn save_plan(path: &Path, json: &[u8]) -> anyhow::Result<()> {
+    crate::output::text_file(path, json)?;
+    output::note(format!(
+        "saved the plan to `{}`; apply it with `domo pdp apply --plan {}`",
+        path.display(),
+        path.display()
+    ));
+    Ok(())
+}
+
 pub(crate) fn plan(args: &PlanArgs) -> anyhow::Result<Outcome> {
     if crate::tree::is_tree(&args.input.dir) {
         return tree::plan(args);
@@ -330,13 +341,7 @@ pub(crate) fn plan(args: &PlanArgs) -> anyhow::Result<Outcome> {
     let target = Target { given: args.dataset_id.as_deref(), other: other_dataset(args.target_other_dataset) };
     let plan = make_plan(&args.input, &target, &connection)?;
     if let Some(path) = &args.out {
-        // Whole or not at all: a plan cut short must not be applied.
-        crate::output::json_file(path, &plan)?;
-        output::note(format!(
-            "saved the plan to `{}`; apply it with `domo pdp apply --plan {}`",
-            path.display(),
-            path.display()
-        ));
+        save_plan(path, &crate::output::json_bytes(&plan)?)?;
     }
     match args.format {
         Format::Json => output::json(&plan)?,

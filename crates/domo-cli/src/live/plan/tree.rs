@@ -113,15 +113,9 @@ pub(super) fn plan(args: &PlanArgs) -> anyhow::Result<Outcome> {
     let connection = args.connection.connect()?;
     let plan = make_tree_plan(&args.input.dir, usize::from(args.jobs), &connection)?;
     if let Some(path) = &args.out {
-        // Whole or not at all: a plan cut short must not be applied.
         // Compact: a thousand DataSets' changes, pretty-printed, would be three times the size (people read the
         // text or markdown plan, `apply --plan` reads this).
-        crate::output::text_file(path, &serde_json::to_vec(&plan)?)?;
-        output::note(format!(
-            "saved the plan to `{}`; apply it with `domo pdp apply --plan {}`",
-            path.display(),
-            path.display()
-        ));
+        super::save_plan(path, &serde_json::to_vec(&plan)?)?;
     }
     match args.format {
         Format::Json => output::json(&plan)?,

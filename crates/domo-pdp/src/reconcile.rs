@@ -206,16 +206,23 @@ pub fn update_steps(live: &[Policy], matched: &[Matched]) -> Vec<UpdateStep> {
 
 /// What `before` can be cut to before it becomes `after`, when the update does not only narrow:
 /// what both versions admit, that is the members of both (users, groups, virtual users) with
-/// the filters of both, ANDed. `None` when there is nothing to cut (the update only widens, or
-/// changes the policy's type). When both versions' filters together would pass Domo's limit on
-/// a policy's values ([`Policy::MAX_VALUES_LEN`]), the cut keeps no member at all: it admits
-/// nobody for a moment, which shows fewer rows, never more.
+/// the filters of both, ANDed. `None` when there is nothing to cut (the update only widens).
+/// When the update changes the policy's type (an All Rows policy admits every row whatever its
+/// filters), or both versions' filters together would pass Domo's limit on a policy's values
+/// ([`Policy::MAX_VALUES_LEN`]), the cut keeps no member at all: it admits nobody for a moment,
+/// which shows fewer rows, never more.
 pub fn narrowing_step(before: &Policy, after: &Policy) -> Option<Policy> {
     fn both<T: PartialEq + Clone>(before: &[T], after: &[T]) -> Vec<T> {
         before.iter().filter(|item| after.contains(item)).cloned().collect()
     }
-    if before.policy_type != after.policy_type || only_narrows(before, after) {
+    if only_narrows(before, after) {
         return None;
+    }
+    if before.policy_type != after.policy_type {
+        // Left as it is until its update, the policy could add its old rows to the new ones of
+        // the policies updated before it.
+        let cut = Policy { users: Vec::new(), groups: Vec::new(), virtual_users: Vec::new(), ..before.clone() };
+        return (cut != *before).then_some(cut);
     }
     let mut cut = Policy {
         users: both(&before.users, &after.users),
@@ -760,7 +767,7 @@ mod tests {
         )
     }
 
-    /// A user policy of users among 0..4 with up to two EQUALS filters on `Region` (values among A, B, C).
+    /// A user (or All Rows) policy of users among 0..4 with up to two EQUALS filters on `Region` (values among A, B, C).
     fn arb_region_policy() -> impl proptest::strategy::Strategy<Value = Policy> {
         use proptest::prelude::*;
         let filter =
@@ -775,13 +782,23 @@ mod tests {
                     not,
                 }
             });
-        (proptest::collection::btree_set(0..4u64, 0..4), proptest::collection::vec(filter, 0..3)).prop_map(
-            |(users, filters)| Policy {
+        let policy_type = prop_oneof![4 => Just(PolicyType::User), 1 => Just(PolicyType::Open)];
+        (proptest::collection::btree_set(0..4u64, 0..4), proptest::collection::vec(filter, 0..3), policy_type).prop_map(
+            |(users, filters, policy_type)| Policy {
                 users: users.into_iter().map(domo_model::UserId).collect(),
                 filters,
+                policy_type,
                 ..policy(Some(1), "P")
             },
         )
+    }
+
+    /// Whether `p` admits `region` to `user` in the tiny evaluator of the tests above: an All Rows
+    /// policy admits every row to its members, a user policy the rows all its filters pass.
+    fn admits_region(p: &Policy, user: u64, region: &str) -> bool {
+        p.users.contains(&domo_model::UserId(user))
+            && (p.policy_type == PolicyType::Open
+                || p.filters.iter().all(|f| f.values.iter().any(|v| v == region) != f.not))
     }
 
     proptest::proptest! {
@@ -860,10 +877,7 @@ mod tests {
             before in arb_region_policy(),
             after in arb_region_policy(),
         ) {
-            let admits = |p: &Policy, user: u64, region: &str| {
-                p.users.contains(&domo_model::UserId(user))
-                    && p.filters.iter().all(|f| f.values.iter().any(|v| v == region) != f.not)
-            };
+            let admits = admits_region;
             if only_narrows(&before, &after) {
                 for user in 0..4 {
                     for region in ["A", "B", "C"] {
@@ -901,10 +915,7 @@ mod tests {
                 let mut seen = std::collections::BTreeSet::new();
                 for user in 0..4 {
                     for region in ["A", "B", "C"] {
-                        let admits = |p: &Policy| {
-                            p.users.contains(&domo_model::UserId(user))
-                                && p.filters.iter().all(|f| f.values.iter().any(|v| v == region) != f.not)
-                        };
+                        let admits = |p: &Policy| admits_region(p, user, region);
                         if set.iter().any(admits) {
                             seen.insert((user, region));
                         }

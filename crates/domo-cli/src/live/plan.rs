@@ -180,6 +180,8 @@ struct Step {
 enum Action {
     Create,
     Update,
+    /// The first write of an update ([`Change::Narrow`]): applied alone, the policy is cut, not yet updated.
+    Narrow,
     Delete,
     EnablePdp,
     DisablePdp,
@@ -191,6 +193,7 @@ impl Step {
         let verb = match self.action {
             Action::Create => "create",
             Action::Update => "update",
+            Action::Narrow => return format!("narrow policy {} `{}` first", show_id(self.id), self.name),
             Action::Delete => "delete",
             Action::EnablePdp => return "enable PDP".to_owned(),
             Action::DisablePdp => return "disable PDP".to_owned(),
@@ -206,6 +209,7 @@ impl Step {
         let verb = match self.action {
             Action::Create => "created",
             Action::Update => "updated",
+            Action::Narrow => return format!("narrowed policy {} `{}` first", show_id(self.id), self.name),
             Action::Delete => "deleted",
             Action::EnablePdp => return "enabled PDP".to_owned(),
             Action::DisablePdp => return "disabled PDP".to_owned(),
@@ -222,9 +226,10 @@ impl Change {
     fn step(&self) -> Step {
         match self {
             Change::Create { policy } => Step { action: Action::Create, id: None, name: policy.name.clone() },
-            Change::Update { id, policy, .. } | Change::Narrow { id, policy } => {
+            Change::Update { id, policy, .. } => {
                 Step { action: Action::Update, id: Some(*id), name: policy.name.clone() }
             }
+            Change::Narrow { id, policy } => Step { action: Action::Narrow, id: Some(*id), name: policy.name.clone() },
             Change::Delete { id, name } => Step { action: Action::Delete, id: Some(*id), name: name.clone() },
             Change::EnablePdp => Step { action: Action::EnablePdp, id: None, name: "PDP".to_owned() },
             Change::DisablePdp => Step { action: Action::DisablePdp, id: None, name: "PDP".to_owned() },

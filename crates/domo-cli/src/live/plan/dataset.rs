@@ -347,7 +347,7 @@ pub(super) async fn apply_changes(
             Change::Update { id, policy, .. } | Change::Narrow { id, policy } => {
                 match client.update_policy(&plan.dataset_id, *id, policy).await {
                     Ok(updated) => stored_as_sent(policy, &updated).map(|()| Step {
-                        action: Action::Update,
+                        action: change.step().action,
                         id: Some(*id),
                         name: updated.name.clone(),
                     }),

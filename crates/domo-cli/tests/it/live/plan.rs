@@ -554,3 +554,36 @@ fn an_update_that_adds_and_removes_access_is_narrowed_first() {
     let again = json(&live.ok(&["pdp", "plan", dir, "--dataset-id", &id, "--format", "json"]));
     assert_eq!(again["changes"], j!([]), "applied: nothing left to do");
 }
+
+#[test]
+fn an_apply_stopped_between_the_two_writes_of_an_update_says_the_policy_was_only_narrowed() {
+    // The update's second write is over the server's body limit; its first (the cut) is not.
+    let start = |format: &str| {
+        let live = Live::start_with(|builder| builder.max_body_bytes(4096));
+        let id = pulled_party(&live);
+        let mut policies = read_policies(&live);
+        let attendees = policies.iter_mut().find(|p| p["name"] == "Only Show Attendees").unwrap();
+        attendees["users"] = j!([31]);
+        attendees["virtualUsers"] = j!(["v".repeat(5000)]);
+        write_policies(&live, &policies);
+        let dir = live.path("party");
+        let run = live.run(&["pdp", "apply", dir.to_str().unwrap(), "--dataset-id", &id, "--yes", "--format", format]);
+        (live, id, run)
+    };
+
+    let (live, id, run) = start("text");
+    run.fails_with("error: apply stopped: 1 of 2 changes applied, 1 not applied");
+    assert!(run.stdout.contains("done narrowed policy 2 `Only Show Attendees` first"), "{}", run.all());
+    assert!(run.stdout.contains("failed update policy 2 `Only Show Attendees`: PUT"), "{}", run.all());
+    // The cut admits nobody (no member is in both versions): user 27 has lost the rows, 31 not gained them.
+    assert_eq!(
+        live_policies(&live, &id),
+        [("Only Show Attendees".to_owned(), j!([])), ("Doomed".to_owned(), j!([40]))]
+    );
+
+    let (_live, _id, run) = start("json");
+    assert_ne!(run.code, 0, "{}", run.all());
+    let report = json(&run.stdout);
+    assert_eq!(report["applied"], j!([{"action": "narrow", "id": 2, "name": "Only Show Attendees"}]));
+    assert_eq!(report["failed"]["change"], j!({"action": "update", "id": 2, "name": "Only Show Attendees"}));
+}

@@ -268,7 +268,7 @@ async fn pull_dataset(args: &PullAll<'_>, client: &Client, summary: &DatasetSumm
     let drift = local.shared_drift(&policies, &dataset.schema);
     let kept: Vec<Policy> = policies.into_iter().filter(|p| !local.shared.contains_key(&p.name)).collect();
     if !args.force
-        && let Some(reason) = local.edited(&kept)
+        && let Some(reason) = local.edited(&kept, dataset.owner.as_ref().map(|o| o.id))
     {
         return Ok(Pulled::Skipped { id: dataset.id, name: dataset.name, reason });
     }
@@ -297,7 +297,7 @@ async fn write_dataset(
         None => None,
     };
     // Policies applied as the tree holds them (written without ids) are left as they are: nothing to bring in.
-    let keep_policies = !args.force && local.in_sync(&kept);
+    let keep_policies = !args.force && local.in_sync(&kept, dataset.owner.as_ref().map(|o| o.id));
     tokio::task::spawn_blocking(move || commit_dataset(dataset, &kept, &local, sample, drift, keep_policies)).await?
 }
 

@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use domo_model::{DatasetId, Policy, PolicyUse, Schema};
+use domo_model::{DatasetId, Policy, PolicyUse, Schema, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -132,20 +132,26 @@ impl Local {
     /// it, and every live policy left out is a built-in one a plan never deletes. So it is after
     /// `domo pdp apply` of policies written without ids (`domo pdp generate`): a pull then has
     /// nothing to bring in and leaves the file as it is (`--force` writes the live policies, ids
-    /// and built-in ones included).
-    pub(crate) fn in_sync(&self, live: &[Policy]) -> bool {
+    /// and built-in ones included). A built-in policy left out must name no one but the DataSet's
+    /// `owner` (who sees every row anyway, as Domo's own All Rows policy does when a DataSet is
+    /// created): one that admits anybody else (a member added to All Rows in Domo) is access the
+    /// folder would not show, so it is not in sync.
+    pub(crate) fn in_sync(&self, live: &[Policy], owner: Option<UserId>) -> bool {
         let LocalPolicies::Parsed(local) = &self.policies else { return false };
         let Ok(reconciled) = domo_pdp::reconcile(local, live) else { return false };
+        let owner_only =
+            |p: &Policy| p.groups.is_empty() && p.virtual_users.is_empty() && p.users.iter().all(|u| Some(*u) == owner);
         reconciled.creates.is_empty()
             && reconciled.deletes.is_empty()
+            && reconciled.kept.iter().all(owner_only)
             && reconciled.matched.iter().all(|m| live.iter().any(|l| l.id == Some(m.id) && *l == m.policy))
     }
 
     /// Why policies.json must not be overwritten without `--force`: it
     /// differs both from what the last pull wrote and from `live` (the
     /// policies this pull would write). `None` when it may be, or when it
-    /// is [`Local::in_sync`] with `live`.
-    pub(crate) fn edited(&self, live: &[Policy]) -> Option<String> {
+    /// is [`Local::in_sync`] with `live` (on a DataSet owned by `owner`).
+    pub(crate) fn edited(&self, live: &[Policy], owner: Option<UserId>) -> Option<String> {
         match &self.policies {
             LocalPolicies::Missing => None,
             LocalPolicies::Unreadable(reason) => Some(format!("policies.json does not parse ({reason})")),
@@ -153,7 +159,7 @@ impl Local {
                 let fingerprint = domo_pdp::fingerprint(local);
                 if self.recorded.as_ref() == Some(&fingerprint)
                     || fingerprint == domo_pdp::fingerprint(live)
-                    || self.in_sync(live)
+                    || self.in_sync(live, owner)
                 {
                     return None;
                 }
@@ -332,7 +338,7 @@ pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use domo_model::{PolicyId, PolicyType, UserId};
+    use domo_model::{PolicyId, PolicyType};
 
     use super::*;
 
@@ -350,6 +356,17 @@ mod tests {
 
     /// Whether a policies.json holding `local`, after a pull that wrote `recorded`, may be overwritten with `live`.
     fn check(local: LocalPolicies, recorded: Option<&[Policy]>, live: &[Policy], expected: Option<&str>) {
+        check_owned(local, recorded, live, None, expected);
+    }
+
+    /// [`check`] on a DataSet owned by `owner`.
+    fn check_owned(
+        local: LocalPolicies,
+        recorded: Option<&[Policy]>,
+        live: &[Policy],
+        owner: Option<UserId>,
+        expected: Option<&str>,
+    ) {
         let folder = Local {
             folder: PathBuf::from("tree/datasets/d"),
             dataset: None,
@@ -357,7 +374,7 @@ mod tests {
             recorded: recorded.map(domo_pdp::fingerprint),
             shared: BTreeMap::new(),
         };
-        assert_eq!(folder.edited(live).as_deref(), expected);
+        assert_eq!(folder.edited(live, owner).as_deref(), expected);
     }
 
     #[test]
@@ -386,8 +403,27 @@ mod tests {
         // built-in policy.
         let unnamed = |p: &Policy| Policy { id: None, ..p.clone() };
         let all_rows = Policy { policy_type: PolicyType::System, ..policy(9, "All Rows") };
-        let live = [a.clone(), b.clone(), all_rows];
+        let live = [a.clone(), b.clone(), all_rows.clone()];
         check(LocalPolicies::Parsed(vec![unnamed(&a), unnamed(&b)]), Some(&[]), &live, None);
+        // All Rows naming the DataSet's owner (as Domo creates it): the owner sees every row anyway.
+        let owned = Policy { users: vec![UserId(5)], ..all_rows.clone() };
+        let live = [a.clone(), b.clone(), owned];
+        check_owned(LocalPolicies::Parsed(vec![unnamed(&a), unnamed(&b)]), Some(&[]), &live, Some(UserId(5)), None);
+        // A member added to All Rows in Domo sees every row: access the generated file does not show, reported.
+        for (users, groups) in [(vec![UserId(5), UserId(7)], vec![]), (vec![], vec![domo_model::GroupId(3)])] {
+            let widened = Policy { users, groups, ..all_rows.clone() };
+            let live = [a.clone(), b.clone(), widened];
+            check_owned(
+                LocalPolicies::Parsed(vec![unnamed(&a), unnamed(&b)]),
+                Some(&[]),
+                &live,
+                Some(UserId(5)),
+                Some(
+                    "policies.json was edited since the last pull: against live it changes `A`, `B`; removes `All Rows`",
+                ),
+            );
+        }
+        let live = [a.clone(), b.clone(), all_rows];
         let mut widened = unnamed(&b);
         widened.users.push(UserId(7));
         check(

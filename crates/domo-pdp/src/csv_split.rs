@@ -154,7 +154,12 @@ pub(crate) struct Splitter<R> {
     max_record: usize,
     /// The most fields a record may have.
     max_fields: usize,
+    /// Whether the input's first bytes are still to be checked for a UTF-8 byte-order mark.
+    bom_unchecked: bool,
 }
+
+/// The UTF-8 byte-order mark that some tools (Excel's "CSV UTF-8") write first: not data.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 impl<R: Read> Splitter<R> {
     /// A splitter that accepts records up to `max_record` bytes (terminator
@@ -173,6 +178,7 @@ impl<R: Read> Splitter<R> {
             record: 0,
             max_record,
             max_fields: max_fields.max(1),
+            bom_unchecked: true,
         }
     }
 
@@ -196,6 +202,22 @@ impl<R: Read> Splitter<R> {
     pub(crate) fn append_record(&mut self, fields: &mut Fields) -> Result<bool, SplitError> {
         loop {
             let available = self.buf.get(self.start..self.end).unwrap_or_default();
+            if self.bom_unchecked {
+                if available.len() >= BOM.len() || self.eof {
+                    // Skipped, so that a header whose first name follows a mark (quoted or not) matches.
+                    self.bom_unchecked = false;
+                    if available.starts_with(BOM) {
+                        self.start += BOM.len();
+                        continue;
+                    }
+                } else if BOM.starts_with(available) {
+                    // Too few bytes yet to tell a mark from data.
+                    self.fill().map_err(SplitError::Io)?;
+                    continue;
+                } else {
+                    self.bom_unchecked = false;
+                }
+            }
             if available.is_empty() && self.eof {
                 return Ok(false);
             }

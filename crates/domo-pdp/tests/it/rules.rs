@@ -603,3 +603,31 @@ fn datetime_cells_read_back_as_utc_instants_even_past_jiffs_range() {
         assert_eq!(at.to_timestamp().map(|t| t.to_string()), Some(at.to_string()), "same text as jiff");
     }
 }
+
+#[test]
+fn a_byte_order_mark_before_the_header_is_not_part_of_its_first_name() {
+    // Excel's "CSV UTF-8" starts the file with a byte-order mark (U+FEFF), which no person sees.
+    let schema = Schema { columns: vec![Column::new(Str, "Friend"), Column::new(Str, "Attending")] };
+    for csv in ["\u{feff}Friend,Attending\nAda,TRUE\n", "\u{feff}\"Friend\",Attending\r\nAda,TRUE\r\n"] {
+        let table =
+            Table::from_csv(csv.as_bytes(), &schema, HeaderRow::Present).unwrap_or_else(|e| panic!("{csv:?}: {e}"));
+        assert_eq!(table.row_count(), 1, "{csv:?}");
+        let options = domo_pdp::BatchOptions { header: HeaderRow::Present, batch_rows: 1, ..Default::default() };
+        let rows = Table::map_batches(
+            csv.as_bytes(),
+            &schema,
+            options,
+            |b| Ok::<_, domo_pdp::LoadCsvError>(b.table().row_count()),
+            |_| Ok(()),
+        );
+        assert_eq!(rows.map_err(|e| e.to_string()), Ok(1), "{csv:?}");
+    }
+    // Without a header, the mark is not part of the first cell either; elsewhere it is text.
+    let table = Table::from_csv("\u{feff}Ada,\u{feff}x\n".as_bytes(), &schema, HeaderRow::Absent).unwrap();
+    assert_eq!(table.value(0, 0).unwrap().to_string(), "Ada");
+    assert_eq!(table.value(0, 1).unwrap().to_string(), "\u{feff}x");
+    // A file of the mark alone reads as an empty file.
+    for header in [HeaderRow::Present, HeaderRow::Absent] {
+        assert_eq!(Table::from_csv("\u{feff}".as_bytes(), &schema, header).map(|t| t.row_count()).ok(), Some(0));
+    }
+}

@@ -268,6 +268,31 @@ fn an_instance_is_pulled_generated_shared_reviewed_planned_applied_and_converges
     );
     assert!(!err.contains("skipped"), "{err}");
     assert_eq!(std::fs::read(instance.folder("Headcount").join("policies.json")).unwrap(), generated);
+    // Unless Domo's All Rows names someone besides the owner: that user sees every row, which the generated file
+    // does not show, so the pull reports the folder instead of leaving it as it is.
+    let headcount_id = instance.id("Headcount");
+    let listed = json(&instance.expect(0, &["policies", "list", headcount_id, "--format", "json"]).0);
+    let all_rows = listed.as_array().unwrap().iter().find(|p| p["type"] == "open").unwrap();
+    let (all_rows_id, owners) = (all_rows["id"].to_string(), all_rows["users"].as_array().unwrap().clone());
+    let mut widened: Vec<String> = owners.iter().map(ToString::to_string).chain(["105".to_owned()]).collect();
+    widened.dedup();
+    let user_args: Vec<&str> = widened.iter().flat_map(|u| ["--user", u.as_str()]).collect();
+    instance.expect(0, &[&["policies", "update", headcount_id, &all_rows_id, "--no-filters"][..], &user_args].concat());
+    let (_, err) = instance.expect(1, &["pull", "--all", root, "--sample", "5"]);
+    assert!(
+        err.contains(
+            "skipped: DataSet <Headcount> `Headcount`: policies.json was edited since the last pull: against live it \
+             changes `Americas`, `Sweden`; removes `All Rows`; --force overwrites it"
+        ),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(instance.folder("Headcount").join("policies.json")).unwrap(), generated);
+    let owner_args: Vec<String> = owners.iter().map(ToString::to_string).collect();
+    let owner_args: Vec<&str> = owner_args.iter().flat_map(|u| ["--user", u.as_str()]).collect();
+    instance
+        .expect(0, &[&["policies", "update", headcount_id, &all_rows_id, "--no-filters"][..], &owner_args].concat());
+    let (repull, err) = instance.expect(0, &["pull", "--all", root, "--sample", "5"]);
+    assert_eq!(repull, "updated  <Headcount> `Headcount`: updatedAt changed\n", "in sync again: {err}");
     let (forced, _) = instance.expect(0, &["pull", "--all", root, "--sample", "5", "--force"]);
     assert_eq!(
         in_name_order(&forced),

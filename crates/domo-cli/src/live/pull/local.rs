@@ -141,7 +141,11 @@ impl Local {
         let Ok(reconciled) = domo_pdp::reconcile(local, live) else { return false };
         let owner_only =
             |p: &Policy| p.groups.is_empty() && p.virtual_users.is_empty() && p.users.iter().all(|u| Some(*u) == owner);
-        reconciled.creates.is_empty()
+        // A local id no live policy has (matched by name instead) is stale: a plan would match it to whichever
+        // policy Domo gives that id later, so the file is not left holding it.
+        let ids_live = local.iter().all(|p| p.id.is_none() || live.iter().any(|l| l.id == p.id));
+        ids_live
+            && reconciled.creates.is_empty()
             && reconciled.deletes.is_empty()
             && reconciled.kept.iter().all(owner_only)
             && reconciled.matched.iter().all(|m| live.iter().any(|l| l.id == Some(m.id) && *l == m.policy))
@@ -423,6 +427,14 @@ mod tests {
                 ),
             );
         }
+        // A local policy whose id is stale (no live policy has it; matched by name) is not in sync.
+        let stale = Policy { id: Some(PolicyId(77)), ..a.clone() };
+        check(
+            LocalPolicies::Parsed(vec![stale, unnamed(&b)]),
+            Some(&[]),
+            &[a.clone(), b.clone()],
+            Some("policies.json was edited since the last pull: against live it changes `A`, `B`"),
+        );
         let live = [a.clone(), b.clone(), all_rows];
         let mut widened = unnamed(&b);
         widened.users.push(UserId(7));

@@ -296,22 +296,26 @@ impl<'a> DiffAccumulator<'a> {
 
     /// Accumulates a whole table from two evaluations of it, reusing their row sets.
     pub(super) fn add_evaluated(&mut self, old: &Evaluation<'_>, new: &Evaluation<'_>) {
-        let n = old.table().row_count();
+        self.add_looked_up(old.table().row_count(), Parallel::Rayon, |version, policy| {
+            let handle = PolicyHandle::from_index(policy);
+            match version {
+                Version::Old => old.policy_rows(handle),
+                Version::New => new.policy_rows(handle),
+            }
+        });
+    }
+
+    /// Accumulates `n` rows given where each source's row set is (no rows when it is nowhere).
+    fn add_looked_up<'r>(
+        &mut self,
+        n: usize,
+        parallel: Parallel,
+        rows_of: impl Fn(Version, usize) -> Option<&'r RowSet>,
+    ) {
         let empty = RowSet::empty(n);
-        let sets: Vec<&RowSet> = self
-            .plan
-            .sources
-            .iter()
-            .map(|source| {
-                let handle = PolicyHandle::from_index(source.policy);
-                match source.version {
-                    Version::Old => old.policy_rows(handle),
-                    Version::New => new.policy_rows(handle),
-                }
-                .unwrap_or(&empty)
-            })
-            .collect();
-        self.add_sets(n, &sets, Parallel::Rayon);
+        let sets: Vec<&RowSet> =
+            self.plan.sources.iter().map(|source| rows_of(source.version, source.policy).unwrap_or(&empty)).collect();
+        self.add_sets(n, &sets, parallel);
     }
 
     /// Accumulates `n` rows given the row set of every source, in [`Plan::sources`] order.
@@ -369,20 +373,10 @@ impl<'a> DiffAccumulator<'a> {
     /// Accumulates the next `n` rows on this thread, given every policy's rows in the old set and in
     /// the new (those [`DiffAccumulator::needed_policies`] leaves out are not read).
     pub(super) fn add_policy_rows(&mut self, n: usize, old: &[RowSet], new: &[RowSet]) {
-        let empty = RowSet::empty(n);
-        let sets: Vec<&RowSet> = self
-            .plan
-            .sources
-            .iter()
-            .map(|source| {
-                match source.version {
-                    Version::Old => old.get(source.policy),
-                    Version::New => new.get(source.policy),
-                }
-                .unwrap_or(&empty)
-            })
-            .collect();
-        self.add_sets(n, &sets, Parallel::No);
+        self.add_looked_up(n, Parallel::No, |version, policy| match version {
+            Version::Old => old.get(policy),
+            Version::New => new.get(policy),
+        });
     }
 
     /// The example rows kept so far ([`ChangedRows::first`] of every principal) numbered `first` or
